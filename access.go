@@ -1,0 +1,122 @@
+package carnet
+
+import (
+	"context"
+	"time"
+)
+
+// ActorKind says who is calling.
+type ActorKind string
+
+const (
+	ActorProfessional ActorKind = "professional" // a health professional (RPPS)
+	ActorPatient      ActorKind = "patient"      // the patient (INS) or a legal representative
+	ActorSystem       ActorKind = "system"       // producing software, by client credentials
+)
+
+// Actor is an authenticated caller.
+type Actor struct {
+	Kind       ActorKind
+	ID         Identifier // RPPS for professionals, INS for patients, client id for systems
+	Name       string     // display name, for the audit trail
+	Profession string     // TRE_G15 code, e.g. G15_10
+	Specialty  string     // e.g. G15_10/SM04
+	Scopes     []string   // SMART v2 scopes granted
+	Org        Identifier // the organisation acting (FINESS), if any
+}
+
+// Action is what an actor wants to do.
+type Action string
+
+const (
+	ActionCreate Action = "create"
+	ActionRead   Action = "read"
+	ActionSearch Action = "search"
+	ActionUpdate Action = "update"
+	ActionDelete Action = "delete"
+)
+
+// Mode is how access is requested.
+type Mode string
+
+const (
+	ModeNormal     Mode = "normal"
+	ModeBreakGlass Mode = "btg"    // bris de glace, with a stated reason
+	ModeCentre15   Mode = "etreat" // régulation / centre 15 (SAMU)
+)
+
+// AccessRequest is everything the policy decides on. Document is nil for
+// record-level requests (file into the record, search it).
+type AccessRequest struct {
+	Actor    Actor
+	Action   Action
+	Mode     Mode
+	Reason   string
+	Patient  *PatientRow
+	Document *DocumentRow
+	Now      time.Time
+}
+
+// Decision is the policy's answer. Reasons are for the audit trail only,
+// never for the caller.
+type Decision struct {
+	Permit   bool
+	Reasons  []string
+	Warnings []string // shown to the caller, e.g. "document invisible to the patient"
+}
+
+// Policy decides access. Implementations are pure functions: no I/O.
+type Policy interface {
+	Decide(AccessRequest) Decision
+}
+
+// PermitAllPolicy permits everything. It is the seam where the DMP access
+// rules plug in (issue 4); until then it is what the Service uses, and its
+// name says so wherever it is wired.
+type PermitAllPolicy struct{}
+
+func (PermitAllPolicy) Decide(AccessRequest) Decision {
+	return Decision{Permit: true, Reasons: []string{"permit-all policy (access rules not yet enforced)"}}
+}
+
+// AuditEvent records one access to patient data.
+type AuditEvent struct {
+	Time      time.Time
+	RequestID string
+	Actor     Actor
+	Action    Action
+	Mode      Mode
+	Reason    string
+	Patient   PatientKey
+	Documents []string // FHIR ids touched
+	Outcome   string   // success, denied, error
+	Detail    []string // decision reasons
+}
+
+// Auditor records audit events. Record must return only once the event is
+// durable; when it fails, the request fails and nothing is served.
+type Auditor interface {
+	Record(ctx context.Context, ev AuditEvent) error
+}
+
+// NoAuditor records nothing. It is the seam where the tamper-evident audit
+// log plugs in (issue 5).
+type NoAuditor struct{}
+
+func (NoAuditor) Record(context.Context, AuditEvent) error { return nil }
+
+// Clock tells the time; tests inject a fixed one.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the real clock, in UTC.
+type SystemClock struct{}
+
+func (SystemClock) Now() time.Time { return time.Now().UTC() }
+
+// Terminology answers whether a code belongs to a value set at a date.
+type Terminology interface {
+	// Lookup returns the concept of valueSet with system and code, and
+	// whether it exists and is valid at time at (retired codes stay
+	// readable but are refused for new submissions).
+	Lookup(valueSet, system, code string, at time.Time) (c Coding, known, valid bool)
+}

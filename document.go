@@ -1,0 +1,139 @@
+package carnet
+
+import "time"
+
+// DocumentStatus is the availability of a document, as in XDS.
+type DocumentStatus string
+
+const (
+	StatusCurrent    DocumentStatus = "current"    // XDS Approved
+	StatusSuperseded DocumentStatus = "superseded" // XDS Deprecated: replaced by a newer document
+	StatusArchived   DocumentStatus = "archived"   // urn:asip:ci-sis:2010:StatusType:Archived; reversible
+	StatusDeleted    DocumentStatus = "deleted"    // logical deletion by the author; content no longer served
+)
+
+// Valid reports whether s is one of the four statuses.
+func (s DocumentStatus) Valid() bool {
+	switch s {
+	case StatusCurrent, StatusSuperseded, StatusArchived, StatusDeleted:
+		return true
+	}
+	return false
+}
+
+// Confidentiality codes of TRE_A07 / JDV_J08 with a meaning in Carnet.
+const (
+	LabelNormal            = "N"
+	LabelMasquePS          = "MASQUE_PS"                      // masked to professionals
+	LabelInvisiblePatient  = "INVISIBLE_PATIENT"              // hidden from the patient
+	LabelInvisibleLegalRep = "INVISIBLE_REPRESENTANTS_LEGAUX" // hidden from legal representatives
+)
+
+// Coding is a code from a code system, as in FHIR.
+type Coding struct {
+	System  string `json:"system,omitempty"`
+	Code    string `json:"code"`
+	Display string `json:"display,omitempty"`
+}
+
+// Token is the searchable form "system|code" of a coding.
+func (c Coding) Token() string { return c.System + "|" + c.Code }
+
+// Period is a time interval; zero ends are open.
+type Period struct {
+	Start time.Time `json:"start,omitzero"`
+	End   time.Time `json:"end,omitzero"`
+}
+
+// Author is a document's author: a professional (RPPS), a device or the patient.
+type Author struct {
+	ID         Identifier `json:"id,omitzero"` // RPPS for professionals
+	Family     string     `json:"family,omitempty"`
+	Given      []string   `json:"given,omitempty"`
+	Profession Coding     `json:"profession,omitzero"` // TRE_G15
+	Specialty  Coding     `json:"specialty,omitzero"`  // TRE_R38 / J01
+	Role       Coding     `json:"role,omitzero"`
+	Org        string     `json:"organization,omitempty"`
+	OrgID      Identifier `json:"organizationId,omitzero"` // FINESS
+}
+
+// Relation links a document to another one.
+type Relation struct {
+	Code   string `json:"code"`   // replaces, transforms, signs, appends
+	Target string `json:"target"` // the target document's FHIR id (entryUUID)
+}
+
+// DocumentMeta is the XDS metadata of a document.
+type DocumentMeta struct {
+	Title           string       `json:"title,omitempty"`
+	Description     string       `json:"description,omitempty"`
+	Class           Coding       `json:"class"`           // classCode (TRE_A03)
+	Type            Coding       `json:"type"`            // typeCode (LOINC, JDV_J07)
+	Format          Coding       `json:"format"`          // formatCode
+	Confidentiality []Coding     `json:"confidentiality"` // N, MASQUE_PS, INVISIBLE_PATIENT, …
+	Facility        Coding       `json:"facility,omitzero"`
+	PracticeSetting Coding       `json:"practiceSetting,omitzero"`
+	Events          []Coding     `json:"events,omitempty"`
+	Authors         []Author     `json:"authors,omitempty"`
+	ServicePeriod   Period       `json:"servicePeriod,omitzero"`
+	Created         time.Time    `json:"created,omitzero"` // creationTime
+	Language        string       `json:"language,omitempty"`
+	ContentType     string       `json:"contentType"`
+	Size            int64        `json:"size"`
+	SHA1            []byte       `json:"sha1"` // as sent in attachment.hash (MHD uses SHA-1)
+	SHA256          []byte       `json:"sha256"`
+	Identifiers     []Identifier `json:"identifiers,omitempty"` // other business identifiers
+	RelatesTo       []Relation   `json:"relatesTo,omitempty"`
+	// SourcePatient is the patient as the producer knows them (sourcePatientInfo):
+	// kept with the document, never shown as the record's identity.
+	SourcePatientID  Identifier `json:"sourcePatientId,omitzero"`
+	SourcePatientRaw []byte     `json:"sourcePatientInfo,omitempty"` // the producer's Patient resource, as sent
+	Original         []byte     `json:"original,omitempty"`          // the DocumentReference JSON as submitted
+}
+
+// HasLabel reports whether the metadata carries confidentiality code code.
+func (m *DocumentMeta) HasLabel(code string) bool {
+	for _, c := range m.Confidentiality {
+		if c.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// Document is one metadata version of a document of a patient record.
+//
+// Three identifier layers, as in XDS: UniqueID comes from the producer and
+// never changes; ID (entryUUID, the FHIR id) changes with each metadata
+// version; LogicalID is stable across metadata versions and new on
+// replacement.
+type Document struct {
+	Patient       PatientKey     `json:"patient"`
+	ID            string         `json:"id"`
+	LogicalID     string         `json:"logicalId"`
+	UniqueID      string         `json:"uniqueId"`
+	Version       int            `json:"version"`
+	Latest        bool           `json:"latest"` // false for older metadata versions
+	Status        DocumentStatus `json:"status"`
+	SubmissionSet string         `json:"submissionSet"` // the List id it was submitted in
+	ContentID     string         `json:"contentId"`     // where its bytes are (Binary id)
+	Date          time.Time      `json:"date"`          // when Carnet registered this version
+	Meta          DocumentMeta   `json:"meta"`
+}
+
+// SubmissionSet is a group of documents submitted together (MHD List).
+type SubmissionSet struct {
+	Patient     PatientKey `json:"patient"`
+	ID          string     `json:"id"`
+	UniqueID    string     `json:"uniqueId"`
+	SourceID    string     `json:"sourceId"`
+	Date        time.Time  `json:"date"`
+	Title       string     `json:"title,omitempty"`
+	ContentType Coding     `json:"contentType,omitzero"` // List.code extension designationType
+	Authors     []Author   `json:"authors,omitempty"`
+	Documents   []string   `json:"documents"` // FHIR ids of the DocumentReferences
+	Original    []byte     `json:"original,omitempty"`
+	// Response is the transaction response sent when the set was filed,
+	// returned again to an identical retry (idempotency).
+	Response []byte `json:"response,omitempty"`
+}

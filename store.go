@@ -1,0 +1,178 @@
+package carnet
+
+import (
+	"context"
+	"time"
+)
+
+// The Store keeps rows: searchable fields in clear, everything identifying or
+// clinical sealed by the Sealer before it reaches the Store. A Store never
+// sees a name, an INS, a title or a document byte in clear.
+
+// Token is one searchable value of a row: Kind names the search parameter
+// ("type", "class", "format", "facility", "setting", "event", "label",
+// "author", "author.family", "author.given", "identifier", "related",
+// "code", "source"), Value is what is matched exactly. Codes are stored
+// twice, as "system|code" and as "|code"... see CodingTokens. Names and
+// identifiers that are themselves identifying are blind-indexed
+// (Sealer.Token) before they become tokens.
+type Token struct {
+	Kind  string
+	Value string
+}
+
+// CodingTokens returns the tokens under which c is found: "system|code" and
+// "code" alone, so that both FHIR token forms match.
+func CodingTokens(kind string, c Coding) []Token {
+	if c.Code == "" {
+		return nil
+	}
+	return []Token{{kind, c.System + "|" + c.Code}, {kind, c.Code}}
+}
+
+// PatientRow is a patient record as stored.
+type PatientRow struct {
+	Key     PatientKey
+	State   RecordState
+	Version int
+	// IdentifierTokens are the blind-index tokens of the record's INS
+	// (Sealer.IdentityToken): each is bound to at most one record.
+	IdentifierTokens []string
+	Sealed           []byte // the Patient, sealed
+	Created          time.Time
+	Updated          time.Time
+}
+
+// DocumentRow is one metadata version of a document as stored.
+type DocumentRow struct {
+	Patient       PatientKey
+	ID            string // entryUUID, the FHIR id
+	LogicalID     string
+	UniqueID      string
+	Version       int
+	Latest        bool
+	Status        DocumentStatus
+	SubmissionSet string
+	ContentID     string
+	Date          time.Time // registration of this version (DocumentReference.date)
+	Created       time.Time // creationTime, zero if unknown
+	PeriodStart   time.Time // service period, zero ends are open
+	PeriodEnd     time.Time
+	Tokens        []Token // searchable values; also what the policy reads (labels, type, authors)
+	Sealed        []byte  // the Document, sealed
+}
+
+// SubmissionSetRow is a submission set as stored.
+type SubmissionSetRow struct {
+	Patient  PatientKey
+	ID       string
+	UniqueID string
+	Date     time.Time
+	Tokens   []Token
+	Sealed   []byte // the SubmissionSet, sealed
+}
+
+// WrappedKey is a patient's data key, wrapped by a key-encryption key.
+type WrappedKey struct {
+	ID      string // data key id, named in every ciphertext sealed with it
+	KEKID   string // which key-encryption key wrapped it
+	Wrapped []byte
+	Created time.Time
+}
+
+// TokenFilter matches rows having at least one token of Kind among Values.
+type TokenFilter struct {
+	Kind   string
+	Values []string
+}
+
+// TimeRange is [From, To): zero ends are open.
+type TimeRange struct {
+	From, To time.Time
+}
+
+// IsZero reports whether the range is open at both ends.
+func (r TimeRange) IsZero() bool { return r.From.IsZero() && r.To.IsZero() }
+
+// DocumentFilter selects documents of one patient. All conditions hold
+// together; within a TokenFilter, any value matches.
+type DocumentFilter struct {
+	Statuses      []DocumentStatus // empty: any status
+	Tokens        []TokenFilter
+	Created       TimeRange // creationTime within
+	Date          TimeRange // registration date within
+	Period        TimeRange // service period overlaps
+	AllVersions   bool      // include older metadata versions (Latest false)
+	LogicalID     string
+	SubmissionSet string
+}
+
+// SubmissionSetFilter selects submission sets of one patient.
+type SubmissionSetFilter struct {
+	Tokens []TokenFilter
+	Date   TimeRange
+}
+
+// Reader is the read side of a Store. Every method is safe for concurrent
+// use. Not-found cases return an *Error of KindNotFound.
+type Reader interface {
+	// Patient returns the record with key p.
+	Patient(ctx context.Context, p PatientKey) (PatientRow, error)
+	// PatientByToken returns the record bound to an identifier token.
+	PatientByToken(ctx context.Context, token string) (PatientRow, error)
+	// DataKeys returns the patient's wrapped data keys, oldest first
+	// (empty, not an error, for a patient with none).
+	DataKeys(ctx context.Context, p PatientKey) ([]WrappedKey, error)
+	// Route returns the patient owning a document, content or submission
+	// set id. Ids are unique across patients.
+	Route(ctx context.Context, id string) (PatientKey, error)
+	// Document returns one metadata version by its id.
+	Document(ctx context.Context, p PatientKey, id string) (DocumentRow, error)
+	// FindDocuments returns all of p's documents that match f, newest
+	// registration date first, then by id. Callers filter by policy, then page.
+	FindDocuments(ctx context.Context, p PatientKey, f DocumentFilter) ([]DocumentRow, error)
+	// Content returns a document's sealed bytes.
+	Content(ctx context.Context, p PatientKey, contentID string) ([]byte, error)
+	// SubmissionSet returns one submission set by id.
+	SubmissionSet(ctx context.Context, p PatientKey, id string) (SubmissionSetRow, error)
+	// SubmissionSetByUniqueID returns a submission set by its uniqueId.
+	SubmissionSetByUniqueID(ctx context.Context, p PatientKey, uniqueID string) (SubmissionSetRow, error)
+	// FindSubmissionSets returns p's submission sets matching f, newest first.
+	FindSubmissionSets(ctx context.Context, p PatientKey, f SubmissionSetFilter) ([]SubmissionSetRow, error)
+}
+
+// Tx is a write transaction: its reads see its own writes.
+type Tx interface {
+	Reader
+	// PutPatient inserts the record or replaces it. On update, row.Version
+	// must be the stored version plus one (KindConflict otherwise). An
+	// identifier token already bound to another record is KindConflict.
+	PutPatient(ctx context.Context, row PatientRow) error
+	// PutDataKey stores a wrapped data key for p (ids are unique per patient).
+	PutDataKey(ctx context.Context, p PatientKey, k WrappedKey) error
+	// InsertDocument stores a new document version. A latest document of the
+	// same patient with the same UniqueID is KindConflict; so is an id in use.
+	InsertDocument(ctx context.Context, row DocumentRow) error
+	// UpdateDocument rewrites the row with row.ID in place (status,
+	// latest flag, tokens, sealed metadata). Unknown id: KindNotFound.
+	UpdateDocument(ctx context.Context, row DocumentRow) error
+	// PutContent stores sealed bytes under a new content id (KindConflict if used).
+	PutContent(ctx context.Context, p PatientKey, contentID string, sealed []byte) error
+	// InsertSubmissionSet stores a submission set; a duplicate id or
+	// uniqueId for the patient is KindConflict.
+	InsertSubmissionSet(ctx context.Context, row SubmissionSetRow) error
+}
+
+// Store is where Carnet keeps its data: SQLite by default, PostgreSQL at
+// scale. Both pass the same conformance suite (storetest).
+type Store interface {
+	Reader
+	// Update runs fn in one transaction. If fn returns nil the transaction
+	// commits and Update returns only once it is durable (fsynced); if fn or
+	// the commit fails, nothing of it is visible and the error is returned.
+	// fn may be called more than once (retries on serialization failures),
+	// so it must not have effects outside tx.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// Close releases the store.
+	Close() error
+}

@@ -1,0 +1,44 @@
+package carnet
+
+// Submission is one ITI-65 Provide Document Bundle (or one ITI-105 Simplified
+// Publish) turned into domain terms: documents filed together, atomically,
+// for one patient. Path fields are FHIRPath locations in the request, so that
+// every issue names the element at fault.
+type Submission struct {
+	Patient     Identifier // the INS the documents are filed for (from the subject)
+	PatientPath string     // where the subject was read, e.g. Bundle.entry[0].resource.subject
+	Set         SubmissionSet
+	SetPath     string
+	Documents   []SubmittedDocument
+	// Changes are PDSm/MHD metadata changes carried in the same transaction
+	// (e.g. a PATCH entry marking a replaced document superseded).
+	Changes []DocumentChange
+}
+
+// SubmittedDocument is one document of a submission.
+type SubmittedDocument struct {
+	Path     string // FHIRPath of the DocumentReference in the request
+	FullURL  string // the entry's fullUrl (urn:uuid:…), to match the response
+	UniqueID string // masterIdentifier
+	Meta     DocumentMeta
+	Content  []byte // the exact bytes, already checked against Meta.Size/SHA1
+}
+
+// DocumentChange is a metadata change of an existing document (PDSm PATCH).
+// Zero-valued fields change nothing.
+type DocumentChange struct {
+	Path         string
+	DocumentID   string         // the FHIR id (entryUUID) of the version being changed
+	Status       DocumentStatus // new status: current (unarchive), archived, deleted, superseded
+	AddLabels    []Coding       // confidentiality codes to add (MASQUE_PS, INVISIBLE_PATIENT, …)
+	RemoveLabels []string       // confidentiality codes to remove
+}
+
+// SubmissionResult says where each submitted item now lives.
+type SubmissionResult struct {
+	SetID       string
+	DocumentIDs []string // in the order of Submission.Documents
+	ContentIDs  []string // in the order of Submission.Documents
+	ChangedIDs  []string // new ids of the documents changed by Submission.Changes, in order
+	Replayed    bool     // an identical submission had already been filed: nothing new stored
+}
