@@ -1,0 +1,33 @@
+package carnet
+
+// DocumentSearch is an ITI-67 Find Document References query in domain
+// terms. Exactly one of PatientKey and PatientID is set.
+//
+// Filter token values are what the caller sent, with codes in both forms
+// ("system|code" or "code"). Name searches (kinds "author.family" and
+// "author.given") carry the folded names in clear: the Service turns them
+// into blind-index tokens for the patient before asking the Store.
+type DocumentSearch struct {
+	PatientKey PatientKey // from patient=Patient/{id}
+	PatientID  Identifier // from patient.identifier=system|value (INS)
+	Filter     DocumentFilter
+	Count      int    // page size; 0 means the server default
+	Page       string // opaque cursor from a previous page's next link
+}
+
+// ListSearch is an ITI-66 Find Document Lists query in domain terms.
+type ListSearch struct {
+	PatientKey PatientKey
+	PatientID  Identifier
+	Filter     SubmissionSetFilter
+	Count      int
+	Page       string
+}
+
+// Page is one page of results with the cursor of the next one.
+type Page[T any] struct {
+	Items    []T
+	Total    int    // matches the caller may see, before paging
+	Next     string // cursor of the next page, "" on the last
+	Warnings []string
+}
