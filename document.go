@@ -133,7 +133,8 @@ type SubmissionSet struct {
 	Authors     []Author   `json:"authors,omitempty"`
 	Documents   []string   `json:"documents"` // FHIR ids of the DocumentReferences
 	Original    []byte     `json:"original,omitempty"`
-	// Response is the transaction response sent when the set was filed,
-	// returned again to an identical retry (idempotency).
-	Response []byte `json:"response,omitempty"`
+	// Fingerprint identifies what was filed (documents' uniqueIds and
+	// content hashes), so that an identical retry is answered as the first
+	// submission was (idempotency) and a different one is refused.
+	Fingerprint []byte `json:"fingerprint,omitempty"`
 }

@@ -1,0 +1,964 @@
+package carnet
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Service is the one place through which every read and write of patient
+// data passes: validate, decide (Policy), seal (Sealer), store (Store),
+// audit (Auditor), in that order. Transports (httpapi, web) only translate.
+type Service struct {
+	Store       Store
+	Sealer      Sealer
+	Policy      Policy
+	Audit       Auditor
+	Clock       Clock
+	Terminology Terminology
+	Logger      *slog.Logger
+	// AllowTestINS accepts the test INS OIDs (demo and test mode only).
+	AllowTestINS bool
+	// DefaultCount and MaxCount bound search pages.
+	DefaultCount, MaxCount int
+}
+
+// Request carries who asks and how, for one call of the Service.
+type Request struct {
+	Actor     Actor
+	Mode      Mode
+	Reason    string
+	RequestID string
+}
+
+func (s *Service) now() time.Time {
+	if s.Clock == nil {
+		return time.Now().UTC()
+	}
+	return s.Clock.Now().UTC()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
+
+// NewID returns a random 128-bit id in UUID v4 form, valid as a FHIR id.
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("carnet: crypto/rand failed: " + err.Error())
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// errRetry asks Provide to prepare again: the record was created meanwhile
+// by a concurrent submission, under another key.
+var errRetry = errors.New("patient record created concurrently")
+
+// decide asks the policy and records a denial in the audit log. A denial is
+// returned as not-found: denied and absent look the same to the caller.
+func (s *Service) decide(ctx context.Context, r Request, act Action, p *PatientRow, d *DocumentRow) (Decision, error) {
+	dec := s.Policy.Decide(AccessRequest{Actor: r.Actor, Action: act, Mode: r.Mode, Reason: r.Reason, Patient: p, Document: d, Now: s.now()})
+	if dec.Permit {
+		return dec, nil
+	}
+	ev := AuditEvent{Time: s.now(), RequestID: r.RequestID, Actor: r.Actor, Action: act, Mode: r.Mode, Reason: r.Reason, Outcome: "denied", Detail: dec.Reasons}
+	if p != nil {
+		ev.Patient = p.Key
+	}
+	if d != nil {
+		ev.Documents = []string{d.ID}
+	}
+	if err := s.Audit.Record(ctx, ev); err != nil {
+		return dec, WrapError(KindUnavailable, "audit", err)
+	}
+	return dec, Errorf(KindNotFound, "not found")
+}
+
+// audit records a successful access; it must succeed before anything is served.
+func (s *Service) audit(ctx context.Context, r Request, act Action, p PatientKey, docs []string) error {
+	ev := AuditEvent{Time: s.now(), RequestID: r.RequestID, Actor: r.Actor, Action: act, Mode: r.Mode, Reason: r.Reason, Patient: p, Documents: docs, Outcome: "success"}
+	if err := s.Audit.Record(ctx, ev); err != nil {
+		return WrapError(KindUnavailable, "audit", err)
+	}
+	return nil
+}
+
+// ---- patients ----
+
+func (s *Service) identityToken(id Identifier) (string, error) {
+	return s.Sealer.IdentityToken("ins", NormalizeIdentifier(id.System)+"|"+id.Value)
+}
+
+// checkINS validates an identifier used to file or find a record.
+func (s *Service) checkINS(id Identifier, path string) []Issue {
+	ins, test := id.IsINS()
+	switch {
+	case id.Value == "":
+		return []Issue{{Severity: "error", Code: "required", Diagnostics: "the patient must be identified by an INS (system urn:oid:1.2.250.1.213.1.4.8 or .9)", Expression: path}}
+	case !ins:
+		return []Issue{{Severity: "error", Code: "value", Diagnostics: fmt.Sprintf("the patient identifier system %q is not an INS (urn:oid:1.2.250.1.213.1.4.8 or .9)", id.System), Expression: path}}
+	case test && !s.AllowTestINS:
+		return []Issue{{Severity: "error", Code: "business-rule", Diagnostics: "a test INS (OID 1.2.250.1.213.1.4.10 or .11) is accepted only in demo or test mode", Expression: path}}
+	case !validINSValue(id.Value):
+		return []Issue{{Severity: "error", Code: "value", Diagnostics: "the INS value must be 15 characters: 13 digits (or 2A/2B for Corsica) and a 2-digit key", Expression: path}}
+	}
+	return nil
+}
+
+func validINSValue(v string) bool {
+	if len(v) != 15 {
+		return false
+	}
+	for i, r := range v {
+		if (r >= '0' && r <= '9') || (i == 6 && (r == 'A' || r == 'B')) {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// findPatient returns the record of an INS, or KindNotFound.
+func (s *Service) findPatient(ctx context.Context, id Identifier) (PatientRow, error) {
+	tok, err := s.identityToken(id)
+	if err != nil {
+		return PatientRow{}, err
+	}
+	return s.Store.PatientByToken(ctx, tok)
+}
+
+// resolvePatient finds the record a search names, by key or by INS.
+func (s *Service) resolvePatient(ctx context.Context, key PatientKey, id Identifier) (PatientRow, error) {
+	if key != "" {
+		return s.Store.Patient(ctx, key)
+	}
+	if id.Value == "" {
+		return PatientRow{}, Invalid(Issue{Severity: "error", Code: "required", Diagnostics: "a search needs patient or patient.identifier", Expression: "patient"})
+	}
+	return s.findPatient(ctx, id)
+}
+
+func (s *Service) openPatient(ctx context.Context, row PatientRow) (Patient, error) {
+	pt, err := s.Sealer.Open(ctx, row.Key, Binding{Kind: "patient", ID: string(row.Key), Version: row.Version}, row.Sealed)
+	if err != nil {
+		return Patient{}, err
+	}
+	var p Patient
+	if err := json.Unmarshal(pt, &p); err != nil {
+		return Patient{}, WrapError(KindInternal, "open patient", err)
+	}
+	p.Key, p.State, p.Version, p.Created, p.Updated = row.Key, row.State, row.Version, row.Created, row.Updated
+	return p, nil
+}
+
+func (s *Service) sealPatient(ctx context.Context, p Patient) (PatientRow, error) {
+	row := PatientRow{Key: p.Key, State: p.State, Version: p.Version, Created: p.Created, Updated: p.Updated}
+	for _, id := range p.Identifiers {
+		tok, err := s.identityToken(id)
+		if err != nil {
+			return row, err
+		}
+		row.IdentifierTokens = append(row.IdentifierTokens, tok)
+	}
+	pt, err := json.Marshal(p)
+	if err != nil {
+		return row, WrapError(KindInternal, "seal patient", err)
+	}
+	row.Sealed, err = s.Sealer.Seal(ctx, p.Key, Binding{Kind: "patient", ID: string(p.Key), Version: p.Version}, pt)
+	return row, err
+}
+
+// Patient returns the record with key k.
+func (s *Service) Patient(ctx context.Context, r Request, k PatientKey) (Patient, error) {
+	row, err := s.Store.Patient(ctx, k)
+	if err != nil {
+		return Patient{}, err
+	}
+	if _, err := s.decide(ctx, r, ActionRead, &row, nil); err != nil {
+		return Patient{}, err
+	}
+	p, err := s.openPatient(ctx, row)
+	if err != nil {
+		return Patient{}, err
+	}
+	return p, s.audit(ctx, r, ActionRead, row.Key, nil)
+}
+
+// PatientByINS returns the record of an INS.
+func (s *Service) PatientByINS(ctx context.Context, r Request, id Identifier) (Patient, error) {
+	row, err := s.findPatient(ctx, id)
+	if err != nil {
+		return Patient{}, err
+	}
+	return s.Patient(ctx, r, row.Key)
+}
+
+// PutPatient creates or updates a record ahead of documents, from an
+// identity feed (conditional update on the INS). It returns the record and
+// whether it was created.
+func (s *Service) PutPatient(ctx context.Context, r Request, id Identifier, ident Identity) (Patient, bool, error) {
+	if issues := s.checkINS(id, "Patient.identifier"); len(issues) > 0 {
+		return Patient{}, false, Invalid(issues...)
+	}
+	for range 3 {
+		now := s.now()
+		row, err := s.findPatient(ctx, id)
+		created := IsKind(err, KindNotFound)
+		var p Patient
+		switch {
+		case created:
+			p = Patient{Key: PatientKey(NewID()), Identifiers: []Identifier{id}, State: RecordOpen, Version: 1, Created: now, Updated: now}
+		case err != nil:
+			return Patient{}, false, err
+		default:
+			if p, err = s.openPatient(ctx, row); err != nil {
+				return Patient{}, false, err
+			}
+			p.Version++
+			p.Updated = now
+		}
+		p.Identity = ident
+		act := ActionUpdate
+		if created {
+			act = ActionCreate
+		}
+		if _, err := s.decide(ctx, r, act, &row, nil); err != nil && !created {
+			return Patient{}, false, err
+		}
+		newRow, err := s.sealPatient(ctx, p)
+		if err != nil {
+			return Patient{}, false, err
+		}
+		err = s.Store.Update(ctx, func(tx Tx) error { return tx.PutPatient(ctx, newRow) })
+		if IsKind(err, KindConflict) {
+			continue // a concurrent feed or first document won; read again
+		}
+		if err != nil {
+			return Patient{}, false, err
+		}
+		return p, created, s.audit(ctx, r, act, p.Key, nil)
+	}
+	return Patient{}, false, Errorf(KindConflict, "the patient record changed concurrently; retry")
+}
+
+// ---- documents ----
+
+func (s *Service) openDocument(ctx context.Context, row DocumentRow) (Document, error) {
+	pt, err := s.Sealer.Open(ctx, row.Patient, Binding{Kind: "document", ID: row.ID, Version: row.Version}, row.Sealed)
+	if err != nil {
+		return Document{}, err
+	}
+	var d Document
+	if err := json.Unmarshal(pt, &d); err != nil {
+		return Document{}, WrapError(KindInternal, "open document", err)
+	}
+	// The row is authoritative for what changes in place.
+	d.Patient, d.ID, d.LogicalID, d.UniqueID = row.Patient, row.ID, row.LogicalID, row.UniqueID
+	d.Version, d.Latest, d.Status, d.SubmissionSet, d.ContentID, d.Date = row.Version, row.Latest, row.Status, row.SubmissionSet, row.ContentID, row.Date
+	return d, nil
+}
+
+// sealDocument builds the stored row of d: clear tokens and dates, the rest sealed.
+func (s *Service) sealDocument(ctx context.Context, d Document) (DocumentRow, error) {
+	row := DocumentRow{
+		Patient: d.Patient, ID: d.ID, LogicalID: d.LogicalID, UniqueID: d.UniqueID, Version: d.Version,
+		Latest: d.Latest, Status: d.Status, SubmissionSet: d.SubmissionSet, ContentID: d.ContentID,
+		Date: d.Date, Created: d.Meta.Created, PeriodStart: d.Meta.ServicePeriod.Start, PeriodEnd: d.Meta.ServicePeriod.End,
+		Tokens: DocumentTokens(d),
+	}
+	for _, a := range d.Meta.Authors {
+		for kind, names := range map[string][]string{TokAuthorFamily: {a.Family}, TokAuthorGiven: a.Given} {
+			for _, n := range names {
+				if n = FoldName(n); n == "" {
+					continue
+				}
+				tok, err := s.Sealer.Token(ctx, d.Patient, kind, n)
+				if err != nil {
+					return row, err
+				}
+				row.Tokens = append(row.Tokens, Token{kind, tok})
+			}
+		}
+	}
+	slices.SortFunc(row.Tokens, func(a, b Token) int { return strings.Compare(a.Kind+"\x00"+a.Value, b.Kind+"\x00"+b.Value) })
+	row.Tokens = slices.Compact(row.Tokens)
+	pt, err := json.Marshal(d)
+	if err != nil {
+		return row, WrapError(KindInternal, "seal document", err)
+	}
+	row.Sealed, err = s.Sealer.Seal(ctx, d.Patient, Binding{Kind: "document", ID: d.ID, Version: d.Version}, pt)
+	return row, err
+}
+
+// FoldName is the normal form of a person's name for search: lower case,
+// accents and punctuation removed, spaces collapsed.
+func FoldName(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range strings.ToLower(strings.TrimSpace(s)) {
+		if f, ok := foldAccents[r]; ok {
+			r = f
+		}
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.WriteRune(r)
+		case r == 'œ':
+			b.WriteString("oe")
+		case r == 'æ':
+			b.WriteString("ae")
+		default:
+			space = true
+		}
+	}
+	return b.String()
+}
+
+var foldAccents = map[rune]rune{
+	'à': 'a', 'â': 'a', 'ä': 'a', 'á': 'a', 'ã': 'a', 'å': 'a',
+	'ç': 'c', 'é': 'e', 'è': 'e', 'ê': 'e', 'ë': 'e',
+	'î': 'i', 'ï': 'i', 'í': 'i', 'ì': 'i', 'ô': 'o', 'ö': 'o', 'ó': 'o', 'ò': 'o', 'õ': 'o',
+	'ù': 'u', 'û': 'u', 'ü': 'u', 'ú': 'u', 'ÿ': 'y', 'ñ': 'n',
+}
+
+// validateDocument checks one submitted document's codes and identifiers.
+func (s *Service) validateDocument(d SubmittedDocument, now time.Time) []Issue {
+	var issues []Issue
+	p := d.Path
+	if d.UniqueID == "" {
+		issues = append(issues, Issue{"error", "required", "masterIdentifier (the document uniqueId) is required", p + ".masterIdentifier"})
+	}
+	check := func(vs string, c Coding, path, what string, required bool) {
+		if c.Code == "" {
+			if required {
+				issues = append(issues, Issue{"error", "required", what + " is required", path})
+			}
+			return
+		}
+		if s.Terminology == nil || vs == "" {
+			return
+		}
+		_, known, valid := s.Terminology.Lookup(vs, c.System, c.Code, now)
+		switch {
+		case !known:
+			issues = append(issues, Issue{"error", "code-invalid", fmt.Sprintf("%s %s|%s is not in the national value set %s", what, c.System, c.Code, vs), path})
+		case !valid:
+			issues = append(issues, Issue{"error", "code-invalid", fmt.Sprintf("%s %s|%s is retired in %s and refused for new documents", what, c.System, c.Code, vs), path})
+		}
+	}
+	m := d.Meta
+	check(ValueSetType, m.Type, p+".type", "type", true)
+	check("", m.Class, p+".category", "category (classCode)", true)
+	check("", m.Format, p+".content[0].format", "format", true)
+	check(ValueSetFacility, m.Facility, p+".context.facilityType", "facilityType", false)
+	check(ValueSetPracticeSetting, m.PracticeSetting, p+".context.practiceSetting", "practiceSetting", false)
+	if len(m.Confidentiality) == 0 {
+		issues = append(issues, Issue{"error", "required", "securityLabel (confidentialityCode) is required", p + ".securityLabel"})
+	}
+	for i, c := range m.Confidentiality {
+		check(ValueSetConfidentiality, c, fmt.Sprintf("%s.securityLabel[%d]", p, i), "securityLabel", true)
+	}
+	if m.ContentType == "" {
+		issues = append(issues, Issue{"error", "required", "content.attachment.contentType is required", p + ".content[0].attachment.contentType"})
+	}
+	return issues
+}
+
+// Provide files a submission: all of it, durably, or nothing (ITI-65, ITI-105).
+func (s *Service) Provide(ctx context.Context, r Request, sub Submission) (SubmissionResult, error) {
+	now := s.now()
+	var issues []Issue
+	issues = append(issues, s.checkINS(sub.Patient, sub.PatientPath)...)
+	if len(sub.Documents) == 0 && len(sub.Changes) == 0 {
+		issues = append(issues, Issue{"error", "required", "the submission has no document", sub.SetPath})
+	}
+	seen := map[string]int{}
+	for i, d := range sub.Documents {
+		issues = append(issues, s.validateDocument(d, now)...)
+		if j, dup := seen[d.UniqueID]; dup && d.UniqueID != "" {
+			issues = append(issues, Issue{"error", "duplicate", fmt.Sprintf("uniqueId %s is used by two documents of the submission (entries %d and %d)", d.UniqueID, j, i), d.Path + ".masterIdentifier"})
+		}
+		seen[d.UniqueID] = i
+	}
+	if len(issues) > 0 {
+		return SubmissionResult{}, Invalid(issues...)
+	}
+	for range 3 {
+		res, err := s.provide(ctx, r, sub, now)
+		if errors.Is(err, errRetry) {
+			continue
+		}
+		return res, err
+	}
+	return SubmissionResult{}, Errorf(KindConflict, "the patient record changed concurrently; retry")
+}
+
+func (s *Service) provide(ctx context.Context, r Request, sub Submission, now time.Time) (SubmissionResult, error) {
+	row, err := s.findPatient(ctx, sub.Patient)
+	newRecord := IsKind(err, KindNotFound)
+	if err != nil && !newRecord {
+		return SubmissionResult{}, err
+	}
+	if newRecord {
+		row = PatientRow{Key: PatientKey(NewID()), State: RecordOpen, Version: 1, Created: now, Updated: now}
+	}
+	if row.State == RecordClosed {
+		return SubmissionResult{}, Invalid(Issue{"error", "business-rule", "the patient has closed their record: no document can be filed", sub.PatientPath})
+	}
+	if _, err := s.decide(ctx, r, ActionCreate, &row, nil); err != nil {
+		return SubmissionResult{}, err
+	}
+	var newPatient PatientRow
+	if newRecord {
+		newPatient, err = s.sealPatient(ctx, Patient{Key: row.Key, Identifiers: []Identifier{sub.Patient}, State: RecordOpen, Version: 1, Created: now, Updated: now})
+		if err != nil {
+			return SubmissionResult{}, err
+		}
+	}
+
+	// Seal everything before taking the writer: the transaction only writes.
+	p := row.Key
+	set := sub.Set
+	set.Patient, set.ID, set.Date = p, NewID(), now
+	if set.UniqueID == "" {
+		set.UniqueID = "urn:uuid:" + set.ID
+	}
+	res := SubmissionResult{SetID: set.ID}
+	docRows := make([]DocumentRow, len(sub.Documents))
+	contents := make([][]byte, len(sub.Documents))
+	for i, sd := range sub.Documents {
+		d := Document{Patient: p, ID: NewID(), LogicalID: NewID(), UniqueID: sd.UniqueID, Version: 1, Latest: true,
+			Status: StatusCurrent, SubmissionSet: set.ID, ContentID: NewID(), Date: now, Meta: sd.Meta}
+		if len(d.Meta.SHA256) == 0 {
+			sum := sha256.Sum256(sd.Content)
+			d.Meta.SHA256 = sum[:]
+		}
+		d.Meta.Size = int64(len(sd.Content))
+		if docRows[i], err = s.sealDocument(ctx, d); err != nil {
+			return SubmissionResult{}, err
+		}
+		if contents[i], err = s.Sealer.Seal(ctx, p, Binding{Kind: "content", ID: d.ContentID, Version: 1}, sd.Content); err != nil {
+			return SubmissionResult{}, err
+		}
+		set.Documents = append(set.Documents, d.ID)
+		res.DocumentIDs = append(res.DocumentIDs, d.ID)
+		res.ContentIDs = append(res.ContentIDs, d.ContentID)
+	}
+	setRow, err := s.sealSet(ctx, set, sub)
+	if err != nil {
+		return SubmissionResult{}, err
+	}
+
+	var replayed *SubmissionResult
+	err = s.Store.Update(ctx, func(tx Tx) error {
+		replayed = nil
+		if newRecord {
+			if err := tx.PutPatient(ctx, newPatient); err != nil {
+				if IsKind(err, KindConflict) {
+					return errRetry
+				}
+				return err
+			}
+		}
+		// An identical retry of a filed submission answers as the first time.
+		if prev, err := tx.SubmissionSetByUniqueID(ctx, p, set.UniqueID); err == nil {
+			rp, err := s.replay(ctx, tx, prev, sub)
+			if err != nil {
+				return err
+			}
+			replayed = &rp
+			return nil
+		} else if !IsKind(err, KindNotFound) {
+			return err
+		}
+		for i, sd := range sub.Documents {
+			for _, rel := range sd.Meta.RelatesTo {
+				if rel.Code != "replaces" {
+					continue
+				}
+				if err := s.supersede(ctx, tx, p, rel.Target, sd.Path); err != nil {
+					return err
+				}
+			}
+			if err := tx.PutContent(ctx, p, docRows[i].ContentID, contents[i]); err != nil {
+				return err
+			}
+			if err := tx.InsertDocument(ctx, docRows[i]); err != nil {
+				if IsKind(err, KindConflict) {
+					return Invalid(Issue{"error", "duplicate", fmt.Sprintf("a document with uniqueId %s is already in the record; nothing was stored", sd.UniqueID), sd.Path + ".masterIdentifier"})
+				}
+				return err
+			}
+		}
+		if err := tx.InsertSubmissionSet(ctx, setRow); err != nil {
+			return err
+		}
+		res.ChangedIDs = res.ChangedIDs[:0]
+		for _, ch := range sub.Changes {
+			d, err := s.applyChange(ctx, tx, r, p, ch, now)
+			if err != nil {
+				return err
+			}
+			res.ChangedIDs = append(res.ChangedIDs, d.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return SubmissionResult{}, err
+	}
+	if replayed != nil {
+		res = *replayed
+	}
+	return res, s.audit(ctx, r, ActionCreate, p, res.DocumentIDs)
+}
+
+func (s *Service) sealSet(ctx context.Context, set SubmissionSet, sub Submission) (SubmissionSetRow, error) {
+	row := SubmissionSetRow{Patient: set.Patient, ID: set.ID, UniqueID: set.UniqueID, Date: set.Date}
+	row.Tokens = append(row.Tokens, IdentifierTokens(set.UniqueID)...)
+	row.Tokens = append(row.Tokens, Token{TokCode, "submissionset"})
+	if set.SourceID != "" {
+		row.Tokens = append(row.Tokens, Token{TokSource, NormalizeIdentifier(set.SourceID)})
+	}
+	row.Tokens = append(row.Tokens, CodingTokens("designationType", set.ContentType)...)
+	// Remember what was filed, to recognise an identical retry.
+	set.Fingerprint = submissionFingerprint(sub)
+	pt, err := json.Marshal(set)
+	if err != nil {
+		return row, WrapError(KindInternal, "seal submission set", err)
+	}
+	row.Sealed, err = s.Sealer.Seal(ctx, set.Patient, Binding{Kind: "submissionset", ID: set.ID, Version: 1}, pt)
+	return row, err
+}
+
+// submissionFingerprint identifies what a submission files: its documents'
+// uniqueIds and content hashes, in order.
+func submissionFingerprint(sub Submission) []byte {
+	h := sha256.New()
+	for _, d := range sub.Documents {
+		sum := sha256.Sum256(d.Content)
+		fmt.Fprintf(h, "%d:%s:%x;", len(d.UniqueID), d.UniqueID, sum)
+	}
+	return h.Sum(nil)
+}
+
+func (s *Service) replay(ctx context.Context, tx Tx, prev SubmissionSetRow, sub Submission) (SubmissionResult, error) {
+	set, err := s.openSet(ctx, prev)
+	if err != nil {
+		return SubmissionResult{}, err
+	}
+	if subtle.ConstantTimeCompare(set.Fingerprint, submissionFingerprint(sub)) != 1 {
+		return SubmissionResult{}, Invalid(Issue{"error", "duplicate", fmt.Sprintf("a different submission set with uniqueId %s was already filed; nothing was stored", set.UniqueID), sub.SetPath + ".identifier"})
+	}
+	res := SubmissionResult{SetID: set.ID, Replayed: true}
+	for _, id := range set.Documents {
+		row, err := tx.Document(ctx, prev.Patient, id)
+		if err != nil {
+			return SubmissionResult{}, err
+		}
+		res.DocumentIDs = append(res.DocumentIDs, row.ID)
+		res.ContentIDs = append(res.ContentIDs, row.ContentID)
+	}
+	return res, nil
+}
+
+// supersede marks the replaced document superseded, in the submission's transaction.
+func (s *Service) supersede(ctx context.Context, tx Tx, p PatientKey, target, path string) error {
+	old, err := tx.Document(ctx, p, target)
+	if IsKind(err, KindNotFound) {
+		return Invalid(Issue{"error", "not-found", fmt.Sprintf("the replaced document %s is not in this patient's record", target), path + ".relatesTo"})
+	}
+	if err != nil {
+		return err
+	}
+	if !old.Latest || old.Status != StatusCurrent {
+		return Invalid(Issue{"error", "business-rule", fmt.Sprintf("the replaced document %s is not current (status %s)", target, old.Status), path + ".relatesTo"})
+	}
+	old.Status = StatusSuperseded
+	return tx.UpdateDocument(ctx, old)
+}
+
+// applyChange makes a new metadata version of a document (PDSm PATCH).
+func (s *Service) applyChange(ctx context.Context, tx Tx, r Request, p PatientKey, ch DocumentChange, now time.Time) (Document, error) {
+	row, err := tx.Document(ctx, p, ch.DocumentID)
+	if err != nil {
+		return Document{}, err
+	}
+	if !row.Latest {
+		return Document{}, Errorf(KindConflict, "document %s is not the latest metadata version; change the latest one", ch.DocumentID)
+	}
+	if row.Status == StatusDeleted {
+		return Document{}, Errorf(KindGone, "document deleted")
+	}
+	d, err := s.openDocument(ctx, row)
+	if err != nil {
+		return Document{}, err
+	}
+	act := ActionUpdate
+	if ch.Status == StatusDeleted {
+		act = ActionDelete
+		if !isAuthor(r.Actor, d) {
+			return Document{}, &Error{Kind: KindForbidden, Msg: "only the author of a document may delete it"}
+		}
+	}
+	if _, err := s.decide(ctx, r, act, nil, &row); err != nil {
+		return Document{}, err
+	}
+	next := d
+	next.ID, next.Version, next.Latest, next.Date = NewID(), d.Version+1, true, now
+	if ch.Status != "" {
+		next.Status = ch.Status
+	}
+	labels := slices.DeleteFunc(slices.Clone(d.Meta.Confidentiality), func(c Coding) bool { return slices.Contains(ch.RemoveLabels, c.Code) })
+	for _, c := range ch.AddLabels {
+		if !slices.ContainsFunc(labels, func(x Coding) bool { return x.Code == c.Code }) {
+			labels = append(labels, c)
+		}
+	}
+	next.Meta.Confidentiality = labels
+	nextRow, err := s.sealDocument(ctx, next)
+	if err != nil {
+		return Document{}, err
+	}
+	row.Latest = false
+	if err := tx.UpdateDocument(ctx, row); err != nil {
+		return Document{}, err
+	}
+	if err := tx.InsertDocument(ctx, nextRow); err != nil {
+		return Document{}, err
+	}
+	return next, nil
+}
+
+func isAuthor(a Actor, d Document) bool {
+	if a.Kind == ActorSystem {
+		// Producing software acts for its authors. Authentication (issue 4)
+		// will tie a system to the documents it filed.
+		return true
+	}
+	for _, au := range d.Meta.Authors {
+		if a.ID.Value != "" && au.ID.Value == a.ID.Value {
+			return true
+		}
+	}
+	return false
+}
+
+// ChangeDocument applies a PDSm metadata change to document id and returns
+// the new metadata version.
+func (s *Service) ChangeDocument(ctx context.Context, r Request, id string, ch DocumentChange) (Document, error) {
+	p, err := s.Store.Route(ctx, id)
+	if err != nil {
+		return Document{}, err
+	}
+	ch.DocumentID = id
+	var out Document
+	err = s.Store.Update(ctx, func(tx Tx) error {
+		var err error
+		out, err = s.applyChange(ctx, tx, r, p, ch, s.now())
+		return err
+	})
+	if err != nil {
+		return Document{}, err
+	}
+	return out, s.audit(ctx, r, ActionUpdate, p, []string{id, out.ID})
+}
+
+// Document returns one metadata version of a document (GET DocumentReference/{id}).
+func (s *Service) Document(ctx context.Context, r Request, id string) (Document, []string, error) {
+	p, err := s.Store.Route(ctx, id)
+	if err != nil {
+		return Document{}, nil, err
+	}
+	row, err := s.Store.Document(ctx, p, id)
+	if err != nil {
+		return Document{}, nil, err
+	}
+	prow, err := s.Store.Patient(ctx, p)
+	if err != nil {
+		return Document{}, nil, err
+	}
+	dec, err := s.decide(ctx, r, ActionRead, &prow, &row)
+	if err != nil {
+		return Document{}, nil, err
+	}
+	d, err := s.openDocument(ctx, row)
+	if err != nil {
+		return Document{}, nil, err
+	}
+	return d, dec.Warnings, s.audit(ctx, r, ActionRead, p, []string{id})
+}
+
+// Content returns a document's bytes by content id (ITI-68), checked
+// against the hash recorded when it was filed.
+func (s *Service) Content(ctx context.Context, r Request, contentID string) (Document, []byte, error) {
+	p, err := s.Store.Route(ctx, contentID)
+	if err != nil {
+		return Document{}, nil, err
+	}
+	rows, err := s.Store.FindDocuments(ctx, p, DocumentFilter{Tokens: []TokenFilter{{Kind: TokContent, Values: []string{contentID}}}})
+	if err != nil {
+		return Document{}, nil, err
+	}
+	if len(rows) == 0 {
+		return Document{}, nil, Errorf(KindNotFound, "not found")
+	}
+	row := rows[0]
+	prow, err := s.Store.Patient(ctx, p)
+	if err != nil {
+		return Document{}, nil, err
+	}
+	if _, err := s.decide(ctx, r, ActionRead, &prow, &row); err != nil {
+		return Document{}, nil, err
+	}
+	if row.Status == StatusDeleted {
+		return Document{}, nil, Errorf(KindGone, "this document was deleted by its author")
+	}
+	d, err := s.openDocument(ctx, row)
+	if err != nil {
+		return Document{}, nil, err
+	}
+	sealed, err := s.Store.Content(ctx, p, contentID)
+	if err != nil {
+		return Document{}, nil, err
+	}
+	b, err := s.Sealer.Open(ctx, p, Binding{Kind: "content", ID: contentID, Version: 1}, sealed)
+	if err != nil {
+		return Document{}, nil, err
+	}
+	sum := sha256.Sum256(b)
+	if subtle.ConstantTimeCompare(sum[:], d.Meta.SHA256) != 1 || int64(len(b)) != d.Meta.Size {
+		return Document{}, nil, WrapError(KindInternal, "content", fmt.Errorf("content %s does not match its recorded hash", contentID))
+	}
+	return d, b, s.audit(ctx, r, ActionRead, p, []string{row.ID})
+}
+
+// FindDocuments answers ITI-67. Policy filtering happens before paging and
+// totals; only the page is unsealed.
+func (s *Service) FindDocuments(ctx context.Context, r Request, q DocumentSearch) (Page[Document], error) {
+	prow, err := s.resolvePatient(ctx, q.PatientKey, q.PatientID)
+	if IsKind(err, KindNotFound) {
+		// An unknown patient has no documents: zero hits, not an error.
+		return Page[Document]{}, s.audit(ctx, r, ActionSearch, "", nil)
+	}
+	if err != nil {
+		return Page[Document]{}, err
+	}
+	if _, err := s.decide(ctx, r, ActionSearch, &prow, nil); err != nil {
+		if IsKind(err, KindNotFound) {
+			return Page[Document]{}, nil
+		}
+		return Page[Document]{}, err
+	}
+	f := q.Filter
+	f.Tokens = slices.Clone(f.Tokens)
+	for i, tf := range f.Tokens {
+		if tf.Kind != TokAuthorFamily && tf.Kind != TokAuthorGiven {
+			continue
+		}
+		vals := make([]string, 0, len(tf.Values))
+		for _, v := range tf.Values {
+			tok, err := s.Sealer.Token(ctx, prow.Key, tf.Kind, FoldName(v))
+			if err != nil {
+				return Page[Document]{}, err
+			}
+			vals = append(vals, tok)
+		}
+		f.Tokens[i] = TokenFilter{Kind: tf.Kind, Values: vals}
+	}
+	if len(f.Statuses) == 0 {
+		f.Statuses = []DocumentStatus{StatusCurrent, StatusSuperseded, StatusArchived}
+	}
+	rows, err := s.Store.FindDocuments(ctx, prow.Key, f)
+	if err != nil {
+		return Page[Document]{}, err
+	}
+	var warnings []string
+	visible := rows[:0]
+	for i := range rows {
+		dec := s.Policy.Decide(AccessRequest{Actor: r.Actor, Action: ActionRead, Mode: r.Mode, Reason: r.Reason, Patient: &prow, Document: &rows[i], Now: s.now()})
+		if dec.Permit {
+			visible = append(visible, rows[i])
+			warnings = append(warnings, dec.Warnings...)
+		}
+	}
+	page, next, err := s.pageOf(visible, q.Count, q.Page)
+	if err != nil {
+		return Page[Document]{}, err
+	}
+	out := Page[Document]{Total: len(visible), Next: next, Warnings: slices.Compact(warnings)}
+	ids := make([]string, 0, len(page))
+	for _, row := range page {
+		d, err := s.openDocument(ctx, row)
+		if err != nil {
+			return Page[Document]{}, err
+		}
+		out.Items = append(out.Items, d)
+		ids = append(ids, d.ID)
+	}
+	return out, s.audit(ctx, r, ActionSearch, prow.Key, ids)
+}
+
+func (s *Service) count(n int) int {
+	def, max := s.DefaultCount, s.MaxCount
+	if def <= 0 {
+		def = 20
+	}
+	if max <= 0 {
+		max = 200
+	}
+	switch {
+	case n <= 0:
+		return def
+	case n > max:
+		return max
+	}
+	return n
+}
+
+// pageOf cuts rows (sorted by date desc, id asc) after the cursor. The
+// cursor names the last row served, so pages stay stable when documents
+// are added meanwhile.
+func (s *Service) pageOf(rows []DocumentRow, count int, cursor string) ([]DocumentRow, string, error) {
+	n := s.count(count)
+	start := 0
+	if cursor != "" {
+		at, id, err := decodeCursor(cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		start = len(rows)
+		for i, r := range rows {
+			if r.Date.Before(at) || (r.Date.Equal(at) && r.ID > id) {
+				start = i
+				break
+			}
+		}
+	}
+	end := min(start+n, len(rows))
+	next := ""
+	if end < len(rows) && end > start {
+		last := rows[end-1]
+		next = encodeCursor(last.Date, last.ID)
+	}
+	return rows[start:end], next, nil
+}
+
+func encodeCursor(at time.Time, id string) string {
+	var b bytes.Buffer
+	_ = binary.Write(&b, binary.BigEndian, at.UnixNano())
+	b.WriteString(id)
+	return base64.RawURLEncoding.EncodeToString(b.Bytes())
+}
+
+func decodeCursor(c string) (time.Time, string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(raw) < 8 || len(raw) > 8+64 {
+		return time.Time{}, "", Invalid(Issue{"error", "value", "the _page cursor is not one this server made", "_page"})
+	}
+	ns := int64(binary.BigEndian.Uint64(raw[:8]))
+	return time.Unix(0, ns).UTC(), string(raw[8:]), nil
+}
+
+// ---- submission sets ----
+
+func (s *Service) openSet(ctx context.Context, row SubmissionSetRow) (SubmissionSet, error) {
+	pt, err := s.Sealer.Open(ctx, row.Patient, Binding{Kind: "submissionset", ID: row.ID, Version: 1}, row.Sealed)
+	if err != nil {
+		return SubmissionSet{}, err
+	}
+	var set SubmissionSet
+	if err := json.Unmarshal(pt, &set); err != nil {
+		return SubmissionSet{}, WrapError(KindInternal, "open submission set", err)
+	}
+	return set, nil
+}
+
+// FindLists answers ITI-66 (submission sets; folders are not supported).
+func (s *Service) FindLists(ctx context.Context, r Request, q ListSearch) (Page[SubmissionSet], error) {
+	prow, err := s.resolvePatient(ctx, q.PatientKey, q.PatientID)
+	if IsKind(err, KindNotFound) {
+		return Page[SubmissionSet]{}, s.audit(ctx, r, ActionSearch, "", nil)
+	}
+	if err != nil {
+		return Page[SubmissionSet]{}, err
+	}
+	if _, err := s.decide(ctx, r, ActionSearch, &prow, nil); err != nil {
+		if IsKind(err, KindNotFound) {
+			return Page[SubmissionSet]{}, nil
+		}
+		return Page[SubmissionSet]{}, err
+	}
+	rows, err := s.Store.FindSubmissionSets(ctx, prow.Key, q.Filter)
+	if err != nil {
+		return Page[SubmissionSet]{}, err
+	}
+	// Sets are few per patient; page by offset in the cursor's id position.
+	n := s.count(q.Count)
+	start := 0
+	if q.Page != "" {
+		start = len(rows)
+		for i, row := range rows {
+			if row.ID == q.Page {
+				start = i + 1
+				break
+			}
+		}
+	}
+	end := min(start+n, len(rows))
+	out := Page[SubmissionSet]{Total: len(rows)}
+	if end < len(rows) && end > start {
+		out.Next = rows[end-1].ID
+	}
+	for _, row := range rows[start:end] {
+		set, err := s.openSet(ctx, row)
+		if err != nil {
+			return Page[SubmissionSet]{}, err
+		}
+		out.Items = append(out.Items, set)
+	}
+	return out, s.audit(ctx, r, ActionSearch, prow.Key, nil)
+}
+
+// List returns one submission set by id.
+func (s *Service) List(ctx context.Context, r Request, id string) (SubmissionSet, error) {
+	p, err := s.Store.Route(ctx, id)
+	if err != nil {
+		return SubmissionSet{}, err
+	}
+	row, err := s.Store.SubmissionSet(ctx, p, id)
+	if err != nil {
+		return SubmissionSet{}, err
+	}
+	prow, err := s.Store.Patient(ctx, p)
+	if err != nil {
+		return SubmissionSet{}, err
+	}
+	if _, err := s.decide(ctx, r, ActionRead, &prow, nil); err != nil {
+		return SubmissionSet{}, err
+	}
+	set, err := s.openSet(ctx, row)
+	if err != nil {
+		return SubmissionSet{}, err
+	}
+	return set, s.audit(ctx, r, ActionRead, p, set.Documents)
+}
