@@ -1,0 +1,36 @@
+// Package storetest is the conformance suite every carnet.Store passes:
+// SQLite always, PostgreSQL when CARNET_TEST_POSTGRES is set. A backend's
+// test calls Run with a function that opens a fresh, empty, migrated store.
+//
+// The suite is the executable form of the contract documented on
+// carnet.Store, plus the points that contract leaves to the suite:
+//
+//   - Times are stored and returned in UTC with at least millisecond
+//     precision; the suite writes millisecond times (some in a non-UTC zone)
+//     and compares with time.Time.Equal. A zero time round-trips as a zero
+//     time (IsZero reports true).
+//   - A row's tokens come back as a set: order and duplicates are not kept.
+//   - DataKeys are ordered by WrappedKey.Created, oldest first.
+//   - UpdateDocument makes the stored row equal to the given row (same
+//     patient and id); a change that would leave two latest documents with
+//     the same UniqueID for one patient is KindConflict.
+//   - Ids (documents, contents, submission sets) are unique across patients:
+//     reusing one under any patient is KindConflict.
+//   - PutPatient replaces the record's identifier tokens: a token no longer
+//     listed stops resolving and may be bound to another record.
+//   - Created and Date filters are [From, To); a row without creation time
+//     never matches a Created filter.
+//   - Period filters select documents whose service period [Start, End]
+//     (both ends included) overlaps the filter's [From, To). A zero Start or
+//     End is open on that side; a document with no service period at all
+//     (both zero) never matches a Period filter.
+//   - Submission sets are ordered like documents: Date descending, then id.
+//   - Update runs a serializable transaction: a read-modify-write inside one
+//     Update (read the patient, put it back with Version+1) never loses to a
+//     concurrent one; a backend retries serialization failures itself.
+//   - A canceled context makes reads fail and Update fail without storing
+//     anything.
+//
+// The helpers (NewDocumentRow, NewPatientRow, …, DocumentRowDiff) are
+// exported so that backends' own tests and benchmarks build rows the same way.
+package storetest

@@ -1,0 +1,200 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/carnet-sante/carnet"
+)
+
+func testPatientRoundTrip(t *testing.T, s carnet.Store) {
+	ctx := context.Background()
+	paris := time.FixedZone("Europe/Paris", 3600)
+	want := NewPatientRow("p1", "tok-a", "tok-b")
+	want.Created = time.Date(2025, 1, 2, 3, 4, 5, 678_000_000, paris)
+	want.Updated = want.Created.Add(90 * time.Minute)
+	want.Sealed = NewContent(2000)
+	putPatients(t, s, want)
+
+	got, err := s.Patient(ctx, "p1")
+	if err != nil {
+		t.Fatalf("Patient: %v", err)
+	}
+	if d := PatientRowDiff(got, want); d != "" {
+		t.Fatalf("Patient: %s", d)
+	}
+
+	closed := NewPatientRow("p2")
+	closed.State = carnet.RecordClosed
+	putPatients(t, s, closed)
+	got, err = s.Patient(ctx, "p2")
+	if err != nil {
+		t.Fatalf("Patient(p2): %v", err)
+	}
+	if d := PatientRowDiff(got, closed); d != "" {
+		t.Fatalf("Patient(p2) without tokens: %s", d)
+	}
+}
+
+func testPatientVersion(t *testing.T, s carnet.Store) {
+	ctx := context.Background()
+	v1 := NewPatientRow("p1", "tok-a")
+	putPatients(t, s, v1)
+
+	v2 := v1
+	v2.Version = 2
+	v2.State = carnet.RecordClosed
+	v2.Sealed = []byte("second version")
+	v2.Updated = Epoch.Add(time.Hour)
+	putPatients(t, s, v2)
+
+	for _, tc := range []struct {
+		name    string
+		version int
+	}{
+		{"same version again", 2},
+		{"stale version", 1},
+		{"version skipped", 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := v2
+			bad.Version = tc.version
+			bad.Sealed = []byte("must not be stored")
+			err := update(s, func(ctx context.Context, tx carnet.Tx) error { return tx.PutPatient(ctx, bad) })
+			wantKind(t, err, carnet.KindConflict, "PutPatient")
+			got, err := s.Patient(ctx, "p1")
+			if err != nil {
+				t.Fatalf("Patient: %v", err)
+			}
+			if d := PatientRowDiff(got, v2); d != "" {
+				t.Fatalf("after a refused PutPatient: %s", d)
+			}
+		})
+	}
+}
+
+func testPatientTokens(t *testing.T, s carnet.Store) {
+	ctx := context.Background()
+	p1 := NewPatientRow("p1", "tok-a", "tok-b")
+	p2 := NewPatientRow("p2", "tok-c")
+	putPatients(t, s, p1, p2)
+
+	byToken := func(token string, want carnet.PatientKey) {
+		t.Helper()
+		got, err := s.PatientByToken(ctx, token)
+		if want == "" {
+			wantKind(t, err, carnet.KindNotFound, "PatientByToken("+token+")")
+			return
+		}
+		if err != nil {
+			t.Fatalf("PatientByToken(%s): %v", token, err)
+		}
+		if got.Key != want {
+			t.Fatalf("PatientByToken(%s): got %s, want %s", token, got.Key, want)
+		}
+	}
+	byToken("tok-a", "p1")
+	byToken("tok-b", "p1")
+	byToken("tok-c", "p2")
+	byToken("tok-unknown", "")
+
+	// A token of another record is refused on insert and on update.
+	p3 := NewPatientRow("p3", "tok-d", "tok-a")
+	err := update(s, func(ctx context.Context, tx carnet.Tx) error { return tx.PutPatient(ctx, p3) })
+	wantKind(t, err, carnet.KindConflict, "PutPatient(new record, token of another)")
+	_, err = s.Patient(ctx, "p3")
+	wantKind(t, err, carnet.KindNotFound, "Patient(p3) after refused insert")
+	byToken("tok-d", "")
+
+	p2v2 := p2
+	p2v2.Version = 2
+	p2v2.IdentifierTokens = []string{"tok-c", "tok-b"}
+	err = update(s, func(ctx context.Context, tx carnet.Tx) error { return tx.PutPatient(ctx, p2v2) })
+	wantKind(t, err, carnet.KindConflict, "PutPatient(update, token of another)")
+	byToken("tok-b", "p1")
+
+	// Re-putting a record with its own tokens is fine; dropping a token
+	// unbinds it, and another record may then take it.
+	p1v2 := p1
+	p1v2.Version = 2
+	p1v2.IdentifierTokens = []string{"tok-a", "tok-e"}
+	putPatients(t, s, p1v2)
+	byToken("tok-a", "p1")
+	byToken("tok-e", "p1")
+	byToken("tok-b", "")
+	got, err := s.Patient(ctx, "p1")
+	if err != nil {
+		t.Fatalf("Patient(p1): %v", err)
+	}
+	if d := PatientRowDiff(got, p1v2); d != "" {
+		t.Fatalf("Patient(p1) after token change: %s", d)
+	}
+	putPatients(t, s, p2v2)
+	byToken("tok-b", "p2")
+}
+
+func testPatientNotFound(t *testing.T, s carnet.Store) {
+	ctx := context.Background()
+	putPatients(t, s, NewPatientRow("p1", "tok-a"))
+	_, err := s.Patient(ctx, "nobody")
+	wantKind(t, err, carnet.KindNotFound, "Patient(nobody)")
+	_, err = s.PatientByToken(ctx, "nothing")
+	wantKind(t, err, carnet.KindNotFound, "PatientByToken(nothing)")
+}
+
+func testDataKeys(t *testing.T, s carnet.Store) {
+	ctx := context.Background()
+	keys, err := s.DataKeys(ctx, "p1")
+	if err != nil {
+		t.Fatalf("DataKeys of a patient with none: %v", err)
+	}
+	if len(keys) != 0 {
+		t.Fatalf("DataKeys of a patient with none: got %d keys, want 0", len(keys))
+	}
+
+	// Stored newest first, so that an implementation returning insertion
+	// order fails.
+	k3 := NewWrappedKey("k3", Epoch.Add(48*time.Hour))
+	k1 := NewWrappedKey("k1", Epoch)
+	k2 := NewWrappedKey("k2", Epoch.Add(24*time.Hour))
+	k2.KEKID = "kek-2"
+	other := NewWrappedKey("k9", Epoch.Add(-time.Hour))
+	mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) error {
+		for _, k := range []carnet.WrappedKey{k3, k1} {
+			if err := tx.PutDataKey(ctx, "p1", k); err != nil {
+				return err
+			}
+		}
+		return tx.PutDataKey(ctx, "p2", other)
+	})
+	mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) error { return tx.PutDataKey(ctx, "p1", k2) })
+
+	keys, err = s.DataKeys(ctx, "p1")
+	if err != nil {
+		t.Fatalf("DataKeys: %v", err)
+	}
+	want := []carnet.WrappedKey{k1, k2, k3}
+	if len(keys) != len(want) {
+		t.Fatalf("DataKeys: got %d keys, want %d", len(keys), len(want))
+	}
+	for i := range want {
+		if d := WrappedKeyDiff(keys[i], want[i]); d != "" {
+			t.Fatalf("DataKeys[%d]: %s", i, d)
+		}
+	}
+
+	dup := NewWrappedKey("k1", Epoch.Add(72*time.Hour))
+	err = update(s, func(ctx context.Context, tx carnet.Tx) error { return tx.PutDataKey(ctx, "p1", dup) })
+	wantKind(t, err, carnet.KindConflict, "PutDataKey(duplicate id)")
+	if keys, _ := s.DataKeys(ctx, "p1"); len(keys) != 3 {
+		t.Fatalf("DataKeys after a refused duplicate: got %d keys, want 3", len(keys))
+	}
+	// Ids are unique per patient only.
+	mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) error {
+		return tx.PutDataKey(ctx, "p2", NewWrappedKey("k1", Epoch))
+	})
+	if keys, _ := s.DataKeys(ctx, "p2"); len(keys) != 2 {
+		t.Fatalf("DataKeys(p2): got %d keys, want 2", len(keys))
+	}
+}
