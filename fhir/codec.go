@@ -1,0 +1,255 @@
+package fhir
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+
+	carnet "github.com/carnet-sante/carnet"
+)
+
+// MaxDepth is how deeply JSON may nest in a request body. The deepest
+// legitimate MHD body (a Bundle holding a DocumentReference whose contained
+// PractitionerRole has a coded specialty with an extension) stays well under
+// 20; 64 leaves room for extensions while keeping recursion bounded.
+const MaxDepth = 64
+
+// Decode reads one JSON value of at most limit bytes from r into v. Unknown
+// elements are ignored (FHIR lets servers skip what they do not know; MHD
+// bodies carry extensions). Errors are *carnet.Error: KindTooLarge beyond
+// limit, KindInvalid for anything malformed, with an Issue whose Expression
+// says where, e.g. Bundle.entry[2].resource.content[0].attachment.size.
+func Decode(r io.Reader, limit int64, v any) error {
+	if limit <= 0 {
+		return carnet.WrapError(carnet.KindInternal, "fhir.Decode", errors.New("no size limit given"))
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return carnet.WrapError(carnet.KindInvalid, "fhir.Decode", err)
+	}
+	if int64(len(data)) > limit {
+		return &carnet.Error{Kind: carnet.KindTooLarge, Op: "fhir.Decode",
+			Msg: fmt.Sprintf("the body exceeds %d bytes", limit),
+			Issues: []carnet.Issue{{Severity: "error", Code: "too-costly",
+				Diagnostics: fmt.Sprintf("the body exceeds the limit of %d bytes", limit)}}}
+	}
+	return Unmarshal(data, v, rootName(v))
+}
+
+// Unmarshal decodes data into v like Decode, without the size bound (the
+// caller has bounded data already). root is the FHIRPath of data within the
+// request, e.g. "Bundle.entry[3].resource", used to name where errors are.
+func Unmarshal(data []byte, v any, root string) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return invalid(root, "required", "the body is empty")
+	}
+	if off, ok := checkDepth(data, MaxDepth); !ok {
+		return invalid(pathAt(data, off, root), "invalid",
+			fmt.Sprintf("JSON nests deeper than %d levels", MaxDepth))
+	}
+	err := json.Unmarshal(data, v)
+	if err == nil {
+		return nil
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return invalid(pathAt(data, syn.Offset, root), "invalid",
+			fmt.Sprintf("malformed JSON at byte %d", syn.Offset))
+	case errors.As(err, &typ):
+		where := root
+		switch {
+		case typ.Offset > 0:
+			where = pathAt(data, typ.Offset, root)
+		case typ.Field != "":
+			where = joinPath(root, typ.Field)
+		}
+		what := "a value of the wrong type"
+		if typ.Type == reflect.TypeFor[Base64Binary]() {
+			what = "a value that is not valid base64"
+		} else if typ.Value != "" {
+			what = "a " + typ.Value + " where " + fhirTypeName(typ.Type) + " is expected"
+		}
+		return invalid(where, "value", "the element holds "+what)
+	}
+	return invalid(root, "invalid", "the body is not valid JSON")
+}
+
+func invalid(expr, code, diag string) *carnet.Error {
+	return &carnet.Error{Kind: carnet.KindInvalid, Op: "fhir.Decode", Msg: "the body is not a valid FHIR resource",
+		Issues: []carnet.Issue{{Severity: "error", Code: code, Diagnostics: diag, Expression: expr}}}
+}
+
+func fhirTypeName(t reflect.Type) string {
+	if t == nil {
+		return "another type"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "a string"
+		}
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Pointer:
+		return fhirTypeName(t.Elem())
+	}
+	return "another type"
+}
+
+func joinPath(root, field string) string {
+	if root == "" {
+		return field
+	}
+	return root + "." + field
+}
+
+// rootName is the FHIR type name of v when v points to one of this package's
+// resources (Bundle, DocumentReference, …), "" otherwise.
+func rootName(v any) string {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t != nil && t.PkgPath() == reflect.TypeFor[Resource]().PkgPath() && t.Kind() == reflect.Struct {
+		return t.Name()
+	}
+	return ""
+}
+
+// checkDepth scans data once, honoring strings and escapes, and reports the
+// offset where nesting first exceeds max. It runs before the decoder so that
+// a hostile body never drives the decoder's recursion deep.
+func checkDepth(data []byte, max int) (int64, bool) {
+	depth := 0
+	inString, escaped := false, false
+	for i, c := range data {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+			if depth > max {
+				return int64(i), false
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return 0, true
+}
+
+// pathAt returns the FHIRPath of the element being read at byte offset of
+// data, by walking the tokens up to there. It is only called on errors.
+func pathAt(data []byte, offset int64, root string) string {
+	type frame struct {
+		array     bool
+		index     int
+		key       string
+		expectKey bool
+	}
+	var st []frame
+	valueDone := func() {
+		if n := len(st); n > 0 && !st[n-1].array {
+			st[n-1].expectKey = true
+		}
+	}
+	valueStart := func() {
+		if n := len(st); n > 0 && st[n-1].array {
+			st[n-1].index++
+		}
+	}
+	render := func() string {
+		var b []byte
+		b = append(b, root...)
+		for _, f := range st {
+			switch {
+			case f.array && f.index >= 0:
+				b = append(b, '[')
+				b = strconv.AppendInt(b, int64(f.index), 10)
+				b = append(b, ']')
+			case !f.array && !f.expectKey && f.key != "":
+				if len(b) > 0 {
+					b = append(b, '.')
+				}
+				b = append(b, f.key...)
+			}
+		}
+		return string(b)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	for dec.InputOffset() < offset {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		if n := len(st); n > 0 && !st[n-1].array && st[n-1].expectKey {
+			if k, ok := tok.(string); ok {
+				st[n-1].key, st[n-1].expectKey = k, false
+				continue
+			}
+		}
+		reached := func() bool { return dec.InputOffset() >= offset }
+		switch tok {
+		case json.Delim('{'):
+			valueStart()
+			st = append(st, frame{expectKey: true})
+		case json.Delim('['):
+			valueStart()
+			st = append(st, frame{array: true, index: -1})
+		case json.Delim('}'), json.Delim(']'):
+			if reached() {
+				return render()
+			}
+			if len(st) > 0 {
+				st = st[:len(st)-1]
+			}
+			valueDone()
+		default:
+			valueStart()
+			if reached() {
+				return render()
+			}
+			valueDone()
+		}
+	}
+	return render()
+}
+
+// Encode writes v as JSON, without HTML escaping (narratives hold XHTML) and
+// with a final newline.
+func Encode(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return carnet.WrapError(carnet.KindInternal, "fhir.Encode", err)
+	}
+	return nil
+}
