@@ -1,0 +1,245 @@
+package postgres
+
+import (
+	"context"
+	"math/rand/v2"
+	"runtime"
+	"time"
+
+	"github.com/carnet-sante/carnet"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Store is a carnet.Store on PostgreSQL.
+type Store struct {
+	pool *pool
+}
+
+var _ carnet.Store = (*Store)(nil)
+
+// Option tunes Open.
+type Option func(*options)
+
+type options struct {
+	maxConns int
+}
+
+// WithMaxConns bounds the number of connections the Store opens (default:
+// the number of CPUs, at least 4). Requests beyond it wait for a free
+// connection, under their context.
+func WithMaxConns(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxConns = n
+		}
+	}
+}
+
+// Open connects to the database named by dsn (a postgres:// URL or a
+// "key=value" string, as libpq takes; a search_path parameter selects the
+// schema) and brings its schema up to date. An unreachable server is
+// KindUnavailable; a malformed dsn is KindInvalid.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	const op = "postgres.Open"
+	o := options{maxConns: max(4, runtime.NumCPU())}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, carnet.WrapError(carnet.KindInvalid, op, err)
+	}
+	p := newPool(cfg, o.maxConns)
+	conn, err := p.acquire(ctx)
+	if err != nil {
+		return nil, mapError(op, err)
+	}
+	// Update promises that a commit is durable when it returns. If the
+	// server lets commits return before their WAL is flushed, ask for the
+	// flush on our own sessions (stronger settings, such as remote_apply,
+	// are left alone).
+	var syncCommit string
+	if err := conn.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&syncCommit); err != nil {
+		p.discard(conn)
+		return nil, mapError(op, err)
+	}
+	if err := migrate(ctx, conn); err != nil {
+		p.discard(conn)
+		p.close()
+		return nil, mapError(op, err)
+	}
+	if syncCommit == "off" {
+		cfg.RuntimeParams["synchronous_commit"] = "on"
+		p.discard(conn) // dialled with the old setting
+	} else {
+		p.release(conn)
+	}
+	return &Store{pool: p}, nil
+}
+
+// Close closes the store's connections. Calls after Close fail with
+// KindUnavailable.
+func (s *Store) Close() error {
+	s.pool.close()
+	return nil
+}
+
+// Retries of a transaction that lost a race (deadlock, serialization
+// failure): how many runs of fn at most, and the cap of the random wait
+// between two runs. Under contention on one row (a record's version) a
+// transaction may lose many times before it wins.
+const (
+	maxAttempts = 30
+	maxBackoff  = 50 * time.Millisecond
+)
+
+// Update runs fn in one SERIALIZABLE transaction and commits it. A
+// read-modify-write inside fn (read the record, put it back with Version+1)
+// therefore never silently overwrites a concurrent one: the loser fails
+// with a serialization error, is rolled back, and fn runs again on fresh
+// data, up to maxAttempts times (then KindUnavailable). PostgreSQL returns
+// from COMMIT once the WAL is flushed (synchronous_commit on, which Open
+// ensures), so a nil error means durable.
+func (s *Store) Update(ctx context.Context, fn func(tx carnet.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.update(ctx, fn)
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			return err
+		}
+		// A random wait, growing with the attempts, so that the colliding
+		// transactions don't meet again at once.
+		wait := time.Duration(rand.Int64N(int64(min(time.Millisecond<<attempt, maxBackoff))))
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return mapError("postgres.Update", ctx.Err())
+		}
+	}
+}
+
+func (s *Store) update(ctx context.Context, fn func(tx carnet.Tx) error) error {
+	const op = "postgres.Update"
+	conn, err := s.pool.acquire(ctx)
+	if err != nil {
+		return mapError(op, err)
+	}
+	defer s.pool.release(conn)
+	ptx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	if err != nil {
+		return mapError(op, err)
+	}
+	// Roll back whatever way fn leaves (error, panic); a no-op after commit.
+	// A canceled ctx must not keep the rollback from reaching the server.
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = ptx.Rollback(rctx)
+	}()
+	if err := fn(&tx{reader{ptx}}); err != nil {
+		return err
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		return mapError(op, err)
+	}
+	return nil
+}
+
+// querier is what the queries need: a connection or a transaction.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// withReader runs fn with a reader on a pooled connection, outside any
+// explicit transaction: each statement sees the latest committed state.
+func (s *Store) withReader(ctx context.Context, op string, fn func(r reader) error) error {
+	conn, err := s.pool.acquire(ctx)
+	if err != nil {
+		return mapError(op, err)
+	}
+	defer s.pool.release(conn)
+	return fn(reader{conn})
+}
+
+func (s *Store) Patient(ctx context.Context, p carnet.PatientKey) (row carnet.PatientRow, err error) {
+	err = s.withReader(ctx, "postgres.Patient", func(r reader) (err error) {
+		row, err = r.Patient(ctx, p)
+		return err
+	})
+	return row, err
+}
+
+func (s *Store) PatientByToken(ctx context.Context, token string) (row carnet.PatientRow, err error) {
+	err = s.withReader(ctx, "postgres.PatientByToken", func(r reader) (err error) {
+		row, err = r.PatientByToken(ctx, token)
+		return err
+	})
+	return row, err
+}
+
+func (s *Store) DataKeys(ctx context.Context, p carnet.PatientKey) (keys []carnet.WrappedKey, err error) {
+	err = s.withReader(ctx, "postgres.DataKeys", func(r reader) (err error) {
+		keys, err = r.DataKeys(ctx, p)
+		return err
+	})
+	return keys, err
+}
+
+func (s *Store) Route(ctx context.Context, id string) (p carnet.PatientKey, err error) {
+	err = s.withReader(ctx, "postgres.Route", func(r reader) (err error) {
+		p, err = r.Route(ctx, id)
+		return err
+	})
+	return p, err
+}
+
+func (s *Store) Document(ctx context.Context, p carnet.PatientKey, id string) (row carnet.DocumentRow, err error) {
+	err = s.withReader(ctx, "postgres.Document", func(r reader) (err error) {
+		row, err = r.Document(ctx, p, id)
+		return err
+	})
+	return row, err
+}
+
+func (s *Store) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet.DocumentFilter) (rows []carnet.DocumentRow, err error) {
+	err = s.withReader(ctx, "postgres.FindDocuments", func(r reader) (err error) {
+		rows, err = r.FindDocuments(ctx, p, f)
+		return err
+	})
+	return rows, err
+}
+
+func (s *Store) Content(ctx context.Context, p carnet.PatientKey, contentID string) (sealed []byte, err error) {
+	err = s.withReader(ctx, "postgres.Content", func(r reader) (err error) {
+		sealed, err = r.Content(ctx, p, contentID)
+		return err
+	})
+	return sealed, err
+}
+
+func (s *Store) SubmissionSet(ctx context.Context, p carnet.PatientKey, id string) (row carnet.SubmissionSetRow, err error) {
+	err = s.withReader(ctx, "postgres.SubmissionSet", func(r reader) (err error) {
+		row, err = r.SubmissionSet(ctx, p, id)
+		return err
+	})
+	return row, err
+}
+
+func (s *Store) SubmissionSetByUniqueID(ctx context.Context, p carnet.PatientKey, uniqueID string) (row carnet.SubmissionSetRow, err error) {
+	err = s.withReader(ctx, "postgres.SubmissionSetByUniqueID", func(r reader) (err error) {
+		row, err = r.SubmissionSetByUniqueID(ctx, p, uniqueID)
+		return err
+	})
+	return row, err
+}
+
+func (s *Store) FindSubmissionSets(ctx context.Context, p carnet.PatientKey, f carnet.SubmissionSetFilter) (rows []carnet.SubmissionSetRow, err error) {
+	err = s.withReader(ctx, "postgres.FindSubmissionSets", func(r reader) (err error) {
+		rows, err = r.FindSubmissionSets(ctx, p, f)
+		return err
+	})
+	return rows, err
+}

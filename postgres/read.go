@@ -1,0 +1,360 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/carnet-sante/carnet"
+	"github.com/jackc/pgx/v5"
+)
+
+// reader implements carnet.Reader on a connection or inside a transaction.
+//
+// Statements are written so that Citus can route each one to a single
+// shard: every one names one patient_key, or reads one lookup table by its
+// key. Hence two statements, not a join, where a lookup table leads to a
+// patient's rows.
+type reader struct {
+	q querier
+}
+
+func (r reader) Patient(ctx context.Context, p carnet.PatientKey) (carnet.PatientRow, error) {
+	const op = "postgres.Patient"
+	row, err := scanPatient(r.q.QueryRow(ctx, `
+		SELECT patient_key, state, version, tokens, sealed, created, updated
+		FROM patients WHERE patient_key = $1`, string(p)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return carnet.PatientRow{}, notFound(op, "patient")
+	}
+	return row, mapError(op, err)
+}
+
+func (r reader) PatientByToken(ctx context.Context, token string) (carnet.PatientRow, error) {
+	const op = "postgres.PatientByToken"
+	var p string
+	err := r.q.QueryRow(ctx, `SELECT patient_key FROM patient_tokens WHERE token = $1`, []byte(token)).Scan(&p)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return carnet.PatientRow{}, notFound(op, "patient")
+	}
+	if err != nil {
+		return carnet.PatientRow{}, mapError(op, err)
+	}
+	row, err := r.Patient(ctx, carnet.PatientKey(p))
+	if err != nil {
+		return carnet.PatientRow{}, err
+	}
+	// Outside a transaction the two statements may straddle a commit that
+	// moved the token: only answer with a record that holds it.
+	if !slices.Contains(row.IdentifierTokens, token) {
+		return carnet.PatientRow{}, notFound(op, "patient")
+	}
+	return row, nil
+}
+
+func scanPatient(row pgx.Row) (carnet.PatientRow, error) {
+	var (
+		p                carnet.PatientRow
+		key, state       string
+		tokens           [][]byte
+		created, updated time.Time
+	)
+	if err := row.Scan(&key, &state, &p.Version, &tokens, &p.Sealed, &created, &updated); err != nil {
+		return carnet.PatientRow{}, err
+	}
+	p.Key, p.State = carnet.PatientKey(key), carnet.RecordState(state)
+	p.IdentifierTokens = stringsOf(tokens)
+	p.Created, p.Updated = created.UTC(), updated.UTC()
+	p.Sealed = nilIfEmpty(p.Sealed)
+	return p, nil
+}
+
+func (r reader) DataKeys(ctx context.Context, p carnet.PatientKey) ([]carnet.WrappedKey, error) {
+	const op = "postgres.DataKeys"
+	rows, err := r.q.Query(ctx, `
+		SELECT id, kek_id, wrapped, created FROM data_keys
+		WHERE patient_key = $1 ORDER BY created, seq`, string(p))
+	if err != nil {
+		return nil, mapError(op, err)
+	}
+	keys, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (carnet.WrappedKey, error) {
+		var k carnet.WrappedKey
+		err := row.Scan(&k.ID, &k.KEKID, &k.Wrapped, &k.Created)
+		k.Created = k.Created.UTC()
+		return k, err
+	})
+	return keys, mapError(op, err)
+}
+
+func (r reader) Route(ctx context.Context, id string) (carnet.PatientKey, error) {
+	const op = "postgres.Route"
+	var p string
+	err := r.q.QueryRow(ctx, `SELECT patient_key FROM routes WHERE id = $1`, id).Scan(&p)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", notFound(op, "id")
+	}
+	return carnet.PatientKey(p), mapError(op, err)
+}
+
+const documentSelect = `
+	SELECT d.patient_key, d.id, d.logical_id, d.unique_id, d.version, d.latest, d.status,
+		d.submission_set, d.content_id, d.date, d.created, d.period_start, d.period_end,
+		d.token_kinds, d.token_values, d.sealed
+	FROM documents d`
+
+func scanDocument(row pgx.Row) (carnet.DocumentRow, error) {
+	var (
+		d                               carnet.DocumentRow
+		patient, status                 string
+		date                            time.Time
+		created, periodStart, periodEnd *time.Time
+		kinds                           []string
+		values                          [][]byte
+	)
+	err := row.Scan(&patient, &d.ID, &d.LogicalID, &d.UniqueID, &d.Version, &d.Latest, &status,
+		&d.SubmissionSet, &d.ContentID, &date, &created, &periodStart, &periodEnd,
+		&kinds, &values, &d.Sealed)
+	if err != nil {
+		return carnet.DocumentRow{}, err
+	}
+	d.Patient, d.Status = carnet.PatientKey(patient), carnet.DocumentStatus(status)
+	d.Date = date.UTC()
+	d.Created, d.PeriodStart, d.PeriodEnd = fromNull(created), fromNull(periodStart), fromNull(periodEnd)
+	d.Tokens = joinTokens(kinds, values)
+	d.Sealed = nilIfEmpty(d.Sealed)
+	return d, nil
+}
+
+func (r reader) Document(ctx context.Context, p carnet.PatientKey, id string) (carnet.DocumentRow, error) {
+	const op = "postgres.Document"
+	d, err := scanDocument(r.q.QueryRow(ctx, documentSelect+`
+		WHERE d.patient_key = $1 AND d.id = $2`, string(p), id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return carnet.DocumentRow{}, notFound(op, "document")
+	}
+	return d, mapError(op, err)
+}
+
+// FindDocuments builds one statement from the filter. Its usual shape
+// (patient, latest, status, newest first) is the prefix of the
+// documents_search index; token conditions probe document_tokens.
+func (r reader) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet.DocumentFilter) ([]carnet.DocumentRow, error) {
+	const op = "postgres.FindDocuments"
+	w := where{args: []any{string(p)}}
+	w.add("d.patient_key = $1")
+	if !f.AllVersions {
+		w.add("d.latest")
+	}
+	if len(f.Statuses) > 0 {
+		statuses := make([]string, len(f.Statuses))
+		for i, s := range f.Statuses {
+			statuses[i] = string(s)
+		}
+		w.add("d.status = ANY(" + w.arg(statuses) + "::text[])")
+	}
+	if f.LogicalID != "" {
+		w.add("d.logical_id = " + w.arg(f.LogicalID))
+	}
+	if f.SubmissionSet != "" {
+		w.add("d.submission_set = " + w.arg(f.SubmissionSet))
+	}
+	w.within("d.created", f.Created)
+	w.within("d.date", f.Date)
+	if !f.Period.IsZero() {
+		// Overlap of [start, end] with [From, To); an open end of the
+		// service period extends it. A document without any service
+		// period does not match a period search.
+		w.add("(d.period_start IS NOT NULL OR d.period_end IS NOT NULL)")
+		if !f.Period.From.IsZero() {
+			w.add("(d.period_end IS NULL OR d.period_end >= " + w.arg(f.Period.From) + ")")
+		}
+		if !f.Period.To.IsZero() {
+			w.add("(d.period_start IS NULL OR d.period_start < " + w.arg(f.Period.To) + ")")
+		}
+	}
+	for _, tf := range f.Tokens {
+		w.add(`EXISTS (SELECT 1 FROM document_tokens t
+			WHERE t.patient_key = d.patient_key AND t.doc_id = d.id
+			AND t.kind = ` + w.arg(tf.Kind) + ` AND t.value = ANY(` + w.arg(bytesOf(tf.Values)) + `::bytea[]))`)
+	}
+	rows, err := r.q.Query(ctx, documentSelect+w.String()+" ORDER BY d.date DESC, d.id", w.args...)
+	if err != nil {
+		return nil, mapError(op, err)
+	}
+	docs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (carnet.DocumentRow, error) {
+		return scanDocument(row)
+	})
+	return docs, mapError(op, err)
+}
+
+func (r reader) Content(ctx context.Context, p carnet.PatientKey, contentID string) ([]byte, error) {
+	const op = "postgres.Content"
+	var sealed []byte
+	err := r.q.QueryRow(ctx, `SELECT sealed FROM contents WHERE patient_key = $1 AND id = $2`,
+		string(p), contentID).Scan(&sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound(op, "content")
+	}
+	return nilIfEmpty(sealed), mapError(op, err)
+}
+
+const setSelect = `
+	SELECT s.patient_key, s.id, s.unique_id, s.date, s.token_kinds, s.token_values, s.sealed
+	FROM submission_sets s`
+
+func scanSet(row pgx.Row) (carnet.SubmissionSetRow, error) {
+	var (
+		s       carnet.SubmissionSetRow
+		patient string
+		kinds   []string
+		values  [][]byte
+	)
+	if err := row.Scan(&patient, &s.ID, &s.UniqueID, &s.Date, &kinds, &values, &s.Sealed); err != nil {
+		return carnet.SubmissionSetRow{}, err
+	}
+	s.Patient = carnet.PatientKey(patient)
+	s.Date = s.Date.UTC()
+	s.Tokens = joinTokens(kinds, values)
+	s.Sealed = nilIfEmpty(s.Sealed)
+	return s, nil
+}
+
+func (r reader) SubmissionSet(ctx context.Context, p carnet.PatientKey, id string) (carnet.SubmissionSetRow, error) {
+	const op = "postgres.SubmissionSet"
+	s, err := scanSet(r.q.QueryRow(ctx, setSelect+` WHERE s.patient_key = $1 AND s.id = $2`, string(p), id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return carnet.SubmissionSetRow{}, notFound(op, "submission set")
+	}
+	return s, mapError(op, err)
+}
+
+func (r reader) SubmissionSetByUniqueID(ctx context.Context, p carnet.PatientKey, uniqueID string) (carnet.SubmissionSetRow, error) {
+	const op = "postgres.SubmissionSetByUniqueID"
+	s, err := scanSet(r.q.QueryRow(ctx, setSelect+` WHERE s.patient_key = $1 AND s.unique_id = $2`, string(p), uniqueID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return carnet.SubmissionSetRow{}, notFound(op, "submission set")
+	}
+	return s, mapError(op, err)
+}
+
+func (r reader) FindSubmissionSets(ctx context.Context, p carnet.PatientKey, f carnet.SubmissionSetFilter) ([]carnet.SubmissionSetRow, error) {
+	const op = "postgres.FindSubmissionSets"
+	w := where{args: []any{string(p)}}
+	w.add("s.patient_key = $1")
+	w.within("s.date", f.Date)
+	for _, tf := range f.Tokens {
+		w.add(`EXISTS (SELECT 1 FROM set_tokens t
+			WHERE t.patient_key = s.patient_key AND t.set_id = s.id
+			AND t.kind = ` + w.arg(tf.Kind) + ` AND t.value = ANY(` + w.arg(bytesOf(tf.Values)) + `::bytea[]))`)
+	}
+	rows, err := r.q.Query(ctx, setSelect+w.String()+" ORDER BY s.date DESC, s.id", w.args...)
+	if err != nil {
+		return nil, mapError(op, err)
+	}
+	sets, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (carnet.SubmissionSetRow, error) {
+		return scanSet(row)
+	})
+	return sets, mapError(op, err)
+}
+
+// where accumulates the conditions and arguments of a search.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string) { w.conds = append(w.conds, cond) }
+
+// arg adds an argument and returns its placeholder.
+func (w *where) arg(v any) string {
+	w.args = append(w.args, v)
+	return "$" + strconv.Itoa(len(w.args))
+}
+
+// within adds "col in [From, To)" for the range's closed ends. A NULL (an
+// unknown time) is never within a range.
+func (w *where) within(col string, r carnet.TimeRange) {
+	if !r.From.IsZero() {
+		w.add(col + " >= " + w.arg(r.From))
+	}
+	if !r.To.IsZero() {
+		w.add(col + " < " + w.arg(r.To))
+	}
+}
+
+func (w *where) String() string {
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// Tokens are stored as two parallel arrays: kinds (text) and values (bytea,
+// since a value may hold any byte).
+func joinTokens(kinds []string, values [][]byte) []carnet.Token {
+	if len(kinds) == 0 || len(kinds) != len(values) {
+		return nil
+	}
+	ts := make([]carnet.Token, len(kinds))
+	for i := range kinds {
+		ts[i] = carnet.Token{Kind: kinds[i], Value: string(values[i])}
+	}
+	return ts
+}
+
+func splitTokens(ts []carnet.Token) (kinds []string, values [][]byte) {
+	kinds, values = make([]string, len(ts)), make([][]byte, len(ts))
+	for i, t := range ts {
+		kinds[i], values[i] = t.Kind, []byte(t.Value)
+	}
+	return kinds, values
+}
+
+func bytesOf(ss []string) [][]byte {
+	bs := make([][]byte, len(ss))
+	for i, s := range ss {
+		bs[i] = []byte(s)
+	}
+	return bs
+}
+
+func stringsOf(bs [][]byte) []string {
+	if len(bs) == 0 {
+		return nil
+	}
+	ss := make([]string, len(bs))
+	for i, b := range bs {
+		ss[i] = string(b)
+	}
+	return ss
+}
+
+// Zero times are stored as NULL: an unknown creation time, an open end.
+func toNull(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func fromNull(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// Sealed columns are NOT NULL: nil is stored as empty and read back as nil.
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func emptyIfNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
