@@ -575,3 +575,30 @@ func BenchmarkToken(b *testing.B) {
 		}
 	}
 }
+
+func TestEnsureDataKey(t *testing.T) {
+	ctx := context.Background()
+	mem := NewMemoryKeys()
+	keys := &countingKeys{KeyStore: mem}
+	kr := testKeyring(t)
+	s := New(kr, keys)
+	if err := s.EnsureDataKey(ctx, "p1"); err != nil {
+		t.Fatalf("EnsureDataKey: %v", err)
+	}
+	if err := s.EnsureDataKey(ctx, "p1"); err != nil {
+		t.Fatalf("EnsureDataKey again: %v", err)
+	}
+	reads, writes := keys.reads.Load(), keys.writes.Load()
+	mustSeal(t, s, "p1", docBinding, []byte("x"))
+	if _, err := s.Token(ctx, "p1", "type", "11488-4"); err != nil {
+		t.Fatal(err)
+	}
+	if keys.reads.Load() != reads || keys.writes.Load() != writes || writes != 1 {
+		t.Errorf("after EnsureDataKey: %d writes in all, and Seal+Token made %d reads, %d writes; want 1 write, then none",
+			writes, keys.reads.Load()-reads, keys.writes.Load()-writes)
+	}
+	err := New(testKeyring(t), mem).EnsureDataKey(ctx, "p1")
+	wantKind(t, "EnsureDataKey under a wrong KEK", err, carnet.KindUnavailable)
+	err = s.EnsureDataKey(ctx, "")
+	wantKind(t, "EnsureDataKey without patient", err, carnet.KindInternal)
+}
