@@ -1,0 +1,101 @@
+// Command carnet is Carnet's one binary: the server and its operator tools.
+//
+//	carnet serve [--demo] [--addr HOST:PORT] [--data DIR] [--postgres DSN] …
+//	carnet version
+//
+// Every flag has an environment variable (CARNET_ADDR, CARNET_DATA, …);
+// `carnet serve -h` lists them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "carnet:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `carnet — secure health-document sharing (IHE MHD on FHIR R4)
+
+Usage:
+  carnet serve [flags]   run the server (embedded SQLite by default)
+  carnet version         print the version
+
+Run "carnet serve -h" for the server's flags and their environment variables.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "carnet", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// flagSet is a FlagSet whose flags also read CARNET_* environment variables
+// (the flag wins when both are given).
+type flagSet struct {
+	*flag.FlagSet
+	env map[string]string // flag name -> variable
+}
+
+func newFlagSet(name string, stderr io.Writer) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), env: map[string]string{}}
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func envName(flagName string) string {
+	return "CARNET_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (fs *flagSet) String(name, def, help string) *string {
+	fs.env[name] = envName(name)
+	return fs.FlagSet.String(name, def, help+" (env "+envName(name)+")")
+}
+
+func (fs *flagSet) Bool(name string, def bool, help string) *bool {
+	fs.env[name] = envName(name)
+	return fs.FlagSet.Bool(name, def, help+" (env "+envName(name)+")")
+}
+
+// parse applies the environment, then the command line.
+func (fs *flagSet) parse(args []string) error {
+	for name, v := range fs.env {
+		if val, ok := os.LookupEnv(v); ok {
+			if err := fs.Set(name, val); err != nil {
+				return fmt.Errorf("%s: %w", v, err)
+			}
+		}
+	}
+	return fs.Parse(args)
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/httpapi"
+	"github.com/carnet-sante/carnet/postgres"
+	"github.com/carnet-sante/carnet/seal"
+	"github.com/carnet-sante/carnet/sqlite"
+	"github.com/carnet-sante/carnet/terminology"
+)
+
+// serverConfig is what `carnet serve` is told.
+type serverConfig struct {
+	Addr, Data, Postgres, KeyFile, ValueSets, BaseURL string
+	Demo, AllowTestINS, InitKey                       bool
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "HOST:PORT to listen on")
+	data := fs.String("data", "./carnet-data", "directory of the embedded database and the key file")
+	pg := fs.String("postgres", "", "PostgreSQL DSN; when set, data lives there instead of the embedded SQLite")
+	keyFile := fs.String("key-file", "", "key-encryption key file (default DATA/carnet.keys, created with mode 0600 on first start); CARNET_KEK (base64) takes precedence")
+	vs := fs.String("valuesets", "", "directory of the ANS CI-SIS value sets (SVS XML); without it, codes are not checked against national value sets")
+	base := fs.String("base-url", "", "public base URL (default: from each request's Host)")
+	demo := fs.Bool("demo", false, "load deterministic synthetic demo data (test INS accepted); never for real data")
+	testINS := fs.Bool("allow-test-ins", false, "accept test INS OIDs (1.2.250.1.213.1.4.10/.11) outside demo mode: test environments only")
+	initKey := fs.Bool("init-key", false, "with --postgres: create the key file if absent (first start of a new database)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	c := serverConfig{Addr: *addr, Data: *data, Postgres: *pg, KeyFile: *keyFile, ValueSets: *vs, BaseURL: *base,
+		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey}
+
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	app, err := openApp(ctx, c, logger)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+
+	if c.Demo {
+		n, err := loadDemo(ctx, app.svc, logger)
+		if err != nil {
+			return fmt.Errorf("load demo data: %w", err)
+		}
+		if n > 0 {
+			logger.Info("demo data loaded", "documents", n)
+		}
+	}
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           app.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "Carnet listens on %s (FHIR base; CapabilityStatement at %s/metadata)\n", url, url)
+	if c.Demo {
+		printDemoHelp(stdout, url)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// app is a wired Carnet: store, keys, service and API.
+type app struct {
+	store   carnet.Store
+	svc     *carnet.Service
+	handler http.Handler
+}
+
+func (a *app) Close() error { return a.store.Close() }
+
+func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, error) {
+	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		return nil, err
+	}
+	var store carnet.Store
+	newDatabase := false
+	if c.Postgres != "" {
+		s, err := postgres.Open(ctx, c.Postgres)
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL: %w", err)
+		}
+		store = s
+		newDatabase = c.InitKey
+	} else {
+		path := filepath.Join(c.Data, "carnet.db")
+		_, statErr := os.Stat(path)
+		newDatabase = errors.Is(statErr, os.ErrNotExist)
+		s, err := sqlite.Open(ctx, path, sqlite.WithLogger(logger))
+		if err != nil {
+			return nil, fmt.Errorf("open SQLite: %w", err)
+		}
+		store = s
+	}
+
+	sealer, err := openSealer(ctx, c, store, newDatabase, logger)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+
+	var terms carnet.Terminology = terminology.Unchecked{}
+	if c.ValueSets != "" {
+		set, err := terminology.LoadDir(c.ValueSets)
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("load value sets: %w", err)
+		}
+		terms = set
+		logger.Info("national value sets loaded", "dir", c.ValueSets, "value_sets", set.Len())
+	} else {
+		logger.Warn("no --valuesets directory: type, confidentiality, facility and practice-setting codes are NOT checked against the national value sets")
+	}
+
+	svc := &carnet.Service{
+		Store:        store,
+		Sealer:       sealer,
+		Policy:       carnet.PermitAllPolicy{}, // access rules arrive with issue 4
+		Audit:        carnet.NoAuditor{},       // the tamper-evident log arrives with issue 5
+		Clock:        carnet.SystemClock{},
+		Terminology:  terms,
+		Logger:       logger,
+		AllowTestINS: c.Demo || c.AllowTestINS,
+	}
+	api := httpapi.New(httpapi.Config{Service: svc, BaseURL: c.BaseURL, Logger: logger, Version: version})
+	return &app{store: store, svc: svc, handler: api}, nil
+}
+
+// openSealer loads the key-encryption key. Without it the server still
+// starts, but refuses every data request with 503: it never serves garbage
+// and never writes data it could not read back.
+func openSealer(ctx context.Context, c serverConfig, store carnet.Store, newDatabase bool, logger *slog.Logger) (carnet.Sealer, error) {
+	var kr *seal.Keyring
+	var err error
+	if env := os.Getenv("CARNET_KEK"); env != "" {
+		kr, err = seal.KeyringFromEnv(env)
+	} else {
+		path := c.KeyFile
+		if path == "" {
+			path = filepath.Join(c.Data, seal.KeyFileName)
+		}
+		kr, err = seal.LoadOrCreateKeyFile(path, newDatabase)
+		if err == nil && newDatabase {
+			logger.Info("key-encryption key ready", "file", path, "kek", kr.CurrentKEK())
+		}
+	}
+	if err != nil {
+		if carnet.IsKind(err, carnet.KindUnavailable) {
+			logger.Error("no usable key-encryption key: every data request will be refused with 503 until the right key is given", "err", err)
+			return seal.Locked(), nil
+		}
+		return nil, fmt.Errorf("load key: %w", err)
+	}
+	s := seal.New(kr, seal.StoreKeys(store))
+	if err := checkKey(ctx, s); err != nil {
+		if carnet.IsKind(err, carnet.KindUnavailable) {
+			logger.Error("the key-encryption key does not open this database's keys: every data request will be refused with 503 until the right key is given", "kek", kr.CurrentKEK())
+			return seal.Locked(), nil
+		}
+		return nil, fmt.Errorf("check key: %w", err)
+	}
+	return s, nil
+}
+
+// keyCheckRecord is a reserved record key whose data key proves, at every
+// start, that the key-encryption key is the one the database was made with.
+// Without this check a wrong key would find no record by INS and create new
+// ones under itself, instead of refusing to serve.
+const keyCheckRecord carnet.PatientKey = "carnet-key-check"
+
+func checkKey(ctx context.Context, s *seal.Sealer) error {
+	b := carnet.Binding{Kind: "key-check", ID: string(keyCheckRecord), Version: 1}
+	ct, err := s.Seal(ctx, keyCheckRecord, b, []byte("carnet"))
+	if err != nil {
+		return err
+	}
+	_, err = s.Open(ctx, keyCheckRecord, b, ct)
+	return err
+}

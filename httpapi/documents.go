@@ -1,0 +1,238 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/fhir"
+	"github.com/carnet-sante/carnet/mhd"
+)
+
+// transaction is ITI-65 Provide Document Bundle: POST / with a transaction Bundle.
+func (s *Server) transaction(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
+	body, _, err := s.readBody(r, fhirJSON...)
+	if err != nil {
+		return err
+	}
+	sub, entries, err := mhd.ParseProvide(body, mhd.ParseOptions{})
+	if err != nil {
+		return err
+	}
+	res, err := s.svc.Provide(r.Context(), req, sub)
+	if err != nil {
+		return err
+	}
+	s.writeResource(w, http.StatusOK, mhd.BuildProvideResponse(res, entries, s.base(r)))
+	return nil
+}
+
+// simplifiedPublish is ITI-105: POST /DocumentReference with the document inline.
+func (s *Server) simplifiedPublish(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
+	body, _, err := s.readBody(r, fhirJSON...)
+	if err != nil {
+		return err
+	}
+	sub, err := mhd.ParseSimplifiedPublish(body, mhd.ParseOptions{})
+	if err != nil {
+		return err
+	}
+	res, err := s.svc.Provide(r.Context(), req, sub)
+	if err != nil {
+		return err
+	}
+	d, _, err := s.svc.Document(r.Context(), req, res.DocumentIDs[0])
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", s.base(r)+"/DocumentReference/"+d.ID+"/_history/"+strconv.Itoa(d.Version))
+	w.Header().Set("ETag", fmt.Sprintf(`W/"%d"`, d.Version))
+	status := http.StatusCreated
+	if res.Replayed {
+		status = http.StatusOK
+	}
+	s.writeResource(w, status, mhd.DocumentReference(d, s.base(r)))
+	return nil
+}
+
+// searchParams merges the query string and, for POST _search, the form body.
+func (s *Server) searchParams(r *http.Request) (url.Values, error) {
+	q := r.URL.Query()
+	if r.Method == http.MethodPost {
+		ct := r.Header.Get("Content-Type")
+		if !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+			return nil, &carnet.Error{Kind: carnet.KindUnsupported, Msg: "POST _search takes application/x-www-form-urlencoded",
+				Issues: []carnet.Issue{{Severity: "error", Code: "not-supported", Diagnostics: "POST _search takes application/x-www-form-urlencoded"}}}
+		}
+		if err := r.ParseForm(); err != nil {
+			return nil, carnet.WrapError(carnet.KindInvalid, "parse form", err)
+		}
+		for k, vs := range r.PostForm {
+			q[k] = append(q[k], vs...)
+		}
+	}
+	return q, nil
+}
+
+// selfURL renders the search as understood, for Bundle links.
+func (s *Server) selfURL(r *http.Request, path string, q url.Values, page string) string {
+	v := url.Values{}
+	for k, vs := range q {
+		if k != "_page" {
+			v[k] = vs
+		}
+	}
+	if page != "" {
+		v.Set("_page", page)
+	}
+	u := s.base(r) + path
+	if enc := v.Encode(); enc != "" {
+		u += "?" + enc
+	}
+	return u
+}
+
+// searchDocuments is ITI-67 Find Document References.
+func (s *Server) searchDocuments(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
+	q, err := s.searchParams(r)
+	if err != nil {
+		return err
+	}
+	search, warnings, err := mhd.ParseDocumentSearch(q)
+	if err != nil {
+		return err
+	}
+	page, err := s.svc.FindDocuments(r.Context(), req, search)
+	if err != nil {
+		return err
+	}
+	base := s.base(r)
+	total := page.Total
+	b := fhir.Bundle{Type: "searchset", Total: &total}
+	b.ID = carnet.NewID()
+	b.Link = append(b.Link, fhir.BundleLink{Relation: "self", URL: s.selfURL(r, "/DocumentReference", q, search.Page)})
+	if page.Next != "" {
+		b.Link = append(b.Link, fhir.BundleLink{Relation: "next", URL: s.selfURL(r, "/DocumentReference", q, page.Next)})
+	}
+	for _, d := range page.Items {
+		raw, err := json.Marshal(mhd.DocumentReference(d, base))
+		if err != nil {
+			return carnet.WrapError(carnet.KindInternal, "encode", err)
+		}
+		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: base + "/DocumentReference/" + d.ID, Resource: raw, Search: &fhir.BundleSearch{Mode: "match"}})
+	}
+	if oo := warningsOutcome(append(warnings, page.Warnings...)); oo != nil {
+		b.Entry = append(b.Entry, fhir.BundleEntry{Resource: oo, Search: &fhir.BundleSearch{Mode: "outcome"}})
+	}
+	s.writeResource(w, http.StatusOK, b)
+	return nil
+}
+
+// readDocument is GET DocumentReference/{id}.
+func (s *Server) readDocument(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
+	d, warnings, err := s.svc.Document(r.Context(), req, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	for _, wn := range warnings {
+		w.Header().Add("Warning", `199 carnet "`+strings.ReplaceAll(wn, `"`, `'`)+`"`)
+	}
+	w.Header().Set("ETag", fmt.Sprintf(`W/"%d"`, d.Version))
+	w.Header().Set("Last-Modified", d.Date.Format(http.TimeFormat))
+	s.writeResource(w, http.StatusOK, mhd.DocumentReference(d, s.base(r)))
+	return nil
+}
+
+// patchDocument is the PDSm metadata change: mask, visibility, archive, delete.
+func (s *Server) patchDocument(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
+	body, ct, err := s.readBody(r, "application/fhir+json", "application/json-patch+json", "application/json")
+	if err != nil {
+		return err
+	}
+	ch, err := mhd.ParsePatch(body, ct)
+	if err != nil {
+		return err
+	}
+	d, err := s.svc.ChangeDocument(r.Context(), req, r.PathValue("id"), ch)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", s.base(r)+"/DocumentReference/"+d.ID)
+	w.Header().Set("ETag", fmt.Sprintf(`W/"%d"`, d.Version))
+	s.writeResource(w, http.StatusOK, mhd.DocumentReference(d, s.base(r)))
+	return nil
+}
+
+// retrieve is ITI-68: the document's original bytes, with their content type.
+func (s *Server) retrieve(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
+	d, content, err := s.svc.Content(r.Context(), req, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	accept := r.Header.Get("Accept")
+	if strings.Contains(accept, "application/fhir+json") {
+		bin := fhir.Binary{ContentType: d.Meta.ContentType, Data: content}
+		bin.ID = r.PathValue("id")
+		s.writeResource(w, http.StatusOK, bin)
+		return nil
+	}
+	w.Header().Set("Content-Type", d.Meta.ContentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(content)))
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	w.Header().Set("Content-Disposition", "attachment")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(content)
+	return nil
+}
+
+// searchLists is ITI-66 Find Document Lists.
+func (s *Server) searchLists(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
+	q, err := s.searchParams(r)
+	if err != nil {
+		return err
+	}
+	search, warnings, err := mhd.ParseListSearch(q)
+	if err != nil {
+		return err
+	}
+	page, err := s.svc.FindLists(r.Context(), req, search)
+	if err != nil {
+		return err
+	}
+	base := s.base(r)
+	total := page.Total
+	b := fhir.Bundle{Type: "searchset", Total: &total}
+	b.ID = carnet.NewID()
+	b.Link = append(b.Link, fhir.BundleLink{Relation: "self", URL: s.selfURL(r, "/List", q, search.Page)})
+	if page.Next != "" {
+		b.Link = append(b.Link, fhir.BundleLink{Relation: "next", URL: s.selfURL(r, "/List", q, page.Next)})
+	}
+	for _, set := range page.Items {
+		raw, err := json.Marshal(mhd.List(set, base))
+		if err != nil {
+			return carnet.WrapError(carnet.KindInternal, "encode", err)
+		}
+		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: base + "/List/" + set.ID, Resource: raw, Search: &fhir.BundleSearch{Mode: "match"}})
+	}
+	if oo := warningsOutcome(warnings); oo != nil {
+		b.Entry = append(b.Entry, fhir.BundleEntry{Resource: oo, Search: &fhir.BundleSearch{Mode: "outcome"}})
+	}
+	s.writeResource(w, http.StatusOK, b)
+	return nil
+}
+
+// readList is GET List/{id}.
+func (s *Server) readList(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
+	set, err := s.svc.List(r.Context(), req, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	s.writeResource(w, http.StatusOK, mhd.List(set, s.base(r)))
+	return nil
+}

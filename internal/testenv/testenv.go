@@ -1,0 +1,164 @@
+// Package testenv assembles real Carnet parts for end-to-end tests and
+// benchmarks: a real SQLite file or PostgreSQL schema, a real key file, the
+// national value sets from ../shared when present, the HTTP API on a real
+// loopback listener. Nothing here is a mock.
+package testenv
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/httpapi"
+	"github.com/carnet-sante/carnet/postgres/pgtest"
+	"github.com/carnet-sante/carnet/seal"
+	"github.com/carnet-sante/carnet/sqlite"
+	"github.com/carnet-sante/carnet/terminology"
+)
+
+// ModuleRoot returns the directory holding go.mod.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// Shared returns a path under ../shared (the corpus and reference data,
+// never copied into the repository). Where it is absent the test is skipped
+// with a message, except under CI=true where it fails.
+func Shared(t testing.TB, rel ...string) string {
+	t.Helper()
+	p := filepath.Join(append([]string{ModuleRoot(t), "..", "shared"}, rel...)...)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing: CI must run the tests that read ../shared", p)
+		}
+		t.Skipf("skipped: %s is absent (the shared corpus sits beside the repository in CI)", p)
+	}
+	return p
+}
+
+// Backend opens a fresh, empty Store and says where its files are (for
+// SQLite; "" for PostgreSQL).
+type Backend struct {
+	Name string
+	Open func(t testing.TB) (carnet.Store, string)
+}
+
+// SQLite is the embedded backend on a fresh file.
+var SQLite = Backend{Name: "sqlite", Open: func(t testing.TB) (carnet.Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := sqlite.Open(context.Background(), filepath.Join(dir, "carnet.db"))
+	if err != nil {
+		t.Fatalf("sqlite.Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, dir
+}}
+
+// Postgres is the PostgreSQL backend on a fresh schema; it skips (fails in
+// CI) without CARNET_TEST_POSTGRES.
+var Postgres = Backend{Name: "postgres", Open: func(t testing.TB) (carnet.Store, string) {
+	t.Helper()
+	return pgtest.Open(t), ""
+}}
+
+// Backends are both backends; run end-to-end tests on each as subtests.
+var Backends = []Backend{SQLite, Postgres}
+
+// Env is a wired Carnet for one test.
+type Env struct {
+	Store   carnet.Store
+	Dir     string // the data directory (SQLite file, WAL, key file); "" on PostgreSQL, where only the key file lives in KeyDir
+	KeyDir  string
+	Keyring *seal.Keyring
+	Service *carnet.Service
+	Server  *httptest.Server
+	URL     string
+}
+
+// Options adjust a test environment.
+type Options struct {
+	// ValueSets loads the national value sets from ../shared (skipping the
+	// test where they are absent). Without it codes are not checked.
+	ValueSets bool
+	Clock     carnet.Clock
+}
+
+// New wires a Service and the HTTP API on a fresh store of backend b, with
+// a new key file, in test mode (test INS accepted).
+func New(t testing.TB, b Backend, o Options) *Env {
+	t.Helper()
+	store, dir := b.Open(t)
+	keyDir := dir
+	if keyDir == "" {
+		keyDir = t.TempDir()
+	}
+	kr, err := seal.LoadOrCreateKeyFile(filepath.Join(keyDir, seal.KeyFileName), true)
+	if err != nil {
+		t.Fatalf("key file: %v", err)
+	}
+	var terms carnet.Terminology = terminology.Unchecked{}
+	if o.ValueSets {
+		set, err := terminology.LoadDir(Shared(t, "reference", "ci-sis-jdv"))
+		if err != nil {
+			t.Fatalf("load value sets: %v", err)
+		}
+		terms = set
+	}
+	clock := o.Clock
+	if clock == nil {
+		clock = carnet.SystemClock{}
+	}
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	svc := &carnet.Service{
+		Store: store, Sealer: seal.New(kr, seal.StoreKeys(store)),
+		Policy: carnet.PermitAllPolicy{}, Audit: carnet.NoAuditor{},
+		Clock: clock, Terminology: terms, Logger: logger, AllowTestINS: true,
+	}
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Service: svc, Logger: logger, Version: "test"}))
+	t.Cleanup(srv.Close)
+	return &Env{Store: store, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Server: srv, URL: srv.URL}
+}
+
+// LoadValueSets returns the national value sets from ../shared.
+func LoadValueSets(t testing.TB) *terminology.Set {
+	t.Helper()
+	set, err := terminology.LoadDir(Shared(t, "reference", "ci-sis-jdv"))
+	if err != nil {
+		t.Fatalf("load value sets: %v", err)
+	}
+	return set
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// Context returns a context ending with the test, bounded by d.
+func Context(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
