@@ -6,8 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/carnet-sante/carnet"
@@ -29,16 +31,14 @@ var _ carnet.Terminology = (*Set)(nil)
 
 // valueSet is one value set indexed by (code system OID, code).
 type valueSet struct {
-	name     string
-	oid      string
 	concepts []Concept // in file order
 	index    map[conceptKey]int
 }
 
 type conceptKey struct{ system, code string }
 
-func newValueSet(name, oid string) *valueSet {
-	return &valueSet{name: name, oid: oid, index: make(map[conceptKey]int)}
+func newValueSet() *valueSet {
+	return &valueSet{index: make(map[conceptKey]int)}
 }
 
 // add adds c unless the value set already has its (system, code): the
@@ -82,21 +82,18 @@ func LoadDir(dir string) (*Set, error) {
 
 	s := &Set{byName: make(map[string]*valueSet), byOID: make(map[string]*valueSet)}
 	owners := make(map[string][]string) // OID -> file names, to report sharing
-	for _, file := range files {
-		data, err := readBounded(filepath.Join(dir, file))
+	parsed := parseFiles(dir, files)
+	for i, file := range files {
+		p, err := parsed[i].vs, parsed[i].err
 		if err != nil {
 			return nil, fileError(op, file, err)
 		}
-		if len(bytes.TrimSpace(data)) == 0 {
+		if p == nil {
 			s.warnings = append(s.warnings, fmt.Sprintf("%s: empty file skipped", file))
 			continue
 		}
-		p, err := parseSVS(data)
-		if err != nil {
-			return nil, fileError(op, file, err)
-		}
 		name := strings.TrimSuffix(file, ".xml")
-		v := newValueSet(name, p.OID)
+		v := newValueSet()
 		for _, c := range p.Concepts {
 			v.add(c)
 		}
@@ -107,7 +104,7 @@ func LoadDir(dir string) (*Set, error) {
 		} else {
 			if len(owners[p.OID]) == 2 {
 				// Copy before merging: prev is also indexed by its name.
-				merged := newValueSet("", p.OID)
+				merged := newValueSet()
 				for _, c := range prev.concepts {
 					merged.add(c)
 				}
@@ -120,7 +117,7 @@ func LoadDir(dir string) (*Set, error) {
 		}
 	}
 	if len(s.byName) == 0 {
-		return nil, &carnet.Error{Kind: carnet.KindInvalid, Op: op, Msg: "no value set file (*.xml) in the value set directory"}
+		return nil, &carnet.Error{Kind: carnet.KindInvalid, Op: op, Msg: "no value set in the value set directory (no non-empty *.xml file)"}
 	}
 	oids := make([]string, 0, len(owners))
 	for oid, fs := range owners {
@@ -134,6 +131,45 @@ func LoadDir(dir string) (*Set, error) {
 			oid, len(owners[oid]), strings.Join(owners[oid], ", ")))
 	}
 	return s, nil
+}
+
+type parsedFile struct {
+	vs  *parsedValueSet // nil for an empty file
+	err error
+}
+
+// parseFiles reads and parses files on all CPUs (encoding/xml is most of
+// the start-up time); results come back in the order of files so that the
+// indexing, and the error reported, do not depend on scheduling.
+func parseFiles(dir string, files []string) []parsedFile {
+	out := make([]parsedFile, len(files))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Go(func() {
+			for i := range next {
+				out[i] = parseFile(filepath.Join(dir, files[i]))
+			}
+		})
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out
+}
+
+func parseFile(path string) parsedFile {
+	data, err := readBounded(path)
+	if err != nil {
+		return parsedFile{err: err}
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return parsedFile{}
+	}
+	vs, err := parseSVS(data)
+	return parsedFile{vs: vs, err: err}
 }
 
 // readBounded reads a regular file of at most MaxFileSize bytes.

@@ -132,7 +132,7 @@ func FuzzParseSVS(f *testing.F) {
 		if len(vs.Concepts) > MaxConcepts {
 			t.Fatalf("%d concepts accepted", len(vs.Concepts))
 		}
-		v := newValueSet("F", vs.OID)
+		v := newValueSet()
 		for _, c := range vs.Concepts {
 			if c.Code == "" || c.System == "" || strings.TrimSpace(c.Code) != c.Code {
 				t.Fatalf("bad concept accepted: %+v", c)
