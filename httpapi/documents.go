@@ -19,7 +19,7 @@ func (s *Server) transaction(w http.ResponseWriter, r *http.Request, req carnet.
 	if err != nil {
 		return err
 	}
-	sub, entries, err := mhd.ParseProvide(body, mhd.ParseOptions{})
+	sub, entries, err := mhd.ParseProvide(body, s.parseOptions())
 	if err != nil {
 		return err
 	}
@@ -37,7 +37,7 @@ func (s *Server) simplifiedPublish(w http.ResponseWriter, r *http.Request, req c
 	if err != nil {
 		return err
 	}
-	sub, err := mhd.ParseSimplifiedPublish(body, mhd.ParseOptions{})
+	sub, err := mhd.ParseSimplifiedPublish(body, s.parseOptions())
 	if err != nil {
 		return err
 	}
@@ -235,4 +235,8 @@ func (s *Server) readList(w http.ResponseWriter, r *http.Request, req carnet.Req
 	}
 	s.writeResource(w, http.StatusOK, mhd.List(set, s.base(r)))
 	return nil
+}
+
+func (s *Server) parseOptions() mhd.ParseOptions {
+	return mhd.ParseOptions{MaxBytes: s.cfg.MaxBody, AcceptTestINS: s.svc.AllowTestINS}
 }

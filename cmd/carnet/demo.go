@@ -44,6 +44,8 @@ func loadDemo(ctx context.Context, svc *carnet.Service, logger *slog.Logger) (in
 				SourceID: "1.2.250.1.999.2",
 				Title:    d.Meta.Title,
 				Authors:  d.Meta.Authors,
+				// contentTypeCode: what the submission is about; the demo files one document a set.
+				ContentType: d.Meta.Type,
 			},
 			Documents: []carnet.SubmittedDocument{{UniqueID: d.UniqueID, Meta: d.Meta, Content: d.Content, Path: fmt.Sprintf("demo.document[%d]", i)}},
 		}
