@@ -6,6 +6,7 @@ package testenv
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -15,10 +16,13 @@ import (
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/httpapi"
+	"github.com/carnet-sante/carnet/postgres"
 	"github.com/carnet-sante/carnet/postgres/pgtest"
 	"github.com/carnet-sante/carnet/seal"
 	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/terminology"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for tampering tests
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite", for tampering tests
 )
 
 // ModuleRoot returns the directory holding go.mod.
@@ -55,30 +59,48 @@ func Shared(t testing.TB, rel ...string) string {
 	return p
 }
 
-// Backend opens a fresh, empty Store and says where its files are (for
-// SQLite; "" for PostgreSQL).
+// Backend opens a fresh, empty Store. It also returns where its files are
+// (SQLite; "" for PostgreSQL) and a direct SQL connection to the same
+// database, for tests that tamper with rows behind the Store's back.
 type Backend struct {
 	Name string
-	Open func(t testing.TB) (carnet.Store, string)
+	Open func(t testing.TB) (store carnet.Store, dir string, db *sql.DB)
 }
 
 // SQLite is the embedded backend on a fresh file.
-var SQLite = Backend{Name: "sqlite", Open: func(t testing.TB) (carnet.Store, string) {
+var SQLite = Backend{Name: "sqlite", Open: func(t testing.TB) (carnet.Store, string, *sql.DB) {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := sqlite.Open(context.Background(), filepath.Join(dir, "carnet.db"))
+	path := filepath.Join(dir, "carnet.db")
+	s, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("sqlite.Open: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s, dir
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return s, dir, db
 }}
 
 // Postgres is the PostgreSQL backend on a fresh schema; it skips (fails in
 // CI) without CARNET_TEST_POSTGRES.
-var Postgres = Backend{Name: "postgres", Open: func(t testing.TB) (carnet.Store, string) {
+var Postgres = Backend{Name: "postgres", Open: func(t testing.TB) (carnet.Store, string, *sql.DB) {
 	t.Helper()
-	return pgtest.Open(t), ""
+	dsn := pgtest.DSN(t)
+	s, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("postgres.Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return s, "", db
 }}
 
 // Backends are both backends; run end-to-end tests on each as subtests.
@@ -87,7 +109,8 @@ var Backends = []Backend{SQLite, Postgres}
 // Env is a wired Carnet for one test.
 type Env struct {
 	Store   carnet.Store
-	Dir     string // the data directory (SQLite file, WAL, key file); "" on PostgreSQL, where only the key file lives in KeyDir
+	DB      *sql.DB // the same database, directly
+	Dir     string  // the data directory (SQLite file, WAL, key file); "" on PostgreSQL, where only the key file lives in KeyDir
 	KeyDir  string
 	Keyring *seal.Keyring
 	Service *carnet.Service
@@ -107,7 +130,7 @@ type Options struct {
 // a new key file, in test mode (test INS accepted).
 func New(t testing.TB, b Backend, o Options) *Env {
 	t.Helper()
-	store, dir := b.Open(t)
+	store, dir, db := b.Open(t)
 	keyDir := dir
 	if keyDir == "" {
 		keyDir = t.TempDir()
@@ -136,7 +159,7 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	}
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{Service: svc, Logger: logger, Version: "test"}))
 	t.Cleanup(srv.Close)
-	return &Env{Store: store, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Server: srv, URL: srv.URL}
+	return &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Server: srv, URL: srv.URL}
 }
 
 // LoadValueSets returns the national value sets from ../shared.
