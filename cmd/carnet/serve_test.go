@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carnet-sante/carnet/seal"
+	"github.com/carnet-sante/carnet/synth"
+)
+
+// server is `carnet serve` running in this process, as a user starts it.
+type server struct {
+	URL    string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startServe(t *testing.T, args ...string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	s := &server{cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		err := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), pw, io.Discard)
+		pw.CloseWithError(err)
+		s.done <- err
+	}()
+	urlRE := regexp.MustCompile(`listens on (http://[0-9.:]+)`)
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case s.URL = <-found:
+	case err := <-s.done:
+		t.Fatalf("carnet serve stopped: %v", err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("carnet serve did not start")
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *server) stop() {
+	s.cancel()
+	<-s.done
+	s.done <- nil // later stops return at once
+}
+
+func get(t *testing.T, u string) (int, map[string]any) {
+	t.Helper()
+	res, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	return res.StatusCode, body
+}
+
+func demoSearch(base string) string {
+	p := synth.Generate(demoOptions).Patients[0]
+	return base + "/DocumentReference?patient.identifier=" + url.QueryEscape(p.INS.System+"|"+p.INS.Value) + "&status=current"
+}
+
+// The README's first command: `carnet serve --demo` answers /metadata and an
+// ITI-67 search for a demo patient; restarting it on the same data loads
+// nothing twice.
+func TestServeDemo(t *testing.T) {
+	data := t.TempDir()
+	s := startServe(t, "--demo", "--data", data)
+	if code, cs := get(t, s.URL+"/metadata"); code != 200 || cs["resourceType"] != "CapabilityStatement" {
+		t.Fatalf("/metadata: %d %v", code, cs["resourceType"])
+	}
+	code, b := get(t, demoSearch(s.URL))
+	if code != 200 || b["resourceType"] != "Bundle" {
+		t.Fatalf("ITI-67: %d %v", code, b)
+	}
+	total := b["total"].(float64)
+	if total < 5 {
+		t.Fatalf("demo patient has %v current documents, want several", total)
+	}
+	if info, err := os.Stat(filepath.Join(data, seal.KeyFileName)); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("key file: %v, mode %v; want 0600", err, info.Mode().Perm())
+	}
+	s.stop()
+
+	again := startServe(t, "--demo", "--data", data)
+	if _, b := get(t, demoSearch(again.URL)); b["total"].(float64) != total {
+		t.Errorf("after restart: %v documents, want %v (demo data loaded once)", b["total"], total)
+	}
+}
+
+// Fail closed without keys (RELIABILITY.md #3): with the key file missing
+// or replaced, data endpoints answer 503 with an OperationOutcome; nothing
+// is read, served, or written under the wrong key.
+func TestServeRefusesWithoutItsKey(t *testing.T) {
+	data := t.TempDir()
+	s := startServe(t, "--demo", "--data", data)
+	s.stop()
+	keyPath := filepath.Join(data, seal.KeyFileName)
+	original, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	check := func(t *testing.T) {
+		s := startServe(t, "--data", data, "--allow-test-ins")
+		if code, _ := get(t, s.URL+"/metadata"); code != 200 {
+			t.Errorf("/metadata without key: %d, want 200", code)
+		}
+		code, b := get(t, demoSearch(s.URL))
+		if code != 503 || b["resourceType"] != "OperationOutcome" {
+			t.Errorf("ITI-67 without the right key: %d %v, want 503 OperationOutcome", code, b["resourceType"])
+		}
+		s.stop()
+	}
+	t.Run("missing", func(t *testing.T) {
+		if err := os.Remove(keyPath); err != nil {
+			t.Fatal(err)
+		}
+		check(t)
+		if _, err := os.Stat(keyPath); err == nil {
+			t.Error("a new key file was created for an existing database")
+		}
+	})
+	t.Run("wrong", func(t *testing.T) {
+		other := filepath.Join(t.TempDir(), "other.keys")
+		if _, err := seal.LoadOrCreateKeyFile(other, true); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(other)
+		if err := os.WriteFile(keyPath, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		check(t)
+	})
+	t.Run("restored", func(t *testing.T) {
+		if err := os.WriteFile(keyPath, original, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := startServe(t, "--data", data, "--allow-test-ins")
+		if code, b := get(t, demoSearch(s.URL)); code != 200 || b["total"].(float64) < 5 {
+			t.Errorf("with the key back: %d, %v documents", code, b["total"])
+		}
+	})
+}
+
+func TestFlagsReadEnvironment(t *testing.T) {
+	t.Setenv("CARNET_DATA", t.TempDir())
+	t.Setenv("CARNET_DEMO", "true")
+	s := startServe(t)
+	if code, b := get(t, demoSearch(s.URL)); code != 200 || b["total"].(float64) < 5 {
+		t.Errorf("CARNET_DEMO/CARNET_DATA not honoured: %d %v", code, b["total"])
+	}
+	if !strings.HasPrefix(s.URL, "http://127.0.0.1:") {
+		t.Errorf("URL %s", s.URL)
+	}
+}
