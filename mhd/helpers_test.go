@@ -212,3 +212,16 @@ func corpusFile(t testing.TB, name string) []byte {
 	}
 	return b
 }
+
+// exampleResult is what a Service could answer for s.
+func exampleResult(s carnet.Submission) carnet.SubmissionResult {
+	r := carnet.SubmissionResult{SetID: "set"}
+	for i := range s.Documents {
+		r.DocumentIDs = append(r.DocumentIDs, "d"+strconv.Itoa(i))
+		r.ContentIDs = append(r.ContentIDs, "c"+strconv.Itoa(i))
+	}
+	for i := range s.Changes {
+		r.ChangedIDs = append(r.ChangedIDs, "x"+strconv.Itoa(i))
+	}
+	return r
+}

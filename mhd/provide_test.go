@@ -18,7 +18,9 @@ func wantValidSubmission(t *testing.T, b obj) carnet.Submission {
 	t.Helper()
 	s1, s2 := sha1.Sum([]byte(cdaText)), sha1.Sum([]byte(pdfText))
 	h1, h2 := sha256.Sum256([]byte(cdaText)), sha256.Sum256([]byte(pdfText))
-	rpps := func(v string) carnet.Identifier { return carnet.Identifier{System: "urn:oid:" + carnet.OIDRPPS, Value: v} }
+	rpps := func(v string) carnet.Identifier {
+		return carnet.Identifier{System: "urn:oid:" + carnet.OIDRPPS, Value: v}
+	}
 	doc1 := at(t, b, "entry.1.resource")
 	return carnet.Submission{
 		Patient:     carnet.Identifier{System: testINSSystem, Value: testINSValue},
@@ -276,7 +278,9 @@ func TestParseProvideInvalid(t *testing.T) {
 			nil, "required", "Bundle.entry[1].resource.securityLabel", carnet.KindInvalid},
 		{"missing creation", func(t *testing.T, b obj) { delete(at(t, b, "entry.1.resource.content.0.attachment"), "creation") },
 			nil, "required", "Bundle.entry[1].resource.content[0].attachment.creation", carnet.KindInvalid},
-		{"creation not a dateTime", func(t *testing.T, b obj) { at(t, b, "entry.1.resource.content.0.attachment")["creation"] = "15/03/2024" },
+		{"creation not a dateTime", func(t *testing.T, b obj) {
+			at(t, b, "entry.1.resource.content.0.attachment")["creation"] = "15/03/2024"
+		},
 			nil, "value", "Bundle.entry[1].resource.content[0].attachment.creation", carnet.KindInvalid},
 		{"missing contentType", func(t *testing.T, b obj) { delete(at(t, b, "entry.1.resource.content.0.attachment"), "contentType") },
 			nil, "required", "Bundle.entry[1].resource.content[0].attachment.contentType", carnet.KindInvalid},
@@ -289,7 +293,9 @@ func TestParseProvideInvalid(t *testing.T) {
 		}, nil, "value", "Bundle.entry[0].resource.subject.identifier.system", carnet.KindInvalid},
 		{"test INS outside test mode", func(t *testing.T, b obj) {}, &ParseOptions{},
 			"value", "Bundle.entry[0].resource.subject.identifier.system", carnet.KindInvalid},
-		{"author not contained", func(t *testing.T, b obj) { at(t, b, "entry.3.resource")["author"] = arr{obj{"reference": "Practitioner/123"}} },
+		{"author not contained", func(t *testing.T, b obj) {
+			at(t, b, "entry.3.resource")["author"] = arr{obj{"reference": "Practitioner/123"}}
+		},
 			nil, "not-supported", "Bundle.entry[3].resource.author[0]", carnet.KindInvalid},
 		{"author contained nowhere", func(t *testing.T, b obj) { at(t, b, "entry.3.resource")["author"] = arr{obj{"reference": "#nobody"}} },
 			nil, "not-found", "Bundle.entry[3].resource.author[0]", carnet.KindUnprocessable},
