@@ -27,7 +27,9 @@ func TestParseDocumentSearch(t *testing.T) {
 	base := func(f carnet.DocumentFilter) carnet.DocumentSearch {
 		return carnet.DocumentSearch{PatientKey: "p1", Filter: f, Count: DefaultCount}
 	}
-	tf := func(kind string, values ...string) carnet.TokenFilter { return carnet.TokenFilter{Kind: kind, Values: values} }
+	tf := func(kind string, values ...string) carnet.TokenFilter {
+		return carnet.TokenFilter{Kind: kind, Values: values}
+	}
 	tests := []struct {
 		name  string
 		query string
@@ -141,7 +143,9 @@ func TestParseDocumentSearchRefused(t *testing.T) {
 }
 
 func TestParseListSearch(t *testing.T) {
-	tf := func(kind string, values ...string) carnet.TokenFilter { return carnet.TokenFilter{Kind: kind, Values: values} }
+	tf := func(kind string, values ...string) carnet.TokenFilter {
+		return carnet.TokenFilter{Kind: kind, Values: values}
+	}
 	got, warns, err := ParseListSearch(mustQuery(t, "patient=Patient/p1&code=submissionset&status=current&designationType=http://loinc.org|11488-4&identifier=urn:oid:1.2.3&source-id=urn:oid:1.2.250.1.999.3&date=ge2024&_count=5&_page=c1&folder=x"))
 	if err != nil {
 		t.Fatalf("ParseListSearch: %v%s", err, formatIssues(carnet.ErrorIssues(err)))
@@ -247,15 +251,15 @@ func TestSubmissionSetTokensAgreeWithListSearch(t *testing.T) {
 
 func TestFoldName(t *testing.T) {
 	for in, want := range map[string]string{
-		"Éloïse":              "eloise",
-		"  Lœuvre  ":          "loeuvre",
-		"DE LA   FONTAINE":    "de la fontaine",
-		"N'Guessan-Kouassi":   "n'guessan-kouassi",
-		"Ægir Strauß":         "aegir strauss",
-		"e\u0301le\u0300ve":   "eleve", // decomposed accents
-		"ÇÀÂÄÈÉÊËÎÏÔÖÙÛÜŸ":    "caaaeeeeiioouuuy",
-		"":                    "",
-		"\t\n ":               "",
+		"Éloïse":            "eloise",
+		"  Lœuvre  ":        "loeuvre",
+		"DE LA   FONTAINE":  "de la fontaine",
+		"N'Guessan-Kouassi": "n'guessan-kouassi",
+		"Ægir Strauß":       "aegir strauss",
+		"e\u0301le\u0300ve": "eleve", // decomposed accents
+		"ÇÀÂÄÈÉÊËÎÏÔÖÙÛÜŸ":  "caaaeeeeiioouuuy",
+		"":                  "",
+		"\t\n ":             "",
 	} {
 		if got := FoldName(in); got != want {
 			t.Errorf("FoldName(%q) = %q, want %q", in, got, want)
