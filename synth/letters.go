@@ -361,8 +361,7 @@ func (b *builder) vaccinationNote() {
 	}
 	b.closeSection()
 	if b.target > 0 {
-		b.lines = append(b.lines, "", "INFORMATIONS REMISES AU PATIENT")
-		b.lines = append(b.lines, b.clinicalSentences(between(r, 3, 6))...)
+		b.lines = append(b.lines, "", "INFORMATIONS REMISES AU PATIENT", pick(r, vaccinationNotes))
 	}
 	b.signature()
 	b.closeDocument(true)

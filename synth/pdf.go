@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -98,16 +99,25 @@ func renderPDF(title, author string, created time.Time, lines []string) []byte {
 	return out
 }
 
-// estimatePDF approximates the size of renderPDF's output for lines.
-func estimatePDF(lines []string) int {
-	n, count := 1200, 0
+// pdfEstimate approximates the size of renderPDF's output as lines are
+// added.
+type pdfEstimate struct{ bytes, rows int }
+
+func (e *pdfEstimate) add(lines ...string) {
 	for _, l := range lines {
 		k := utf8.RuneCountInString(l)
 		rows := max(1, (k+pdfLineWidth-1)/pdfLineWidth)
-		n += k + 9*rows
-		count += rows
+		e.bytes += k + 9*rows
+		e.rows += rows
 	}
-	return n + (count/pdfLinesPerPage+1)*330
+}
+
+func (e *pdfEstimate) size() int { return 1200 + e.bytes + (e.rows/pdfLinesPerPage+1)*330 }
+
+func estimatePDF(lines []string) int {
+	var e pdfEstimate
+	e.add(lines...)
+	return e.size()
 }
 
 // pdfTextString encodes s as a PDF text string (UTF-16BE with a byte order
@@ -122,14 +132,37 @@ func pdfTextString(s string) string {
 	return b.String()
 }
 
+// isHeading reports whether s is a heading: letters, none lower case.
 func isHeading(s string) bool {
-	return len(s) > 3 && strings.ToUpper(s) == s && strings.ToLower(s) != s
+	if len(s) <= 3 {
+		return false
+	}
+	letters := false
+	for _, r := range s {
+		if unicode.IsLower(r) {
+			return false
+		}
+		letters = letters || unicode.IsUpper(r)
+	}
+	return letters
 }
 
 // pdfString appends s as a PDF literal string in WinAnsiEncoding.
 func pdfString(b []byte, s string) []byte {
 	b = append(b, '(')
-	for _, r := range s {
+	for len(s) > 0 {
+		// Copy the run of plain ASCII at once: most text is.
+		i := 0
+		for i < len(s) && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '(' && s[i] != ')' && s[i] != '\\' {
+			i++
+		}
+		b = append(b, s[:i]...)
+		s = s[i:]
+		if len(s) == 0 {
+			break
+		}
+		r, n := utf8.DecodeRuneInString(s)
+		s = s[n:]
 		switch {
 		case r == '(' || r == ')' || r == '\\':
 			b = append(b, '\\', byte(r))
@@ -216,8 +249,12 @@ func (b *builder) pdfBytes(budget int) []byte {
 	lines := b.lines
 	if budget > 0 {
 		lines = append([]string(nil), b.lines...)
-		for estimatePDF(lines) < budget {
-			lines = append(lines, b.filler()...)
+		var e pdfEstimate
+		e.add(lines...)
+		for e.size() < budget {
+			more := b.filler()
+			e.add(more...)
+			lines = append(lines, more...)
 		}
 	}
 	return renderPDF(b.doc.Meta.Title, b.author.title(), b.created, lines)

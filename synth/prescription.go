@@ -15,11 +15,13 @@ type medLine struct {
 }
 
 func (m medLine) duration() string {
+	for k := 1; k <= 12; k++ {
+		if m.start.AddDate(0, k, 0).Equal(m.end) {
+			return fmt.Sprintf("%d mois", k)
+		}
+	}
 	days := int(m.end.Sub(m.start).Hours()/24 + 0.5)
-	switch {
-	case days >= 28 && days%30 <= 2:
-		return fmt.Sprintf("%d mois", (days+2)/30)
-	case days%7 == 0 && days >= 14:
+	if days%7 == 0 && days >= 14 {
 		return fmt.Sprintf("%d semaines", days/7)
 	}
 	return fmt.Sprintf("%d jours", days)

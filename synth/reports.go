@@ -280,6 +280,13 @@ func (b *builder) filler() []string {
 			out = append(out, d.name+" : "+d.when+". "+pick(r, drugNotes))
 		}
 		out = append(out, b.clinicalSentences(3)...)
+	case KindImaging:
+		out = append(out, "", "INFORMATIONS COMPLÉMENTAIRES")
+		out = append(out, pick(r, imagingNotes), pick(r, imagingNotes),
+			fmt.Sprintf("Comparaison avec l'examen antérieur du %s : aspect superposable.", frDate(b.created.AddDate(-between(r, 1, 4), -r.IntN(12), 0))))
+	case KindVaccination:
+		out = append(out, "")
+		out = append(out, pick(r, vaccinationNotes), pick(r, vaccinationNotes))
 	default:
 		out = append(out, "")
 		out = append(out, b.clinicalSentences(between(r, 3, 5))...)
@@ -299,6 +306,25 @@ var labNotes = []string{
 	"Les échantillons sont conservés sept jours au laboratoire pour un éventuel contrôle.",
 	"Numération réalisée sur automate d'hématologie, formule leucocytaire vérifiée au microscope.",
 	"Accréditation COFRAC n° 8-3712, portée disponible sur www.cofrac.fr ; seules les analyses signalées relèvent de l'accréditation.",
+}
+
+var imagingNotes = []string{
+	"Examen réalisé sur un équipement numérique, images transmises au système d'archivage de l'établissement.",
+	"Les images sont consultables par le médecin prescripteur sur le portail d'imagerie pendant un an.",
+	"Dose délivrée conforme aux niveaux de référence diagnostiques en vigueur.",
+	"Aucune réaction au produit de contraste n'a été observée pendant la surveillance.",
+	"Patient informé des résultats à l'issue de l'examen.",
+	"Le compte rendu définitif tient compte des renseignements cliniques transmis par le prescripteur.",
+	"Une relecture en double lecture a été réalisée conformément au protocole du dépistage organisé.",
+}
+
+var vaccinationNotes = []string{
+	"Surveillance de quinze minutes après l'injection, sans réaction immédiate.",
+	"Prochain rappel recommandé selon le calendrier des vaccinations en vigueur.",
+	"Le patient a été informé des effets indésirables possibles : douleur au point d'injection, fièvre modérée.",
+	"Le numéro de lot a été reporté dans le carnet de vaccination.",
+	"Vaccin conservé entre +2 °C et +8 °C jusqu'à l'administration.",
+	"Absence de contre-indication retrouvée à l'interrogatoire.",
 }
 
 var drugNotes = []string{

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/xml"
 	"errors"
 	"reflect"
 	"regexp"
@@ -413,7 +414,8 @@ func TestPDFText(t *testing.T) {
 
 func TestLabResultsAreWhatTheCDACarries(t *testing.T) {
 	small, large := testData()
-	var n, abnormal int
+	n := 0
+	flags := map[string]int{}
 	loincs := map[string]bool{}
 	for _, doc := range append(slices.Clone(small.Documents), large.Documents...) {
 		obs := observations(t, doc.Content)
@@ -436,18 +438,26 @@ func TestLabResultsAreWhatTheCDACarries(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: value %q", doc.UniqueID, r.Value)
 			}
-			if want := interpretation(v, r.Low, r.High); r.Interpretation != want {
+			want := "N"
+			if low, err := strconv.ParseFloat(r.Low, 64); err == nil && v < low {
+				want = "L"
+			}
+			if high, err := strconv.ParseFloat(r.High, 64); err == nil && v > high {
+				want = "H"
+			}
+			if r.Interpretation != want {
 				t.Errorf("%s: %s = %s [%s, %s] interpreted %s, want %s", doc.UniqueID, r.LOINC, r.Value, r.Low, r.High, r.Interpretation, want)
 			}
-			n++
-			if r.Interpretation != "N" {
-				abnormal++
+			if r.Low == "" && r.High == "" || r.Unit == "" {
+				t.Errorf("%s: %s has no reference range or no unit: %+v", doc.UniqueID, r.LOINC, r)
 			}
+			n++
+			flags[r.Interpretation]++
 			loincs[r.LOINC] = true
 		}
 	}
-	if share := float64(abnormal) / float64(n); share < 0.03 || share > 0.4 {
-		t.Errorf("%d of %d results abnormal (%.0f%%), want some but a minority", abnormal, n, 100*share)
+	if share := float64(flags["H"]+flags["L"]) / float64(n); share < 0.03 || share > 0.4 || flags["H"] == 0 || flags["L"] == 0 {
+		t.Errorf("interpretations %v of %d results, want some high, some low, a majority normal", flags, n)
 	}
 	for _, l := range []string{"2823-3", "2951-2", "2160-0", "718-7", "2345-7", "4548-4", "3016-3", "13457-7", "89579-7", "33762-6", "1988-5"} {
 		if !loincs[l] {
@@ -501,6 +511,43 @@ func TestFrenchNarratives(t *testing.T) {
 		}
 		if !bytes.ContainsAny(doc.Content, "éèàç") {
 			t.Errorf("%s (%s): no accented letter in the narrative", doc.UniqueID, doc.Kind)
+		}
+	}
+}
+
+func TestXMLWriterEscapes(t *testing.T) {
+	var w xw
+	w.open("root", "a", `"Lefèvre" & <fils>`, "skipped", "")
+	w.elem("t", "R&D <b> \"ok\" é")
+	w.close("root")
+	var got struct {
+		A       string  `xml:"a,attr"`
+		Skipped *string `xml:"skipped,attr"`
+		T       string  `xml:"t"`
+	}
+	if err := xml.Unmarshal(w.b, &got); err != nil {
+		t.Fatalf("%s: %v", w.b, err)
+	}
+	if got.A != `"Lefèvre" & <fils>` || got.T != `R&D <b> "ok" é` || got.Skipped != nil {
+		t.Errorf("read back %+v from %s", got, w.b)
+	}
+}
+
+func TestParisTime(t *testing.T) {
+	tests := []struct {
+		utc  time.Time
+		want string
+	}{
+		{time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC), "20260115130000+0100"},
+		{time.Date(2026, 7, 15, 12, 0, 0, 0, time.UTC), "20260715140000+0200"},
+		{time.Date(2026, 3, 29, 0, 59, 0, 0, time.UTC), "20260329015900+0100"}, // last Sunday of March, before 01:00 UTC
+		{time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC), "20260329030000+0200"},
+		{time.Date(2026, 10, 25, 0, 59, 0, 0, time.UTC), "20261025025900+0200"},
+		{time.Date(2026, 10, 25, 1, 0, 0, 0, time.UTC), "20261025020000+0100"},
+	}
+	for _, tt := range tests {
+		if got := ts(tt.utc); got != tt.want {
+			t.Errorf("ts(%v) = %s, want %s", tt.utc, got, tt.want)
 		}
 	}
 }
