@@ -1,0 +1,262 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/internal/testenv"
+	"github.com/carnet-sante/carnet/mhd"
+	"github.com/carnet-sante/carnet/synth"
+)
+
+// Benchmarks of the HTTP API on a real store, over loopback, as clients see
+// it. Run: go test ./httpapi -run '^$' -bench . -benchtime 2000x
+// (PostgreSQL too when CARNET_TEST_POSTGRES is set). docs/PERFORMANCE.md
+// keeps the figures.
+
+// reportLatency reports p50 and p99 of the measured durations.
+func reportLatency(b *testing.B, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	q := func(p float64) float64 { return float64(d[int(p*float64(len(d)-1))].Microseconds()) }
+	b.ReportMetric(q(0.50), "p50-µs")
+	b.ReportMetric(q(0.99), "p99-µs")
+}
+
+func benchBackends(b *testing.B, fn func(b *testing.B, be testenv.Backend)) {
+	for _, be := range testenv.Backends {
+		b.Run(be.Name, func(b *testing.B) {
+			if be.Name == "postgres" && os.Getenv("CARNET_TEST_POSTGRES") == "" {
+				b.Skip("set CARNET_TEST_POSTGRES to benchmark PostgreSQL")
+			}
+			fn(b, be)
+		})
+	}
+}
+
+// BenchmarkProvide: ITI-65 ingest of one realistic 20–50 KB CDA document
+// per submission, with 1 and 8 concurrent clients.
+func BenchmarkProvide(b *testing.B) {
+	benchBackends(b, func(b *testing.B, be testenv.Backend) {
+		for _, clients := range []int{1, 8} {
+			b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+				env := testenv.New(b, be, testenv.Options{})
+				// Bundles are built before the clock starts.
+				bodies := make([][]byte, 0, b.N)
+				o := synth.Options{Seed: uint64(b.N), Patients: max(1, b.N/20), DocsPerPatient: 20, LargeDocs: true}
+				pats, _ := o.People()
+				bytesIn := 0
+				err := o.EachDocument(func(d synth.Document) error {
+					if len(bodies) == b.N {
+						return io.EOF
+					}
+					sub := carnet.Submission{Patient: pats[d.Patient].INS, Set: carnet.SubmissionSet{UniqueID: d.UniqueID + ".1", SourceID: "1.2.250.1.999.2", ContentType: d.Meta.Type},
+						Documents: []carnet.SubmittedDocument{{UniqueID: d.UniqueID, Meta: d.Meta, Content: d.Content}}}
+					body, err := json.Marshal(mhd.ProvideBundle(sub))
+					bodies = append(bodies, body)
+					bytesIn += len(d.Content)
+					return err
+				})
+				if err != nil && err != io.EOF {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(bytesIn)/float64(len(bodies))/1024, "KB/doc")
+				httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+				var next, failed int64
+				var mu sync.Mutex
+				lat := make([]time.Duration, 0, b.N)
+				b.ResetTimer()
+				start := time.Now()
+				var wg sync.WaitGroup
+				for range clients {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for {
+							mu.Lock()
+							i := next
+							next++
+							mu.Unlock()
+							if int(i) >= len(bodies) {
+								return
+							}
+							t0 := time.Now()
+							res, err := httpc.Post(env.URL+"/", "application/fhir+json", bytesReader(bodies[i]))
+							ok := err == nil && res.StatusCode == 200
+							if err == nil {
+								io.Copy(io.Discard, res.Body)
+								res.Body.Close()
+							}
+							mu.Lock()
+							lat = append(lat, time.Since(t0))
+							if !ok {
+								failed++
+							}
+							mu.Unlock()
+						}
+					}()
+				}
+				wg.Wait()
+				elapsed := time.Since(start)
+				b.StopTimer()
+				if failed > 0 {
+					b.Fatalf("%d submissions failed", failed)
+				}
+				b.ReportMetric(float64(len(bodies))/elapsed.Seconds(), "docs/s")
+				reportLatency(b, lat)
+			})
+		}
+	})
+}
+
+// searchFixture is a store of many documents where one patient has 1,000.
+type searchFixture struct {
+	env     *testenv.Env
+	target  carnet.Identifier
+	typ     carnet.Coding
+	matches int
+	binary  []string // attachment URLs of the target's documents
+}
+
+var (
+	fixtures   = map[string]*searchFixture{}
+	fixturesMu sync.Mutex
+)
+
+// benchStoreDocs is the store size for search and retrieve benchmarks
+// (CARNET_BENCH_DOCS, default 100,000), in patients of 1,000 documents.
+func benchStoreDocs() int {
+	if n, err := strconv.Atoi(os.Getenv("CARNET_BENCH_DOCS")); err == nil && n >= 1000 {
+		return n
+	}
+	return 100_000
+}
+
+func fixture(b *testing.B, be testenv.Backend) *searchFixture {
+	fixturesMu.Lock()
+	defer fixturesMu.Unlock()
+	if f := fixtures[be.Name]; f != nil {
+		return f
+	}
+	// The fixture outlives one benchmark run: give it its own cleanup scope.
+	env := testenv.New(fixtureTB{b}, be, testenv.Options{})
+	perPatient := 1000
+	o := synth.Options{Seed: 99, Patients: benchStoreDocs() / perPatient, DocsPerPatient: perPatient}
+	pats, _ := o.People()
+	ctx := context.Background()
+	req := carnet.Request{Actor: carnet.Actor{Kind: carnet.ActorSystem, ID: carnet.Identifier{System: "urn:carnet:actor", Value: "bench"}}, Mode: carnet.ModeNormal}
+	start := time.Now()
+	var batch []carnet.SubmittedDocument
+	batchPatient := -1
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		sub := carnet.Submission{Patient: pats[batchPatient].INS, Set: carnet.SubmissionSet{UniqueID: batch[0].UniqueID + ".set", SourceID: "1.2.250.1.999.2", ContentType: batch[0].Meta.Type}, Documents: batch}
+		_, err := env.Service.Provide(ctx, req, sub)
+		batch = nil
+		return err
+	}
+	f := &searchFixture{env: env, target: pats[0].INS}
+	types := map[string]int{}
+	err := o.EachDocument(func(d synth.Document) error {
+		if d.Patient != batchPatient || len(batch) == 50 {
+			if err := flush(); err != nil {
+				return err
+			}
+			batchPatient = d.Patient
+		}
+		if d.Patient == 0 {
+			types[d.Meta.Type.Code]++
+			if types[d.Meta.Type.Code] > f.matches {
+				f.matches, f.typ = types[d.Meta.Type.Code], d.Meta.Type
+			}
+		}
+		batch = append(batch, carnet.SubmittedDocument{UniqueID: d.UniqueID, Meta: d.Meta, Content: d.Content, Path: "bench"})
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%s fixture: %d documents over %d patients filed in %s", be.Name, o.Patients*perPatient, o.Patients, time.Since(start).Round(time.Second))
+	c := client{b, env.URL}
+	found, _ := c.search(insQuery(f.target) + "&_count=200")
+	for _, dr := range found {
+		f.binary = append(f.binary, dr.Content[0].Attachment.URL)
+	}
+	fixtures[be.Name] = f
+	return f
+}
+
+// fixtureTB lets a fixture's resources live for the whole benchmark binary.
+type fixtureTB struct{ testing.TB }
+
+func (fixtureTB) Cleanup(func()) {}
+
+// BenchmarkSearch: ITI-67 by patient + status + type for a patient with
+// 1,000 documents in a store of 100,000.
+func BenchmarkSearch(b *testing.B) {
+	benchBackends(b, func(b *testing.B, be testenv.Backend) {
+		f := fixture(b, be)
+		u := f.env.URL + "/DocumentReference?" + insQuery(f.target) + "&status=current&type=" + url.QueryEscape(f.typ.System+"|"+f.typ.Code)
+		httpc := &http.Client{}
+		lat := make([]time.Duration, 0, b.N)
+		b.ResetTimer()
+		for range b.N {
+			t0 := time.Now()
+			res, err := httpc.Get(u)
+			if err != nil || res.StatusCode != 200 {
+				b.Fatalf("search: %v %v", err, res)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			lat = append(lat, time.Since(t0))
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(f.matches), "matches")
+		reportLatency(b, lat)
+	})
+}
+
+// BenchmarkRetrieve: ITI-68 of a random document of that patient.
+func BenchmarkRetrieve(b *testing.B) {
+	benchBackends(b, func(b *testing.B, be testenv.Backend) {
+		f := fixture(b, be)
+		httpc := &http.Client{}
+		r := rand.New(rand.NewPCG(1, 2))
+		lat := make([]time.Duration, 0, b.N)
+		b.ResetTimer()
+		for range b.N {
+			t0 := time.Now()
+			res, err := httpc.Get(f.binary[r.IntN(len(f.binary))])
+			if err != nil || res.StatusCode != 200 {
+				b.Fatalf("retrieve: %v %v", err, res)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			lat = append(lat, time.Since(t0))
+		}
+		b.StopTimer()
+		reportLatency(b, lat)
+	})
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
