@@ -181,7 +181,6 @@ var (
 	drugSalbutamol     = drug{"R03AC02", "Salbutamol 100 microgrammes/dose, suspension pour inhalation en flacon pressurisé", "salbutamol", 2, "{puff}", "bouffée", 0, "2 bouffées en cas de gêne respiratoire, jusqu'à 4 fois par jour", routeInhalation, 0}
 	drugIron           = drug{"B03AA07", "Sulfate ferreux 80 mg, comprimé pelliculé à libération prolongée", "sulfate ferreux", 1, "{tablet}", "comprimé", 1, "1 comprimé par jour avant le repas", routeOral, 90}
 	drugTiotropium     = drug{"R03BB04", "Tiotropium 2,5 microgrammes/dose, solution pour inhalation", "tiotropium", 2, "{puff}", "bouffée", 1, "2 bouffées une fois par jour", routeInhalation, 0}
-	drugAspirin        = drug{"B01AC06", "Acide acétylsalicylique 75 mg, poudre pour solution buvable en sachet-dose", "acide acétylsalicylique", 1, "{sachet}", "sachet", 1, "1 sachet par jour au cours du repas", routeOral, 0}
 	drugParacetamol    = drug{"N02BE01", "Paracétamol 1 g, comprimé", "paracétamol", 1, "{tablet}", "comprimé", 3, "1 comprimé jusqu'à 3 fois par jour, en respectant 6 heures entre les prises", routeOral, 5}
 	drugAmoxicillin    = drug{"J01CA04", "Amoxicilline 1 g, comprimé dispersible", "amoxicilline", 1, "{tablet}", "comprimé", 2, "1 comprimé matin et soir pendant 6 jours", routeOral, 6}
 	drugIbuprofen      = drug{"M01AE01", "Ibuprofène 400 mg, comprimé pelliculé", "ibuprofène", 1, "{tablet}", "comprimé", 3, "1 comprimé 3 fois par jour au cours des repas, pendant 3 jours maximum", routeOral, 3}

@@ -24,7 +24,6 @@ const (
 	oidFormatIHE       = "1.3.6.1.4.1.19376.1.2.3" // TRE_A11-IheFormatCode
 	oidFormatANS       = "1.2.250.1.213.1.1.4.2.282"
 	oidStructure       = "1.2.250.1.71.4.2.2" // Struct_IdNat: "1" + FINESS
-	oidFunctionANS     = "1.2.250.1.213.1.1.4.2.280"
 	oidOrderID         = "1.2.250.1.213.1.1.9"
 
 	// SystemLOINC is the URI of LOINC in metadata codings.
