@@ -70,7 +70,9 @@ func TestOfficialR4ExamplesRefusedPrecisely(t *testing.T) {
 // cdaHeader is the little of a CDA header this test needs to describe the
 // document as its producer would (full CDA reading is the cda package's).
 type cdaHeader struct {
-	ID   struct{ Root, Extension string `xml:",attr"` } `xml:"id"`
+	ID struct {
+		Root, Extension string `xml:",attr"`
+	} `xml:"id"`
 	Code struct {
 		Code        string `xml:"code,attr"`
 		CodeSystem  string `xml:"codeSystem,attr"`
