@@ -71,7 +71,8 @@ func TestOfficialR4ExamplesRefusedPrecisely(t *testing.T) {
 // document as its producer would (full CDA reading is the cda package's).
 type cdaHeader struct {
 	ID struct {
-		Root, Extension string `xml:",attr"`
+		Root      string `xml:"root,attr"`
+		Extension string `xml:"extension,attr"`
 	} `xml:"id"`
 	Code struct {
 		Code        string `xml:"code,attr"`
