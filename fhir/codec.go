@@ -8,6 +8,7 @@ import (
 	"io"
 	"reflect"
 	"strconv"
+	"strings"
 
 	carnet "github.com/carnet-sante/carnet"
 )
@@ -137,22 +138,11 @@ func rootName(v any) string {
 // a hostile body never drives the decoder's recursion deep.
 func checkDepth(data []byte, max int) (int64, bool) {
 	depth := 0
-	inString, escaped := false, false
-	for i, c := range data {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
+	var sk stringSkipper
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
 		case '"':
-			inString = true
+			i = sk.end(data, i)
 		case '{', '[':
 			depth++
 			if depth > max {
@@ -163,6 +153,113 @@ func checkDepth(data []byte, max int) (int64, bool) {
 		}
 	}
 	return 0, true
+}
+
+// stringSkipper finds the ends of JSON strings fast: documents travel as
+// long base64 strings, so the scan jumps from quote to quote and only looks
+// at the backslashes that exist.
+type stringSkipper struct {
+	nextBS int // index of the next backslash at or after the last search, -1 if none
+	valid  bool
+}
+
+// end returns the index of the quote closing the string opened at data[open],
+// or len(data) when it is not closed.
+func (sk *stringSkipper) end(data []byte, open int) int {
+	i := open + 1
+	for {
+		q := bytes.IndexByte(data[i:], '"')
+		if q < 0 {
+			return len(data)
+		}
+		q += i
+		if !sk.valid || (sk.nextBS >= 0 && sk.nextBS < i) {
+			sk.nextBS = bytes.IndexByte(data[i:], '\\')
+			if sk.nextBS >= 0 {
+				sk.nextBS += i
+			}
+			sk.valid = true
+		}
+		if sk.nextBS < 0 || sk.nextBS > q {
+			return q
+		}
+		i = sk.nextBS + 2 // skip the escaped character
+		if i >= len(data) {
+			return len(data)
+		}
+	}
+}
+
+// PeekResourceType returns the resourceType of a JSON resource, or "" when
+// it has none or is not an object. It looks only at the top-level members
+// and jumps over strings, so that a large Binary costs little whatever the
+// order of its elements. A resourceType given twice is no resourceType: the
+// decoder would keep the last one, and the two readings must not differ.
+func PeekResourceType(raw []byte) string {
+	depth := 0
+	var sk stringSkipper
+	expectKey, found := false, false
+	var rt string
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case '"':
+			j := sk.end(raw, i)
+			if j >= len(raw) {
+				return ""
+			}
+			if depth == 1 && expectKey && isResourceTypeKey(raw[i:j+1]) {
+				k := skipSpace(raw, j+1)
+				if k >= len(raw) || raw[k] != ':' {
+					return ""
+				}
+				k = skipSpace(raw, k+1)
+				if k >= len(raw) || raw[k] != '"' {
+					return ""
+				}
+				e := sk.end(raw, k)
+				if found || e >= len(raw) || json.Unmarshal(raw[k:e+1], &rt) != nil {
+					return "" // absent, not a string, or given twice
+				}
+				found, i, expectKey = true, e, false
+				continue
+			}
+			expectKey = false
+			i = j
+		case '{', '[':
+			depth++
+			expectKey = c == '{' && depth == 1
+		case '}', ']':
+			depth--
+		case ',':
+			expectKey = depth == 1
+		}
+	}
+	if depth != 0 {
+		return ""
+	}
+	return rt
+}
+
+// isResourceTypeKey reports whether the quoted key names resourceType for
+// encoding/json, which matches keys case-insensitively (with Unicode
+// folding) and after unescaping.
+func isResourceTypeKey(quoted []byte) bool {
+	k := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(k, '\\') >= 0 {
+		var s string
+		if json.Unmarshal(quoted, &s) != nil {
+			return false
+		}
+		return strings.EqualFold(s, "resourceType")
+	}
+	return len(k) <= 3*len("resourceType") && strings.EqualFold(string(k), "resourceType")
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
 }
 
 // pathAt returns the FHIRPath of the element being read at byte offset of

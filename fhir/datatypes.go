@@ -1,10 +1,10 @@
 package fhir
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"reflect"
-	"strings"
 )
 
 // Meta is Resource.meta.
@@ -156,23 +156,30 @@ func (b *Base64Binary) UnmarshalJSON(data []byte) error {
 		*b = nil
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(data, &s); err != nil {
-		return err
+	var src []byte
+	if len(data) >= 2 && data[0] == '"' && data[len(data)-1] == '"' && !bytes.ContainsRune(data, '\\') {
+		src = data[1 : len(data)-1] // the usual case: no escapes, decode in place
+	} else {
+		var s string
+		if err := json.Unmarshal(data, &s); err != nil {
+			return err
+		}
+		src = []byte(s)
 	}
-	if strings.ContainsAny(s, " \t\r\n") {
-		s = strings.Map(func(r rune) rune {
+	if bytes.ContainsAny(src, " \t\r\n") {
+		src = bytes.Map(func(r rune) rune {
 			switch r {
 			case ' ', '\t', '\r', '\n':
 				return -1
 			}
 			return r
-		}, s)
+		}, src)
 	}
-	out, err := base64.StdEncoding.DecodeString(s)
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(src)))
+	n, err := base64.StdEncoding.Decode(out, src)
 	if err != nil {
 		return &json.UnmarshalTypeError{Value: "string", Type: reflect.TypeFor[Base64Binary]()}
 	}
-	*b = out
+	*b = out[:n]
 	return nil
 }

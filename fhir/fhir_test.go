@@ -220,3 +220,23 @@ func TestOutcomeFromError(t *testing.T) {
 		}
 	}
 }
+
+func TestPeekResourceType(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"resourceType":"Binary","data":"aGk="}`:                          "Binary",
+		`{"data":"a\"resourceType\":\"X","resourceType" : "Binary"}`:       "Binary",
+		`{"contained":[{"resourceType":"Patient"}],"resourceType":"List"}`: "List",
+		`{"meta":{"resourceType":"Nope"}}`:                                 "",
+		`{"a":"\\","resourceType":"DocumentReference"}`:                    "DocumentReference",
+		`["resourceType","Bundle"]`:                                        "",
+		`{"resourceType":7}`:                                               "",
+		`{"resourceType":"Bun`:                                             "",
+		``:                                                                 "",
+		`{"x":"resourceType","resourceType":"Parameters"}`:                 "Parameters",
+		"{\"data\":\"\\u0022resourceType\\u0022\",\"resourceType\":\"Binary\"}": "Binary",
+	} {
+		if got := PeekResourceType([]byte(in)); got != want {
+			t.Errorf("PeekResourceType(%s) = %q, want %q", in, got, want)
+		}
+	}
+}

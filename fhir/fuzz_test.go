@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,6 +23,15 @@ func FuzzDecodeBundle(f *testing.F) {
 			return
 		}
 		for i, e := range b.Entry {
+			// The fast peek and the decoder read the same resourceType.
+			if rt := PeekResourceType(e.Resource); rt != "" {
+				var h struct {
+					ResourceType string `json:"resourceType"`
+				}
+				if json.Unmarshal(e.Resource, &h) != nil || h.ResourceType != rt {
+					t.Fatalf("PeekResourceType says %q, the decoder %q", rt, h.ResourceType)
+				}
+			}
 			var d DocumentReference
 			_ = Unmarshal(e.Resource, &d, "Bundle.entry["+string(rune('0'+i%10))+"].resource")
 			for _, a := range d.Author {

@@ -28,18 +28,6 @@ func marshalPlain(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// PeekResourceType returns the resourceType of a JSON resource, or "" when
-// it has none or is not an object.
-func PeekResourceType(raw []byte) string {
-	var h struct {
-		ResourceType string `json:"resourceType"`
-	}
-	if json.Unmarshal(raw, &h) != nil {
-		return ""
-	}
-	return h.ResourceType
-}
-
 // DocumentReference is the R4 DocumentReference, complete.
 type DocumentReference struct {
 	Resource

@@ -14,6 +14,13 @@ import (
 	"github.com/carnet-sante/carnet/fhir"
 )
 
+// Bounds on what resolving contained resources costs (each author
+// reference scans the contained list).
+const (
+	maxContained = 64
+	maxAuthors   = 32
+)
+
 // parsedDocument is a DocumentReference read from a request, before its
 // content is attached.
 type parsedDocument struct {
@@ -130,6 +137,14 @@ func readDocument(raw json.RawMessage, path string, opts ParseOptions, l *issueL
 		m.Language = a.Language
 	}
 
+	switch {
+	case len(dr.Contained) > maxContained:
+		l.add("too-costly", path+".contained", "at most %d contained resources", maxContained)
+		dr.Author, dr.Context = nil, nil
+	case len(dr.Author) > maxAuthors:
+		l.add("too-costly", path+".author", "at most %d authors", maxAuthors)
+		dr.Author = nil
+	}
 	for i, ref := range dr.Author {
 		ap := fmt.Sprintf("%s.author[%d]", path, i)
 		if a, ok := readAuthor(dr.Contained, ref, ap, l); ok {

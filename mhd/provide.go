@@ -209,11 +209,9 @@ func ParseProvide(body []byte, opts ParseOptions) (carnet.Submission, *EntryMap,
 		if pd.subjectOK {
 			switch {
 			case sub.Patient.Value == "":
-				if len(setEntries) == 0 { // no usable set subject: the first document's decides
-					sub.Patient, sub.PatientPath = pd.subject, pd.subjectPath
-				} else {
-					l.add("invalid", pd.subjectPath, "the SubmissionSet has no usable subject to match")
-				}
+				// No usable SubmissionSet subject (already reported): the
+				// first document's is the one the others must match.
+				sub.Patient, sub.PatientPath = pd.subject, pd.subjectPath
 			case pd.subject != sub.Patient:
 				l.add("invalid", pd.subjectPath, "the subject differs from %s: a submission is for one patient", sub.PatientPath)
 			}
@@ -407,7 +405,9 @@ func readSubmissionSet(raw json.RawMessage, path string, opts ParseOptions, l *i
 		s.Date = dt.Start
 	}
 	out.subject, out.subjectOK = readSubject(lst.Subject, path+".subject", opts, l)
-	if lst.Source != nil && lst.Source.Reference != "" {
+	if len(lst.Contained) > maxContained {
+		l.add("too-costly", path+".contained", "at most %d contained resources", maxContained)
+	} else if lst.Source != nil && lst.Source.Reference != "" {
 		if a, ok := readAuthor(lst.Contained, *lst.Source, path+".source", l); ok {
 			s.Authors = append(s.Authors, a)
 		}

@@ -527,3 +527,34 @@ func ExampleBuildProvideResponse() {
 	// 201 Created DocumentReference/d1
 	// 201 Created Binary/c1
 }
+
+func TestParseProvideSubjectIssuesAreNotRepeated(t *testing.T) {
+	b := validBundle()
+	delete(at(t, b, "entry.0.resource"), "subject")
+	at(t, b, "entry.3.resource")["subject"] = obj{"identifier": obj{"system": testINSSystem, "value": "180017512345678"}}
+	_, _, err := ParseProvide(mustJSON(t, b), testOpts)
+	issues := issuesOf(t, err)
+	want := [][2]string{{"required", "Bundle.entry[0].resource.subject"}, {"invalid", "Bundle.entry[3].resource.subject"}}
+	if len(issues) != len(want) {
+		t.Fatalf("got:%s", formatIssues(issues))
+	}
+	for _, w := range want {
+		if !hasIssue(issues, w[0], w[1]) {
+			t.Errorf("issues lack %s @ %s:%s", w[0], w[1], formatIssues(issues))
+		}
+	}
+}
+
+func TestParseProvideBoundsContained(t *testing.T) {
+	b := validBundle()
+	r := at(t, b, "entry.1.resource")
+	var authors arr
+	for range maxAuthors + 1 {
+		authors = append(authors, obj{"reference": "#r1"})
+	}
+	r["author"] = authors
+	_, _, err := ParseProvide(mustJSON(t, b), testOpts)
+	if issues := issuesOf(t, err); !hasIssue(issues, "too-costly", "Bundle.entry[1].resource.author") {
+		t.Errorf("issues:%s", formatIssues(issues))
+	}
+}
