@@ -240,3 +240,37 @@ func TestPeekResourceType(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckDepthHonorsEscapes(t *testing.T) {
+	deep := strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1)
+	tests := []struct {
+		name string
+		body string
+		ok   bool
+	}{
+		{"brackets in a string", `{"a":"` + deep + `"}`, true},
+		{"escaped quote keeps the string open", `{"a":"x\"` + deep + `"}`, true},
+		{"escaped backslash closes the string", `{"a":"x\\","b":` + deep + `}`, false},
+		{"many escapes", `{"a":"` + strings.Repeat(`\\\"`, 50) + `","b":` + deep + `}`, false},
+		{"unterminated string", `{"a":"` + deep, true},
+		{"exactly the limit", strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth), true},
+	}
+	for _, tt := range tests {
+		if _, ok := checkDepth([]byte(tt.body), MaxDepth); ok != tt.ok {
+			t.Errorf("%s: checkDepth ok = %v, want %v", tt.name, ok, tt.ok)
+		}
+	}
+}
+
+func TestDecodeErrorNamesLaterEntries(t *testing.T) {
+	var entries []string
+	for range 12 {
+		entries = append(entries, `{"fullUrl":"x"}`)
+	}
+	entries = append(entries, `{"search":{"score":"high"}}`)
+	body := `{"resourceType":"Bundle","entry":[` + strings.Join(entries, ",") + `]}`
+	err := Decode(strings.NewReader(body), 1<<20, &Bundle{})
+	if is := carnet.ErrorIssues(err); len(is) != 1 || is[0].Expression != "Bundle.entry[12].search.score" {
+		t.Errorf("issues = %+v", is)
+	}
+}

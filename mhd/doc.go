@@ -9,8 +9,9 @@
 //   - ITI-105 Simplified Publish: ParseSimplifiedPublish.
 //   - ITI-66 and ITI-67 searches: ParseListSearch and ParseDocumentSearch turn
 //     query parameters into carnet.ListSearch and carnet.DocumentSearch.
-//   - ITI-67/ITI-68 answers: DocumentReference and List render stored
-//     documents and submission sets.
+//   - ITI-66/ITI-67/ITI-68 answers: DocumentReference and List render stored
+//     documents and submission sets, DocumentSearchBundle and
+//     ListSearchBundle a page of them; CapabilityStatement says all this.
 //   - PDSm metadata changes: ParsePatch reads FHIRPath Patch and JSON Patch
 //     bodies, allowing only what PDSm allows (status, masking and visibility
 //     labels, archiving).

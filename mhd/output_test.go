@@ -236,3 +236,26 @@ func TestParseSimplifiedPublishCorpusExample(t *testing.T) {
 		}
 	}
 }
+
+func TestDocumentSearchBundle(t *testing.T) {
+	d := storedDocument(t)
+	p := carnet.Page[carnet.Document]{Items: []carnet.Document{d}, Total: 7, Next: "c2", Warnings: []string{`the search parameter "foo" is not supported and was ignored`}}
+	b := DocumentSearchBundle(p, "https://carnet.example/fhir/", "https://carnet.example/fhir/DocumentReference?patient=p1", "https://carnet.example/fhir/DocumentReference?patient=p1&_page=c2")
+	if b.Type != "searchset" || *b.Total != 7 || len(b.Link) != 2 || b.Link[1].Relation != "next" {
+		t.Errorf("bundle header: %+v %+v", b, b.Link)
+	}
+	if len(b.Entry) != 2 || b.Entry[0].FullURL != "https://carnet.example/fhir/DocumentReference/"+d.ID || b.Entry[0].Search.Mode != "match" {
+		t.Fatalf("entries: %+v", b.Entry)
+	}
+	if fhir.PeekResourceType(b.Entry[1].Resource) != "OperationOutcome" || b.Entry[1].Search.Mode != "outcome" || !strings.Contains(string(b.Entry[1].Resource), `"severity":"warning"`) {
+		t.Errorf("warning entry: %s", b.Entry[1].Resource)
+	}
+	last := DocumentSearchBundle(carnet.Page[carnet.Document]{}, "", "self", "next-ignored")
+	if len(last.Link) != 1 || *last.Total != 0 {
+		t.Errorf("last page links: %+v", last.Link)
+	}
+	lb := ListSearchBundle(carnet.Page[carnet.SubmissionSet]{Items: []carnet.SubmissionSet{{ID: "s1"}}, Total: 1}, "https://x/fhir", "", "")
+	if len(lb.Entry) != 1 || lb.Entry[0].FullURL != "https://x/fhir/List/s1" || fhir.PeekResourceType(lb.Entry[0].Resource) != "List" {
+		t.Errorf("list bundle: %+v", lb.Entry)
+	}
+}
