@@ -422,7 +422,7 @@ func testPatientIsolation(t *testing.T, s carnet.Store) {
 		return tx.InsertSubmissionSet(ctx, set)
 	})
 
-	check := func(t *testing.T, r carnet.Reader) {
+	check := func(t tb, r carnet.Reader) {
 		t.Helper()
 		wantNoDocument(t, r, "p2", d.ID)
 		docs, err := r.FindDocuments(ctx, "p2", carnet.DocumentFilter{AllVersions: true})
@@ -448,7 +448,9 @@ func testPatientIsolation(t *testing.T, s carnet.Store) {
 	}
 	t.Run("store", func(t *testing.T) { check(t, s) })
 	t.Run("tx", func(t *testing.T) {
-		mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) error { check(t, tx); return nil })
+		mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) error {
+			return checkIn(func(t tb) { check(t, tx) })
+		})
 	})
 }
 

@@ -155,9 +155,9 @@ func testDataKeys(t *testing.T, s carnet.Store) {
 
 	// Stored newest first, so that an implementation returning insertion
 	// order fails.
-	k3 := NewWrappedKey("k3", Epoch.Add(48*time.Hour))
-	k1 := NewWrappedKey("k1", Epoch)
-	k2 := NewWrappedKey("k2", Epoch.Add(24*time.Hour))
+	k3 := NewWrappedKey("k-a", Epoch.Add(48*time.Hour))
+	k1 := NewWrappedKey("k-z", Epoch)
+	k2 := NewWrappedKey("k-m", Epoch.Add(24*time.Hour))
 	k2.KEKID = "kek-2"
 	other := NewWrappedKey("k9", Epoch.Add(-time.Hour))
 	mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) error {
@@ -184,7 +184,7 @@ func testDataKeys(t *testing.T, s carnet.Store) {
 		}
 	}
 
-	dup := NewWrappedKey("k1", Epoch.Add(72*time.Hour))
+	dup := NewWrappedKey("k-z", Epoch.Add(72*time.Hour))
 	err = update(s, func(ctx context.Context, tx carnet.Tx) error { return tx.PutDataKey(ctx, "p1", dup) })
 	wantKind(t, err, carnet.KindConflict, "PutDataKey(duplicate id)")
 	if keys, _ := s.DataKeys(ctx, "p1"); len(keys) != 3 {
@@ -192,7 +192,7 @@ func testDataKeys(t *testing.T, s carnet.Store) {
 	}
 	// Ids are unique per patient only.
 	mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) error {
-		return tx.PutDataKey(ctx, "p2", NewWrappedKey("k1", Epoch))
+		return tx.PutDataKey(ctx, "p2", NewWrappedKey("k-z", Epoch))
 	})
 	if keys, _ := s.DataKeys(ctx, "p2"); len(keys) != 2 {
 		t.Fatalf("DataKeys(p2): got %d keys, want 2", len(keys))

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/carnet-sante/carnet"
@@ -51,8 +52,44 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 
 var errBoom = errors.New("storetest: fn failed on purpose")
 
+// tb is the part of testing.TB the checks use. Checks that run inside an
+// Update's fn get a tb that does not call t.Fatal: a backend may run fn on
+// its own goroutine (SQLite's writer does), where t.FailNow must not be
+// called.
+type tb interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+type checkFailure struct{ msg string }
+
+func (c checkFailure) Error() string {
+	return "storetest: check failed inside the transaction: " + c.msg
+}
+
+type fnT struct{}
+
+func (fnT) Helper() {}
+
+func (fnT) Fatalf(format string, args ...any) { panic(checkFailure{fmt.Sprintf(format, args...)}) }
+
+// checkIn runs check inside an Update's fn; a failed check becomes fn's error.
+func checkIn(check func(t tb)) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			cf, ok := v.(checkFailure)
+			if !ok {
+				panic(v)
+			}
+			err = cf
+		}
+	}()
+	check(fnT{})
+	return nil
+}
+
 // wantKind fails the test unless err is a *carnet.Error of kind k.
-func wantKind(t *testing.T, err error, k carnet.Kind, what string) {
+func wantKind(t tb, err error, k carnet.Kind, what string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("%s: got nil error, want kind %v", what, k)
@@ -100,7 +137,7 @@ func insertDocuments(t *testing.T, s carnet.Store, rows ...carnet.DocumentRow) {
 	})
 }
 
-func wantDocument(t *testing.T, r carnet.Reader, want carnet.DocumentRow) {
+func wantDocument(t tb, r carnet.Reader, want carnet.DocumentRow) {
 	t.Helper()
 	got, err := r.Document(context.Background(), want.Patient, want.ID)
 	if err != nil {
@@ -111,7 +148,7 @@ func wantDocument(t *testing.T, r carnet.Reader, want carnet.DocumentRow) {
 	}
 }
 
-func wantNoDocument(t *testing.T, r carnet.Reader, p carnet.PatientKey, id string) {
+func wantNoDocument(t tb, r carnet.Reader, p carnet.PatientKey, id string) {
 	t.Helper()
 	_, err := r.Document(context.Background(), p, id)
 	wantKind(t, err, carnet.KindNotFound, "Document("+id+")")

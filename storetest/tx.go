@@ -42,7 +42,7 @@ func fullWrite(ctx context.Context, tx carnet.Tx, p carnet.PatientKey, sfx strin
 }
 
 // wantNoneOf checks that nothing fullWrite(p, sfx) writes is visible in r.
-func wantNoneOf(t *testing.T, r carnet.Reader, p carnet.PatientKey, sfx string) {
+func wantNoneOf(t tb, r carnet.Reader, p carnet.PatientKey, sfx string) {
 	t.Helper()
 	ctx := context.Background()
 	_, err := r.Patient(ctx, p)
@@ -64,7 +64,7 @@ func wantNoneOf(t *testing.T, r carnet.Reader, p carnet.PatientKey, sfx string) 
 }
 
 // wantAllOf checks that everything fullWrite(p, sfx) writes is visible in r.
-func wantAllOf(t *testing.T, r carnet.Reader, p carnet.PatientKey, sfx string) {
+func wantAllOf(t tb, r carnet.Reader, p carnet.PatientKey, sfx string) {
 	t.Helper()
 	ctx := context.Background()
 	if got, err := r.Patient(ctx, p); err != nil {
@@ -156,16 +156,19 @@ func testTxReadsOwnWrites(t *testing.T, s carnet.Store) {
 	existing := NewDocumentRow("p1", "doc-existing")
 	insertDocuments(t, s, existing)
 	mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) error {
-		wantNoneOf(t, tx, "p1", "1")
+		if err := checkIn(func(t tb) { wantNoneOf(t, tx, "p1", "1") }); err != nil {
+			return err
+		}
 		if err := fullWrite(ctx, tx, "p1", "1", &existing); err != nil {
 			return err
 		}
-		wantAllOf(t, tx, "p1", "1")
-		got, err := tx.FindDocuments(ctx, "p1", carnet.DocumentFilter{Statuses: []carnet.DocumentStatus{carnet.StatusDeleted}})
-		if err != nil || !slices.Equal(ids(got), []string{"doc-existing"}) {
-			t.Fatalf("FindDocuments(deleted) in the tx: got %v, %v; want [doc-existing]", ids(got), err)
-		}
-		return nil
+		return checkIn(func(t tb) {
+			wantAllOf(t, tx, "p1", "1")
+			got, err := tx.FindDocuments(ctx, "p1", carnet.DocumentFilter{Statuses: []carnet.DocumentStatus{carnet.StatusDeleted}})
+			if err != nil || !slices.Equal(ids(got), []string{"doc-existing"}) {
+				t.Fatalf("FindDocuments(deleted) in the tx: got %v, %v; want [doc-existing]", ids(got), err)
+			}
+		})
 	})
 	wantAllOf(t, s, "p1", "1")
 }
@@ -175,8 +178,7 @@ func testUncommittedInvisible(t *testing.T, s carnet.Store) {
 		if err := fullWrite(ctx, tx, "p1", "1", nil); err != nil {
 			return err
 		}
-		wantNoneOf(t, s, "p1", "1") // the store, outside the tx
-		return nil
+		return checkIn(func(t tb) { wantNoneOf(t, s, "p1", "1") }) // the store, outside the tx
 	})
 	wantAllOf(t, s, "p1", "1")
 }

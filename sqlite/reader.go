@@ -1,0 +1,388 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"sync"
+
+	"github.com/carnet-sante/carnet"
+)
+
+// stmtCache keeps prepared statements by SQL text, up to a bound (dynamic
+// searches have many shapes; the common ones get cached first).
+type stmtCache struct {
+	mu      sync.Mutex
+	m       map[string]*sql.Stmt
+	prepare func(ctx context.Context, q string) (*sql.Stmt, error)
+}
+
+const maxCachedStmts = 512
+
+func newStmtCache(prepare func(ctx context.Context, q string) (*sql.Stmt, error)) *stmtCache {
+	return &stmtCache{m: make(map[string]*sql.Stmt), prepare: prepare}
+}
+
+func (c *stmtCache) get(q string) (st *sql.Stmt, cached bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.m[q]; st != nil {
+		return st, true, nil
+	}
+	st, err = c.prepare(context.Background(), q)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(c.m) >= maxCachedStmts {
+		return st, false, nil
+	}
+	c.m[q] = st
+	return st, true, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q, st := range c.m {
+		st.Close()
+		delete(c.m, q)
+	}
+}
+
+// conn runs statements either on the read pool or on the writer connection.
+type conn struct {
+	stmts *stmtCache
+	// writer is set for the writer connection. Its statements run without
+	// the caller's context: SQLite answers an interrupted write by rolling
+	// back the whole transaction, which holds other callers' work. The
+	// context is checked before each statement instead.
+	writer bool
+}
+
+type rowsCloser struct {
+	*sql.Rows
+	st *sql.Stmt // closed with the rows when not cached
+}
+
+func (r rowsCloser) Close() error {
+	err := r.Rows.Close()
+	if r.st != nil {
+		r.st.Close()
+	}
+	return err
+}
+
+func (c *conn) query(ctx context.Context, q string, args ...any) (rowsCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return rowsCloser{}, err
+	}
+	st, cached, err := c.stmts.get(q)
+	if err != nil {
+		return rowsCloser{}, err
+	}
+	if c.writer {
+		ctx = context.Background()
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		if !cached {
+			st.Close()
+		}
+		return rowsCloser{}, err
+	}
+	rc := rowsCloser{Rows: rows}
+	if !cached {
+		rc.st = st
+	}
+	return rc, nil
+}
+
+func (c *conn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st, cached, err := c.stmts.get(q)
+	if err != nil {
+		return nil, err
+	}
+	if !cached {
+		defer st.Close()
+	}
+	if c.writer {
+		ctx = context.Background()
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// queryOne scans the single row of q into dest, or returns sql.ErrNoRows.
+func (c *conn) queryOne(ctx context.Context, scan func(*sql.Rows) error, q string, args ...any) error {
+	rows, err := c.query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := scan(rows.Rows); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// reader implements carnet.Reader over a conn.
+type reader struct{ c *conn }
+
+const patientCols = "patient_key, state, version, identifier_tokens, sealed, created, updated"
+
+func scanPatient(rows *sql.Rows, p *carnet.PatientRow) error {
+	var (
+		key, state       string
+		tokens           []byte
+		created, updated sql.NullInt64
+	)
+	if err := rows.Scan(&key, &state, &p.Version, &tokens, &p.Sealed, &created, &updated); err != nil {
+		return err
+	}
+	p.Key, p.State = carnet.PatientKey(key), carnet.RecordState(state)
+	p.Created, p.Updated = goTime(created), goTime(updated)
+	var err error
+	p.IdentifierTokens, err = decodeStrings(tokens)
+	return err
+}
+
+func (r reader) Patient(ctx context.Context, p carnet.PatientKey) (carnet.PatientRow, error) {
+	var row carnet.PatientRow
+	err := r.c.queryOne(ctx, func(rows *sql.Rows) error { return scanPatient(rows, &row) },
+		"SELECT "+patientCols+" FROM patients WHERE patient_key = ?", string(p))
+	return row, wrap("sqlite.Patient", err)
+}
+
+func (r reader) PatientByToken(ctx context.Context, token string) (carnet.PatientRow, error) {
+	var row carnet.PatientRow
+	err := r.c.queryOne(ctx, func(rows *sql.Rows) error { return scanPatient(rows, &row) },
+		"SELECT p."+strings.ReplaceAll(patientCols, ", ", ", p.")+
+			" FROM patient_tokens t JOIN patients p ON p.patient_key = t.patient_key WHERE t.token = ?", token)
+	return row, wrap("sqlite.PatientByToken", err)
+}
+
+func (r reader) DataKeys(ctx context.Context, p carnet.PatientKey) ([]carnet.WrappedKey, error) {
+	const op = "sqlite.DataKeys"
+	rows, err := r.c.query(ctx, "SELECT id, kek_id, wrapped, created FROM data_keys WHERE patient_key = ? ORDER BY created, id", string(p))
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	var keys []carnet.WrappedKey
+	for rows.Next() {
+		var (
+			k       carnet.WrappedKey
+			created sql.NullInt64
+		)
+		if err := rows.Scan(&k.ID, &k.KEKID, &k.Wrapped, &created); err != nil {
+			return nil, wrap(op, err)
+		}
+		k.Created = goTime(created)
+		keys = append(keys, k)
+	}
+	return keys, wrap(op, rows.Err())
+}
+
+func (r reader) Route(ctx context.Context, id string) (carnet.PatientKey, error) {
+	var p string
+	err := r.c.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&p) },
+		"SELECT patient_key FROM routes WHERE id = ?", id)
+	return carnet.PatientKey(p), wrap("sqlite.Route", err)
+}
+
+const documentCols = "patient_key, id, logical_id, unique_id, version, latest, status, submission_set, content_id, date, created, period_start, period_end, tokens, sealed"
+
+func scanDocument(rows *sql.Rows, d *carnet.DocumentRow) error {
+	var (
+		patient, status             string
+		date, created, pstart, pend sql.NullInt64
+		tokens                      []byte
+	)
+	if err := rows.Scan(&patient, &d.ID, &d.LogicalID, &d.UniqueID, &d.Version, &d.Latest, &status,
+		&d.SubmissionSet, &d.ContentID, &date, &created, &pstart, &pend, &tokens, &d.Sealed); err != nil {
+		return err
+	}
+	d.Patient, d.Status = carnet.PatientKey(patient), carnet.DocumentStatus(status)
+	d.Date, d.Created, d.PeriodStart, d.PeriodEnd = goTime(date), goTime(created), goTime(pstart), goTime(pend)
+	var err error
+	d.Tokens, err = decodeTokens(tokens)
+	return err
+}
+
+func (r reader) Document(ctx context.Context, p carnet.PatientKey, id string) (carnet.DocumentRow, error) {
+	var d carnet.DocumentRow
+	err := r.c.queryOne(ctx, func(rows *sql.Rows) error { return scanDocument(rows, &d) },
+		"SELECT "+documentCols+" FROM documents WHERE patient_key = ? AND id = ?", string(p), id)
+	return d, wrap("sqlite.Document", err)
+}
+
+// query builds a WHERE clause and its arguments.
+type query struct {
+	b    strings.Builder
+	args []any
+}
+
+func (q *query) add(cond string, args ...any) {
+	q.b.WriteString(" AND ")
+	q.b.WriteString(cond)
+	q.args = append(q.args, args...)
+}
+
+// in returns "(?, ?, …)" for n values.
+func in(n int) string {
+	return "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+}
+
+func (q *query) timeRange(col string, r carnet.TimeRange) {
+	if r.IsZero() {
+		return
+	}
+	// A row without this time (NULL) is not within any range.
+	q.add(col + " IS NOT NULL")
+	if !r.From.IsZero() {
+		q.add(col+" >= ?", r.From.UnixMicro())
+	}
+	if !r.To.IsZero() {
+		q.add(col+" < ?", r.To.UnixMicro())
+	}
+}
+
+// tokens adds one condition per filter: a row matches when it has a token
+// of the filter's kind among its values, so filters AND and values OR.
+func (q *query) tokens(p carnet.PatientKey, idCol, table, rowCol string, fs []carnet.TokenFilter) {
+	for _, f := range fs {
+		if len(f.Values) == 0 {
+			q.add("0") // no value can match
+			continue
+		}
+		args := []any{string(p), f.Kind}
+		for _, v := range f.Values {
+			args = append(args, v)
+		}
+		q.add(idCol+" IN (SELECT "+rowCol+" FROM "+table+" WHERE patient_key = ? AND kind = ? AND value IN "+in(len(f.Values))+")", args...)
+	}
+}
+
+func (r reader) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet.DocumentFilter) ([]carnet.DocumentRow, error) {
+	const op = "sqlite.FindDocuments"
+	var q query
+	q.b.WriteString("SELECT " + documentCols + " FROM documents WHERE patient_key = ?")
+	q.args = append(q.args, string(p))
+	if !f.AllVersions {
+		q.add("latest = 1")
+	}
+	if len(f.Statuses) > 0 {
+		args := make([]any, len(f.Statuses))
+		for i, s := range f.Statuses {
+			args[i] = string(s)
+		}
+		q.add("status IN "+in(len(args)), args...)
+	}
+	if f.LogicalID != "" {
+		q.add("logical_id = ?", f.LogicalID)
+	}
+	if f.SubmissionSet != "" {
+		q.add("submission_set = ?", f.SubmissionSet)
+	}
+	q.timeRange("date", f.Date)
+	q.timeRange("created", f.Created)
+	if !f.Period.IsZero() {
+		// Overlap of the service period [start, end] with [From, To);
+		// a NULL end is open, a document with no period at all never matches.
+		q.add("(period_start IS NOT NULL OR period_end IS NOT NULL)")
+		if !f.Period.From.IsZero() {
+			q.add("(period_end IS NULL OR period_end >= ?)", f.Period.From.UnixMicro())
+		}
+		if !f.Period.To.IsZero() {
+			q.add("(period_start IS NULL OR period_start < ?)", f.Period.To.UnixMicro())
+		}
+	}
+	q.tokens(p, "id", "document_tokens", "doc_id", f.Tokens)
+	q.b.WriteString(" ORDER BY date DESC, id")
+
+	rows, err := r.c.query(ctx, q.b.String(), q.args...)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	var out []carnet.DocumentRow
+	for rows.Next() {
+		var d carnet.DocumentRow
+		if err := scanDocument(rows.Rows, &d); err != nil {
+			return nil, wrap(op, err)
+		}
+		out = append(out, d)
+	}
+	return out, wrap(op, rows.Err())
+}
+
+func (r reader) Content(ctx context.Context, p carnet.PatientKey, contentID string) ([]byte, error) {
+	var b []byte
+	err := r.c.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&b) },
+		"SELECT sealed FROM contents WHERE patient_key = ? AND id = ?", string(p), contentID)
+	return b, wrap("sqlite.Content", err)
+}
+
+const setCols = "patient_key, id, unique_id, date, tokens, sealed"
+
+func scanSet(rows *sql.Rows, s *carnet.SubmissionSetRow) error {
+	var (
+		patient string
+		date    sql.NullInt64
+		tokens  []byte
+	)
+	if err := rows.Scan(&patient, &s.ID, &s.UniqueID, &date, &tokens, &s.Sealed); err != nil {
+		return err
+	}
+	s.Patient, s.Date = carnet.PatientKey(patient), goTime(date)
+	var err error
+	s.Tokens, err = decodeTokens(tokens)
+	return err
+}
+
+func (r reader) SubmissionSet(ctx context.Context, p carnet.PatientKey, id string) (carnet.SubmissionSetRow, error) {
+	var s carnet.SubmissionSetRow
+	err := r.c.queryOne(ctx, func(rows *sql.Rows) error { return scanSet(rows, &s) },
+		"SELECT "+setCols+" FROM submission_sets WHERE patient_key = ? AND id = ?", string(p), id)
+	return s, wrap("sqlite.SubmissionSet", err)
+}
+
+func (r reader) SubmissionSetByUniqueID(ctx context.Context, p carnet.PatientKey, uniqueID string) (carnet.SubmissionSetRow, error) {
+	var s carnet.SubmissionSetRow
+	err := r.c.queryOne(ctx, func(rows *sql.Rows) error { return scanSet(rows, &s) },
+		"SELECT "+setCols+" FROM submission_sets WHERE patient_key = ? AND unique_id = ?", string(p), uniqueID)
+	return s, wrap("sqlite.SubmissionSetByUniqueID", err)
+}
+
+func (r reader) FindSubmissionSets(ctx context.Context, p carnet.PatientKey, f carnet.SubmissionSetFilter) ([]carnet.SubmissionSetRow, error) {
+	const op = "sqlite.FindSubmissionSets"
+	var q query
+	q.b.WriteString("SELECT " + setCols + " FROM submission_sets WHERE patient_key = ?")
+	q.args = append(q.args, string(p))
+	q.timeRange("date", f.Date)
+	q.tokens(p, "id", "set_tokens", "set_id", f.Tokens)
+	q.b.WriteString(" ORDER BY date DESC, id")
+
+	rows, err := r.c.query(ctx, q.b.String(), q.args...)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	var out []carnet.SubmissionSetRow
+	for rows.Next() {
+		var s carnet.SubmissionSetRow
+		if err := scanSet(rows.Rows, &s); err != nil {
+			return nil, wrap(op, err)
+		}
+		out = append(out, s)
+	}
+	return out, wrap(op, rows.Err())
+}

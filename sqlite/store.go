@@ -1,0 +1,424 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/carnet-sante/carnet"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Store is the SQLite carnet.Store.
+type Store struct {
+	reader // reads outside any Update: the read-only pool
+
+	path  string
+	opts  options
+	wdb   *sql.DB   // holds the one write connection
+	wconn *sql.Conn // the write connection, owned by the writer goroutine
+	wc    *conn
+	rdb   *sql.DB // read-only connections
+	rc    *conn
+
+	queue      chan *request // unbuffered: callers wait in line in their send
+	closing    chan struct{}
+	writerDone chan struct{}
+	closeOnce  sync.Once
+	closeErr   error
+
+	// failed is set once a commit failed: from then on no write is
+	// acknowledged (see RELIABILITY.md, fsyncgate).
+	failed atomic.Pointer[carnet.Error]
+
+	// commitHook, for tests, runs instead of COMMIT's first step and may
+	// make the commit fail.
+	commitHook func() error
+}
+
+var _ carnet.Store = (*Store)(nil)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	readConns   int
+	maxBatch    int
+	busyTimeout time.Duration
+	logger      *slog.Logger
+	clock       carnet.Clock
+}
+
+// WithReadConns sets the size of the read-only connection pool (default:
+// the number of CPUs, at least 4).
+func WithReadConns(n int) Option { return func(o *options) { o.readConns = n } }
+
+// WithMaxBatch bounds how many queued Updates one commit groups (default 128).
+func WithMaxBatch(n int) Option { return func(o *options) { o.maxBatch = n } }
+
+// WithBusyTimeout sets how long a connection waits for a lock held by
+// another process (default 10s).
+func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busyTimeout = d } }
+
+// WithLogger sets where the store reports failures (never patient data).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithClock sets the clock used to date applied migrations.
+func WithClock(c carnet.Clock) Option { return func(o *options) { o.clock = c } }
+
+// Open opens (creating if needed) the database at path, applies the
+// migrations and starts the writer. The caller must Close the store.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	const op = "sqlite.Open"
+	o := options{
+		readConns:   max(4, runtime.NumCPU()),
+		maxBatch:    128,
+		busyTimeout: 10 * time.Second,
+		logger:      slog.Default(),
+		clock:       carnet.SystemClock{},
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || path == ":memory:" {
+		return nil, carnet.Errorf(carnet.KindInvalid, "sqlite: the database must be a plain file path")
+	}
+	s := &Store{
+		path:       path,
+		opts:       o,
+		queue:      make(chan *request),
+		closing:    make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+	if err := s.open(ctx); err != nil {
+		s.closeDBs()
+		return nil, wrap(op, err)
+	}
+	go s.writeLoop()
+	return s, nil
+}
+
+func (s *Store) dsn(extra ...string) string {
+	ms := s.opts.busyTimeout.Milliseconds()
+	params := []string{
+		fmt.Sprintf("_pragma=busy_timeout(%d)", ms),
+		// Sorts and temporary indexes stay in memory: no temp file
+		// outside the data directory ever holds a row.
+		"_pragma=temp_store(MEMORY)",
+		"_pragma=foreign_keys(1)",
+	}
+	return s.path + "?" + strings.Join(append(params, extra...), "&")
+}
+
+func (s *Store) open(ctx context.Context) error {
+	var err error
+	s.wdb, err = sql.Open("sqlite", s.dsn("_pragma=journal_mode(WAL)", "_pragma=synchronous(FULL)"))
+	if err != nil {
+		return err
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
+	s.wdb.SetConnMaxLifetime(0)
+	s.wdb.SetConnMaxIdleTime(0)
+	if s.wconn, err = s.wdb.Conn(ctx); err != nil {
+		return err
+	}
+	if err := checkDurability(ctx, s.wconn); err != nil {
+		return err
+	}
+	if err := migrate(ctx, s.wconn, s.opts.clock.Now()); err != nil {
+		return err
+	}
+	s.wc = &conn{writer: true, stmts: newStmtCache(s.wconn.PrepareContext)}
+
+	s.rdb, err = sql.Open("sqlite", s.dsn("_pragma=query_only(1)"))
+	if err != nil {
+		return err
+	}
+	s.rdb.SetMaxOpenConns(s.opts.readConns)
+	s.rdb.SetMaxIdleConns(s.opts.readConns)
+	if err := s.rdb.PingContext(ctx); err != nil {
+		return err
+	}
+	s.rc = &conn{stmts: newStmtCache(s.rdb.PrepareContext)}
+	s.reader = reader{c: s.rc}
+	return nil
+}
+
+// checkDurability reads back the settings the durability promise rests on:
+// a file system that refuses WAL must not silently run in another mode.
+func checkDurability(ctx context.Context, c *sql.Conn) error {
+	var mode string
+	var sync int
+	if err := c.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if err := c.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "wal") || sync != 2 {
+		return fmt.Errorf("sqlite: durability settings not in force (journal_mode=%s synchronous=%d)", mode, sync)
+	}
+	return nil
+}
+
+// Files returns the files the store keeps: the database, its write-ahead log
+// and the WAL index. The -wal and -shm files exist only while the database
+// is open (and are removed on a clean Close).
+func (s *Store) Files() []string {
+	return []string{s.path, s.path + "-wal", s.path + "-shm"}
+}
+
+// SchemaVersion returns the highest migration applied to the database.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.rc.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&v) },
+		"SELECT coalesce(max(version), 0) FROM schema_version")
+	return v, wrap("sqlite.SchemaVersion", err)
+}
+
+// Close stops the writer after the batch in progress, refuses further
+// Updates and closes the database. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		<-s.writerDone
+		s.closeErr = s.closeDBs()
+	})
+	return s.closeErr
+}
+
+func (s *Store) closeDBs() error {
+	var errs []error
+	if s.rc != nil {
+		s.rc.stmts.close()
+	}
+	if s.wc != nil {
+		s.wc.stmts.close()
+	}
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+	}
+	if s.wconn != nil {
+		errs = append(errs, s.wconn.Close())
+	}
+	if s.wdb != nil {
+		errs = append(errs, s.wdb.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// request is one Update waiting for the writer.
+type request struct {
+	ctx  context.Context
+	fn   func(carnet.Tx) error
+	done chan result // buffered: the writer never waits for the caller
+}
+
+type result struct {
+	err      error
+	panicked bool
+	panicVal any
+}
+
+// Update runs fn in the next group commit and returns once the group is
+// durable, or with the error of fn or of the commit.
+func (s *Store) Update(ctx context.Context, fn func(carnet.Tx) error) error {
+	const op = "sqlite.Update"
+	if err := s.failed.Load(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return wrap(op, err)
+	}
+	r := &request{ctx: ctx, fn: fn, done: make(chan result, 1)}
+	select {
+	case s.queue <- r:
+	case <-ctx.Done():
+		return wrap(op, ctx.Err())
+	case <-s.closing:
+		return wrap(op, errClosed)
+	}
+	// Once the writer has the request, wait for its answer whatever the
+	// context says: the writer alone knows whether fn's work committed.
+	res := <-r.done
+	if res.panicked {
+		panic(res.panicVal)
+	}
+	return res.err
+}
+
+func (s *Store) writeLoop() {
+	stopped := false
+	defer func() {
+		if !stopped {
+			// An fn ended this goroutine (runtime.Goexit, as t.FailNow
+			// does); its batch was rolled back and answered. Keep writing.
+			go s.writeLoop()
+			return
+		}
+		close(s.writerDone)
+	}()
+	batch := make([]*request, 0, s.opts.maxBatch)
+	for {
+		select {
+		case <-s.closing:
+			stopped = true
+			return
+		case r := <-s.queue:
+			batch = append(batch[:0], r)
+		}
+	gather:
+		for len(batch) < s.opts.maxBatch {
+			select {
+			case r := <-s.queue:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		s.commitBatch(batch)
+		clear(batch)
+	}
+}
+
+// commitBatch runs every request of the batch in one transaction, each in
+// its own savepoint, commits once and answers every caller.
+func (s *Store) commitBatch(batch []*request) {
+	const op = "sqlite.Update"
+	results := make([]result, len(batch))
+	answered := false
+	answer := func() {
+		answered = true
+		for i, r := range batch {
+			r.done <- results[i]
+		}
+	}
+	failAll := func(err error) {
+		for i := range results {
+			if results[i].err == nil && !results[i].panicked {
+				results[i].err = err
+			}
+		}
+	}
+	if err := s.failed.Load(); err != nil {
+		failAll(err)
+		answer()
+		return
+	}
+	bg := context.Background()
+	defer func() {
+		if !answered { // an fn called runtime.Goexit: abandon the batch
+			s.wc.exec(bg, "ROLLBACK")
+			failAll(carnet.Errorf(carnet.KindInternal, "an Update's function exited its goroutine"))
+			answer()
+		}
+	}()
+	if _, err := s.wc.exec(bg, "BEGIN IMMEDIATE"); err != nil {
+		if isStorageFailure(err) {
+			s.poison(err)
+		}
+		failAll(wrap(op, err))
+		answer()
+		return
+	}
+	committable := 0
+	for i, r := range batch {
+		res, broken := s.runOne(r)
+		results[i] = res
+		if broken != nil {
+			// The transaction is in an unknown state: nothing of the batch
+			// may commit.
+			s.wc.exec(bg, "ROLLBACK")
+			if isStorageFailure(broken) {
+				s.poison(broken)
+			}
+			failAll(wrap(op, broken))
+			answer()
+			return
+		}
+		if res.err == nil && !res.panicked {
+			committable++
+		}
+	}
+	if committable == 0 {
+		if _, err := s.wc.exec(bg, "ROLLBACK"); err != nil && isStorageFailure(err) {
+			s.poison(err)
+		}
+		answer()
+		return
+	}
+	if err := s.commit(); err != nil {
+		// Whatever reached the disk, no caller of this batch is told it
+		// is durable, and no later write is acknowledged.
+		s.wc.exec(bg, "ROLLBACK")
+		failAll(s.poison(err))
+	}
+	answer()
+}
+
+func (s *Store) commit() error {
+	if s.commitHook != nil {
+		if err := s.commitHook(); err != nil {
+			return err
+		}
+	}
+	_, err := s.wc.exec(context.Background(), "COMMIT")
+	return err
+}
+
+// poison makes the store refuse every later write, and returns the error
+// given to callers.
+func (s *Store) poison(cause error) *carnet.Error {
+	e := &carnet.Error{Kind: carnet.KindUnavailable, Op: "sqlite.Update", Msg: "the store stopped accepting writes after a storage failure", Err: cause}
+	if s.failed.CompareAndSwap(nil, e) {
+		s.opts.logger.Error("sqlite: commit failed; refusing all further writes until restart", "err", cause.Error())
+	}
+	return s.failed.Load()
+}
+
+// runOne runs one Update's fn in a savepoint. broken is non-nil when the
+// savepoint could not be closed, which dooms the whole batch.
+func (s *Store) runOne(r *request) (res result, broken error) {
+	const op = "sqlite.Update"
+	if err := r.ctx.Err(); err != nil {
+		return result{err: wrap(op, err)}, nil
+	}
+	bg := context.Background()
+	if _, err := s.wc.exec(bg, "SAVEPOINT request"); err != nil {
+		return result{}, err
+	}
+	t := &tx{reader: reader{c: s.wc}, ctx: r.ctx}
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				res = result{panicked: true, panicVal: v}
+			}
+		}()
+		res.err = r.fn(t)
+	}()
+	t.done = true
+	if t.broken != nil {
+		return res, t.broken
+	}
+	if res.err == nil && !res.panicked {
+		if _, err := s.wc.exec(bg, "RELEASE request"); err != nil {
+			return res, err
+		}
+		return res, nil
+	}
+	if _, err := s.wc.exec(bg, "ROLLBACK TO request"); err != nil {
+		return res, err
+	}
+	if _, err := s.wc.exec(bg, "RELEASE request"); err != nil {
+		return res, err
+	}
+	return res, nil
+}

@@ -1,0 +1,319 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/carnet-sante/carnet"
+)
+
+// tx is the carnet.Tx handed to an Update's fn. It runs on the writer
+// connection, inside the savepoint the writer opened for this Update.
+type tx struct {
+	reader
+	ctx  context.Context // the Update's context
+	done bool            // fn has returned: the tx must not be used any more
+	// broken is set when a statement left the SQLite transaction in an
+	// unknown state (a savepoint could not be rolled back): the whole batch
+	// must then be abandoned.
+	broken error
+}
+
+var _ carnet.Tx = (*tx)(nil)
+
+var errTxDone = carnet.Errorf(carnet.KindInternal, "transaction used after its Update returned")
+
+// check refuses work on a finished tx or with a canceled context.
+func (t *tx) check(ctx context.Context) error {
+	if t.done {
+		return errTxDone
+	}
+	if err := t.ctx.Err(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// step runs one Tx method inside its own savepoint, so that a failed method
+// leaves the transaction as it was before the call, even if fn goes on.
+func (t *tx) step(ctx context.Context, op string, fn func() error) error {
+	if err := t.check(ctx); err != nil {
+		return wrap(op, err)
+	}
+	bg := context.Background()
+	if _, err := t.c.exec(bg, "SAVEPOINT step"); err != nil {
+		return wrap(op, err)
+	}
+	err := fn()
+	if err == nil {
+		if _, rerr := t.c.exec(bg, "RELEASE step"); rerr != nil {
+			t.broken = rerr
+			return wrap(op, rerr)
+		}
+		return nil
+	}
+	if _, rerr := t.c.exec(bg, "ROLLBACK TO step"); rerr != nil {
+		t.broken = rerr
+	} else if _, rerr := t.c.exec(bg, "RELEASE step"); rerr != nil {
+		t.broken = rerr
+	}
+	return wrap(op, err)
+}
+
+// The reads of a tx also refuse to run once it is finished.
+func (t *tx) Patient(ctx context.Context, p carnet.PatientKey) (carnet.PatientRow, error) {
+	if err := t.check(ctx); err != nil {
+		return carnet.PatientRow{}, wrap("sqlite.Patient", err)
+	}
+	return t.reader.Patient(ctx, p)
+}
+
+func (t *tx) PatientByToken(ctx context.Context, token string) (carnet.PatientRow, error) {
+	if err := t.check(ctx); err != nil {
+		return carnet.PatientRow{}, wrap("sqlite.PatientByToken", err)
+	}
+	return t.reader.PatientByToken(ctx, token)
+}
+
+func (t *tx) DataKeys(ctx context.Context, p carnet.PatientKey) ([]carnet.WrappedKey, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, wrap("sqlite.DataKeys", err)
+	}
+	return t.reader.DataKeys(ctx, p)
+}
+
+func (t *tx) Route(ctx context.Context, id string) (carnet.PatientKey, error) {
+	if err := t.check(ctx); err != nil {
+		return "", wrap("sqlite.Route", err)
+	}
+	return t.reader.Route(ctx, id)
+}
+
+func (t *tx) Document(ctx context.Context, p carnet.PatientKey, id string) (carnet.DocumentRow, error) {
+	if err := t.check(ctx); err != nil {
+		return carnet.DocumentRow{}, wrap("sqlite.Document", err)
+	}
+	return t.reader.Document(ctx, p, id)
+}
+
+func (t *tx) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet.DocumentFilter) ([]carnet.DocumentRow, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, wrap("sqlite.FindDocuments", err)
+	}
+	return t.reader.FindDocuments(ctx, p, f)
+}
+
+func (t *tx) Content(ctx context.Context, p carnet.PatientKey, contentID string) ([]byte, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, wrap("sqlite.Content", err)
+	}
+	return t.reader.Content(ctx, p, contentID)
+}
+
+func (t *tx) SubmissionSet(ctx context.Context, p carnet.PatientKey, id string) (carnet.SubmissionSetRow, error) {
+	if err := t.check(ctx); err != nil {
+		return carnet.SubmissionSetRow{}, wrap("sqlite.SubmissionSet", err)
+	}
+	return t.reader.SubmissionSet(ctx, p, id)
+}
+
+func (t *tx) SubmissionSetByUniqueID(ctx context.Context, p carnet.PatientKey, uniqueID string) (carnet.SubmissionSetRow, error) {
+	if err := t.check(ctx); err != nil {
+		return carnet.SubmissionSetRow{}, wrap("sqlite.SubmissionSetByUniqueID", err)
+	}
+	return t.reader.SubmissionSetByUniqueID(ctx, p, uniqueID)
+}
+
+func (t *tx) FindSubmissionSets(ctx context.Context, p carnet.PatientKey, f carnet.SubmissionSetFilter) ([]carnet.SubmissionSetRow, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, wrap("sqlite.FindSubmissionSets", err)
+	}
+	return t.reader.FindSubmissionSets(ctx, p, f)
+}
+
+func (t *tx) PutPatient(ctx context.Context, row carnet.PatientRow) error {
+	const op = "sqlite.PutPatient"
+	return t.step(ctx, op, func() error {
+		var (
+			version   int
+			oldTokens []byte
+		)
+		err := t.c.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&version, &oldTokens) },
+			"SELECT version, identifier_tokens FROM patients WHERE patient_key = ?", string(row.Key))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			_, err = t.c.exec(ctx, "INSERT INTO patients ("+patientCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+				string(row.Key), string(row.State), row.Version, encodeStrings(row.IdentifierTokens),
+				nonNil(row.Sealed), dbTime(row.Created), dbTime(row.Updated))
+			if err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		default:
+			if row.Version != version+1 {
+				return conflict(op, "the patient record was changed concurrently (version mismatch)", nil)
+			}
+			_, err = t.c.exec(ctx, `UPDATE patients SET state = ?, version = ?, identifier_tokens = ?, sealed = ?, created = ?, updated = ?
+				WHERE patient_key = ?`,
+				string(row.State), row.Version, encodeStrings(row.IdentifierTokens), nonNil(row.Sealed),
+				dbTime(row.Created), dbTime(row.Updated), string(row.Key))
+			if err != nil {
+				return err
+			}
+			old, err := decodeStrings(oldTokens)
+			if err != nil {
+				return err
+			}
+			for _, tok := range old {
+				if _, err := t.c.exec(ctx, "DELETE FROM patient_tokens WHERE token = ? AND patient_key = ?", tok, string(row.Key)); err != nil {
+					return err
+				}
+			}
+		}
+		for _, tok := range row.IdentifierTokens {
+			res, err := t.c.exec(ctx, "INSERT INTO patient_tokens (token, patient_key) VALUES (?, ?) ON CONFLICT (token) DO NOTHING",
+				tok, string(row.Key))
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 1 {
+				continue
+			}
+			var owner string
+			if err := t.c.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&owner) },
+				"SELECT patient_key FROM patient_tokens WHERE token = ?", tok); err != nil {
+				return err
+			}
+			if owner != string(row.Key) {
+				return conflict(op, "an identifier of this record belongs to another record", nil)
+			}
+		}
+		return nil
+	})
+}
+
+func (t *tx) PutDataKey(ctx context.Context, p carnet.PatientKey, k carnet.WrappedKey) error {
+	const op = "sqlite.PutDataKey"
+	return t.step(ctx, op, func() error {
+		_, err := t.c.exec(ctx, "INSERT INTO data_keys (patient_key, id, kek_id, wrapped, created) VALUES (?, ?, ?, ?, ?)",
+			string(p), k.ID, k.KEKID, nonNil(k.Wrapped), dbTime(k.Created))
+		if isDuplicate(err) {
+			return conflict(op, "a data key with this id exists", err)
+		}
+		return err
+	})
+}
+
+// route claims id for patient p. Ids are unique across patients.
+func (t *tx) route(ctx context.Context, op string, p carnet.PatientKey, id, kind string) error {
+	_, err := t.c.exec(ctx, "INSERT INTO routes (id, patient_key, kind) VALUES (?, ?, ?)", id, string(p), kind)
+	if isDuplicate(err) {
+		return conflict(op, "the id is already in use", err)
+	}
+	return err
+}
+
+func (t *tx) insertTokens(ctx context.Context, table, idCol string, p carnet.PatientKey, id string, ts []carnet.Token) error {
+	q := "INSERT INTO " + table + " (patient_key, " + idCol + ", kind, value) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+	for _, tok := range ts {
+		if _, err := t.c.exec(ctx, q, string(p), id, tok.Kind, tok.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// uniqueIDConflict names the constraint a document write broke.
+func documentConflict(op string, err error) error {
+	if strings.Contains(err.Error(), "unique_id") {
+		return conflict(op, "a latest document with this uniqueId exists for the patient", err)
+	}
+	return conflict(op, "the document id is already in use", err)
+}
+
+func documentArgs(row carnet.DocumentRow) []any {
+	return []any{
+		row.LogicalID, row.UniqueID, row.Version, row.Latest, string(row.Status), row.SubmissionSet, row.ContentID,
+		dbTime(row.Date), dbTime(row.Created), dbTime(row.PeriodStart), dbTime(row.PeriodEnd),
+		encodeTokens(row.Tokens), nonNil(row.Sealed),
+	}
+}
+
+func (t *tx) InsertDocument(ctx context.Context, row carnet.DocumentRow) error {
+	const op = "sqlite.InsertDocument"
+	return t.step(ctx, op, func() error {
+		if err := t.route(ctx, op, row.Patient, row.ID, "document"); err != nil {
+			return err
+		}
+		args := append([]any{string(row.Patient), row.ID}, documentArgs(row)...)
+		if _, err := t.c.exec(ctx, "INSERT INTO documents ("+documentCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", args...); err != nil {
+			if isDuplicate(err) {
+				return documentConflict(op, err)
+			}
+			return err
+		}
+		return t.insertTokens(ctx, "document_tokens", "doc_id", row.Patient, row.ID, row.Tokens)
+	})
+}
+
+func (t *tx) UpdateDocument(ctx context.Context, row carnet.DocumentRow) error {
+	const op = "sqlite.UpdateDocument"
+	return t.step(ctx, op, func() error {
+		args := append(documentArgs(row), string(row.Patient), row.ID)
+		res, err := t.c.exec(ctx, `UPDATE documents SET logical_id = ?, unique_id = ?, version = ?, latest = ?, status = ?,
+			submission_set = ?, content_id = ?, date = ?, created = ?, period_start = ?, period_end = ?, tokens = ?, sealed = ?
+			WHERE patient_key = ? AND id = ?`, args...)
+		if err != nil {
+			if isDuplicate(err) {
+				return documentConflict(op, err)
+			}
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return &carnet.Error{Kind: carnet.KindNotFound, Op: op, Msg: "not found"}
+		}
+		if _, err := t.c.exec(ctx, "DELETE FROM document_tokens WHERE patient_key = ? AND doc_id = ?", string(row.Patient), row.ID); err != nil {
+			return err
+		}
+		return t.insertTokens(ctx, "document_tokens", "doc_id", row.Patient, row.ID, row.Tokens)
+	})
+}
+
+func (t *tx) PutContent(ctx context.Context, p carnet.PatientKey, contentID string, sealed []byte) error {
+	const op = "sqlite.PutContent"
+	return t.step(ctx, op, func() error {
+		if err := t.route(ctx, op, p, contentID, "content"); err != nil {
+			return err
+		}
+		_, err := t.c.exec(ctx, "INSERT INTO contents (patient_key, id, sealed) VALUES (?, ?, ?)", string(p), contentID, nonNil(sealed))
+		if isDuplicate(err) {
+			return conflict(op, "the content id is already in use", err)
+		}
+		return err
+	})
+}
+
+func (t *tx) InsertSubmissionSet(ctx context.Context, row carnet.SubmissionSetRow) error {
+	const op = "sqlite.InsertSubmissionSet"
+	return t.step(ctx, op, func() error {
+		if err := t.route(ctx, op, row.Patient, row.ID, "submissionset"); err != nil {
+			return err
+		}
+		_, err := t.c.exec(ctx, "INSERT INTO submission_sets ("+setCols+") VALUES (?, ?, ?, ?, ?, ?)",
+			string(row.Patient), row.ID, row.UniqueID, dbTime(row.Date), encodeTokens(row.Tokens), nonNil(row.Sealed))
+		if isDuplicate(err) {
+			return conflict(op, "a submission set with this id or uniqueId exists for the patient", err)
+		}
+		if err != nil {
+			return err
+		}
+		return t.insertTokens(ctx, "set_tokens", "set_id", row.Patient, row.ID, row.Tokens)
+	})
+}
