@@ -1,65 +1,139 @@
 package mhd
 
 import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"time"
+	"strings"
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
 )
 
-// ProvideBundle is the producer's side of ITI-65: the transaction Bundle
-// (SubmissionSet List, one DocumentReference and one Binary per document,
-// linked by urn:uuid fullUrls) that files sub. ParseProvide of its JSON
-// gives sub back. Carnet's demo loader, benchmarks and tests file documents
-// with it exactly as outside software would.
+// ProvideBundle writes a submission as the ITI-65 Provide Document Bundle
+// that ParseProvide reads back into the same submission: what a producing
+// system sends, and what Carnet's own tools (import, tests, benchmarks) use.
+//
+// Entries come in the order SubmissionSet, then each DocumentReference
+// followed by its Binary, then one PATCH entry (FHIRPath Patch) per change.
+// fullUrls are the documents' FullURL when set, otherwise urn:uuid: values
+// derived from the uniqueIds, so that the same submission always gives the
+// same bundle. A set without a date takes the latest creation time of its
+// documents, and one without contentType the first document's type.
 func ProvideBundle(sub carnet.Submission) fhir.Bundle {
-	subject := &fhir.Reference{Identifier: &fhir.Identifier{System: sub.Patient.System, Value: sub.Patient.Value}}
-	setURL := "urn:uuid:" + carnet.NewID()
-	docURLs := make([]string, len(sub.Documents))
-	binURLs := make([]string, len(sub.Documents))
-	for i := range sub.Documents {
-		docURLs[i], binURLs[i] = "urn:uuid:"+carnet.NewID(), "urn:uuid:"+carnet.NewID()
+	setURL := derivedUUID("set", sub.Set.UniqueID)
+	b := fhir.Bundle{
+		Resource: fhir.Resource{ResourceType: "Bundle", Meta: &fhir.Meta{Profile: []string{ProfileProvideBundle}}},
+		Type:     "transaction",
 	}
+	subject := &fhir.Reference{Identifier: &fhir.Identifier{System: sub.Patient.System, Value: sub.Patient.Value}}
 
 	set := sub.Set
 	if set.Date.IsZero() {
-		set.Date = time.Now().UTC() // submissionTime
+		for _, d := range sub.Documents {
+			if d.Meta.Created.After(set.Date) {
+				set.Date = d.Meta.Created
+			}
+		}
 	}
-	list := List(set, "")
-	list.ID = ""
-	list.Meta = &fhir.Meta{Profile: []string{ProfileSubmissionSet}}
-	list.Subject = subject
-	list.Entry = nil
-	for _, u := range docURLs {
-		list.Entry = append(list.Entry, fhir.ListEntry{Item: fhir.Reference{Reference: u}})
+	if set.ContentType.Code == "" && len(sub.Documents) > 0 {
+		set.ContentType = sub.Documents[0].Meta.Type
 	}
+	set.ID, set.Patient, set.Documents = "", "", nil
+	lst := List(set, "")
+	lst.Subject = subject
+	lst.Identifier = append(lst.Identifier, fhir.Identifier{Use: "official", System: SystemURI, Value: setURL})
 
-	b := fhir.Bundle{Type: "transaction"}
-	b.Meta = &fhir.Meta{Profile: []string{ProfileProvideBundle}}
-	b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: setURL, Resource: encodeResource(list), Request: &fhir.BundleRequest{Method: "POST", URL: "List"}})
-	for i, sd := range sub.Documents {
-		d := carnet.Document{UniqueID: sd.UniqueID, Status: carnet.StatusCurrent, Meta: sd.Meta}
-		d.Meta.Size = int64(len(sd.Content))
-		dr := DocumentReference(d, "")
-		dr.Meta = &fhir.Meta{Profile: []string{ProfileDocumentReference}}
-		dr.Date = ""
+	var docs []fhir.BundleEntry
+	for _, sd := range sub.Documents {
+		full := sd.FullURL
+		if full == "" {
+			full = derivedUUID("document", sd.UniqueID)
+		}
+		binURL := derivedUUID("binary", full)
+		lst.Entry = append(lst.Entry, fhir.ListEntry{Item: fhir.Reference{Reference: full}})
+
+		m := sd.Meta
+		if len(m.SHA1) == 0 {
+			h := sha1.Sum(sd.Content)
+			m.SHA1 = h[:]
+		}
+		if m.Size == 0 {
+			m.Size = int64(len(sd.Content))
+		}
+		dr := DocumentReference(carnet.Document{UniqueID: sd.UniqueID, Status: carnet.StatusCurrent, Meta: m}, "")
+		dr.ID, dr.Meta, dr.Date = "", &fhir.Meta{Profile: []string{ProfileDocumentReference}}, ""
 		dr.Subject = subject
-		dr.Content[0].Attachment.URL = binURLs[i]
-		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: docURLs[i], Resource: encodeResource(dr), Request: &fhir.BundleRequest{Method: "POST", URL: "DocumentReference"}})
+		for k := range dr.Identifier {
+			dr.Identifier[k].Use = "" // the producer's identifiers, as they were
+		}
+		dr.Content[0].Attachment.URL = binURL
+		docs = append(docs,
+			entry(full, dr, "POST", "DocumentReference"),
+			entry(binURL, fhir.Binary{ContentType: m.ContentType, Data: sd.Content}, "POST", "Binary"))
 	}
-	for i, sd := range sub.Documents {
-		bin := fhir.Binary{ContentType: sd.Meta.ContentType, Data: sd.Content}
-		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: binURLs[i], Resource: encodeResource(bin), Request: &fhir.BundleRequest{Method: "POST", URL: "Binary"}})
+	b.Entry = append(b.Entry, entry(setURL, lst, "POST", "List"))
+	b.Entry = append(b.Entry, docs...)
+	for _, ch := range sub.Changes {
+		b.Entry = append(b.Entry, entry("", patchParameters(ch), "PATCH", "DocumentReference/"+ch.DocumentID))
 	}
 	return b
 }
 
-func encodeResource(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("mhd: encode %T: %v", v, err))
+func entry(fullURL string, resource any, method, url string) fhir.BundleEntry {
+	raw, _ := json.Marshal(resource) // our own types: cannot fail
+	return fhir.BundleEntry{FullURL: fullURL, Resource: raw, Request: &fhir.BundleRequest{Method: method, URL: url}}
+}
+
+// patchParameters writes a change as the FHIRPath Patch that ParsePatch
+// reads back into it.
+func patchParameters(ch carnet.DocumentChange) fhir.Parameters {
+	p := fhir.Parameters{Resource: fhir.Resource{ResourceType: "Parameters", Meta: &fhir.Meta{Profile: []string{ProfilePatchParameters}}}}
+	str := func(s string) *string { return &s }
+	op := func(parts ...fhir.ParametersParameter) {
+		p.Parameter = append(p.Parameter, fhir.ParametersParameter{Name: "operation", Part: parts})
 	}
-	return b
+	typ := func(t string) fhir.ParametersParameter {
+		return fhir.ParametersParameter{Name: "type", ValueCode: str(t)}
+	}
+	path := func(s string) fhir.ParametersParameter {
+		return fhir.ParametersParameter{Name: "path", ValueString: str(s)}
+	}
+	name := func(s string) fhir.ParametersParameter {
+		return fhir.ParametersParameter{Name: "name", ValueString: str(s)}
+	}
+	switch ch.Status {
+	case carnet.StatusCurrent:
+		op(typ("replace"), path("DocumentReference.status"), fhir.ParametersParameter{Name: "value", ValueCode: str("current")})
+	case carnet.StatusSuperseded:
+		op(typ("replace"), path("DocumentReference.status"), fhir.ParametersParameter{Name: "value", ValueCode: str("superseded")})
+	case carnet.StatusDeleted:
+		op(typ("replace"), path("DocumentReference.status"), fhir.ParametersParameter{Name: "value", ValueCode: str("entered-in-error")})
+	case carnet.StatusArchived:
+		op(typ("add"), path("DocumentReference"), name("extension"), fhir.ParametersParameter{Name: "value", Part: []fhir.ParametersParameter{
+			{Name: "url", ValueURI: str(ExtAvailabilityStatus)},
+			{Name: "valueCode", ValueCode: str("archived")},
+		}})
+	}
+	for _, l := range ch.AddLabels {
+		op(typ("add"), path("DocumentReference"), name("securityLabel"), fhir.ParametersParameter{Name: "value",
+			ValueCodeableConcept: &fhir.CodeableConcept{Coding: []fhir.Coding{{System: l.System, Code: l.Code, Display: l.Display}}}})
+	}
+	for _, c := range ch.RemoveLabels {
+		op(typ("delete"), path(fmt.Sprintf("DocumentReference.securityLabel.where(coding.code='%s')", strings.ReplaceAll(c, "'", ""))))
+	}
+	return p
+}
+
+// derivedUUID is a urn:uuid: name-based on kind and name (RFC 9562 version
+// 8 layout over SHA-256), stable across calls.
+func derivedUUID(kind, name string) string {
+	h := sha256.Sum256([]byte("carnet " + kind + "\x00" + name))
+	u := h[:16]
+	u[6] = u[6]&0x0f | 0x80
+	u[8] = u[8]&0x3f | 0x80
+	x := hex.EncodeToString(u)
+	return "urn:uuid:" + x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }

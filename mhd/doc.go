@@ -5,7 +5,7 @@
 //     into a carnet.Submission, checking everything a producer can get wrong
 //     and reporting every problem at once, each with the FHIRPath of the
 //     element at fault; BuildProvideResponse answers one entry per request
-//     entry, in order.
+//     entry, in order; ProvideBundle writes a submission as such a bundle.
 //   - ITI-105 Simplified Publish: ParseSimplifiedPublish.
 //   - ITI-66 and ITI-67 searches: ParseListSearch and ParseDocumentSearch turn
 //     query parameters into carnet.ListSearch and carnet.DocumentSearch.
