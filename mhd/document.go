@@ -19,6 +19,7 @@ import (
 const (
 	maxContained = 64
 	maxAuthors   = 32
+	maxCodes     = 64 // repeated coded elements of one document
 )
 
 // parsedDocument is a DocumentReference read from a request, before its
@@ -39,6 +40,11 @@ func readDocument(raw json.RawMessage, path string, opts ParseOptions, l *issueL
 	var dr fhir.DocumentReference
 	if err := fhir.Unmarshal(raw, &dr, path); err != nil {
 		l.merge(err, path)
+		return out
+	}
+	if len(dr.SecurityLabel) > maxCodes || len(dr.Identifier) > maxCodes || len(dr.RelatesTo) > maxCodes ||
+		len(dr.Category) > maxCodes || len(dr.Content) > maxCodes || dr.Context != nil && len(dr.Context.Event) > maxCodes {
+		l.add("too-costly", path, "at most %d securityLabel, identifier, relatesTo, category, content or context.event elements", maxCodes)
 		return out
 	}
 	m := &out.doc.Meta

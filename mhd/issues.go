@@ -11,15 +11,26 @@ import (
 // elements and rules, not values.
 type issueList []carnet.Issue
 
+// maxIssues bounds an answer: a hostile body must not make the outcome
+// larger than itself.
+const maxIssues = 100
+
 func (l *issueList) add(code, expr, format string, args ...any) {
-	*l = append(*l, carnet.Issue{Severity: "error", Code: code, Expression: expr, Diagnostics: fmt.Sprintf(format, args...)})
+	switch {
+	case len(*l) < maxIssues:
+		*l = append(*l, carnet.Issue{Severity: "error", Code: code, Expression: expr, Diagnostics: fmt.Sprintf(format, args...)})
+	case len(*l) == maxIssues:
+		*l = append(*l, carnet.Issue{Severity: "error", Code: "too-costly", Diagnostics: fmt.Sprintf("more than %d problems: the first %d are listed", maxIssues, maxIssues)})
+	}
 }
 
 // merge appends the issues carried by err (a *carnet.Error from fhir.Decode
 // or ParsePatch), or one generic issue at expr.
 func (l *issueList) merge(err error, expr string) {
 	if is := carnet.ErrorIssues(err); len(is) > 0 {
-		*l = append(*l, is...)
+		for _, i := range is {
+			l.add(i.Code, i.Expression, "%s", i.Diagnostics)
+		}
 		return
 	}
 	l.add("invalid", expr, "%s", carnet.ErrorMessage(err))

@@ -162,7 +162,7 @@ func TestListRendering(t *testing.T) {
 	var issues issueList
 	l.Subject = &fhir.Reference{Identifier: &fhir.Identifier{System: testINSSystem, Value: testINSValue}}
 	raw2, _ := json.Marshal(l)
-	rs := readSubmissionSet(raw2, "List", testOpts, &issues)
+	rs := readSubmissionSet(raw2, "List", testOpts.withDefaults(), &issues)
 	if len(issues) > 0 {
 		t.Fatalf("rendered List does not read back:%s", formatIssues(issues))
 	}

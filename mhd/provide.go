@@ -112,7 +112,7 @@ func ParseProvide(body []byte, opts ParseOptions) (carnet.Submission, *EntryMap,
 			if method != "POST" {
 				l.add("not-supported", path+".request.method", "entries are created with POST or changed with PATCH")
 			} else if u := strings.TrimSuffix(e.Request.URL, "/"); u != rt && !strings.HasSuffix(u, "/"+rt) {
-				l.add("value", path+".request.url", "the request url must be the resource type %s", rt)
+				l.add("value", path+".request.url", "the request url must be the resource type %s", clip(rt, 40))
 			}
 		}
 		switch rt {
@@ -411,6 +411,10 @@ func readSubmissionSet(raw json.RawMessage, path string, opts ParseOptions, l *i
 		if a, ok := readAuthor(lst.Contained, *lst.Source, path+".source", l); ok {
 			s.Authors = append(s.Authors, a)
 		}
+	}
+	if len(lst.Entry) > 3*opts.MaxDocuments {
+		l.add("too-costly", path+".entry", "the SubmissionSet lists more entries than a submission may hold")
+		lst.Entry = nil
 	}
 	for k, en := range lst.Entry {
 		out.items = append(out.items, listItem{ref: en.Item.Reference, path: fmt.Sprintf("%s.entry[%d].item", path, k)})

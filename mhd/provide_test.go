@@ -558,3 +558,25 @@ func TestParseProvideBoundsContained(t *testing.T) {
 		t.Errorf("issues:%s", formatIssues(issues))
 	}
 }
+
+func TestParseProvideBoundsIssues(t *testing.T) {
+	b := validBundle()
+	var labels arr
+	for range 10 * maxCodes {
+		labels = append(labels, obj{})
+	}
+	at(t, b, "entry.1.resource")["securityLabel"] = labels
+	var items arr
+	for i := range 3*DefaultMaxDocuments + 1 {
+		items = append(items, obj{"item": obj{"reference": fmt.Sprintf("urn:uuid:%d", i)}})
+	}
+	at(t, b, "entry.0.resource")["entry"] = items
+	_, _, err := ParseProvide(mustJSON(t, b), testOpts)
+	issues := issuesOf(t, err)
+	if len(issues) > maxIssues+1 {
+		t.Errorf("%d issues, want at most %d", len(issues), maxIssues+1)
+	}
+	if !hasIssue(issues, "too-costly", "Bundle.entry[1].resource") || !hasIssue(issues, "too-costly", "Bundle.entry[0].resource.entry") {
+		t.Errorf("issues:%s", formatIssues(issues))
+	}
+}

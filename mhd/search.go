@@ -221,7 +221,13 @@ func (sp *searchParser) add(code, param, format string, args ...any) {
 }
 
 func (sp *searchParser) warn(name string) {
-	sp.warnings = append(sp.warnings, fmt.Sprintf("the search parameter %q is not supported and was ignored", clip(name, 40)))
+	const maxWarnings = 20
+	switch {
+	case len(sp.warnings) < maxWarnings:
+		sp.warnings = append(sp.warnings, fmt.Sprintf("the search parameter %q is not supported and was ignored", clip(name, 40)))
+	case len(sp.warnings) == maxWarnings:
+		sp.warnings = append(sp.warnings, "more unsupported search parameters were ignored")
+	}
 }
 
 func (sp *searchParser) err(op string) error {
