@@ -219,10 +219,15 @@ func containAuthors(authors []carnet.Author, prefix string) ([]json.RawMessage, 
 				add(fhir.Organization{Resource: res("Organization", id+"-organization"), Identifier: identifiers(a.OrgID), Name: a.Org})
 				role.Organization = &fhir.Reference{Reference: "#" + id + "-organization"}
 			}
-			for _, c := range []carnet.Coding{a.Profession, a.Role} {
-				if cc := concept(c); cc != nil {
-					role.Code = append(role.Code, *cc)
-				}
+			// code[0] is the profession and code[1] the role (see readAuthor):
+			// a role without a profession keeps its place after an empty one.
+			switch prof, r := concept(a.Profession), concept(a.Role); {
+			case prof != nil && r != nil:
+				role.Code = []fhir.CodeableConcept{*prof, *r}
+			case prof != nil:
+				role.Code = []fhir.CodeableConcept{*prof}
+			case r != nil:
+				role.Code = []fhir.CodeableConcept{{Text: "profession not given"}, *r}
 			}
 			if cc := concept(a.Specialty); cc != nil {
 				role.Specialty = []fhir.CodeableConcept{*cc}

@@ -130,9 +130,13 @@ func TestDocumentReferenceAuthors(t *testing.T) {
 		{ID: carnet.Identifier{System: testINSSystem, Value: testINSValue}, Family: "Martin"},
 		{Org: "Laboratoire", OrgID: carnet.Identifier{System: "urn:oid:1.2.250.1.71.4.2.2", Value: "75"}},
 		{Family: "Lemaire", Profession: carnet.Coding{Code: "10"}, Role: carnet.Coding{Code: "R"}},
+		{Family: "Petit", Role: carnet.Coding{Code: "R"}},
 	}
 	dr := DocumentReference(carnet.Document{ID: "x", Meta: carnet.DocumentMeta{Authors: authors}}, "")
-	wantTypes := []string{"Practitioner", "Patient", "Organization", "PractitionerRole"}
+	wantTypes := []string{"Practitioner", "Patient", "Organization", "PractitionerRole", "PractitionerRole"}
+	if len(dr.Author) != len(authors) {
+		t.Fatalf("%d authors rendered, want %d", len(dr.Author), len(authors))
+	}
 	for i, ref := range dr.Author {
 		c, ok := dr.ResolveContained(ref.Reference)
 		if !ok || c.ResourceType != wantTypes[i] {
