@@ -78,7 +78,9 @@ func DocumentReference(d carnet.Document, base string) fhir.DocumentReference {
 		dr.RelatesTo = append(dr.RelatesTo, fhir.DocumentReferenceRelates{Code: r.Code, Target: fhir.Reference{Reference: "DocumentReference/" + r.Target}})
 	}
 	for _, c := range m.Confidentiality {
-		dr.SecurityLabel = append(dr.SecurityLabel, *concept(c))
+		if cc := concept(c); cc != nil {
+			dr.SecurityLabel = append(dr.SecurityLabel, *cc)
+		}
 	}
 	att := fhir.Attachment{
 		ContentType: m.ContentType,
@@ -106,7 +108,9 @@ func DocumentReference(d carnet.Document, base string) fhir.DocumentReference {
 		PracticeSetting: concept(m.PracticeSetting),
 	}
 	for _, e := range m.Events {
-		ctx.Event = append(ctx.Event, *concept(e))
+		if cc := concept(e); cc != nil {
+			ctx.Event = append(ctx.Event, *cc)
+		}
 	}
 	if !m.ServicePeriod.Start.IsZero() || !m.ServicePeriod.End.IsZero() {
 		ctx.Period = &fhir.Period{Start: fhir.FormatDateTime(m.ServicePeriod.Start), End: fhir.FormatDateTime(m.ServicePeriod.End)}

@@ -263,3 +263,11 @@ func TestDocumentSearchBundle(t *testing.T) {
 		t.Errorf("list bundle: %+v", lb.Entry)
 	}
 }
+
+func TestDocumentReferenceToleratesEmptyCodings(t *testing.T) {
+	d := carnet.Document{ID: "x", Meta: carnet.DocumentMeta{Confidentiality: []carnet.Coding{{}}, Events: []carnet.Coding{{System: "s"}}, Authors: []carnet.Author{{}}}}
+	dr := DocumentReference(d, "")
+	if len(dr.SecurityLabel) != 0 || dr.Context != nil || len(dr.Author) != 0 {
+		t.Errorf("empty codings rendered: %+v", dr)
+	}
+}
