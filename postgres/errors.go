@@ -42,6 +42,10 @@ func errorKind(err error) carnet.Kind {
 		switch {
 		case pe.Code == codeUniqueViolation:
 			return carnet.KindConflict
+		case pe.Code == "22021", pe.Code == "22P05":
+			// A string the database cannot hold (a NUL byte, invalid
+			// UTF-8): it came from the request.
+			return carnet.KindInvalid
 		case pe.Code == codeSerializationFailure, pe.Code == codeDeadlockDetected:
 			// Only left when Update ran out of retries: try again later.
 			return carnet.KindUnavailable

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/carnet-sante/carnet"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -76,7 +77,8 @@ func migrate(ctx context.Context, conn *pgx.Conn) error {
 		return err
 	}
 	if schema == nil {
-		return fmt.Errorf("no schema selected: the search_path names no existing schema")
+		return &carnet.Error{Kind: carnet.KindUnavailable, Op: "postgres.migrate",
+			Msg: "no schema to use: the search_path names no existing schema"}
 	}
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
 		version integer PRIMARY KEY,
@@ -90,7 +92,8 @@ func migrate(ctx context.Context, conn *pgx.Conn) error {
 		return err
 	}
 	if current > len(ms) {
-		return fmt.Errorf("database schema version %d is newer than this program's %d: upgrade the program", current, len(ms))
+		return &carnet.Error{Kind: carnet.KindUnavailable, Op: "postgres.migrate",
+			Msg: fmt.Sprintf("database schema version %d is newer than this program's %d: upgrade the program", current, len(ms))}
 	}
 	for _, m := range ms[current:] {
 		// Without arguments pgx uses the simple protocol, which takes a

@@ -23,7 +23,8 @@ type pool struct {
 	slots chan struct{} // one token per connection in use; cap is the pool size
 
 	mu     sync.Mutex
-	idle   []idleConn // most recently used last
+	idle   []idleConn              // most recently used last
+	born   map[*pgx.Conn]time.Time // when each open connection was dialled
 	closed bool
 }
 
@@ -33,13 +34,17 @@ type idleConn struct {
 }
 
 // pingAfter is how long a connection may sit idle before it is pinged on
-// reuse, as pgxpool does by default.
-const pingAfter = time.Second
+// reuse; maxLifetime is how long a connection is reused. Both are pgxpool's
+// defaults.
+const (
+	pingAfter   = time.Second
+	maxLifetime = time.Hour
+)
 
 var errPoolClosed = errors.New("postgres: store closed")
 
 func newPool(cfg *pgx.ConnConfig, size int) *pool {
-	return &pool{cfg: cfg, slots: make(chan struct{}, size)}
+	return &pool{cfg: cfg, slots: make(chan struct{}, size), born: make(map[*pgx.Conn]time.Time)}
 }
 
 // acquire returns a connection for the caller's exclusive use; the caller
@@ -70,6 +75,9 @@ func (p *pool) acquire(ctx context.Context) (*pgx.Conn, error) {
 				<-p.slots
 				return nil, err
 			}
+			p.mu.Lock()
+			p.born[conn] = time.Now()
+			p.mu.Unlock()
 			return conn, nil
 		}
 		if time.Since(ic.since) < pingAfter {
@@ -78,12 +86,12 @@ func (p *pool) acquire(ctx context.Context) (*pgx.Conn, error) {
 		if err := ic.conn.Ping(ctx); err == nil {
 			return ic.conn, nil
 		} else if ctx.Err() != nil {
-			closeConn(ic.conn)
+			p.closeConn(ic.conn)
 			<-p.slots
 			return nil, ctx.Err()
 		}
 		// The server dropped it (restart, idle timeout): try the next one.
-		closeConn(ic.conn)
+		p.closeConn(ic.conn)
 	}
 }
 
@@ -92,23 +100,21 @@ func (p *pool) acquire(ctx context.Context) (*pgx.Conn, error) {
 func (p *pool) release(conn *pgx.Conn) {
 	defer func() { <-p.slots }()
 	pc := conn.PgConn()
-	if conn.IsClosed() || pc.IsBusy() || pc.TxStatus() != 'I' {
-		closeConn(conn)
-		return
-	}
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		closeConn(conn)
-		return
+	reuse := !p.closed && !conn.IsClosed() && !pc.IsBusy() && pc.TxStatus() == 'I' &&
+		time.Since(p.born[conn]) < maxLifetime
+	if reuse {
+		p.idle = append(p.idle, idleConn{conn: conn, since: time.Now()})
 	}
-	p.idle = append(p.idle, idleConn{conn: conn, since: time.Now()})
 	p.mu.Unlock()
+	if !reuse {
+		p.closeConn(conn)
+	}
 }
 
 // discard closes conn instead of returning it to the pool.
 func (p *pool) discard(conn *pgx.Conn) {
-	closeConn(conn)
+	p.closeConn(conn)
 	<-p.slots
 }
 
@@ -119,11 +125,14 @@ func (p *pool) close() {
 	p.idle, p.closed = nil, true
 	p.mu.Unlock()
 	for _, ic := range idle {
-		closeConn(ic.conn)
+		p.closeConn(ic.conn)
 	}
 }
 
-func closeConn(conn *pgx.Conn) {
+func (p *pool) closeConn(conn *pgx.Conn) {
+	p.mu.Lock()
+	delete(p.born, conn)
+	p.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = conn.Close(ctx) // best effort: the server ends the session when the socket goes

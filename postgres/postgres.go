@@ -62,6 +62,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	var syncCommit string
 	if err := conn.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&syncCommit); err != nil {
 		p.discard(conn)
+		p.close()
 		return nil, mapError(op, err)
 	}
 	if err := migrate(ctx, conn); err != nil {
@@ -120,15 +121,28 @@ func (s *Store) Update(ctx context.Context, fn func(tx carnet.Tx) error) error {
 
 func (s *Store) update(ctx context.Context, fn func(tx carnet.Tx) error) error {
 	const op = "postgres.Update"
-	conn, err := s.pool.acquire(ctx)
-	if err != nil {
-		return mapError(op, err)
+	var (
+		conn *pgx.Conn
+		ptx  pgx.Tx
+		err  error
+	)
+	// A pooled connection the server has dropped fails at BEGIN, before
+	// anything of fn ran: then one more try, on a new connection.
+	for try := 0; ; try++ {
+		if conn, err = s.pool.acquire(ctx); err != nil {
+			return mapError(op, err)
+		}
+		ptx, err = conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+		if err == nil {
+			break
+		}
+		closed := conn.IsClosed()
+		s.pool.release(conn)
+		if !closed || ctx.Err() != nil || try == 1 {
+			return mapError(op, err)
+		}
 	}
 	defer s.pool.release(conn)
-	ptx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
-	if err != nil {
-		return mapError(op, err)
-	}
 	// Roll back whatever way fn leaves (error, panic); a no-op after commit.
 	// A canceled ctx must not keep the rollback from reaching the server.
 	defer func() {
@@ -155,13 +169,21 @@ type querier interface {
 
 // withReader runs fn with a reader on a pooled connection, outside any
 // explicit transaction: each statement sees the latest committed state.
+// Reads change nothing, so one that failed because the server dropped the
+// connection (a restart, a failover) runs once more on a new one.
 func (s *Store) withReader(ctx context.Context, op string, fn func(r reader) error) error {
-	conn, err := s.pool.acquire(ctx)
-	if err != nil {
-		return mapError(op, err)
+	for try := 0; ; try++ {
+		conn, err := s.pool.acquire(ctx)
+		if err != nil {
+			return mapError(op, err)
+		}
+		err = fn(reader{conn})
+		closed := conn.IsClosed()
+		s.pool.release(conn)
+		if err == nil || !closed || ctx.Err() != nil || try == 1 {
+			return err
+		}
 	}
-	defer s.pool.release(conn)
-	return fn(reader{conn})
 }
 
 func (s *Store) Patient(ctx context.Context, p carnet.PatientKey) (row carnet.PatientRow, err error) {

@@ -76,7 +76,7 @@ func (r reader) DataKeys(ctx context.Context, p carnet.PatientKey) ([]carnet.Wra
 	const op = "postgres.DataKeys"
 	rows, err := r.q.Query(ctx, `
 		SELECT id, kek_id, wrapped, created FROM data_keys
-		WHERE patient_key = $1 ORDER BY created, seq`, string(p))
+		WHERE patient_key = $1 ORDER BY created, id`, string(p))
 	if err != nil {
 		return nil, mapError(op, err)
 	}

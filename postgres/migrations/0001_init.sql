@@ -52,7 +52,6 @@ CREATE TABLE patient_tokens (
 CREATE TABLE data_keys (
 	patient_key text COLLATE "C" NOT NULL,
 	id          text COLLATE "C" NOT NULL,
-	seq         bigint GENERATED ALWAYS AS IDENTITY, -- insertion order: keys made in the same instant stay "oldest first"
 	kek_id      text NOT NULL,
 	wrapped     bytea NOT NULL,
 	created     timestamptz NOT NULL,
