@@ -307,40 +307,6 @@ func (s *Service) sealDocument(ctx context.Context, d Document) (DocumentRow, er
 	return row, err
 }
 
-// FoldName is the normal form of a person's name for search: lower case,
-// accents and punctuation removed, spaces collapsed.
-func FoldName(s string) string {
-	var b strings.Builder
-	space := false
-	for _, r := range strings.ToLower(strings.TrimSpace(s)) {
-		if f, ok := foldAccents[r]; ok {
-			r = f
-		}
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			if space && b.Len() > 0 {
-				b.WriteByte(' ')
-			}
-			space = false
-			b.WriteRune(r)
-		case r == 'œ':
-			b.WriteString("oe")
-		case r == 'æ':
-			b.WriteString("ae")
-		default:
-			space = true
-		}
-	}
-	return b.String()
-}
-
-var foldAccents = map[rune]rune{
-	'à': 'a', 'â': 'a', 'ä': 'a', 'á': 'a', 'ã': 'a', 'å': 'a',
-	'ç': 'c', 'é': 'e', 'è': 'e', 'ê': 'e', 'ë': 'e',
-	'î': 'i', 'ï': 'i', 'í': 'i', 'ì': 'i', 'ô': 'o', 'ö': 'o', 'ó': 'o', 'ò': 'o', 'õ': 'o',
-	'ù': 'u', 'û': 'u', 'ü': 'u', 'ú': 'u', 'ÿ': 'y', 'ñ': 'n',
-}
-
 // validateDocument checks one submitted document's codes and identifiers.
 func (s *Service) validateDocument(d SubmittedDocument, now time.Time) []Issue {
 	var issues []Issue
@@ -533,13 +499,7 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, now ti
 }
 
 func (s *Service) sealSet(ctx context.Context, set SubmissionSet, sub Submission) (SubmissionSetRow, error) {
-	row := SubmissionSetRow{Patient: set.Patient, ID: set.ID, UniqueID: set.UniqueID, Date: set.Date}
-	row.Tokens = append(row.Tokens, IdentifierTokens(set.UniqueID)...)
-	row.Tokens = append(row.Tokens, Token{TokCode, "submissionset"})
-	if set.SourceID != "" {
-		row.Tokens = append(row.Tokens, Token{TokSource, NormalizeIdentifier(set.SourceID)})
-	}
-	row.Tokens = append(row.Tokens, CodingTokens("designationType", set.ContentType)...)
+	row := SubmissionSetRow{Patient: set.Patient, ID: set.ID, UniqueID: set.UniqueID, Date: set.Date, Tokens: SubmissionSetTokens(set)}
 	// Remember what was filed, to recognise an identical retry.
 	set.Fingerprint = submissionFingerprint(sub)
 	pt, err := json.Marshal(set)

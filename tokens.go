@@ -1,6 +1,11 @@
 package carnet
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+)
 
 // Value sets that XDS metadata is validated against (file names of the ANS
 // CI-SIS SVS files, reference/ci-sis-jdv). Class and format codes have no
@@ -12,79 +17,113 @@ const (
 	ValueSetPracticeSetting = "JDV_J04_XdsPracticeSettingCode_CISIS"
 )
 
-// Token kinds a document is indexed under; they are the ITI-67 search
-// parameter names (category is "class", security-label is "label").
+// ListTypesSystem is the IHE MHD code system of List.code (submissionset, folder).
+const ListTypesSystem = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
+
+// Token kinds a document or submission set is indexed under; they are the
+// ITI-67 and ITI-66 search parameter names (category is "class",
+// security-label is "label", source-id is "source").
 const (
-	TokType         = "type"
-	TokClass        = "class"
-	TokFormat       = "format"
-	TokFacility     = "facility"
-	TokSetting      = "setting"
-	TokEvent        = "event"
-	TokLabel        = "label"
-	TokAuthor       = "author"        // author RPPS (professional ids are not patient data)
-	TokAuthorFamily = "author.family" // blind-indexed per patient
-	TokAuthorGiven  = "author.given"  // blind-indexed per patient
-	TokIdentifier   = "identifier"
-	TokRelated      = "related"
-	TokContent      = "content" // the content id, to find a document from its Binary URL
-	TokSource       = "source"  // submission sets: sourceId
-	TokCode         = "code"    // submission sets: submissionset
+	TokType            = "type"
+	TokClass           = "class"
+	TokFormat          = "format"
+	TokFacility        = "facility"
+	TokSetting         = "setting"
+	TokEvent           = "event"
+	TokLabel           = "label"
+	TokAuthor          = "author"        // author RPPS (professional ids are not patient data)
+	TokAuthorFamily    = "author.family" // blind-indexed per patient
+	TokAuthorGiven     = "author.given"  // blind-indexed per patient
+	TokIdentifier      = "identifier"
+	TokRelated         = "related"
+	TokContent         = "content" // the content id, to find a document from its Binary URL
+	TokSource          = "source"
+	TokCode            = "code"
+	TokStatus          = "status"
+	TokDesignationType = "designationType"
 )
 
-// DocumentTokens returns the clear tokens a document is indexed under. It is
-// the one place that says how documents are found; search parsing uses the
-// same kinds and the same normal forms. Author names are not here: they are
-// blind-indexed by the Service.
+// DocumentTokens returns the clear tokens d is indexed under: the one place
+// that says how documents are found. Search parsing (mhd) produces the same
+// kinds and normal forms. Author names are not here: they are identifying,
+// and the Service blind-indexes their FoldName per patient.
+//
+//	type, class, format, facility, setting, event, label   codings (CodingTokens)
+//	author       the author's identifier value (RPPS), what the policy reads
+//	identifier   uniqueId, other identifiers, entryUUID (urn:uuid:id), logicalId; OIDs with and without urn:oid:
+//	related      the FHIR id of each relatesTo target
+//	content      the content id
 func DocumentTokens(d Document) []Token {
 	m := &d.Meta
-	var t []Token
-	t = append(t, CodingTokens(TokType, m.Type)...)
-	t = append(t, CodingTokens(TokClass, m.Class)...)
-	t = append(t, CodingTokens(TokFormat, m.Format)...)
-	t = append(t, CodingTokens(TokFacility, m.Facility)...)
-	t = append(t, CodingTokens(TokSetting, m.PracticeSetting)...)
+	var ts []Token
+	ts = append(ts, CodingTokens(TokType, m.Type)...)
+	ts = append(ts, CodingTokens(TokClass, m.Class)...)
+	ts = append(ts, CodingTokens(TokFormat, m.Format)...)
+	ts = append(ts, CodingTokens(TokFacility, m.Facility)...)
+	ts = append(ts, CodingTokens(TokSetting, m.PracticeSetting)...)
 	for _, c := range m.Events {
-		t = append(t, CodingTokens(TokEvent, c)...)
+		ts = append(ts, CodingTokens(TokEvent, c)...)
 	}
 	for _, c := range m.Confidentiality {
-		t = append(t, CodingTokens(TokLabel, c)...)
+		ts = append(ts, CodingTokens(TokLabel, c)...)
 	}
 	for _, a := range m.Authors {
 		if a.ID.Value != "" {
-			t = append(t, Token{TokAuthor, a.ID.Value})
+			ts = append(ts, Token{TokAuthor, a.ID.Value})
 		}
 	}
-	t = append(t, IdentifierTokens(d.UniqueID)...)
-	t = append(t, IdentifierTokens("urn:uuid:"+d.ID)...)
+	ids := []string{d.UniqueID, d.LogicalID}
 	for _, id := range m.Identifiers {
-		t = append(t, IdentifierTokens(id.Value)...)
+		ids = append(ids, id.Value)
+	}
+	if d.ID != "" {
+		ids = append(ids, "urn:uuid:"+d.ID)
+	}
+	for _, v := range ids {
+		ts = append(ts, IdentifierTokens(TokIdentifier, v)...)
 	}
 	for _, r := range m.RelatesTo {
-		t = append(t, Token{TokRelated, r.Target})
+		if r.Target != "" {
+			ts = append(ts, Token{TokRelated, r.Target})
+		}
 	}
 	if d.ContentID != "" {
-		t = append(t, Token{TokContent, d.ContentID})
+		ts = append(ts, Token{TokContent, d.ContentID})
 	}
-	return dedupTokens(t)
+	return dedupTokens(ts)
 }
 
-// IdentifierTokens returns the identifier tokens of value: the value, and
-// for an OID both "urn:oid:X" and "X".
-func IdentifierTokens(value string) []Token {
-	if value == "" {
+// SubmissionSetTokens returns the tokens s is indexed under for ITI-66:
+// code (submissionset), status (current), designationType, identifier
+// (uniqueId and urn:uuid:id) and source (sourceId).
+func SubmissionSetTokens(s SubmissionSet) []Token {
+	ts := CodingTokens(TokCode, Coding{System: ListTypesSystem, Code: "submissionset"})
+	ts = append(ts, Token{TokStatus, "current"})
+	ts = append(ts, CodingTokens(TokDesignationType, s.ContentType)...)
+	ts = append(ts, IdentifierTokens(TokIdentifier, s.UniqueID)...)
+	if s.ID != "" {
+		ts = append(ts, IdentifierTokens(TokIdentifier, "urn:uuid:"+s.ID)...)
+	}
+	ts = append(ts, IdentifierTokens(TokSource, s.SourceID)...)
+	return dedupTokens(ts)
+}
+
+// IdentifierTokens indexes an identifier value in its bare form and, for an
+// OID, in its urn:oid: form too, so that both spellings find it.
+func IdentifierTokens(kind, v string) []Token {
+	if v == "" {
 		return nil
 	}
-	v := NormalizeIdentifier(value)
-	t := []Token{{TokIdentifier, v}}
-	if isOID(v) {
-		t = append(t, Token{TokIdentifier, "urn:oid:" + v})
+	b := NormalizeIdentifier(v)
+	ts := []Token{{kind, b}}
+	if IsOID(b) {
+		ts = append(ts, Token{kind, "urn:oid:" + b})
 	}
-	return t
+	return ts
 }
 
-// NormalizeIdentifier strips the "urn:oid:" prefix of an OID identifier, so
-// that both spellings match.
+// NormalizeIdentifier strips the "urn:oid:" prefix of an OID identifier:
+// XDS keeps uniqueIds and sourceIds as bare OIDs.
 func NormalizeIdentifier(v string) string {
 	if s, ok := strings.CutPrefix(v, "urn:oid:"); ok {
 		return s
@@ -92,16 +131,60 @@ func NormalizeIdentifier(v string) string {
 	return v
 }
 
-func isOID(s string) bool {
-	if s == "" {
+// IsOID reports whether s is a dotted OID such as 1.2.250.1.213.1.4.8.
+func IsOID(s string) bool {
+	if s == "" || len(s) > 128 {
 		return false
 	}
-	for _, r := range s {
-		if (r < '0' || r > '9') && r != '.' {
+	prevDot := true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			if prevDot {
+				return false
+			}
+			prevDot = true
+		case c >= '0' && c <= '9':
+			prevDot = false
+		default:
 			return false
 		}
 	}
-	return true
+	return !prevDot
+}
+
+// FoldName is the form in which author names are indexed and searched:
+// trimmed, inner spaces collapsed, lower-case, accents removed, ligatures
+// spelled out ("  Éloïse  Lœuvre " -> "eloise loeuvre"). Names are then
+// blind-indexed, so a search matches a whole folded name exactly, never a
+// prefix.
+func FoldName(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range norm.NFD.String(s) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+			continue // the accent of the letter before
+		case unicode.IsSpace(r):
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		switch r {
+		case 'œ', 'Œ':
+			b.WriteString("oe")
+		case 'æ', 'Æ':
+			b.WriteString("ae")
+		case 'ß':
+			b.WriteString("ss")
+		default:
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return b.String()
 }
 
 func dedupTokens(t []Token) []Token {

@@ -200,18 +200,21 @@ func TestFileFindRetrieve(t *testing.T) {
 		p := ds.Patients[0]
 		docs := byPatient[0]
 		// Two submissions: one of three documents, then the rest one by one.
-		r := c.provide(submissionOf(p.INS, "1.2.250.1.999.3.1", docs[:3]...))
+		request := mhd.ProvideBundle(submissionOf(p.INS, "1.2.250.1.999.3.1", docs[:3]...))
+		body, _ := json.Marshal(request)
+		r := c.do("POST", "/", "application/fhir+json", body)
 		if r.Status != 200 {
 			t.Fatalf("ITI-65: status %d\n%s", r.Status, r.Body)
 		}
 		resp := decode[fhir.Bundle](t, r)
-		if resp.Type != "transaction-response" || len(resp.Entry) != 1+3+3 {
-			t.Fatalf("want a transaction-response with 7 entries (List, 3 DocumentReference, 3 Binary), got %s with %d", resp.Type, len(resp.Entry))
+		if resp.Type != "transaction-response" || len(resp.Entry) != len(request.Entry) || len(resp.Entry) != 1+3+3 {
+			t.Fatalf("want a transaction-response with one entry per request entry (7), got %s with %d", resp.Type, len(resp.Entry))
 		}
-		wantPrefix := []string{"List/", "DocumentReference/", "DocumentReference/", "DocumentReference/", "Binary/", "Binary/", "Binary/"}
+		// One response per request entry, in order: each names where its resource now lives.
 		for i, e := range resp.Entry {
-			if e.Response == nil || !strings.HasPrefix(e.Response.Status, "201") || !strings.HasPrefix(e.Response.Location, env.URL+"/"+wantPrefix[i]) {
-				t.Errorf("entry %d: response %+v, want 201 and %s…", i, e.Response, wantPrefix[i])
+			want := fhir.PeekResourceType(request.Entry[i].Resource) + "/"
+			if e.Response == nil || !strings.HasPrefix(e.Response.Status, "201") || !strings.HasPrefix(e.Response.Location, env.URL+"/"+want) {
+				t.Errorf("entry %d: response %+v, want 201 and %s…", i, e.Response, want)
 			}
 		}
 		for i, d := range docs[3:] {
@@ -288,13 +291,22 @@ func TestBadSubmissionStoresNothing(t *testing.T) {
 		p := ds.Patients[0]
 		bad := ds.Documents[1]
 		bad.Meta.Type = carnet.Coding{System: "http://loinc.org", Code: "99999-9"}
-		r := c.provide(submissionOf(p.INS, "1.2.250.1.999.5.1", ds.Documents[0], bad, ds.Documents[2]))
+		request := mhd.ProvideBundle(submissionOf(p.INS, "1.2.250.1.999.5.1", ds.Documents[0], bad, ds.Documents[2]))
+		badEntry := -1
+		for i, e := range request.Entry {
+			if bytes.Contains(e.Resource, []byte(`"code":"99999-9"`)) {
+				badEntry = i
+			}
+		}
+		body, _ := json.Marshal(request)
+		r := c.do("POST", "/", "application/fhir+json", body)
 		if r.Status != 422 {
 			t.Fatalf("status %d, want 422\n%s", r.Status, r.Body)
 		}
 		oo := outcome(t, r)
-		if oo.Issue[0].Code != "code-invalid" || len(oo.Issue[0].Expression) == 0 || !strings.Contains(oo.Issue[0].Expression[0], "entry[2]") || !strings.Contains(oo.Issue[0].Expression[0], ".type") {
-			t.Errorf("issue %+v: want code-invalid at Bundle.entry[2].resource.type", oo.Issue[0])
+		want := fmt.Sprintf("Bundle.entry[%d].resource.type", badEntry)
+		if oo.Issue[0].Code != "code-invalid" || len(oo.Issue[0].Expression) == 0 || oo.Issue[0].Expression[0] != want {
+			t.Errorf("issue %+v: want code-invalid at %s", oo.Issue[0], want)
 		}
 		if !strings.Contains(oo.Issue[0].Diagnostics, "99999-9") {
 			t.Errorf("diagnostics %q should name the code", oo.Issue[0].Diagnostics)

@@ -55,14 +55,10 @@ func ProvideBundle(sub carnet.Submission) fhir.Bundle {
 		binURL := derivedUUID("binary", full)
 		lst.Entry = append(lst.Entry, fhir.ListEntry{Item: fhir.Reference{Reference: full}})
 
+		// Size and hash are always those of the bytes sent.
 		m := sd.Meta
-		if len(m.SHA1) == 0 {
-			h := sha1.Sum(sd.Content)
-			m.SHA1 = h[:]
-		}
-		if m.Size == 0 {
-			m.Size = int64(len(sd.Content))
-		}
+		h := sha1.Sum(sd.Content)
+		m.SHA1, m.Size = h[:], int64(len(sd.Content))
 		dr := DocumentReference(carnet.Document{UniqueID: sd.UniqueID, Status: carnet.StatusCurrent, Meta: m}, "")
 		dr.ID, dr.Meta, dr.Date = "", &fhir.Meta{Profile: []string{ProfileDocumentReference}}, ""
 		dr.Subject = subject

@@ -16,7 +16,7 @@
 //     bodies, allowing only what PDSm allows (status, masking and visibility
 //     labels, archiving).
 //
-// DocumentTokens is the one place that says under which search tokens a
+// carnet.DocumentTokens (and SubmissionSetTokens) is the one place that says under which search tokens a
 // document is indexed, and the search parsers produce values in the same
 // forms, so that indexing and searching cannot disagree.
 //

@@ -83,37 +83,11 @@ func (o ParseOptions) contentTypeOK(ct string) bool {
 	return false
 }
 
-// isOID reports whether s is a dotted OID such as 1.2.250.1.213.1.4.8.
-func isOID(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	prevDot := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '.':
-			if prevDot {
-				return false
-			}
-			prevDot = true
-		case c >= '0' && c <= '9':
-			prevDot = false
-		default:
-			return false
-		}
-	}
-	return !prevDot
-}
+func isOID(s string) bool { return carnet.IsOID(s) }
 
 // bareID strips the urn:oid: prefix: XDS keeps uniqueIds and sourceIds as
-// bare OIDs, FHIR writes them as URIs.
-func bareID(s string) string {
-	if rest, ok := strings.CutPrefix(s, "urn:oid:"); ok {
-		return rest
-	}
-	return s
-}
+// bare OIDs.
+func bareID(s string) string { return carnet.NormalizeIdentifier(s) }
 
 // uriID writes an XDS identifier as a URI: urn:oid: for OIDs, as is otherwise.
 func uriID(s string) string {

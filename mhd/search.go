@@ -42,7 +42,7 @@ var silentParams = map[string]bool{"_format": true, "_pretty": true}
 // related, security-label, setting, type, _count, _page.
 //
 // Token parameters accept system|code, |code and code, which are passed on
-// as given: DocumentTokens indexes codes in the same forms. Commas separate
+// as given: carnet.DocumentTokens indexes codes in the same forms. Commas separate
 // values of which any may match; a repeated parameter must match each time.
 // Unknown parameters are ignored and named in the warnings, as MHD asks;
 // a modifier, a malformed value or a missing patient is a KindInvalid
@@ -98,7 +98,7 @@ func ParseDocumentSearch(q url.Values) (carnet.DocumentSearch, []string, error) 
 				continue
 			}
 			sp.setTokens(&f.Tokens, name, param, values, func(v string) (string, bool) {
-				fv := FoldName(v)
+				fv := carnet.FoldName(v)
 				return fv, fv != ""
 			})
 		case "identifier":
@@ -151,7 +151,7 @@ func ParseDocumentSearch(q url.Values) (carnet.DocumentSearch, []string, error) 
 // ListSearch: patient, patient.identifier, code (submissionset or folder;
 // Carnet has no folders, so folder finds nothing), status (only current
 // exists), date (submission time), designationType, identifier, source-id,
-// _count, _page. Tokens are those of SubmissionSetTokens.
+// _count, _page. Tokens are those of carnet.SubmissionSetTokens.
 func ParseListSearch(q url.Values) (carnet.ListSearch, []string, error) {
 	sp := searchParser{}
 	var s carnet.ListSearch
@@ -439,7 +439,7 @@ func tokenValue(v string) (string, bool) {
 }
 
 // identifierValue keeps an identifier's value, without system, in the bare
-// form DocumentTokens also indexes: "urn:ietf:rfc:3986|urn:oid:1.2.3" and
+// form carnet.DocumentTokens also indexes: "urn:ietf:rfc:3986|urn:oid:1.2.3" and
 // "1.2.3" both search 1.2.3.
 func identifierValue(v string) (string, bool) {
 	if i := strings.LastIndex(v, "|"); i >= 0 {

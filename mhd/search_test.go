@@ -189,7 +189,7 @@ func TestSearchAndIndexAgree(t *testing.T) {
 			Authors:         []carnet.Author{{ID: carnet.Identifier{System: "urn:oid:" + carnet.OIDRPPS, Value: "810002345678"}}},
 		},
 	}
-	indexed := DocumentTokens(d)
+	indexed := carnet.DocumentTokens(d)
 	queries := []string{
 		"type=http://loinc.org|11488-4", "type=11488-4",
 		"category=urn:oid:1.2.250.1.213.1.1.4.1|10", "category=10",
@@ -228,7 +228,7 @@ func TestSearchAndIndexAgree(t *testing.T) {
 
 func TestSubmissionSetTokensAgreeWithListSearch(t *testing.T) {
 	set := carnet.SubmissionSet{ID: "s1", UniqueID: "1.2.250.1.999.4.1", SourceID: "1.2.250.1.999.3", ContentType: carnet.Coding{System: "http://loinc.org", Code: "11488-4"}}
-	indexed := SubmissionSetTokens(set)
+	indexed := carnet.SubmissionSetTokens(set)
 	for _, q := range []string{"code=submissionset", "code=" + SystemListTypes + "|submissionset", "status=current",
 		"designationType=11488-4", "identifier=urn:oid:1.2.250.1.999.4.1", "identifier=urn:uuid:s1", "source-id=urn:oid:1.2.250.1.999.3", "source-id=1.2.250.1.999.3"} {
 		s, _, err := ParseListSearch(mustQuery(t, "patient=p1&"+q))
@@ -261,8 +261,8 @@ func TestFoldName(t *testing.T) {
 		"":                  "",
 		"\t\n ":             "",
 	} {
-		if got := FoldName(in); got != want {
-			t.Errorf("FoldName(%q) = %q, want %q", in, got, want)
+		if got := carnet.FoldName(in); got != want {
+			t.Errorf("carnet.FoldName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
