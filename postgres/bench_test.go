@@ -74,15 +74,12 @@ func loadDocuments(b *testing.B, dsn string, patients, perPatient int) {
 		var docs, tokens, routes [][]any
 		for i := range perPatient {
 			d := benchDocument(r, key, i, sealed)
-			kinds := make([]string, len(d.Tokens))
-			values := make([][]byte, len(d.Tokens))
-			for j, t := range d.Tokens {
-				kinds[j], values[j] = t.Kind, []byte(t.Value)
+			for _, t := range d.Tokens {
 				tokens = append(tokens, []any{string(key), d.ID, t.Kind, []byte(t.Value)})
 			}
 			docs = append(docs, []any{string(key), d.ID, d.LogicalID, d.UniqueID, d.Version, d.Latest,
 				string(d.Status), d.SubmissionSet, d.ContentID, d.Date, d.Created, d.PeriodStart, d.PeriodEnd,
-				kinds, values, d.Sealed})
+				postgres.EncodeTokens(d.Tokens), d.Sealed})
 			routes = append(routes, []any{d.ID, string(key), "document"})
 		}
 		for _, c := range []struct {
@@ -92,7 +89,7 @@ func loadDocuments(b *testing.B, dsn string, patients, perPatient int) {
 		}{
 			{"documents", []string{"patient_key", "id", "logical_id", "unique_id", "version", "latest",
 				"status", "submission_set", "content_id", "date", "created", "period_start", "period_end",
-				"token_kinds", "token_values", "sealed"}, docs},
+				"tokens", "sealed"}, docs},
 			{"document_tokens", []string{"patient_key", "doc_id", "kind", "value"}, tokens},
 			{"routes", []string{"id", "patient_key", "kind"}, routes},
 		} {

@@ -2,6 +2,9 @@ package postgres
 
 import "context"
 
+// EncodeTokens is the in-row encoding of a row's tokens, for loaders.
+var EncodeTokens = encodeTokens
+
 // Setting returns a server setting as seen by one of s's pooled sessions.
 func Setting(ctx context.Context, s *Store, name string) (string, error) {
 	var v string

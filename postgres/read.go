@@ -102,7 +102,7 @@ func (r reader) Route(ctx context.Context, id string) (carnet.PatientKey, error)
 const documentSelect = `
 	SELECT d.patient_key, d.id, d.logical_id, d.unique_id, d.version, d.latest, d.status,
 		d.submission_set, d.content_id, d.date, d.created, d.period_start, d.period_end,
-		d.token_kinds, d.token_values, d.sealed
+		d.tokens, d.sealed
 	FROM documents d`
 
 func scanDocument(row pgx.Row) (carnet.DocumentRow, error) {
@@ -111,19 +111,20 @@ func scanDocument(row pgx.Row) (carnet.DocumentRow, error) {
 		patient, status                 string
 		date                            time.Time
 		created, periodStart, periodEnd *time.Time
-		kinds                           []string
-		values                          [][]byte
+		tokens                          []byte
 	)
 	err := row.Scan(&patient, &d.ID, &d.LogicalID, &d.UniqueID, &d.Version, &d.Latest, &status,
 		&d.SubmissionSet, &d.ContentID, &date, &created, &periodStart, &periodEnd,
-		&kinds, &values, &d.Sealed)
+		&tokens, &d.Sealed)
 	if err != nil {
+		return carnet.DocumentRow{}, err
+	}
+	if d.Tokens, err = decodeTokens(tokens); err != nil {
 		return carnet.DocumentRow{}, err
 	}
 	d.Patient, d.Status = carnet.PatientKey(patient), carnet.DocumentStatus(status)
 	d.Date = date.UTC()
 	d.Created, d.PeriodStart, d.PeriodEnd = fromNull(created), fromNull(periodStart), fromNull(periodEnd)
-	d.Tokens = joinTokens(kinds, values)
 	d.Sealed = nilIfEmpty(d.Sealed)
 	return d, nil
 }
@@ -202,22 +203,24 @@ func (r reader) Content(ctx context.Context, p carnet.PatientKey, contentID stri
 }
 
 const setSelect = `
-	SELECT s.patient_key, s.id, s.unique_id, s.date, s.token_kinds, s.token_values, s.sealed
+	SELECT s.patient_key, s.id, s.unique_id, s.date, s.tokens, s.sealed
 	FROM submission_sets s`
 
 func scanSet(row pgx.Row) (carnet.SubmissionSetRow, error) {
 	var (
 		s       carnet.SubmissionSetRow
 		patient string
-		kinds   []string
-		values  [][]byte
+		tokens  []byte
+		err     error
 	)
-	if err := row.Scan(&patient, &s.ID, &s.UniqueID, &s.Date, &kinds, &values, &s.Sealed); err != nil {
+	if err := row.Scan(&patient, &s.ID, &s.UniqueID, &s.Date, &tokens, &s.Sealed); err != nil {
+		return carnet.SubmissionSetRow{}, err
+	}
+	if s.Tokens, err = decodeTokens(tokens); err != nil {
 		return carnet.SubmissionSetRow{}, err
 	}
 	s.Patient = carnet.PatientKey(patient)
 	s.Date = s.Date.UTC()
-	s.Tokens = joinTokens(kinds, values)
 	s.Sealed = nilIfEmpty(s.Sealed)
 	return s, nil
 }
@@ -289,19 +292,8 @@ func (w *where) String() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
-// Tokens are stored as two parallel arrays: kinds (text) and values (bytea,
-// since a value may hold any byte).
-func joinTokens(kinds []string, values [][]byte) []carnet.Token {
-	if len(kinds) == 0 || len(kinds) != len(values) {
-		return nil
-	}
-	ts := make([]carnet.Token, len(kinds))
-	for i := range kinds {
-		ts[i] = carnet.Token{Kind: kinds[i], Value: string(values[i])}
-	}
-	return ts
-}
-
+// splitTokens returns the kinds and values of ts as parallel arrays, the
+// parameters from which a statement fills a *_tokens table.
 func splitTokens(ts []carnet.Token) (kinds []string, values [][]byte) {
 	kinds, values = make([]string, len(ts)), make([][]byte, len(ts))
 	for i, t := range ts {

@@ -182,20 +182,20 @@ func (t *tx) InsertDocument(ctx context.Context, row carnet.DocumentRow) error {
 	return t.insertRouted(ctx, "postgres.InsertDocument", row.Patient, row.ID, "document", `
 		WITH d AS (
 			INSERT INTO documents (patient_key, id, logical_id, unique_id, version, latest, status,
-				submission_set, content_id, date, created, period_start, period_end,
-				token_kinds, token_values, sealed)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+				submission_set, content_id, date, created, period_start, period_end, tokens, sealed)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 			ON CONFLICT DO NOTHING
 			RETURNING patient_key, id
 		), tk AS (
 			INSERT INTO document_tokens (patient_key, doc_id, kind, value)
 			SELECT DISTINCT d.patient_key, d.id, x.kind, x.value
-			FROM d, unnest($14::text[], $15::bytea[]) AS x(kind, value)
+			FROM d, unnest($16::text[], $17::bytea[]) AS x(kind, value)
 		)
 		SELECT count(*) FROM d`,
 		[]any{string(row.Patient), row.ID, row.LogicalID, row.UniqueID, row.Version, row.Latest,
 			string(row.Status), row.SubmissionSet, row.ContentID, row.Date, toNull(row.Created),
-			toNull(row.PeriodStart), toNull(row.PeriodEnd), kinds, values, emptyIfNil(row.Sealed)},
+			toNull(row.PeriodStart), toNull(row.PeriodEnd), encodeTokens(row.Tokens), emptyIfNil(row.Sealed),
+			kinds, values},
 		`WITH d AS (DELETE FROM documents WHERE patient_key = $1 AND id = $2)
 		DELETE FROM document_tokens WHERE patient_key = $1 AND doc_id = $2`,
 		"a document with this id, or a latest document with this uniqueId, exists")
@@ -229,18 +229,18 @@ func (t *tx) UpdateDocument(ctx context.Context, row carnet.DocumentRow) error {
 		WITH d AS (
 			UPDATE documents SET logical_id = $3, unique_id = $4, version = $5, latest = $6, status = $7,
 				submission_set = $8, content_id = $9, date = $10, created = $11, period_start = $12,
-				period_end = $13, token_kinds = $14, token_values = $15, sealed = $16
+				period_end = $13, tokens = $14, sealed = $15
 			WHERE patient_key = $1 AND id = $2
 			RETURNING patient_key, id
 		), tk AS (
 			INSERT INTO document_tokens (patient_key, doc_id, kind, value)
 			SELECT DISTINCT d.patient_key, d.id, x.kind, x.value
-			FROM d, unnest($14::text[], $15::bytea[]) AS x(kind, value)
+			FROM d, unnest($16::text[], $17::bytea[]) AS x(kind, value)
 		)
 		SELECT count(*) FROM d`,
 		p, row.ID, row.LogicalID, row.UniqueID, row.Version, row.Latest, string(row.Status),
 		row.SubmissionSet, row.ContentID, row.Date, toNull(row.Created), toNull(row.PeriodStart),
-		toNull(row.PeriodEnd), kinds, values, emptyIfNil(row.Sealed),
+		toNull(row.PeriodEnd), encodeTokens(row.Tokens), emptyIfNil(row.Sealed), kinds, values,
 	).QueryRow(func(r pgx.Row) error { return r.Scan(&n) })
 	if err := t.q.SendBatch(ctx, &b).Close(); err != nil {
 		return mapError(op, err)
@@ -267,17 +267,18 @@ func (t *tx) InsertSubmissionSet(ctx context.Context, row carnet.SubmissionSetRo
 	kinds, values := splitTokens(row.Tokens)
 	return t.insertRouted(ctx, "postgres.InsertSubmissionSet", row.Patient, row.ID, "submissionset", `
 		WITH s AS (
-			INSERT INTO submission_sets (patient_key, id, unique_id, date, token_kinds, token_values, sealed)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			INSERT INTO submission_sets (patient_key, id, unique_id, date, tokens, sealed)
+			VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT DO NOTHING
 			RETURNING patient_key, id
 		), tk AS (
 			INSERT INTO set_tokens (patient_key, set_id, kind, value)
 			SELECT DISTINCT s.patient_key, s.id, x.kind, x.value
-			FROM s, unnest($5::text[], $6::bytea[]) AS x(kind, value)
+			FROM s, unnest($7::text[], $8::bytea[]) AS x(kind, value)
 		)
 		SELECT count(*) FROM s`,
-		[]any{string(row.Patient), row.ID, row.UniqueID, row.Date, kinds, values, emptyIfNil(row.Sealed)},
+		[]any{string(row.Patient), row.ID, row.UniqueID, row.Date, encodeTokens(row.Tokens),
+			emptyIfNil(row.Sealed), kinds, values},
 		`WITH s AS (DELETE FROM submission_sets WHERE patient_key = $1 AND id = $2)
 		DELETE FROM set_tokens WHERE patient_key = $1 AND set_id = $2`,
 		"a submission set with this id or uniqueId exists")

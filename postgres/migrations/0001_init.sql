@@ -29,8 +29,9 @@
 -- byte, NUL included, which text refuses. Times are timestamptz
 -- (microseconds); NULL is the zero time (unknown, or an open end).
 --
--- A row's tokens are kept twice: in the row (token_kinds, token_values), so
--- that reading a row reads one tuple, and in *_tokens, to be searched.
+-- A row's tokens are kept twice: in the row (tokens, an encoded list, see
+-- tokens.go), so that reading a row reads one tuple and decodes fast, and in
+-- *_tokens, one per row, to be searched.
 
 CREATE TABLE patients (
 	patient_key text COLLATE "C" NOT NULL,
@@ -72,8 +73,7 @@ CREATE TABLE documents (
 	created        timestamptz, -- NULL: unknown
 	period_start   timestamptz, -- NULL: open
 	period_end     timestamptz,
-	token_kinds    text[] NOT NULL,
-	token_values   bytea[] NOT NULL,
+	tokens         bytea NOT NULL,
 	sealed         bytea NOT NULL,
 	PRIMARY KEY (patient_key, id)
 );
@@ -108,8 +108,7 @@ CREATE TABLE submission_sets (
 	id           text COLLATE "C" NOT NULL,
 	unique_id    text COLLATE "C" NOT NULL,
 	date         timestamptz NOT NULL,
-	token_kinds  text[] NOT NULL,
-	token_values bytea[] NOT NULL,
+	tokens       bytea NOT NULL,
 	sealed       bytea NOT NULL,
 	PRIMARY KEY (patient_key, id),
 	UNIQUE (patient_key, unique_id)
