@@ -60,7 +60,7 @@ func errorKind(err error) carnet.Kind {
 	var connectErr *pgconn.ConnectError
 	var netErr net.Error
 	switch {
-	case errors.Is(err, errPoolClosed),
+	case errors.Is(err, errClosed),
 		errors.As(err, &connectErr),
 		errors.As(err, &netErr),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),

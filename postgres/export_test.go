@@ -16,17 +16,16 @@ func Setting(ctx context.Context, s *Store, name string) (string, error) {
 
 // Backends returns the server process ids of s's idle pooled connections.
 func Backends(s *Store) []uint32 {
-	s.pool.mu.Lock()
-	defer s.pool.mu.Unlock()
 	var pids []uint32
-	for _, ic := range s.pool.idle {
-		pids = append(pids, ic.conn.PgConn().PID())
+	for _, c := range s.pool.AcquireAllIdle(context.Background()) {
+		pids = append(pids, c.Conn().PgConn().PID())
+		c.Release()
 	}
 	return pids
 }
 
 // PoolSize returns how many connections s may open.
-func PoolSize(s *Store) int { return cap(s.pool.slots) }
+func PoolSize(s *Store) int { return int(s.pool.Config().MaxConns) }
 
 // Sleep holds one pooled connection for the given seconds, on the server.
 func Sleep(ctx context.Context, s *Store, seconds float64) error {

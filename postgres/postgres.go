@@ -2,19 +2,24 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
-	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/carnet-sante/carnet"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Store is a carnet.Store on PostgreSQL.
 type Store struct {
-	pool *pool
+	pool   *pgxpool.Pool
+	closed atomic.Bool
 }
+
+var errClosed = errors.New("postgres: store closed")
 
 var _ carnet.Store = (*Store)(nil)
 
@@ -26,8 +31,8 @@ type options struct {
 }
 
 // WithMaxConns bounds the number of connections the Store opens (default:
-// the number of CPUs, at least 4). Requests beyond it wait for a free
-// connection, under their context.
+// the DSN's pool_max_conns, else the number of CPUs, at least 4). Requests
+// beyond it wait for a free connection, under their context.
 func WithMaxConns(n int) Option {
 	return func(o *options) {
 		if n > 0 {
@@ -38,52 +43,71 @@ func WithMaxConns(n int) Option {
 
 // Open connects to the database named by dsn (a postgres:// URL or a
 // "key=value" string, as libpq takes; a search_path parameter selects the
-// schema) and brings its schema up to date. An unreachable server is
-// KindUnavailable; a malformed dsn is KindInvalid.
+// schema, pool_* parameters tune the pool as pgxpool reads them) and brings
+// its schema up to date. An unreachable server is KindUnavailable; a
+// malformed dsn is KindInvalid.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	const op = "postgres.Open"
-	o := options{maxConns: max(4, runtime.NumCPU())}
+	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, carnet.WrapError(carnet.KindInvalid, op, err)
 	}
-	p := newPool(cfg, o.maxConns)
-	conn, err := p.acquire(ctx)
+	if o.maxConns > 0 {
+		cfg.MaxConns = int32(o.maxConns)
+	}
+
+	// One connection of its own for the checks and the migrations, before
+	// the pool exists, so that every pooled session gets the settings
+	// decided here.
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 	if err != nil {
 		return nil, mapError(op, err)
 	}
+	defer conn.Close(context.WithoutCancel(ctx))
 	// Update promises that a commit is durable when it returns. If the
 	// server lets commits return before their WAL is flushed, ask for the
 	// flush on our own sessions (stronger settings, such as remote_apply,
 	// are left alone).
 	var syncCommit string
 	if err := conn.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&syncCommit); err != nil {
-		p.discard(conn)
-		p.close()
-		return nil, mapError(op, err)
-	}
-	if err := migrate(ctx, conn); err != nil {
-		p.discard(conn)
-		p.close()
 		return nil, mapError(op, err)
 	}
 	if syncCommit == "off" {
-		cfg.RuntimeParams["synchronous_commit"] = "on"
-		p.discard(conn) // dialled with the old setting
-	} else {
-		p.release(conn)
+		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	}
-	return &Store{pool: p}, nil
+	if err := migrate(ctx, conn); err != nil {
+		return nil, mapError(op, err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, mapError(op, err)
+	}
+	return &Store{pool: pool}, nil
 }
 
-// Close closes the store's connections. Calls after Close fail with
-// KindUnavailable.
+// Close closes the store's connections, once those in use are released.
+// Calls after Close fail with KindUnavailable.
 func (s *Store) Close() error {
-	s.pool.close()
+	if s.closed.CompareAndSwap(false, true) {
+		s.pool.Close()
+	}
 	return nil
+}
+
+// acquire returns a pooled connection, to be released.
+func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil && s.closed.Load() {
+		return nil, errClosed
+	}
+	return conn, err
 }
 
 // Retries of a transaction that lost a race (deadlock, serialization
@@ -122,27 +146,28 @@ func (s *Store) Update(ctx context.Context, fn func(tx carnet.Tx) error) error {
 func (s *Store) update(ctx context.Context, fn func(tx carnet.Tx) error) error {
 	const op = "postgres.Update"
 	var (
-		conn *pgx.Conn
+		conn *pgxpool.Conn
 		ptx  pgx.Tx
 		err  error
 	)
-	// A pooled connection the server has dropped fails at BEGIN, before
-	// anything of fn ran: then one more try, on a new connection.
+	// A pooled connection the server has dropped (within the second after
+	// which the pool pings idle ones) fails at BEGIN, before anything of fn
+	// ran: then one more try, on a new connection.
 	for try := 0; ; try++ {
-		if conn, err = s.pool.acquire(ctx); err != nil {
+		if conn, err = s.acquire(ctx); err != nil {
 			return mapError(op, err)
 		}
 		ptx, err = conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
 		if err == nil {
 			break
 		}
-		closed := conn.IsClosed()
-		s.pool.release(conn)
+		closed := conn.Conn().IsClosed()
+		conn.Release()
 		if !closed || ctx.Err() != nil || try == 1 {
 			return mapError(op, err)
 		}
 	}
-	defer s.pool.release(conn)
+	defer conn.Release()
 	// Roll back whatever way fn leaves (error, panic); a no-op after commit.
 	// A canceled ctx must not keep the rollback from reaching the server.
 	defer func() {
@@ -173,13 +198,13 @@ type querier interface {
 // connection (a restart, a failover) runs once more on a new one.
 func (s *Store) withReader(ctx context.Context, op string, fn func(r reader) error) error {
 	for try := 0; ; try++ {
-		conn, err := s.pool.acquire(ctx)
+		conn, err := s.acquire(ctx)
 		if err != nil {
 			return mapError(op, err)
 		}
 		err = fn(reader{conn})
-		closed := conn.IsClosed()
-		s.pool.release(conn)
+		closed := conn.Conn().IsClosed()
+		conn.Release()
 		if err == nil || !closed || ctx.Err() != nil || try == 1 {
 			return err
 		}
