@@ -58,21 +58,36 @@ func appendString(b []byte, s string) []byte {
 
 var errBadList = errors.New("sqlite: malformed encoded list")
 
+// decodeStrings decodes a list; every string shares one allocation (a
+// search decodes a dozen tokens for each of hundreds of rows).
 func decodeStrings(b []byte) ([]string, error) {
 	if len(b) == 0 || b[0] != listFormat {
 		return nil, errBadList
 	}
-	b = b[1:]
-	var out []string
-	for len(b) > 0 {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || n > uint64(len(b)-k) {
+	all := string(b[1:])
+	n := 0
+	for rest := all; len(rest) > 0; n++ {
+		l, k := uvarintString(rest)
+		if k <= 0 || l > uint64(len(rest)-k) {
 			return nil, errBadList
 		}
-		out = append(out, string(b[k:k+int(n)]))
-		b = b[k+int(n):]
+		rest = rest[k+int(l):]
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]string, 0, n)
+	for rest := all; len(rest) > 0; {
+		l, k := uvarintString(rest)
+		out = append(out, rest[k:k+int(l)])
+		rest = rest[k+int(l):]
 	}
 	return out, nil
+}
+
+func uvarintString(s string) (uint64, int) {
+	var b [binary.MaxVarintLen64]byte
+	return binary.Uvarint(b[:copy(b[:], s)])
 }
 
 func decodeTokens(b []byte) ([]carnet.Token, error) {
@@ -83,9 +98,12 @@ func decodeTokens(b []byte) ([]carnet.Token, error) {
 	if len(ss)%2 != 0 {
 		return nil, errBadList
 	}
-	var out []carnet.Token
-	for i := 0; i < len(ss); i += 2 {
-		out = append(out, carnet.Token{Kind: ss[i], Value: ss[i+1]})
+	if len(ss) == 0 {
+		return nil, nil
+	}
+	out := make([]carnet.Token, len(ss)/2)
+	for i := range out {
+		out[i] = carnet.Token{Kind: ss[2*i], Value: ss[2*i+1]}
 	}
 	return out, nil
 }

@@ -36,29 +36,40 @@ func (t *tx) check(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// step runs one Tx method inside its own savepoint, so that a failed method
-// leaves the transaction as it was before the call, even if fn goes on.
-func (t *tx) step(ctx context.Context, op string, fn func() error) error {
+// errRefused marks the expected failures of a write method (a conflict, a
+// missing row), which the method reports having changed nothing.
+type errRefused struct{ err error }
+
+func (e errRefused) Error() string { return e.err.Error() }
+
+func refused(err error) error { return errRefused{err} }
+
+// step runs one write method. A method leaves the transaction as it was
+// when it is refused (conflict, not found): it checks or writes what can
+// conflict first, and undoes its own earlier statements otherwise. Any other
+// failure (I/O, a canceled context midway) may leave part of the method
+// written, so it breaks the whole batch: nothing of it will commit.
+//
+// Methods do not use a savepoint each: releasing a nested savepoint costs
+// time proportional to everything the Update wrote before it (SQLite walks
+// its in-memory sub-journal), which makes large Updates quadratic.
+//
+// The context is checked once, before the method starts: a method then runs
+// to its end, so that a caller going away never breaks the batch it shares
+// with others.
+func (t *tx) step(ctx context.Context, op string, fn func(ctx context.Context) error) error {
 	if err := t.check(ctx); err != nil {
 		return wrap(op, err)
 	}
-	bg := context.Background()
-	if _, err := t.c.exec(bg, "SAVEPOINT step"); err != nil {
-		return wrap(op, err)
-	}
-	err := fn()
-	if err == nil {
-		if _, rerr := t.c.exec(bg, "RELEASE step"); rerr != nil {
-			t.broken = rerr
-			return wrap(op, rerr)
-		}
+	err := fn(context.Background())
+	var r errRefused
+	switch {
+	case err == nil:
 		return nil
+	case errors.As(err, &r):
+		return wrap(op, r.err)
 	}
-	if _, rerr := t.c.exec(bg, "ROLLBACK TO step"); rerr != nil {
-		t.broken = rerr
-	} else if _, rerr := t.c.exec(bg, "RELEASE step"); rerr != nil {
-		t.broken = rerr
-	}
+	t.broken = err
 	return wrap(op, err)
 }
 
@@ -135,13 +146,31 @@ func (t *tx) FindSubmissionSets(ctx context.Context, p carnet.PatientKey, f carn
 
 func (t *tx) PutPatient(ctx context.Context, row carnet.PatientRow) error {
 	const op = "sqlite.PutPatient"
-	return t.step(ctx, op, func() error {
+	return t.step(ctx, op, func(ctx context.Context) error {
 		var (
 			version   int
 			oldTokens []byte
 		)
 		err := t.c.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&version, &oldTokens) },
 			"SELECT version, identifier_tokens FROM patients WHERE patient_key = ?", string(row.Key))
+		if err == nil && row.Version != version+1 {
+			return refused(conflict(op, "the patient record was changed concurrently (version mismatch)", nil))
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		// Refuse before writing anything: every token must be free or ours.
+		for _, tok := range row.IdentifierTokens {
+			var owner string
+			err := t.c.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&owner) },
+				"SELECT patient_key FROM patient_tokens WHERE token = ?", tok)
+			if err == nil && owner != string(row.Key) {
+				return refused(conflict(op, "an identifier of this record belongs to another record", nil))
+			}
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			_, err = t.c.exec(ctx, "INSERT INTO patients ("+patientCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -153,9 +182,6 @@ func (t *tx) PutPatient(ctx context.Context, row carnet.PatientRow) error {
 		case err != nil:
 			return err
 		default:
-			if row.Version != version+1 {
-				return conflict(op, "the patient record was changed concurrently (version mismatch)", nil)
-			}
 			_, err = t.c.exec(ctx, `UPDATE patients SET state = ?, version = ?, identifier_tokens = ?, sealed = ?, created = ?, updated = ?
 				WHERE patient_key = ?`,
 				string(row.State), row.Version, encodeStrings(row.IdentifierTokens), nonNil(row.Sealed),
@@ -174,23 +200,9 @@ func (t *tx) PutPatient(ctx context.Context, row carnet.PatientRow) error {
 			}
 		}
 		for _, tok := range row.IdentifierTokens {
-			res, err := t.c.exec(ctx, "INSERT INTO patient_tokens (token, patient_key) VALUES (?, ?) ON CONFLICT (token) DO NOTHING",
-				tok, string(row.Key))
-			if err != nil {
+			if _, err := t.c.exec(ctx, "INSERT INTO patient_tokens (token, patient_key) VALUES (?, ?) ON CONFLICT (token) DO NOTHING",
+				tok, string(row.Key)); err != nil {
 				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 1 {
-				continue
-			}
-			var owner string
-			if err := t.c.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&owner) },
-				"SELECT patient_key FROM patient_tokens WHERE token = ?", tok); err != nil {
-				return err
-			}
-			if owner != string(row.Key) {
-				return conflict(op, "an identifier of this record belongs to another record", nil)
 			}
 		}
 		return nil
@@ -199,29 +211,34 @@ func (t *tx) PutPatient(ctx context.Context, row carnet.PatientRow) error {
 
 func (t *tx) PutDataKey(ctx context.Context, p carnet.PatientKey, k carnet.WrappedKey) error {
 	const op = "sqlite.PutDataKey"
-	return t.step(ctx, op, func() error {
+	return t.step(ctx, op, func(ctx context.Context) error {
 		_, err := t.c.exec(ctx, "INSERT INTO data_keys (patient_key, id, kek_id, wrapped, created) VALUES (?, ?, ?, ?, ?)",
 			string(p), k.ID, k.KEKID, nonNil(k.Wrapped), dbTime(k.Created))
 		if isDuplicate(err) {
-			return conflict(op, "a data key with this id exists", err)
+			return refused(conflict(op, "a data key with this id exists", err))
 		}
 		return err
 	})
 }
 
-// route claims id for patient p. Ids are unique across patients.
-func (t *tx) route(ctx context.Context, op string, p carnet.PatientKey, id, kind string) error {
+// route claims id for patient p, once the row itself is written; undo
+// deletes that row when the id belongs to another patient (ids are unique
+// across patients).
+func (t *tx) route(ctx context.Context, op string, p carnet.PatientKey, id, kind string, undo string) error {
 	_, err := t.c.exec(ctx, "INSERT INTO routes (id, patient_key, kind) VALUES (?, ?, ?)", id, string(p), kind)
-	if isDuplicate(err) {
-		return conflict(op, "the id is already in use", err)
+	if !isDuplicate(err) {
+		return err
 	}
-	return err
+	if _, uerr := t.c.exec(ctx, undo, string(p), id); uerr != nil {
+		return uerr
+	}
+	return refused(conflict(op, "the id is already in use", err))
 }
 
 func (t *tx) insertTokens(ctx context.Context, table, idCol string, p carnet.PatientKey, id string, ts []carnet.Token) error {
-	q := "INSERT INTO " + table + " (patient_key, " + idCol + ", kind, value) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+	q := "INSERT INTO " + table + " (patient_key, kind, value, " + idCol + ") VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
 	for _, tok := range ts {
-		if _, err := t.c.exec(ctx, q, string(p), id, tok.Kind, tok.Value); err != nil {
+		if _, err := t.c.exec(ctx, q, string(p), tok.Kind, tok.Value, id); err != nil {
 			return err
 		}
 	}
@@ -231,9 +248,9 @@ func (t *tx) insertTokens(ctx context.Context, table, idCol string, p carnet.Pat
 // uniqueIDConflict names the constraint a document write broke.
 func documentConflict(op string, err error) error {
 	if strings.Contains(err.Error(), "unique_id") {
-		return conflict(op, "a latest document with this uniqueId exists for the patient", err)
+		return refused(conflict(op, "a latest document with this uniqueId exists for the patient", err))
 	}
-	return conflict(op, "the document id is already in use", err)
+	return refused(conflict(op, "the document id is already in use", err))
 }
 
 func documentArgs(row carnet.DocumentRow) []any {
@@ -246,15 +263,15 @@ func documentArgs(row carnet.DocumentRow) []any {
 
 func (t *tx) InsertDocument(ctx context.Context, row carnet.DocumentRow) error {
 	const op = "sqlite.InsertDocument"
-	return t.step(ctx, op, func() error {
-		if err := t.route(ctx, op, row.Patient, row.ID, "document"); err != nil {
-			return err
-		}
+	return t.step(ctx, op, func(ctx context.Context) error {
 		args := append([]any{string(row.Patient), row.ID}, documentArgs(row)...)
 		if _, err := t.c.exec(ctx, "INSERT INTO documents ("+documentCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", args...); err != nil {
 			if isDuplicate(err) {
 				return documentConflict(op, err)
 			}
+			return err
+		}
+		if err := t.route(ctx, op, row.Patient, row.ID, "document", "DELETE FROM documents WHERE patient_key = ? AND id = ?"); err != nil {
 			return err
 		}
 		return t.insertTokens(ctx, "document_tokens", "doc_id", row.Patient, row.ID, row.Tokens)
@@ -263,9 +280,22 @@ func (t *tx) InsertDocument(ctx context.Context, row carnet.DocumentRow) error {
 
 func (t *tx) UpdateDocument(ctx context.Context, row carnet.DocumentRow) error {
 	const op = "sqlite.UpdateDocument"
-	return t.step(ctx, op, func() error {
+	return t.step(ctx, op, func(ctx context.Context) error {
+		var old []byte
+		err := t.c.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&old) },
+			"SELECT tokens FROM documents WHERE patient_key = ? AND id = ?", string(row.Patient), row.ID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return refused(&carnet.Error{Kind: carnet.KindNotFound, Op: op, Msg: "not found"})
+		}
+		if err != nil {
+			return err
+		}
+		oldTokens, err := decodeTokens(old)
+		if err != nil {
+			return err
+		}
 		args := append(documentArgs(row), string(row.Patient), row.ID)
-		res, err := t.c.exec(ctx, `UPDATE documents SET logical_id = ?, unique_id = ?, version = ?, latest = ?, status = ?,
+		_, err = t.c.exec(ctx, `UPDATE documents SET logical_id = ?, unique_id = ?, version = ?, latest = ?, status = ?,
 			submission_set = ?, content_id = ?, date = ?, created = ?, period_start = ?, period_end = ?, tokens = ?, sealed = ?
 			WHERE patient_key = ? AND id = ?`, args...)
 		if err != nil {
@@ -274,13 +304,11 @@ func (t *tx) UpdateDocument(ctx context.Context, row carnet.DocumentRow) error {
 			}
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return &carnet.Error{Kind: carnet.KindNotFound, Op: op, Msg: "not found"}
-		}
-		if _, err := t.c.exec(ctx, "DELETE FROM document_tokens WHERE patient_key = ? AND doc_id = ?", string(row.Patient), row.ID); err != nil {
-			return err
+		for _, tok := range oldTokens {
+			if _, err := t.c.exec(ctx, "DELETE FROM document_tokens WHERE patient_key = ? AND kind = ? AND value = ? AND doc_id = ?",
+				string(row.Patient), tok.Kind, tok.Value, row.ID); err != nil {
+				return err
+			}
 		}
 		return t.insertTokens(ctx, "document_tokens", "doc_id", row.Patient, row.ID, row.Tokens)
 	})
@@ -288,30 +316,30 @@ func (t *tx) UpdateDocument(ctx context.Context, row carnet.DocumentRow) error {
 
 func (t *tx) PutContent(ctx context.Context, p carnet.PatientKey, contentID string, sealed []byte) error {
 	const op = "sqlite.PutContent"
-	return t.step(ctx, op, func() error {
-		if err := t.route(ctx, op, p, contentID, "content"); err != nil {
-			return err
-		}
+	return t.step(ctx, op, func(ctx context.Context) error {
 		_, err := t.c.exec(ctx, "INSERT INTO contents (patient_key, id, sealed) VALUES (?, ?, ?)", string(p), contentID, nonNil(sealed))
 		if isDuplicate(err) {
-			return conflict(op, "the content id is already in use", err)
+			return refused(conflict(op, "the content id is already in use", err))
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return t.route(ctx, op, p, contentID, "content", "DELETE FROM contents WHERE patient_key = ? AND id = ?")
 	})
 }
 
 func (t *tx) InsertSubmissionSet(ctx context.Context, row carnet.SubmissionSetRow) error {
 	const op = "sqlite.InsertSubmissionSet"
-	return t.step(ctx, op, func() error {
-		if err := t.route(ctx, op, row.Patient, row.ID, "submissionset"); err != nil {
-			return err
-		}
+	return t.step(ctx, op, func(ctx context.Context) error {
 		_, err := t.c.exec(ctx, "INSERT INTO submission_sets ("+setCols+") VALUES (?, ?, ?, ?, ?, ?)",
 			string(row.Patient), row.ID, row.UniqueID, dbTime(row.Date), encodeTokens(row.Tokens), nonNil(row.Sealed))
 		if isDuplicate(err) {
-			return conflict(op, "a submission set with this id or uniqueId exists for the patient", err)
+			return refused(conflict(op, "a submission set with this id or uniqueId exists for the patient", err))
 		}
 		if err != nil {
+			return err
+		}
+		if err := t.route(ctx, op, row.Patient, row.ID, "submissionset", "DELETE FROM submission_sets WHERE patient_key = ? AND id = ?"); err != nil {
 			return err
 		}
 		return t.insertTokens(ctx, "set_tokens", "set_id", row.Patient, row.ID, row.Tokens)

@@ -62,15 +62,15 @@ CREATE INDEX documents_find ON documents (patient_key, latest, status, date DESC
 CREATE INDEX documents_logical_id ON documents (patient_key, logical_id);
 CREATE INDEX documents_submission_set ON documents (patient_key, submission_set);
 
+-- Keyed in search order, so that the key is the only index. A row's old
+-- tokens are deleted by full key, from the list kept in documents.tokens.
 CREATE TABLE document_tokens (
     patient_key TEXT NOT NULL,
-    doc_id      TEXT NOT NULL,
     kind        TEXT NOT NULL,
     value       TEXT NOT NULL,
-    PRIMARY KEY (patient_key, doc_id, kind, value)
+    doc_id      TEXT NOT NULL,
+    PRIMARY KEY (patient_key, kind, value, doc_id)
 ) STRICT, WITHOUT ROWID;
-
-CREATE INDEX document_tokens_value ON document_tokens (patient_key, kind, value);
 
 CREATE TABLE contents (
     patient_key TEXT NOT NULL,
@@ -94,13 +94,11 @@ CREATE INDEX submission_sets_date ON submission_sets (patient_key, date DESC, id
 
 CREATE TABLE set_tokens (
     patient_key TEXT NOT NULL,
-    set_id      TEXT NOT NULL,
     kind        TEXT NOT NULL,
     value       TEXT NOT NULL,
-    PRIMARY KEY (patient_key, set_id, kind, value)
+    set_id      TEXT NOT NULL,
+    PRIMARY KEY (patient_key, kind, value, set_id)
 ) STRICT, WITHOUT ROWID;
-
-CREATE INDEX set_tokens_value ON set_tokens (patient_key, kind, value);
 
 CREATE TABLE routes (
     id          TEXT NOT NULL PRIMARY KEY,
