@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/carnet-sante/carnet"
 )
 
 //go:embed migrations/*.sql
@@ -65,6 +67,14 @@ func migrate(ctx context.Context, c *sql.Conn, now time.Time) error {
 		applied INTEGER NOT NULL
 	) STRICT`); err != nil {
 		return err
+	}
+	var newest int
+	if err := c.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_version").Scan(&newest); err != nil {
+		return err
+	}
+	if newest > len(ms) {
+		// Written by a newer Carnet: this program does not know its schema.
+		return carnet.Errorf(carnet.KindUnavailable, "the database schema (version %d) is newer than this program's (%d)", newest, len(ms))
 	}
 	for _, m := range ms {
 		if err := applyMigration(ctx, c, m, now); err != nil {

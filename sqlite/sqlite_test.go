@@ -123,6 +123,27 @@ func TestMigrationsIdempotent(t *testing.T) {
 	}
 }
 
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "carnet.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := s.wconn.ExecContext(context.Background(),
+		"INSERT INTO schema_version (version, name, applied) VALUES (999, '0999_future.sql', 0)"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(context.Background(), path)
+	if err == nil {
+		s.Close()
+		t.Fatalf("Open of a database from a newer program: got nil error")
+	}
+	if !carnet.IsKind(err, carnet.KindUnavailable) {
+		t.Fatalf("Open of a database from a newer program: got %v, want KindUnavailable", err)
+	}
+}
+
 func TestOpenRefusesNonFilePaths(t *testing.T) {
 	for _, p := range []string{"", ":memory:", "file:x.db", "x.db?mode=memory"} {
 		if s, err := Open(context.Background(), p); err == nil {

@@ -234,7 +234,9 @@ type result struct {
 }
 
 // Update runs fn in the next group commit and returns once the group is
-// durable, or with the error of fn or of the commit.
+// durable, or with the error of fn or of the commit. fn runs on the writer
+// goroutine: it must not call Update (it would wait for itself), and the tx
+// it gets is for that goroutine only and for the duration of fn.
 func (s *Store) Update(ctx context.Context, fn func(carnet.Tx) error) error {
 	const op = "sqlite.Update"
 	if err := s.failed.Load(); err != nil {
@@ -395,7 +397,8 @@ func (s *Store) poison(cause error) *carnet.Error {
 }
 
 // runOne runs one Update's fn in a savepoint. broken is non-nil when the
-// savepoint could not be closed, which dooms the whole batch.
+// transaction is in an unknown state (a Tx method failed midway, or the
+// savepoint could not be closed), which dooms the whole batch.
 func (s *Store) runOne(r *request) (res result, broken error) {
 	const op = "sqlite.Update"
 	if err := r.ctx.Err(); err != nil {
