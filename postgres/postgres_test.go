@@ -16,6 +16,7 @@ import (
 )
 
 func TestStore(t *testing.T) {
+	pgtest.ServerDSN(t) // skip (or fail in CI) once, not in every subtest
 	storetest.Run(t, func(t *testing.T) carnet.Store { return pgtest.Open(t) })
 }
 
@@ -337,4 +338,54 @@ func TestBytes(t *testing.T) {
 	bad := storetest.NewDocumentRow("p1", "doc\x00-2")
 	err = s.Update(ctx, func(tx carnet.Tx) error { return tx.InsertDocument(ctx, bad) })
 	wantKind(t, err, carnet.KindInvalid, "InsertDocument(id with a NUL byte)")
+}
+
+// A conflict reported inside an Update leaves the transaction usable: fn
+// may read what it collided with and go on, and what it wrote commits.
+func TestConflictKeepsTransaction(t *testing.T) {
+	s := pgtest.Open(t)
+	ctx := context.Background()
+	first := storetest.NewDocumentRow("p1", "doc-1")
+	storetest.MustUpdate(t, s, func(tx carnet.Tx) error {
+		if err := tx.PutPatient(ctx, storetest.NewPatientRow("p1", "tok-1")); err != nil {
+			return err
+		}
+		if err := tx.PutContent(ctx, "p1", "c-1", []byte("x")); err != nil {
+			return err
+		}
+		return tx.InsertDocument(ctx, first)
+	})
+	storetest.MustUpdate(t, s, func(tx carnet.Tx) error {
+		dup := storetest.NewDocumentRow("p1", "doc-2")
+		dup.UniqueID = first.UniqueID
+		for _, c := range []struct {
+			what string
+			err  error
+		}{
+			{"InsertDocument(same uniqueId)", tx.InsertDocument(ctx, dup)},
+			{"InsertDocument(id of another patient)", tx.InsertDocument(ctx, storetest.NewDocumentRow("p2", "doc-1"))},
+			{"PutContent(id in use)", tx.PutContent(ctx, "p1", "c-1", []byte("y"))},
+			{"PutPatient(token of another record)", tx.PutPatient(ctx, storetest.NewPatientRow("p2", "tok-1"))},
+		} {
+			wantKind(t, c.err, carnet.KindConflict, c.what)
+		}
+		if _, err := tx.Document(ctx, "p1", "doc-1"); err != nil {
+			return err
+		}
+		return tx.InsertDocument(ctx, storetest.NewDocumentRow("p1", "doc-3"))
+	})
+	if _, err := s.Document(ctx, "p1", "doc-3"); err != nil {
+		t.Fatalf("document written after the conflicts: %v", err)
+	}
+	for _, id := range []string{"doc-2", "doc-1"} {
+		if _, err := s.Document(ctx, "p2", id); !carnet.IsKind(err, carnet.KindNotFound) {
+			t.Errorf("Document(p2, %s): got %v, want not found", id, err)
+		}
+	}
+	if _, err := s.Patient(ctx, "p2"); !carnet.IsKind(err, carnet.KindNotFound) {
+		t.Errorf("Patient(p2) after a refused PutPatient: got %v, want not found", err)
+	}
+	if p, err := s.Route(ctx, "doc-2"); !carnet.IsKind(err, carnet.KindNotFound) {
+		t.Errorf("Route(doc-2) after a refused insert: got %q, %v; want not found", p, err)
+	}
 }
