@@ -343,6 +343,18 @@ func pathAt(data []byte, offset int64, root string) string {
 // Encode writes v as JSON, without HTML escaping (narratives hold XHTML) and
 // with a final newline.
 func Encode(w io.Writer, v any) error {
+	// Carnet's resources marshal themselves compactly: write their bytes
+	// rather than let encoding/json compact them once more.
+	if m, ok := v.(json.Marshaler); ok {
+		b, err := m.MarshalJSON()
+		if err != nil {
+			return carnet.WrapError(carnet.KindInternal, "fhir.Encode", err)
+		}
+		if _, err := w.Write(append(b, '\n')); err != nil {
+			return carnet.WrapError(carnet.KindInternal, "fhir.Encode", err)
+		}
+		return nil
+	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {

@@ -3,6 +3,7 @@ package fhir
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 )
 
@@ -194,11 +195,47 @@ type BundleResponse struct {
 	Outcome      json.RawMessage `json:"outcome,omitempty"`
 }
 
+// MarshalJSON writes the entries' resources as they are: they were encoded
+// by Carnet (or received and kept) and encoding/json would otherwise
+// re-validate and re-compact every byte of them, which dominated the cost of
+// a search response.
 func (b Bundle) MarshalJSON() ([]byte, error) {
 	type plain Bundle
 	p := plain(b)
 	p.ResourceType = "Bundle"
-	return marshalPlain(p)
+	entries := p.Entry
+	p.Entry = nil
+	head, err := marshalPlain(p)
+	if err != nil || len(entries) == 0 {
+		return head, err
+	}
+	out := append(head[:len(head)-1:len(head)-1], `,"entry":[`...)
+	for i, e := range entries {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		res := e.Resource
+		e.Resource = nil
+		eb, err := marshalPlain(e)
+		if err != nil {
+			return nil, err
+		}
+		if len(res) == 0 {
+			out = append(out, eb...)
+			continue
+		}
+		if !json.Valid(res) {
+			return nil, fmt.Errorf("bundle entry %d: resource is not valid JSON", i)
+		}
+		out = append(out, eb[:len(eb)-1]...)
+		if len(eb) > 2 {
+			out = append(out, ',')
+		}
+		out = append(out, `"resource":`...)
+		out = append(out, res...)
+		out = append(out, '}')
+	}
+	return append(out, "]}"...), nil
 }
 
 // Patient is the R4 Patient, the elements Carnet reads or writes.

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -110,24 +109,9 @@ func (s *Server) searchDocuments(w http.ResponseWriter, r *http.Request, req car
 	if err != nil {
 		return err
 	}
-	base := s.base(r)
-	total := page.Total
-	b := fhir.Bundle{Type: "searchset", Total: &total}
+	page.Warnings = append(warnings, page.Warnings...)
+	b := mhd.DocumentSearchBundle(page, s.base(r), s.selfURL(r, "/DocumentReference", q, search.Page), s.selfURL(r, "/DocumentReference", q, page.Next))
 	b.ID = carnet.NewID()
-	b.Link = append(b.Link, fhir.BundleLink{Relation: "self", URL: s.selfURL(r, "/DocumentReference", q, search.Page)})
-	if page.Next != "" {
-		b.Link = append(b.Link, fhir.BundleLink{Relation: "next", URL: s.selfURL(r, "/DocumentReference", q, page.Next)})
-	}
-	for _, d := range page.Items {
-		raw, err := json.Marshal(mhd.DocumentReference(d, base))
-		if err != nil {
-			return carnet.WrapError(carnet.KindInternal, "encode", err)
-		}
-		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: base + "/DocumentReference/" + d.ID, Resource: raw, Search: &fhir.BundleSearch{Mode: "match"}})
-	}
-	if oo := warningsOutcome(append(warnings, page.Warnings...)); oo != nil {
-		b.Entry = append(b.Entry, fhir.BundleEntry{Resource: oo, Search: &fhir.BundleSearch{Mode: "outcome"}})
-	}
 	s.writeResource(w, http.StatusOK, b)
 	return nil
 }
@@ -205,24 +189,9 @@ func (s *Server) searchLists(w http.ResponseWriter, r *http.Request, req carnet.
 	if err != nil {
 		return err
 	}
-	base := s.base(r)
-	total := page.Total
-	b := fhir.Bundle{Type: "searchset", Total: &total}
+	page.Warnings = append(warnings, page.Warnings...)
+	b := mhd.ListSearchBundle(page, s.base(r), s.selfURL(r, "/List", q, search.Page), s.selfURL(r, "/List", q, page.Next))
 	b.ID = carnet.NewID()
-	b.Link = append(b.Link, fhir.BundleLink{Relation: "self", URL: s.selfURL(r, "/List", q, search.Page)})
-	if page.Next != "" {
-		b.Link = append(b.Link, fhir.BundleLink{Relation: "next", URL: s.selfURL(r, "/List", q, page.Next)})
-	}
-	for _, set := range page.Items {
-		raw, err := json.Marshal(mhd.List(set, base))
-		if err != nil {
-			return carnet.WrapError(carnet.KindInternal, "encode", err)
-		}
-		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: base + "/List/" + set.ID, Resource: raw, Search: &fhir.BundleSearch{Mode: "match"}})
-	}
-	if oo := warningsOutcome(warnings); oo != nil {
-		b.Entry = append(b.Entry, fhir.BundleEntry{Resource: oo, Search: &fhir.BundleSearch{Mode: "outcome"}})
-	}
 	s.writeResource(w, http.StatusOK, b)
 	return nil
 }

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
@@ -235,18 +233,3 @@ func asMaxBytes(err error, target **http.MaxBytesError) bool {
 }
 
 var fhirJSON = []string{"application/fhir+json", "application/json"}
-
-// warningsOutcome turns search warnings into an OperationOutcome entry.
-func warningsOutcome(warnings []string) json.RawMessage {
-	if len(warnings) == 0 {
-		return nil
-	}
-	issues := make([]carnet.Issue, len(warnings))
-	for i, w := range warnings {
-		issues[i] = carnet.Issue{Severity: "warning", Code: "informational", Diagnostics: w}
-	}
-	b, _ := json.Marshal(fhir.OutcomeFromIssues(issues))
-	return b
-}
-
-func lastModified(t time.Time) string { return fhir.FormatDateTime(t) }
