@@ -748,6 +748,7 @@ func (s *Service) FindDocuments(ctx context.Context, r Request, q DocumentSearch
 	if len(f.Statuses) == 0 {
 		f.Statuses = []DocumentStatus{StatusCurrent, StatusSuperseded, StatusArchived}
 	}
+	f.WithoutSealed = true // decide on clear fields; unseal the page only
 	rows, err := s.Store.FindDocuments(ctx, prow.Key, f)
 	if err != nil {
 		return Page[Document]{}, err
@@ -768,6 +769,9 @@ func (s *Service) FindDocuments(ctx context.Context, r Request, q DocumentSearch
 	out := Page[Document]{Total: len(visible), Next: next, Warnings: slices.Compact(warnings)}
 	ids := make([]string, 0, len(page))
 	for _, row := range page {
+		if row, err = s.Store.Document(ctx, prow.Key, row.ID); err != nil {
+			return Page[Document]{}, err
+		}
 		d, err := s.openDocument(ctx, row)
 		if err != nil {
 			return Page[Document]{}, err

@@ -97,12 +97,16 @@ func (r TimeRange) IsZero() bool { return r.From.IsZero() && r.To.IsZero() }
 // DocumentFilter selects documents of one patient. All conditions hold
 // together; within a TokenFilter, any value matches.
 type DocumentFilter struct {
-	Statuses      []DocumentStatus // empty: any status
-	Tokens        []TokenFilter
-	Created       TimeRange // creationTime within
-	Date          TimeRange // registration date within
-	Period        TimeRange // service period overlaps
-	AllVersions   bool      // include older metadata versions (Latest false)
+	Statuses    []DocumentStatus // empty: any status
+	Tokens      []TokenFilter
+	Created     TimeRange // creationTime within
+	Date        TimeRange // registration date within
+	Period      TimeRange // service period overlaps
+	AllVersions bool      // include older metadata versions (Latest false)
+	// WithoutSealed returns rows with Sealed nil: for callers that decide on
+	// the clear fields of every match and unseal only a page (Document
+	// fetches one row whole). Searches then read a fraction of the bytes.
+	WithoutSealed bool
 	LogicalID     string
 	SubmissionSet string
 }

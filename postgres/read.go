@@ -105,6 +105,13 @@ const documentSelect = `
 		d.tokens, d.sealed
 	FROM documents d`
 
+// documentSelectUnsealed reads the same columns but the sealed one (NULL).
+const documentSelectUnsealed = `
+	SELECT d.patient_key, d.id, d.logical_id, d.unique_id, d.version, d.latest, d.status,
+		d.submission_set, d.content_id, d.date, d.created, d.period_start, d.period_end,
+		d.tokens, NULL::bytea
+	FROM documents d`
+
 func scanDocument(row pgx.Row) (carnet.DocumentRow, error) {
 	var (
 		d                               carnet.DocumentRow
@@ -181,7 +188,11 @@ func (r reader) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet
 			WHERE t.patient_key = d.patient_key AND t.doc_id = d.id
 			AND t.kind = ` + w.arg(tf.Kind) + ` AND t.value = ANY(` + w.arg(bytesOf(tf.Values)) + `::bytea[]))`)
 	}
-	rows, err := r.q.Query(ctx, documentSelect+w.String()+" ORDER BY d.date DESC, d.id", w.args...)
+	sel := documentSelect
+	if f.WithoutSealed {
+		sel = documentSelectUnsealed
+	}
+	rows, err := r.q.Query(ctx, sel+w.String()+" ORDER BY d.date DESC, d.id", w.args...)
 	if err != nil {
 		return nil, mapError(op, err)
 	}

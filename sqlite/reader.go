@@ -200,6 +200,9 @@ func (r reader) Route(ctx context.Context, id string) (carnet.PatientKey, error)
 
 const documentCols = "patient_key, id, logical_id, unique_id, version, latest, status, submission_set, content_id, date, created, period_start, period_end, tokens, sealed"
 
+// documentColsUnsealed reads the same columns but the sealed one (NULL, scanned as nil).
+const documentColsUnsealed = "patient_key, id, logical_id, unique_id, version, latest, status, submission_set, content_id, date, created, period_start, period_end, tokens, NULL"
+
 func scanDocument(rows *sql.Rows, d *carnet.DocumentRow) error {
 	var (
 		patient, status             string
@@ -274,7 +277,11 @@ func (q *query) tokens(p carnet.PatientKey, idCol, table, rowCol string, fs []ca
 func (r reader) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet.DocumentFilter) ([]carnet.DocumentRow, error) {
 	const op = "sqlite.FindDocuments"
 	var q query
-	q.b.WriteString("SELECT " + documentCols + " FROM documents WHERE patient_key = ?")
+	cols := documentCols
+	if f.WithoutSealed {
+		cols = documentColsUnsealed
+	}
+	q.b.WriteString("SELECT " + cols + " FROM documents WHERE patient_key = ?")
 	q.args = append(q.args, string(p))
 	if !f.AllVersions {
 		q.add("latest = 1")

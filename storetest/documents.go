@@ -397,6 +397,24 @@ func testFindDocumentsOrder(t *testing.T, s carnet.Store) {
 			t.Fatalf("FindDocuments[%d]: %s", i, d)
 		}
 	}
+	// WithoutSealed: the same rows in the same order, every field but Sealed.
+	bare, err := s.FindDocuments(ctx, "p1", carnet.DocumentFilter{WithoutSealed: true})
+	if err != nil {
+		t.Fatalf("FindDocuments WithoutSealed: %v", err)
+	}
+	if g, w := ids(bare), ids(want); !slices.Equal(g, w) {
+		t.Fatalf("FindDocuments WithoutSealed order: got %v, want %v", g, w)
+	}
+	for i := range want {
+		if bare[i].Sealed != nil {
+			t.Fatalf("FindDocuments WithoutSealed[%d]: Sealed has %d bytes, want nil", i, len(bare[i].Sealed))
+		}
+		w := want[i]
+		w.Sealed = nil
+		if d := DocumentRowDiff(bare[i], w); d != "" {
+			t.Fatalf("FindDocuments WithoutSealed[%d]: %s", i, d)
+		}
+	}
 }
 
 func testPatientIsolation(t *testing.T, s carnet.Store) {
