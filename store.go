@@ -145,7 +145,9 @@ type Reader interface {
 	FindSubmissionSets(ctx context.Context, p PatientKey, f SubmissionSetFilter) ([]SubmissionSetRow, error)
 }
 
-// Tx is a write transaction: its reads see its own writes.
+// Tx is a write transaction: its reads see its own writes. A write it
+// refuses (KindConflict, KindNotFound) changes nothing and leaves the
+// transaction usable: fn may go on and decide.
 type Tx interface {
 	Reader
 	// PutPatient inserts the record or replaces it. On update, row.Version
@@ -168,7 +170,17 @@ type Tx interface {
 }
 
 // Store is where Carnet keeps its data: SQLite by default, PostgreSQL at
-// scale. Both pass the same conformance suite (storetest).
+// scale. Both pass the same conformance suite (storetest), which also fixes:
+//   - Update is serializable: a read-modify-write inside one Update never
+//     loses to a concurrent one;
+//   - fn must not call Update;
+//   - an id (document, content, submission set) is unique across patients,
+//     and a data key id per patient: reusing one is KindConflict;
+//   - UpdateDocument makes the stored row equal to the given one;
+//   - DataKeys come oldest first (by Created); tokens come back as a set;
+//   - a document without a service period never matches a Period filter;
+//     an open end of either period is unbounded;
+//   - times come back in UTC, to the microsecond at least.
 type Store interface {
 	Reader
 	// Update runs fn in one transaction. If fn returns nil the transaction
