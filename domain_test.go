@@ -1,0 +1,134 @@
+package carnet
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestFoldName(t *testing.T) {
+	for in, want := range map[string]string{
+		"  Éloïse  Lœuvre ": "eloise loeuvre",
+		"LEFÈVRE":           "lefevre",
+		"Gaëlle-Anne":       "gaelle-anne",
+		"çà":                "ca",
+		"":                  "",
+	} {
+		if got := FoldName(in); got != want {
+			t.Errorf("FoldName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestIdentifierForms(t *testing.T) {
+	got := IdentifierTokens(TokIdentifier, "urn:oid:1.2.250.1.999.1")
+	want := []Token{{TokIdentifier, "1.2.250.1.999.1"}, {TokIdentifier, "urn:oid:1.2.250.1.999.1"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("IdentifierTokens(urn:oid:…) = %v, want %v", got, want)
+	}
+	if got := IdentifierTokens(TokIdentifier, "urn:uuid:abc"); len(got) != 1 || got[0].Value != "urn:uuid:abc" {
+		t.Errorf("a non-OID identifier is kept as is: %v", got)
+	}
+	for s, want := range map[string]bool{"1.2.3": true, "1..2": false, "1.2.": false, ".1": false, "1a": false, "": false} {
+		if IsOID(s) != want {
+			t.Errorf("IsOID(%q) = %v", s, !want)
+		}
+	}
+}
+
+// A document is found under every form a search may name its metadata in.
+func TestDocumentTokens(t *testing.T) {
+	d := Document{ID: "e1", LogicalID: "l1", UniqueID: "1.2.3.4", ContentID: "c1", Meta: DocumentMeta{
+		Type:            Coding{System: "http://loinc.org", Code: "11502-2"},
+		Confidentiality: []Coding{{System: "urn:oid:" + OIDVisibility, Code: LabelMasquePS}},
+		Authors:         []Author{{ID: Identifier{System: "urn:oid:" + OIDRPPS, Value: "810100001006"}, Family: "SECRET"}},
+		RelatesTo:       []Relation{{Code: "replaces", Target: "e0"}},
+	}}
+	toks := DocumentTokens(d)
+	for _, want := range []Token{
+		{TokType, "http://loinc.org|11502-2"}, {TokType, "11502-2"}, {TokLabel, LabelMasquePS},
+		{TokAuthor, "810100001006"}, {TokIdentifier, "1.2.3.4"}, {TokIdentifier, "urn:oid:1.2.3.4"},
+		{TokIdentifier, "urn:uuid:e1"}, {TokIdentifier, "l1"}, {TokRelated, "e0"}, {TokContent, "c1"},
+	} {
+		if !slices.Contains(toks, want) {
+			t.Errorf("DocumentTokens lacks %v", want)
+		}
+	}
+	for _, tok := range toks {
+		if tok.Value == "SECRET" {
+			t.Errorf("an author name is indexed in clear: %v", tok)
+		}
+	}
+}
+
+func TestErrorKinds(t *testing.T) {
+	e := Invalid(Issue{Severity: "error", Code: "code-invalid", Diagnostics: "bad code", Expression: "Bundle.entry[1].resource.type"})
+	if e.Kind != KindUnprocessable {
+		t.Errorf("a code-invalid issue is %v, want unprocessable", e.Kind)
+	}
+	wrapped := fmt.Errorf("provide: %w", e)
+	if ErrorKind(wrapped) != KindUnprocessable || len(ErrorIssues(wrapped)) != 1 {
+		t.Errorf("kind and issues must survive wrapping")
+	}
+	secret := WrapError(KindInternal, "sqlite.Insert", errors.New("UNIQUE constraint failed: documents.unique_id at /var/lib/carnet"))
+	if msg := ErrorMessage(secret); msg != "internal error" {
+		t.Errorf("an internal error tells the caller %q", msg)
+	}
+	if ErrorKind(errors.New("plain")) != KindInternal {
+		t.Error("an unknown error must be internal")
+	}
+}
+
+func TestNewID(t *testing.T) {
+	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for range 10000 {
+		id := NewID()
+		if !re.MatchString(id) || seen[id] {
+			t.Fatalf("NewID gave %q (seen before: %v)", id, seen[id])
+		}
+		seen[id] = true
+	}
+}
+
+// Paging by cursor is stable: every row is served exactly once over the
+// pages, even when rows are added before the cursor meanwhile.
+func TestPagingStable(t *testing.T) {
+	s := &Service{}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var rows []DocumentRow
+	for i := range 45 {
+		rows = append(rows, DocumentRow{ID: fmt.Sprintf("id-%02d", i), Date: base.Add(-time.Duration(i/3) * time.Hour)})
+	}
+	var served []string
+	cursor := ""
+	for pages := 0; pages < 10; pages++ {
+		page, next, err := s.pageOf(rows, 10, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page {
+			served = append(served, r.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+		// A newer document arrives between two pages: it sorts first.
+		rows = append([]DocumentRow{{ID: fmt.Sprintf("new-%d", pages), Date: base.Add(time.Hour)}}, rows...)
+	}
+	if len(served) != 45 {
+		t.Fatalf("served %d rows over the pages, want 45: %v", len(served), served)
+	}
+	for i, id := range served {
+		if id != fmt.Sprintf("id-%02d", i) {
+			t.Fatalf("page order broken at %d: %s", i, id)
+		}
+	}
+	if _, _, err := s.pageOf(rows, 10, "not a cursor!"); !IsKind(err, KindInvalid) {
+		t.Errorf("a forged cursor: %v, want invalid", err)
+	}
+}
