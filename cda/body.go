@@ -1,0 +1,422 @@
+package cda
+
+import (
+	"encoding/base64"
+	"strings"
+
+	carnet "github.com/carnet-sante/carnet"
+)
+
+// Entry templates recognised (IHE PaLM and PCC, as the CI-SIS reuses them).
+const (
+	tmplLabObservation = "1.3.6.1.4.1.19376.1.3.1.6"
+	tmplImmunization   = "1.3.6.1.4.1.19376.1.5.3.1.4.12"
+	tmplAllergy        = "1.3.6.1.4.1.19376.1.5.3.1.4.6"
+	tmplProblem        = "1.3.6.1.4.1.19376.1.5.3.1.4.5"
+	loincDoseNumber    = "30973-2"
+)
+
+func build(cd *node, lim Limits) (*Document, error) {
+	d := &Document{root: cd}
+	readHeader(d, cd)
+	if d.UniqueID == "" {
+		return nil, carnet.Errorf(carnet.KindInvalid, "ClinicalDocument has no id (the document's uniqueId)")
+	}
+	comp := cd.child("component")
+	switch {
+	case comp.child("nonXMLBody") != nil:
+		d.Level = LevelN1
+		att, err := attachment(comp.path("nonXMLBody", "text"), lim)
+		if err != nil {
+			return nil, err
+		}
+		d.Attachment = att
+	case comp.child("structuredBody") != nil:
+		d.Level = LevelN3
+		x := &extractor{d: d, lim: lim}
+		for _, c := range comp.child("structuredBody").children("component") {
+			if s := c.child("section"); s != nil {
+				if err := x.section(s, 0); err != nil {
+					return nil, err
+				}
+			}
+		}
+	default:
+		return nil, carnet.Errorf(carnet.KindInvalid, "ClinicalDocument has neither a nonXMLBody nor a structuredBody")
+	}
+	return d, nil
+}
+
+// attachment decodes an ED element (B64 or TXT), bounded.
+func attachment(n *node, lim Limits) (*Attachment, error) {
+	if n == nil {
+		return nil, nil
+	}
+	a := &Attachment{MediaType: n.attr("mediaType")}
+	raw := n.rawText()
+	if n.attr("representation") != "B64" {
+		if len(raw) > lim.MaxAttachment {
+			return nil, carnet.Errorf(carnet.KindTooLarge, "embedded document exceeds %d bytes", lim.MaxAttachment)
+		}
+		a.Data = []byte(raw)
+		return a, nil
+	}
+	clean := strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\n', '\r':
+			return -1
+		}
+		return r
+	}, raw)
+	if base64.StdEncoding.DecodedLen(len(clean)) > lim.MaxAttachment+3 {
+		return nil, carnet.Errorf(carnet.KindTooLarge, "embedded document exceeds %d bytes", lim.MaxAttachment)
+	}
+	data, err := base64.StdEncoding.DecodeString(clean)
+	if err != nil {
+		return nil, carnet.Errorf(carnet.KindInvalid, "embedded document is not valid base64")
+	}
+	a.Data = data
+	return a, nil
+}
+
+type extractor struct {
+	d   *Document
+	lim Limits
+	ids map[string]*node // narrative elements by ID, built on first use
+}
+
+func (x *extractor) section(s *node, depth int) error {
+	idx := len(x.d.Sections)
+	x.d.Sections = append(x.d.Sections, Section{
+		Depth:       depth,
+		TemplateIDs: s.templateIDs(),
+		Code:        coding(s.child("code")),
+		Title:       s.child("title").textContent(),
+		narrative:   s.child("text"),
+	})
+	for _, e := range s.children("entry") {
+		for _, k := range e.kids {
+			if k.hl7 {
+				if err := x.statement(k, idx, context{}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, c := range s.children("component") {
+		if sub := c.child("section"); sub != nil {
+			if err := x.section(sub, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// context is what a nested statement inherits from its containers.
+type context struct {
+	effective Time
+	specimen  carnet.Coding
+}
+
+// statement visits a clinical statement and what it contains.
+func (x *extractor) statement(n *node, sec int, ctx context) error {
+	if t := nodeTime(n.child("effectiveTime")); !t.IsZero() {
+		ctx.effective = t
+	}
+	if sp := coding(n.path("specimen", "specimenRole", "specimenPlayingEntity", "code")); sp.Code != "" {
+		ctx.specimen = sp
+	}
+	switch n.name {
+	case "observation":
+		switch {
+		case n.hasTemplate(tmplLabObservation):
+			x.d.LabResults = append(x.d.LabResults, x.labResult(n, sec, ctx))
+			return nil
+		case n.hasTemplate(tmplAllergy):
+			x.d.Allergies = append(x.d.Allergies, x.allergy(n, sec))
+			return nil
+		case n.hasTemplate(tmplProblem):
+			x.d.Problems = append(x.d.Problems, x.problem(n, sec))
+			return nil
+		}
+	case "substanceAdministration":
+		if n.hasTemplate(tmplImmunization) {
+			x.d.Immunizations = append(x.d.Immunizations, x.immunization(n, sec))
+		} else {
+			x.d.Medications = append(x.d.Medications, x.medication(n, sec))
+		}
+		return nil
+	case "observationMedia":
+		if x.d.Attachment == nil && n.child("value").attr("mediaType") == "application/pdf" {
+			a, err := attachment(n.child("value"), x.lim)
+			if err != nil {
+				return err
+			}
+			x.d.Attachment = a
+		}
+		return nil
+	}
+	// Containers: organizer components, act and observation relationships.
+	for _, k := range n.kids {
+		if !k.hl7 {
+			continue
+		}
+		switch k.name {
+		case "component", "entryRelationship":
+			for _, s := range k.kids {
+				if s.hl7 && s.name != "" && s.name != "sequenceNumber" && s.name != "seperatableInd" {
+					if err := x.statement(s, sec, ctx); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func source(n *node, sec int) Source {
+	return Source{ID: identifier(n.child("id")), TemplateIDs: n.templateIDs(), Section: sec}
+}
+
+func quantity(n *node) *Quantity {
+	if n == nil || n.attr("value") == "" {
+		return nil
+	}
+	return &Quantity{Value: n.attr("value"), Unit: n.attr("unit")}
+}
+
+func (x *extractor) labResult(n *node, sec int, ctx context) LabResult {
+	r := LabResult{
+		Code:      coding(n.child("code")),
+		Effective: ctx.effective,
+		Specimen:  ctx.specimen,
+		Status:    n.child("statusCode").attr("code"),
+		Source:    source(n, sec),
+	}
+	if ic := n.child("interpretationCode"); ic != nil {
+		r.Interpretation = ic.attr("code")
+	}
+	if v := n.child("value"); v != nil {
+		r.ValueType = v.xsiType()
+		switch r.ValueType {
+		case "PQ", "INT", "REAL":
+			r.Quantity = quantity(v)
+		case "CD", "CE", "CV", "CO", "CS":
+			if c := coding(v); c.Code != "" {
+				r.Coded = &c
+			} else {
+				r.Text = x.text(v.child("originalText"))
+			}
+		case "IVL_PQ":
+			r.Text = rangeString(quantity(v.child("low")), quantity(v.child("high")))
+		case "RTO", "RTO_PQ_PQ", "RTO_INT_INT":
+			num, den := v.child("numerator").attr("value"), v.child("denominator").attr("value")
+			if num != "" && den != "" {
+				r.Text = num + "/" + den
+			}
+		default:
+			r.Text = x.text(v)
+		}
+	}
+	for _, rr := range n.children("referenceRange") {
+		or := rr.child("observationRange")
+		if ic := or.child("interpretationCode").attr("code"); ic != "" && ic != "N" {
+			continue // a range for another interpretation (e.g. the HH threshold)
+		}
+		if v := or.child("value"); v != nil {
+			r.RangeLow, r.RangeHigh = quantity(v.child("low")), quantity(v.child("high"))
+		}
+		r.RangeText = x.text(or.child("text"))
+		break
+	}
+	return r
+}
+
+func rangeString(low, high *Quantity) string {
+	switch {
+	case low != nil && high != nil:
+		return low.Value + "-" + high.Value + " " + high.Unit
+	case low != nil:
+		return ">=" + low.Value + " " + low.Unit
+	case high != nil:
+		return "<=" + high.Value + " " + high.Unit
+	}
+	return ""
+}
+
+// text returns the text of an element, following a <reference
+// value="#id"/> into the section narrative when that is all it has.
+func (x *extractor) text(n *node) string {
+	if n == nil {
+		return ""
+	}
+	if t := strings.TrimSpace(n.textContent()); t != "" {
+		return t
+	}
+	ref := n.child("reference").attr("value")
+	if id, ok := strings.CutPrefix(ref, "#"); ok && id != "" {
+		if target := x.byID(id); target != nil {
+			return target.textContent()
+		}
+	}
+	return ""
+}
+
+func (x *extractor) byID(id string) *node {
+	if x.ids == nil {
+		x.ids = map[string]*node{}
+		var walk func(n *node)
+		walk = func(n *node) {
+			if v := n.attr("ID"); v != "" {
+				if _, dup := x.ids[v]; !dup {
+					x.ids[v] = n
+				}
+			}
+			for _, k := range n.kids {
+				if k.name != "" {
+					walk(k)
+				}
+			}
+		}
+		for _, s := range x.d.Sections {
+			if s.narrative != nil {
+				walk(s.narrative)
+			}
+		}
+	}
+	return x.ids[id]
+}
+
+func material(n *node) *node {
+	return n.path("consumable", "manufacturedProduct", "manufacturedMaterial")
+}
+
+// materialCode is the product code, or its first translation when the
+// producer coded it only there.
+func materialCode(m *node) carnet.Coding {
+	c := m.child("code")
+	if cc := coding(c); cc.Code != "" {
+		return cc
+	}
+	for _, t := range c.children("translation") {
+		if cc := coding(t); cc.Code != "" {
+			return cc
+		}
+	}
+	return carnet.Coding{}
+}
+
+func (x *extractor) medication(n *node, sec int) Medication {
+	m := material(n)
+	med := Medication{
+		Mood:    n.attr("moodCode"),
+		Product: materialCode(m),
+		Name:    m.child("name").textContent(),
+		Route:   coding(n.child("routeCode")),
+		Status:  n.child("statusCode").attr("code"),
+		Source:  source(n, sec),
+	}
+	if med.Name == "" {
+		med.Name = med.Product.Display
+	}
+	if med.Name == "" {
+		med.Name = x.text(m.path("code", "originalText"))
+	}
+	if dq := n.child("doseQuantity"); dq != nil {
+		if q := quantity(dq); q != nil {
+			med.Dose = q
+		} else {
+			med.Dose = quantity(dq.child("low"))
+		}
+	}
+	med.Frequency = x.text(n.child("text"))
+	for _, et := range n.children("effectiveTime") {
+		if t := et.xsiType(); t == "IVL_TS" || t == "" {
+			med.Start, med.End = nodePeriod(et)
+			break
+		}
+	}
+	return med
+}
+
+func (x *extractor) immunization(n *node, sec int) Immunization {
+	m := material(n)
+	im := Immunization{
+		Vaccine: materialCode(m),
+		Name:    m.child("name").textContent(),
+		Lot:     m.child("lotNumberText").textContent(),
+		Date:    nodeTime(n.child("effectiveTime")),
+		Refused: n.attr("negationInd") == "true",
+		Status:  n.child("statusCode").attr("code"),
+		Source:  source(n, sec),
+	}
+	if im.Name == "" {
+		im.Name = im.Vaccine.Display
+	}
+	for _, er := range n.children("entryRelationship") {
+		o := er.child("observation")
+		if o.child("code").attr("code") == loincDoseNumber {
+			im.Dose = o.child("value").attr("value")
+		}
+	}
+	return im
+}
+
+func (x *extractor) allergy(n *node, sec int) Allergy {
+	a := Allergy{
+		Type:   coding(n.child("code")),
+		Status: n.child("statusCode").attr("code"),
+		Source: source(n, sec),
+	}
+	a.Start, a.End = nodePeriod(n.child("effectiveTime"))
+	for _, p := range n.children("participant") {
+		pe := p.path("participantRole", "playingEntity")
+		if pe == nil {
+			continue
+		}
+		a.Agent = coding(pe.child("code"))
+		a.Name = pe.child("name").textContent()
+		if a.Name == "" {
+			a.Name = a.Agent.Display
+		}
+		if a.Name == "" {
+			a.Name = x.text(pe.path("code", "originalText"))
+		}
+		break
+	}
+	if v := n.child("value"); a.Name == "" && v != nil {
+		a.Name = v.attr("displayName")
+	}
+	for _, er := range n.children("entryRelationship") {
+		if o := er.child("observation"); o != nil && er.attr("typeCode") == "MFST" {
+			if r := o.child("value").attr("displayName"); r != "" {
+				a.Reaction = r
+			} else {
+				a.Reaction = x.text(o.child("text"))
+			}
+			break
+		}
+	}
+	return a
+}
+
+func (x *extractor) problem(n *node, sec int) Problem {
+	v := n.child("value")
+	p := Problem{
+		Code:   coding(v),
+		Kind:   coding(n.child("code")),
+		Status: n.child("statusCode").attr("code"),
+		Source: source(n, sec),
+	}
+	p.Start, p.End = nodePeriod(n.child("effectiveTime"))
+	p.Name = p.Code.Display
+	if p.Name == "" {
+		p.Name = x.text(v.child("originalText"))
+	}
+	if p.Name == "" {
+		p.Name = x.text(n.child("text"))
+	}
+	return p
+}

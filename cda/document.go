@@ -1,0 +1,258 @@
+package cda
+
+import (
+	"time"
+
+	carnet "github.com/carnet-sante/carnet"
+)
+
+// Level is the CI-SIS structuring level of a document.
+type Level string
+
+const (
+	LevelN1 Level = "N1" // unstructured body: a PDF (or other file) inside the CDA
+	LevelN3 Level = "N3" // structured body, with coded entries
+)
+
+// Document is what Parse reads from a CDA R2 document.
+type Document struct {
+	// UniqueID is ClinicalDocument/id: root, or root^extension.
+	UniqueID        string
+	TemplateIDs     []string // ClinicalDocument/templateId roots, in order
+	Type            carnet.Coding
+	Title           string
+	Effective       Time
+	Confidentiality carnet.Coding
+	Language        string
+	SetID           string // root, or root^extension
+	Version         int    // versionNumber; 0 when absent
+	// Replaces are the ids of the documents this one replaces
+	// (relatedDocument typeCode RPLC).
+	Replaces []string
+
+	Patient            Patient
+	Authors            []Author
+	Custodian          Organization
+	LegalAuthenticator *Participant
+	ServiceEvents      []ServiceEvent
+	Encounter          Encounter
+
+	// Format is the XDS formatCode derived from the templateIds (FormatFor).
+	Format carnet.Coding
+	Level  Level
+	// Attachment is the file of an N1 body, or the PDF copy an N3 document
+	// may carry (FR-Document-PDF-copie); nil when there is none.
+	Attachment *Attachment
+
+	Sections      []Section // depth-first, nested sections flattened with their Depth
+	LabResults    []LabResult
+	Medications   []Medication
+	Immunizations []Immunization
+	Allergies     []Allergy
+	Problems      []Problem
+
+	root *node
+}
+
+// Patient is recordTarget/patientRole.
+type Patient struct {
+	IDs       []carnet.Identifier // INS and local ids, systems urn:oid:
+	Family    string              // birth name (qualifier BR) when given, else the first family
+	Given     []string
+	Gender    string // CDA administrativeGenderCode: F, M, U
+	BirthDate Time
+}
+
+// Author is one author of the document.
+type Author struct {
+	Time       Time
+	ID         carnet.Identifier // RPPS (urn:oid:1.2.250.1.71.4.2.1) or other
+	Family     string
+	Given      []string
+	Profession carnet.Coding // TRE_G15 (JDV_J01), e.g. G15_10
+	Specialty  carnet.Coding // JDV_J01 specialty, e.g. G15_10/SM04
+	Device     string        // software name when the author is a device
+	Org        Organization
+}
+
+// Organization is a represented or custodian organisation.
+type Organization struct {
+	ID              carnet.Identifier
+	Name            string
+	PracticeSetting carnet.Coding // standardIndustryClassCode (JDV_J04)
+}
+
+// Participant is a person acting for an organisation (legal authenticator).
+type Participant struct {
+	Time   Time
+	ID     carnet.Identifier
+	Family string
+	Given  []string
+	Org    Organization
+}
+
+// ServiceEvent is documentationOf/serviceEvent.
+type ServiceEvent struct {
+	Code       carnet.Coding
+	Start, End Time
+}
+
+// Encounter is componentOf/encompassingEncounter.
+type Encounter struct {
+	Code       carnet.Coding
+	Start, End Time
+	Facility   carnet.Coding // healthCareFacility/code (JDV_J02)
+}
+
+// Attachment is an embedded file.
+type Attachment struct {
+	MediaType string
+	Data      []byte
+}
+
+// Section is one section of a structured body.
+type Section struct {
+	Depth       int // 0 for top-level sections
+	TemplateIDs []string
+	Code        carnet.Coding
+	Title       string
+	narrative   *node
+}
+
+// Source says where an extracted item comes from in the document, so that
+// a Provenance can point at it.
+type Source struct {
+	ID          carnet.Identifier // the entry's id (root, extension), if any
+	TemplateIDs []string
+	Section     int // index in Document.Sections
+}
+
+// Quantity is a PQ value: Value as written (decimal text), UCUM unit.
+type Quantity struct {
+	Value string
+	Unit  string
+}
+
+// LabResult is a laboratory observation (IHE PaLM Laboratory Observation).
+type LabResult struct {
+	Code carnet.Coding // LOINC when the laboratory coded it so
+	// One of Quantity, Coded or Text is set, after the value's xsi:type.
+	Quantity       *Quantity
+	Coded          *carnet.Coding
+	Text           string
+	ValueType      string // xsi:type as written: PQ, CD, CE, ST, ED, INT, RTO, …
+	RangeLow       *Quantity
+	RangeHigh      *Quantity
+	RangeText      string
+	Interpretation string // H, L, HH, LL, A, N, …
+	Effective      Time
+	Specimen       carnet.Coding
+	Status         string
+	Source         Source
+}
+
+// Medication is a substanceAdministration (prescribed, dispensed or taken).
+type Medication struct {
+	Mood      string        // INT: prescribed; EVN: taken
+	Product   carnet.Coding // manufacturedMaterial/code (CIS, ATC, …)
+	Name      string        // manufacturedMaterial/name or the code's display
+	Dose      *Quantity     // doseQuantity (value, or low of a range)
+	Route     carnet.Coding
+	Frequency string // the dosage instructions as text (structured timing is not interpreted)
+	Start     Time
+	End       Time
+	Status    string
+	Source    Source
+}
+
+// Immunization is a vaccination (IHE PCC Immunization).
+type Immunization struct {
+	Vaccine carnet.Coding
+	Name    string
+	Date    Time
+	Dose    string // doseNumber / sequence, as written
+	Lot     string
+	Refused bool // negationInd
+	Status  string
+	Source  Source
+}
+
+// Allergy is an allergy or intolerance (IHE PCC Allergy and Intolerance).
+type Allergy struct {
+	Type     carnet.Coding // allergy, intolerance, …
+	Agent    carnet.Coding // participant/playingEntity/code
+	Name     string
+	Reaction string
+	Start    Time
+	End      Time
+	Status   string
+	Source   Source
+}
+
+// Problem is a problem or diagnosis (IHE PCC Problem Entry).
+type Problem struct {
+	Code   carnet.Coding // observation/value (CIM-10, SNOMED CT, …)
+	Kind   carnet.Coding // observation/code: problem, diagnosis, symptom…
+	Name   string
+	Start  Time
+	End    Time
+	Status string
+	Source Source
+}
+
+// PatientINS returns the patient's INS (NIR or NIA, real or test OIDs).
+func (d *Document) PatientINS() (carnet.Identifier, bool) {
+	for _, id := range d.Patient.IDs {
+		if ins, _ := id.IsINS(); ins {
+			return id, true
+		}
+	}
+	return carnet.Identifier{}, false
+}
+
+// Metadata returns the XDS metadata a correct reading of the header gives.
+// Class, size and hashes are not in the header: they are the caller's.
+func (d *Document) Metadata() carnet.DocumentMeta {
+	m := carnet.DocumentMeta{
+		Title:       d.Title,
+		Type:        d.Type,
+		Format:      d.Format,
+		Language:    d.Language,
+		Created:     d.Effective.Time,
+		ContentType: "text/xml",
+		Facility:    d.Encounter.Facility,
+	}
+	if d.Confidentiality.Code != "" {
+		m.Confidentiality = []carnet.Coding{d.Confidentiality}
+	}
+	var start, end time.Time
+	for i, ev := range d.ServiceEvents {
+		if ev.Code.Code != "" {
+			m.Events = append(m.Events, ev.Code)
+		}
+		if i == 0 {
+			start, end = ev.Start.Time, ev.End.Time
+		}
+	}
+	m.ServicePeriod = carnet.Period{Start: start, End: end}
+	for _, a := range d.Authors {
+		m.Authors = append(m.Authors, carnet.Author{
+			ID:         a.ID,
+			Family:     a.Family,
+			Given:      a.Given,
+			Profession: a.Profession,
+			Specialty:  a.Specialty,
+			Org:        a.Org.Name,
+			OrgID:      a.Org.ID,
+		})
+		if m.PracticeSetting.Code == "" {
+			m.PracticeSetting = a.Org.PracticeSetting
+		}
+	}
+	if ins, ok := d.PatientINS(); ok {
+		m.SourcePatientID = ins
+	} else if len(d.Patient.IDs) > 0 {
+		m.SourcePatientID = d.Patient.IDs[0]
+	}
+	return m
+}
