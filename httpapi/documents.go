@@ -64,8 +64,7 @@ func (s *Server) searchParams(r *http.Request) (url.Values, error) {
 	if r.Method == http.MethodPost {
 		ct := r.Header.Get("Content-Type")
 		if !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-			return nil, &carnet.Error{Kind: carnet.KindUnsupported, Msg: "POST _search takes application/x-www-form-urlencoded",
-				Issues: []carnet.Issue{{Severity: "error", Code: "not-supported", Diagnostics: "POST _search takes application/x-www-form-urlencoded"}}}
+			return nil, refuse(carnet.KindUnsupported, "not-supported", "POST _search takes application/x-www-form-urlencoded")
 		}
 		if err := r.ParseForm(); err != nil {
 			return nil, carnet.WrapError(carnet.KindInvalid, "parse form", err)

@@ -202,19 +202,22 @@ func (s *Server) readBody(r *http.Request, want ...string) ([]byte, string, erro
 		ok = ok || ct == w
 	}
 	if !ok {
-		return nil, ct, &carnet.Error{Kind: carnet.KindUnsupported, Msg: fmt.Sprintf("content type %s is not supported here; use %s", ct, strings.Join(want, " or ")),
-			Issues: []carnet.Issue{{Severity: "error", Code: "not-supported", Diagnostics: fmt.Sprintf("content type %s is not supported here; use %s", ct, strings.Join(want, " or "))}}}
+		return nil, ct, refuse(carnet.KindUnsupported, "not-supported", fmt.Sprintf("content type %s is not supported here; use %s", ct, strings.Join(want, " or ")))
 	}
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if asMaxBytes(err, &mbe) {
-			return nil, ct, &carnet.Error{Kind: carnet.KindTooLarge, Msg: fmt.Sprintf("the body exceeds %d bytes", s.cfg.MaxBody),
-				Issues: []carnet.Issue{{Severity: "error", Code: "too-costly", Diagnostics: fmt.Sprintf("the body exceeds the limit of %d bytes", s.cfg.MaxBody)}}}
+			return nil, ct, refuse(carnet.KindTooLarge, "too-costly", fmt.Sprintf("the body exceeds the limit of %d bytes", s.cfg.MaxBody))
 		}
 		return nil, ct, carnet.WrapError(carnet.KindInvalid, "read body", err)
 	}
 	return b, ct, nil
+}
+
+// refuse is an error of kind k whose one issue tells the caller why.
+func refuse(k carnet.Kind, code, msg string) *carnet.Error {
+	return &carnet.Error{Kind: k, Msg: msg, Issues: []carnet.Issue{{Severity: "error", Code: code, Diagnostics: msg}}}
 }
 
 func asMaxBytes(err error, target **http.MaxBytesError) bool {
