@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -207,7 +208,7 @@ func (s *Server) readBody(r *http.Request, want ...string) ([]byte, string, erro
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if asMaxBytes(err, &mbe) {
+		if errors.As(err, &mbe) {
 			return nil, ct, refuse(carnet.KindTooLarge, "too-costly", fmt.Sprintf("the body exceeds the limit of %d bytes", s.cfg.MaxBody))
 		}
 		return nil, ct, carnet.WrapError(carnet.KindInvalid, "read body", err)
@@ -218,21 +219,6 @@ func (s *Server) readBody(r *http.Request, want ...string) ([]byte, string, erro
 // refuse is an error of kind k whose one issue tells the caller why.
 func refuse(k carnet.Kind, code, msg string) *carnet.Error {
 	return &carnet.Error{Kind: k, Msg: msg, Issues: []carnet.Issue{{Severity: "error", Code: code, Diagnostics: msg}}}
-}
-
-func asMaxBytes(err error, target **http.MaxBytesError) bool {
-	for err != nil {
-		if m, ok := err.(*http.MaxBytesError); ok {
-			*target = m
-			return true
-		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		err = u.Unwrap()
-	}
-	return false
 }
 
 var fhirJSON = []string{"application/fhir+json", "application/json"}
