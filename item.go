@@ -1,0 +1,94 @@
+package carnet
+
+import (
+	"context"
+	"time"
+)
+
+// ItemKind is the kind of a structured item extracted from a document
+// (IHE QEDm resources).
+type ItemKind string
+
+const (
+	ItemObservation       ItemKind = "Observation"       // lab results and other measurements
+	ItemMedicationRequest ItemKind = "MedicationRequest" // prescribed medications
+	ItemImmunization      ItemKind = "Immunization"      // vaccinations
+	ItemAllergy           ItemKind = "AllergyIntolerance"
+	ItemCondition         ItemKind = "Condition" // problems
+)
+
+// Item is one structured item extracted from an N3 document (IHE mXDE):
+// a FHIR resource whose Provenance points to its source document.
+type Item struct {
+	Patient PatientKey `json:"patient"`
+	ID      string     `json:"id"` // the FHIR id of the resource
+	Kind    ItemKind   `json:"kind"`
+	// Source is the document it was extracted from: the FHIR id of the
+	// metadata version at extraction, and the logicalId that stays with the
+	// document across metadata versions (masking, archiving).
+	SourceID        string    `json:"sourceId"`
+	SourceLogicalID string    `json:"sourceLogicalId"`
+	Code            Coding    `json:"code"`               // LOINC, product or vaccine code, …
+	Category        string    `json:"category,omitempty"` // e.g. laboratory
+	Effective       time.Time `json:"effective,omitzero"` // when it happened or was measured
+	Abnormal        bool      `json:"abnormal,omitempty"` // an interpretation other than N (H, L, HH, LL, A)
+	// Resource is the FHIR JSON of the item as served (without id and
+	// subject, which are set when served).
+	Resource []byte `json:"resource"`
+}
+
+// ItemRow is an item as stored: searchable fields in clear, the rest sealed.
+type ItemRow struct {
+	Patient         PatientKey
+	ID              string
+	Kind            ItemKind
+	SourceLogicalID string
+	Effective       time.Time // zero if unknown
+	Tokens          []Token   // kinds: code, category, abnormal
+	Sealed          []byte    // the Item, sealed
+}
+
+// ItemFilter selects items of one patient; all conditions hold together.
+type ItemFilter struct {
+	Kinds     []ItemKind // empty: any kind
+	Tokens    []TokenFilter
+	Effective TimeRange
+	Sources   []string // source logicalIds; empty: any
+}
+
+// ItemStore is the part of the Store that keeps extracted items. Items are
+// replaced as a whole per source document: a replaced or deleted document
+// takes its items with it.
+type ItemStore interface {
+	// FindItems returns p's items matching f, newest Effective first (zero
+	// last), then by id.
+	FindItems(ctx context.Context, p PatientKey, f ItemFilter) ([]ItemRow, error)
+}
+
+// ItemTx is the write side of ItemStore, inside Store.Update.
+type ItemTx interface {
+	// InsertItems stores items and registers their ids for Route; an id in
+	// use (by any patient) is KindConflict and nothing of the call is stored.
+	InsertItems(ctx context.Context, rows []ItemRow) error
+	// DeleteItems removes every item of p extracted from the document with
+	// logicalId source (and their routes), and returns how many.
+	DeleteItems(ctx context.Context, p PatientKey, source string) (int, error)
+}
+
+// Extractor reads documents for what their content says, so that declared
+// metadata can be checked and structured items served (cda, qedm).
+type Extractor interface {
+	// Extract reads a document's content. It returns ok=false (and no
+	// error) for content it does not read (not CDA); an error for CDA it
+	// cannot read safely. Derived holds the metadata the content states;
+	// Patient the INS it names.
+	Extract(contentType string, content []byte) (x Extraction, ok bool, err error)
+}
+
+// Extraction is what an Extractor found in a document.
+type Extraction struct {
+	Patient Identifier   // the INS named by the document, if any
+	Derived DocumentMeta // metadata stated by the content (header)
+	Items   []Item       // structured items (N3); Patient, ID and Source* unset
+	Text    string       // plain text for search (narrative, N1 PDF text)
+}
