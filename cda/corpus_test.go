@@ -8,7 +8,7 @@ import (
 )
 
 // corpusDir is the ANS CDA examples, outside the repository.
-var corpusDir = filepath.Join("..", "..", "shared", "corpus", "ans-cda")
+var corpusDir = envOr("CDA_CORPUS", filepath.Join("..", "..", "shared", "corpus", "ans-cda"))
 
 // corpusFiles returns the corpus files, skipping (or failing under CI)
 // when the corpus is absent.
@@ -69,4 +69,11 @@ func TestCorpusParses(t *testing.T) {
 			}
 		})
 	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
 }

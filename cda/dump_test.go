@@ -23,7 +23,7 @@ func TestDump(t *testing.T) {
 		if os.Getenv("CDA_DUMP") == "2" {
 			fmt.Printf("  %+v\n  eff=%v conf=%v lang=%s set=%s v=%d rep=%v\n  authors=%+v\n  cust=%+v\n  ev=%+v enc=%+v\n", d.Patient, d.Effective, d.Confidentiality, d.Language, d.SetID, d.Version, d.Replaces, d.Authors, d.Custodian, d.ServiceEvents, d.Encounter)
 			for _, r := range d.LabResults {
-				fmt.Printf("  LAB %+v q=%+v c=%+v lo=%+v hi=%+v\n", r, r.Quantity, r.Coded, r.RangeLow, r.RangeHigh)
+				fmt.Printf("  LAB %s|%s| %s q=%+v c=%+v t=%q lo=%+v hi=%+v int=%s sp=%s eff=%v\n", r.Code.Code, r.Code.Display, r.ValueType, r.Quantity, r.Coded, r.Text, r.RangeLow, r.RangeHigh, r.Interpretation, r.Specimen.Code, r.Effective.Time)
 			}
 			for _, r := range d.Medications {
 				fmt.Printf("  MED %+v dose=%+v\n", r, r.Dose)
