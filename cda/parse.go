@@ -21,7 +21,7 @@ const (
 type Limits struct {
 	MaxBytes      int // whole input (default 32 MiB: self-presenting CDA with images reach 3 MB)
 	MaxDepth      int // element nesting (default 256)
-	MaxElements   int // element and text nodes kept (default 500,000)
+	MaxElements   int // element and text nodes (default 100,000; the largest ANS example has about 10,000)
 	MaxAttrs      int // attributes on one element (default 64)
 	MaxAttrBytes  int // length of one attribute value (default 64 KiB)
 	MaxAttachment int // decoded size of the embedded PDF (default 24 MiB)
@@ -31,7 +31,7 @@ type Limits struct {
 var DefaultLimits = Limits{
 	MaxBytes:      32 << 20,
 	MaxDepth:      256,
-	MaxElements:   500_000,
+	MaxElements:   100_000,
 	MaxAttrs:      64,
 	MaxAttrBytes:  64 << 10,
 	MaxAttachment: 24 << 20,
@@ -113,6 +113,10 @@ func (p *parseState) tooLarge(format string, args ...any) error {
 }
 
 func (p *parseState) syntax(err error) error {
+	var ce *carnet.Error
+	if errors.As(err, &ce) {
+		return ce // from the CharsetReader
+	}
 	var se *xml.SyntaxError
 	if errors.As(err, &se) {
 		return carnet.Errorf(carnet.KindInvalid, "malformed XML at line %d: %s", se.Line, se.Msg)
@@ -180,7 +184,7 @@ func readTree(b []byte, lim Limits) (*node, error) {
 			return nil, carnet.Errorf(carnet.KindUnsupported, "not a CDA R2 document: no ClinicalDocument element in namespace %s", nsHL7)
 		}
 		if err != nil {
-			return nil, unwrapCharset(err)
+			return nil, err
 		}
 		se, ok := tok.(xml.StartElement)
 		if !ok {
@@ -191,19 +195,6 @@ func readTree(b []byte, lim Limits) (*node, error) {
 			return p.element(se)
 		}
 	}
-}
-
-// unwrapCharset surfaces the *carnet.Error the CharsetReader returned,
-// which encoding/xml wraps in its own error.
-func unwrapCharset(err error) error {
-	var ce *carnet.Error
-	if errors.As(err, &ce) {
-		return ce
-	}
-	if strings.Contains(err.Error(), "not supported (UTF-8 only)") {
-		return carnet.Errorf(carnet.KindUnsupported, "XML encoding is not supported (UTF-8 only)")
-	}
-	return err
 }
 
 // element reads the subtree of the start element se, already counted.
@@ -217,7 +208,7 @@ func (p *parseState) element(se xml.StartElement) (*node, error) {
 			return nil, carnet.Errorf(carnet.KindInvalid, "malformed XML: unexpected end of document")
 		}
 		if err != nil {
-			return nil, unwrapCharset(err)
+			return nil, err
 		}
 		top := stack[len(stack)-1]
 		switch t := tok.(type) {
