@@ -52,6 +52,11 @@ func Unmarshal(data []byte, v any, root string) error {
 		return invalid(pathAt(data, off, root), "invalid",
 			fmt.Sprintf("JSON nests deeper than %d levels", MaxDepth))
 	}
+	// Large Bundles and Binaries take a shortcut that ends in the same
+	// result; anything it does not handle falls through (fastpath.go).
+	if fastUnmarshal(data, v) {
+		return nil
+	}
 	err := json.Unmarshal(data, v)
 	if err == nil {
 		return nil
