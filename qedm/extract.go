@@ -1,0 +1,228 @@
+package qedm
+
+import (
+	"bytes"
+	"fmt"
+	"mime"
+	"strings"
+	"time"
+
+	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/cda"
+)
+
+// Extractor reads CDA R2 documents for the Service: the metadata their
+// header states and the QEDm items of their N3 entries.
+type Extractor struct {
+	Limits cda.Limits // zero fields take cda.DefaultLimits
+}
+
+var _ carnet.Extractor = Extractor{}
+
+const op = "qedm.Extract"
+
+// Extract reads content when it is XML (text/xml, application/xml, a
+// +xml type, or no useful type and bytes that look like a
+// ClinicalDocument). Other content, and XML that is not a CDA R2
+// ClinicalDocument, is ok=false with no error. A CDA that cannot be read
+// safely is a *carnet.Error of kind KindInvalid or KindTooLarge.
+//
+// Items have Kind, Code, Category, Effective, Abnormal and Resource set;
+// Patient, ID and Source* are the Service's to fill.
+func (e Extractor) Extract(contentType string, content []byte) (x carnet.Extraction, ok bool, err error) {
+	if !readsAsXML(contentType, content) {
+		return carnet.Extraction{}, false, nil
+	}
+	doc, err := cda.Parse(content, e.Limits)
+	if err != nil {
+		switch carnet.ErrorKind(err) {
+		case carnet.KindUnsupported:
+			return carnet.Extraction{}, false, nil // XML, but not a CDA R2 document
+		case carnet.KindInvalid, carnet.KindTooLarge:
+			return carnet.Extraction{}, false, err
+		}
+		return carnet.Extraction{}, false, &carnet.Error{Kind: carnet.KindInvalid, Op: op, Msg: "the CDA document could not be read", Err: err}
+	}
+	defer func() {
+		// The mapping is plain code over a parsed tree, but a bug on
+		// hostile input must refuse the document, not crash the server.
+		if r := recover(); r != nil {
+			x, ok, err = carnet.Extraction{}, false, &carnet.Error{Kind: carnet.KindInvalid, Op: op, Msg: "the CDA document could not be read", Err: fmt.Errorf("panic: %v", r)}
+		}
+	}()
+	x, err = fromDocument(doc, mediaType(contentType))
+	if err != nil {
+		return carnet.Extraction{}, false, err
+	}
+	return x, true, nil
+}
+
+func mediaType(contentType string) string {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return strings.ToLower(strings.TrimSpace(contentType))
+	}
+	return mt
+}
+
+// readsAsXML decides from the declared type, and from the bytes only when
+// the type says nothing (absent or application/octet-stream): a PDF or an
+// image declared as such is never parsed.
+func readsAsXML(contentType string, content []byte) bool {
+	switch mt := mediaType(contentType); {
+	case mt == "text/xml", mt == "application/xml", strings.HasSuffix(mt, "+xml"):
+		return true
+	case mt == "", mt == "application/octet-stream":
+		return looksLikeCDA(content)
+	}
+	return false
+}
+
+// looksLikeCDA reports whether b starts like an XML document and names a
+// ClinicalDocument early on.
+func looksLikeCDA(b []byte) bool {
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) == 0 || b[0] != '<' {
+		return false
+	}
+	head := b[:min(len(b), 64<<10)]
+	return bytes.Contains(head, []byte("ClinicalDocument"))
+}
+
+func fromDocument(doc *cda.Document, contentType string) (carnet.Extraction, error) {
+	var x carnet.Extraction
+	if ins, ok := doc.PatientINS(); ok {
+		x.Patient = ins
+	}
+	x.Derived = doc.Metadata()
+	if contentType == "text/xml" || contentType == "application/xml" {
+		x.Derived.ContentType = contentType
+	}
+	docDate := doc.Effective.Time
+	for _, r := range doc.LabResults {
+		if r.Code.Code == "" && r.Quantity == nil && r.Coded == nil && r.Text == "" {
+			continue // nothing a reader could use
+		}
+		it := carnet.Item{
+			Kind:      carnet.ItemObservation,
+			Code:      normCoding(r.Code),
+			Category:  categoryLaboratory,
+			Effective: r.Effective.Time,
+			Abnormal:  IsAbnormal(r.Interpretation),
+		}
+		if it.Effective.IsZero() {
+			it.Effective = docDate
+		}
+		if err := setResource(&it, observation(r)); err != nil {
+			return x, err
+		}
+		x.Items = append(x.Items, it)
+	}
+	for _, m := range doc.Medications {
+		if m.Mood != "INT" && m.Mood != "" {
+			continue // taken or dispensed, not prescribed: not a MedicationRequest
+		}
+		if m.Product.Code == "" && m.Name == "" {
+			continue
+		}
+		it := carnet.Item{Kind: carnet.ItemMedicationRequest, Code: normCoding(m.Product), Effective: firstTime(m.Start.Time, docDate)}
+		if err := setResource(&it, medicationRequest(m, docDate)); err != nil {
+			return x, err
+		}
+		x.Items = append(x.Items, it)
+	}
+	for _, im := range doc.Immunizations {
+		if im.Vaccine.Code == "" && im.Name == "" {
+			continue
+		}
+		it := carnet.Item{Kind: carnet.ItemImmunization, Code: normCoding(im.Vaccine), Effective: im.Date.Time}
+		if err := setResource(&it, immunization(im)); err != nil {
+			return x, err
+		}
+		x.Items = append(x.Items, it)
+	}
+	for _, a := range doc.Allergies {
+		if a.Agent.Code == "" && a.Name == "" {
+			continue
+		}
+		it := carnet.Item{Kind: carnet.ItemAllergy, Code: normCoding(a.Agent), Effective: a.Start.Time}
+		if err := setResource(&it, allergyIntolerance(a)); err != nil {
+			return x, err
+		}
+		x.Items = append(x.Items, it)
+	}
+	for _, p := range doc.Problems {
+		if p.Code.Code == "" && p.Name == "" {
+			continue
+		}
+		it := carnet.Item{Kind: carnet.ItemCondition, Code: normCoding(p.Code), Effective: p.Start.Time}
+		if err := setResource(&it, condition(p)); err != nil {
+			return x, err
+		}
+		x.Items = append(x.Items, it)
+	}
+	x.Text = searchText(doc)
+	return x, nil
+}
+
+func firstTime(ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+func setResource(it *carnet.Item, v any) error {
+	b, err := marshal(v)
+	if err != nil {
+		return carnet.WrapError(carnet.KindInternal, op, err)
+	}
+	it.Resource = b
+	return nil
+}
+
+// searchText is the plain text a full-text search reads. Package cda does
+// not expose section narratives nor the text of an embedded PDF yet, so
+// this is the title, the section titles and what the entries say.
+func searchText(doc *cda.Document) string {
+	var b strings.Builder
+	add := func(parts ...string) {
+		for _, p := range parts {
+			if p = strings.TrimSpace(p); p != "" {
+				if b.Len() > 0 {
+					b.WriteByte('\n')
+				}
+				b.WriteString(p)
+			}
+		}
+	}
+	add(doc.Title)
+	for _, s := range doc.Sections {
+		add(s.Title)
+	}
+	for _, r := range doc.LabResults {
+		v := r.Text
+		if r.Quantity != nil {
+			v = r.Quantity.Value + " " + r.Quantity.Unit
+		} else if r.Coded != nil {
+			v = r.Coded.Display
+		}
+		add(strings.TrimSpace(r.Code.Display + " " + v))
+	}
+	for _, m := range doc.Medications {
+		add(m.Name, m.Frequency)
+	}
+	for _, im := range doc.Immunizations {
+		add(im.Name)
+	}
+	for _, a := range doc.Allergies {
+		add(a.Name, a.Reaction)
+	}
+	for _, p := range doc.Problems {
+		add(p.Name)
+	}
+	return b.String()
+}

@@ -1,0 +1,303 @@
+package qedm
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/cda"
+	"github.com/carnet-sante/carnet/fhir"
+)
+
+// normCoding puts a CDA coding in the FHIR systems QEDm consumers expect:
+// LOINC and SNOMED CT by their URIs, every other OID as urn:oid:.
+func normCoding(c carnet.Coding) carnet.Coding {
+	c.System = normSystem(c.System)
+	c.Code = strings.TrimSpace(c.Code)
+	return c
+}
+
+// normSystem maps a code system (bare OID, urn:oid: or URI) to the form
+// items are indexed under; search values go through it too.
+func normSystem(s string) string {
+	s = strings.TrimSpace(s)
+	oid := carnet.NormalizeIdentifier(s)
+	if !carnet.IsOID(oid) {
+		return s
+	}
+	switch oid {
+	case oidLOINC:
+		return SystemLOINC
+	case oidSNOMED:
+		return SystemSNOMED
+	}
+	return "urn:oid:" + oid
+}
+
+func fhirCoding(c carnet.Coding) fhir.Coding {
+	return fhir.Coding{System: c.System, Code: c.Code, Display: c.Display}
+}
+
+// concept is a CodeableConcept of c, with text when there is no code; nil
+// when there is neither.
+func concept(c carnet.Coding, text string) *fhir.CodeableConcept {
+	cc := &fhir.CodeableConcept{}
+	if c.Code != "" {
+		cc.Coding = []fhir.Coding{fhirCoding(c)}
+	}
+	if text != "" && text != c.Display {
+		cc.Text = text
+	}
+	if len(cc.Coding) == 0 && cc.Text == "" {
+		return nil
+	}
+	return cc
+}
+
+// dateTime writes a CDA time as a FHIR dateTime with the precision it was
+// given: a day stays a date, a time of day carries its offset (UTC).
+func dateTime(t cda.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	switch t.Precision {
+	case cda.PrecisionYear:
+		return t.Time.Format("2006")
+	case cda.PrecisionMonth:
+		return t.Time.Format("2006-01")
+	case cda.PrecisionDay:
+		return t.Time.Format(time.DateOnly)
+	}
+	return fhir.FormatDateTime(t.Time)
+}
+
+// quantity maps a CDA PQ to a FHIR Quantity with its UCUM unit. A value
+// that is not a JSON number is nil: the caller falls back to text.
+func quantity(q *cda.Quantity) *Quantity {
+	if q == nil {
+		return nil
+	}
+	v := strings.TrimSpace(q.Value)
+	if !isDecimal(v) {
+		return nil
+	}
+	out := &Quantity{Value: json.Number(canonicalDecimal(v))}
+	if u := strings.TrimSpace(q.Unit); u != "" && u != "1" {
+		out.Unit, out.System, out.Code = u, SystemUCUM, u
+	}
+	return out
+}
+
+// isDecimal reports whether s is a FHIR decimal: -?(0|[1-9][0-9]*)(\.[0-9]+)?,
+// leniently accepting leading zeros and a leading "+" or ".", which
+// canonicalDecimal repairs.
+func isDecimal(s string) bool {
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	dot, digits := false, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return false
+		}
+	}
+	return digits > 0 && !strings.HasSuffix(s, ".")
+}
+
+// canonicalDecimal makes a decimal valid JSON while keeping its precision
+// ("+.50" -> "0.50", "007" -> "7").
+func canonicalDecimal(s string) string {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
+	intPart, frac, hasFrac := strings.Cut(s, ".")
+	intPart = strings.TrimLeft(intPart, "0")
+	if intPart == "" {
+		intPart = "0"
+	}
+	if hasFrac {
+		intPart += "." + frac
+	}
+	if neg && strings.Trim(intPart, "0.") != "" {
+		return "-" + intPart
+	}
+	return intPart
+}
+
+// abnormalCodes are the interpretations (v3 ObservationInterpretation)
+// that flag a result out of its normal range.
+var abnormalCodes = map[string]bool{"H": true, "HH": true, "HU": true, "L": true, "LL": true, "LU": true, "A": true, "AA": true}
+
+// IsAbnormal reports whether a lab interpretation code says the result is
+// outside its normal range (H, HH, HU, L, LL, LU, A, AA). N, susceptibility
+// codes (S, I, R) and off-scale markers are not.
+func IsAbnormal(interpretation string) bool {
+	return abnormalCodes[strings.ToUpper(strings.TrimSpace(interpretation))]
+}
+
+var interpretationDisplay = map[string]string{
+	"N": "Normal", "H": "High", "HH": "Critical high", "HU": "Significantly high",
+	"L": "Low", "LL": "Critical low", "LU": "Significantly low", "A": "Abnormal",
+	"AA": "Critical abnormal", "S": "Susceptible", "I": "Intermediate", "R": "Resistant",
+	"POS": "Positive", "NEG": "Negative", "IND": "Indeterminate",
+}
+
+func observation(r cda.LabResult) Observation {
+	o := Observation{
+		Resource:          fhir.Resource{ResourceType: string(carnet.ItemObservation)},
+		Status:            observationStatus(r.Status),
+		Category:          []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: SystemObservationCategory, Code: categoryLaboratory, Display: "Laboratory"}}}},
+		EffectiveDateTime: dateTime(r.Effective),
+	}
+	if cc := concept(normCoding(r.Code), ""); cc != nil {
+		o.Code = *cc
+	}
+	switch {
+	case r.Quantity != nil:
+		if q := quantity(r.Quantity); q != nil {
+			o.ValueQuantity = q
+		} else {
+			o.ValueString = strings.TrimSpace(r.Quantity.Value + " " + r.Quantity.Unit)
+		}
+	case r.Coded != nil:
+		o.ValueCodeable = concept(normCoding(*r.Coded), "")
+	case r.Text != "":
+		o.ValueString = r.Text
+	}
+	if code := strings.TrimSpace(r.Interpretation); code != "" {
+		o.Interpretation = []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: SystemInterpretation, Code: code, Display: interpretationDisplay[code]}}}}
+	}
+	rr := ReferenceRange{Low: quantity(r.RangeLow), High: quantity(r.RangeHigh), Text: r.RangeText}
+	if rr.Low != nil || rr.High != nil || rr.Text != "" {
+		o.ReferenceRange = []ReferenceRange{rr}
+	}
+	if sp := normCoding(r.Specimen); sp.Code != "" {
+		// The specimen is not a resource of its own in Carnet: a display
+		// reference says what was sampled without a dangling link.
+		disp := sp.Display
+		if disp == "" {
+			disp = sp.Code
+		}
+		o.Specimen = &fhir.Reference{Display: disp}
+	}
+	return o
+}
+
+func observationStatus(cdaStatus string) string {
+	switch cdaStatus {
+	case "active":
+		return "preliminary"
+	case "aborted", "cancelled":
+		return "cancelled"
+	}
+	return "final"
+}
+
+// medicationRequest maps a prescribed substanceAdministration. The status
+// is as of the document's date (the extraction has no clock): completed
+// when the CDA says so or the period ended before the document was
+// written, active otherwise.
+func medicationRequest(m cda.Medication, docDate time.Time) MedicationRequest {
+	mr := MedicationRequest{
+		Resource:   fhir.Resource{ResourceType: string(carnet.ItemMedicationRequest)},
+		Status:     "active",
+		Intent:     "order",
+		AuthoredOn: fhir.FormatDateTime(docDate),
+	}
+	if m.Status == "completed" || (!m.End.IsZero() && !docDate.IsZero() && m.End.Time.Before(docDate)) {
+		mr.Status = "completed"
+	}
+	if m.Status == "aborted" || m.Status == "cancelled" {
+		mr.Status = "cancelled"
+	}
+	if cc := concept(normCoding(m.Product), m.Name); cc != nil {
+		mr.MedicationCodeableConcept = *cc
+	}
+	d := Dosage{Text: m.Frequency, Route: concept(normCoding(m.Route), "")}
+	if q := quantity(m.Dose); q != nil {
+		d.DoseAndRate = []DoseAndRate{{DoseQuantity: q}}
+	}
+	if d.Text != "" || d.Route != nil || d.DoseAndRate != nil {
+		mr.DosageInstruction = []Dosage{d}
+	}
+	if !m.Start.IsZero() || !m.End.IsZero() {
+		mr.DispenseRequest = &DispenseRequest{ValidityPeriod: &fhir.Period{Start: dateTime(m.Start), End: dateTime(m.End)}}
+	}
+	return mr
+}
+
+func immunization(im cda.Immunization) Immunization {
+	out := Immunization{
+		Resource:           fhir.Resource{ResourceType: string(carnet.ItemImmunization)},
+		Status:             "completed",
+		OccurrenceDateTime: dateTime(im.Date),
+		LotNumber:          strings.TrimSpace(im.Lot),
+	}
+	if im.Refused {
+		out.Status = "not-done"
+	}
+	if cc := concept(normCoding(im.Vaccine), im.Name); cc != nil {
+		out.VaccineCode = *cc
+	}
+	if out.OccurrenceDateTime == "" {
+		out.OccurrenceString = "unknown" // occurrence[x] is required
+	}
+	if d := strings.TrimSpace(im.Dose); d != "" {
+		out.ProtocolApplied = []ProtocolApplied{{DoseNumberString: d}}
+	}
+	return out
+}
+
+func allergyIntolerance(a cda.Allergy) AllergyIntolerance {
+	out := AllergyIntolerance{
+		Resource:      fhir.Resource{ResourceType: string(carnet.ItemAllergy)},
+		Code:          concept(normCoding(a.Agent), a.Name),
+		OnsetDateTime: dateTime(a.Start),
+	}
+	if st := clinicalStatus(a.Status, a.End); st != "" {
+		out.ClinicalStatus = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: SystemAllergyClinical, Code: st}}}
+	}
+	t := strings.ToLower(a.Type.Display + " " + a.Type.Code)
+	switch {
+	case strings.Contains(t, "intol"):
+		out.Type = "intolerance"
+	case strings.Contains(t, "allerg"):
+		out.Type = "allergy"
+	}
+	if r := strings.TrimSpace(a.Reaction); r != "" {
+		out.Reaction = []AllergyReaction{{Manifestation: []fhir.CodeableConcept{{Text: r}}}}
+	}
+	return out
+}
+
+func condition(p cda.Problem) Condition {
+	out := Condition{
+		Resource:          fhir.Resource{ResourceType: string(carnet.ItemCondition)},
+		Category:          []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: "http://terminology.hl7.org/CodeSystem/condition-category", Code: "problem-list-item"}}}},
+		Code:              concept(normCoding(p.Code), p.Name),
+		OnsetDateTime:     dateTime(p.Start),
+		AbatementDateTime: dateTime(p.End),
+	}
+	if st := clinicalStatus(p.Status, p.End); st != "" {
+		out.ClinicalStatus = &fhir.CodeableConcept{Coding: []fhir.Coding{{System: SystemConditionClinical, Code: st}}}
+	}
+	return out
+}
+
+// clinicalStatus reads the concern status of a PCC entry: an end date or a
+// completed concern is resolved, an active one active; unknown otherwise.
+func clinicalStatus(status string, end cda.Time) string {
+	switch {
+	case !end.IsZero() || status == "completed":
+		return "resolved"
+	case status == "active":
+		return "active"
+	}
+	return ""
+}
