@@ -235,10 +235,32 @@ func (t *tx) route(ctx context.Context, op string, p carnet.PatientKey, id, kind
 	return refused(conflict(op, "the id is already in use", err))
 }
 
+// tokenRowsPerInsert is how many token rows one INSERT writes. A document
+// has a few dozen tokens, and one statement per row made their insertion
+// the largest part of the writer's work per document (each statement costs
+// far more than the row it writes). Chunks of a fixed size keep the number
+// of distinct statements cached small (sizes 1 to tokenRowsPerInsert).
+const tokenRowsPerInsert = 16
+
 func (t *tx) insertTokens(ctx context.Context, table, idCol string, p carnet.PatientKey, id string, ts []carnet.Token) error {
-	q := "INSERT INTO " + table + " (patient_key, kind, value, " + idCol + ") VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
-	for _, tok := range ts {
-		if _, err := t.c.exec(ctx, q, string(p), tok.Kind, tok.Value, id); err != nil {
+	args := make([]any, 0, 4*min(len(ts), tokenRowsPerInsert))
+	for len(ts) > 0 {
+		chunk := ts[:min(len(ts), tokenRowsPerInsert)]
+		ts = ts[len(chunk):]
+		var q strings.Builder
+		q.WriteString("INSERT INTO " + table + " (patient_key, kind, value, " + idCol + ") VALUES ")
+		args = args[:0]
+		for i, tok := range chunk {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?, ?, ?, ?)")
+			args = append(args, string(p), tok.Kind, tok.Value, id)
+		}
+		// As with one row at a time, a duplicate token (also within the
+		// chunk) is written once.
+		q.WriteString(" ON CONFLICT DO NOTHING")
+		if _, err := t.c.exec(ctx, q.String(), args...); err != nil {
 			return err
 		}
 	}
