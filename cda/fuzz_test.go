@@ -16,7 +16,7 @@ func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(corpusDir, "*.xml"))
 	for _, name := range files {
 		b, err := os.ReadFile(name)
-		if err == nil && len(b) < 400<<10 { // big seeds slow every iteration
+		if err == nil && len(b) < 40<<10 { // large seeds stall the mutator on this 2-CPU machine
 			f.Add(b)
 		}
 	}

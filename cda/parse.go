@@ -228,12 +228,8 @@ func (p *parseState) element(se xml.StartElement) (*node, error) {
 			if narrative == 0 && len(bytes.TrimSpace(t)) == 0 {
 				continue
 			}
-			// Adjacent character data (split by comments) joins the
-			// previous text node rather than adding one.
-			if k := len(top.kids); k > 0 && top.kids[k-1].name == "" {
-				top.kids[k-1].text += string(t)
-				continue
-			}
+			// Adjacent character data (split by comments or CDATA) stays
+			// in separate nodes: joining them would be quadratic.
 			p.elements++
 			if p.elements > p.lim.MaxElements {
 				return nil, p.tooLarge("more than %d XML nodes", p.lim.MaxElements)
