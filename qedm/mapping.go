@@ -201,8 +201,8 @@ func observationStatus(cdaStatus string) string {
 
 // medicationRequest maps a prescribed substanceAdministration. The status
 // is as of the document's date (the extraction has no clock): completed
-// when the CDA says so or the period ended before the document was
-// written, active otherwise.
+// when the period ended before the document was written, cancelled when
+// the CDA says aborted, active otherwise.
 func medicationRequest(m cda.Medication, docDate time.Time) MedicationRequest {
 	mr := MedicationRequest{
 		Resource:   fhir.Resource{ResourceType: string(carnet.ItemMedicationRequest)},
@@ -210,7 +210,9 @@ func medicationRequest(m cda.Medication, docDate time.Time) MedicationRequest {
 		Intent:     "order",
 		AuthoredOn: fhir.FormatDateTime(docDate),
 	}
-	if m.Status == "completed" || (!m.End.IsZero() && !docDate.IsZero() && m.End.Time.Before(docDate)) {
+	// A prescription's statusCode is "completed" once written, whatever
+	// its period: only the period says whether the treatment is over.
+	if !m.End.IsZero() && !docDate.IsZero() && m.End.Time.Before(docDate) {
 		mr.Status = "completed"
 	}
 	if m.Status == "aborted" || m.Status == "cancelled" {
@@ -290,14 +292,16 @@ func condition(p cda.Problem) Condition {
 	return out
 }
 
-// clinicalStatus reads the concern status of a PCC entry: an end date or a
-// completed concern is resolved, an active one active; unknown otherwise.
+// clinicalStatus reads a PCC entry: an end date means resolved, otherwise
+// active. The entry's own statusCode is "completed" as soon as it is
+// recorded, so it says nothing of the patient's state; an aborted entry
+// has no status.
 func clinicalStatus(status string, end cda.Time) string {
 	switch {
-	case !end.IsZero() || status == "completed":
+	case status == "aborted" || status == "cancelled":
+		return ""
+	case !end.IsZero():
 		return "resolved"
-	case status == "active":
-		return "active"
 	}
-	return ""
+	return "active"
 }

@@ -1,0 +1,176 @@
+package qedm
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	carnet "github.com/carnet-sante/carnet"
+)
+
+func corpusDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join("..", "..", "shared", "corpus", "ans-cda")
+	if _, err := os.Stat(dir); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("ANS CDA corpus missing at %s: %v", dir, err)
+		}
+		t.Skipf("ANS CDA corpus not found at %s", dir)
+	}
+	return dir
+}
+
+func corpusFile(t *testing.T, name string) carnet.Extraction {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(corpusDir(t), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return extract(t, "text/xml", b)
+}
+
+func itemsOf(x carnet.Extraction, k carnet.ItemKind) []carnet.Item {
+	var out []carnet.Item
+	for _, it := range x.Items {
+		if it.Kind == k {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// TestCorpusExtracts: every ANS example extracts, and every item it gives
+// serves as FHIR-shaped JSON with its type, id, patient and code.
+func TestCorpusExtracts(t *testing.T) {
+	dir := corpusDir(t)
+	files, _ := filepath.Glob(filepath.Join(dir, "*.xml"))
+	if len(files) == 0 {
+		t.Fatalf("no .xml file in %s", dir)
+	}
+	total := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, ok, err := Extractor{}.Extract("text/xml", b)
+		if err != nil || !ok {
+			t.Errorf("%s: ok=%v err=%v", filepath.Base(f), ok, err)
+			continue
+		}
+		if x.Derived.Type.Code == "" {
+			t.Errorf("%s: no type derived", filepath.Base(f))
+		}
+		for i, it := range x.Items {
+			total++
+			it.ID, it.Patient, it.SourceID = "it-1", "pat-1", "doc-1"
+			b, err := Serve(it, "https://carnet.example/fhir")
+			if err != nil {
+				t.Fatalf("%s item %d: Serve: %v", filepath.Base(f), i, err)
+			}
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatalf("%s item %d: served JSON: %v\n%s", filepath.Base(f), i, err, b)
+			}
+			var rt string
+			_ = json.Unmarshal(m["resourceType"], &rt)
+			if rt != string(it.Kind) {
+				t.Errorf("%s item %d: resourceType %q, want %q", filepath.Base(f), i, rt, it.Kind)
+			}
+			if !strings.Contains(string(m[subjectElement(it.Kind)]), `"Patient/pat-1"`) {
+				t.Errorf("%s item %d: no patient reference in %s", filepath.Base(f), i, b)
+			}
+			codeEl := map[carnet.ItemKind]string{
+				carnet.ItemObservation: "code", carnet.ItemMedicationRequest: "medicationCodeableConcept",
+				carnet.ItemImmunization: "vaccineCode", carnet.ItemAllergy: "code", carnet.ItemCondition: "code",
+			}[it.Kind]
+			if it.Code.Code != "" && !strings.Contains(string(m[codeEl]), `"code":"`+it.Code.Code+`"`) {
+				t.Errorf("%s item %d: %s %s does not carry code %s", filepath.Base(f), i, codeEl, m[codeEl], it.Code.Code)
+			}
+		}
+	}
+	if total == 0 {
+		t.Error("the corpus gave no items at all")
+	}
+}
+
+func TestCorpusTSH(t *testing.T) {
+	x := corpusFile(t, "BIO-CR-BIO_2024.01_TSH_1.xml")
+	obs := itemsOf(x, carnet.ItemObservation)
+	if len(obs) != 2 {
+		t.Fatalf("%d observations, want 2 (TSH, free T4)", len(obs))
+	}
+	tsh := obs[0]
+	if tsh.Code.Code != "3016-3" || tsh.Code.System != SystemLOINC || tsh.Abnormal || tsh.Category != "laboratory" {
+		t.Errorf("TSH item = %+v", tsh)
+	}
+	// The file's TSH: 1.950 m[IU]/L, N, range 0.270-4.200, on 2014-04-02 14:55:21+02:00.
+	tsh.ID, tsh.Patient = "tsh", "p1"
+	o := serveAs[obsView](t, tsh)
+	if o.ValueQuantity == nil || o.ValueQuantity.Value.String() != "1.950" || o.ValueQuantity.Unit != "m[IU]/L" {
+		t.Errorf("TSH value %+v, want 1.950 m[IU]/L", o.ValueQuantity)
+	}
+	if len(o.ReferenceRange) != 1 || o.ReferenceRange[0].Low.Value.String() != "0.270" || o.ReferenceRange[0].High.Value.String() != "4.200" {
+		t.Errorf("TSH range %+v, want 0.270-4.200", o.ReferenceRange)
+	}
+	if len(o.Interpretation) != 1 || o.Interpretation[0].Coding[0].Code != "N" {
+		t.Errorf("TSH interpretation %+v, want N", o.Interpretation)
+	}
+	if o.EffectiveDateTime != "2014-04-02T12:55:21Z" {
+		t.Errorf("TSH effective %q, want 2014-04-02T12:55:21Z", o.EffectiveDateTime)
+	}
+	if t4 := obs[1]; t4.Code.Code != "3024-7" || !t4.Abnormal {
+		t.Errorf("free T4 item = %+v, want 3024-7 flagged abnormal (L)", t4)
+	}
+}
+
+func TestCorpusPrescription(t *testing.T) {
+	x := corpusFile(t, "eP-MED-DM_2024.01_PosoStruct.xml")
+	meds := itemsOf(x, carnet.ItemMedicationRequest)
+	if len(meds) == 0 {
+		t.Fatal("no MedicationRequest from a prescription")
+	}
+	for i, it := range meds {
+		it.ID, it.Patient = "mr", "p1"
+		mr := serveAs[struct {
+			ResourceType              string `json:"resourceType"`
+			Status, Intent            string
+			MedicationCodeableConcept struct {
+				Coding []struct{ System, Code string }
+				Text   string
+			} `json:"medicationCodeableConcept"`
+			Subject struct{ Reference string }
+		}](t, it)
+		if mr.ResourceType != "MedicationRequest" || mr.Intent != "order" || mr.Subject.Reference != "Patient/p1" {
+			t.Errorf("medication %d: %+v", i, mr)
+		}
+		if mr.Status != "active" && mr.Status != "completed" {
+			t.Errorf("medication %d: status %q", i, mr.Status)
+		}
+		if len(mr.MedicationCodeableConcept.Coding) == 0 && mr.MedicationCodeableConcept.Text == "" {
+			t.Errorf("medication %d: no product", i)
+		}
+	}
+}
+
+func TestCorpusVaccination(t *testing.T) {
+	x := corpusFile(t, "VAC-NOTE_2023.01.xml")
+	ims := itemsOf(x, carnet.ItemImmunization)
+	if len(ims) == 0 {
+		t.Fatal("no Immunization from a vaccination note")
+	}
+	it := ims[0]
+	it.ID, it.Patient = "im", "p1"
+	im := serveAs[struct {
+		ResourceType       string `json:"resourceType"`
+		Status             string
+		VaccineCode        struct{ Coding []struct{ Code string } } `json:"vaccineCode"`
+		Patient            struct{ Reference string }
+		OccurrenceDateTime string `json:"occurrenceDateTime"`
+	}](t, it)
+	if im.ResourceType != "Immunization" || im.Status != "completed" || im.Patient.Reference != "Patient/p1" || im.OccurrenceDateTime == "" || len(im.VaccineCode.Coding) == 0 {
+		t.Errorf("immunization = %+v", im)
+	}
+}
