@@ -143,6 +143,7 @@ type Reader interface {
 	SubmissionSetByUniqueID(ctx context.Context, p PatientKey, uniqueID string) (SubmissionSetRow, error)
 	// FindSubmissionSets returns p's submission sets matching f, newest first.
 	FindSubmissionSets(ctx context.Context, p PatientKey, f SubmissionSetFilter) ([]SubmissionSetRow, error)
+	ItemStore
 }
 
 // Tx is a write transaction: its reads see its own writes. A write it
@@ -167,6 +168,7 @@ type Tx interface {
 	// InsertSubmissionSet stores a submission set; a duplicate id or
 	// uniqueId for the patient is KindConflict.
 	InsertSubmissionSet(ctx context.Context, row SubmissionSetRow) error
+	ItemTx
 }
 
 // Store is where Carnet keeps its data: SQLite by default, PostgreSQL at

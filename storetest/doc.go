@@ -14,7 +14,7 @@
 //   - UpdateDocument makes the stored row equal to the given row (same
 //     patient and id); a change that would leave two latest documents with
 //     the same UniqueID for one patient is KindConflict.
-//   - Ids (documents, contents, submission sets) are unique across patients:
+//   - Ids (documents, contents, submission sets, items) are unique across patients:
 //     reusing one under any patient is KindConflict.
 //   - PutPatient replaces the record's identifier tokens: a token no longer
 //     listed stops resolving and may be bound to another record.
@@ -25,6 +25,14 @@
 //     End is open on that side; a document with no service period at all
 //     (both zero) never matches a Period filter.
 //   - Submission sets are ordered like documents: Date descending, then id.
+//   - Items are ordered by Effective descending, a zero Effective last,
+//     then by id (byte order). An Effective filter is [From, To); an item
+//     with a zero Effective never matches one.
+//   - Item ids share the namespace of routes: an id used by a document,
+//     content, submission set or item of any patient is KindConflict for
+//     InsertItems, and so is an id listed twice in one call; either way
+//     nothing of the call is stored and the transaction stays usable.
+//     DeleteItems frees the ids of the items it removes.
 //   - Update runs a serializable transaction: a read-modify-write inside one
 //     Update (read the patient, put it back with Version+1) never loses to a
 //     concurrent one; a backend retries serialization failures itself.

@@ -42,6 +42,14 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"ConcurrentSameUniqueID", testConcurrentSameUniqueID},
 		{"ContextCanceled", testContextCanceled},
+		{"ItemRoundTrip", testItemRoundTrip},
+		{"FindItemsOrder", testFindItemsOrder},
+		{"FindItems", testFindItems},
+		{"ItemsPatientIsolation", testItemsPatientIsolation},
+		{"DeleteItems", testDeleteItems},
+		{"ItemRoute", testItemRoute},
+		{"InsertItemsConflict", testInsertItemsConflict},
+		{"ItemsUpdate", testItemsUpdate},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,6 +30,9 @@ func fullWrite(ctx context.Context, tx carnet.Tx, p carnet.PatientKey, sfx strin
 	if err := tx.InsertSubmissionSet(ctx, NewSubmissionSetRow(p, "set-"+sfx)); err != nil {
 		return fmt.Errorf("InsertSubmissionSet: %w", err)
 	}
+	if err := tx.InsertItems(ctx, []carnet.ItemRow{NewItemRow(p, "item-"+sfx, "logical-doc-"+sfx)}); err != nil {
+		return fmt.Errorf("InsertItems: %w", err)
+	}
 	if existing != nil {
 		changed := *existing
 		changed.Status = carnet.StatusDeleted
@@ -57,7 +60,10 @@ func wantNoneOf(t tb, r carnet.Reader, p carnet.PatientKey, sfx string) {
 	wantKind(t, err, carnet.KindNotFound, "Content")
 	_, err = r.SubmissionSet(ctx, p, "set-"+sfx)
 	wantKind(t, err, carnet.KindNotFound, "SubmissionSet")
-	for _, id := range []string{"doc-" + sfx, "content-" + sfx, "set-" + sfx} {
+	if items, err := r.FindItems(ctx, p, carnet.ItemFilter{}); err != nil || len(items) != 0 {
+		t.Fatalf("FindItems: got %v, %v; want none", itemIDs(items), err)
+	}
+	for _, id := range []string{"doc-" + sfx, "content-" + sfx, "set-" + sfx, "item-" + sfx} {
 		_, err = r.Route(ctx, id)
 		wantKind(t, err, carnet.KindNotFound, "Route("+id+")")
 	}
@@ -94,7 +100,8 @@ func wantAllOf(t tb, r carnet.Reader, p carnet.PatientKey, sfx string) {
 	if sets, err := r.FindSubmissionSets(ctx, p, carnet.SubmissionSetFilter{}); err != nil || !slices.Equal(ids(sets), []string{want.ID}) {
 		t.Fatalf("FindSubmissionSets: got %v, %v; want [%s]", ids(sets), err, want.ID)
 	}
-	for _, id := range []string{"doc-" + sfx, "content-" + sfx, "set-" + sfx} {
+	wantItems(t, r, p, carnet.ItemFilter{}, NewItemRow(p, "item-"+sfx, "logical-doc-"+sfx))
+	for _, id := range []string{"doc-" + sfx, "content-" + sfx, "set-" + sfx, "item-" + sfx} {
 		if got, err := r.Route(ctx, id); err != nil || got != p {
 			t.Fatalf("Route(%s): got %q, %v; want %s", id, got, err, p)
 		}
@@ -279,6 +286,7 @@ func testContextCanceled(t *testing.T, s carnet.Store) {
 		{"Document", func() error { _, err := s.Document(ctx, "p1", "doc-1"); return err }},
 		{"FindDocuments", func() error { _, err := s.FindDocuments(ctx, "p1", carnet.DocumentFilter{}); return err }},
 		{"Route", func() error { _, err := s.Route(ctx, "doc-1"); return err }},
+		{"FindItems", func() error { _, err := s.FindItems(ctx, "p1", carnet.ItemFilter{}); return err }},
 	}
 	for _, r := range reads {
 		if err := r.fn(); err == nil {

@@ -1,0 +1,176 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/carnet-sante/carnet"
+)
+
+// Extracted items (IHE QEDm): table items, searched through item_tokens,
+// their ids in routes with kind "item".
+
+const itemCols = "patient_key, id, kind, source_logical_id, effective, tokens, sealed"
+
+func scanItem(rows *sql.Rows, it *carnet.ItemRow) error {
+	var (
+		patient, kind string
+		effective     sql.NullInt64
+		tokens        []byte
+	)
+	if err := rows.Scan(&patient, &it.ID, &kind, &it.SourceLogicalID, &effective, &tokens, &it.Sealed); err != nil {
+		return err
+	}
+	it.Patient, it.Kind, it.Effective = carnet.PatientKey(patient), carnet.ItemKind(kind), goTime(effective)
+	var err error
+	it.Tokens, err = decodeTokens(tokens)
+	return err
+}
+
+func (r reader) FindItems(ctx context.Context, p carnet.PatientKey, f carnet.ItemFilter) ([]carnet.ItemRow, error) {
+	const op = "sqlite.FindItems"
+	var q query
+	q.b.WriteString("SELECT " + itemCols + " FROM items WHERE patient_key = ?")
+	q.args = append(q.args, string(p))
+	if len(f.Kinds) > 0 {
+		args := make([]any, len(f.Kinds))
+		for i, k := range f.Kinds {
+			args[i] = string(k)
+		}
+		q.add("kind IN "+in(len(args)), args...)
+	}
+	if len(f.Sources) > 0 {
+		args := make([]any, len(f.Sources))
+		for i, s := range f.Sources {
+			args[i] = s
+		}
+		q.add("source_logical_id IN "+in(len(args)), args...)
+	}
+	q.timeRange("effective", f.Effective)
+	q.tokens(p, "id", "item_tokens", "item_id", f.Tokens)
+	// NULL sorts lowest in SQLite: unknown times come last.
+	q.b.WriteString(" ORDER BY effective DESC, id")
+
+	rows, err := r.c.query(ctx, q.b.String(), q.args...)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	var out []carnet.ItemRow
+	for rows.Next() {
+		var it carnet.ItemRow
+		if err := scanItem(rows.Rows, &it); err != nil {
+			return nil, wrap(op, err)
+		}
+		out = append(out, it)
+	}
+	return out, wrap(op, rows.Err())
+}
+
+func (t *tx) FindItems(ctx context.Context, p carnet.PatientKey, f carnet.ItemFilter) ([]carnet.ItemRow, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, wrap("sqlite.FindItems", err)
+	}
+	return t.reader.FindItems(ctx, p, f)
+}
+
+func (t *tx) InsertItems(ctx context.Context, rows []carnet.ItemRow) error {
+	const op = "sqlite.InsertItems"
+	return t.step(ctx, op, func(ctx context.Context) error {
+		// Refuse before writing anything, so that a conflict leaves nothing
+		// of the call (the writer is alone: nobody can take an id between
+		// this check and the inserts).
+		seen := make(map[string]bool, len(rows))
+		for _, row := range rows {
+			if seen[row.ID] {
+				return refused(conflict(op, "an item id appears twice", nil))
+			}
+			seen[row.ID] = true
+			var owner string
+			err := t.c.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&owner) },
+				"SELECT patient_key FROM routes WHERE id = ?", row.ID)
+			if err == nil {
+				return refused(conflict(op, "the item id is already in use", nil))
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		for _, row := range rows {
+			if _, err := t.c.exec(ctx, "INSERT INTO items ("+itemCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+				string(row.Patient), row.ID, string(row.Kind), row.SourceLogicalID, dbTime(row.Effective),
+				encodeTokens(row.Tokens), nonNil(row.Sealed)); err != nil {
+				return err // the check above rules a conflict out: anything else breaks the batch
+			}
+			if _, err := t.c.exec(ctx, "INSERT INTO routes (id, patient_key, kind) VALUES (?, ?, 'item')",
+				row.ID, string(row.Patient)); err != nil {
+				return err
+			}
+			if err := t.insertTokens(ctx, "item_tokens", "item_id", row.Patient, row.ID, row.Tokens); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (t *tx) DeleteItems(ctx context.Context, p carnet.PatientKey, source string) (int, error) {
+	const op = "sqlite.DeleteItems"
+	var n int
+	err := t.step(ctx, op, func(ctx context.Context) error {
+		type victim struct {
+			id     string
+			tokens []carnet.Token
+		}
+		var victims []victim
+		rows, err := t.c.query(ctx, "SELECT id, tokens FROM items WHERE patient_key = ? AND source_logical_id = ?",
+			string(p), source)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var (
+				v   victim
+				enc []byte
+			)
+			if err := rows.Scan(&v.id, &enc); err != nil {
+				rows.Close()
+				return err
+			}
+			if v.tokens, err = decodeTokens(enc); err != nil {
+				rows.Close()
+				return err
+			}
+			victims = append(victims, v)
+		}
+		if err := rows.Err(); err != nil {
+			rows.Close()
+			return err
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		// Tokens by full key, as for documents: item_tokens has no other index.
+		for _, v := range victims {
+			for _, tok := range v.tokens {
+				if _, err := t.c.exec(ctx, "DELETE FROM item_tokens WHERE patient_key = ? AND kind = ? AND value = ? AND item_id = ?",
+					string(p), tok.Kind, tok.Value, v.id); err != nil {
+					return err
+				}
+			}
+			if _, err := t.c.exec(ctx, "DELETE FROM routes WHERE id = ? AND patient_key = ?", v.id, string(p)); err != nil {
+				return err
+			}
+			if _, err := t.c.exec(ctx, "DELETE FROM items WHERE patient_key = ? AND id = ?", string(p), v.id); err != nil {
+				return err
+			}
+		}
+		n = len(victims)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
