@@ -35,6 +35,9 @@ type Item struct {
 	// Resource is the FHIR JSON of the item as served (without id and
 	// subject, which are set when served).
 	Resource []byte `json:"resource"`
+	// Tokens are what the item is found under, decided by the Extractor
+	// that also parses the searches for it (qedm); stored in clear.
+	Tokens []Token `json:"-"`
 }
 
 // ItemRow is an item as stored: searchable fields in clear, the rest sealed.
@@ -83,12 +86,18 @@ type Extractor interface {
 	// cannot read safely. Derived holds the metadata the content states;
 	// Patient the INS it names.
 	Extract(contentType string, content []byte) (x Extraction, ok bool, err error)
+	// Check compares what a producer declared about a document (its
+	// metadata, and the patient it files it for) with what the content
+	// states, and returns one issue per contradiction (other patient, other
+	// type, other authors), located under path and naming both values.
+	Check(declared DocumentMeta, patient Identifier, x Extraction, path string) []Issue
 }
 
 // Extraction is what an Extractor found in a document.
 type Extraction struct {
-	Patient Identifier   // the INS named by the document, if any
-	Derived DocumentMeta // metadata stated by the content (header)
-	Items   []Item       // structured items (N3); Patient, ID and Source* unset
-	Text    string       // plain text for search (narrative, N1 PDF text)
+	UniqueID string       // the document's own id (CDA ClinicalDocument/id)
+	Patient  Identifier   // the INS named by the document, if any
+	Derived  DocumentMeta // metadata stated by the content (header)
+	Items    []Item       // structured items (N3); Patient, ID and Source* unset
+	Text     string       // plain text for search (narrative, N1 PDF text)
 }

@@ -27,7 +27,11 @@ type Service struct {
 	Audit       Auditor
 	Clock       Clock
 	Terminology Terminology
-	Logger      *slog.Logger
+	// Extractor reads document content: metadata stated by CDA headers,
+	// checked against what producers declare, and structured items. Nil
+	// reads nothing.
+	Extractor Extractor
+	Logger    *slog.Logger
 	// AllowTestINS accepts the test INS OIDs (demo and test mode only).
 	AllowTestINS bool
 	// DefaultCount and MaxCount bound search pages.
@@ -366,11 +370,27 @@ func (s *Service) Provide(ctx context.Context, r Request, sub Submission) (Submi
 		}
 		seen[d.UniqueID] = i
 	}
+	// Read what each document says of itself: a contradiction with what
+	// the producer declared is refused; structured items are kept.
+	extracted := make([]Extraction, len(sub.Documents))
+	for i, d := range sub.Documents {
+		if s.Extractor == nil {
+			break
+		}
+		x, ok, err := s.Extractor.Extract(d.Meta.ContentType, d.Content)
+		switch {
+		case err != nil:
+			issues = append(issues, Issue{"error", "invalid", "the document cannot be read: " + ErrorMessage(err), d.Path + ".content[0].attachment"})
+		case ok:
+			extracted[i] = x
+			issues = append(issues, s.Extractor.Check(d.Meta, sub.Patient, x, d.Path)...)
+		}
+	}
 	if len(issues) > 0 {
 		return SubmissionResult{}, Invalid(issues...)
 	}
 	for range 3 {
-		res, err := s.provide(ctx, r, sub, now)
+		res, err := s.provide(ctx, r, sub, extracted, now)
 		if errors.Is(err, errRetry) {
 			continue
 		}
@@ -379,7 +399,7 @@ func (s *Service) Provide(ctx context.Context, r Request, sub Submission) (Submi
 	return SubmissionResult{}, Errorf(KindConflict, "the patient record changed concurrently; retry")
 }
 
-func (s *Service) provide(ctx context.Context, r Request, sub Submission, now time.Time) (SubmissionResult, error) {
+func (s *Service) provide(ctx context.Context, r Request, sub Submission, extracted []Extraction, now time.Time) (SubmissionResult, error) {
 	row, err := s.findPatient(ctx, sub.Patient)
 	newRecord := IsKind(err, KindNotFound)
 	if err != nil && !newRecord {
@@ -412,6 +432,7 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, now ti
 	res := SubmissionResult{SetID: set.ID}
 	docRows := make([]DocumentRow, len(sub.Documents))
 	contents := make([][]byte, len(sub.Documents))
+	var itemRows []ItemRow
 	for i, sd := range sub.Documents {
 		d := Document{Patient: p, ID: NewID(), LogicalID: NewID(), UniqueID: sd.UniqueID, Version: 1, Latest: true,
 			Status: StatusCurrent, SubmissionSet: set.ID, ContentID: NewID(), Date: now, Meta: sd.Meta}
@@ -425,6 +446,14 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, now ti
 		}
 		if contents[i], err = s.Sealer.Seal(ctx, p, Binding{Kind: "content", ID: d.ContentID, Version: 1}, sd.Content); err != nil {
 			return SubmissionResult{}, err
+		}
+		for _, it := range extracted[i].Items {
+			it.Patient, it.ID, it.SourceID, it.SourceLogicalID = p, NewID(), d.ID, d.LogicalID
+			row, err := s.sealItem(ctx, it)
+			if err != nil {
+				return SubmissionResult{}, err
+			}
+			itemRows = append(itemRows, row)
 		}
 		set.Documents = append(set.Documents, d.ID)
 		res.DocumentIDs = append(res.DocumentIDs, d.ID)
@@ -477,6 +506,9 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, now ti
 			}
 		}
 		if err := tx.InsertSubmissionSet(ctx, setRow); err != nil {
+			return err
+		}
+		if err := tx.InsertItems(ctx, itemRows); err != nil {
 			return err
 		}
 		res.ChangedIDs = res.ChangedIDs[:0]
@@ -554,7 +586,12 @@ func (s *Service) supersede(ctx context.Context, tx Tx, p PatientKey, target, pa
 		return Invalid(Issue{"error", "business-rule", fmt.Sprintf("the replaced document %s is not current (status %s)", target, old.Status), path + ".relatesTo"})
 	}
 	old.Status = StatusSuperseded
-	return tx.UpdateDocument(ctx, old)
+	if err := tx.UpdateDocument(ctx, old); err != nil {
+		return err
+	}
+	// Replacing a document replaces its extracted items.
+	_, err = tx.DeleteItems(ctx, p, old.LogicalID)
+	return err
 }
 
 // applyChange makes a new metadata version of a document (PDSm PATCH).
@@ -605,6 +642,11 @@ func (s *Service) applyChange(ctx context.Context, tx Tx, r Request, p PatientKe
 	}
 	if err := tx.InsertDocument(ctx, nextRow); err != nil {
 		return Document{}, err
+	}
+	if next.Status == StatusDeleted || next.Status == StatusSuperseded {
+		if _, err := tx.DeleteItems(ctx, p, next.LogicalID); err != nil {
+			return Document{}, err
+		}
 	}
 	return next, nil
 }

@@ -2,18 +2,16 @@ package httpapi_test
 
 import (
 	"bytes"
-	"crypto/sha1"
-	"encoding/xml"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
 	"github.com/carnet-sante/carnet/internal/testenv"
+	"github.com/carnet-sante/carnet/qedm"
 )
 
 // The official FHIR R4 examples are not MHD submissions for a French
@@ -67,47 +65,6 @@ func TestOfficialR4ExamplesRefusedPrecisely(t *testing.T) {
 	}
 }
 
-// cdaHeader is the little of a CDA header this test needs to describe the
-// document as its producer would (full CDA reading is the cda package's).
-type cdaHeader struct {
-	ID struct {
-		Root      string `xml:"root,attr"`
-		Extension string `xml:"extension,attr"`
-	} `xml:"id"`
-	Code struct {
-		Code        string `xml:"code,attr"`
-		CodeSystem  string `xml:"codeSystem,attr"`
-		DisplayName string `xml:"displayName,attr"`
-	} `xml:"code"`
-	Title         string `xml:"title"`
-	EffectiveTime struct {
-		Value string `xml:"value,attr"`
-	} `xml:"effectiveTime"`
-	Patient []struct {
-		Root      string `xml:"root,attr"`
-		Extension string `xml:"extension,attr"`
-	} `xml:"recordTarget>patientRole>id"`
-}
-
-func readHeader(t *testing.T, b []byte) cdaHeader {
-	t.Helper()
-	// Self-presenting documents wrap the ClinicalDocument in a stylesheet.
-	dec := xml.NewDecoder(bytes.NewReader(b))
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			t.Fatalf("CDA header: no ClinicalDocument: %v", err)
-		}
-		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "ClinicalDocument" {
-			var h cdaHeader
-			if err := dec.DecodeElement(&h, &se); err != nil {
-				t.Fatalf("CDA header: %v", err)
-			}
-			return h
-		}
-	}
-}
-
 // The 55 ANS CDA examples can be filed through ITI-65 and ITI-105 and come
 // back byte-identical.
 func TestANSExamplesFiledAndRetrievedByteIdentical(t *testing.T) {
@@ -124,35 +81,22 @@ func TestANSExamplesFiledAndRetrievedByteIdentical(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := readHeader(t, content)
-			var ins carnet.Identifier
-			for _, id := range h.Patient {
-				cand := carnet.Identifier{System: "urn:oid:" + id.Root, Value: id.Extension}
-				if isINS, _ := cand.IsINS(); isINS && ins.Value == "" {
-					ins = cand
-				}
+			// Described as a careful producer would: from its own header.
+			x, ok, err := qedm.Extractor{}.Extract("text/xml", content)
+			if err != nil || !ok {
+				t.Fatalf("%s: header not read: %v", filepath.Base(f), err)
 			}
-			if ins.Value == "" {
-				t.Fatalf("%s: no INS in the header", filepath.Base(f))
+			ins, meta := x.Patient, x.Derived
+			meta.ContentType = "text/xml"
+			if meta.Format.Code == "" {
+				meta.Format = carnet.Coding{System: "urn:oid:1.3.6.1.4.1.19376.1.2.3", Code: "urn:ihe:iti:xds-sd:text:2008"}
 			}
-			typ := carnet.Coding{System: "urn:oid:" + h.Code.CodeSystem, Code: h.Code.Code, Display: h.Code.DisplayName}
-			if h.Code.CodeSystem == "2.16.840.1.113883.6.1" {
-				typ.System = "http://loinc.org"
+			if len(meta.Confidentiality) == 0 {
+				meta.Confidentiality = []carnet.Coding{{System: "urn:oid:2.16.840.1.113883.5.25", Code: "N"}}
 			}
-			sum := sha1.Sum(content)
-			meta := carnet.DocumentMeta{
-				Title: h.Title, Type: typ,
-				Class:           carnet.Coding{System: "urn:oid:1.2.250.1.213.1.1.4.1", Code: "10"},
-				Format:          carnet.Coding{System: "urn:oid:1.3.6.1.4.1.19376.1.2.3", Code: "urn:ihe:iti:xds-sd:text:2008"},
-				Confidentiality: []carnet.Coding{{System: "urn:oid:2.16.840.1.113883.5.25", Code: "N"}},
-				ContentType:     "text/xml", Language: "fr-FR", SHA1: sum[:],
-				Created: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
-				Authors: []carnet.Author{{ID: carnet.Identifier{System: "urn:oid:" + carnet.OIDRPPS, Value: "810000000001"}, Family: "ANS"}},
-			}
-			uid := fmt.Sprintf("%s.%d", h.ID.Root, i)
-			if h.ID.Extension != "" {
-				uid = fmt.Sprintf("%s.%d.%d", h.ID.Root, len(h.ID.Extension), i)
-			}
+			// Several examples share their id: keep each filing distinct.
+			uid := fmt.Sprintf("%s.%d", strings.NewReplacer("^", ".").Replace(x.UniqueID), i)
+			typ := meta.Type
 			var dr fhir.DocumentReference
 			if i%2 == 0 {
 				r := c.provide(carnet.Submission{Patient: ins, Set: carnet.SubmissionSet{UniqueID: uid + ".1", SourceID: "1.2.250.1.999.2", ContentType: typ},

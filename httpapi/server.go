@@ -83,6 +83,7 @@ func (s *Server) routes() {
 	h("PUT /Patient", s.putPatient)
 	h("GET /Patient", s.searchPatients)
 	h("GET /Patient/{id}", s.readPatient)
+	s.itemRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, carnet.Errorf(carnet.KindNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -115,3 +115,8 @@ func contains(s []string, v string) bool {
 	}
 	return false
 }
+
+// Check is CheckConsistency, for carnet.Extractor.
+func (Extractor) Check(declared carnet.DocumentMeta, patient carnet.Identifier, x carnet.Extraction, path string) []carnet.Issue {
+	return CheckConsistency(declared, patient, x, path)
+}

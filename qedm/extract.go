@@ -96,6 +96,10 @@ func fromDocument(doc *cda.Document, contentType string) (carnet.Extraction, err
 		x.Patient = ins
 	}
 	x.Derived = doc.Metadata()
+	x.UniqueID = doc.UniqueID
+	if x.Derived.Class.Code == "" {
+		x.Derived.Class = classFor(x.Derived.Type)
+	}
 	if contentType == "text/xml" || contentType == "application/xml" {
 		x.Derived.ContentType = contentType
 	}
@@ -163,6 +167,9 @@ func fromDocument(doc *cda.Document, contentType string) (carnet.Extraction, err
 		x.Items = append(x.Items, it)
 	}
 	x.Text = searchText(doc)
+	for i := range x.Items {
+		x.Items[i].Tokens = ItemTokens(x.Items[i])
+	}
 	return x, nil
 }
 
@@ -225,4 +232,20 @@ func searchText(doc *cda.Document) string {
 		add(p.Name)
 	}
 	return b.String()
+}
+
+// classFor is the XDS classCode (TRE_A03) of a document type: a CDA header
+// has no class, and the DMP groups types into a few classes. Types not
+// listed are reports ("Compte rendu").
+func classFor(typ carnet.Coding) carnet.Coding {
+	const sys = "urn:oid:1.2.250.1.213.1.1.4.1"
+	switch typ.Code {
+	case "57833-6", "57832-8", "29551-9":
+		return carnet.Coding{System: sys, Code: "42", Display: "Prescription"}
+	case "60591-5", "34133-9":
+		return carnet.Coding{System: sys, Code: "11", Display: "Synthèse"}
+	case "87273-9", "11369-6", "60593-1":
+		return carnet.Coding{System: sys, Code: "45", Display: "Traitement administré"}
+	}
+	return carnet.Coding{System: sys, Code: "10", Display: "Compte rendu"}
 }

@@ -15,6 +15,7 @@ import (
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/postgres"
+	"github.com/carnet-sante/carnet/qedm"
 	"github.com/carnet-sante/carnet/seal"
 	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/terminology"
@@ -148,6 +149,7 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		Audit:        carnet.NoAuditor{},       // the tamper-evident log arrives with issue 5
 		Clock:        carnet.SystemClock{},
 		Terminology:  terms,
+		Extractor:    qedm.Extractor{},
 		Logger:       logger,
 		AllowTestINS: c.Demo || c.AllowTestINS,
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/postgres"
 	"github.com/carnet-sante/carnet/postgres/pgtest"
+	"github.com/carnet-sante/carnet/qedm"
 	"github.com/carnet-sante/carnet/seal"
 	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/terminology"
@@ -155,7 +156,7 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	svc := &carnet.Service{
 		Store: store, Sealer: seal.New(kr, seal.StoreKeys(store)),
 		Policy: carnet.PermitAllPolicy{}, Audit: carnet.NoAuditor{},
-		Clock: clock, Terminology: terms, Logger: logger, AllowTestINS: true,
+		Clock: clock, Terminology: terms, Extractor: qedm.Extractor{}, Logger: logger, AllowTestINS: true,
 	}
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{Service: svc, Logger: logger, Version: "test"}))
 	t.Cleanup(srv.Close)

@@ -1,0 +1,197 @@
+package carnet
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"math/big"
+	"strconv"
+)
+
+// ItemQuery is a QEDm search in domain terms. Exactly one of PatientKey and
+// PatientID is set.
+type ItemQuery struct {
+	PatientKey PatientKey
+	PatientID  Identifier
+	Filter     ItemFilter
+	Count      int
+	Page       string // opaque cursor from a previous page
+}
+
+func (s *Service) sealItem(ctx context.Context, it Item) (ItemRow, error) {
+	row := ItemRow{Patient: it.Patient, ID: it.ID, Kind: it.Kind, SourceLogicalID: it.SourceLogicalID, Effective: it.Effective, Tokens: it.Tokens}
+	pt, err := json.Marshal(it)
+	if err != nil {
+		return row, WrapError(KindInternal, "seal item", err)
+	}
+	row.Sealed, err = s.Sealer.Seal(ctx, it.Patient, Binding{Kind: "item", ID: it.ID, Version: 1}, pt)
+	return row, err
+}
+
+func (s *Service) openItem(ctx context.Context, row ItemRow) (Item, error) {
+	pt, err := s.Sealer.Open(ctx, row.Patient, Binding{Kind: "item", ID: row.ID, Version: 1}, row.Sealed)
+	if err != nil {
+		return Item{}, err
+	}
+	var it Item
+	if err := json.Unmarshal(pt, &it); err != nil {
+		return Item{}, WrapError(KindInternal, "open item", err)
+	}
+	it.Patient, it.ID, it.Kind = row.Patient, row.ID, row.Kind
+	return it, nil
+}
+
+// visibleSources returns, for a patient, the latest row of each document
+// the caller may read, by logicalId: an item is visible exactly when its
+// source document is.
+func (s *Service) visibleSources(ctx context.Context, r Request, prow *PatientRow) (map[string]DocumentRow, error) {
+	rows, err := s.Store.FindDocuments(ctx, prow.Key, DocumentFilter{WithoutSealed: true, Statuses: []DocumentStatus{StatusCurrent, StatusArchived}})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]DocumentRow, len(rows))
+	for i := range rows {
+		dec := s.Policy.Decide(AccessRequest{Actor: r.Actor, Action: ActionRead, Mode: r.Mode, Reason: r.Reason, Patient: prow, Document: &rows[i], Now: s.now()})
+		if dec.Permit {
+			out[rows[i].LogicalID] = rows[i]
+		}
+	}
+	return out, nil
+}
+
+// FindItems answers a QEDm search: the patient's items whose source
+// document the caller may read, filtered before paging and totals.
+func (s *Service) FindItems(ctx context.Context, r Request, q ItemQuery) (Page[Item], error) {
+	prow, err := s.resolvePatient(ctx, q.PatientKey, q.PatientID)
+	if IsKind(err, KindNotFound) {
+		return Page[Item]{}, s.audit(ctx, r, ActionSearch, "", nil)
+	}
+	if err != nil {
+		return Page[Item]{}, err
+	}
+	if _, err := s.decide(ctx, r, ActionSearch, &prow, nil); err != nil {
+		if IsKind(err, KindNotFound) {
+			return Page[Item]{}, nil
+		}
+		return Page[Item]{}, err
+	}
+	sources, err := s.visibleSources(ctx, r, &prow)
+	if err != nil {
+		return Page[Item]{}, err
+	}
+	rows, err := s.Store.FindItems(ctx, prow.Key, q.Filter)
+	if err != nil {
+		return Page[Item]{}, err
+	}
+	visible := rows[:0]
+	for _, row := range rows {
+		if _, ok := sources[row.SourceLogicalID]; ok {
+			visible = append(visible, row)
+		}
+	}
+	// Items are few per patient next to documents; page by offset.
+	start := 0
+	if q.Page != "" {
+		n, err := strconv.Atoi(q.Page)
+		if err != nil || n < 0 {
+			return Page[Item]{}, Invalid(Issue{"error", "value", "the _page cursor is not one this server made", "_page"})
+		}
+		start = min(n, len(visible))
+	}
+	end := min(start+s.count(q.Count), len(visible))
+	out := Page[Item]{Total: len(visible)}
+	if end < len(visible) {
+		out.Next = strconv.Itoa(end)
+	}
+	ids := make([]string, 0, end-start)
+	for _, row := range visible[start:end] {
+		it, err := s.openItem(ctx, row)
+		if err != nil {
+			return Page[Item]{}, err
+		}
+		out.Items = append(out.Items, it)
+		ids = append(ids, it.SourceID)
+	}
+	return out, s.audit(ctx, r, ActionSearch, prow.Key, ids)
+}
+
+// Item returns one item by id, if its source document is visible.
+func (s *Service) Item(ctx context.Context, r Request, kind ItemKind, id string) (Item, error) {
+	p, err := s.Store.Route(ctx, id)
+	if err != nil {
+		return Item{}, err
+	}
+	prow, err := s.Store.Patient(ctx, p)
+	if err != nil {
+		return Item{}, err
+	}
+	rows, err := s.Store.FindItems(ctx, p, ItemFilter{Kinds: []ItemKind{kind}})
+	if err != nil {
+		return Item{}, err
+	}
+	for _, row := range rows {
+		if row.ID != id {
+			continue
+		}
+		sources, err := s.visibleSources(ctx, r, &prow)
+		if err != nil {
+			return Item{}, err
+		}
+		src, ok := sources[row.SourceLogicalID]
+		if !ok {
+			return Item{}, Errorf(KindNotFound, "not found")
+		}
+		it, err := s.openItem(ctx, row)
+		if err != nil {
+			return Item{}, err
+		}
+		return it, s.audit(ctx, r, ActionRead, p, []string{src.ID})
+	}
+	return Item{}, Errorf(KindNotFound, "not found")
+}
+
+// PublishContent is ITI-106 Generate Metadata: the producer sends only the
+// document; its metadata is read from its own header (CDA R2), and it is
+// filed as ITI-105 would file it. A retry of the same document is the same
+// submission. It returns the filing and the new document.
+func (s *Service) PublishContent(ctx context.Context, r Request, contentType string, content []byte) (SubmissionResult, Document, error) {
+	const path = "Parameters.parameter[0].resource"
+	if s.Extractor == nil {
+		return SubmissionResult{}, Document{}, &Error{Kind: KindUnsupported, Msg: "this server reads no document content"}
+	}
+	x, ok, err := s.Extractor.Extract(contentType, content)
+	if err != nil {
+		return SubmissionResult{}, Document{}, Invalid(Issue{"error", "invalid", "the document cannot be read: " + ErrorMessage(err), path})
+	}
+	if !ok {
+		return SubmissionResult{}, Document{}, &Error{Kind: KindUnsupported, Msg: "metadata can be generated from CDA R2 documents only",
+			Issues: []Issue{{"error", "not-supported", "metadata can be generated from CDA R2 documents only (text/xml)", path + ".contentType"}}}
+	}
+	if x.UniqueID == "" || x.Patient.Value == "" {
+		return SubmissionResult{}, Document{}, Invalid(Issue{"error", "required", "the document's header names no id or no patient INS: its metadata cannot be generated", path})
+	}
+	meta := x.Derived
+	meta.ContentType = contentType
+	if meta.ContentType == "" {
+		meta.ContentType = "text/xml"
+	}
+	sum := sha256.Sum256([]byte("set:" + x.UniqueID))
+	sub := Submission{
+		Patient: x.Patient, PatientPath: path,
+		Set: SubmissionSet{
+			UniqueID:    "2.25." + new(big.Int).SetBytes(sum[:16]).String(),
+			SourceID:    "urn:carnet:generate-metadata",
+			Title:       meta.Title,
+			Authors:     meta.Authors,
+			ContentType: meta.Type,
+		},
+		SetPath:   path,
+		Documents: []SubmittedDocument{{Path: path, UniqueID: x.UniqueID, Meta: meta, Content: content}},
+	}
+	res, err := s.Provide(ctx, r, sub)
+	if err != nil {
+		return SubmissionResult{}, Document{}, err
+	}
+	d, _, err := s.Document(ctx, r, res.DocumentIDs[0])
+	return res, d, err
+}
