@@ -362,21 +362,16 @@ func (s *Service) Provide(ctx context.Context, r Request, sub Submission) (Submi
 	if len(sub.Documents) == 0 && len(sub.Changes) == 0 {
 		issues = append(issues, Issue{"error", "required", "the submission has no document", sub.SetPath})
 	}
-	seen := map[string]int{}
-	for i, d := range sub.Documents {
-		issues = append(issues, s.validateDocument(d, now)...)
-		if j, dup := seen[d.UniqueID]; dup && d.UniqueID != "" {
-			issues = append(issues, Issue{"error", "duplicate", fmt.Sprintf("uniqueId %s is used by two documents of the submission (entries %d and %d)", d.UniqueID, j, i), d.Path + ".masterIdentifier"})
-		}
-		seen[d.UniqueID] = i
-	}
-	// Read what each document says of itself: a contradiction with what
-	// the producer declared is refused; structured items are kept.
+	// Read what each document says of itself first: what the producer left
+	// out is taken from the header, a contradiction is refused, structured
+	// items are kept.
+	sub.Documents = slices.Clone(sub.Documents)
 	extracted := make([]Extraction, len(sub.Documents))
-	for i, d := range sub.Documents {
+	for i := range sub.Documents {
 		if s.Extractor == nil {
 			break
 		}
+		d := &sub.Documents[i]
 		x, ok, err := s.Extractor.Extract(d.Meta.ContentType, d.Content)
 		switch {
 		case err != nil:
@@ -384,7 +379,22 @@ func (s *Service) Provide(ctx context.Context, r Request, sub Submission) (Submi
 		case ok:
 			extracted[i] = x
 			issues = append(issues, s.Extractor.Check(d.Meta, sub.Patient, x, d.Path)...)
+			deriveMissing(d, x)
 		}
+	}
+	if len(sub.Documents) == 1 && sub.Set.UniqueID == "" && sub.Documents[0].UniqueID != "" {
+		sub.Set.UniqueID = DerivedSetUniqueID(sub.Documents[0].UniqueID)
+	}
+	if sub.Set.ContentType.Code == "" && len(sub.Documents) > 0 {
+		sub.Set.ContentType = sub.Documents[0].Meta.Type
+	}
+	seen := map[string]int{}
+	for i, d := range sub.Documents {
+		issues = append(issues, s.validateDocument(d, now)...)
+		if j, dup := seen[d.UniqueID]; dup && d.UniqueID != "" {
+			issues = append(issues, Issue{"error", "duplicate", fmt.Sprintf("uniqueId %s is used by two documents of the submission (entries %d and %d)", d.UniqueID, j, i), d.Path + ".masterIdentifier"})
+		}
+		seen[d.UniqueID] = i
 	}
 	if len(issues) > 0 {
 		return SubmissionResult{}, Invalid(issues...)

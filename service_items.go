@@ -150,6 +150,61 @@ func (s *Service) Item(ctx context.Context, r Request, kind ItemKind, id string)
 	return Item{}, Errorf(KindNotFound, "not found")
 }
 
+// DerivedSetUniqueID is the uniqueId of the submission set Carnet makes for
+// a document filed alone (ITI-105, ITI-106): an OID under 2.25 derived from
+// the document's uniqueId, so that a retried publication is recognised as
+// the same submission.
+func DerivedSetUniqueID(docUniqueID string) string {
+	h := sha256.Sum256([]byte("carnet iti-105 submission set\x00" + docUniqueID))
+	return "2.25." + new(big.Int).SetBytes(h[:16]).String()
+}
+
+// deriveMissing fills what a producer left out with what the document's
+// header states (ITI-105 with a CDA, ITI-106). Declared values are kept:
+// contradictions are the consistency check's.
+func deriveMissing(d *SubmittedDocument, x Extraction) {
+	m, h := &d.Meta, x.Derived
+	if d.UniqueID == "" {
+		d.UniqueID = x.UniqueID
+	}
+	if m.Type.Code == "" {
+		m.Type = h.Type
+	}
+	if m.Class.Code == "" {
+		m.Class = h.Class
+	}
+	if m.Format.Code == "" {
+		m.Format = h.Format
+	}
+	if len(m.Confidentiality) == 0 {
+		m.Confidentiality = h.Confidentiality
+	}
+	if m.Created.IsZero() {
+		m.Created = h.Created
+	}
+	if len(m.Authors) == 0 {
+		m.Authors = h.Authors
+	}
+	if m.Title == "" {
+		m.Title = h.Title
+	}
+	if m.Language == "" {
+		m.Language = h.Language
+	}
+	if m.ServicePeriod.Start.IsZero() && m.ServicePeriod.End.IsZero() {
+		m.ServicePeriod = h.ServicePeriod
+	}
+	if len(m.Events) == 0 {
+		m.Events = h.Events
+	}
+	if m.Facility.Code == "" {
+		m.Facility = h.Facility
+	}
+	if m.PracticeSetting.Code == "" {
+		m.PracticeSetting = h.PracticeSetting
+	}
+}
+
 // PublishContent is ITI-106 Generate Metadata: the producer sends only the
 // document; its metadata is read from its own header (CDA R2), and it is
 // filed as ITI-105 would file it. A retry of the same document is the same
@@ -175,11 +230,10 @@ func (s *Service) PublishContent(ctx context.Context, r Request, contentType str
 	if meta.ContentType == "" {
 		meta.ContentType = "text/xml"
 	}
-	sum := sha256.Sum256([]byte("set:" + x.UniqueID))
 	sub := Submission{
 		Patient: x.Patient, PatientPath: path,
 		Set: SubmissionSet{
-			UniqueID:    "2.25." + new(big.Int).SetBytes(sum[:16]).String(),
+			UniqueID:    DerivedSetUniqueID(x.UniqueID),
 			SourceID:    "urn:carnet:generate-metadata",
 			Title:       meta.Title,
 			Authors:     meta.Authors,

@@ -36,7 +36,9 @@ func (s *Server) simplifiedPublish(w http.ResponseWriter, r *http.Request, req c
 	if err != nil {
 		return err
 	}
-	sub, err := mhd.ParseSimplifiedPublish(body, s.parseOptions())
+	opts := s.parseOptions()
+	opts.Derivable = s.svc.Extractor != nil // a CDA states its own metadata
+	sub, err := mhd.ParseSimplifiedPublish(body, opts)
 	if err != nil {
 		return err
 	}

@@ -246,3 +246,37 @@ func TestGenerateMetadata(t *testing.T) {
 		t.Errorf("a PDF: %d, want 415", r.Status)
 	}
 }
+
+// ITI-105 with a CDA: the producer may send only the subject and the
+// document; the rest of the metadata is read from the header.
+func TestSimplifiedPublishDerivesFromTheHeader(t *testing.T) {
+	env := testenv.New(t, testenv.SQLite, testenv.Options{ValueSets: true})
+	c := client{t, env.URL}
+	ds := synth.Generate(synth.Options{Seed: 54, Patients: 1, DocsPerPatient: 3})
+	d, p := ds.Documents[0], ds.Patients[0]
+	body := fmt.Sprintf(`{"resourceType":"DocumentReference","status":"current",
+		"subject":{"identifier":{"system":%q,"value":%q}},
+		"content":[{"attachment":{"contentType":"text/xml","data":%q}}]}`, p.INS.System, p.INS.Value, base64.StdEncoding.EncodeToString(d.Content))
+	r := c.do("POST", "/DocumentReference", "application/fhir+json", []byte(body))
+	if r.Status != 201 {
+		t.Fatalf("minimal ITI-105: %d %s", r.Status, r.Body)
+	}
+	dr := decode[fhir.DocumentReference](t, r)
+	if dr.Type == nil || dr.Type.Coding[0].Code != d.Meta.Type.Code || len(dr.Category) == 0 || dr.Content[0].Format == nil || len(dr.SecurityLabel) == 0 {
+		t.Errorf("metadata not derived from the header: type %+v, category %+v, format %+v, labels %+v", dr.Type, dr.Category, dr.Content[0].Format, dr.SecurityLabel)
+	}
+	if strings.TrimPrefix(dr.MasterIdentifier.Value, "urn:oid:") != d.UniqueID {
+		t.Errorf("uniqueId %s, the header's id is %s", dr.MasterIdentifier.Value, d.UniqueID)
+	}
+	// Without a readable document, what is missing is still refused.
+	pdf := fmt.Sprintf(`{"resourceType":"DocumentReference","status":"current",
+		"subject":{"identifier":{"system":%q,"value":%q}},
+		"content":[{"attachment":{"contentType":"application/pdf","data":"JVBERi0xLjQK"}}]}`, p.INS.System, p.INS.Value)
+	r = c.do("POST", "/DocumentReference", "application/fhir+json", []byte(pdf))
+	if r.Status < 400 || r.Status >= 500 {
+		t.Fatalf("a bare PDF without metadata: %d, want 4xx", r.Status)
+	}
+	if oo := outcome(t, r); len(oo.Issue) < 3 {
+		t.Errorf("want one issue per missing element (type, category, format, …), got %d", len(oo.Issue))
+	}
+}

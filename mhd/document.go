@@ -52,7 +52,7 @@ func readDocument(raw json.RawMessage, path string, opts ParseOptions, l *issueL
 	m.Original = append([]byte(nil), raw...)
 
 	if dr.MasterIdentifier == nil || strings.TrimSpace(dr.MasterIdentifier.Value) == "" {
-		l.add("required", path+".masterIdentifier", "masterIdentifier (the document uniqueId) is required")
+		l.required(opts, path+".masterIdentifier", "masterIdentifier (the document uniqueId) is required")
 	} else {
 		u := bareID(strings.TrimSpace(dr.MasterIdentifier.Value))
 		if len(u) > 256 {
@@ -74,17 +74,17 @@ func readDocument(raw json.RawMessage, path string, opts ParseOptions, l *issueL
 	if c, ok := dr.Type.First(); ok {
 		m.Type = coding(c)
 	} else {
-		l.add("required", path+".type", "type (XDS typeCode) is required")
+		l.required(opts, path+".type", "type (XDS typeCode) is required")
 	}
 	if len(dr.Category) == 0 {
-		l.add("required", path+".category", "category (XDS classCode) is required")
+		l.required(opts, path+".category", "category (XDS classCode) is required")
 	} else if c, ok := dr.Category[0].First(); ok {
 		m.Class = coding(c)
 	} else {
 		l.add("required", path+".category[0].coding", "category (XDS classCode) needs a code")
 	}
 	if len(dr.SecurityLabel) == 0 {
-		l.add("required", path+".securityLabel", "securityLabel (XDS confidentialityCode) is required")
+		l.required(opts, path+".securityLabel", "securityLabel (XDS confidentialityCode) is required")
 	}
 	for i, sl := range dr.SecurityLabel {
 		n := 0
@@ -111,7 +111,7 @@ func readDocument(raw json.RawMessage, path string, opts ParseOptions, l *issueL
 		ct := &dr.Content[0]
 		cp := path + ".content[0]"
 		if ct.Format == nil || ct.Format.Code == "" {
-			l.add("required", cp+".format", "content.format (XDS formatCode) is required")
+			l.required(opts, cp+".format", "content.format (XDS formatCode) is required")
 		} else {
 			m.Format = coding(*ct.Format)
 		}
@@ -127,7 +127,7 @@ func readDocument(raw json.RawMessage, path string, opts ParseOptions, l *issueL
 			m.ContentType = a.ContentType
 		}
 		if a.Creation == "" {
-			l.add("required", ap+".creation", "attachment.creation (XDS creationTime) is required")
+			l.required(opts, ap+".creation", "attachment.creation (XDS creationTime) is required")
 		} else if dt, err := fhir.ParseDateTime(a.Creation); err != nil {
 			l.add("value", ap+".creation", "attachment.creation is not a FHIR dateTime")
 		} else {

@@ -24,6 +24,14 @@ func (l *issueList) add(code, expr, format string, args ...any) {
 	}
 }
 
+// required reports a missing element, unless opts let the Service derive
+// it from the document's content.
+func (l *issueList) required(opts ParseOptions, expr, msg string) {
+	if !opts.Derivable {
+		l.add("required", expr, "%s", msg)
+	}
+}
+
 // merge appends the issues carried by err (a *carnet.Error from fhir.Decode
 // or ParsePatch), or one generic issue at expr.
 func (l *issueList) merge(err error, expr string) {

@@ -56,6 +56,11 @@ type ParseOptions struct {
 	AcceptNonINS bool
 	// AcceptTestINS accepts the test INS OIDs (demo and test mode only).
 	AcceptTestINS bool
+	// Derivable lets the metadata a CDA header states (uniqueId, type,
+	// class, confidentiality, format, creation) be left out: the Service
+	// reads them from the document and refuses what is still missing.
+	// ITI-105 sets it; ITI-65 carries complete metadata.
+	Derivable bool
 }
 
 func (o ParseOptions) withDefaults() ParseOptions {

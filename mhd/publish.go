@@ -2,10 +2,8 @@ package mhd
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"math/big"
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
@@ -53,7 +51,7 @@ func ParseSimplifiedPublish(body []byte, opts ParseOptions) (carnet.Submission, 
 		Patient:     pd.subject,
 		PatientPath: pd.subjectPath,
 		Set: carnet.SubmissionSet{
-			UniqueID:    derivedSetUniqueID(doc.UniqueID),
+			UniqueID:    setUniqueIDOf(doc.UniqueID),
 			ContentType: doc.Meta.Type,
 			Authors:     doc.Meta.Authors,
 		},
@@ -89,10 +87,12 @@ func withoutData(body []byte) []byte {
 	return out
 }
 
-// derivedSetUniqueID is the OID 2.25.N where N is the integer value of the
-// first 128 bits of SHA-256 of the document's uniqueId (the 2.25 arc takes
-// UUID-sized integers, ITU-T X.667).
-func derivedSetUniqueID(docUniqueID string) string {
-	h := sha256.Sum256([]byte("carnet iti-105 submission set\x00" + docUniqueID))
-	return "2.25." + new(big.Int).SetBytes(h[:16]).String()
+
+// setUniqueIDOf derives the synthesized set's uniqueId, or leaves it to the
+// Service when the document's own uniqueId is yet to be read from it.
+func setUniqueIDOf(docUniqueID string) string {
+	if docUniqueID == "" {
+		return ""
+	}
+	return carnet.DerivedSetUniqueID(docUniqueID)
 }
