@@ -119,6 +119,10 @@ type Section struct {
 	narrative   *node
 }
 
+// Text is the section's narrative as plain text (white space collapsed),
+// for full-text search.
+func (s Section) Text() string { return s.narrative.textContent() }
+
 // Source says where an extracted item comes from in the document, so that
 // a Provenance can point at it.
 type Source struct {

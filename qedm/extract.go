@@ -208,7 +208,10 @@ func searchText(doc *cda.Document) string {
 	}
 	add(doc.Title)
 	for _, s := range doc.Sections {
-		add(s.Title)
+		add(s.Title, s.Text())
+	}
+	if a := doc.Attachment; a != nil && a.MediaType == "application/pdf" {
+		add(cda.PDFText(a.Data)) // N1: the text of the PDF, where it has any
 	}
 	for _, r := range doc.LabResults {
 		v := r.Text
