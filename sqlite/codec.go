@@ -86,24 +86,47 @@ func decodeStrings(b []byte) ([]string, error) {
 }
 
 func uvarintString(s string) (uint64, int) {
+	// Lengths below 128 (nearly all) take one byte: no copy to decode them.
+	if len(s) > 0 && s[0] < 0x80 {
+		return uint64(s[0]), 1
+	}
 	var b [binary.MaxVarintLen64]byte
 	return binary.Uvarint(b[:copy(b[:], s)])
 }
 
+// decodeTokens decodes a token list straight into its Tokens: a search
+// decodes the list of every matching row, and going through a []string
+// first cost a third of the time of reading a row.
 func decodeTokens(b []byte) ([]carnet.Token, error) {
-	ss, err := decodeStrings(b)
-	if err != nil {
-		return nil, err
-	}
-	if len(ss)%2 != 0 {
+	if len(b) == 0 || b[0] != listFormat {
 		return nil, errBadList
 	}
-	if len(ss) == 0 {
+	all := string(b[1:])
+	n := 0
+	for rest := all; len(rest) > 0; n++ {
+		l, k := uvarintString(rest)
+		if k <= 0 || l > uint64(len(rest)-k) {
+			return nil, errBadList
+		}
+		rest = rest[k+int(l):]
+	}
+	if n%2 != 0 {
+		return nil, errBadList
+	}
+	if n == 0 {
 		return nil, nil
 	}
-	out := make([]carnet.Token, len(ss)/2)
+	out := make([]carnet.Token, n/2)
+	rest := all
+	next := func() string {
+		l, k := uvarintString(rest)
+		s := rest[k : k+int(l)]
+		rest = rest[k+int(l):]
+		return s
+	}
 	for i := range out {
-		out[i] = carnet.Token{Kind: ss[2*i], Value: ss[2*i+1]}
+		out[i].Kind = next()
+		out[i].Value = next()
 	}
 	return out, nil
 }

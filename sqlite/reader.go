@@ -207,7 +207,9 @@ func scanDocument(rows *sql.Rows, d *carnet.DocumentRow) error {
 	var (
 		patient, status             string
 		date, created, pstart, pend sql.NullInt64
-		tokens                      []byte
+		// RawBytes: decodeTokens copies what it keeps, so the driver's
+		// buffer needs no copy of its own (a search scans hundreds of rows).
+		tokens sql.RawBytes
 	)
 	if err := rows.Scan(&patient, &d.ID, &d.LogicalID, &d.UniqueID, &d.Version, &d.Latest, &status,
 		&d.SubmissionSet, &d.ContentID, &date, &created, &pstart, &pend, &tokens, &d.Sealed); err != nil {
