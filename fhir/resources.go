@@ -224,7 +224,9 @@ func (b Bundle) MarshalJSON() ([]byte, error) {
 			out = append(out, eb...)
 			continue
 		}
-		if !json.Valid(res) {
+		// validJSON gives json.Valid's verdict (fuzzed against it) in a
+		// fraction of its time on long strings.
+		if !validJSON(res) {
 			return nil, fmt.Errorf("bundle entry %d: resource is not valid JSON", i)
 		}
 		out = append(out, eb[:len(eb)-1]...)
