@@ -1,0 +1,416 @@
+package policy
+
+import (
+	"strings"
+
+	"github.com/carnet-sante/carnet"
+)
+
+// Relation is how a patient actor (carnet.ActorPatient) stands to the
+// record: the patient, a legal representative, or neither.
+type Relation uint8
+
+const (
+	RelationNone     Relation = iota // not this record's patient: denied
+	RelationSelf                     // the patient
+	RelationLegalRep                 // a legal representative of the patient
+)
+
+// Input is what Decide decides on.
+type Input struct {
+	Request  carnet.AccessRequest
+	Settings Settings
+	Relation Relation // for patient actors only
+}
+
+// Engine applies the access rules with an access matrix. It is safe for
+// concurrent use; the Matrix must not change while in use.
+type Engine struct {
+	// Matrix restricts which professions read which document types. A nil
+	// Matrix denies every professional read of a document (fail closed).
+	Matrix *Matrix
+}
+
+// Reason codes open each Decision.Reasons entry ("code: detail"), so the
+// audit trail can be searched by rule.
+const (
+	ReasonUnknownAction      = "unknown-action"
+	ReasonUnknownMode        = "unknown-mode"
+	ReasonUnknownActor       = "unknown-actor"
+	ReasonNoActorID          = "no-actor-id"
+	ReasonBlocked            = "blocked"
+	ReasonRecordClosed       = "record-closed"
+	ReasonEmergencyNotPro    = "emergency-professional-only"
+	ReasonBTGReasonMissing   = "btg-reason-missing"
+	ReasonBTGRefused         = "btg-refused"
+	ReasonCentre15Refused    = "centre-15-refused"
+	ReasonFiling             = "filing"
+	ReasonDeleted            = "deleted"
+	ReasonRestricted         = "ehds-restricted"
+	ReasonAuthor             = "author"
+	ReasonAuthorOnly         = "author-only"
+	ReasonRecordUpdate       = "record-update-denied"
+	ReasonCareTeam           = "care-team"
+	ReasonConsent            = "consent"
+	ReasonBreakGlass         = "bris-de-glace"
+	ReasonCentre15           = "centre-15"
+	ReasonNoRelationship     = "no-care-relationship"
+	ReasonNoProfession       = "no-profession"
+	ReasonMatrixMissing      = "matrix-missing"
+	ReasonMatrixAllow        = "matrix-allow"
+	ReasonMatrixDeny         = "matrix-deny"
+	ReasonMatrixDefaultAllow = "matrix-default-allow"
+	ReasonMatrixDefaultDeny  = "matrix-default-deny"
+	ReasonMasquePS           = "masque-ps"
+	ReasonMasqueDesignated   = "masque-ps-designated"
+	ReasonMasqueEmergency    = "masque-ps-emergency-consent"
+	ReasonNotifyPatient      = "notify-patient"
+	ReasonNotThePatient      = "not-the-patient"
+	ReasonOwnRecord          = "own-record"
+	ReasonLegalRep           = "legal-representative"
+	ReasonInvisiblePatient   = "invisible-patient"
+	ReasonInvisibleLegalRep  = "invisible-legal-representatives"
+	ReasonIdentityFeed       = "identity-feed"
+	ReasonSystemForAuthor    = "system-for-author"
+	ReasonSystemRead         = "system-read-denied"
+)
+
+// Warnings shown to a professional who is permitted a labelled document.
+const (
+	WarningInvisiblePatient  = "document invisible to the patient"
+	WarningInvisibleLegalRep = "document invisible to the patient's legal representatives"
+)
+
+// NotifyPatient reports whether d permits an emergency access, which the
+// patient must be told about (and which their access history shows).
+func NotifyPatient(d carnet.Decision) bool {
+	if !d.Permit {
+		return false
+	}
+	for _, r := range d.Reasons {
+		if r == ReasonNotifyPatient {
+			return true
+		}
+	}
+	return false
+}
+
+// decision accumulates the reasons of one decision.
+type decision struct{ carnet.Decision }
+
+func (d *decision) because(code, detail string) {
+	if detail != "" {
+		code += ": " + detail
+	}
+	d.Reasons = append(d.Reasons, code)
+}
+
+func (d *decision) deny(code, detail string) carnet.Decision {
+	d.Permit = false
+	d.Warnings = nil // nothing is shown of a denied document
+	d.because(code, detail)
+	return d.Decision
+}
+
+func (d *decision) permit(code, detail string) carnet.Decision {
+	d.Permit = true
+	if code != "" {
+		d.because(code, detail)
+	}
+	return d.Decision
+}
+
+// Decide applies the rules in the order docs/ACCESS.md lists them. Reasons
+// name every rule that led to a permit, or the one rule that denied.
+func (e *Engine) Decide(in Input) carnet.Decision {
+	req := in.Request
+	var d decision
+	switch req.Action {
+	case carnet.ActionCreate, carnet.ActionRead, carnet.ActionSearch, carnet.ActionUpdate, carnet.ActionDelete:
+	default:
+		return d.deny(ReasonUnknownAction, string(req.Action))
+	}
+	mode := req.Mode
+	if mode == "" {
+		mode = carnet.ModeNormal
+	}
+	switch mode {
+	case carnet.ModeNormal, carnet.ModeBreakGlass, carnet.ModeCentre15:
+	default:
+		return d.deny(ReasonUnknownMode, string(mode))
+	}
+	closed := in.Settings.Closed || (req.Patient != nil && req.Patient.State == carnet.RecordClosed)
+	switch req.Actor.Kind {
+	case carnet.ActorProfessional:
+		return e.professional(&d, in, mode, closed)
+	case carnet.ActorPatient:
+		if mode != carnet.ModeNormal {
+			return d.deny(ReasonEmergencyNotPro, string(mode))
+		}
+		return patient(&d, in, closed)
+	case carnet.ActorSystem:
+		if mode != carnet.ModeNormal {
+			return d.deny(ReasonEmergencyNotPro, string(mode))
+		}
+		return system(&d, in, closed)
+	default:
+		return d.deny(ReasonUnknownActor, string(req.Actor.Kind))
+	}
+}
+
+func (e *Engine) professional(d *decision, in Input, mode carnet.Mode, closed bool) carnet.Decision {
+	req, s := in.Request, &in.Settings
+	id := req.Actor.ID.Value
+	if id == "" {
+		return d.deny(ReasonNoActorID, "") // cannot be checked against the blocked list
+	}
+	if has(s.Blocked, id) {
+		return d.deny(ReasonBlocked, "the patient blocked this professional")
+	}
+	if closed {
+		return d.deny(ReasonRecordClosed, "no professional access")
+	}
+	emergency := mode != carnet.ModeNormal
+	switch mode {
+	case carnet.ModeBreakGlass:
+		if strings.TrimSpace(req.Reason) == "" {
+			return d.deny(ReasonBTGReasonMissing, "")
+		}
+		if s.RefuseBTG {
+			return d.deny(ReasonBTGRefused, "the patient refused bris de glace")
+		}
+	case carnet.ModeCentre15:
+		if s.RefuseCentre15 {
+			return d.deny(ReasonCentre15Refused, "the patient refused centre 15 access")
+		}
+	}
+	notify := func() {
+		if emergency {
+			d.because(ReasonNotifyPatient, "")
+		}
+	}
+	if req.Action == carnet.ActionCreate {
+		notify()
+		return d.permit(ReasonFiling, "filing needs no authorisation")
+	}
+	doc := req.Document
+	if doc != nil {
+		if doc.Status == carnet.StatusDeleted {
+			return d.deny(ReasonDeleted, "")
+		}
+		if has(s.Restricted, doc.LogicalID) {
+			return d.deny(ReasonRestricted, "")
+		}
+		if hasToken(doc, carnet.TokAuthor, id) {
+			warn(d, doc)
+			notify()
+			return d.permit(ReasonAuthor, "")
+		}
+	}
+	switch req.Action {
+	case carnet.ActionDelete:
+		return d.deny(ReasonAuthorOnly, "only the author deletes a document")
+	case carnet.ActionUpdate:
+		if doc == nil {
+			return d.deny(ReasonRecordUpdate, "the identity is fed by systems")
+		}
+		return d.deny(ReasonAuthorOnly, "only the author changes a document")
+	}
+	switch {
+	case has(s.CareTeam, id):
+		d.because(ReasonCareTeam, "presumed")
+	case has(s.Consented, id):
+		d.because(ReasonConsent, "explicit")
+	case mode == carnet.ModeBreakGlass:
+		d.because(ReasonBreakGlass, "")
+	case mode == carnet.ModeCentre15:
+		d.because(ReasonCentre15, "")
+	default:
+		return d.deny(ReasonNoRelationship, "neither care team nor consent")
+	}
+	if doc == nil {
+		notify()
+		return d.permit("", "")
+	}
+	if req.Actor.Profession == "" && req.Actor.Specialty == "" {
+		return d.deny(ReasonNoProfession, "")
+	}
+	if e.Matrix == nil {
+		return d.deny(ReasonMatrixMissing, "")
+	}
+	if r, ok := e.Matrix.Lookup(req.Actor.Profession, req.Actor.Specialty, tokens(doc, carnet.TokType)); ok {
+		if r.Effect == Deny {
+			return d.deny(ReasonMatrixDeny, r.String())
+		}
+		d.because(ReasonMatrixAllow, r.String())
+	} else if e.Matrix.DenyByDefault {
+		return d.deny(ReasonMatrixDefaultDeny, "")
+	} else {
+		d.because(ReasonMatrixDefaultAllow, "")
+	}
+	if hasLabel(doc, carnet.LabelMasquePS) {
+		switch {
+		case has(s.Designated, id):
+			d.because(ReasonMasqueDesignated, "")
+		case emergency && s.MaskedInEmergency:
+			d.because(ReasonMasqueEmergency, "")
+		default:
+			return d.deny(ReasonMasquePS, "masked to professionals")
+		}
+	}
+	warn(d, doc)
+	notify()
+	return d.permit("", "")
+}
+
+// warn tells a professional what the patient or their representatives do
+// not see, so that they do not mention it unawares.
+func warn(d *decision, doc *carnet.DocumentRow) {
+	if hasLabel(doc, carnet.LabelInvisiblePatient) {
+		d.Warnings = append(d.Warnings, WarningInvisiblePatient)
+	}
+	if hasLabel(doc, carnet.LabelInvisibleLegalRep) {
+		d.Warnings = append(d.Warnings, WarningInvisibleLegalRep)
+	}
+}
+
+func patient(d *decision, in Input, closed bool) carnet.Decision {
+	req := in.Request
+	var who string
+	switch in.Relation {
+	case RelationSelf:
+		who = ReasonOwnRecord
+	case RelationLegalRep:
+		who = ReasonLegalRep
+	default:
+		return d.deny(ReasonNotThePatient, "")
+	}
+	switch req.Action {
+	case carnet.ActionCreate:
+		if closed {
+			return d.deny(ReasonRecordClosed, "nothing new is filed")
+		}
+		return d.permit(who, "")
+	case carnet.ActionDelete:
+		return d.deny(ReasonAuthorOnly, "only the author deletes a document")
+	}
+	doc := req.Document
+	if doc == nil {
+		if req.Action == carnet.ActionUpdate {
+			return d.deny(ReasonRecordUpdate, "the identity is fed by systems")
+		}
+		return d.permit(who, "")
+	}
+	if doc.Status == carnet.StatusDeleted {
+		return d.deny(ReasonDeleted, "")
+	}
+	// A legal representative acts as the patient: what is hidden from the
+	// patient is hidden from them too.
+	if hasLabel(doc, carnet.LabelInvisiblePatient) {
+		return d.deny(ReasonInvisiblePatient, "")
+	}
+	if in.Relation == RelationLegalRep && hasLabel(doc, carnet.LabelInvisibleLegalRep) {
+		return d.deny(ReasonInvisibleLegalRep, "")
+	}
+	return d.permit(who, "")
+}
+
+func system(d *decision, in Input, closed bool) carnet.Decision {
+	req := in.Request
+	doc := req.Document
+	switch req.Action {
+	case carnet.ActionCreate:
+		if closed {
+			return d.deny(ReasonRecordClosed, "nothing new is filed")
+		}
+		return d.permit(ReasonFiling, "producing software")
+	case carnet.ActionUpdate, carnet.ActionDelete:
+		if doc == nil {
+			if req.Action == carnet.ActionUpdate {
+				return d.permit(ReasonIdentityFeed, "")
+			}
+			return d.deny(ReasonAuthorOnly, "no document")
+		}
+		if doc.Status == carnet.StatusDeleted {
+			return d.deny(ReasonDeleted, "")
+		}
+		if closed {
+			return d.deny(ReasonRecordClosed, "")
+		}
+		return d.permit(ReasonSystemForAuthor, "producing software acts for its authors")
+	}
+	return d.deny(ReasonSystemRead, "systems do not read records")
+}
+
+func tokens(doc *carnet.DocumentRow, kind string) []string {
+	var vs []string
+	for _, t := range doc.Tokens {
+		if t.Kind == kind {
+			vs = append(vs, t.Value)
+		}
+	}
+	return vs
+}
+
+func hasToken(doc *carnet.DocumentRow, kind, v string) bool {
+	if v == "" {
+		return false
+	}
+	for _, t := range doc.Tokens {
+		if t.Kind == kind && t.Value == v {
+			return true
+		}
+	}
+	return false
+}
+
+// hasLabel matches a label token in either form, "code" or "system|code".
+func hasLabel(doc *carnet.DocumentRow, code string) bool {
+	for _, t := range doc.Tokens {
+		if t.Kind == carnet.TokLabel && (t.Value == code || strings.HasSuffix(t.Value, "|"+code)) {
+			return true
+		}
+	}
+	return false
+}
+
+// For returns a carnet.Policy deciding with the settings of each request's
+// record (found by the Patient row's key, else the Document's patient).
+// A patient actor is the patient when their identifier value is in
+// Settings.Self, a legal representative when it is in
+// Settings.LegalRepresentatives, and denied otherwise. It is pure as long as
+// settings is.
+func (e *Engine) For(settings func(carnet.PatientKey) Settings) carnet.Policy {
+	return adapter{e, settings}
+}
+
+type adapter struct {
+	e        *Engine
+	settings func(carnet.PatientKey) Settings
+}
+
+func (a adapter) Decide(req carnet.AccessRequest) carnet.Decision {
+	var key carnet.PatientKey
+	switch {
+	case req.Patient != nil:
+		key = req.Patient.Key
+	case req.Document != nil:
+		key = req.Document.Patient
+	}
+	var s Settings
+	if a.settings != nil && key != "" {
+		s = a.settings(key)
+	}
+	in := Input{Request: req, Settings: s}
+	if req.Actor.Kind == carnet.ActorPatient {
+		switch id := req.Actor.ID.Value; {
+		case has(s.Self, id):
+			in.Relation = RelationSelf
+		case has(s.LegalRepresentatives, id):
+			in.Relation = RelationLegalRep
+		}
+	}
+	return a.e.Decide(in)
+}
+
+var _ carnet.Policy = adapter{}
