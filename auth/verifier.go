@@ -1,0 +1,457 @@
+package auth
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	carnet "github.com/carnet-sante/carnet"
+)
+
+// Claim names read from tokens (docs/AUTH.md has the table).
+const (
+	ClaimActor          = "carnet_actor" // professional, patient or system
+	ClaimRPPS           = "rpps"
+	ClaimProfession     = "profession" // TRE_G15, e.g. G15_10
+	ClaimSpecialty      = "specialty"  // e.g. G15_10/SM04
+	ClaimFINESS         = "finess"
+	ClaimINS            = "ins"
+	ClaimINSSystem      = "ins_system" // urn:oid:1.2.250.1.213.1.4.8 when absent
+	ClaimRepresentative = "legal_representative"
+	ClaimName           = "name"
+	ClaimScope          = "scope"
+	ClaimClientID       = "client_id"
+	ClaimAZP            = "azp"
+)
+
+// Skew bounds.
+const (
+	DefaultSkew = 30 * time.Second
+	MaxSkew     = 60 * time.Second
+	maxScopes   = 64
+	maxAud      = 16
+)
+
+const oidFINESS = "1.2.250.1.71.4.2.2"
+
+// Issuer is one trusted OpenID Connect issuer: what an operator configures.
+type Issuer struct {
+	// URL is the issuer identifier; tokens' iss must equal it exactly,
+	// and discovery is read from URL + "/.well-known/openid-configuration".
+	URL string
+	// Audience must be one of the token's aud values: the identifier this
+	// Carnet deployment is registered under at the issuer.
+	Audience string
+	// JWKSURL, when set, is used instead of discovery.
+	JWKSURL string
+}
+
+// Config configures a Verifier.
+type Config struct {
+	Issuers []Issuer
+	// Algorithms narrows the accepted algorithms (RS256, ES256, EdDSA);
+	// empty means all three. Nothing else can be added.
+	Algorithms []string
+	// Skew is the clock tolerance on exp, nbf and iat: 0 means
+	// DefaultSkew, more than MaxSkew is refused.
+	Skew time.Duration
+	// AllowTestINS accepts the test INS OIDs (demo and test deployments).
+	AllowTestINS bool
+	HTTPClient   *http.Client
+	Now          func() time.Time
+	MinRefresh   time.Duration // see KeySetOptions
+	MaxKeyAge    time.Duration
+}
+
+// Verifier authenticates bearer tokens. It is safe for concurrent use.
+type Verifier struct {
+	issuers      map[string]verifierIssuer
+	algs         []string
+	skew         time.Duration
+	allowTestINS bool
+	now          func() time.Time
+}
+
+type verifierIssuer struct {
+	audience string
+	keys     keySource
+}
+
+// keySource gives the key for a token; *KeySet is the real one.
+type keySource interface {
+	Key(ctx context.Context, kid, alg string) (crypto.PublicKey, error)
+}
+
+// NewVerifier checks cfg and returns a Verifier. Keys are fetched on first
+// use.
+func NewVerifier(cfg Config) (*Verifier, error) {
+	if len(cfg.Issuers) == 0 {
+		return nil, errors.New("auth: no issuer configured")
+	}
+	v := &Verifier{issuers: map[string]verifierIssuer{}, skew: cfg.Skew,
+		allowTestINS: cfg.AllowTestINS, now: cfg.Now}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	switch {
+	case v.skew < 0 || v.skew > MaxSkew:
+		return nil, fmt.Errorf("auth: clock skew %s outside [0, %s]", v.skew, MaxSkew)
+	case v.skew == 0:
+		v.skew = DefaultSkew
+	}
+	v.algs = []string{AlgRS256, AlgES256, AlgEdDSA}
+	if len(cfg.Algorithms) > 0 {
+		v.algs = nil
+		for _, a := range cfg.Algorithms {
+			if !supportedAlgs[a] {
+				return nil, fmt.Errorf("auth: algorithm %q not supported", a)
+			}
+			v.algs = append(v.algs, a)
+		}
+	}
+	for _, is := range cfg.Issuers {
+		if is.URL == "" || is.Audience == "" {
+			return nil, errors.New("auth: an issuer needs a URL and an audience")
+		}
+		if _, dup := v.issuers[is.URL]; dup {
+			return nil, fmt.Errorf("auth: issuer %s configured twice", is.URL)
+		}
+		ks := NewKeySet(is.URL, KeySetOptions{JWKSURL: is.JWKSURL, HTTPClient: cfg.HTTPClient,
+			Now: v.now, MinRefresh: cfg.MinRefresh, MaxKeyAge: cfg.MaxKeyAge})
+		v.issuers[is.URL] = verifierIssuer{audience: is.Audience, keys: ks}
+	}
+	return v, nil
+}
+
+// Principal is what a verified token says about its bearer.
+type Principal struct {
+	Actor   carnet.Actor
+	Issuer  string
+	Subject string
+	Expiry  time.Time
+	// LegalRepresentative is set for a patient actor acting as the legal
+	// representative of the patient whose INS is Actor.ID (a parent for a
+	// minor). carnet.Actor has no field for it yet.
+	LegalRepresentative bool
+}
+
+// refuse is the one error callers see for a bad token; reason stays in
+// the cause, for the server log.
+func refuse(reason error) error {
+	return &carnet.Error{Kind: carnet.KindUnauthenticated, Op: "auth",
+		Msg: "invalid or missing bearer token", Err: reason}
+}
+
+// Authenticate verifies the request's bearer token and returns its actor.
+func (v *Verifier) Authenticate(r *http.Request) (carnet.Actor, error) {
+	p, err := v.AuthenticatePrincipal(r)
+	if err != nil {
+		return carnet.Actor{}, err
+	}
+	return p.Actor, nil
+}
+
+// AuthenticatePrincipal is Authenticate with everything the token said.
+func (v *Verifier) AuthenticatePrincipal(r *http.Request) (*Principal, error) {
+	tok, err := BearerToken(r)
+	if err != nil {
+		return nil, err
+	}
+	return v.Verify(r.Context(), tok)
+}
+
+// BearerToken returns the token of the request's single "Authorization:
+// Bearer" header. Tokens in the query string or form are not read.
+func BearerToken(r *http.Request) (string, error) {
+	hs := r.Header.Values("Authorization")
+	if len(hs) == 0 {
+		return "", refuse(errors.New("no Authorization header"))
+	}
+	if len(hs) > 1 {
+		return "", refuse(errors.New("several Authorization headers"))
+	}
+	scheme, tok, ok := strings.Cut(hs[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", refuse(errors.New("Authorization is not Bearer"))
+	}
+	tok = strings.TrimLeft(tok, " ")
+	if tok == "" || strings.ContainsAny(tok, " \t") {
+		return "", refuse(errors.New("malformed bearer token"))
+	}
+	return tok, nil
+}
+
+// Verify checks a compact JWS token and maps its claims to a Principal.
+// Errors are KindUnauthenticated, or KindUnavailable when the issuer's
+// keys cannot be fetched at all.
+func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
+	t, err := parseJWS(raw)
+	if err != nil {
+		return nil, refuse(err)
+	}
+	if !slices.Contains(v.algs, t.alg) {
+		return nil, refuse(fmt.Errorf("alg %s not enabled", t.alg))
+	}
+	claims, err := strictObject(t.payload)
+	if err != nil {
+		return nil, refuse(fmt.Errorf("claims: %w", err))
+	}
+	var iss string
+	if err := stringMember(claims, "iss", &iss); err != nil {
+		return nil, refuse(err)
+	}
+	is, ok := v.issuers[iss]
+	if !ok {
+		return nil, refuse(fmt.Errorf("issuer %q not trusted", iss))
+	}
+	key, err := is.keys.Key(ctx, t.kid, t.alg)
+	if err != nil {
+		if carnet.IsKind(err, carnet.KindUnavailable) {
+			return nil, err
+		}
+		return nil, refuse(err)
+	}
+	if err := verifySignature(t.alg, key, t.signingInput, t.signature); err != nil {
+		return nil, refuse(err)
+	}
+	// From here the claims are the issuer's.
+	if err := v.checkTimes(claims); err != nil {
+		return nil, refuse(err)
+	}
+	if err := checkAudience(claims, is.audience); err != nil {
+		return nil, refuse(err)
+	}
+	p, err := v.principal(iss, claims)
+	if err != nil {
+		return nil, refuse(err)
+	}
+	return p, nil
+}
+
+func (v *Verifier) checkTimes(c map[string]json.RawMessage) error {
+	now := v.now()
+	exp, ok, err := numericDate(c, "exp")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errors.New("token has no exp")
+	}
+	if !now.Before(exp.Add(v.skew)) {
+		return fmt.Errorf("token expired at %s", exp.UTC().Format(time.RFC3339))
+	}
+	if nbf, ok, err := numericDate(c, "nbf"); err != nil {
+		return err
+	} else if ok && now.Add(v.skew).Before(nbf) {
+		return fmt.Errorf("token not valid before %s", nbf.UTC().Format(time.RFC3339))
+	}
+	if iat, ok, err := numericDate(c, "iat"); err != nil {
+		return err
+	} else if ok && now.Add(v.skew).Before(iat) {
+		return fmt.Errorf("token issued in the future, at %s", iat.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// numericDate reads a JSON number of seconds since the epoch (RFC 7519).
+func numericDate(c map[string]json.RawMessage, name string) (time.Time, bool, error) {
+	raw, ok := c[name]
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e11 {
+		return time.Time{}, false, fmt.Errorf("claim %s is not a NumericDate", name)
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true, nil
+}
+
+func checkAudience(c map[string]json.RawMessage, want string) error {
+	raw, ok := c["aud"]
+	if !ok {
+		return errors.New("token has no aud")
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		if one == want {
+			return nil
+		}
+		return fmt.Errorf("aud %q is not %q", one, want)
+	}
+	var many []string
+	if err := json.Unmarshal(raw, &many); err != nil || len(many) > maxAud {
+		return errors.New("aud is neither a string nor a short array of strings")
+	}
+	if slices.Contains(many, want) {
+		return nil
+	}
+	return fmt.Errorf("aud does not contain %q", want)
+}
+
+// principal maps verified claims to an actor.
+func (v *Verifier) principal(iss string, c map[string]json.RawMessage) (*Principal, error) {
+	p := &Principal{Issuer: iss}
+	var kind, rpps, ins, clientID, azp string
+	for _, m := range []struct {
+		name string
+		dst  *string
+	}{
+		{"sub", &p.Subject}, {ClaimActor, &kind}, {ClaimRPPS, &rpps}, {ClaimINS, &ins},
+		{ClaimClientID, &clientID}, {ClaimAZP, &azp}, {ClaimName, &p.Actor.Name},
+		{ClaimProfession, &p.Actor.Profession}, {ClaimSpecialty, &p.Actor.Specialty},
+	} {
+		if err := stringMember(c, m.name, m.dst); err != nil {
+			return nil, err
+		}
+	}
+	exp, _, _ := numericDate(c, "exp")
+	p.Expiry = exp.UTC()
+	scopes, err := scopeClaim(c)
+	if err != nil {
+		return nil, err
+	}
+	p.Actor.Scopes = scopes
+	if len(p.Actor.Name) > 200 || !printable(p.Actor.Name) {
+		return nil, errors.New("bad name claim")
+	}
+	if kind == "" {
+		// No explicit kind: infer it, most specific identity first.
+		switch {
+		case rpps != "":
+			kind = string(carnet.ActorProfessional)
+		case ins != "":
+			kind = string(carnet.ActorPatient)
+		case slices.ContainsFunc(scopes, func(s string) bool { return strings.HasPrefix(s, "system/") }):
+			kind = string(carnet.ActorSystem)
+		default:
+			return nil, errors.New("token names no actor")
+		}
+	}
+	if err := v.setIdentity(p, carnet.ActorKind(kind), iss, rpps, ins, clientID, azp, c); err != nil {
+		return nil, err
+	}
+	var finess string
+	if err := stringMember(c, ClaimFINESS, &finess); err != nil {
+		return nil, err
+	}
+	if finess != "" {
+		if !digits(finess, 9, 10) {
+			return nil, errors.New("bad finess claim")
+		}
+		p.Actor.Org = carnet.Identifier{System: "urn:oid:" + oidFINESS, Value: finess}
+	}
+	return p, nil
+}
+
+func (v *Verifier) setIdentity(p *Principal, kind carnet.ActorKind, iss, rpps, ins, clientID, azp string, c map[string]json.RawMessage) error {
+	a := &p.Actor
+	a.Kind = kind
+	switch kind {
+	case carnet.ActorProfessional:
+		if !digits(rpps, 11, 12) {
+			return errors.New("professional without a valid rpps claim")
+		}
+		if !validProfession(a.Profession) {
+			return errors.New("professional without a valid TRE_G15 profession")
+		}
+		if a.Specialty != "" && (len(a.Specialty) > 32 || !printable(a.Specialty) || strings.ContainsRune(a.Specialty, ' ')) {
+			return errors.New("bad specialty claim")
+		}
+		a.ID = carnet.Identifier{System: "urn:oid:" + carnet.OIDRPPS, Value: rpps}
+	case carnet.ActorPatient:
+		var sys string
+		if err := stringMember(c, ClaimINSSystem, &sys); err != nil {
+			return err
+		}
+		if sys == "" {
+			sys = carnet.OIDInsNIR
+		}
+		if !strings.HasPrefix(sys, "urn:oid:") {
+			sys = "urn:oid:" + sys
+		}
+		id := carnet.Identifier{System: sys, Value: ins}
+		isINS, test := id.IsINS()
+		if !isINS || !digits(ins, 15, 15) {
+			return errors.New("patient without a valid INS")
+		}
+		if test && !v.allowTestINS {
+			return errors.New("test INS outside demo or test mode")
+		}
+		if raw, ok := c[ClaimRepresentative]; ok {
+			if err := json.Unmarshal(raw, &p.LegalRepresentative); err != nil {
+				return errors.New("legal_representative is not a boolean")
+			}
+		}
+		a.ID = id
+		a.Profession, a.Specialty = "", ""
+	case carnet.ActorSystem:
+		id := clientID
+		if id == "" {
+			id = azp
+		}
+		if id == "" || len(id) > 128 || !printable(id) {
+			return errors.New("system without a client_id")
+		}
+		// Client ids are unique per issuer only: the issuer is the namespace.
+		a.ID = carnet.Identifier{System: iss, Value: id}
+		a.Profession, a.Specialty = "", ""
+		if a.Name == "" {
+			a.Name = id
+		}
+	default:
+		return fmt.Errorf("unknown actor kind %q", kind)
+	}
+	return nil
+}
+
+func scopeClaim(c map[string]json.RawMessage) ([]string, error) {
+	var s string
+	if err := stringMember(c, ClaimScope, &s); err != nil {
+		return nil, err
+	}
+	if len(s) > 4096 {
+		return nil, errors.New("scope claim too long")
+	}
+	f := strings.Fields(s)
+	if len(f) > maxScopes {
+		return nil, errors.New("too many scopes")
+	}
+	return f, nil
+}
+
+// validProfession accepts a TRE_G15 code: "G15_" and two digits.
+func validProfession(s string) bool {
+	return len(s) == 6 && strings.HasPrefix(s, "G15_") && digits(s[4:], 2, 2)
+}
+
+func digits(s string, minLen, maxLen int) bool {
+	if len(s) < minLen || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// printable refuses control characters, which have no place in names and
+// identifiers and could forge lines in logs.
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return true
+}
