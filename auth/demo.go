@@ -1,0 +1,279 @@
+package auth
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/synth"
+)
+
+// DemoKeyFile is the name of the demo issuer's key file in its directory.
+const DemoKeyFile = "demo-idp-ed25519.pem"
+
+// demoUser is what a demo token says about its user.
+type demoUser struct {
+	kind   carnet.ActorKind
+	claims map[string]any
+}
+
+// DemoIssuer is the built-in identity provider of demo mode: it signs
+// tokens for fixed demo users with an Ed25519 key kept on disk, and serves
+// discovery and JWKS so that a Verifier trusts it like any issuer. It has
+// no login page and no token endpoint: tokens come from Mint (`carnet
+// token --user NAME`). Never use it outside a demo.
+type DemoIssuer struct {
+	key   ed25519.PrivateKey
+	kid   string
+	now   func() time.Time
+	users map[string]demoUser
+
+	mu     sync.RWMutex
+	issuer string
+}
+
+// NewDemoIssuer loads the key from dir, creating dir (0700) and the key
+// file (0600) on first use, so that every process pointed at dir signs
+// with the same key. A key file readable by others is refused.
+func NewDemoIssuer(dir string, now func() time.Time) (*DemoIssuer, error) {
+	if now == nil {
+		now = time.Now
+	}
+	key, err := loadOrCreateKey(dir)
+	if err != nil {
+		return nil, carnet.WrapError(carnet.KindInternal, "auth.demo", err)
+	}
+	pub := key.Public().(ed25519.PublicKey)
+	sum := sha256.Sum256(pub)
+	d := &DemoIssuer{key: key, kid: "demo-" + base64.RawURLEncoding.EncodeToString(sum[:9]),
+		now: now, users: demoUsers()}
+	return d, nil
+}
+
+func loadOrCreateKey(dir string) (ed25519.PrivateKey, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, DemoKeyFile)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return priv, f.Close()
+	}
+	if !errors.Is(err, os.ErrExist) {
+		return nil, err
+	}
+	// Another process may be writing it right now; the read below fails
+	// cleanly on a partial file and the caller can retry.
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("demo key %s is readable by others (mode %o)", path, fi.Mode().Perm())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("demo key %s is not a PEM private key", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("demo key %s: %w", path, err)
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("demo key %s is not Ed25519", path)
+	}
+	return priv, nil
+}
+
+// SetIssuerURL sets the issuer identifier put in tokens and discovery:
+// the external URL where Handler is mounted, e.g.
+// "http://localhost:8080/demo-idp". It must be called before Mint.
+func (d *DemoIssuer) SetIssuerURL(u string) {
+	d.mu.Lock()
+	d.issuer = strings.TrimSuffix(u, "/")
+	d.mu.Unlock()
+}
+
+// IssuerURL returns the issuer identifier set by SetIssuerURL.
+func (d *DemoIssuer) IssuerURL() string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.issuer
+}
+
+// Users returns the demo user names Mint accepts, sorted.
+func (d *DemoIssuer) Users() []string {
+	out := make([]string, 0, len(d.users))
+	for u := range d.users {
+		out = append(out, u)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Mint returns a signed token for user, valid for ttl (at most a day).
+func (d *DemoIssuer) Mint(user string, audience string, ttl time.Duration) (string, error) {
+	u, ok := d.users[user]
+	if !ok {
+		return "", carnet.Errorf(carnet.KindNotFound, "unknown demo user %q", user)
+	}
+	iss := d.IssuerURL()
+	if iss == "" {
+		return "", carnet.Errorf(carnet.KindInternal, "demo issuer URL not set")
+	}
+	if audience == "" || ttl <= 0 || ttl > 24*time.Hour {
+		return "", carnet.Errorf(carnet.KindInvalid, "demo token needs an audience and a lifetime up to 24h")
+	}
+	now := d.now()
+	var jti [16]byte
+	if _, err := rand.Read(jti[:]); err != nil {
+		return "", carnet.WrapError(carnet.KindInternal, "auth.demo", err)
+	}
+	claims := map[string]any{
+		"iss": iss, "aud": audience, "sub": "demo:" + user,
+		"iat": now.Unix(), "exp": now.Add(ttl).Unix(),
+		"jti":      base64.RawURLEncoding.EncodeToString(jti[:]),
+		ClaimActor: string(u.kind),
+	}
+	for k, v := range u.claims {
+		claims[k] = v
+	}
+	return d.sign(claims)
+}
+
+func (d *DemoIssuer) sign(claims map[string]any) (string, error) {
+	hdr, err := json.Marshal(map[string]string{"alg": AlgEdDSA, "typ": "JWT", "kid": d.kid})
+	if err != nil {
+		return "", err
+	}
+	body, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	input := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(body)
+	sig := ed25519.Sign(d.key, []byte(input))
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+}
+
+// JWK returns the public key as published in the JWKS.
+func (d *DemoIssuer) JWK() JWK {
+	pub := d.key.Public().(ed25519.PublicKey)
+	return JWK{Kty: "OKP", Crv: "Ed25519", Kid: d.kid, Use: "sig", Alg: AlgEdDSA,
+		X: base64.RawURLEncoding.EncodeToString(pub)}
+}
+
+// ServeHTTP serves discovery (…/.well-known/openid-configuration) and the
+// JWKS (…/jwks.json) wherever it is mounted, e.g. under /demo-idp/ with
+// http.StripPrefix.
+func (d *DemoIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	var v any
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration"):
+		iss := d.IssuerURL()
+		v = map[string]any{
+			"issuer":                                iss,
+			"jwks_uri":                              iss + "/jwks.json",
+			"id_token_signing_alg_values_supported": []string{AlgEdDSA},
+			"response_types_supported":              []string{"token"},
+			"subject_types_supported":               []string{"public"},
+			"scopes_supported":                      []string{"openid", "user/*.cruds", "patient/*.cruds", "system/*.cruds"},
+		}
+	case strings.HasSuffix(r.URL.Path, "/jwks.json"):
+		v = map[string]any{"keys": []JWK{d.JWK()}}
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "max-age=300")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// DemoSystem is the demo producing software (logiciel de professionnel de
+// santé) that authenticates by client credentials.
+const DemoSystem = "lgc"
+
+// demoUsers builds the demo users from synth's fixed roster and first
+// patients, so that tokens name the same people as the demo data.
+func demoUsers() map[string]demoUser {
+	pats, pros := synth.Options{Patients: 4, Professionals: len(synth.RosterLogins())}.People()
+	users := map[string]demoUser{}
+	demoLogins := synth.RosterLogins()[:6] // gp, cardio, nurse, dentist, samu, pharma
+	for _, p := range pros {
+		if !slices.Contains(demoLogins, p.Login) {
+			continue
+		}
+		a := p.Author
+		c := map[string]any{
+			ClaimRPPS:       a.ID.Value,
+			ClaimProfession: a.Profession.Code,
+			ClaimName:       strings.TrimSpace(strings.Join(a.Given, " ") + " " + a.Family),
+			ClaimScope:      "openid fhirUser user/*.cruds",
+		}
+		if a.Specialty.Code != "" {
+			c[ClaimSpecialty] = a.Specialty.Code
+		}
+		if v := a.OrgID.Value; strings.HasPrefix(v, "1") && len(v) == 10 {
+			c[ClaimFINESS] = v[1:] // Struct_IdNat is "1" + FINESS
+		}
+		users[p.Login] = demoUser{kind: carnet.ActorProfessional, claims: c}
+	}
+	for i, p := range pats {
+		c := map[string]any{
+			ClaimINS:       p.INS.Value,
+			ClaimINSSystem: p.INS.System,
+			ClaimName:      strings.TrimSpace(strings.Join(p.Identity.Given[:1], " ") + " " + p.Identity.Family),
+			ClaimScope:     "openid fhirUser patient/*.cruds",
+		}
+		users[fmt.Sprintf("patient%d", i)] = demoUser{kind: carnet.ActorPatient, claims: c}
+	}
+	users[DemoSystem] = demoUser{kind: carnet.ActorSystem, claims: map[string]any{
+		ClaimClientID: DemoSystem,
+		ClaimName:     "Logiciel de démonstration",
+		ClaimScope:    "system/*.cruds",
+	}}
+	return users
+}
