@@ -37,8 +37,11 @@ type Rule struct {
 // The partial matrix published so far lists only denials, so what the file
 // does not mention is allowed. A full annex that lists allows explicitly can
 // set DenyByDefault so that everything it does not mention is denied.
+//
+// Rules are built into a lookup index by LoadMatrix; appending to Rules
+// afterwards changes nothing.
 type Matrix struct {
-	Rules         []Rule
+	Rules         []Rule // in file order, for reading
 	DenyByDefault bool
 	index         map[matrixKey]int // into Rules
 }
