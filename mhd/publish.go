@@ -87,7 +87,6 @@ func withoutData(body []byte) []byte {
 	return out
 }
 
-
 // setUniqueIDOf derives the synthesized set's uniqueId, or leaves it to the
 // Service when the document's own uniqueId is yet to be read from it.
 func setUniqueIDOf(docUniqueID string) string {
