@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
@@ -47,6 +48,8 @@ type Server struct {
 	svc *carnet.Service
 	log *slog.Logger
 	mux *http.ServeMux
+	// started dates the CapabilityStatement.
+	started time.Time
 }
 
 // New returns the API handler.
@@ -60,7 +63,7 @@ func New(cfg Config) *Server {
 	if cfg.Authenticate == nil {
 		cfg.Authenticate = AnonymousSystem
 	}
-	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Logger, mux: http.NewServeMux(), started: time.Now().UTC()}
 	s.routes()
 	return s
 }
