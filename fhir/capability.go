@@ -76,5 +76,5 @@ func (c CapabilityStatement) MarshalJSON() ([]byte, error) {
 	type plain CapabilityStatement
 	q := plain(c)
 	q.ResourceType = "CapabilityStatement"
-	return marshalPlain(q)
+	return MarshalPlain(q)
 }

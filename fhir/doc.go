@@ -11,6 +11,9 @@
 // elements of later versions) and reports where a body broke as a FHIRPath
 // expression in a *carnet.Error. The date functions parse FHIR's partial
 // dates and turn search parameters with prefixes into carnet.TimeRange.
+// SearchParams holds the mechanics every search shares (one value or many,
+// _count, _page, dates, tokens, the issues and warnings they raise), so that
+// MHD and QEDm read their parameters alike and answer in the same words.
 //
 // The package knows nothing of MHD rules; package mhd maps these resources to
 // the domain.

@@ -17,9 +17,9 @@ type Resource struct {
 	Text         *Narrative `json:"text,omitempty"`
 }
 
-// marshalPlain is json.Marshal without HTML escaping: narratives are XHTML,
+// MarshalPlain is json.Marshal without HTML escaping: narratives are XHTML,
 // and "\u003cdiv" is valid but needlessly unreadable.
-func marshalPlain(v any) ([]byte, error) {
+func MarshalPlain(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -79,7 +79,7 @@ func (d DocumentReference) MarshalJSON() ([]byte, error) {
 	type plain DocumentReference
 	p := plain(d)
 	p.ResourceType = "DocumentReference"
-	return marshalPlain(p)
+	return MarshalPlain(p)
 }
 
 // ResolveContained returns the contained resource that ref ("#id") points to.
@@ -119,7 +119,7 @@ func (l List) MarshalJSON() ([]byte, error) {
 	type plain List
 	p := plain(l)
 	p.ResourceType = "List"
-	return marshalPlain(p)
+	return MarshalPlain(p)
 }
 
 // ResolveContained returns the contained resource that ref ("#id") points to.
@@ -139,7 +139,7 @@ func (b Binary) MarshalJSON() ([]byte, error) {
 	type plain Binary
 	p := plain(b)
 	p.ResourceType = "Binary"
-	return marshalPlain(p)
+	return MarshalPlain(p)
 }
 
 // Bundle is the R4 Bundle. Entry resources stay raw: the reader decides what
@@ -205,7 +205,7 @@ func (b Bundle) MarshalJSON() ([]byte, error) {
 	p.ResourceType = "Bundle"
 	entries := p.Entry
 	p.Entry = nil
-	head, err := marshalPlain(p)
+	head, err := MarshalPlain(p)
 	if err != nil || len(entries) == 0 {
 		return head, err
 	}
@@ -216,7 +216,7 @@ func (b Bundle) MarshalJSON() ([]byte, error) {
 		}
 		res := e.Resource
 		e.Resource = nil
-		eb, err := marshalPlain(e)
+		eb, err := MarshalPlain(e)
 		if err != nil {
 			return nil, err
 		}
@@ -255,7 +255,7 @@ func (p Patient) MarshalJSON() ([]byte, error) {
 	type plain Patient
 	q := plain(p)
 	q.ResourceType = "Patient"
-	return marshalPlain(q)
+	return MarshalPlain(q)
 }
 
 // Practitioner is the R4 Practitioner, the elements an XDS author uses.
@@ -269,7 +269,7 @@ func (p Practitioner) MarshalJSON() ([]byte, error) {
 	type plain Practitioner
 	q := plain(p)
 	q.ResourceType = "Practitioner"
-	return marshalPlain(q)
+	return MarshalPlain(q)
 }
 
 // PractitionerRole is the R4 PractitionerRole: profession and specialty of
@@ -287,7 +287,7 @@ func (p PractitionerRole) MarshalJSON() ([]byte, error) {
 	type plain PractitionerRole
 	q := plain(p)
 	q.ResourceType = "PractitionerRole"
-	return marshalPlain(q)
+	return MarshalPlain(q)
 }
 
 // Organization is the R4 Organization (FINESS identifier, name).
@@ -301,7 +301,7 @@ func (o Organization) MarshalJSON() ([]byte, error) {
 	type plain Organization
 	q := plain(o)
 	q.ResourceType = "Organization"
-	return marshalPlain(q)
+	return MarshalPlain(q)
 }
 
 // Device is the R4 Device, as an author (software).
@@ -396,7 +396,7 @@ func (p Parameters) MarshalJSON() ([]byte, error) {
 	type plain Parameters
 	q := plain(p)
 	q.ResourceType = "Parameters"
-	return marshalPlain(q)
+	return MarshalPlain(q)
 }
 
 // OperationOutcome is the R4 OperationOutcome.
@@ -421,12 +421,12 @@ func (o OperationOutcome) MarshalJSON() ([]byte, error) {
 	if q.Issue == nil {
 		q.Issue = []OperationOutcomeIssue{}
 	}
-	return marshalPlain(q)
+	return MarshalPlain(q)
 }
 
 func (d Device) MarshalJSON() ([]byte, error) {
 	type plain Device
 	q := plain(d)
 	q.ResourceType = "Device"
-	return marshalPlain(q)
+	return MarshalPlain(q)
 }

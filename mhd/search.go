@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	carnet "github.com/carnet-sante/carnet"
@@ -15,9 +14,6 @@ import (
 const (
 	DefaultCount = 20
 	MaxCount     = 200
-	maxCursor    = 512 // an opaque _page cursor is never longer
-	maxValues    = 32  // values of one parameter (comma-separated, all occurrences)
-	maxValueLen  = 256
 )
 
 // documentTokenParams maps ITI-67 token parameters to token kinds.
@@ -30,10 +26,6 @@ var documentTokenParams = map[string]string{
 	"setting":        "setting",
 	"type":           "type",
 }
-
-// silentParams are understood and have no effect on what is found: the
-// transport handles them.
-var silentParams = map[string]bool{"_format": true, "_pretty": true}
 
 // ParseDocumentSearch reads the query of an ITI-67 Find Document References
 // into a DocumentSearch. Parameters (see docs/MHD.md for the semantics):
@@ -53,37 +45,37 @@ func ParseDocumentSearch(q url.Values) (carnet.DocumentSearch, []string, error) 
 	s.Count = DefaultCount
 	f := &s.Filter
 	var statusSets [][]carnet.DocumentStatus
-	for _, name := range sortedKeys(q) {
+	for _, name := range fhir.ParamNames(q) {
 		param, modifier, _ := strings.Cut(name, ":")
 		values := q[name]
-		if silentParams[param] {
+		if fhir.TransportParam(param) {
 			continue
 		}
 		if kind, ok := documentTokenParams[param]; ok {
-			if sp.noModifier(name, modifier) {
+			if sp.NoModifier(name, modifier) {
 				sp.setTokens(&f.Tokens, name, kind, values, tokenValue)
 			}
 			continue
 		}
 		switch param {
 		case "patient":
-			if sp.noModifier(name, modifier) {
+			if sp.NoModifier(name, modifier) {
 				s.PatientKey = sp.patient(name, values)
 			}
 		case "patient.identifier":
-			if sp.noModifier(name, modifier) {
+			if sp.NoModifier(name, modifier) {
 				s.PatientID = sp.patientIdentifier(name, values)
 			}
 		case "status":
-			if !sp.noModifier(name, modifier) {
+			if !sp.NoModifier(name, modifier) {
 				continue
 			}
 			for _, v := range values {
 				var set []carnet.DocumentStatus
-				for _, c := range splitValues(v) {
+				for _, c := range fhir.SplitValues(v) {
 					st, ok := documentStatusParam(c)
 					if !ok {
-						sp.add("code-invalid", name, "status takes current, superseded, entered-in-error or archived")
+						sp.Add("code-invalid", name, "status takes current, superseded, entered-in-error or archived")
 						continue
 					}
 					set = append(set, st)
@@ -94,7 +86,7 @@ func ParseDocumentSearch(q url.Values) (carnet.DocumentSearch, []string, error) 
 			}
 		case "author.given", "author.family":
 			if modifier != "" && modifier != "exact" {
-				sp.add("not-supported", name, "names are matched exactly (folded): no :%s", clip(modifier, 20))
+				sp.Add("not-supported", name, "names are matched exactly (folded): no :%s", fhir.Clip(modifier, 20))
 				continue
 			}
 			sp.setTokens(&f.Tokens, name, param, values, func(v string) (string, bool) {
@@ -102,29 +94,29 @@ func ParseDocumentSearch(q url.Values) (carnet.DocumentSearch, []string, error) 
 				return fv, fv != ""
 			})
 		case "identifier":
-			if sp.noModifier(name, modifier) {
+			if sp.NoModifier(name, modifier) {
 				sp.setTokens(&f.Tokens, name, "identifier", values, identifierValue)
 			}
 		case "related":
-			if sp.noModifier(name, modifier) {
+			if sp.NoModifier(name, modifier) {
 				sp.setTokens(&f.Tokens, name, "related", values, relatedValue)
 			}
 		case "creation":
-			if sp.noModifier(name, modifier) {
-				f.Created = sp.dates(name, values, f.Created)
+			if sp.NoModifier(name, modifier) {
+				f.Created = sp.DateRange(name, values, f.Created)
 			}
 		case "date":
-			if sp.noModifier(name, modifier) {
-				f.Date = sp.dates(name, values, f.Date)
+			if sp.NoModifier(name, modifier) {
+				f.Date = sp.DateRange(name, values, f.Date)
 			}
 		case "period":
-			if sp.noModifier(name, modifier) {
-				f.Period = sp.dates(name, values, f.Period)
+			if sp.NoModifier(name, modifier) {
+				f.Period = sp.DateRange(name, values, f.Period)
 			}
 		case "_count":
-			s.Count = sp.count(name, values)
+			s.Count = sp.Count(name, values, DefaultCount, MaxCount)
 		case "_page":
-			s.Page = sp.page(name, values)
+			s.Page = sp.Page(name, values)
 		default:
 			sp.warn(name)
 		}
@@ -137,14 +129,14 @@ func ParseDocumentSearch(q url.Values) (carnet.DocumentSearch, []string, error) 
 		f.Statuses = dedupStatuses(f.Statuses)
 		if len(f.Statuses) == 0 {
 			// An empty list would mean "any status": refuse instead.
-			sp.add("value", "status", "the status parameters exclude each other: no document can match")
+			sp.Add("value", "status", "the status parameters exclude each other: no document can match")
 		}
 	}
-	sp.requirePatient(s.PatientKey, s.PatientID)
-	if err := sp.err("mhd.ParseDocumentSearch"); err != nil {
-		return carnet.DocumentSearch{}, sp.warnings, err
+	sp.RequirePatient(s.PatientKey, s.PatientID)
+	if err := sp.Err("mhd.ParseDocumentSearch"); err != nil {
+		return carnet.DocumentSearch{}, sp.Warnings, err
 	}
-	return s, sp.warnings, nil
+	return s, sp.Warnings, nil
 }
 
 // ParseListSearch reads the query of an ITI-66 Find Document Lists into a
@@ -157,126 +149,72 @@ func ParseListSearch(q url.Values) (carnet.ListSearch, []string, error) {
 	var s carnet.ListSearch
 	s.Count = DefaultCount
 	f := &s.Filter
-	for _, name := range sortedKeys(q) {
+	for _, name := range fhir.ParamNames(q) {
 		param, modifier, _ := strings.Cut(name, ":")
 		values := q[name]
-		if silentParams[param] {
+		if fhir.TransportParam(param) {
 			continue
 		}
 		switch param {
 		case "patient":
-			if sp.noModifier(name, modifier) {
+			if sp.NoModifier(name, modifier) {
 				s.PatientKey = sp.patient(name, values)
 			}
 		case "patient.identifier":
-			if sp.noModifier(name, modifier) {
+			if sp.NoModifier(name, modifier) {
 				s.PatientID = sp.patientIdentifier(name, values)
 			}
 		case "code":
-			if sp.noModifier(name, modifier) {
+			if sp.NoModifier(name, modifier) {
 				sp.setTokens(&f.Tokens, name, "code", values, tokenValue)
 			}
 		case "status":
-			if sp.noModifier(name, modifier) {
+			if sp.NoModifier(name, modifier) {
 				sp.setTokens(&f.Tokens, name, "status", values, tokenValue)
 			}
 		case "designationType":
-			if sp.noModifier(name, modifier) {
+			if sp.NoModifier(name, modifier) {
 				sp.setTokens(&f.Tokens, name, "designationType", values, tokenValue)
 			}
 		case "identifier":
-			if sp.noModifier(name, modifier) {
+			if sp.NoModifier(name, modifier) {
 				sp.setTokens(&f.Tokens, name, "identifier", values, identifierValue)
 			}
 		case "source-id":
-			if sp.noModifier(name, modifier) {
+			if sp.NoModifier(name, modifier) {
 				sp.setTokens(&f.Tokens, name, "source", values, identifierValue)
 			}
 		case "date":
-			if sp.noModifier(name, modifier) {
-				f.Date = sp.dates(name, values, f.Date)
+			if sp.NoModifier(name, modifier) {
+				f.Date = sp.DateRange(name, values, f.Date)
 			}
 		case "_count":
-			s.Count = sp.count(name, values)
+			s.Count = sp.Count(name, values, DefaultCount, MaxCount)
 		case "_page":
-			s.Page = sp.page(name, values)
+			s.Page = sp.Page(name, values)
 		default:
 			sp.warn(name)
 		}
 	}
-	sp.requirePatient(s.PatientKey, s.PatientID)
-	if err := sp.err("mhd.ParseListSearch"); err != nil {
-		return carnet.ListSearch{}, sp.warnings, err
+	sp.RequirePatient(s.PatientKey, s.PatientID)
+	if err := sp.Err("mhd.ParseListSearch"); err != nil {
+		return carnet.ListSearch{}, sp.Warnings, err
 	}
-	return s, sp.warnings, nil
+	return s, sp.Warnings, nil
 }
 
+// searchParser adds to fhir.SearchParams what is specific to MHD: how a
+// patient is named and the wording of warnings.
 type searchParser struct {
-	issues   issueList
-	warnings []string
-}
-
-func (sp *searchParser) add(code, param, format string, args ...any) {
-	sp.issues.add(code, param, format, args...)
+	fhir.SearchParams
 }
 
 func (sp *searchParser) warn(name string) {
-	const maxWarnings = 20
-	switch {
-	case len(sp.warnings) < maxWarnings:
-		sp.warnings = append(sp.warnings, fmt.Sprintf("the search parameter %q is not supported and was ignored", clip(name, 40)))
-	case len(sp.warnings) == maxWarnings:
-		sp.warnings = append(sp.warnings, "more unsupported search parameters were ignored")
-	}
-}
-
-func (sp *searchParser) err(op string) error {
-	if len(sp.issues) == 0 {
-		return nil
-	}
-	// Search problems are the caller's request being wrong: 400, whatever
-	// the issue codes (carnet.Invalid would make code-invalid a 422).
-	return &carnet.Error{Kind: carnet.KindInvalid, Op: op, Msg: "the search has errors", Issues: sp.issues}
-}
-
-func (sp *searchParser) noModifier(name, modifier string) bool {
-	if modifier != "" {
-		sp.add("not-supported", name, "the modifier :%s is not supported", clip(modifier, 20))
-		return false
-	}
-	return true
-}
-
-func (sp *searchParser) requirePatient(key carnet.PatientKey, id carnet.Identifier) {
-	switch {
-	case key == "" && id.Value == "" && !sp.mentions("patient"):
-		sp.add("required", "patient", "a search needs patient or patient.identifier")
-	case key != "" && id.Value != "":
-		sp.add("invalid", "patient", "give patient or patient.identifier, not both")
-	}
-}
-
-// mentions reports whether an issue was already raised on param, so that a
-// malformed patient is not also reported missing.
-func (sp *searchParser) mentions(param string) bool {
-	for _, is := range sp.issues {
-		if is.Expression == param || strings.HasPrefix(is.Expression, param+".") {
-			return true
-		}
-	}
-	return false
-}
-
-func (sp *searchParser) single(name string, values []string) (string, bool) {
-	if len(values) != 1 || strings.Contains(values[0], ",") {
-		sp.add("value", name, "%s takes exactly one value", name)
-		return "", false
-	}
-	return values[0], true
+	sp.Warn(fmt.Sprintf("the search parameter %q is not supported and was ignored", fhir.Clip(name, 40)))
 }
 
 func (sp *searchParser) patient(name string, values []string) carnet.PatientKey {
-	v, ok := sp.single(name, values)
+	v, ok := sp.Single(name, values)
 	if !ok {
 		return ""
 	}
@@ -286,144 +224,27 @@ func (sp *searchParser) patient(name string, values []string) carnet.PatientKey 
 	if validID(v) {
 		return carnet.PatientKey(v)
 	}
-	sp.add("value", name, "patient is Patient/{id} or {id}")
+	sp.Add("value", name, "patient is Patient/{id} or {id}")
 	return ""
 }
 
 func (sp *searchParser) patientIdentifier(name string, values []string) carnet.Identifier {
-	v, ok := sp.single(name, values)
+	v, ok := sp.Single(name, values)
 	if !ok {
 		return carnet.Identifier{}
 	}
 	sys, val, found := strings.Cut(v, "|")
 	sys, val = normSystem(sys), strings.TrimSpace(val)
-	if !found || sys == "" || val == "" || len(v) > maxValueLen {
-		sp.add("value", name, "patient.identifier is system|value, e.g. urn:oid:%s|…", carnet.OIDInsNIR)
+	if !found || sys == "" || val == "" || len(v) > fhir.MaxParamValueLen {
+		sp.Add("value", name, "patient.identifier is system|value, e.g. urn:oid:%s|…", carnet.OIDInsNIR)
 		return carnet.Identifier{}
 	}
 	return carnet.Identifier{System: sys, Value: val}
 }
 
-// setTokens adds to dst one TokenFilter per occurrence of the parameter
-// (AND), each with the comma-separated values (OR), normalised by norm.
+// setTokens reads a token parameter; a value norm refuses is "malformed".
 func (sp *searchParser) setTokens(dst *[]carnet.TokenFilter, name, kind string, values []string, norm func(string) (string, bool)) {
-	n := 0
-	for _, v := range values {
-		var tf carnet.TokenFilter
-		tf.Kind = kind
-		for _, part := range splitValues(v) {
-			n++
-			if n > maxValues {
-				sp.add("too-costly", name, "at most %d values per parameter", maxValues)
-				return
-			}
-			if len(part) > maxValueLen {
-				sp.add("value", name, "a value is longer than %d characters", maxValueLen)
-				continue
-			}
-			nv, ok := norm(part)
-			if !ok {
-				sp.add("value", name, "%s has a malformed value", name)
-				continue
-			}
-			if !slices.Contains(tf.Values, nv) {
-				tf.Values = append(tf.Values, nv)
-			}
-		}
-		if len(tf.Values) > 0 {
-			*dst = append(*dst, tf)
-		}
-	}
-}
-
-// dates intersects the ranges of every occurrence with r.
-func (sp *searchParser) dates(name string, values []string, r carnet.TimeRange) carnet.TimeRange {
-	for _, v := range values {
-		if v == "" {
-			continue
-		}
-		if strings.Contains(v, ",") {
-			sp.add("not-supported", name, "several dates in one %s parameter (OR) are not supported; repeat the parameter for AND", name)
-			continue
-		}
-		got, err := fhir.ParseDateParam(v)
-		if err != nil {
-			code := "value"
-			if strings.HasPrefix(v, "ne") {
-				code = "not-supported"
-			}
-			sp.add(code, name, "%s: %s", name, carnet.ErrorMessage(err))
-			continue
-		}
-		if !got.From.IsZero() && (r.From.IsZero() || got.From.After(r.From)) {
-			r.From = got.From
-		}
-		if !got.To.IsZero() && (r.To.IsZero() || got.To.Before(r.To)) {
-			r.To = got.To
-		}
-	}
-	return r
-}
-
-func (sp *searchParser) count(name string, values []string) int {
-	v, ok := sp.single(name, values)
-	if !ok {
-		return DefaultCount
-	}
-	n, err := strconv.Atoi(v)
-	switch {
-	case err != nil || n < 1:
-		sp.add("value", name, "_count is a positive integer")
-		return DefaultCount
-	case n > MaxCount:
-		sp.warnings = append(sp.warnings, fmt.Sprintf("_count is at most %d: pages have %d entries", MaxCount, MaxCount))
-		return MaxCount
-	}
-	return n
-}
-
-func (sp *searchParser) page(name string, values []string) string {
-	v, ok := sp.single(name, values)
-	if !ok {
-		return ""
-	}
-	if len(v) > maxCursor {
-		sp.add("value", name, "_page is not a cursor given by this server")
-		return ""
-	}
-	for i := 0; i < len(v); i++ {
-		if v[i] <= ' ' || v[i] >= 0x7f {
-			sp.add("value", name, "_page is not a cursor given by this server")
-			return ""
-		}
-	}
-	return v
-}
-
-// splitValues splits a parameter value on the commas that are not escaped
-// (FHIR escapes a literal comma as \,), dropping empty values, which FHIR
-// says to ignore.
-func splitValues(v string) []string {
-	var out []string
-	var cur strings.Builder
-	for i := 0; i < len(v); i++ {
-		switch {
-		case v[i] == '\\' && i+1 < len(v) && v[i+1] == ',':
-			cur.WriteByte(',')
-			i++
-		case v[i] == ',':
-			if s := strings.TrimSpace(cur.String()); s != "" {
-				out = append(out, s)
-			}
-			cur.Reset()
-		default:
-			cur.WriteByte(v[i])
-		}
-	}
-	if s := strings.TrimSpace(cur.String()); s != "" {
-		out = append(out, s)
-	}
-	return out
+	sp.Tokens(dst, name, kind, values, norm, name+" has a malformed value")
 }
 
 // tokenValue checks a token value: code, |code or system|code, kept as is.
@@ -482,13 +303,4 @@ func dedupStatuses(in []carnet.DocumentStatus) []carnet.DocumentStatus {
 		}
 	}
 	return out
-}
-
-func sortedKeys(q url.Values) []string {
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/fhir"
 )
 
 func mustQuery(t *testing.T, raw string) url.Values {
@@ -127,7 +128,7 @@ func TestParseDocumentSearchRefused(t *testing.T) {
 		{"_count not a number", "patient=p1&_count=ten", "value", "_count"},
 		{"_page with spaces", "patient=p1&_page=a%20b", "value", "_page"},
 		{"related not a reference", "patient=p1&related=Binary/x", "value", "related"},
-		{"too many values", "patient=p1&type=" + strings.Repeat("a,", maxValues+1), "too-costly", "type"},
+		{"too many values", "patient=p1&type=" + strings.Repeat("a,", fhir.MaxParamValues+1), "too-costly", "type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/cda"
+	"github.com/carnet-sante/carnet/fhir"
 )
 
 // Extractor reads CDA R2 documents for the Service: the metadata their
@@ -183,7 +184,7 @@ func firstTime(ts ...time.Time) time.Time {
 }
 
 func setResource(it *carnet.Item, v any) error {
-	b, err := marshal(v)
+	b, err := fhir.MarshalPlain(v)
 	if err != nil {
 		return carnet.WrapError(carnet.KindInternal, op, err)
 	}

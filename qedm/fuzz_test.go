@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/fhir"
 	"github.com/carnet-sante/carnet/synth"
 )
 
@@ -42,7 +43,7 @@ func FuzzParseItemSearch(f *testing.F) {
 					t.Fatalf("empty token filter %+v", tf)
 				}
 				for _, v := range tf.Values {
-					if v == "" || len(v) > 2*maxValueLen {
+					if v == "" || len(v) > 2*fhir.MaxParamValueLen {
 						t.Fatalf("token value %q", v)
 					}
 				}

@@ -1,7 +1,6 @@
 package qedm
 
 import (
-	"bytes"
 	"encoding/json"
 
 	"github.com/carnet-sante/carnet/fhir"
@@ -161,16 +160,4 @@ type ProvenanceAgent struct {
 type ProvenanceEntity struct {
 	Role string         `json:"role"`
 	What fhir.Reference `json:"what"`
-}
-
-// marshal writes a resource as JSON without HTML escaping (display texts
-// carry "<" and ">" in lab ranges), as package fhir does.
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

@@ -3,8 +3,6 @@ package qedm
 import (
 	"fmt"
 	"net/url"
-	"slices"
-	"strconv"
 	"strings"
 
 	carnet "github.com/carnet-sante/carnet"
@@ -22,10 +20,6 @@ const (
 const (
 	DefaultCount = 20
 	MaxCount     = 200
-	maxCursor    = 512
-	maxValues    = 32
-	maxValueLen  = 256
-	maxWarnings  = 20
 )
 
 // ItemTokens returns the tokens an item is indexed under: the one place
@@ -87,21 +81,16 @@ func ParseItemSearch(kind carnet.ItemKind, q url.Values) (ItemSearch, []string, 
 	default:
 		return ItemSearch{}, nil, carnet.Errorf(carnet.KindNotFound, "no QEDm search on this resource type")
 	}
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, name := range keys {
+	for _, name := range fhir.ParamNames(q) {
 		param, modifier, _ := strings.Cut(name, ":")
 		values := q[name]
 		switch {
-		case param == "_format" || param == "_pretty":
+		case fhir.TransportParam(param):
 			continue
 		case param == "_revinclude":
 			// The modifier syntax does not apply: Provenance:target is the value.
 			for _, v := range values {
-				for _, part := range splitValues(v) {
+				for _, part := range fhir.SplitValues(v) {
 					if part == "Provenance:target" {
 						s.RevIncludeProvenance = true
 					} else {
@@ -113,90 +102,58 @@ func ParseItemSearch(kind carnet.ItemKind, q url.Values) (ItemSearch, []string, 
 		}
 		switch {
 		case param == "patient":
-			if sp.noModifier(name, modifier) {
+			if sp.NoModifier(name, modifier) {
 				s.PatientKey = sp.patient(name, values)
 			}
 		case param == "patient.identifier":
-			if sp.noModifier(name, modifier) {
+			if sp.NoModifier(name, modifier) {
 				s.PatientID = sp.patientIdentifier(name, values)
 			}
 		case param == "code" || (param == "vaccine-code" && kind == carnet.ItemImmunization):
-			if sp.noModifier(name, modifier) {
+			if sp.NoModifier(name, modifier) {
 				sp.tokens(&s.Filter.Tokens, name, TokCode, values)
 			}
 		case param == "category" && kind == carnet.ItemObservation:
-			if sp.noModifier(name, modifier) {
+			if sp.NoModifier(name, modifier) {
 				sp.tokens(&s.Filter.Tokens, name, TokCategory, values)
 			}
 		case param == "date" && (kind == carnet.ItemObservation || kind == carnet.ItemImmunization):
-			if sp.noModifier(name, modifier) {
-				s.Filter.Effective = sp.dates(name, values, s.Filter.Effective)
+			if sp.NoModifier(name, modifier) {
+				s.Filter.Effective = sp.DateRange(name, values, s.Filter.Effective)
 			}
 		case param == "_count":
-			s.Count = sp.count(name, values)
+			// QEDm has always tolerated blanks around the number.
+			s.Count = sp.Count(name, trimAll(values), DefaultCount, MaxCount)
 		case param == "_page":
-			s.Page = sp.page(name, values)
+			if len(values) == 1 && values[0] == "" {
+				// Unlike MHD, an empty _page is refused, not read as the first page.
+				sp.Add("value", name, "_page is not a cursor given by this server")
+				continue
+			}
+			s.Page = sp.Page(name, values)
 		default:
 			sp.warn(name)
 		}
 	}
-	switch {
-	case s.PatientKey == "" && s.PatientID.Value == "" && !sp.mentions("patient"):
-		sp.add("required", "patient", "a search needs patient or patient.identifier")
-	case s.PatientKey != "" && s.PatientID.Value != "":
-		sp.add("invalid", "patient", "give patient or patient.identifier, not both")
+	sp.RequirePatient(s.PatientKey, s.PatientID)
+	if err := sp.Err("qedm.ParseItemSearch"); err != nil {
+		return ItemSearch{}, sp.Warnings, err
 	}
-	if len(sp.issues) > 0 {
-		return ItemSearch{}, sp.warnings, &carnet.Error{Kind: carnet.KindInvalid, Op: "qedm.ParseItemSearch", Msg: "the search has errors", Issues: sp.issues}
-	}
-	return s, sp.warnings, nil
+	return s, sp.Warnings, nil
 }
 
+// parser adds to fhir.SearchParams what is specific to QEDm: how a patient
+// is named, token normalisation and the wording of warnings.
 type parser struct {
-	issues   []carnet.Issue
-	warnings []string
-}
-
-func (sp *parser) add(code, param, format string, args ...any) {
-	sp.issues = append(sp.issues, carnet.Issue{Severity: "error", Code: code, Expression: clip(param, 40), Diagnostics: fmt.Sprintf(format, args...)})
+	fhir.SearchParams
 }
 
 func (sp *parser) warn(name string) {
-	switch {
-	case len(sp.warnings) < maxWarnings:
-		sp.warnings = append(sp.warnings, fmt.Sprintf("the search parameter %q is not supported here and was ignored", clip(name, 60)))
-	case len(sp.warnings) == maxWarnings:
-		sp.warnings = append(sp.warnings, "more unsupported search parameters were ignored")
-	}
-}
-
-func (sp *parser) mentions(param string) bool {
-	for _, is := range sp.issues {
-		if is.Expression == param || strings.HasPrefix(is.Expression, param+".") {
-			return true
-		}
-	}
-	return false
-}
-
-func (sp *parser) noModifier(name, modifier string) bool {
-	if modifier != "" {
-		sp.add("not-supported", name, "the modifier :%s is not supported", clip(modifier, 20))
-		return false
-	}
-	return true
-}
-
-func (sp *parser) single(name string, values []string) (string, bool) {
-	if len(values) != 1 || strings.Contains(values[0], ",") {
-		sp.add("value", name, "%s takes exactly one value", clip(name, 40))
-		return "", false
-	}
-	return values[0], true
+	sp.Warn(fmt.Sprintf("the search parameter %q is not supported here and was ignored", fhir.Clip(name, 60)))
 }
 
 func (sp *parser) patient(name string, values []string) carnet.PatientKey {
-	v, ok := sp.single(name, values)
+	v, ok := sp.Single(name, values)
 	if !ok {
 		return ""
 	}
@@ -204,15 +161,15 @@ func (sp *parser) patient(name string, values []string) carnet.PatientKey {
 	if id, ok := strings.CutPrefix(v, "Patient/"); ok {
 		v = id
 	}
-	if !validID(v) {
-		sp.add("value", name, "patient is Patient/{id} or {id}")
+	if !fhir.ValidID(v) {
+		sp.Add("value", name, "patient is Patient/{id} or {id}")
 		return ""
 	}
 	return carnet.PatientKey(v)
 }
 
 func (sp *parser) patientIdentifier(name string, values []string) carnet.Identifier {
-	v, ok := sp.single(name, values)
+	v, ok := sp.Single(name, values)
 	if !ok {
 		return carnet.Identifier{}
 	}
@@ -221,42 +178,16 @@ func (sp *parser) patientIdentifier(name string, values []string) carnet.Identif
 	if carnet.IsOID(sys) {
 		sys = "urn:oid:" + sys
 	}
-	if !found || sys == "" || val == "" || len(v) > maxValueLen || strings.Contains(val, "|") {
-		sp.add("value", name, "patient.identifier is system|value, e.g. urn:oid:%s|…", carnet.OIDInsNIR)
+	if !found || sys == "" || val == "" || len(v) > fhir.MaxParamValueLen || strings.Contains(val, "|") {
+		sp.Add("value", name, "patient.identifier is system|value, e.g. urn:oid:%s|…", carnet.OIDInsNIR)
 		return carnet.Identifier{}
 	}
 	return carnet.Identifier{System: sys, Value: val}
 }
 
-// tokens adds one TokenFilter per occurrence (AND) with its comma-separated
-// values (OR), in the forms ItemTokens indexes.
+// tokens reads a token parameter in the forms ItemTokens indexes.
 func (sp *parser) tokens(dst *[]carnet.TokenFilter, name, kind string, values []string) {
-	n := 0
-	for _, v := range values {
-		tf := carnet.TokenFilter{Kind: kind}
-		for _, part := range splitValues(v) {
-			n++
-			if n > maxValues {
-				sp.add("too-costly", name, "at most %d values per parameter", maxValues)
-				return
-			}
-			if len(part) > maxValueLen {
-				sp.add("value", name, "a value is longer than %d characters", maxValueLen)
-				continue
-			}
-			tv, ok := tokenValue(part)
-			if !ok {
-				sp.add("value", name, "%s takes system|code or code", clip(name, 40))
-				continue
-			}
-			if !slices.Contains(tf.Values, tv) {
-				tf.Values = append(tf.Values, tv)
-			}
-		}
-		if len(tf.Values) > 0 {
-			*dst = append(*dst, tf)
-		}
-	}
+	sp.Tokens(dst, name, kind, values, tokenValue, fhir.Clip(name, 40)+" takes system|code or code")
 }
 
 // tokenValue normalises a token search value to an indexed form: code
@@ -274,110 +205,10 @@ func tokenValue(v string) (string, bool) {
 	return normSystem(sys) + "|" + code, true
 }
 
-func (sp *parser) dates(name string, values []string, r carnet.TimeRange) carnet.TimeRange {
-	for _, v := range values {
-		if v == "" {
-			continue
-		}
-		if strings.Contains(v, ",") {
-			sp.add("not-supported", name, "several dates in one %s parameter (OR) are not supported; repeat the parameter for AND", clip(name, 40))
-			continue
-		}
-		got, err := fhir.ParseDateParam(v)
-		if err != nil {
-			code := "value"
-			if strings.HasPrefix(v, "ne") {
-				code = "not-supported"
-			}
-			sp.add(code, name, "%s: %s", clip(name, 40), carnet.ErrorMessage(err))
-			continue
-		}
-		if !got.From.IsZero() && (r.From.IsZero() || got.From.After(r.From)) {
-			r.From = got.From
-		}
-		if !got.To.IsZero() && (r.To.IsZero() || got.To.Before(r.To)) {
-			r.To = got.To
-		}
+func trimAll(values []string) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = strings.TrimSpace(v)
 	}
-	return r
-}
-
-func (sp *parser) count(name string, values []string) int {
-	v, ok := sp.single(name, values)
-	if !ok {
-		return DefaultCount
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	switch {
-	case err != nil || n < 1:
-		sp.add("value", name, "_count is a positive integer")
-		return DefaultCount
-	case n > MaxCount:
-		sp.warnings = append(sp.warnings, fmt.Sprintf("_count is at most %d: pages have %d entries", MaxCount, MaxCount))
-		return MaxCount
-	}
-	return n
-}
-
-func (sp *parser) page(name string, values []string) string {
-	v, ok := sp.single(name, values)
-	if !ok {
-		return ""
-	}
-	bad := len(v) > maxCursor || v == ""
-	for i := 0; i < len(v) && !bad; i++ {
-		bad = v[i] <= ' ' || v[i] >= 0x7f
-	}
-	if bad {
-		sp.add("value", name, "_page is not a cursor given by this server")
-		return ""
-	}
-	return v
-}
-
-// splitValues splits on unescaped commas (FHIR writes a literal comma \,)
-// and drops empty values, which FHIR says to ignore.
-func splitValues(v string) []string {
-	var out []string
-	var cur strings.Builder
-	flush := func() {
-		if s := strings.TrimSpace(cur.String()); s != "" {
-			out = append(out, s)
-		}
-		cur.Reset()
-	}
-	for i := 0; i < len(v); i++ {
-		switch {
-		case v[i] == '\\' && i+1 < len(v) && v[i+1] == ',':
-			cur.WriteByte(',')
-			i++
-		case v[i] == ',':
-			flush()
-		default:
-			cur.WriteByte(v[i])
-		}
-	}
-	flush()
 	return out
-}
-
-// validID reports whether s is a FHIR id: [A-Za-z0-9\-\.]{1,64}.
-func validID(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

@@ -58,11 +58,11 @@ func Serve(it carnet.Item, base string) ([]byte, error) {
 		member("id", id)
 	}
 	if meta.Source != "" {
-		mb, _ := marshal(meta)
+		mb, _ := fhir.MarshalPlain(meta)
 		member("meta", mb)
 	}
 	if it.Patient != "" {
-		ref, _ := marshal(fhir.Reference{Reference: "Patient/" + string(it.Patient)})
+		ref, _ := fhir.MarshalPlain(fhir.Reference{Reference: "Patient/" + string(it.Patient)})
 		member(subjectElement(it.Kind), ref)
 	}
 	keys := make([]string, 0, len(fields))
@@ -129,7 +129,7 @@ func Provenance(it carnet.Item, base string) []byte {
 	if it.SourceID != "" {
 		p.Entity = []ProvenanceEntity{{Role: "source", What: fhir.Reference{Reference: "DocumentReference/" + it.SourceID}}}
 	}
-	b, err := marshal(p)
+	b, err := fhir.MarshalPlain(p)
 	if err != nil {
 		// Only strings and fixed structs: marshalling cannot fail.
 		panic("qedm: marshal Provenance: " + err.Error())
