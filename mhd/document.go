@@ -122,7 +122,7 @@ func readDocument(raw json.RawMessage, path string, opts ParseOptions, l *issueL
 		case a.ContentType == "":
 			l.add("required", ap+".contentType", "attachment.contentType (XDS mimeType) is required")
 		case !opts.contentTypeOK(a.ContentType):
-			l.add("code-invalid", ap+".contentType", "the media type %q is not accepted (accepted: %s)", clip(a.ContentType, 80), strings.Join(opts.ContentTypes, ", "))
+			l.add("code-invalid", ap+".contentType", "the media type %q is not accepted (accepted: %s)", fhir.Clip(a.ContentType, 80), strings.Join(opts.ContentTypes, ", "))
 		default:
 			m.ContentType = a.ContentType
 		}
@@ -423,29 +423,8 @@ func referenceID(ref, typ string) (string, bool) {
 		return "", false
 	}
 	id := ref[i+len(typ)+1:]
-	if !validID(id) {
+	if !fhir.ValidID(id) {
 		return "", false
 	}
 	return id, true
-}
-
-// validID reports whether s is a FHIR id: [A-Za-z0-9\-\.]{1,64}.
-func validID(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

@@ -206,7 +206,7 @@ func fhirPathPatch(body []byte, root string, b *patchBuilder) {
 		for k := range prm.Part {
 			pp := &prm.Part[k]
 			if _, dup := parts[pp.Name]; dup {
-				l.add("invalid", fmt.Sprintf("%s.part[%d]", at, k), "the part %s appears twice", clip(pp.Name, 20))
+				l.add("invalid", fmt.Sprintf("%s.part[%d]", at, k), "the part %s appears twice", fhir.Clip(pp.Name, 20))
 				continue
 			}
 			parts[pp.Name] = pp
@@ -281,7 +281,7 @@ func fhirPathPatch(body []byte, root string, b *patchBuilder) {
 			}
 			b.archive(partString(value), at)
 		default:
-			l.add("not-supported", at, "PDSm allows only changes of status, of the masking and visibility labels and of archiving; %s on %s is not one", clip(typ, 20), clip(path, 120))
+			l.add("not-supported", at, "PDSm allows only changes of status, of the masking and visibility labels and of archiving; %s on %s is not one", fhir.Clip(typ, 20), fhir.Clip(path, 120))
 		}
 	}
 }
@@ -412,7 +412,7 @@ func jsonPatch(body []byte, root string, b *patchBuilder) {
 		case o.Op == "remove" && indexed(o.Path, "/securityLabel/") >= 0:
 			code, ok := tested[o.Path]
 			if !ok {
-				l.add("not-supported", at, "removing %s needs a test of %s/coding/0/code just before, so that the right label is removed", clip(o.Path, 40), clip(o.Path, 40))
+				l.add("not-supported", at, "removing %s needs a test of %s/coding/0/code just before, so that the right label is removed", fhir.Clip(o.Path, 40), fhir.Clip(o.Path, 40))
 				continue
 			}
 			if checkLabel(SystemVisibility, code, at, l) {
@@ -432,7 +432,7 @@ func jsonPatch(body []byte, root string, b *patchBuilder) {
 			}
 			b.archive(str, at)
 		default:
-			l.add("not-supported", at, "PDSm allows only changes of status, of the masking and visibility labels and of archiving; %s on %s is not one", clip(o.Op, 20), clip(o.Path, 120))
+			l.add("not-supported", at, "PDSm allows only changes of status, of the masking and visibility labels and of archiving; %s on %s is not one", fhir.Clip(o.Op, 20), fhir.Clip(o.Path, 120))
 		}
 	}
 }

@@ -112,7 +112,7 @@ func ParseProvide(body []byte, opts ParseOptions) (carnet.Submission, *EntryMap,
 			if method != "POST" {
 				l.add("not-supported", path+".request.method", "entries are created with POST or changed with PATCH")
 			} else if u := strings.TrimSuffix(e.Request.URL, "/"); u != rt && !strings.HasSuffix(u, "/"+rt) {
-				l.add("value", path+".request.url", "the request url must be the resource type %s", clip(rt, 40))
+				l.add("value", path+".request.url", "the request url must be the resource type %s", fhir.Clip(rt, 40))
 			}
 		}
 		switch rt {
@@ -157,7 +157,7 @@ func ParseProvide(body []byte, opts ParseOptions) (carnet.Submission, *EntryMap,
 		case "Practitioner", "PractitionerRole", "Organization", "Device":
 			l.add("not-supported", path+".resource", "authors must be contained in the DocumentReference or List, not separate entries")
 		default:
-			l.add("not-supported", path+".resource", "the resource type %s is not accepted in a Provide Document Bundle", clip(rt, 40))
+			l.add("not-supported", path+".resource", "the resource type %s is not accepted in a Provide Document Bundle", fhir.Clip(rt, 40))
 		}
 	}
 	if len(docs) > opts.MaxDocuments {

@@ -221,7 +221,7 @@ func (sp *searchParser) patient(name string, values []string) carnet.PatientKey 
 	if id, ok := referenceID(v, "Patient"); ok {
 		return carnet.PatientKey(id)
 	}
-	if validID(v) {
+	if fhir.ValidID(v) {
 		return carnet.PatientKey(v)
 	}
 	sp.Add("value", name, "patient is Patient/{id} or {id}")
@@ -275,7 +275,7 @@ func relatedValue(v string) (string, bool) {
 	if id, ok := referenceID(v, "DocumentReference"); ok {
 		return id, true
 	}
-	if validID(v) {
+	if fhir.ValidID(v) {
 		return v, true
 	}
 	return "", false
