@@ -225,22 +225,16 @@ func (s *Service) PublishContent(ctx context.Context, r Request, contentType str
 	if x.UniqueID == "" || x.Patient.Value == "" {
 		return SubmissionResult{}, Document{}, Invalid(Issue{"error", "required", "the document's header names no id or no patient INS: its metadata cannot be generated", path})
 	}
-	meta := x.Derived
-	meta.ContentType = contentType
-	if meta.ContentType == "" {
-		meta.ContentType = "text/xml"
+	if contentType == "" {
+		contentType = "text/xml"
 	}
+	// Only the patient comes from here: Provide reads the rest of the
+	// metadata from the header, as for an ITI-105 that left it out.
 	sub := Submission{
 		Patient: x.Patient, PatientPath: path,
-		Set: SubmissionSet{
-			UniqueID:    DerivedSetUniqueID(x.UniqueID),
-			SourceID:    "urn:carnet:generate-metadata",
-			Title:       meta.Title,
-			Authors:     meta.Authors,
-			ContentType: meta.Type,
-		},
+		Set:       SubmissionSet{SourceID: "urn:carnet:generate-metadata", Title: x.Derived.Title, Authors: x.Derived.Authors},
 		SetPath:   path,
-		Documents: []SubmittedDocument{{Path: path, UniqueID: x.UniqueID, Meta: meta, Content: content}},
+		Documents: []SubmittedDocument{{Path: path, Meta: DocumentMeta{ContentType: contentType}, Content: content}},
 	}
 	res, err := s.Provide(ctx, r, sub)
 	if err != nil {
