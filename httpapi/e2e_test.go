@@ -447,3 +447,38 @@ func TestReplace(t *testing.T) {
 		}
 	})
 }
+
+// MHD's own form of replacement: the new document relates to the old one
+// and a PATCH entry in the same transaction marks the old one superseded.
+func TestReplaceWithPatchEntry(t *testing.T) {
+	env := testenv.New(t, testenv.SQLite, testenv.Options{})
+	c := client{t, env.URL}
+	ds := synth.Generate(synth.Options{Seed: 13, Patients: 1, DocsPerPatient: 2})
+	p := ds.Patients[0]
+	orig, repl := ds.Documents[0], ds.Documents[1]
+	r := c.provide(submissionOf(p.INS, "1.2.250.1.999.13.1", orig))
+	if r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	origID := idFromLocation(decode[fhir.Bundle](t, r).Entry[1].Response.Location)
+	repl.Meta.RelatesTo = []carnet.Relation{{Code: "replaces", Target: origID}}
+	sub := submissionOf(p.INS, "1.2.250.1.999.13.2", repl)
+	sub.Changes = []carnet.DocumentChange{{DocumentID: origID, Status: carnet.StatusSuperseded}}
+	request := mhd.ProvideBundle(sub)
+	body, _ := json.Marshal(request)
+	r = c.do("POST", "/", "application/fhir+json", body)
+	if r.Status != 200 {
+		t.Fatalf("replacement with a PATCH entry: %d %s", r.Status, r.Body)
+	}
+	resp := decode[fhir.Bundle](t, r)
+	if len(resp.Entry) != len(request.Entry) {
+		t.Fatalf("%d response entries for %d request entries", len(resp.Entry), len(request.Entry))
+	}
+	current, _ := c.search(insQuery(p.INS) + "&status=current")
+	if len(current) != 1 || strings.TrimPrefix(current[0].MasterIdentifier.Value, "urn:oid:") != repl.UniqueID {
+		t.Errorf("current documents after replacement: %d, want only the replacement", len(current))
+	}
+	if old, _ := c.search(insQuery(p.INS) + "&status=superseded"); len(old) != 1 {
+		t.Errorf("superseded documents: %d, want the original", len(old))
+	}
+}
