@@ -764,21 +764,32 @@ func (s *Service) Content(ctx context.Context, r Request, contentID string) (Doc
 	return d, b, s.audit(ctx, r, ActionRead, p, []string{row.ID})
 }
 
-// FindDocuments answers ITI-67. Policy filtering happens before paging and
-// totals; only the page is unsealed.
-func (s *Service) FindDocuments(ctx context.Context, r Request, q DocumentSearch) (Page[Document], error) {
-	prow, err := s.resolvePatient(ctx, q.PatientKey, q.PatientID)
+// searchable resolves the record a search names and asks the policy. It
+// returns nil (and no error) when there is nothing to search: an unknown
+// patient (zero hits, audited) or a denied search (looks the same).
+func (s *Service) searchable(ctx context.Context, r Request, key PatientKey, id Identifier) (*PatientRow, error) {
+	prow, err := s.resolvePatient(ctx, key, id)
 	if IsKind(err, KindNotFound) {
-		// An unknown patient has no documents: zero hits, not an error.
-		return Page[Document]{}, s.audit(ctx, r, ActionSearch, "", nil)
+		return nil, s.audit(ctx, r, ActionSearch, "", nil)
 	}
 	if err != nil {
-		return Page[Document]{}, err
+		return nil, err
 	}
 	if _, err := s.decide(ctx, r, ActionSearch, &prow, nil); err != nil {
 		if IsKind(err, KindNotFound) {
-			return Page[Document]{}, nil
+			return nil, nil
 		}
+		return nil, err
+	}
+	return &prow, nil
+}
+
+// FindDocuments answers ITI-67. Policy filtering happens before paging and
+// totals; only the page is unsealed.
+func (s *Service) FindDocuments(ctx context.Context, r Request, q DocumentSearch) (Page[Document], error) {
+	// An unknown patient has nothing: zero hits, not an error.
+	prow, err := s.searchable(ctx, r, q.PatientKey, q.PatientID)
+	if prow == nil || err != nil {
 		return Page[Document]{}, err
 	}
 	f := q.Filter
@@ -808,7 +819,7 @@ func (s *Service) FindDocuments(ctx context.Context, r Request, q DocumentSearch
 	var warnings []string
 	visible := rows[:0]
 	for i := range rows {
-		dec := s.Policy.Decide(AccessRequest{Actor: r.Actor, Action: ActionRead, Mode: r.Mode, Reason: r.Reason, Patient: &prow, Document: &rows[i], Now: s.now()})
+		dec := s.Policy.Decide(AccessRequest{Actor: r.Actor, Action: ActionRead, Mode: r.Mode, Reason: r.Reason, Patient: prow, Document: &rows[i], Now: s.now()})
 		if dec.Permit {
 			visible = append(visible, rows[i])
 			warnings = append(warnings, dec.Warnings...)
@@ -911,17 +922,9 @@ func (s *Service) openSet(ctx context.Context, row SubmissionSetRow) (Submission
 
 // FindLists answers ITI-66 (submission sets; folders are not supported).
 func (s *Service) FindLists(ctx context.Context, r Request, q ListSearch) (Page[SubmissionSet], error) {
-	prow, err := s.resolvePatient(ctx, q.PatientKey, q.PatientID)
-	if IsKind(err, KindNotFound) {
-		return Page[SubmissionSet]{}, s.audit(ctx, r, ActionSearch, "", nil)
-	}
-	if err != nil {
-		return Page[SubmissionSet]{}, err
-	}
-	if _, err := s.decide(ctx, r, ActionSearch, &prow, nil); err != nil {
-		if IsKind(err, KindNotFound) {
-			return Page[SubmissionSet]{}, nil
-		}
+	// An unknown patient has nothing: zero hits, not an error.
+	prow, err := s.searchable(ctx, r, q.PatientKey, q.PatientID)
+	if prow == nil || err != nil {
 		return Page[SubmissionSet]{}, err
 	}
 	rows, err := s.Store.FindSubmissionSets(ctx, prow.Key, q.Filter)

@@ -62,20 +62,12 @@ func (s *Service) visibleSources(ctx context.Context, r Request, prow *PatientRo
 // FindItems answers a QEDm search: the patient's items whose source
 // document the caller may read, filtered before paging and totals.
 func (s *Service) FindItems(ctx context.Context, r Request, q ItemQuery) (Page[Item], error) {
-	prow, err := s.resolvePatient(ctx, q.PatientKey, q.PatientID)
-	if IsKind(err, KindNotFound) {
-		return Page[Item]{}, s.audit(ctx, r, ActionSearch, "", nil)
-	}
-	if err != nil {
+	// An unknown patient has nothing: zero hits, not an error.
+	prow, err := s.searchable(ctx, r, q.PatientKey, q.PatientID)
+	if prow == nil || err != nil {
 		return Page[Item]{}, err
 	}
-	if _, err := s.decide(ctx, r, ActionSearch, &prow, nil); err != nil {
-		if IsKind(err, KindNotFound) {
-			return Page[Item]{}, nil
-		}
-		return Page[Item]{}, err
-	}
-	sources, err := s.visibleSources(ctx, r, &prow)
+	sources, err := s.visibleSources(ctx, r, prow)
 	if err != nil {
 		return Page[Item]{}, err
 	}
