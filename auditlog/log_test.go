@@ -12,6 +12,8 @@ import (
 
 const testOrigin = "carnet.test/audit"
 
+var testTime = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+
 // newTestLog returns a log of n entries, its leaves, signer and verifier.
 func newTestLog(t *testing.T, n int) (*Log, *MemStorage, [][]byte, note.Verifier) {
 	t.Helper()

@@ -176,7 +176,7 @@ func Verify(ctx context.Context, st Storage, n uint64, leaf LeafFunc, trusted ..
 			root, _ = r.GetRootHash(nil)
 		}
 		if !bytes.Equal(root, cp.Root) {
-			return &TamperError{Index: good, Reason: fmt.Sprintf("entries %d to %d no longer match the signed checkpoint of size %d", good, cp.Size-1, cp.Size)}
+			return &TamperError{Index: good, Reason: fmt.Sprintf("entries from %d no longer match the signed checkpoint of size %d", good, cp.Size)}
 		}
 		good = cp.Size
 	}
