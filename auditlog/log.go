@@ -23,8 +23,9 @@ func HashLeaf(leaf []byte) []byte { return hasher.HashLeaf(leaf) }
 //
 // Cost, at this stage: the Storage holds leaf hashes only, so Root and each
 // proof read the leaf hashes [0, size) and rehash them: O(size) reads and
-// about size SHA-256 computations (~0.3 µs each, so ~0.3 s per million
-// events). Storing the tree's perfect-subtree nodes would make proofs
+// about size SHA-256 computations: BenchmarkProofs measures 44 ms for a
+// checkpoint or a proof over 100,000 events (AMD EPYC), so ~0.45 s per
+// million. Storing the tree's perfect-subtree nodes would make proofs
 // O(log size); the Storage interface is the seam for that.
 type Log struct {
 	origin string

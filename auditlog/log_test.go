@@ -15,7 +15,7 @@ const testOrigin = "carnet.test/audit"
 var testTime = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 
 // newTestLog returns a log of n entries, its leaves, signer and verifier.
-func newTestLog(t *testing.T, n int) (*Log, *MemStorage, [][]byte, note.Verifier) {
+func newTestLog(t testing.TB, n int) (*Log, *MemStorage, [][]byte, note.Verifier) {
 	t.Helper()
 	skey, vkey, err := GenerateKey(testOrigin)
 	if err != nil {
@@ -43,7 +43,7 @@ func newTestLog(t *testing.T, n int) (*Log, *MemStorage, [][]byte, note.Verifier
 	return l, st, leaves, v
 }
 
-func makeLeaves(t *testing.T, from, n int) [][]byte {
+func makeLeaves(t testing.TB, from, n int) [][]byte {
 	t.Helper()
 	base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	out := make([][]byte, n)
