@@ -1,8 +1,11 @@
 package auditlog
 
 import (
+	"sync"
+
 	"context"
 	"fmt"
+	"github.com/carnet-sante/carnet"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -155,5 +158,48 @@ func TestLeafRoundTripAndCanonical(t *testing.T) {
 	}
 	if _, err := (Entry{EventID: "bad\nid"}).MarshalLeaf(); err == nil {
 		t.Error("MarshalLeaf with a newline in the id: got nil error")
+	}
+}
+
+// TestConcurrentAppendersNeverShareAnIndex runs two Logs (two processes, say)
+// over one Storage: each append lands at its own index or fails with
+// KindConflict, so no event is silently lost or overwritten.
+func TestConcurrentAppendersNeverShareAnIndex(t *testing.T) {
+	ctx := context.Background()
+	l1, st, _, _ := newTestLog(t, 0)
+	l2, err := New(testOrigin, st, l1.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const per = 200
+	var (
+		mu       sync.Mutex
+		accepted = map[uint64]bool{}
+		wg       sync.WaitGroup
+	)
+	for w, l := range []*Log{l1, l2} {
+		wg.Go(func() {
+			for i := range per {
+				idx, err := l.Append(ctx, makeLeaves(t, w*per+i, 1)...)
+				if carnet.IsKind(err, carnet.KindConflict) {
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if accepted[idx] {
+					t.Errorf("index %d given twice", idx)
+				}
+				accepted[idx] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	size, _ := st.Size(ctx)
+	if size != uint64(len(accepted)) {
+		t.Fatalf("log size %d, accepted appends %d", size, len(accepted))
 	}
 }
