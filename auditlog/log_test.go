@@ -1,15 +1,14 @@
 package auditlog
 
 import (
-	"sync"
-
 	"context"
 	"fmt"
-	"github.com/carnet-sante/carnet"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/carnet-sante/carnet"
 	"golang.org/x/mod/sumdb/note"
 )
 
