@@ -139,6 +139,19 @@ func ParseDocumentSearch(q url.Values) (carnet.DocumentSearch, []string, error) 
 	return s, sp.Warnings, nil
 }
 
+// listTokenParams maps ITI-66 token parameters to token kinds
+// (carnet.SubmissionSetTokens) and the normal form of their values.
+var listTokenParams = map[string]struct {
+	kind string
+	norm func(string) (string, bool)
+}{
+	"code":            {carnet.TokCode, tokenValue},
+	"status":          {carnet.TokStatus, tokenValue},
+	"designationType": {carnet.TokDesignationType, tokenValue},
+	"identifier":      {carnet.TokIdentifier, identifierValue},
+	"source-id":       {carnet.TokSource, identifierValue},
+}
+
 // ParseListSearch reads the query of an ITI-66 Find Document Lists into a
 // ListSearch: patient, patient.identifier, code (submissionset or folder;
 // Carnet has no folders, so folder finds nothing), status (only current
@@ -164,25 +177,10 @@ func ParseListSearch(q url.Values) (carnet.ListSearch, []string, error) {
 			if sp.NoModifier(name, modifier) {
 				s.PatientID = sp.patientIdentifier(name, values)
 			}
-		case "code":
+		case "code", "status", "designationType", "identifier", "source-id":
 			if sp.NoModifier(name, modifier) {
-				sp.setTokens(&f.Tokens, name, "code", values, tokenValue)
-			}
-		case "status":
-			if sp.NoModifier(name, modifier) {
-				sp.setTokens(&f.Tokens, name, "status", values, tokenValue)
-			}
-		case "designationType":
-			if sp.NoModifier(name, modifier) {
-				sp.setTokens(&f.Tokens, name, "designationType", values, tokenValue)
-			}
-		case "identifier":
-			if sp.NoModifier(name, modifier) {
-				sp.setTokens(&f.Tokens, name, "identifier", values, identifierValue)
-			}
-		case "source-id":
-			if sp.NoModifier(name, modifier) {
-				sp.setTokens(&f.Tokens, name, "source", values, identifierValue)
+				t := listTokenParams[param]
+				sp.setTokens(&f.Tokens, name, t.kind, values, t.norm)
 			}
 		case "date":
 			if sp.NoModifier(name, modifier) {
