@@ -61,17 +61,9 @@ var errBadList = errors.New("sqlite: malformed encoded list")
 // decodeStrings decodes a list; every string shares one allocation (a
 // search decodes a dozen tokens for each of hundreds of rows).
 func decodeStrings(b []byte) ([]string, error) {
-	if len(b) == 0 || b[0] != listFormat {
-		return nil, errBadList
-	}
-	all := string(b[1:])
-	n := 0
-	for rest := all; len(rest) > 0; n++ {
-		l, k := uvarintString(rest)
-		if k <= 0 || l > uint64(len(rest)-k) {
-			return nil, errBadList
-		}
-		rest = rest[k+int(l):]
+	all, n, err := checkList(b)
+	if err != nil {
+		return nil, err
 	}
 	if n == 0 {
 		return nil, nil
@@ -83,6 +75,24 @@ func decodeStrings(b []byte) ([]string, error) {
 		rest = rest[k+int(l):]
 	}
 	return out, nil
+}
+
+// checkList validates an encoded list and returns its body (one string,
+// so that decoded items share one allocation) and how many items it holds.
+func checkList(b []byte) (string, int, error) {
+	if len(b) == 0 || b[0] != listFormat {
+		return "", 0, errBadList
+	}
+	all := string(b[1:])
+	n := 0
+	for rest := all; len(rest) > 0; n++ {
+		l, k := uvarintString(rest)
+		if k <= 0 || l > uint64(len(rest)-k) {
+			return "", 0, errBadList
+		}
+		rest = rest[k+int(l):]
+	}
+	return all, n, nil
 }
 
 func uvarintString(s string) (uint64, int) {
@@ -98,17 +108,9 @@ func uvarintString(s string) (uint64, int) {
 // decodes the list of every matching row, and going through a []string
 // first cost a third of the time of reading a row.
 func decodeTokens(b []byte) ([]carnet.Token, error) {
-	if len(b) == 0 || b[0] != listFormat {
-		return nil, errBadList
-	}
-	all := string(b[1:])
-	n := 0
-	for rest := all; len(rest) > 0; n++ {
-		l, k := uvarintString(rest)
-		if k <= 0 || l > uint64(len(rest)-k) {
-			return nil, errBadList
-		}
-		rest = rest[k+int(l):]
+	all, n, err := checkList(b)
+	if err != nil {
+		return nil, err
 	}
 	if n%2 != 0 {
 		return nil, errBadList
