@@ -145,27 +145,9 @@ func (s *Store) Update(ctx context.Context, fn func(tx carnet.Tx) error) error {
 
 func (s *Store) update(ctx context.Context, fn func(tx carnet.Tx) error) error {
 	const op = "postgres.Update"
-	var (
-		conn *pgxpool.Conn
-		ptx  pgx.Tx
-		err  error
-	)
-	// A pooled connection the server has dropped (within the second after
-	// which the pool pings idle ones) fails at BEGIN, before anything of fn
-	// ran: then one more try, on a new connection.
-	for try := 0; ; try++ {
-		if conn, err = s.acquire(ctx); err != nil {
-			return mapError(op, err)
-		}
-		ptx, err = conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
-		if err == nil {
-			break
-		}
-		closed := conn.Conn().IsClosed()
-		conn.Release()
-		if !closed || ctx.Err() != nil || try == 1 {
-			return mapError(op, err)
-		}
+	conn, ptx, err := s.begin(ctx, op, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	if err != nil {
+		return err
 	}
 	defer conn.Release()
 	// Roll back whatever way fn leaves (error, panic); a no-op after commit.
@@ -182,6 +164,28 @@ func (s *Store) update(ctx context.Context, fn func(tx carnet.Tx) error) error {
 		return mapError(op, err)
 	}
 	return nil
+}
+
+// begin starts a transaction on a pooled connection, which the caller
+// releases. A pooled connection the server has dropped (within the second
+// after which the pool pings idle ones) fails at BEGIN, before anything ran:
+// then one more try, on a new connection.
+func (s *Store) begin(ctx context.Context, op string, opts pgx.TxOptions) (*pgxpool.Conn, pgx.Tx, error) {
+	for try := 0; ; try++ {
+		conn, err := s.acquire(ctx)
+		if err != nil {
+			return nil, nil, mapError(op, err)
+		}
+		ptx, err := conn.BeginTx(ctx, opts)
+		if err == nil {
+			return conn, ptx, nil
+		}
+		closed := conn.Conn().IsClosed()
+		conn.Release()
+		if !closed || ctx.Err() != nil || try == 1 {
+			return nil, nil, mapError(op, err)
+		}
+	}
 }
 
 // querier is what the queries need: a connection or a transaction.

@@ -37,7 +37,19 @@
 //     Update (read the patient, put it back with Version+1) never loses to a
 //     concurrent one; a backend retries serialization failures itself.
 //   - A canceled context makes reads fail and Update fail without storing
-//     anything.
+//     anything; the same holds for the AuditStore's methods.
+//   - Notification ids are unique per patient (another patient may reuse
+//     one); they are not routes. Notifications come newest first, then by
+//     id descending (byte order); Undelivered oldest first, then by patient
+//     and id, across patients. A refused InsertNotification (conflict) or
+//     MarkDelivered (not found) leaves the transaction usable.
+//   - Audit events are numbered from 0 without gaps; an AppendAudit's rows
+//     are consecutive, whatever runs concurrently, and readable once it
+//     returned. A refused append (an id in the log, or twice in the call)
+//     stores nothing and takes no index. AuditEvents and FindAudit return
+//     Sealed nil for a pruned event, with its Digest and LeafHash intact.
+//   - FindAudit's Time range is [From, To); PruneAudit prunes events
+//     strictly older than its argument and counts only those it pruned.
 //
 // The helpers (NewDocumentRow, NewPatientRow, …, DocumentRowDiff) are
 // exported so that backends' own tests and benchmarks build rows the same way.

@@ -50,6 +50,19 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"ItemRoute", testItemRoute},
 		{"InsertItemsConflict", testInsertItemsConflict},
 		{"ItemsUpdate", testItemsUpdate},
+		{"NotificationRoundTrip", testNotificationRoundTrip},
+		{"NotificationsOrder", testNotificationsOrder},
+		{"NotificationConflict", testNotificationConflict},
+		{"NotificationsInUpdate", testNotificationsInUpdate},
+		{"Undelivered", testUndelivered},
+		{"NotificationsPatientIsolation", testNotificationsPatientIsolation},
+		{"AuditAppend", testAuditAppend},
+		{"AuditAppendConflict", testAuditAppendConflict},
+		{"AuditConcurrentAppends", testAuditConcurrentAppends},
+		{"FindAudit", testFindAudit},
+		{"PruneAudit", testPruneAudit},
+		{"Checkpoints", testCheckpoints},
+		{"EventsContextCanceled", testEventsContextCanceled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
