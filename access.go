@@ -16,13 +16,16 @@ const (
 
 // Actor is an authenticated caller.
 type Actor struct {
-	Kind       ActorKind
-	ID         Identifier // RPPS for professionals, INS for patients, client id for systems
-	Name       string     // display name, for the audit trail
-	Profession string     // TRE_G15 code, e.g. G15_10
-	Specialty  string     // e.g. G15_10/SM04
-	Scopes     []string   // SMART v2 scopes granted
-	Org        Identifier // the organisation acting (FINESS), if any
+	Kind       ActorKind  `json:"kind"`
+	ID         Identifier `json:"id"`                   // RPPS for professionals, INS for patients, client id for systems
+	Name       string     `json:"name,omitempty"`       // display name, for the audit trail
+	Profession string     `json:"profession,omitempty"` // TRE_G15 code, e.g. G15_10
+	Specialty  string     `json:"specialty,omitempty"`  // e.g. G15_10/SM04
+	Scopes     []string   `json:"-"`                    // SMART v2 scopes granted
+	Org        Identifier `json:"org,omitzero"`         // the organisation acting (FINESS), if any
+	// LegalRepresentative: a patient actor acting for the patient whose INS
+	// is ID (a parent for a minor), not the patient themselves.
+	LegalRepresentative bool `json:"legalRepresentative,omitempty"`
 }
 
 // Action is what an actor wants to do.
@@ -34,6 +37,9 @@ const (
 	ActionSearch Action = "search"
 	ActionUpdate Action = "update"
 	ActionDelete Action = "delete"
+	// ActionConsent changes the record's consents: the patient's choices,
+	// or a professional declaring a care relationship.
+	ActionConsent Action = "consent"
 )
 
 // Mode is how access is requested.
@@ -55,6 +61,10 @@ type AccessRequest struct {
 	Patient  *PatientRow
 	Document *DocumentRow
 	Now      time.Time
+	// Settings are the record's access choices (Patient.Settings).
+	Settings AccessSettings
+	// Relation is how a patient actor stands to the record.
+	Relation PatientRelation
 }
 
 // Decision is the policy's answer. Reasons are for the audit trail only,
@@ -63,6 +73,8 @@ type Decision struct {
 	Permit   bool
 	Reasons  []string
 	Warnings []string // shown to the caller, e.g. "document invisible to the patient"
+	// Notify: a permitted emergency access, which the patient is told of.
+	Notify bool
 }
 
 // Policy decides access. Implementations are pure functions: no I/O.

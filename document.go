@@ -1,6 +1,10 @@
 package carnet
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // DocumentStatus is the availability of a document, as in XDS.
 type DocumentStatus string
@@ -55,6 +59,19 @@ type Author struct {
 	Role       Coding     `json:"role,omitzero"`
 	Org        string     `json:"organization,omitempty"`
 	OrgID      Identifier `json:"organizationId,omitzero"` // FINESS
+}
+
+// DisplayName is the author as a patient reads it: "Dr Jeanne Martin",
+// else the organisation.
+func (a Author) DisplayName() string {
+	name := strings.TrimSpace(strings.Join(append(slices.Clone(a.Given), a.Family), " "))
+	switch {
+	case name != "" && a.Profession.Code == "G15_10":
+		return "Dr " + name
+	case name != "":
+		return name
+	}
+	return a.Org
 }
 
 // Relation links a document to another one.

@@ -71,7 +71,12 @@ type Patient struct {
 	Identifiers []Identifier `json:"identifiers"` // INS (one or more), as qualified
 	Identity    Identity     `json:"identity"`
 	State       RecordState  `json:"state"`
-	Version     int          `json:"version"`
+	// Consents are the record's active access choices.
+	Consents []Consent `json:"consents,omitempty"`
+	// Seen are the RPPS of the professionals who have opened the record,
+	// so that the patient is told of each one's first access.
+	Seen    []string `json:"seen,omitempty"`
+	Version int      `json:"version"`
 	Created     time.Time    `json:"created"`
 	Updated     time.Time    `json:"updated"`
 }

@@ -75,26 +75,6 @@ func NewID() string {
 // by a concurrent submission, under another key.
 var errRetry = errors.New("patient record created concurrently")
 
-// decide asks the policy and records a denial in the audit log. A denial is
-// returned as not-found: denied and absent look the same to the caller.
-func (s *Service) decide(ctx context.Context, r Request, act Action, p *PatientRow, d *DocumentRow) (Decision, error) {
-	dec := s.Policy.Decide(AccessRequest{Actor: r.Actor, Action: act, Mode: r.Mode, Reason: r.Reason, Patient: p, Document: d, Now: s.now()})
-	if dec.Permit {
-		return dec, nil
-	}
-	ev := AuditEvent{Time: s.now(), RequestID: r.RequestID, Actor: r.Actor, Action: act, Mode: r.Mode, Reason: r.Reason, Outcome: "denied", Detail: dec.Reasons}
-	if p != nil {
-		ev.Patient = p.Key
-	}
-	if d != nil {
-		ev.Documents = []string{d.ID}
-	}
-	if err := s.Audit.Record(ctx, ev); err != nil {
-		return dec, WrapError(KindUnavailable, "audit", err)
-	}
-	return dec, Errorf(KindNotFound, "not found")
-}
-
 // audit records a successful access; it must succeed before anything is served.
 func (s *Service) audit(ctx context.Context, r Request, act Action, p PatientKey, docs []string) error {
 	ev := AuditEvent{Time: s.now(), RequestID: r.RequestID, Actor: r.Actor, Action: act, Mode: r.Mode, Reason: r.Reason, Patient: p, Documents: docs, Outcome: "success"}
@@ -195,14 +175,14 @@ func (s *Service) Patient(ctx context.Context, r Request, k PatientKey) (Patient
 	if err != nil {
 		return Patient{}, err
 	}
-	if _, err := s.decide(ctx, r, ActionRead, &row, nil); err != nil {
-		return Patient{}, err
-	}
-	p, err := s.openPatient(ctx, row)
+	a, err := s.access(ctx, r, &row)
 	if err != nil {
 		return Patient{}, err
 	}
-	return p, s.audit(ctx, r, ActionRead, row.Key, nil)
+	if _, err := a.check(ctx, ActionRead, nil); err != nil {
+		return Patient{}, err
+	}
+	return a.patient, a.served(ctx, ActionRead, nil)
 }
 
 // PatientByINS returns the record of an INS.
@@ -243,7 +223,14 @@ func (s *Service) PutPatient(ctx context.Context, r Request, id Identifier, iden
 		if created {
 			act = ActionCreate
 		}
-		if _, err := s.decide(ctx, r, act, &row, nil); err != nil && !created {
+		if created {
+			row = PatientRow{Key: p.Key, State: RecordOpen}
+		}
+		a, err := s.access(ctx, r, &row)
+		if err != nil {
+			return Patient{}, false, err
+		}
+		if _, err := a.check(ctx, act, nil); err != nil {
 			return Patient{}, false, err
 		}
 		newRow, err := s.sealPatient(ctx, p)
@@ -421,13 +408,36 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 	if row.State == RecordClosed {
 		return SubmissionResult{}, Invalid(Issue{"error", "business-rule", "the patient has closed their record: no document can be filed", sub.PatientPath})
 	}
-	if _, err := s.decide(ctx, r, ActionCreate, &row, nil); err != nil {
+	a, err := s.access(ctx, r, &row)
+	if err != nil {
 		return SubmissionResult{}, err
 	}
-	var newPatient PatientRow
+	if _, err := a.check(ctx, ActionCreate, nil); err != nil {
+		return SubmissionResult{}, err
+	}
+	// The record changes with the filing when it is new, or when an author
+	// joins the care team (filing a document for a patient is treating them).
+	pt := a.patient
 	if newRecord {
-		newPatient, err = s.sealPatient(ctx, Patient{Key: row.Key, Identifiers: []Identifier{sub.Patient}, State: RecordOpen, Version: 1, Created: now, Updated: now})
-		if err != nil {
+		pt = Patient{Key: row.Key, Identifiers: []Identifier{sub.Patient}, State: RecordOpen, Version: 0, Created: now, Updated: now}
+	}
+	careTeamChanged := false
+	for _, sd := range sub.Documents {
+		for _, au := range sd.Meta.Authors {
+			if au.ID.Value == "" || au.ID.OID() != OIDRPPS || slices.Contains(a.settings.Blocked, au.ID.Value) ||
+				slices.ContainsFunc(pt.Consents, func(c Consent) bool { return c.Kind == ConsentCareTeam && c.Professional.Value == au.ID.Value }) {
+				continue
+			}
+			pt.Consents = append(pt.Consents, Consent{ID: NewID(), Kind: ConsentCareTeam, Permit: true, Professional: au.ID,
+				ProfessionalName: au.DisplayName(), Date: now, Recorder: r.Actor.Kind})
+			careTeamChanged = true
+		}
+	}
+	var newPatient PatientRow
+	if newRecord || careTeamChanged {
+		pt.Version++
+		pt.Updated = now
+		if newPatient, err = s.sealPatient(ctx, pt); err != nil {
 			return SubmissionResult{}, err
 		}
 	}
@@ -446,6 +456,10 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 	for i, sd := range sub.Documents {
 		d := Document{Patient: p, ID: NewID(), LogicalID: NewID(), UniqueID: sd.UniqueID, Version: 1, Latest: true,
 			Status: StatusCurrent, SubmissionSet: set.ID, ContentID: NewID(), Date: now, Meta: sd.Meta}
+		if a.settings.MaskNew && !d.Meta.HasLabel(LabelMasquePS) {
+			// The patient chose that new documents be masked to professionals.
+			d.Meta.Confidentiality = append(slices.Clone(d.Meta.Confidentiality), Coding{System: "urn:oid:" + OIDVisibility, Code: LabelMasquePS})
+		}
 		if len(d.Meta.SHA256) == 0 {
 			sum := sha256.Sum256(sd.Content)
 			d.Meta.SHA256 = sum[:]
@@ -466,6 +480,7 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 			itemRows = append(itemRows, row)
 		}
 		set.Documents = append(set.Documents, d.ID)
+		res.Documents = append(res.Documents, d)
 		res.DocumentIDs = append(res.DocumentIDs, d.ID)
 		res.ContentIDs = append(res.ContentIDs, d.ContentID)
 	}
@@ -473,11 +488,17 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 	if err != nil {
 		return SubmissionResult{}, err
 	}
+	note, err := s.sealNotification(ctx, newDocumentsNotification(p, res.Documents, r.Actor, now))
+	if err != nil {
+		return SubmissionResult{}, err
+	}
 
 	var replayed *SubmissionResult
 	err = s.Store.Update(ctx, func(tx Tx) error {
 		replayed = nil
-		if newRecord {
+		if newPatient.Key != "" {
+			// Conditional on the version read: a concurrent change of the
+			// record (another filing, a consent) makes this one prepare again.
 			if err := tx.PutPatient(ctx, newPatient); err != nil {
 				if IsKind(err, KindConflict) {
 					return errRetry
@@ -521,6 +542,11 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 		if err := tx.InsertItems(ctx, itemRows); err != nil {
 			return err
 		}
+		if len(sub.Documents) > 0 {
+			if err := tx.InsertNotification(ctx, note); err != nil {
+				return err
+			}
+		}
 		res.ChangedIDs = res.ChangedIDs[:0]
 		for _, ch := range sub.Changes {
 			d, err := s.applyChange(ctx, tx, r, p, ch, now)
@@ -532,12 +558,12 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 		return nil
 	})
 	if err != nil {
-		return SubmissionResult{}, err
+		return SubmissionResult{}, s.recordDenial(ctx, err)
 	}
 	if replayed != nil {
 		res = *replayed
 	}
-	return res, s.audit(ctx, r, ActionCreate, p, res.DocumentIDs)
+	return res, a.served(ctx, ActionCreate, res.DocumentIDs)
 }
 
 func (s *Service) sealSet(ctx context.Context, set SubmissionSet, sub Submission) (SubmissionSetRow, error) {
@@ -577,6 +603,11 @@ func (s *Service) replay(ctx context.Context, tx Tx, prev SubmissionSetRow, sub 
 		if err != nil {
 			return SubmissionResult{}, err
 		}
+		d, err := s.openDocument(ctx, row)
+		if err != nil {
+			return SubmissionResult{}, err
+		}
+		res.Documents = append(res.Documents, d)
 		res.DocumentIDs = append(res.DocumentIDs, row.ID)
 		res.ContentIDs = append(res.ContentIDs, row.ContentID)
 	}
@@ -610,24 +641,38 @@ func (s *Service) applyChange(ctx context.Context, tx Tx, r Request, p PatientKe
 	if err != nil {
 		return Document{}, err
 	}
-	if !row.Latest {
-		return Document{}, Errorf(KindConflict, "document %s is not the latest metadata version; change the latest one", ch.DocumentID)
-	}
-	if row.Status == StatusDeleted {
-		return Document{}, Errorf(KindGone, "document deleted")
-	}
-	d, err := s.openDocument(ctx, row)
-	if err != nil {
-		return Document{}, err
-	}
 	act := ActionUpdate
 	if ch.Status == StatusDeleted {
 		act = ActionDelete
-		if !isAuthor(r.Actor, d) {
-			return Document{}, &Error{Kind: KindForbidden, Msg: "only the author of a document may delete it"}
-		}
 	}
-	if _, err := s.decide(ctx, r, act, nil, &row); err != nil {
+	prow, err := tx.Patient(ctx, p)
+	if err != nil {
+		return Document{}, err
+	}
+	a, err := s.access(ctx, r, &prow)
+	if err != nil {
+		return Document{}, err
+	}
+	if row.Status == StatusDeleted {
+		if a.couldRead(row) {
+			return Document{}, Errorf(KindGone, "document deleted")
+		}
+		_, err := a.checkInTx(act, &row)
+		return Document{}, err
+	}
+	if _, err := a.checkInTx(act, &row); err != nil {
+		if a.couldRead(row) {
+			// Whoever may read the document is told why they may not
+			// change it; anyone else is told it does not exist.
+			return Document{}, &Error{Kind: KindForbidden, Msg: "only the author of a document (or the software filing for them) may change or delete it"}
+		}
+		return Document{}, err
+	}
+	if !row.Latest {
+		return Document{}, Errorf(KindConflict, "document %s is not the latest metadata version; change the latest one", ch.DocumentID)
+	}
+	d, err := s.openDocument(ctx, row)
+	if err != nil {
 		return Document{}, err
 	}
 	next := d
@@ -661,20 +706,6 @@ func (s *Service) applyChange(ctx context.Context, tx Tx, r Request, p PatientKe
 	return next, nil
 }
 
-func isAuthor(a Actor, d Document) bool {
-	if a.Kind == ActorSystem {
-		// Producing software acts for its authors. Authentication (issue 4)
-		// will tie a system to the documents it filed.
-		return true
-	}
-	for _, au := range d.Meta.Authors {
-		if a.ID.Value != "" && au.ID.Value == a.ID.Value {
-			return true
-		}
-	}
-	return false
-}
-
 // ChangeDocument applies a PDSm metadata change to document id and returns
 // the new metadata version.
 func (s *Service) ChangeDocument(ctx context.Context, r Request, id string, ch DocumentChange) (Document, error) {
@@ -690,7 +721,7 @@ func (s *Service) ChangeDocument(ctx context.Context, r Request, id string, ch D
 		return err
 	})
 	if err != nil {
-		return Document{}, err
+		return Document{}, s.recordDenial(ctx, err)
 	}
 	return out, s.audit(ctx, r, ActionUpdate, p, []string{id, out.ID})
 }
@@ -709,7 +740,11 @@ func (s *Service) Document(ctx context.Context, r Request, id string) (Document,
 	if err != nil {
 		return Document{}, nil, err
 	}
-	dec, err := s.decide(ctx, r, ActionRead, &prow, &row)
+	a, err := s.access(ctx, r, &prow)
+	if err != nil {
+		return Document{}, nil, err
+	}
+	dec, err := a.check(ctx, ActionRead, &row)
 	if err != nil {
 		return Document{}, nil, err
 	}
@@ -717,7 +752,7 @@ func (s *Service) Document(ctx context.Context, r Request, id string) (Document,
 	if err != nil {
 		return Document{}, nil, err
 	}
-	return d, dec.Warnings, s.audit(ctx, r, ActionRead, p, []string{id})
+	return d, dec.Warnings, a.served(ctx, ActionRead, []string{id}, dec)
 }
 
 // Content returns a document's bytes by content id (ITI-68), checked
@@ -739,11 +774,16 @@ func (s *Service) Content(ctx context.Context, r Request, contentID string) (Doc
 	if err != nil {
 		return Document{}, nil, err
 	}
-	if _, err := s.decide(ctx, r, ActionRead, &prow, &row); err != nil {
+	a, err := s.access(ctx, r, &prow)
+	if err != nil {
 		return Document{}, nil, err
 	}
-	if row.Status == StatusDeleted {
+	if row.Status == StatusDeleted && a.couldRead(row) {
 		return Document{}, nil, Errorf(KindGone, "this document was deleted by its author")
+	}
+	dec, err := a.check(ctx, ActionRead, &row)
+	if err != nil {
+		return Document{}, nil, err
 	}
 	d, err := s.openDocument(ctx, row)
 	if err != nil {
@@ -761,13 +801,13 @@ func (s *Service) Content(ctx context.Context, r Request, contentID string) (Doc
 	if subtle.ConstantTimeCompare(sum[:], d.Meta.SHA256) != 1 || int64(len(b)) != d.Meta.Size {
 		return Document{}, nil, WrapError(KindInternal, "content", fmt.Errorf("content %s does not match its recorded hash", contentID))
 	}
-	return d, b, s.audit(ctx, r, ActionRead, p, []string{row.ID})
+	return d, b, a.served(ctx, ActionRead, []string{row.ID}, dec)
 }
 
 // searchable resolves the record a search names and asks the policy. It
 // returns nil (and no error) when there is nothing to search: an unknown
 // patient (zero hits, audited) or a denied search (looks the same).
-func (s *Service) searchable(ctx context.Context, r Request, key PatientKey, id Identifier) (*PatientRow, error) {
+func (s *Service) searchable(ctx context.Context, r Request, key PatientKey, id Identifier) (*access, error) {
 	prow, err := s.resolvePatient(ctx, key, id)
 	if IsKind(err, KindNotFound) {
 		return nil, s.audit(ctx, r, ActionSearch, "", nil)
@@ -775,23 +815,28 @@ func (s *Service) searchable(ctx context.Context, r Request, key PatientKey, id 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.decide(ctx, r, ActionSearch, &prow, nil); err != nil {
+	a, err := s.access(ctx, r, &prow)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.check(ctx, ActionSearch, nil); err != nil {
 		if IsKind(err, KindNotFound) {
 			return nil, nil
 		}
 		return nil, err
 	}
-	return &prow, nil
+	return a, nil
 }
 
 // FindDocuments answers ITI-67. Policy filtering happens before paging and
 // totals; only the page is unsealed.
 func (s *Service) FindDocuments(ctx context.Context, r Request, q DocumentSearch) (Page[Document], error) {
 	// An unknown patient has nothing: zero hits, not an error.
-	prow, err := s.searchable(ctx, r, q.PatientKey, q.PatientID)
-	if prow == nil || err != nil {
+	a, err := s.searchable(ctx, r, q.PatientKey, q.PatientID)
+	if a == nil || err != nil {
 		return Page[Document]{}, err
 	}
+	prow := a.row
 	f := q.Filter
 	f.Tokens = slices.Clone(f.Tokens)
 	for i, tf := range f.Tokens {
@@ -819,8 +864,7 @@ func (s *Service) FindDocuments(ctx context.Context, r Request, q DocumentSearch
 	var warnings []string
 	visible := rows[:0]
 	for i := range rows {
-		dec := s.Policy.Decide(AccessRequest{Actor: r.Actor, Action: ActionRead, Mode: r.Mode, Reason: r.Reason, Patient: prow, Document: &rows[i], Now: s.now()})
-		if dec.Permit {
+		if dec := a.decide(ActionRead, &rows[i]); dec.Permit {
 			visible = append(visible, rows[i])
 			warnings = append(warnings, dec.Warnings...)
 		}
@@ -842,7 +886,7 @@ func (s *Service) FindDocuments(ctx context.Context, r Request, q DocumentSearch
 		out.Items = append(out.Items, d)
 		ids = append(ids, d.ID)
 	}
-	return out, s.audit(ctx, r, ActionSearch, prow.Key, ids)
+	return out, a.served(ctx, ActionSearch, ids)
 }
 
 func (s *Service) count(n int) int {
@@ -923,11 +967,11 @@ func (s *Service) openSet(ctx context.Context, row SubmissionSetRow) (Submission
 // FindLists answers ITI-66 (submission sets; folders are not supported).
 func (s *Service) FindLists(ctx context.Context, r Request, q ListSearch) (Page[SubmissionSet], error) {
 	// An unknown patient has nothing: zero hits, not an error.
-	prow, err := s.searchable(ctx, r, q.PatientKey, q.PatientID)
-	if prow == nil || err != nil {
+	a, err := s.searchable(ctx, r, q.PatientKey, q.PatientID)
+	if a == nil || err != nil {
 		return Page[SubmissionSet]{}, err
 	}
-	rows, err := s.Store.FindSubmissionSets(ctx, prow.Key, q.Filter)
+	rows, err := s.Store.FindSubmissionSets(ctx, a.row.Key, q.Filter)
 	if err != nil {
 		return Page[SubmissionSet]{}, err
 	}
@@ -955,7 +999,7 @@ func (s *Service) FindLists(ctx context.Context, r Request, q ListSearch) (Page[
 		}
 		out.Items = append(out.Items, set)
 	}
-	return out, s.audit(ctx, r, ActionSearch, prow.Key, nil)
+	return out, a.served(ctx, ActionSearch, nil)
 }
 
 // List returns one submission set by id.
@@ -972,12 +1016,16 @@ func (s *Service) List(ctx context.Context, r Request, id string) (SubmissionSet
 	if err != nil {
 		return SubmissionSet{}, err
 	}
-	if _, err := s.decide(ctx, r, ActionRead, &prow, nil); err != nil {
+	a, err := s.access(ctx, r, &prow)
+	if err != nil {
+		return SubmissionSet{}, err
+	}
+	if _, err := a.check(ctx, ActionRead, nil); err != nil {
 		return SubmissionSet{}, err
 	}
 	set, err := s.openSet(ctx, row)
 	if err != nil {
 		return SubmissionSet{}, err
 	}
-	return set, s.audit(ctx, r, ActionRead, p, set.Documents)
+	return set, a.served(ctx, ActionRead, set.Documents)
 }

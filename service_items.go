@@ -44,15 +44,14 @@ func (s *Service) openItem(ctx context.Context, row ItemRow) (Item, error) {
 // visibleSources returns, for a patient, the latest row of each document
 // the caller may read, by logicalId: an item is visible exactly when its
 // source document is.
-func (s *Service) visibleSources(ctx context.Context, r Request, prow *PatientRow) (map[string]DocumentRow, error) {
-	rows, err := s.Store.FindDocuments(ctx, prow.Key, DocumentFilter{WithoutSealed: true, Statuses: []DocumentStatus{StatusCurrent, StatusArchived}})
+func (s *Service) visibleSources(ctx context.Context, a *access) (map[string]DocumentRow, error) {
+	rows, err := s.Store.FindDocuments(ctx, a.row.Key, DocumentFilter{WithoutSealed: true, Statuses: []DocumentStatus{StatusCurrent, StatusArchived}})
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]DocumentRow, len(rows))
 	for i := range rows {
-		dec := s.Policy.Decide(AccessRequest{Actor: r.Actor, Action: ActionRead, Mode: r.Mode, Reason: r.Reason, Patient: prow, Document: &rows[i], Now: s.now()})
-		if dec.Permit {
+		if a.decide(ActionRead, &rows[i]).Permit {
 			out[rows[i].LogicalID] = rows[i]
 		}
 	}
@@ -63,11 +62,12 @@ func (s *Service) visibleSources(ctx context.Context, r Request, prow *PatientRo
 // document the caller may read, filtered before paging and totals.
 func (s *Service) FindItems(ctx context.Context, r Request, q ItemQuery) (Page[Item], error) {
 	// An unknown patient has nothing: zero hits, not an error.
-	prow, err := s.searchable(ctx, r, q.PatientKey, q.PatientID)
-	if prow == nil || err != nil {
+	a, err := s.searchable(ctx, r, q.PatientKey, q.PatientID)
+	if a == nil || err != nil {
 		return Page[Item]{}, err
 	}
-	sources, err := s.visibleSources(ctx, r, prow)
+	prow := a.row
+	sources, err := s.visibleSources(ctx, a)
 	if err != nil {
 		return Page[Item]{}, err
 	}
@@ -104,7 +104,7 @@ func (s *Service) FindItems(ctx context.Context, r Request, q ItemQuery) (Page[I
 		out.Items = append(out.Items, it)
 		ids = append(ids, it.SourceID)
 	}
-	return out, s.audit(ctx, r, ActionSearch, prow.Key, ids)
+	return out, a.served(ctx, ActionSearch, ids)
 }
 
 // Item returns one item by id, if its source document is visible.
@@ -117,6 +117,10 @@ func (s *Service) Item(ctx context.Context, r Request, kind ItemKind, id string)
 	if err != nil {
 		return Item{}, err
 	}
+	a, err := s.access(ctx, r, &prow)
+	if err != nil {
+		return Item{}, err
+	}
 	rows, err := s.Store.FindItems(ctx, p, ItemFilter{Kinds: []ItemKind{kind}})
 	if err != nil {
 		return Item{}, err
@@ -125,21 +129,27 @@ func (s *Service) Item(ctx context.Context, r Request, kind ItemKind, id string)
 		if row.ID != id {
 			continue
 		}
-		sources, err := s.visibleSources(ctx, r, &prow)
+		sources, err := s.visibleSources(ctx, a)
 		if err != nil {
 			return Item{}, err
 		}
 		src, ok := sources[row.SourceLogicalID]
 		if !ok {
-			return Item{}, Errorf(KindNotFound, "not found")
+			// Denied: recorded with the source's latest row, told not found.
+			_, err := a.check(ctx, ActionRead, nil)
+			if err == nil {
+				err = s.recordDenial(ctx, &denial{AuditEvent{Time: s.now(), RequestID: r.RequestID, Actor: r.Actor, Action: ActionRead,
+					Mode: r.Mode, Reason: r.Reason, Patient: p, Outcome: "denied", Detail: []string{"source document not visible"}}})
+			}
+			return Item{}, err
 		}
 		it, err := s.openItem(ctx, row)
 		if err != nil {
 			return Item{}, err
 		}
-		return it, s.audit(ctx, r, ActionRead, p, []string{src.ID})
+		return it, a.served(ctx, ActionRead, []string{src.ID})
 	}
-	return Item{}, Errorf(KindNotFound, "not found")
+	return Item{}, errNotFound()
 }
 
 // DerivedSetUniqueID is the uniqueId of the submission set Carnet makes for
@@ -232,6 +242,5 @@ func (s *Service) PublishContent(ctx context.Context, r Request, contentType str
 	if err != nil {
 		return SubmissionResult{}, Document{}, err
 	}
-	d, _, err := s.Document(ctx, r, res.DocumentIDs[0])
-	return res, d, err
+	return res, res.Documents[0], nil
 }

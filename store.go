@@ -144,6 +144,7 @@ type Reader interface {
 	// FindSubmissionSets returns p's submission sets matching f, newest first.
 	FindSubmissionSets(ctx context.Context, p PatientKey, f SubmissionSetFilter) ([]SubmissionSetRow, error)
 	ItemStore
+	NotificationReader
 }
 
 // Tx is a write transaction: its reads see its own writes. A write it
@@ -169,6 +170,7 @@ type Tx interface {
 	// uniqueId for the patient is KindConflict.
 	InsertSubmissionSet(ctx context.Context, row SubmissionSetRow) error
 	ItemTx
+	NotificationTx
 }
 
 // Store is where Carnet keeps its data: SQLite by default, PostgreSQL at
@@ -191,6 +193,7 @@ type Store interface {
 	// fn may be called more than once (retries on serialization failures),
 	// so it must not have effects outside tx.
 	Update(ctx context.Context, fn func(tx Tx) error) error
+	AuditStore
 	// Close releases the store.
 	Close() error
 }

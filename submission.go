@@ -41,4 +41,7 @@ type SubmissionResult struct {
 	ContentIDs  []string // in the order of Submission.Documents
 	ChangedIDs  []string // new ids of the documents changed by Submission.Changes, in order
 	Replayed    bool     // an identical submission had already been filed: nothing new stored
+	// Documents are the documents filed (or found again on a replay), in
+	// order, for the answer: the submitter may not be one who reads them.
+	Documents []Document
 }

@@ -1,19 +1,20 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/carnet-sante/carnet"
 )
 
 // Relation is how a patient actor (carnet.ActorPatient) stands to the
-// record: the patient, a legal representative, or neither.
-type Relation uint8
+// record: the patient, a legal representative, or neither (denied).
+type Relation = carnet.PatientRelation
 
 const (
-	RelationNone     Relation = iota // not this record's patient: denied
-	RelationSelf                     // the patient
-	RelationLegalRep                 // a legal representative of the patient
+	RelationNone     = carnet.RelationNone
+	RelationSelf     = carnet.RelationSelf
+	RelationLegalRep = carnet.RelationLegalRep
 )
 
 // Input is what Decide decides on.
@@ -73,6 +74,10 @@ const (
 	ReasonIdentityFeed       = "identity-feed"
 	ReasonSystemForAuthor    = "system-for-author"
 	ReasonSystemRead         = "system-read-denied"
+	ReasonDeclareCareTeam    = "declare-care-team"
+	ReasonEmergencyConsent   = "emergency-consent-denied"
+	ReasonConsentChoice      = "patient-choice"
+	ReasonSystemConsent      = "system-consent-denied"
 )
 
 // Warnings shown to a professional who is permitted a labelled document.
@@ -83,17 +88,7 @@ const (
 
 // NotifyPatient reports whether d permits an emergency access, which the
 // patient must be told about (and which their access history shows).
-func NotifyPatient(d carnet.Decision) bool {
-	if !d.Permit {
-		return false
-	}
-	for _, r := range d.Reasons {
-		if r == ReasonNotifyPatient {
-			return true
-		}
-	}
-	return false
-}
+func NotifyPatient(d carnet.Decision) bool { return d.Permit && d.Notify }
 
 // decision accumulates the reasons of one decision.
 type decision struct{ carnet.Decision }
@@ -107,6 +102,7 @@ func (d *decision) because(code, detail string) {
 
 func (d *decision) deny(code, detail string) carnet.Decision {
 	d.Permit = false
+	d.Notify = false
 	d.Warnings = nil // nothing is shown of a denied document
 	d.because(code, detail)
 	return d.Decision
@@ -117,18 +113,30 @@ func (d *decision) permit(code, detail string) carnet.Decision {
 	if code != "" {
 		d.because(code, detail)
 	}
+	d.Notify = slices.Contains(d.Reasons, ReasonNotifyPatient)
 	return d.Decision
 }
 
-// Decide applies the rules in the order docs/ACCESS.md lists them. Reasons
+// Decide implements carnet.Policy: it evaluates the request with the
+// settings and relation the request carries.
+func (e *Engine) Decide(req carnet.AccessRequest) carnet.Decision {
+	return e.Evaluate(Input{Request: req, Settings: req.Settings, Relation: req.Relation})
+}
+
+var _ carnet.Policy = (*Engine)(nil)
+
+// Evaluate applies the rules in the order docs/ACCESS.md lists them. Reasons
 // name every rule that led to a permit, or the one rule that denied.
-func (e *Engine) Decide(in Input) carnet.Decision {
+func (e *Engine) Evaluate(in Input) carnet.Decision {
 	req := in.Request
 	var d decision
 	switch req.Action {
-	case carnet.ActionCreate, carnet.ActionRead, carnet.ActionSearch, carnet.ActionUpdate, carnet.ActionDelete:
+	case carnet.ActionCreate, carnet.ActionRead, carnet.ActionSearch, carnet.ActionUpdate, carnet.ActionDelete, carnet.ActionConsent:
 	default:
 		return d.deny(ReasonUnknownAction, string(req.Action))
+	}
+	if req.Action == carnet.ActionConsent && req.Document != nil {
+		return d.deny(ReasonUnknownAction, "consents are about a record, not a document")
 	}
 	mode := req.Mode
 	if mode == "" {
@@ -192,6 +200,12 @@ func (e *Engine) professional(d *decision, in Input, mode carnet.Mode, closed bo
 	if req.Action == carnet.ActionCreate {
 		notify()
 		return d.permit(ReasonFiling, "filing needs no authorisation")
+	}
+	if req.Action == carnet.ActionConsent {
+		if emergency {
+			return d.deny(ReasonEmergencyConsent, "a care relationship is declared in normal mode")
+		}
+		return d.permit(ReasonDeclareCareTeam, "the professional attests the care relationship")
 	}
 	doc := req.Document
 	if doc != nil {
@@ -291,6 +305,9 @@ func patient(d *decision, in Input, closed bool) carnet.Decision {
 			return d.deny(ReasonRecordClosed, "nothing new is filed")
 		}
 		return d.permit(who, "")
+	case carnet.ActionConsent:
+		d.because(ReasonConsentChoice, "")
+		return d.permit(who, "")
 	case carnet.ActionDelete:
 		return d.deny(ReasonAuthorOnly, "only the author deletes a document")
 	}
@@ -324,6 +341,8 @@ func system(d *decision, in Input, closed bool) carnet.Decision {
 			return d.deny(ReasonRecordClosed, "nothing new is filed")
 		}
 		return d.permit(ReasonFiling, "producing software")
+	case carnet.ActionConsent:
+		return d.deny(ReasonSystemConsent, "consents are the patient's")
 	case carnet.ActionUpdate, carnet.ActionDelete:
 		if doc == nil {
 			if req.Action == carnet.ActionUpdate {
@@ -373,44 +392,3 @@ func hasLabel(doc *carnet.DocumentRow, code string) bool {
 	}
 	return false
 }
-
-// For returns a carnet.Policy deciding with the settings of each request's
-// record (found by the Patient row's key, else the Document's patient).
-// A patient actor is the patient when their identifier value is in
-// Settings.Self, a legal representative when it is in
-// Settings.LegalRepresentatives, and denied otherwise. It is pure as long as
-// settings is.
-func (e *Engine) For(settings func(carnet.PatientKey) Settings) carnet.Policy {
-	return adapter{e, settings}
-}
-
-type adapter struct {
-	e        *Engine
-	settings func(carnet.PatientKey) Settings
-}
-
-func (a adapter) Decide(req carnet.AccessRequest) carnet.Decision {
-	var key carnet.PatientKey
-	switch {
-	case req.Patient != nil:
-		key = req.Patient.Key
-	case req.Document != nil:
-		key = req.Document.Patient
-	}
-	var s Settings
-	if a.settings != nil && key != "" {
-		s = a.settings(key)
-	}
-	in := Input{Request: req, Settings: s}
-	if req.Actor.Kind == carnet.ActorPatient {
-		switch id := req.Actor.ID.Value; {
-		case has(s.Self, id):
-			in.Relation = RelationSelf
-		case has(s.LegalRepresentatives, id):
-			in.Relation = RelationLegalRep
-		}
-	}
-	return a.e.Decide(in)
-}
-
-var _ carnet.Policy = adapter{}

@@ -48,8 +48,6 @@ func (sc scenario) request() (carnet.AccessRequest, Settings) {
 		RefuseCentre15:       sc.flags["refusec15"],
 		MaskedInEmergency:    sc.flags["maskedemergency"],
 		Restricted:           []string{"doc-other"},
-		Self:                 []string{patientINS},
-		LegalRepresentatives: []string{repINS},
 	}
 	if sc.flags["restricted"] {
 		s.Restricted = append(s.Restricted, docLogical)
@@ -73,8 +71,10 @@ func (sc scenario) request() (carnet.AccessRequest, Settings) {
 		}
 	case "patient":
 		req.Actor = carnet.Actor{Kind: carnet.ActorPatient, ID: carnet.Identifier{System: "urn:oid:" + carnet.OIDInsNIR, Value: patientINS}}
+		req.Relation = carnet.RelationSelf
 	case "rep":
-		req.Actor = carnet.Actor{Kind: carnet.ActorPatient, ID: carnet.Identifier{System: "urn:oid:" + carnet.OIDInsNIR, Value: repINS}}
+		req.Actor = carnet.Actor{Kind: carnet.ActorPatient, ID: carnet.Identifier{System: "urn:oid:" + carnet.OIDInsNIR, Value: patientINS}, LegalRepresentative: true}
+		req.Relation = carnet.RelationLegalRep
 	case "stranger":
 		req.Actor = carnet.Actor{Kind: carnet.ActorPatient, ID: carnet.Identifier{System: "urn:oid:" + carnet.OIDInsNIR, Value: "2991299999999"}}
 	case "system":
@@ -130,7 +130,8 @@ func TestDecisionsOracle(t *testing.T) {
 			sc.flags[fl] = true
 		}
 		req, s := sc.request()
-		got := e.For(func(carnet.PatientKey) Settings { return s }).Decide(req)
+		req.Settings = s
+		got := e.Decide(req)
 		var problems []string
 		if want := r[9] == "permit"; got.Permit != want {
 			problems = append(problems, "permit = "+map[bool]string{true: "permit", false: "deny"}[got.Permit])

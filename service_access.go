@@ -1,0 +1,507 @@
+package carnet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// access is one request's standing towards one record: the record, its
+// unsealed consents and how a patient actor relates to it. Every decision of
+// the request about that record goes through it.
+type access struct {
+	s        *Service
+	r        Request
+	row      *PatientRow
+	patient  Patient // zero for a record not stored yet
+	settings AccessSettings
+	relation PatientRelation
+	// record is the record-level decision, when one was made.
+	record Decision
+}
+
+// access opens the record's consents and finds how the actor relates to it.
+func (s *Service) access(ctx context.Context, r Request, row *PatientRow) (*access, error) {
+	a := &access{s: s, r: r, row: row}
+	if row.Sealed != nil {
+		p, err := s.openPatient(ctx, *row)
+		if err != nil {
+			return nil, err
+		}
+		a.patient = p
+		a.settings = p.Settings()
+	}
+	a.settings.Closed = a.settings.Closed || row.State == RecordClosed
+	if r.Actor.Kind == ActorPatient && r.Actor.ID.Value != "" {
+		tok, err := s.identityToken(r.Actor.ID)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(row.IdentifierTokens, tok) {
+			a.relation = RelationSelf
+			if r.Actor.LegalRepresentative {
+				a.relation = RelationLegalRep
+			}
+		}
+	}
+	return a, nil
+}
+
+func (a *access) request(act Action, d *DocumentRow) AccessRequest {
+	return AccessRequest{Actor: a.r.Actor, Action: act, Mode: a.r.Mode, Reason: a.r.Reason,
+		Patient: a.row, Document: d, Now: a.s.now(), Settings: a.settings, Relation: a.relation}
+}
+
+// decide asks the policy, recording nothing.
+func (a *access) decide(act Action, d *DocumentRow) Decision {
+	return a.s.Policy.Decide(a.request(act, d))
+}
+
+// check asks the policy and records a denial in the audit log. A denial is
+// returned as not-found: denied and absent look the same to the caller.
+func (a *access) check(ctx context.Context, act Action, d *DocumentRow) (Decision, error) {
+	dec, err := a.checkInTx(act, d)
+	if err != nil {
+		return dec, a.s.recordDenial(ctx, err)
+	}
+	return dec, nil
+}
+
+// checkInTx is check inside a transaction, where nothing else may be
+// written: a denial is returned as a *denial, which the caller records
+// with recordDenial once the transaction is over.
+func (a *access) checkInTx(act Action, d *DocumentRow) (Decision, error) {
+	dec := a.decide(act, d)
+	if d == nil {
+		a.record = dec
+	}
+	if dec.Permit {
+		return dec, nil
+	}
+	ev := AuditEvent{Time: a.s.now(), RequestID: a.r.RequestID, Actor: a.r.Actor, Action: act, Mode: a.r.Mode, Reason: a.r.Reason,
+		Patient: a.row.Key, Outcome: "denied", Detail: dec.Reasons}
+	if d != nil {
+		ev.Documents = []string{d.ID}
+	}
+	return dec, &denial{ev}
+}
+
+// denial is a refused access not yet recorded.
+type denial struct{ ev AuditEvent }
+
+func (d *denial) Error() string { return "not found" }
+
+// recordDenial records the denial err carries, if any, and returns what
+// the caller is told: not found. Other errors pass through.
+func (s *Service) recordDenial(ctx context.Context, err error) error {
+	var d *denial
+	if !errors.As(err, &d) {
+		return err
+	}
+	if err := s.Audit.Record(ctx, d.ev); err != nil {
+		return WrapError(KindUnavailable, "audit", err)
+	}
+	return errNotFound()
+}
+
+// couldRead reports whether the actor may read the document, or could
+// before it was deleted: they are the ones told it is gone or why they may
+// not change it.
+func (a *access) couldRead(row DocumentRow) bool {
+	if row.Status == StatusDeleted {
+		row.Status = StatusCurrent
+	}
+	return a.decide(ActionRead, &row).Permit
+}
+
+// errNotFound is the one answer for what is absent or denied.
+func errNotFound() error { return Errorf(KindNotFound, "not found") }
+
+// served is called once a request was permitted, before anything is
+// served: it tells the patient of a professional's first access and of
+// every emergency access (decision Notify), then records the access.
+func (a *access) served(ctx context.Context, act Action, docs []string, decs ...Decision) error {
+	if err := a.notifyAccess(ctx, act, docs, decs...); err != nil {
+		return err
+	}
+	return a.s.audit(ctx, a.r, act, a.row.Key, docs)
+}
+
+func (a *access) notifyAccess(ctx context.Context, act Action, docs []string, decs ...Decision) error {
+	actor := a.r.Actor
+	if actor.Kind != ActorProfessional || a.row.Sealed == nil {
+		return nil
+	}
+	emergency := a.record.Notify
+	for _, d := range decs {
+		emergency = emergency || d.Notify
+	}
+	// Filing is not opening the record; reading and searching are.
+	first := (act == ActionRead || act == ActionSearch) && !slices.Contains(a.patient.Seen, actor.ID.Value)
+	if !emergency && !first {
+		return nil
+	}
+	now := a.s.now()
+	var notes []Notification
+	if first {
+		notes = append(notes, Notification{Kind: NotifyFirstAccess, Text: firstAccessText(actor, now)})
+	}
+	if emergency {
+		notes = append(notes, Notification{Kind: NotifyEmergency, Mode: a.r.Mode, Reason: a.r.Reason, Documents: docs,
+			Text: emergencyText(actor, a.r.Mode, a.r.Reason, now)})
+	}
+	for i := range notes {
+		notes[i].ID, notes[i].Patient, notes[i].Time, notes[i].Actor = NewID(), a.row.Key, now, publicActor(actor)
+	}
+	rows := make([]NotificationRow, len(notes))
+	for i, n := range notes {
+		var err error
+		if rows[i], err = a.s.sealNotification(ctx, n); err != nil {
+			return err
+		}
+	}
+	return a.s.Store.Update(ctx, func(tx Tx) error {
+		if first {
+			row, err := tx.Patient(ctx, a.row.Key)
+			if err != nil {
+				return err
+			}
+			p, err := a.s.openPatient(ctx, row)
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(p.Seen, actor.ID.Value) {
+				p.Seen = append(p.Seen, actor.ID.Value)
+				p.Version++
+				next, err := a.s.sealPatient(ctx, p)
+				if err != nil {
+					return err
+				}
+				if err := tx.PutPatient(ctx, next); err != nil {
+					return err
+				}
+			} else {
+				rows = slices.DeleteFunc(slices.Clone(rows), func(r NotificationRow) bool { return r.ID == notes[0].ID })
+			}
+		}
+		for _, r := range rows {
+			if err := tx.InsertNotification(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// publicActor is what a notification says of who acted: no scopes.
+func publicActor(a Actor) Actor {
+	a.Scopes = nil
+	return a
+}
+
+func (s *Service) sealNotification(ctx context.Context, n Notification) (NotificationRow, error) {
+	b, err := json.Marshal(n)
+	if err != nil {
+		return NotificationRow{}, WrapError(KindInternal, "seal notification", err)
+	}
+	sealed, err := s.Sealer.Seal(ctx, n.Patient, Binding{Kind: "notification", ID: n.ID, Version: 1}, b)
+	if err != nil {
+		return NotificationRow{}, err
+	}
+	return NotificationRow{Patient: n.Patient, ID: n.ID, Time: n.Time, Sealed: sealed}, nil
+}
+
+func (s *Service) openNotification(ctx context.Context, row NotificationRow) (Notification, error) {
+	b, err := s.Sealer.Open(ctx, row.Patient, Binding{Kind: "notification", ID: row.ID, Version: 1}, row.Sealed)
+	if err != nil {
+		return Notification{}, err
+	}
+	var n Notification
+	if err := json.Unmarshal(b, &n); err != nil {
+		return Notification{}, WrapError(KindInternal, "open notification", err)
+	}
+	n.Patient, n.ID = row.Patient, row.ID
+	return n, nil
+}
+
+// newDocumentsNotification tells the patient of documents filed.
+func newDocumentsNotification(p PatientKey, docs []Document, actor Actor, now time.Time) Notification {
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.ID
+	}
+	by := ""
+	if len(docs) > 0 && len(docs[0].Meta.Authors) > 0 {
+		by = docs[0].Meta.Authors[0].DisplayName()
+	}
+	return Notification{ID: NewID(), Patient: p, Kind: NotifyNewDocument, Time: now, Actor: publicActor(actor),
+		Documents: ids, Text: newDocumentsText(len(docs), by)}
+}
+
+// ---- French texts of notifications ----
+
+var professionNames = map[string]string{
+	"G15_10": "médecin", "G15_21": "pharmacien", "G15_40": "chirurgien-dentiste",
+	"G15_50": "sage-femme", "G15_60": "infirmier", "G15_70": "masseur-kinésithérapeute",
+}
+
+func frenchTime(t time.Time) string {
+	if loc, err := time.LoadLocation("Europe/Paris"); err == nil {
+		t = t.In(loc)
+	}
+	return t.Format("02/01/2006 à 15h04")
+}
+
+func actorLabel(a Actor) string {
+	name := strings.TrimSpace(a.Name)
+	if name == "" {
+		name = "Un professionnel de santé"
+	}
+	if p, ok := professionNames[a.Profession]; ok {
+		return name + " (" + p + ")"
+	}
+	return name
+}
+
+func newDocumentsText(n int, by string) string {
+	msg := "Un nouveau document a été ajouté à votre dossier médical"
+	if n > 1 {
+		msg = fmt.Sprintf("%d nouveaux documents ont été ajoutés à votre dossier médical", n)
+	}
+	if by != "" {
+		msg += " par " + by
+	}
+	return msg + "."
+}
+
+func firstAccessText(a Actor, at time.Time) string {
+	return actorLabel(a) + " a consulté votre dossier médical pour la première fois, le " + frenchTime(at) + "."
+}
+
+func emergencyText(a Actor, m Mode, reason string, at time.Time) string {
+	how := "en mode bris de glace"
+	if m == ModeCentre15 {
+		how = "par la régulation du centre 15 (SAMU)"
+	}
+	msg := "Accès en urgence à votre dossier médical " + how + " : " + actorLabel(a) + ", le " + frenchTime(at) + "."
+	if strings.TrimSpace(reason) != "" {
+		msg += " Motif déclaré : " + strings.TrimSpace(reason) + "."
+	}
+	return msg
+}
+
+// ---- consents and notifications, for the patient ----
+
+// ownRecord resolves the record a patient-side request names: the given
+// INS, or the actor's own when none is given.
+func (s *Service) ownRecord(ctx context.Context, r Request, id Identifier) (*access, error) {
+	if id.Value == "" && r.Actor.Kind == ActorPatient {
+		id = r.Actor.ID
+	}
+	if id.Value == "" {
+		return nil, Invalid(Issue{"error", "required", "name the patient by INS (patient.identifier)", "patient"})
+	}
+	row, err := s.findPatient(ctx, id)
+	if IsKind(err, KindNotFound) {
+		return nil, errNotFound()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.access(ctx, r, &row)
+}
+
+// patientSide checks that the actor is the record's patient or legal
+// representative; anyone else is told the record does not exist.
+func (a *access) patientSide(ctx context.Context, act Action) error {
+	if a.r.Actor.Kind != ActorPatient {
+		ev := AuditEvent{Time: a.s.now(), RequestID: a.r.RequestID, Actor: a.r.Actor, Action: act, Mode: a.r.Mode,
+			Patient: a.row.Key, Outcome: "denied", Detail: []string{"patient-side: only the patient or a legal representative"}}
+		if err := a.s.Audit.Record(ctx, ev); err != nil {
+			return WrapError(KindUnavailable, "audit", err)
+		}
+		return errNotFound()
+	}
+	_, err := a.check(ctx, act, nil)
+	return err
+}
+
+// Consents returns the record's active consents, for the patient or a
+// legal representative.
+func (s *Service) Consents(ctx context.Context, r Request, id Identifier) (Patient, []Consent, error) {
+	a, err := s.ownRecord(ctx, r, id)
+	if err != nil {
+		return Patient{}, nil, err
+	}
+	if err := a.patientSide(ctx, ActionConsent); err != nil {
+		return Patient{}, nil, err
+	}
+	return a.patient, a.patient.Consents, a.s.audit(ctx, r, ActionRead, a.row.Key, nil)
+}
+
+// AddConsent records a consent: the patient's (or a legal
+// representative's) choice, or a professional declaring their own care
+// relationship. The same choice made before is replaced. The very next
+// request is decided with it.
+func (s *Service) AddConsent(ctx context.Context, r Request, id Identifier, c Consent, path string) (Consent, error) {
+	if issues := c.Check(path); len(issues) > 0 {
+		return Consent{}, Invalid(issues...)
+	}
+	a, err := s.ownRecord(ctx, r, id)
+	if err != nil {
+		return Consent{}, err
+	}
+	switch r.Actor.Kind {
+	case ActorPatient:
+		if c.Kind == ConsentCareTeam {
+			c.Kind = ConsentAccess // the patient's word is explicit consent
+		}
+	case ActorProfessional:
+		if c.Kind != ConsentCareTeam || c.Professional.Value != r.Actor.ID.Value {
+			return Consent{}, &Error{Kind: KindForbidden, Msg: "a professional may only declare their own care relationship (care-team, naming themselves)"}
+		}
+		if c.ProfessionalName == "" {
+			c.ProfessionalName = r.Actor.Name
+		}
+	}
+	if _, err := a.check(ctx, ActionConsent, nil); err != nil {
+		return Consent{}, err
+	}
+	if c.Kind == ConsentRestrict {
+		// The patient names the document by its id; the restriction holds
+		// for every version of it.
+		row, err := s.Store.Document(ctx, a.row.Key, c.Document)
+		if err != nil {
+			return Consent{}, Invalid(Issue{"error", "not-found", "the restricted document is not in this record", path + ".provision.data"})
+		}
+		c.Document = row.LogicalID
+	}
+	c.ID, c.Date, c.Recorder, c.RecorderLegal = NewID(), s.now(), r.Actor.Kind, r.Actor.LegalRepresentative
+	if err := s.changeConsents(ctx, a.row.Key, func(cs []Consent) ([]Consent, error) {
+		next, _ := WithConsent(cs, c)
+		return next, nil
+	}); err != nil {
+		return Consent{}, err
+	}
+	return c, s.audit(ctx, r, ActionConsent, a.row.Key, nil)
+}
+
+// RevokeConsent withdraws consent id from the record; it is the patient's
+// (or a legal representative's) act.
+func (s *Service) RevokeConsent(ctx context.Context, r Request, id Identifier, consentID string) error {
+	a, err := s.ownRecord(ctx, r, id)
+	if err != nil {
+		return err
+	}
+	if err := a.patientSide(ctx, ActionConsent); err != nil {
+		return err
+	}
+	err = s.changeConsents(ctx, a.row.Key, func(cs []Consent) ([]Consent, error) {
+		i := slices.IndexFunc(cs, func(c Consent) bool { return c.ID == consentID })
+		if i < 0 {
+			return nil, errNotFound()
+		}
+		return slices.Delete(slices.Clone(cs), i, i+1), nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.audit(ctx, r, ActionConsent, a.row.Key, nil)
+}
+
+// changeConsents rewrites the record's consents in one transaction.
+func (s *Service) changeConsents(ctx context.Context, key PatientKey, change func([]Consent) ([]Consent, error)) error {
+	return s.Store.Update(ctx, func(tx Tx) error {
+		row, err := tx.Patient(ctx, key)
+		if err != nil {
+			return err
+		}
+		p, err := s.openPatient(ctx, row)
+		if err != nil {
+			return err
+		}
+		if p.Consents, err = change(p.Consents); err != nil {
+			return err
+		}
+		p.Version++
+		p.Updated = s.now()
+		next, err := s.sealPatient(ctx, p)
+		if err != nil {
+			return err
+		}
+		return tx.PutPatient(ctx, next)
+	})
+}
+
+// Notifications returns the record's notifications, newest first, for the
+// patient or a legal representative.
+func (s *Service) Notifications(ctx context.Context, r Request, id Identifier, f NotificationFilter) ([]Notification, error) {
+	a, err := s.ownRecord(ctx, r, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.patientSide(ctx, ActionRead); err != nil {
+		return nil, err
+	}
+	rows, err := s.Store.Notifications(ctx, a.row.Key, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Notification, 0, len(rows))
+	for _, row := range rows {
+		n, err := s.openNotification(ctx, row)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, s.audit(ctx, r, ActionRead, a.row.Key, nil)
+}
+
+// PendingNotification is a notification to deliver, with the INS of its
+// patient so that the delivery service can reach them.
+type PendingNotification struct {
+	Notification
+	INS Identifier
+}
+
+// PendingNotifications returns up to limit notifications not yet delivered,
+// oldest first. It is for the deployment's own webhook sender, not for
+// callers: no actor, no policy.
+func (s *Service) PendingNotifications(ctx context.Context, limit int) ([]PendingNotification, error) {
+	rows, err := s.Store.Undelivered(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PendingNotification, 0, len(rows))
+	for _, row := range rows {
+		n, err := s.openNotification(ctx, row)
+		if err != nil {
+			return nil, err
+		}
+		prow, err := s.Store.Patient(ctx, row.Patient)
+		if err != nil {
+			return nil, err
+		}
+		p, err := s.openPatient(ctx, prow)
+		if err != nil {
+			return nil, err
+		}
+		pn := PendingNotification{Notification: n}
+		if len(p.Identifiers) > 0 {
+			pn.INS = p.Identifiers[0]
+		}
+		out = append(out, pn)
+	}
+	return out, nil
+}
+
+// NotificationDelivered records that a notification was delivered.
+func (s *Service) NotificationDelivered(ctx context.Context, p PatientKey, id string) error {
+	now := s.now()
+	return s.Store.Update(ctx, func(tx Tx) error { return tx.MarkDelivered(ctx, p, id, now) })
+}

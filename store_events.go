@@ -1,0 +1,123 @@
+package carnet
+
+import (
+	"context"
+	"time"
+)
+
+// This file holds the Store's contract for what happens to a record rather
+// than what it holds: the patient's notifications and the audit trail.
+
+// NotificationRow is one notification to a patient as stored. The
+// notification itself (what happened, who, which documents) is sealed.
+type NotificationRow struct {
+	Patient PatientKey
+	ID      string
+	Time    time.Time
+	Sealed  []byte
+	// Delivered is when the webhook sender delivered it; zero until then.
+	Delivered time.Time
+}
+
+// NotificationFilter selects a patient's notifications.
+type NotificationFilter struct {
+	// Before, when not zero, keeps notifications strictly older (paging).
+	Before time.Time
+	// Limit bounds the result; 0 means no bound.
+	Limit int
+}
+
+// NotificationReader is the read side of notifications.
+type NotificationReader interface {
+	// Notifications returns p's notifications matching f, newest first
+	// (then by id, descending).
+	Notifications(ctx context.Context, p PatientKey, f NotificationFilter) ([]NotificationRow, error)
+	// Undelivered returns up to limit notifications of any patient not yet
+	// delivered, oldest first (then by patient and id): the webhook
+	// sender's queue.
+	Undelivered(ctx context.Context, limit int) ([]NotificationRow, error)
+}
+
+// NotificationTx is the write side of notifications.
+type NotificationTx interface {
+	// InsertNotification stores a notification; an id in use for the
+	// patient is KindConflict.
+	InsertNotification(ctx context.Context, row NotificationRow) error
+	// MarkDelivered records the delivery of p's notification id at at.
+	// Unknown id: KindNotFound.
+	MarkDelivered(ctx context.Context, p PatientKey, id string, at time.Time) error
+}
+
+// AuditRow is one audit event as stored: the sealed event (sealed with the
+// patient's key, or the deployment's for events naming no record) and its
+// place in the tamper-evident log.
+type AuditRow struct {
+	// Seq is the event's index in the log, assigned by AppendAudit.
+	Seq uint64
+	// ID is the event id, random, unique.
+	ID      string
+	Patient PatientKey // "" when the event names no record
+	Time    time.Time
+	// Actor is a blind-index token of who acted, for the history's actor
+	// filter.
+	Actor string
+	// Digest is the SHA-256 of the sealed event as written; it stays when
+	// retention prunes Sealed, so that the log can still be verified.
+	Digest []byte
+	// Sealed is the AuditEvent, sealed; nil once pruned by retention.
+	Sealed []byte
+	// LeafHash is the RFC 6962 hash of the event's log leaf.
+	LeafHash []byte
+}
+
+// AuditFilter selects a patient's audit events.
+type AuditFilter struct {
+	Time   TimeRange // event time within
+	Actors []string  // any of these actor tokens; empty: any actor
+	// Before, when not zero, keeps events with Seq < Before (paging).
+	Before uint64
+	// Limit bounds the result; 0 means no bound.
+	Limit int
+}
+
+// StoredCheckpoint is a signed statement of the log's size and root, as
+// stored: the signed note's bytes.
+type StoredCheckpoint struct {
+	Size uint64
+	Note []byte
+	Time time.Time
+}
+
+// AuditStore keeps the audit trail. Events are append-only; the log's
+// order is the order of Seq. Its writes run in transactions of their own:
+// never call them inside an Update's fn. Times are kept to the
+// microsecond: callers truncate an event's Time before computing its leaf.
+type AuditStore interface {
+	// AppendAudit stores rows as the next events of the log, in order,
+	// assigning consecutive Seq values from the current size (which it
+	// returns), in one transaction of its own, durable on return. It is
+	// safe for concurrent use: appends are serialised, never interleaved.
+	// The rows' Seq fields are ignored. An id in use is KindConflict and
+	// stores nothing.
+	AppendAudit(ctx context.Context, rows []AuditRow) (first uint64, err error)
+	// AuditSize returns the number of events in the log.
+	AuditSize(ctx context.Context) (uint64, error)
+	// AuditLeafHashes returns the leaf hashes of events [from, to), in
+	// order. to > AuditSize or from > to is KindInvalid.
+	AuditLeafHashes(ctx context.Context, from, to uint64) ([][]byte, error)
+	// AuditEvents returns the stored event rows with from <= Seq < to, in
+	// Seq order; rows are returned as stored, including any gap.
+	AuditEvents(ctx context.Context, from, to uint64) ([]AuditRow, error)
+	// AuditEvent returns one event by id.
+	AuditEvent(ctx context.Context, id string) (AuditRow, error)
+	// FindAudit returns p's events matching f, newest first (Seq descending).
+	FindAudit(ctx context.Context, p PatientKey, f AuditFilter) ([]AuditRow, error)
+	// PruneAudit drops the sealed events (keeping Digest and the leaf) of
+	// events older than before; it returns how many it pruned.
+	PruneAudit(ctx context.Context, before time.Time) (int, error)
+	// PutCheckpoint stores a signed checkpoint; a second one of the same
+	// size is ignored.
+	PutCheckpoint(ctx context.Context, cp StoredCheckpoint) error
+	// Checkpoints returns the stored checkpoints, smallest size first.
+	Checkpoints(ctx context.Context) ([]StoredCheckpoint, error)
+}
