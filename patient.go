@@ -75,8 +75,8 @@ type Patient struct {
 	Consents []Consent `json:"consents,omitempty"`
 	// Seen are the RPPS of the professionals who have opened the record,
 	// so that the patient is told of each one's first access.
-	Seen    []string `json:"seen,omitempty"`
-	Version int      `json:"version"`
-	Created     time.Time    `json:"created"`
-	Updated     time.Time    `json:"updated"`
+	Seen    []string  `json:"seen,omitempty"`
+	Version int       `json:"version"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
 }

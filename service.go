@@ -709,7 +709,7 @@ func (s *Service) applyChange(ctx context.Context, tx Tx, r Request, p PatientKe
 // ChangeDocument applies a PDSm metadata change to document id and returns
 // the new metadata version.
 func (s *Service) ChangeDocument(ctx context.Context, r Request, id string, ch DocumentChange) (Document, error) {
-	p, err := s.Store.Route(ctx, id)
+	p, err := s.route(ctx, id)
 	if err != nil {
 		return Document{}, err
 	}
@@ -728,7 +728,7 @@ func (s *Service) ChangeDocument(ctx context.Context, r Request, id string, ch D
 
 // Document returns one metadata version of a document (GET DocumentReference/{id}).
 func (s *Service) Document(ctx context.Context, r Request, id string) (Document, []string, error) {
-	p, err := s.Store.Route(ctx, id)
+	p, err := s.route(ctx, id)
 	if err != nil {
 		return Document{}, nil, err
 	}
@@ -758,7 +758,7 @@ func (s *Service) Document(ctx context.Context, r Request, id string) (Document,
 // Content returns a document's bytes by content id (ITI-68), checked
 // against the hash recorded when it was filed.
 func (s *Service) Content(ctx context.Context, r Request, contentID string) (Document, []byte, error) {
-	p, err := s.Store.Route(ctx, contentID)
+	p, err := s.route(ctx, contentID)
 	if err != nil {
 		return Document{}, nil, err
 	}
@@ -1004,7 +1004,7 @@ func (s *Service) FindLists(ctx context.Context, r Request, q ListSearch) (Page[
 
 // List returns one submission set by id.
 func (s *Service) List(ctx context.Context, r Request, id string) (SubmissionSet, error) {
-	p, err := s.Store.Route(ctx, id)
+	p, err := s.route(ctx, id)
 	if err != nil {
 		return SubmissionSet{}, err
 	}

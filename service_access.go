@@ -505,3 +505,14 @@ func (s *Service) NotificationDelivered(ctx context.Context, p PatientKey, id st
 	now := s.now()
 	return s.Store.Update(ctx, func(tx Tx) error { return tx.MarkDelivered(ctx, p, id, now) })
 }
+
+// route finds the record an id belongs to. An unknown id gets the one
+// not-found answer, whatever words the Store uses, so that it is
+// indistinguishable from a denial.
+func (s *Service) route(ctx context.Context, id string) (PatientKey, error) {
+	p, err := s.Store.Route(ctx, id)
+	if IsKind(err, KindNotFound) {
+		return "", errNotFound()
+	}
+	return p, err
+}

@@ -109,7 +109,7 @@ func (s *Service) FindItems(ctx context.Context, r Request, q ItemQuery) (Page[I
 
 // Item returns one item by id, if its source document is visible.
 func (s *Service) Item(ctx context.Context, r Request, kind ItemKind, id string) (Item, error) {
-	p, err := s.Store.Route(ctx, id)
+	p, err := s.route(ctx, id)
 	if err != nil {
 		return Item{}, err
 	}

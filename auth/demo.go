@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -179,6 +181,29 @@ func (d *DemoIssuer) Mint(user string, audience string, ttl time.Duration) (stri
 	return d.sign(claims)
 }
 
+// Issue signs a token for an identity that is not one of the demo users:
+// claims are the identity claims (rpps, profession, ins, client_id, scope…)
+// merged over the registered ones. It is for tests and demo tools that need
+// more people than the roster; the same limits as Mint apply.
+func (d *DemoIssuer) Issue(kind carnet.ActorKind, claims map[string]any, audience string, ttl time.Duration) (string, error) {
+	iss := d.IssuerURL()
+	if iss == "" {
+		return "", carnet.Errorf(carnet.KindInternal, "demo issuer URL not set")
+	}
+	if audience == "" || ttl <= 0 || ttl > 24*time.Hour {
+		return "", carnet.Errorf(carnet.KindInvalid, "demo token needs an audience and a lifetime up to 24h")
+	}
+	now := d.now()
+	out := map[string]any{"iss": iss, "aud": audience, "sub": "demo:issued", "iat": now.Unix(), "exp": now.Add(ttl).Unix(), ClaimActor: string(kind)}
+	for k, v := range claims {
+		if k == "iss" || k == "aud" || k == "exp" || k == "iat" || k == "nbf" || k == ClaimActor {
+			continue
+		}
+		out[k] = v
+	}
+	return d.sign(out)
+}
+
 func (d *DemoIssuer) sign(claims map[string]any) (string, error) {
 	hdr, err := json.Marshal(map[string]string{"alg": AlgEdDSA, "typ": "JWT", "kid": d.kid})
 	if err != nil {
@@ -276,4 +301,49 @@ func demoUsers() map[string]demoUser {
 		ClaimScope:    "system/*.cruds",
 	}}
 	return users
+}
+
+// Client returns an HTTP client that reaches this issuer's discovery and
+// JWKS in process, for the server that mounts it: the server verifies demo
+// tokens over the same HTTP exchange as with an outside issuer, without
+// calling itself over the network (its public URL may not be reachable
+// from inside). Other URLs fail.
+func (d *DemoIssuer) Client() *http.Client {
+	return &http.Client{Transport: demoTransport{d}, Timeout: 5 * time.Second}
+}
+
+type demoTransport struct{ d *DemoIssuer }
+
+func (t demoTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	iss := t.d.IssuerURL()
+	if iss == "" || !strings.HasPrefix(r.URL.String(), iss+"/") {
+		return nil, fmt.Errorf("demo issuer client: %s is not under %s", r.URL, iss)
+	}
+	rec := &memResponse{header: http.Header{}, status: http.StatusOK}
+	t.d.ServeHTTP(rec, r)
+	return &http.Response{
+		Status: fmt.Sprintf("%d %s", rec.status, http.StatusText(rec.status)), StatusCode: rec.status,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: rec.header, Body: io.NopCloser(bytes.NewReader(rec.body.Bytes())),
+		ContentLength: int64(rec.body.Len()), Request: r,
+	}, nil
+}
+
+// memResponse is an http.ResponseWriter kept in memory.
+type memResponse struct {
+	header http.Header
+	body   bytes.Buffer
+	status int
+	wrote  bool
+}
+
+func (m *memResponse) Header() http.Header { return m.header }
+func (m *memResponse) WriteHeader(code int) {
+	if !m.wrote {
+		m.status, m.wrote = code, true
+	}
+}
+func (m *memResponse) Write(b []byte) (int, error) {
+	m.wrote = true
+	return m.body.Write(b)
 }

@@ -391,6 +391,7 @@ func (v *Verifier) setIdentity(p *Principal, kind carnet.ActorKind, iss, rpps, i
 				return errors.New("legal_representative is not a boolean")
 			}
 		}
+		a.LegalRepresentative = p.LegalRepresentative
 		a.ID = id
 		a.Profession, a.Specialty = "", ""
 	case carnet.ActorSystem:

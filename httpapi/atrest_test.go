@@ -34,7 +34,7 @@ func canary(t *testing.T) string {
 func TestNoPlaintextAtRest(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{})
-		c := client{t, env.URL}
+		c := newClient(t, env)
 		ds := synth.Generate(synth.Options{Seed: 31, Patients: 2, DocsPerPatient: 3})
 		var canaries []string
 		plant := func() string { s := canary(t); canaries = append(canaries, s); return s }
@@ -167,7 +167,7 @@ func tableNames(t *testing.T, env *testenv.Env) []string {
 func TestSwappedCiphertextsRefused(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{})
-		c := client{t, env.URL}
+		c := newClient(t, env)
 		ds := synth.Generate(synth.Options{Seed: 32, Patients: 2, DocsPerPatient: 3})
 		for i, p := range ds.Patients {
 			for j, d := range ds.Documents {

@@ -204,7 +204,7 @@ func fixture(b *testing.B, be testenv.Backend) *searchFixture {
 			b.Fatal(err)
 		}
 	}
-	c := client{b, env.URL}
+	c := newClient(b, env)
 	found, _ := c.search(insQuery(f.target) + "&_count=200")
 	for _, dr := range found {
 		f.binary = append(f.binary, dr.Content[0].Attachment.URL)

@@ -22,6 +22,9 @@ func (s *Server) transaction(w http.ResponseWriter, r *http.Request, req carnet.
 	if err != nil {
 		return err
 	}
+	if err := allowEntries(req.Actor, entries); err != nil {
+		return err
+	}
 	res, err := s.svc.Provide(r.Context(), req, sub)
 	if err != nil {
 		return err
@@ -46,10 +49,7 @@ func (s *Server) simplifiedPublish(w http.ResponseWriter, r *http.Request, req c
 	if err != nil {
 		return err
 	}
-	d, _, err := s.svc.Document(r.Context(), req, res.DocumentIDs[0])
-	if err != nil {
-		return err
-	}
+	d := res.Documents[0]
 	w.Header().Set("Location", s.base(r)+"/DocumentReference/"+d.ID+"/_history/"+strconv.Itoa(d.Version))
 	w.Header().Set("ETag", fmt.Sprintf(`W/"%d"`, d.Version))
 	status := http.StatusCreated

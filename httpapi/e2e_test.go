@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -19,16 +20,89 @@ import (
 	"github.com/carnet-sante/carnet/synth"
 )
 
-// client speaks to a running server the way producing software would.
+// client speaks to a running server with real signed tokens. With a
+// token set (as), every request carries it. Without, it acts the way the
+// record is used: producing software (the demo "lgc", system/ scopes)
+// writes, and the patient reads their own record; the client learns which
+// patient each id it was answered belongs to.
 type client struct {
-	t    testing.TB
-	base string
+	t     testing.TB
+	base  string
+	env   *testenv.Env
+	token string
+	known *sync.Map // resource id -> carnet.Identifier (INS)
+}
+
+func newClient(t testing.TB, env *testenv.Env) client {
+	return client{t: t, base: env.URL, env: env, known: &sync.Map{}}
+}
+
+// as returns the client acting with token.
+func (c client) as(token string) client {
+	c.token = token
+	return c
+}
+
+// bearer chooses the token of a request in the automatic mode, and the
+// patient the answer is about (zero when unknown).
+func (c client) bearer(method, u string, body []byte) (string, carnet.Identifier) {
+	pu, _ := url.Parse(u)
+	read := method == "GET" || strings.HasSuffix(pu.Path, "/_search")
+	var ins carnet.Identifier
+	q := pu.Query()
+	if strings.HasSuffix(pu.Path, "/_search") {
+		form, _ := url.ParseQuery(string(body))
+		for k, vs := range form {
+			q[k] = append(q[k], vs...)
+		}
+	}
+	v := q.Get("patient.identifier")
+	if strings.HasSuffix(pu.Path, "/Patient") {
+		v = q.Get("identifier")
+	}
+	if v != "" {
+		sys, val, _ := strings.Cut(v, "|")
+		ins = carnet.Identifier{System: sys, Value: val}
+	} else if method == "POST" && pu.Path == "/" {
+		if sub, _, err := mhd.ParseProvide(body, lenient); err == nil {
+			ins = sub.Patient
+		}
+	} else if method == "POST" && pu.Path == "/DocumentReference" {
+		if sub, err := mhd.ParseSimplifiedPublish(body, lenient); err == nil {
+			ins = sub.Patient
+		}
+	} else if v, ok := c.known.Load(strings.TrimPrefix(q.Get("patient"), "Patient/")); ok {
+		ins = v.(carnet.Identifier)
+	} else if v, ok := c.known.Load(pu.Path[strings.LastIndex(pu.Path, "/")+1:]); ok {
+		ins = v.(carnet.Identifier)
+	}
+	switch {
+	case c.token != "":
+		return c.token, ins
+	case read && ins.Value != "":
+		return c.env.PatientToken(c.t, ins, false), ins
+	}
+	return c.env.Token(c.t, "lgc"), ins
 }
 
 type response struct {
 	Status int
 	Header http.Header
 	Body   []byte
+}
+
+var lenient = mhd.ParseOptions{AcceptTestINS: true, AcceptNonINS: true, Derivable: true}
+
+var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// learn remembers that the ids in an answer about ins belong to ins.
+func (c client) learn(ins carnet.Identifier, body []byte) {
+	if ins.Value == "" {
+		return
+	}
+	for _, id := range uuidRE.FindAll(body, -1) {
+		c.known.LoadOrStore(string(id), ins)
+	}
 }
 
 func (c client) do(method, path, contentType string, body []byte, hdr ...string) response {
@@ -44,6 +118,8 @@ func (c client) do(method, path, contentType string, body []byte, hdr ...string)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	tok, ins := c.bearer(method, u, body)
+	req.Header.Set("Authorization", "Bearer "+tok)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -56,6 +132,7 @@ func (c client) do(method, path, contentType string, body []byte, hdr ...string)
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	c.learn(ins, b)
 	return response{res.StatusCode, res.Header, b}
 }
 
@@ -151,7 +228,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, b testenv.Backend)) {
 
 func TestMetadataTellsWhatIsSupported(t *testing.T) {
 	env := testenv.New(t, testenv.SQLite, testenv.Options{})
-	c := client{t, env.URL}
+	c := newClient(t, env)
 	r := c.get("/metadata")
 	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/fhir+json") {
 		t.Fatalf("GET /metadata: %d %s", r.Status, r.Header.Get("Content-Type"))
@@ -191,7 +268,7 @@ func TestMetadataTellsWhatIsSupported(t *testing.T) {
 func TestFileFindRetrieve(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{ValueSets: true})
-		c := client{t, env.URL}
+		c := newClient(t, env)
 		ds := synth.Generate(synth.Options{Seed: 7, Patients: 2, DocsPerPatient: 12})
 		byPatient := map[int][]synth.Document{}
 		for _, d := range ds.Documents {
@@ -286,7 +363,7 @@ func TestFileFindRetrieve(t *testing.T) {
 func TestBadSubmissionStoresNothing(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{ValueSets: true})
-		c := client{t, env.URL}
+		c := newClient(t, env)
 		ds := synth.Generate(synth.Options{Seed: 8, Patients: 1, DocsPerPatient: 3})
 		p := ds.Patients[0]
 		bad := ds.Documents[1]
@@ -328,7 +405,7 @@ func TestBadSubmissionStoresNothing(t *testing.T) {
 func TestDuplicateUniqueID(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{})
-		c := client{t, env.URL}
+		c := newClient(t, env)
 		ds := synth.Generate(synth.Options{Seed: 9, Patients: 1, DocsPerPatient: 2})
 		p := ds.Patients[0]
 		d := ds.Documents[0]
@@ -353,7 +430,7 @@ func TestDuplicateUniqueID(t *testing.T) {
 func TestConcurrentSameUniqueID(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{})
-		c := client{t, env.URL}
+		c := newClient(t, env)
 		ds := synth.Generate(synth.Options{Seed: 10, Patients: 1, DocsPerPatient: 1})
 		p, d := ds.Patients[0], ds.Documents[0]
 		const n = 12
@@ -390,7 +467,7 @@ func TestConcurrentSameUniqueID(t *testing.T) {
 // the first one, and nothing is stored twice.
 func TestRetryIsIdempotent(t *testing.T) {
 	env := testenv.New(t, testenv.SQLite, testenv.Options{})
-	c := client{t, env.URL}
+	c := newClient(t, env)
 	ds := synth.Generate(synth.Options{Seed: 11, Patients: 1, DocsPerPatient: 2})
 	sub := submissionOf(ds.Patients[0].INS, "1.2.250.1.999.8.1", ds.Documents...)
 	first, second := c.provide(sub), c.provide(sub)
@@ -417,7 +494,7 @@ func TestRetryIsIdempotent(t *testing.T) {
 func TestReplace(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{})
-		c := client{t, env.URL}
+		c := newClient(t, env)
 		ds := synth.Generate(synth.Options{Seed: 12, Patients: 1, DocsPerPatient: 2})
 		p := ds.Patients[0]
 		orig, repl := ds.Documents[0], ds.Documents[1]
@@ -452,7 +529,7 @@ func TestReplace(t *testing.T) {
 // and a PATCH entry in the same transaction marks the old one superseded.
 func TestReplaceWithPatchEntry(t *testing.T) {
 	env := testenv.New(t, testenv.SQLite, testenv.Options{})
-	c := client{t, env.URL}
+	c := newClient(t, env)
 	ds := synth.Generate(synth.Options{Seed: 13, Patients: 1, DocsPerPatient: 2})
 	p := ds.Patients[0]
 	orig, repl := ds.Documents[0], ds.Documents[1]

@@ -19,17 +19,17 @@ var itemKinds = []carnet.ItemKind{carnet.ItemObservation, carnet.ItemMedicationR
 func (s *Server) itemRoutes() {
 	for _, kind := range itemKinds {
 		k := kind
-		s.mux.Handle("GET /"+string(k), s.wrap(func(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
+		s.mux.Handle("GET /"+string(k), s.wrap(string(k), carnet.ActionSearch, func(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
 			return s.searchItems(w, r, req, k)
 		}))
-		s.mux.Handle("POST /"+string(k)+"/_search", s.wrap(func(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
+		s.mux.Handle("POST /"+string(k)+"/_search", s.wrap(string(k), carnet.ActionSearch, func(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
 			return s.searchItems(w, r, req, k)
 		}))
-		s.mux.Handle("GET /"+string(k)+"/{id}", s.wrap(func(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
+		s.mux.Handle("GET /"+string(k)+"/{id}", s.wrap(string(k), carnet.ActionRead, func(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
 			return s.readItem(w, r, req, k)
 		}))
 	}
-	s.mux.Handle("POST /DocumentReference/{op}", s.wrap(s.generateMetadata))
+	s.mux.Handle("POST /DocumentReference/{op}", s.wrap("DocumentReference", carnet.ActionCreate, s.generateMetadata))
 }
 
 // searchItems is a QEDm search (PCC-44): the items of the patient whose

@@ -49,7 +49,7 @@ func fileOne(t *testing.T, c client, p synth.Patient, d synth.Document, setUID s
 func TestPatchMetadataVersions(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{ValueSets: true})
-		c := client{t, env.URL}
+		c := newClient(t, env)
 		ds := synth.Generate(synth.Options{Seed: 21, Patients: 1, DocsPerPatient: 2})
 		p := ds.Patients[0]
 		v1 := fileOne(t, c, p, ds.Documents[0], "1.2.250.1.999.21.1")
@@ -138,7 +138,7 @@ func TestPatchMetadataVersions(t *testing.T) {
 func TestSimplifiedPublish(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{ValueSets: true})
-		c := client{t, env.URL}
+		c := newClient(t, env)
 		ds := synth.Generate(synth.Options{Seed: 22, Patients: 1, DocsPerPatient: 1})
 		body := publishBody(t, ds.Patients[0].INS, ds.Documents[0].UniqueID, ds.Documents[0].Meta, ds.Documents[0].Content)
 		r := c.do("POST", "/DocumentReference", "application/fhir+json", body)
@@ -184,7 +184,7 @@ func publishBody(t *testing.T, ins carnet.Identifier, uid string, meta carnet.Do
 func TestTestINSRefusedInProduction(t *testing.T) {
 	env := testenv.New(t, testenv.SQLite, testenv.Options{})
 	env.Service.AllowTestINS = false
-	c := client{t, env.URL}
+	c := newClient(t, env)
 	ds := synth.Generate(synth.Options{Seed: 23, Patients: 1, DocsPerPatient: 1})
 	r := c.provide(submissionOf(ds.Patients[0].INS, "1.2.250.1.999.23.1", ds.Documents[0]))
 	if r.Status < 400 || r.Status >= 500 {
@@ -198,7 +198,7 @@ func TestTestINSRefusedInProduction(t *testing.T) {
 
 func TestOversizedBodyRefused(t *testing.T) {
 	env := testenv.New(t, testenv.SQLite, testenv.Options{})
-	c := client{t, env.URL}
+	c := newClient(t, env)
 	big := bytes.Repeat([]byte(" "), 65<<20)
 	r := c.do("POST", "/", "application/fhir+json", big)
 	if r.Status != 413 {
@@ -212,7 +212,7 @@ func TestOversizedBodyRefused(t *testing.T) {
 func TestPatientIdentityFeed(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{})
-		c := client{t, env.URL}
+		c := newClient(t, env)
 		ds := synth.Generate(synth.Options{Seed: 24, Patients: 1, DocsPerPatient: 1})
 		p := ds.Patients[0]
 		q := "/Patient?identifier=" + url.QueryEscape(p.INS.System+"|"+p.INS.Value)

@@ -73,7 +73,7 @@ func firstLab(ds synth.Dataset, patient int, after int) (synth.Document, int) {
 func TestLabResultsThroughQEDm(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{ValueSets: true})
-		c := client{t, env.URL}
+		c := newClient(t, env)
 		ds := synth.Generate(synth.Options{Seed: 51, Patients: 2, DocsPerPatient: 30})
 		p := ds.Patients[0]
 		lab, i := firstLab(ds, 0, 0)
@@ -158,7 +158,7 @@ func TestLabResultsThroughQEDm(t *testing.T) {
 // naming both values.
 func TestContradictionsWithTheHeaderRefused(t *testing.T) {
 	env := testenv.New(t, testenv.SQLite, testenv.Options{})
-	c := client{t, env.URL}
+	c := newClient(t, env)
 	ds := synth.Generate(synth.Options{Seed: 52, Patients: 2, DocsPerPatient: 4})
 	d := ds.Documents[0]
 	other := ds.Patients[1]
@@ -204,7 +204,7 @@ func TestContradictionsWithTheHeaderRefused(t *testing.T) {
 // files it, and answers with the DocumentReference it built.
 func TestGenerateMetadata(t *testing.T) {
 	env := testenv.New(t, testenv.SQLite, testenv.Options{ValueSets: true})
-	c := client{t, env.URL}
+	c := newClient(t, env)
 	ds := synth.Generate(synth.Options{Seed: 53, Patients: 1, DocsPerPatient: 20})
 	lab, i := firstLab(ds, 0, 0)
 	if i < 0 {
@@ -251,7 +251,7 @@ func TestGenerateMetadata(t *testing.T) {
 // document; the rest of the metadata is read from the header.
 func TestSimplifiedPublishDerivesFromTheHeader(t *testing.T) {
 	env := testenv.New(t, testenv.SQLite, testenv.Options{ValueSets: true})
-	c := client{t, env.URL}
+	c := newClient(t, env)
 	ds := synth.Generate(synth.Options{Seed: 54, Patients: 1, DocsPerPatient: 3})
 	d, p := ds.Documents[0], ds.Patients[0]
 	body := fmt.Sprintf(`{"resourceType":"DocumentReference","status":"current",

@@ -17,7 +17,7 @@ import (
 func TestSearchParameters(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{})
-		c := client{t, env.URL}
+		c := newClient(t, env)
 		ds := synth.Generate(synth.Options{Seed: 41, Patients: 1, DocsPerPatient: 30})
 		p := ds.Patients[0]
 		for i, d := range ds.Documents {
@@ -126,7 +126,7 @@ func TestSearchParameters(t *testing.T) {
 func TestFindLists(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{})
-		c := client{t, env.URL}
+		c := newClient(t, env)
 		ds := synth.Generate(synth.Options{Seed: 42, Patients: 2, DocsPerPatient: 4})
 		var mine []synth.Document
 		for _, d := range ds.Documents {

@@ -29,16 +29,15 @@ type Config struct {
 	MaxBody int64
 	// Version is the software version shown in /metadata.
 	Version string
-	// Authenticate returns the actor of a request. Until OIDC lands (issue
-	// 4) the server wires AnonymousSystem, which says so in its name.
+	// Authenticate returns the actor of a request from its bearer token
+	// (auth.Verifier.Authenticate). Nil refuses every data request: there
+	// is no anonymous access.
 	Authenticate func(*http.Request) (carnet.Actor, error)
 }
 
-// AnonymousSystem authenticates nobody: every request acts as one
-// unauthenticated producing system. It exists only until OIDC
-// authentication is wired (issue 4); the policy is permit-all meanwhile.
-func AnonymousSystem(*http.Request) (carnet.Actor, error) {
-	return carnet.Actor{Kind: carnet.ActorSystem, ID: carnet.Identifier{System: "urn:carnet:actor", Value: "anonymous"}, Name: "anonymous (no authentication configured)"}, nil
+// noAuthentication is what a server without an identity provider answers.
+func noAuthentication(*http.Request) (carnet.Actor, error) {
+	return carnet.Actor{}, &carnet.Error{Kind: carnet.KindUnauthenticated, Msg: "invalid or missing bearer token"}
 }
 
 // Server is the FHIR API: IHE MHD (ITI-65/66/67/68/105), PDSm PATCH and the
@@ -61,7 +60,7 @@ func New(cfg Config) *Server {
 		cfg.MaxBody = 64 << 20
 	}
 	if cfg.Authenticate == nil {
-		cfg.Authenticate = AnonymousSystem
+		cfg.Authenticate = noAuthentication
 	}
 	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Logger, mux: http.NewServeMux(), started: time.Now().UTC()}
 	s.routes()
@@ -69,23 +68,29 @@ func New(cfg Config) *Server {
 }
 
 func (s *Server) routes() {
-	h := func(pattern string, fn func(http.ResponseWriter, *http.Request, carnet.Request) error) {
-		s.mux.Handle(pattern, s.wrap(fn))
+	// Each data route names the resource and action its SMART scopes must
+	// grant; the transaction checks each of its entries instead.
+	h := func(pattern, resource string, act carnet.Action, fn handler) {
+		s.mux.Handle(pattern, s.wrap(resource, act, fn))
 	}
 	s.mux.HandleFunc("GET /metadata", s.metadata)
-	h("POST /{$}", s.transaction)
-	h("POST /DocumentReference", s.simplifiedPublish)
-	h("GET /DocumentReference", s.searchDocuments)
-	h("POST /DocumentReference/_search", s.searchDocuments)
-	h("GET /DocumentReference/{id}", s.readDocument)
-	h("PATCH /DocumentReference/{id}", s.patchDocument)
-	h("GET /List", s.searchLists)
-	h("POST /List/_search", s.searchLists)
-	h("GET /List/{id}", s.readList)
-	h("GET /Binary/{id}", s.retrieve)
-	h("PUT /Patient", s.putPatient)
-	h("GET /Patient", s.searchPatients)
-	h("GET /Patient/{id}", s.readPatient)
+	h("POST /{$}", "", "", s.transaction)
+	h("POST /DocumentReference", "DocumentReference", carnet.ActionCreate, s.simplifiedPublish)
+	h("GET /DocumentReference", "DocumentReference", carnet.ActionSearch, s.searchDocuments)
+	h("POST /DocumentReference/_search", "DocumentReference", carnet.ActionSearch, s.searchDocuments)
+	h("GET /DocumentReference/{id}", "DocumentReference", carnet.ActionRead, s.readDocument)
+	h("PATCH /DocumentReference/{id}", "DocumentReference", carnet.ActionUpdate, s.patchDocument)
+	h("GET /List", "List", carnet.ActionSearch, s.searchLists)
+	h("POST /List/_search", "List", carnet.ActionSearch, s.searchLists)
+	h("GET /List/{id}", "List", carnet.ActionRead, s.readList)
+	h("GET /Binary/{id}", "Binary", carnet.ActionRead, s.retrieve)
+	h("PUT /Patient", "Patient", carnet.ActionUpdate, s.putPatient)
+	h("GET /Patient", "Patient", carnet.ActionSearch, s.searchPatients)
+	h("GET /Patient/{id}", "Patient", carnet.ActionRead, s.readPatient)
+	h("GET /Consent", "Consent", carnet.ActionSearch, s.searchConsents)
+	h("POST /Consent", "Consent", carnet.ActionCreate, s.createConsent)
+	h("DELETE /Consent/{id}", "Consent", carnet.ActionDelete, s.deleteConsent)
+	h("GET /Communication", "Communication", carnet.ActionSearch, s.searchNotifications)
 	s.itemRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, carnet.Errorf(carnet.KindNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
@@ -100,9 +105,12 @@ type ctxKey int
 
 const requestIDKey ctxKey = 0
 
+type handler func(http.ResponseWriter, *http.Request, carnet.Request) error
+
 // wrap gives every data endpoint the same frame: a request id, the caller's
-// identity, a bounded body, panic recovery, and one way to report errors.
-func (s *Server) wrap(fn func(http.ResponseWriter, *http.Request, carnet.Request) error) http.Handler {
+// identity and scopes, the access mode, a bounded body, panic recovery, and
+// one way to report errors.
+func (s *Server) wrap(resource string, act carnet.Action, fn handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rid := carnet.NewID()
 		w.Header().Set("X-Request-Id", rid)
@@ -122,6 +130,16 @@ func (s *Server) wrap(fn func(http.ResponseWriter, *http.Request, carnet.Request
 			return
 		}
 		req := carnet.Request{Actor: actor, Mode: carnet.ModeNormal, RequestID: rid}
+		if resource != "" {
+			if err := allow(actor, resource, act); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		if req.Mode, req.Reason, err = accessMode(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if err := fn(w, r, req); err != nil {
 			s.writeError(w, r, err)
 		}

@@ -39,15 +39,15 @@ func (sc scenario) request() (carnet.AccessRequest, Settings) {
 		return []string{otherPro}
 	}
 	s := Settings{
-		Closed:               sc.flags["closed"],
-		Blocked:              pick("blocked"),
-		CareTeam:             pick("careteam"),
-		Consented:            pick("consent"),
-		Designated:           pick("designated"),
-		RefuseBTG:            sc.flags["refusebtg"],
-		RefuseCentre15:       sc.flags["refusec15"],
-		MaskedInEmergency:    sc.flags["maskedemergency"],
-		Restricted:           []string{"doc-other"},
+		Closed:            sc.flags["closed"],
+		Blocked:           pick("blocked"),
+		CareTeam:          pick("careteam"),
+		Consented:         pick("consent"),
+		Designated:        pick("designated"),
+		RefuseBTG:         sc.flags["refusebtg"],
+		RefuseCentre15:    sc.flags["refusec15"],
+		MaskedInEmergency: sc.flags["maskedemergency"],
+		Restricted:        []string{"doc-other"},
 	}
 	if sc.flags["restricted"] {
 		s.Restricted = append(s.Restricted, docLogical)

@@ -96,9 +96,10 @@ func TestKill9KeepsAcknowledgedSubmissions(t *testing.T) {
 	o := synth.Options{Seed: 77, Patients: 40, DocsPerPatient: 40}
 	ds := synth.Generate(o)
 	type sub struct {
-		ins  carnet.Identifier
-		uids [2]string
-		body []byte
+		ins     carnet.Identifier
+		uids    [2]string
+		authors [2]carnet.Author // each document's author reads it back, whatever its labels
+		body    []byte
 	}
 	var subs []sub
 	for i := 0; i+1 < len(ds.Documents); i += 2 {
@@ -110,14 +111,17 @@ func TestKill9KeepsAcknowledgedSubmissions(t *testing.T) {
 		s := carnet.Submission{Patient: ins, Set: carnet.SubmissionSet{UniqueID: a.UniqueID + ".set", SourceID: "1.2.250.1.999.2", ContentType: a.Meta.Type},
 			Documents: []carnet.SubmittedDocument{{UniqueID: a.UniqueID, Meta: a.Meta, Content: a.Content}, {UniqueID: b.UniqueID, Meta: b.Meta, Content: b.Content}}}
 		body, _ := json.Marshal(mhd.ProvideBundle(s))
-		subs = append(subs, sub{ins, [2]string{a.UniqueID, b.UniqueID}, body})
+		subs = append(subs, sub{ins, [2]string{a.UniqueID, b.UniqueID}, [2]carnet.Author{a.Meta.Authors[0], b.Meta.Authors[0]}, body})
 	}
 	r := rand.New(rand.NewPCG(7, 7))
 	acked := map[int]bool{}
 	next := 0
 	const rounds = 6
+	idp := newIdP(t)
+	args := append([]string{"--data", data, "--allow-test-ins"}, idp.args(t)...)
+	lgc := idp.token(t, "lgc")
 	for round := 0; round < rounds && next < len(subs); round++ {
-		c := startChild(t, "--data", data, "--allow-test-ins")
+		c := startChild(t, args...)
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
@@ -140,7 +144,10 @@ func TestKill9KeepsAcknowledgedSubmissions(t *testing.T) {
 					i := next
 					next++
 					mu.Unlock()
-					res, err := httpc.Post(c.url+"/", "application/fhir+json", bytes.NewReader(subs[i].body))
+					req, _ := http.NewRequest("POST", c.url+"/", bytes.NewReader(subs[i].body))
+					req.Header.Set("Content-Type", "application/fhir+json")
+					req.Header.Set("Authorization", "Bearer "+lgc)
+					res, err := httpc.Do(req)
 					if err != nil {
 						return // the server is gone
 					}
@@ -162,11 +169,13 @@ func TestKill9KeepsAcknowledgedSubmissions(t *testing.T) {
 		t.Fatal("no submission was acknowledged before the kills: the test proves nothing")
 	}
 
-	c := startChild(t, "--data", data, "--allow-test-ins")
+	c := startChild(t, args...)
 	defer c.kill()
-	count := func(ins carnet.Identifier, uid string) int {
+	count := func(ins carnet.Identifier, uid string, author carnet.Author) int {
 		q := url.Values{"patient.identifier": {ins.System + "|" + ins.Value}, "identifier": {uid}}
-		res, err := http.Get(c.url + "/DocumentReference?" + q.Encode())
+		req, _ := http.NewRequest("GET", c.url+"/DocumentReference?"+q.Encode(), nil)
+		req.Header.Set("Authorization", "Bearer "+idp.proToken(t, author))
+		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,7 +188,7 @@ func TestKill9KeepsAcknowledgedSubmissions(t *testing.T) {
 	}
 	lost, half := 0, 0
 	for i := 0; i < next; i++ {
-		n := count(subs[i].ins, subs[i].uids[0]) + count(subs[i].ins, subs[i].uids[1])
+		n := count(subs[i].ins, subs[i].uids[0], subs[i].authors[0]) + count(subs[i].ins, subs[i].uids[1], subs[i].authors[1])
 		if acked[i] && n != 2 {
 			lost++
 		}

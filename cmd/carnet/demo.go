@@ -23,15 +23,16 @@ var demoActor = carnet.Actor{Kind: carnet.ActorSystem, ID: carnet.Identifier{Sys
 func loadDemo(ctx context.Context, svc *carnet.Service, logger *slog.Logger) (int, error) {
 	ds := synth.Generate(demoOptions)
 	req := carnet.Request{Actor: demoActor, Mode: carnet.ModeNormal, RequestID: "demo-load"}
-	if _, err := svc.PatientByINS(ctx, req, ds.Patients[0].INS); err == nil {
-		logger.Info("demo data already present")
-		return 0, nil
-	} else if !carnet.IsKind(err, carnet.KindNotFound) {
-		return 0, err
-	}
-	for _, p := range ds.Patients {
-		if _, _, err := svc.PutPatient(ctx, req, p.INS, p.Identity); err != nil {
+	// The loader is a producing system: it feeds identities and files, and
+	// may not read. A first patient already there means the data is.
+	for i, p := range ds.Patients {
+		_, created, err := svc.PutPatient(ctx, req, p.INS, p.Identity)
+		if err != nil {
 			return 0, fmt.Errorf("demo patient %d: %w", p.Index, err)
+		}
+		if i == 0 && !created {
+			logger.Info("demo data already present")
+			return 0, nil
 		}
 	}
 	n := 0
@@ -57,21 +58,36 @@ func loadDemo(ctx context.Context, svc *carnet.Service, logger *slog.Logger) (in
 	return n, nil
 }
 
-func printDemoHelp(w io.Writer, url string) {
+func printDemoHelp(w io.Writer, url string, c serverConfig) {
 	ds := synth.Generate(demoOptions)
+	flags := ""
+	if c.Data != "./carnet-data" {
+		flags += " --data " + c.Data
+	}
+	if c.BaseURL != "" {
+		flags += " --base-url " + c.BaseURL
+	} else if c.Addr != "127.0.0.1:8080" {
+		flags += " --addr " + c.Addr
+	}
 	fmt.Fprintf(w, `
 Demo mode: synthetic data only (test INS, OID 1.2.250.1.213.1.4.10). Never put real data here.
-Authentication is not wired yet: every request acts as an anonymous system and
-the access policy permits everything (OIDC and the DMP access rules come next).
+A built-in identity provider signs tokens for demo users (demo only; never enabled otherwise):
+  professionals gp, cardio, nurse, dentist, samu, pharma; patients patient0…patient3; software lgc.
 
 Try:
-  curl -s %s/metadata
-`, url)
+  curl -s %[1]s/metadata
+  TOKEN=$(go run ./cmd/carnet token --user gp%[2]s)
+`, url, flags)
 	for _, p := range ds.Patients[:3] {
-		fmt.Fprintf(w, "  curl -s '%s/DocumentReference?patient.identifier=%s|%s&status=current'   # %s %s\n",
+		fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/DocumentReference?patient.identifier=%s|%s&status=current'   # %s %s\n",
 			url, p.INS.System, p.INS.Value, firstOf(p.Identity.Given), p.Identity.Family)
 	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, `
+  As a patient:   TOKEN=$(go run ./cmd/carnet token --user patient0%[2]s); curl -s -H "Authorization: Bearer $TOKEN" %[1]s/Communication
+  Emergency (SAMU, centre 15): TOKEN=$(go run ./cmd/carnet token --user samu%[2]s) and add -H 'X-Purpose-Of-Use: ETREAT'
+  Bris de glace: -H 'X-Purpose-Of-Use: BTG' -H 'X-Access-Reason: patient%%20inconscient'
+
+`, url, flags)
 }
 
 func firstOf(s []string) string {

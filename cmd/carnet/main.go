@@ -37,6 +37,7 @@ const usage = `carnet — secure health-document sharing (IHE MHD on FHIR R4)
 
 Usage:
   carnet serve [flags]   run the server (embedded SQLite by default)
+  carnet token --user U  print a signed token for a demo user (against serve --demo)
   carnet version         print the version
 
 Run "carnet serve -h" for the server's flags and their environment variables.
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "token":
+		return token(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "carnet", version)
 		return nil

@@ -23,8 +23,9 @@ import (
 
 // serverConfig is what `carnet serve` is told.
 type serverConfig struct {
-	Addr, Data, Postgres, KeyFile, ValueSets, BaseURL string
-	Demo, AllowTestINS, InitKey                       bool
+	Addr, Data, Postgres, KeyFile, ValueSets, BaseURL  string
+	AccessMatrix, OIDCIssuers, Audience, NotifyWebhook string
+	Demo, AllowTestINS, InitKey                        bool
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -38,13 +39,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	demo := fs.Bool("demo", false, "load deterministic synthetic demo data (test INS accepted); never for real data")
 	testINS := fs.Bool("allow-test-ins", false, "accept test INS OIDs (1.2.250.1.213.1.4.10/.11) outside demo mode: test environments only")
 	initKey := fs.Bool("init-key", false, "with --postgres: create the key file if absent (first start of a new database)")
+	matrix := fs.String("access-matrix", "", "CSV access matrix (profession × document type) of the DMP rules; required outside --demo")
+	issuers := fs.String("oidc-issuer", "", "trusted OpenID Connect issuer URL(s), comma-separated (discovery + JWKS); without one every data request is refused")
+	audience := fs.String("audience", "", "the audience tokens must carry: this deployment's identifier at its issuers")
+	hook := fs.String("notify-webhook", "", "URL the patients' notifications are POSTed to (HMAC-signed with CARNET_NOTIFY_WEBHOOK_SECRET)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
 	c := serverConfig{Addr: *addr, Data: *data, Postgres: *pg, KeyFile: *keyFile, ValueSets: *vs, BaseURL: *base,
+		AccessMatrix: *matrix, OIDCIssuers: *issuers, Audience: *audience, NotifyWebhook: *hook,
 		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey}
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// Listen first: the demo issuer's URL is the address actually bound.
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	c.Addr = ln.Addr().String()
 	app, err := openApp(ctx, c, logger)
 	if err != nil {
 		return err
@@ -61,10 +74,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
+	if err := startWebhook(ctx, c, app.svc, logger); err != nil {
 		return err
 	}
+
 	srv := &http.Server{
 		Handler:           app.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -76,7 +89,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "Carnet listens on %s (FHIR base; CapabilityStatement at %s/metadata)\n", url, url)
 	if c.Demo {
-		printDemoHelp(stdout, url)
+		printDemoHelp(stdout, url, c)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -142,19 +155,31 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		logger.Warn("no --valuesets directory: type, confidentiality, facility and practice-setting codes are NOT checked against the national value sets")
 	}
 
+	engine, err := loadPolicy(c, logger)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	authenticate, err := authentication(c, mux, logger)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	svc := &carnet.Service{
 		Store:        store,
 		Sealer:       sealer,
-		Policy:       carnet.PermitAllPolicy{}, // access rules arrive with issue 4
-		Audit:        carnet.NoAuditor{},       // the tamper-evident log arrives with issue 5
+		Policy:       engine,
+		Audit:        carnet.NoAuditor{}, // the tamper-evident log arrives with issue 5
 		Clock:        carnet.SystemClock{},
 		Terminology:  terms,
 		Extractor:    qedm.Extractor{},
 		Logger:       logger,
 		AllowTestINS: c.Demo || c.AllowTestINS,
 	}
-	api := httpapi.New(httpapi.Config{Service: svc, BaseURL: c.BaseURL, Logger: logger, Version: version})
-	return &app{store: store, svc: svc, handler: api}, nil
+	api := httpapi.New(httpapi.Config{Service: svc, BaseURL: c.BaseURL, Logger: logger, Version: version, Authenticate: authenticate})
+	mux.Handle("/", api)
+	return &app{store: store, svc: svc, handler: mux}, nil
 }
 
 // openSealer loads the key-encryption key. Without it the server still

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/auth"
 	"github.com/carnet-sante/carnet/seal"
 	"github.com/carnet-sante/carnet/synth"
 )
@@ -62,9 +65,85 @@ func (s *server) stop() {
 	s.done <- nil // later stops return at once
 }
 
-func get(t *testing.T, u string) (int, map[string]any) {
+// idp is an outside OpenID Connect issuer for servers started without
+// --demo: the demo issuer's code, served over HTTP by the test, trusted by
+// the server through --oidc-issuer (discovery and JWKS over the network).
+type idp struct {
+	issuer *auth.DemoIssuer
+	url    string
+}
+
+const idpAudience = "carnet-serve-test"
+
+func newIdP(t *testing.T) *idp {
 	t.Helper()
-	res, err := http.Get(u)
+	d, err := auth.NewDemoIssuer(t.TempDir(), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", d)
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	d.SetIssuerURL(ts.URL)
+	return &idp{issuer: d, url: ts.URL}
+}
+
+// args are the flags of a production server trusting this issuer, with an
+// access matrix (header only: no profession restriction).
+func (i *idp) args(t *testing.T) []string {
+	t.Helper()
+	m := filepath.Join(t.TempDir(), "matrix.csv")
+	if err := os.WriteFile(m, []byte("profession,document,label,effect,source\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--oidc-issuer", i.url, "--audience", idpAudience, "--access-matrix", m}
+}
+
+func (i *idp) token(t *testing.T, user string) string {
+	t.Helper()
+	tok, err := i.issuer.Mint(user, idpAudience, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// proToken is a token for the professional who is author a.
+func (i *idp) proToken(t *testing.T, a carnet.Author) string {
+	t.Helper()
+	c := map[string]any{auth.ClaimRPPS: a.ID.Value, auth.ClaimProfession: a.Profession.Code, auth.ClaimScope: "user/*.rs"}
+	if a.Specialty.Code != "" {
+		c[auth.ClaimSpecialty] = a.Specialty.Code
+	}
+	tok, err := i.issuer.Issue(carnet.ActorProfessional, c, idpAudience, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// demoToken runs `carnet token` against a --demo server, as a user would.
+func demoToken(t *testing.T, s *server, user string, extra ...string) string {
+	t.Helper()
+	var out strings.Builder
+	args := append([]string{"token", "--user", user, "--addr", strings.TrimPrefix(s.URL, "http://")}, extra...)
+	if err := run(context.Background(), args, &out, io.Discard); err != nil {
+		t.Fatalf("carnet token: %v", err)
+	}
+	return strings.TrimSpace(out.String())
+}
+
+func get(t *testing.T, u string, token ...string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest("GET", u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(token) > 0 {
+		req.Header.Set("Authorization", "Bearer "+token[0])
+	}
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +169,12 @@ func TestServeDemo(t *testing.T) {
 	if code, cs := get(t, s.URL+"/metadata"); code != 200 || cs["resourceType"] != "CapabilityStatement" {
 		t.Fatalf("/metadata: %d %v", code, cs["resourceType"])
 	}
-	code, b := get(t, demoSearch(s.URL))
+	if code, b := get(t, demoSearch(s.URL)); code != 401 || b["resourceType"] != "OperationOutcome" {
+		t.Fatalf("ITI-67 without a token: %d %v, want 401", code, b)
+	}
+	// The README's flow: a token from `carnet token`, for the first demo patient.
+	tok := demoToken(t, s, "patient0", "--data", data)
+	code, b := get(t, demoSearch(s.URL), tok)
 	if code != 200 || b["resourceType"] != "Bundle" {
 		t.Fatalf("ITI-67: %d %v", code, b)
 	}
@@ -98,13 +182,18 @@ func TestServeDemo(t *testing.T) {
 	if total < 5 {
 		t.Fatalf("demo patient has %v current documents, want several", total)
 	}
+	// The same patient's record is nobody else's business: another demo
+	// patient finds nothing there.
+	if code, b := get(t, demoSearch(s.URL), demoToken(t, s, "patient1", "--data", data)); code != 200 || b["total"].(float64) != 0 {
+		t.Errorf("another patient searching patient0's record: %d, %v documents; want 0", code, b["total"])
+	}
 	if info, err := os.Stat(filepath.Join(data, seal.KeyFileName)); err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("key file: %v, mode %v; want 0600", err, info.Mode().Perm())
 	}
 	s.stop()
 
 	again := startServe(t, "--demo", "--data", data)
-	if _, b := get(t, demoSearch(again.URL)); b["total"].(float64) != total {
+	if _, b := get(t, demoSearch(again.URL), demoToken(t, again, "patient0", "--data", data)); b["total"].(float64) != total {
 		t.Errorf("after restart: %v documents, want %v (demo data loaded once)", b["total"], total)
 	}
 }
@@ -122,12 +211,13 @@ func TestServeRefusesWithoutItsKey(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	idp := newIdP(t)
 	check := func(t *testing.T) {
-		s := startServe(t, "--data", data, "--allow-test-ins")
+		s := startServe(t, append([]string{"--data", data, "--allow-test-ins"}, idp.args(t)...)...)
 		if code, _ := get(t, s.URL+"/metadata"); code != 200 {
 			t.Errorf("/metadata without key: %d, want 200", code)
 		}
-		code, b := get(t, demoSearch(s.URL))
+		code, b := get(t, demoSearch(s.URL), idp.token(t, "patient0"))
 		if code != 503 || b["resourceType"] != "OperationOutcome" {
 			t.Errorf("ITI-67 without the right key: %d %v, want 503 OperationOutcome", code, b["resourceType"])
 		}
@@ -157,8 +247,8 @@ func TestServeRefusesWithoutItsKey(t *testing.T) {
 		if err := os.WriteFile(keyPath, original, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		s := startServe(t, "--data", data, "--allow-test-ins")
-		if code, b := get(t, demoSearch(s.URL)); code != 200 || b["total"].(float64) < 5 {
+		s := startServe(t, append([]string{"--data", data, "--allow-test-ins"}, idp.args(t)...)...)
+		if code, b := get(t, demoSearch(s.URL), idp.token(t, "patient0")); code != 200 || b["total"].(float64) < 5 {
 			t.Errorf("with the key back: %d, %v documents", code, b["total"])
 		}
 	})
@@ -168,7 +258,7 @@ func TestFlagsReadEnvironment(t *testing.T) {
 	t.Setenv("CARNET_DATA", t.TempDir())
 	t.Setenv("CARNET_DEMO", "true")
 	s := startServe(t)
-	if code, b := get(t, demoSearch(s.URL)); code != 200 || b["total"].(float64) < 5 {
+	if code, b := get(t, demoSearch(s.URL), demoToken(t, s, "patient0")); code != 200 || b["total"].(float64) < 5 {
 		t.Errorf("CARNET_DEMO/CARNET_DATA not honoured: %d %v", code, b["total"])
 	}
 	if !strings.HasPrefix(s.URL, "http://127.0.0.1:") {

@@ -8,14 +8,18 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/auth"
 	"github.com/carnet-sante/carnet/httpapi"
+	"github.com/carnet-sante/carnet/policy"
 	"github.com/carnet-sante/carnet/postgres"
 	"github.com/carnet-sante/carnet/postgres/pgtest"
 	"github.com/carnet-sante/carnet/qedm"
@@ -117,6 +121,59 @@ type Env struct {
 	Service *carnet.Service
 	Server  *httptest.Server
 	URL     string
+	// Issuer is the test identity provider the server trusts (the demo
+	// issuer, mounted at URL/demo-idp): tests hold real signed tokens.
+	Issuer *auth.DemoIssuer
+}
+
+// Audience is the audience test tokens carry and the server requires.
+const Audience = "carnet-test"
+
+// Token returns a signed token for a demo user (gp, cardio, nurse,
+// dentist, samu, pharma, patient0…patient3, lgc).
+func (e *Env) Token(t testing.TB, user string) string {
+	t.Helper()
+	tok, err := e.Issuer.Mint(user, Audience, time.Hour)
+	if err != nil {
+		t.Fatalf("token for %s: %v", user, err)
+	}
+	return tok
+}
+
+// PatientToken returns a signed token for the patient with INS ins (or,
+// with representative, for their legal representative).
+func (e *Env) PatientToken(t testing.TB, ins carnet.Identifier, representative bool) string {
+	t.Helper()
+	c := map[string]any{auth.ClaimINS: ins.Value, auth.ClaimINSSystem: ins.System, auth.ClaimName: "Patient de test",
+		auth.ClaimScope: "patient/*.cruds"}
+	if representative {
+		c[auth.ClaimRepresentative] = true
+	}
+	tok, err := e.Issuer.Issue(carnet.ActorPatient, c, Audience, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// ProfessionalToken returns a signed token for professional a (RPPS in
+// a.ID, profession and specialty codes from a), with SMART scopes scope
+// (default user/*.cruds).
+func (e *Env) ProfessionalToken(t testing.TB, a carnet.Author, scope string) string {
+	t.Helper()
+	if scope == "" {
+		scope = "user/*.cruds"
+	}
+	c := map[string]any{auth.ClaimRPPS: a.ID.Value, auth.ClaimProfession: a.Profession.Code,
+		auth.ClaimName: strings.TrimSpace(strings.Join(a.Given, " ") + " " + a.Family), auth.ClaimScope: scope}
+	if a.Specialty.Code != "" {
+		c[auth.ClaimSpecialty] = a.Specialty.Code
+	}
+	tok, err := e.Issuer.Issue(carnet.ActorProfessional, c, Audience, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // Options adjust a test environment.
@@ -125,6 +182,10 @@ type Options struct {
 	// test where they are absent). Without it codes are not checked.
 	ValueSets bool
 	Clock     carnet.Clock
+	// AccessMatrix loads the partial national access matrix from ../shared
+	// (skipping the test where it is absent). Without it professions read
+	// every document type.
+	AccessMatrix bool
 }
 
 // New wires a Service and the HTTP API on a fresh store of backend b, with
@@ -153,14 +214,47 @@ func New(t testing.TB, b Backend, o Options) *Env {
 		clock = carnet.SystemClock{}
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	engine := &policy.Engine{Matrix: &policy.Matrix{}}
+	if o.AccessMatrix {
+		engine.Matrix = LoadMatrix(t)
+	}
 	svc := &carnet.Service{
 		Store: store, Sealer: seal.New(kr, seal.StoreKeys(store)),
-		Policy: carnet.PermitAllPolicy{}, Audit: carnet.NoAuditor{},
+		Policy: engine, Audit: carnet.NoAuditor{},
 		Clock: clock, Terminology: terms, Extractor: qedm.Extractor{}, Logger: logger, AllowTestINS: true,
 	}
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Service: svc, Logger: logger, Version: "test"}))
+	issuer, err := auth.NewDemoIssuer(keyDir, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Server: srv, URL: srv.URL}
+	issuer.SetIssuerURL(srv.URL + "/demo-idp")
+	verifier, err := auth.NewVerifier(auth.Config{Issuers: []auth.Issuer{{URL: issuer.IssuerURL(), Audience: Audience}},
+		AllowTestINS: true, HTTPClient: issuer.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("/demo-idp/", http.StripPrefix("/demo-idp", issuer))
+	mux.Handle("/", httpapi.New(httpapi.Config{Service: svc, Logger: logger, Version: "test", Authenticate: verifier.Authenticate}))
+	return &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Server: srv, URL: srv.URL, Issuer: issuer}
+}
+
+// LoadMatrix returns the partial national access matrix from ../shared.
+func LoadMatrix(t testing.TB) *policy.Matrix {
+	t.Helper()
+	f, err := os.Open(Shared(t, "reference", "access-matrix-partial.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := policy.LoadMatrix(f)
+	if err != nil {
+		t.Fatalf("access matrix: %v", err)
+	}
+	return m
 }
 
 // LoadValueSets returns the national value sets from ../shared.

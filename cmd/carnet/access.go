@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/auth"
+	"github.com/carnet-sante/carnet/policy"
+	"github.com/carnet-sante/carnet/webhook"
+)
+
+// demoAudience is the audience of demo tokens: the identifier a --demo
+// server is registered under at its own demo issuer.
+const demoAudience = "carnet-demo"
+
+// demoIssuerPath is where a --demo server mounts its built-in issuer.
+const demoIssuerPath = "/demo-idp"
+
+// publicBase is the server's public URL: --base-url, else the listen address.
+func publicBase(c serverConfig) string {
+	if c.BaseURL != "" {
+		return strings.TrimSuffix(c.BaseURL, "/")
+	}
+	return "http://" + c.Addr
+}
+
+// loadPolicy builds the access policy from the matrix file. Without one,
+// a production server refuses to start; a demo server runs without
+// profession restrictions and says so.
+func loadPolicy(c serverConfig, logger *slog.Logger) (*policy.Engine, error) {
+	if c.AccessMatrix == "" {
+		if !c.Demo {
+			return nil, errors.New("--access-matrix is required: the access matrix (profession × document type) of the DMP rules, e.g. the national annex as CSV")
+		}
+		logger.Warn("no --access-matrix: the demo runs WITHOUT profession × document-type restrictions (all other access rules apply)")
+		return &policy.Engine{Matrix: &policy.Matrix{}}, nil
+	}
+	f, err := os.Open(c.AccessMatrix)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, err := policy.LoadMatrix(f)
+	if err != nil {
+		return nil, fmt.Errorf("access matrix %s: %w", c.AccessMatrix, err)
+	}
+	logger.Info("access matrix loaded", "file", c.AccessMatrix)
+	return &policy.Engine{Matrix: m}, nil
+}
+
+// authentication builds the bearer-token verifier: the configured OpenID
+// Connect issuers, and in --demo the built-in demo issuer (mounted on mux).
+// Without any issuer every data request is refused (401).
+func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (func(*http.Request) (carnet.Actor, error), error) {
+	var issuers []auth.Issuer
+	for _, u := range strings.Split(c.OIDCIssuers, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			if c.Audience == "" {
+				return nil, errors.New("--oidc-issuer needs --audience: the identifier this deployment is registered under")
+			}
+			issuers = append(issuers, auth.Issuer{URL: strings.TrimSuffix(u, "/"), Audience: c.Audience})
+		}
+	}
+	var client *http.Client
+	if c.Demo {
+		demo, err := demoIssuer(c)
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle(demoIssuerPath+"/", http.StripPrefix(demoIssuerPath, demo))
+		issuers = append(issuers, auth.Issuer{URL: demo.IssuerURL(), Audience: demoAudience})
+		if len(issuers) == 1 {
+			client = demo.Client()
+		} else {
+			client = &http.Client{Transport: splitTransport{demo: demo.IssuerURL(), in: demo.Client().Transport, out: http.DefaultTransport}}
+		}
+		logger.Warn("demo identity provider enabled: tokens for demo users are minted by `carnet token --user NAME`; never enable --demo with real data", "issuer", demo.IssuerURL())
+	}
+	if len(issuers) == 0 {
+		logger.Warn("no --oidc-issuer configured: every data request is refused (401)")
+		return nil, nil
+	}
+	v, err := auth.NewVerifier(auth.Config{Issuers: issuers, AllowTestINS: c.Demo || c.AllowTestINS, HTTPClient: client})
+	if err != nil {
+		return nil, err
+	}
+	return v.Authenticate, nil
+}
+
+// splitTransport reaches the demo issuer in process and others over the
+// network.
+type splitTransport struct {
+	demo    string
+	in, out http.RoundTripper
+}
+
+func (t splitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasPrefix(r.URL.String(), t.demo+"/") {
+		return t.in.RoundTrip(r)
+	}
+	return t.out.RoundTrip(r)
+}
+
+func demoIssuer(c serverConfig) (*auth.DemoIssuer, error) {
+	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		return nil, err
+	}
+	d, err := auth.NewDemoIssuer(c.Data, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	d.SetIssuerURL(publicBase(c) + demoIssuerPath)
+	return d, nil
+}
+
+// startWebhook starts the notification sender when a webhook is configured.
+func startWebhook(ctx context.Context, c serverConfig, svc *carnet.Service, logger *slog.Logger) error {
+	if c.NotifyWebhook == "" {
+		return nil
+	}
+	secret, err := base64.StdEncoding.DecodeString(os.Getenv("CARNET_NOTIFY_WEBHOOK_SECRET"))
+	if err != nil || len(secret) < 32 {
+		return errors.New("--notify-webhook needs CARNET_NOTIFY_WEBHOOK_SECRET: at least 32 random bytes, base64")
+	}
+	s := &webhook.Sender{URL: c.NotifyWebhook, Secret: secret, Source: svc, Logger: logger}
+	go func() {
+		if err := s.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("notification sender stopped", "err", err)
+		}
+	}()
+	logger.Info("notifications delivered to webhook", "url", c.NotifyWebhook)
+	return nil
+}
+
+// token prints a signed token for a demo user, for a server started with
+// --demo, the same --data and the same --addr or --base-url.
+func token(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("token", stderr)
+	user := fs.String("user", "", "demo user: gp, cardio, nurse, dentist, samu, pharma, patient0…patient3, lgc")
+	data := fs.String("data", "./carnet-data", "data directory of the --demo server (it holds the demo issuer's key)")
+	addr := fs.String("addr", "127.0.0.1:8080", "HOST:PORT of the --demo server")
+	base := fs.String("base-url", "", "public base URL of the --demo server, if it was given one")
+	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token (at most 24h)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	c := serverConfig{Data: *data, Addr: *addr, BaseURL: *base, Demo: true}
+	d, err := demoIssuer(c)
+	if err != nil {
+		return err
+	}
+	if *user == "" {
+		return fmt.Errorf("--user is required: one of %s", strings.Join(d.Users(), ", "))
+	}
+	tok, err := d.Mint(*user, demoAudience, *ttl)
+	if err != nil {
+		return fmt.Errorf("%w (demo users: %s)", err, strings.Join(d.Users(), ", "))
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
