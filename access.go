@@ -91,18 +91,21 @@ func (PermitAllPolicy) Decide(AccessRequest) Decision {
 	return Decision{Permit: true, Reasons: []string{"permit-all policy (access rules not yet enforced)"}}
 }
 
-// AuditEvent records one access to patient data.
+// AuditEvent records one access to patient data (IHE BALP shapes: who,
+// what, when, how, outcome). It is sealed with the patient's key
+// (SealAuditEvent); only its digest enters the tamper-evident log.
 type AuditEvent struct {
-	Time      time.Time
-	RequestID string
-	Actor     Actor
-	Action    Action
-	Mode      Mode
-	Reason    string
-	Patient   PatientKey
-	Documents []string // FHIR ids touched
-	Outcome   string   // success, denied, error
-	Detail    []string // decision reasons
+	ID        string     `json:"id"`
+	Time      time.Time  `json:"time"`
+	RequestID string     `json:"requestId,omitempty"`
+	Actor     Actor      `json:"actor"`
+	Action    Action     `json:"action"`
+	Mode      Mode       `json:"mode,omitempty"`
+	Reason    string     `json:"reason,omitempty"`
+	Patient   PatientKey `json:"patient,omitempty"`
+	Documents []string   `json:"documents,omitempty"` // FHIR ids touched
+	Outcome   string     `json:"outcome"`             // success, denied, error
+	Detail    []string   `json:"detail,omitempty"`    // decision reasons, for auditors
 }
 
 // Auditor records audit events. Record must return only once the event is
