@@ -374,11 +374,17 @@ func (s *Service) AddConsent(ctx context.Context, r Request, id Identifier, c Co
 	if c.Kind == ConsentRestrict {
 		// The patient names the document by its id; the restriction holds
 		// for every version of it.
-		row, err := s.Store.Document(ctx, a.row.Key, c.Document)
-		if err != nil {
+		// A Consent read back names it by logicalId; both are accepted.
+		logical := ""
+		if row, err := s.Store.Document(ctx, a.row.Key, c.Document); err == nil {
+			logical = row.LogicalID
+		} else if rows, err := s.Store.FindDocuments(ctx, a.row.Key, DocumentFilter{LogicalID: c.Document, AllVersions: true, WithoutSealed: true}); err == nil && len(rows) > 0 {
+			logical = c.Document
+		}
+		if logical == "" {
 			return Consent{}, Invalid(Issue{"error", "not-found", "the restricted document is not in this record", path + ".provision.data"})
 		}
-		c.Document = row.LogicalID
+		c.Document = logical
 	}
 	c.ID, c.Date, c.Recorder, c.RecorderLegal = NewID(), s.now(), r.Actor.Kind, r.Actor.LegalRepresentative
 	if err := s.changeConsents(ctx, a.row.Key, func(cs []Consent) ([]Consent, error) {

@@ -402,6 +402,47 @@ func documentIDs(t *testing.T, r response) []string {
 	return out
 }
 
+// An EHDS restriction hides a document from professionals, even its
+// author, without a trace; the patient still sees it, and a restriction
+// read back can be posted again.
+func TestRestriction(t *testing.T) {
+	rec := newRecord(t, testenv.SQLite)
+	env, c := rec.env, rec.c
+	patient, gp := env.Token(t, "patient0"), env.Token(t, "gp")
+	id := postConsent(t, c.as(patient), consentBody(t, carnet.Consent{Kind: carnet.ConsentRestrict, Document: rec.consult}, carnet.Identifier{}))
+	if got := rec.visible(t, gp); got[rec.consult] || len(got) != 2 {
+		t.Errorf("the GP sees %v after the restriction; want the two others", got)
+	}
+	sameAsNotFound(t, "GP reading a restricted document", c.as(gp).get("/DocumentReference/"+rec.consult), rec.notFound(t, gp))
+	if got := rec.visible(t, patient); !got[rec.consult] {
+		t.Errorf("the patient no longer sees the document they restricted")
+	}
+	// The Consent as read back names the document by its logicalId.
+	var stored fhir.Consent
+	for _, e := range decode[fhir.Bundle](t, c.as(patient).get("/Consent")).Entry {
+		var cs fhir.Consent
+		json.Unmarshal(e.Resource, &cs)
+		if cs.ID == id {
+			stored = cs
+		}
+	}
+	if stored.ID == "" {
+		t.Fatal("the restriction is not among the patient's consents")
+	}
+	if r := c.as(patient).do("DELETE", "/Consent/"+id, "", nil); r.Status != 204 {
+		t.Fatalf("lift: %d", r.Status)
+	}
+	if got := rec.visible(t, gp); !got[rec.consult] {
+		t.Errorf("after lifting the restriction the GP does not see the document")
+	}
+	stored.ID = ""
+	body, _ := json.Marshal(stored)
+	postConsent(t, c.as(patient), body)
+	if got := rec.visible(t, gp); got[rec.consult] {
+		t.Errorf("the restriction posted again as read back does not hold")
+	}
+}
+
 func contentID(t *testing.T, c client, docID string) string {
 	t.Helper()
 	r := c.get("/DocumentReference/" + docID)
