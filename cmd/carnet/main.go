@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // notifications are dated in Europe/Paris, whatever the host has
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
