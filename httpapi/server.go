@@ -33,6 +33,9 @@ type Config struct {
 	// (auth.Verifier.Authenticate). Nil refuses every data request: there
 	// is no anonymous access.
 	Authenticate func(*http.Request) (carnet.Actor, error)
+	// AuditLog serves the log's checkpoints and proofs (/log/…); nil
+	// serves none.
+	AuditLog AuditLog
 }
 
 // noAuthentication is what a server without an identity provider answers.
@@ -92,6 +95,7 @@ func (s *Server) routes() {
 	h("DELETE /Consent/{id}", "Consent", carnet.ActionDelete, s.deleteConsent)
 	h("GET /Communication", "Communication", carnet.ActionSearch, s.searchNotifications)
 	s.itemRoutes()
+	s.auditRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, carnet.Errorf(carnet.KindNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -25,6 +25,8 @@ import (
 type serverConfig struct {
 	Addr, Data, Postgres, KeyFile, ValueSets, BaseURL  string
 	AccessMatrix, OIDCIssuers, Audience, NotifyWebhook string
+	LogFile                                            string
+	AuditRetention, LogRetention                       time.Duration
 	Demo, AllowTestINS, InitKey                        bool
 }
 
@@ -43,14 +45,35 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	issuers := fs.String("oidc-issuer", "", "trusted OpenID Connect issuer URL(s), comma-separated (discovery + JWKS); without one every data request is refused")
 	audience := fs.String("audience", "", "the audience tokens must carry: this deployment's identifier at its issuers")
 	hook := fs.String("notify-webhook", "", "URL the patients' notifications are POSTed to (HMAC-signed with CARNET_NOTIFY_WEBHOOK_SECRET)")
+	auditRet := fs.String("audit-retention", "10y", "how long the patient-facing access history keeps each event (then only its log entry stays); 0 keeps forever")
+	logFile := fs.String("log-file", "", "technical log file, rotated daily (default: standard error)")
+	logRet := fs.String("log-retention", "90d", "how long rotated technical log files are kept")
 	if err := fs.parse(args); err != nil {
+		return err
+	}
+	auditRetention, err := parseRetention(*auditRet)
+	if err != nil {
+		return err
+	}
+	logRetention, err := parseRetention(*logRet)
+	if err != nil {
 		return err
 	}
 	c := serverConfig{Addr: *addr, Data: *data, Postgres: *pg, KeyFile: *keyFile, ValueSets: *vs, BaseURL: *base,
 		AccessMatrix: *matrix, OIDCIssuers: *issuers, Audience: *audience, NotifyWebhook: *hook,
+		LogFile: *logFile, AuditRetention: auditRetention, LogRetention: logRetention,
 		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey}
 
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logOut := stderr
+	if c.LogFile != "" {
+		f, err := openRotatingFile(c.LogFile, c.LogRetention)
+		if err != nil {
+			return fmt.Errorf("technical log: %w", err)
+		}
+		defer f.Close()
+		logOut = f
+	}
+	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	// Listen first: the demo issuer's URL is the address actually bound.
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -77,6 +100,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := startWebhook(ctx, c, app.svc, logger); err != nil {
 		return err
 	}
+	pruneLoop(ctx, app.store, c.AuditRetention, logger)
 
 	srv := &http.Server{
 		Handler:           app.handler,
