@@ -193,6 +193,9 @@ type Store interface {
 	// fn may be called more than once (retries on serialization failures),
 	// so it must not have effects outside tx.
 	Update(ctx context.Context, fn func(tx Tx) error) error
+	// PatientKeys returns up to limit record keys greater than after, in
+	// order: how whole-store tools (carnet fsck) visit every record.
+	PatientKeys(ctx context.Context, after PatientKey, limit int) ([]PatientKey, error)
 	AuditStore
 	// Close releases the store.
 	Close() error

@@ -394,3 +394,28 @@ func (s *Store) Checkpoints(ctx context.Context) (cps []carnet.StoredCheckpoint,
 	})
 	return cps, err
 }
+
+// PatientKeys implements carnet.Store.
+func (s *Store) PatientKeys(ctx context.Context, after carnet.PatientKey, limit int) (out []carnet.PatientKey, err error) {
+	const op = "postgres.PatientKeys"
+	if limit <= 0 {
+		return nil, &carnet.Error{Kind: carnet.KindInvalid, Op: op, Msg: "limit must be positive"}
+	}
+	err = s.withReader(ctx, op, func(r reader) error {
+		rows, err := r.q.Query(ctx, `SELECT patient_key FROM patients WHERE patient_key > $1 ORDER BY patient_key LIMIT $2`, string(after), limit)
+		if err != nil {
+			return mapError(op, err)
+		}
+		defer rows.Close()
+		out = out[:0]
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return mapError(op, err)
+			}
+			out = append(out, carnet.PatientKey(k))
+		}
+		return mapError(op, rows.Err())
+	})
+	return out, err
+}

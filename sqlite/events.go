@@ -394,3 +394,25 @@ func (s *Store) Checkpoints(ctx context.Context) ([]carnet.StoredCheckpoint, err
 	}
 	return out, wrap(op, rows.Err())
 }
+
+// PatientKeys implements carnet.Store.
+func (s *Store) PatientKeys(ctx context.Context, after carnet.PatientKey, limit int) ([]carnet.PatientKey, error) {
+	const op = "sqlite.PatientKeys"
+	if limit <= 0 {
+		return nil, &carnet.Error{Kind: carnet.KindInvalid, Op: op, Msg: "limit must be positive"}
+	}
+	rows, err := s.rc.query(ctx, "SELECT patient_key FROM patients WHERE patient_key > ? ORDER BY patient_key LIMIT ?", string(after), limit)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	var out []carnet.PatientKey
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, wrap(op, err)
+		}
+		out = append(out, carnet.PatientKey(k))
+	}
+	return out, wrap(op, rows.Err())
+}

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -196,5 +198,39 @@ func testDataKeys(t *testing.T, s carnet.Store) {
 	})
 	if keys, _ := s.DataKeys(ctx, "p2"); len(keys) != 2 {
 		t.Fatalf("DataKeys(p2): got %d keys, want 2", len(keys))
+	}
+}
+
+// Whole-store tools visit every record by key, in pages.
+func testPatientKeys(t *testing.T, s carnet.Store) {
+	ctx := context.Background()
+	var want []carnet.PatientKey
+	for i := range 5 {
+		k := carnet.PatientKey(fmt.Sprintf("pk-%d-%s", i, NewID("")))
+		want = append(want, k)
+		MustUpdate(t, s, func(tx carnet.Tx) error { return tx.PutPatient(ctx, NewPatientRow(k)) })
+	}
+	slices.Sort(want)
+	var got []carnet.PatientKey
+	after := carnet.PatientKey("")
+	for pages := 0; pages < 10; pages++ {
+		page, err := s.PatientKeys(ctx, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		if len(page) > 2 {
+			t.Fatalf("page of %d keys, limit 2", len(page))
+		}
+		got = append(got, page...)
+		after = page[len(page)-1]
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("keys %v, want %v", got, want)
+	}
+	if _, err := s.PatientKeys(ctx, "", 0); !carnet.IsKind(err, carnet.KindInvalid) {
+		t.Errorf("limit 0: %v, want KindInvalid", err)
 	}
 }

@@ -21,6 +21,7 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"PatientVersion", testPatientVersion},
 		{"PatientTokens", testPatientTokens},
 		{"PatientNotFound", testPatientNotFound},
+		{"PatientKeys", testPatientKeys},
 		{"DataKeys", testDataKeys},
 		{"Route", testRoute},
 		{"IDsUniqueAcrossPatients", testIDsUniqueAcrossPatients},
