@@ -13,6 +13,7 @@ import (
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/auditlog"
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/postgres"
 	"github.com/carnet-sante/carnet/qedm"
@@ -101,6 +102,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	pruneLoop(ctx, app.store, c.AuditRetention, logger)
+	if app.audit != nil {
+		go app.audit.Checkpointer.Run(ctx, 10*time.Second)
+	}
 
 	srv := &http.Server{
 		Handler:           app.handler,
@@ -132,9 +136,15 @@ type app struct {
 	store   carnet.Store
 	svc     *carnet.Service
 	handler http.Handler
+	audit   *auditlog.Deployment // nil when its key is unavailable
 }
 
-func (a *app) Close() error { return a.store.Close() }
+func (a *app) Close() error {
+	if a.audit != nil {
+		a.audit.Close()
+	}
+	return a.store.Close()
+}
 
 func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, error) {
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
@@ -190,20 +200,24 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		store.Close()
 		return nil, err
 	}
+	audit, auditor := openAuditLog(ctx, c, store, sealer, newDatabase, logger)
 	svc := &carnet.Service{
 		Store:        store,
 		Sealer:       sealer,
 		Policy:       engine,
-		Audit:        carnet.NoAuditor{}, // the tamper-evident log arrives with issue 5
+		Audit:        auditor,
 		Clock:        carnet.SystemClock{},
 		Terminology:  terms,
 		Extractor:    qedm.Extractor{},
 		Logger:       logger,
 		AllowTestINS: c.Demo || c.AllowTestINS,
 	}
-	api := httpapi.New(httpapi.Config{Service: svc, BaseURL: c.BaseURL, Logger: logger, Version: version, Authenticate: authenticate})
-	mux.Handle("/", api)
-	return &app{store: store, svc: svc, handler: mux}, nil
+	cfg := httpapi.Config{Service: svc, BaseURL: c.BaseURL, Logger: logger, Version: version, Authenticate: authenticate}
+	if audit != nil {
+		cfg.AuditLog = audit
+	}
+	mux.Handle("/", httpapi.New(cfg))
+	return &app{store: store, svc: svc, handler: mux, audit: audit}, nil
 }
 
 // openSealer loads the key-encryption key. Without it the server still

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/auditlog"
 	"github.com/carnet-sante/carnet/auth"
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/policy"
@@ -124,6 +125,9 @@ type Env struct {
 	// Issuer is the test identity provider the server trusts (the demo
 	// issuer, mounted at URL/demo-idp): tests hold real signed tokens.
 	Issuer *auth.DemoIssuer
+	// Audit is the tamper-evident log every access is recorded in (nil
+	// with Options.NoAudit).
+	Audit *auditlog.Deployment
 }
 
 // Audience is the audience test tokens carry and the server requires.
@@ -186,6 +190,9 @@ type Options struct {
 	// (skipping the test where it is absent). Without it professions read
 	// every document type.
 	AccessMatrix bool
+	// NoAudit records nothing (carnet.NoAuditor): only for measuring what
+	// auditing costs.
+	NoAudit bool
 }
 
 // New wires a Service and the HTTP API on a fresh store of backend b, with
@@ -218,10 +225,20 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	if o.AccessMatrix {
 		engine.Matrix = LoadMatrix(t)
 	}
+	sealer := seal.New(kr, seal.StoreKeys(store))
 	svc := &carnet.Service{
-		Store: store, Sealer: seal.New(kr, seal.StoreKeys(store)),
+		Store: store, Sealer: sealer,
 		Policy: engine, Audit: carnet.NoAuditor{},
 		Clock: clock, Terminology: terms, Extractor: qedm.Extractor{}, Logger: logger, AllowTestINS: true,
+	}
+	var audit *auditlog.Deployment
+	if !o.NoAudit {
+		audit, err = auditlog.OpenDeployment(store, sealer, keyDir, "carnet.test/audit", true, clock)
+		if err != nil {
+			t.Fatalf("audit log: %v", err)
+		}
+		t.Cleanup(func() { audit.Close() })
+		svc.Audit = audit.Recorder
 	}
 	issuer, err := auth.NewDemoIssuer(keyDir, time.Now)
 	if err != nil {
@@ -238,8 +255,12 @@ func New(t testing.TB, b Backend, o Options) *Env {
 		t.Fatal(err)
 	}
 	mux.Handle("/demo-idp/", http.StripPrefix("/demo-idp", issuer))
-	mux.Handle("/", httpapi.New(httpapi.Config{Service: svc, Logger: logger, Version: "test", Authenticate: verifier.Authenticate}))
-	return &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Server: srv, URL: srv.URL, Issuer: issuer}
+	cfg := httpapi.Config{Service: svc, Logger: logger, Version: "test", Authenticate: verifier.Authenticate}
+	if audit != nil {
+		cfg.AuditLog = audit
+	}
+	mux.Handle("/", httpapi.New(cfg))
+	return &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Server: srv, URL: srv.URL, Issuer: issuer, Audit: audit}
 }
 
 // LoadMatrix returns the partial national access matrix from ../shared.
