@@ -39,6 +39,8 @@ const usage = `carnet — secure health-document sharing (IHE MHD on FHIR R4)
 Usage:
   carnet serve [flags]   run the server (embedded SQLite by default)
   carnet token --user U  print a signed token for a demo user (against serve --demo)
+  carnet audit verify    check a patient's access history against the signed log (client side)
+  carnet fsck            re-verify every record, content and the whole audit log; name the first bad entry
   carnet version         print the version
 
 Run "carnet serve -h" for the server's flags and their environment variables.
@@ -52,6 +54,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "fsck":
+		return fsck(ctx, args[1:], stdout, stderr)
+	case "audit":
+		if len(args) < 2 || args[1] != "verify" {
+			return fmt.Errorf("usage: carnet audit verify --url URL --token TOKEN [--patient SYSTEM|INS] [--state FILE]")
+		}
+		return auditVerify(ctx, args[2:], stdout, stderr)
 	case "token":
 		return token(args[1:], stdout, stderr)
 	case "version":
