@@ -10,6 +10,7 @@ import (
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/auth"
 	"github.com/carnet-sante/carnet/balp"
 	"github.com/carnet-sante/carnet/fhir"
 )
@@ -42,6 +43,10 @@ func (s *Server) auditRoutes() {
 // [&agent.identifier=sys|value][&_count=n][&_page=cursor]: who accessed the
 // record, newest first (IHE BALP shapes).
 func (s *Server) searchAudit(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
+	if req.Actor.Kind == carnet.ActorSystem && !auditorScope(req.Actor.Scopes) {
+		// Producing software with wildcard scopes is not an auditor.
+		return refuse(carnet.KindForbidden, "forbidden", "insufficient_scope: reading access histories needs system/AuditEvent.rs, named explicitly")
+	}
 	id, err := patientParam(r)
 	if err != nil {
 		return err
@@ -118,6 +123,19 @@ func (s *Server) searchAudit(w http.ResponseWriter, r *http.Request, req carnet.
 	}
 	s.writeResource(w, http.StatusOK, b)
 	return nil
+}
+
+// auditorScope reports whether scopes name AuditEvent explicitly with
+// read and search.
+func auditorScope(scopes []string) bool {
+	for _, sc := range scopes {
+		p, err := auth.ParseScope(sc)
+		if err == nil && p.Context == "system" && p.Resource == "AuditEvent" && p.Query == "" &&
+			p.Perms&auth.PermOf(carnet.ActionRead) != 0 && p.Perms&auth.PermOf(carnet.ActionSearch) != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) logCheckpoint(w http.ResponseWriter, r *http.Request) {

@@ -218,6 +218,19 @@ func TestAccessHistory(t *testing.T) {
 				t.Errorf("%s reads %d events of patient0's history", who, len(got))
 			}
 		}
+		// The producing software is no auditor; a system granted
+		// system/AuditEvent.rs explicitly is, and sees the policy's reasons.
+		if r := c.as(env.Token(t, "lgc")).get("/AuditEvent?patient.identifier=" + url.QueryEscape(rec.ins.System+"|"+rec.ins.Value)); r.Status != 403 {
+			t.Errorf("the producing software reads the history: %d", r.Status)
+		}
+		auditor, err := env.Issuer.Issue(carnet.ActorSystem, map[string]any{"client_id": "dpo-tool", "scope": "system/AuditEvent.rs"}, testenv.Audience, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = c.as(auditor).get("/AuditEvent?_count=100&patient.identifier=" + url.QueryEscape(rec.ins.System+"|"+rec.ins.Value))
+		if got := auditEvents(t, r); len(got) < len(events) || !strings.Contains(string(r.Body), "not-the-patient") {
+			t.Errorf("the auditor sees %d events (want at least %d) and the reasons: %v", len(got), len(events), strings.Contains(string(r.Body), "not-the-patient"))
+		}
 		// Each event shown is in the signed log.
 		cpNote := c.get("/log/checkpoint")
 		key := c.get("/log/key")
