@@ -9,8 +9,13 @@
 // the one it saw before, so that the operator cannot rewrite history, or
 // show two clients two different histories, without being caught.
 //
-// The log stores leaf hashes only, through the Storage interface; the events
-// themselves stay in the Store. Verify (the heart of `carnet fsck`) recomputes
-// every leaf from the events and names the first entry that does not match.
-// The formats are described byte by byte in docs/AUDIT.md.
+// The log reads leaf hashes only, through the Storage interface; over a
+// carnet.AuditStore (StoreStorage) they are a column of the event rows, so
+// that an event and its leaf are one row written in one transaction. A
+// Recorder (the carnet.Auditor) seals events, computes their leaves and
+// appends them in batches, returning once they are durable; a Checkpointer
+// signs and stores the checkpoints as the log grows; Fsck (the heart of
+// `carnet fsck`) re-verifies every row and checkpoint and names the first
+// entry that does not match. The formats are described byte by byte in
+// docs/AUDIT.md.
 package auditlog

@@ -1,7 +1,9 @@
 package auditlog
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/carnet-sante/carnet"
@@ -77,17 +79,46 @@ func (l *Log) Size(ctx context.Context) (uint64, error) {
 	return n, nil
 }
 
-// Checkpoint returns the current checkpoint, and its signed note.
+// Checkpoint returns the current checkpoint, and its signed note. Its size
+// and root come from one consistent read: the size first, then the leaf
+// hashes below it (the log only grows, so appends racing with the read
+// change neither).
 func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, []byte, error) {
+	return l.checkpointExtending(ctx, nil)
+}
+
+// checkpointExtending is Checkpoint, refusing to sign when prev (a
+// checkpoint signed before, or nil) is not a prefix of the current tree:
+// the server never signs a history that rewrites one it signed. The check
+// costs no extra read: prev's root is taken on the way to the new one.
+func (l *Log) checkpointExtending(ctx context.Context, prev *Checkpoint) (Checkpoint, []byte, error) {
 	size, err := l.Size(ctx)
 	if err != nil {
 		return Checkpoint{}, nil, err
+	}
+	if prev != nil && prev.Size > size {
+		return Checkpoint{}, nil, &carnet.Error{Kind: carnet.KindInternal, Op: "auditlog.Checkpoint",
+			Msg: fmt.Sprintf("the audit log has %d entries, fewer than its checkpoint of size %d: run carnet fsck", size, prev.Size)}
 	}
 	hashes, err := l.hashes(ctx, size)
 	if err != nil {
 		return Checkpoint{}, nil, err
 	}
-	c := Checkpoint{Origin: l.origin, Size: size, Root: rootOf(hashes)}
+	r := factory.NewEmptyRange(0)
+	if prev != nil {
+		for _, h := range hashes[:prev.Size] {
+			_ = r.Append(h, nil) // a wrong-size hash gives a root that matches nothing
+		}
+		if !bytes.Equal(rangeRoot(r), prev.Root) {
+			return Checkpoint{}, nil, &carnet.Error{Kind: carnet.KindInternal, Op: "auditlog.Checkpoint",
+				Msg: fmt.Sprintf("the audit log no longer matches its checkpoint of size %d: run carnet fsck", prev.Size)}
+		}
+		hashes = hashes[prev.Size:]
+	}
+	for _, h := range hashes {
+		_ = r.Append(h, nil)
+	}
+	c := Checkpoint{Origin: l.origin, Size: size, Root: rangeRoot(r)}
 	signed, err := SignCheckpoint(c, l.signer)
 	if err != nil {
 		return Checkpoint{}, nil, err
@@ -164,14 +195,19 @@ func (l *Log) rehash(ctx context.Context, nodes proof.Nodes, size uint64) ([][]b
 
 // rootOf returns the RFC 6962 root of the given leaf hashes.
 func rootOf(hashes [][]byte) []byte {
-	if len(hashes) == 0 {
-		return hasher.EmptyRoot()
-	}
 	r := factory.NewEmptyRange(0)
 	for _, h := range hashes {
 		// Append fails only on a wrong-size hash from a bad Storage; the root
 		// then simply won't match anything, which Verify reports.
 		_ = r.Append(h, nil)
+	}
+	return rangeRoot(r)
+}
+
+// rangeRoot returns the root of the tree of the leaves [0, r.End()).
+func rangeRoot(r *compact.Range) []byte {
+	if r.End() == 0 {
+		return hasher.EmptyRoot()
 	}
 	root, _ := r.GetRootHash(nil)
 	return root

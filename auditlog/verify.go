@@ -107,11 +107,16 @@ func (w *Witness) Update(signed []byte, proofHashes [][]byte) (Checkpoint, error
 type TamperError struct {
 	Index  uint64 // first bad leaf index
 	Reason string // what differs, without any event content
+	// Err, when set, is what the check failed with (ErrBadCheckpoint for a
+	// stored checkpoint that does not verify).
+	Err error
 }
 
 func (e *TamperError) Error() string {
 	return fmt.Sprintf("audit log entry %d: %s", e.Index, e.Reason)
 }
+
+func (e *TamperError) Unwrap() error { return e.Err }
 
 // LeafFunc returns the leaf bytes of the event at index, recomputed from the
 // Store's events (Entry.MarshalLeaf over the sealed row).
@@ -171,11 +176,7 @@ func Verify(ctx context.Context, st Storage, n uint64, leaf LeafFunc, trusted ..
 		}
 		for ; r.End() < cp.Size; r.Append(stored[r.End()], nil) {
 		}
-		root := hasher.EmptyRoot()
-		if cp.Size > 0 {
-			root, _ = r.GetRootHash(nil)
-		}
-		if !bytes.Equal(root, cp.Root) {
+		if !bytes.Equal(rangeRoot(r), cp.Root) {
 			return &TamperError{Index: good, Reason: fmt.Sprintf("entries from %d no longer match the signed checkpoint of size %d", good, cp.Size)}
 		}
 		good = cp.Size
