@@ -37,6 +37,7 @@ var supportedAlgs = map[string]bool{AlgRS256: true, AlgES256: true, AlgEdDSA: tr
 // jws is a parsed, not yet verified, compact JWS.
 type jws struct {
 	alg, kid     string
+	jku          string // a JWK Set URL the header names: never fetched, only compared
 	signingInput string // header "." payload, as received
 	signature    []byte
 	payload      []byte
@@ -108,7 +109,10 @@ func parseJWS(raw string) (*jws, error) {
 	if _, ok := members["crit"]; ok {
 		return nil, errors.New("token header has crit extensions")
 	}
-	for _, name := range []string{"jku", "jwk", "x5u", "x5c"} {
+	if err := stringMember(members, "jku", &t.jku); err != nil {
+		return nil, err
+	}
+	for _, name := range []string{"jwk", "x5u", "x5c"} {
 		// Keys named by the token itself are never trusted; refusing them
 		// outright keeps a misread impossible.
 		if _, ok := members[name]; ok {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
@@ -73,6 +74,7 @@ type Config struct {
 
 // Verifier authenticates bearer tokens. It is safe for concurrent use.
 type Verifier struct {
+	seen         jtiCache
 	issuers      map[string]verifierIssuer
 	algs         []string
 	skew         time.Duration
@@ -82,6 +84,7 @@ type Verifier struct {
 
 type verifierIssuer struct {
 	audience string
+	jwksURL  string
 	keys     keySource
 }
 
@@ -126,7 +129,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		}
 		ks := NewKeySet(is.URL, KeySetOptions{JWKSURL: is.JWKSURL, HTTPClient: cfg.HTTPClient,
 			Now: v.now, MinRefresh: cfg.MinRefresh, MaxKeyAge: cfg.MaxKeyAge})
-		v.issuers[is.URL] = verifierIssuer{audience: is.Audience, keys: ks}
+		v.issuers[is.URL] = verifierIssuer{audience: is.Audience, jwksURL: is.JWKSURL, keys: ks}
 	}
 	return v, nil
 }
@@ -193,47 +196,134 @@ func BearerToken(r *http.Request) (string, error) {
 // Errors are KindUnauthenticated, or KindUnavailable when the issuer's
 // keys cannot be fetched at all.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
-	t, err := parseJWS(raw)
+	t, iss, claims, err := v.verified(ctx, raw)
 	if err != nil {
-		return nil, refuse(err)
+		return nil, err
 	}
-	if !slices.Contains(v.algs, t.alg) {
-		return nil, refuse(fmt.Errorf("alg %s not enabled", t.alg))
-	}
-	claims, err := strictObject(t.payload)
-	if err != nil {
-		return nil, refuse(fmt.Errorf("claims: %w", err))
-	}
-	var iss string
-	if err := stringMember(claims, "iss", &iss); err != nil {
-		return nil, refuse(err)
-	}
-	is, ok := v.issuers[iss]
-	if !ok {
-		return nil, refuse(fmt.Errorf("issuer %q not trusted", iss))
-	}
-	key, err := is.keys.Key(ctx, t.kid, t.alg)
-	if err != nil {
-		if carnet.IsKind(err, carnet.KindUnavailable) {
-			return nil, err
-		}
-		return nil, refuse(err)
-	}
-	if err := verifySignature(t.alg, key, t.signingInput, t.signature); err != nil {
-		return nil, refuse(err)
-	}
-	// From here the claims are the issuer's.
-	if err := v.checkTimes(claims); err != nil {
-		return nil, refuse(err)
-	}
-	if err := checkAudience(claims, is.audience); err != nil {
-		return nil, refuse(err)
+	if t.jku != "" {
+		// Keys named by the token itself are never trusted.
+		return nil, refuse(errors.New("token header carries jku"))
 	}
 	p, err := v.principal(iss, claims)
 	if err != nil {
 		return nil, refuse(err)
 	}
 	return p, nil
+}
+
+// verified checks a token's structure, issuer, signature, times and
+// audience, and returns its claims.
+func (v *Verifier) verified(ctx context.Context, raw string) (*jws, string, map[string]json.RawMessage, error) {
+	t, err := parseJWS(raw)
+	if err != nil {
+		return nil, "", nil, refuse(err)
+	}
+	if !slices.Contains(v.algs, t.alg) {
+		return nil, "", nil, refuse(fmt.Errorf("alg %s not enabled", t.alg))
+	}
+	claims, err := strictObject(t.payload)
+	if err != nil {
+		return nil, "", nil, refuse(fmt.Errorf("claims: %w", err))
+	}
+	var iss string
+	if err := stringMember(claims, "iss", &iss); err != nil {
+		return nil, "", nil, refuse(err)
+	}
+	is, ok := v.issuers[iss]
+	if !ok {
+		return nil, "", nil, refuse(fmt.Errorf("issuer %q not trusted", iss))
+	}
+	key, err := is.keys.Key(ctx, t.kid, t.alg)
+	if err != nil {
+		if carnet.IsKind(err, carnet.KindUnavailable) {
+			return nil, "", nil, err
+		}
+		return nil, "", nil, refuse(err)
+	}
+	if err := verifySignature(t.alg, key, t.signingInput, t.signature); err != nil {
+		return nil, "", nil, refuse(err)
+	}
+	// From here the claims are the issuer's.
+	if err := v.checkTimes(claims); err != nil {
+		return nil, "", nil, refuse(err)
+	}
+	if err := checkAudience(claims, is.audience); err != nil {
+		return nil, "", nil, refuse(err)
+	}
+	return t, iss, claims, nil
+}
+
+// ClientAssertion is what a verified client JWT (CDS Hooks: the CDS
+// Client authenticating to a CDS Service) says.
+type ClientAssertion struct {
+	Issuer, Subject, ID string
+	Expiry              time.Time
+}
+
+// VerifyClient checks the JWT a client signs to authenticate itself (CDS
+// Hooks 2.0 "Trusting CDS Clients"): a trusted issuer's signature, the
+// audience (the service's URL), exp and iat, a jti never seen before
+// (replays are refused until the token expires), at most 5 minutes of
+// lifetime. A jku header is accepted only when it is the JWK Set URL
+// configured for that issuer; keys are never fetched from it.
+func (v *Verifier) VerifyClient(ctx context.Context, raw string) (ClientAssertion, error) {
+	t, iss, claims, err := v.verified(ctx, raw)
+	if err != nil {
+		return ClientAssertion{}, err
+	}
+	if t.jku != "" && t.jku != v.issuers[iss].jwksURL {
+		return ClientAssertion{}, refuse(fmt.Errorf("jku %q is not the JWK Set configured for %s", t.jku, iss))
+	}
+	a := ClientAssertion{Issuer: iss}
+	if err := stringMember(claims, "sub", &a.Subject); err != nil {
+		return ClientAssertion{}, refuse(err)
+	}
+	if err := stringMember(claims, "jti", &a.ID); err != nil || a.ID == "" || len(a.ID) > 256 {
+		return ClientAssertion{}, refuse(errors.New("client token without a jti"))
+	}
+	exp, _, err := numericDate(claims, "exp")
+	if err != nil {
+		return ClientAssertion{}, refuse(err)
+	}
+	iat, ok, err := numericDate(claims, "iat")
+	if err != nil || !ok {
+		return ClientAssertion{}, refuse(errors.New("client token without iat"))
+	}
+	if exp.Sub(iat) > 5*time.Minute+v.skew {
+		return ClientAssertion{}, refuse(errors.New("client token lives longer than 5 minutes"))
+	}
+	a.Expiry = exp
+	if !v.seen.add(iss+"\x00"+a.ID, exp.Add(v.skew), v.now()) {
+		return ClientAssertion{}, refuse(errors.New("client token replayed"))
+	}
+	return a, nil
+}
+
+// jtiCache remembers client token ids until they expire.
+type jtiCache struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+// add records id until exp; false if it was already there.
+func (c *jtiCache) add(id string, exp, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil {
+		c.seen = map[string]time.Time{}
+	}
+	if len(c.seen) > 10000 {
+		for k, e := range c.seen {
+			if now.After(e) {
+				delete(c.seen, k)
+			}
+		}
+	}
+	if e, ok := c.seen[id]; ok && !now.After(e) {
+		return false
+	}
+	c.seen[id] = exp
+	return true
 }
 
 func (v *Verifier) checkTimes(c map[string]json.RawMessage) error {
