@@ -32,6 +32,9 @@ type Item struct {
 	Category        string    `json:"category,omitempty"` // e.g. laboratory
 	Effective       time.Time `json:"effective,omitzero"` // when it happened or was measured
 	Abnormal        bool      `json:"abnormal,omitempty"` // an interpretation other than N (H, L, HH, LL, A)
+	// Interpretation is the HL7 v3 interpretation code of a result (H, L,
+	// HH, LL, A, AA, N), "" when none.
+	Interpretation string `json:"interpretation,omitempty"`
 	// Resource is the FHIR JSON of the item as served (without id and
 	// subject, which are set when served).
 	Resource []byte `json:"resource"`

@@ -75,8 +75,11 @@ type Patient struct {
 	Consents []Consent `json:"consents,omitempty"`
 	// Seen are the RPPS of the professionals who have opened the record,
 	// so that the patient is told of each one's first access.
-	Seen    []string  `json:"seen,omitempty"`
-	Version int       `json:"version"`
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
+	Seen []string `json:"seen,omitempty"`
+	// Visits are each professional's last opening of the record (by RPPS),
+	// so that the pastille tells them what is new since.
+	Visits  map[string]time.Time `json:"visits,omitempty"`
+	Version int                  `json:"version"`
+	Created time.Time            `json:"created"`
+	Updated time.Time            `json:"updated"`
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,8 @@ type Service struct {
 	Audit       Auditor
 	Clock       Clock
 	Terminology Terminology
+	// Index analyses text for the full-text index; nil indexes nothing.
+	Index TextIndexer
 	// Extractor reads document content: metadata stated by CDA headers,
 	// checked against what producers declare, and structured items. Nil
 	// reads nothing.
@@ -288,6 +291,15 @@ func (s *Service) sealDocument(ctx context.Context, d Document) (DocumentRow, er
 			}
 		}
 	}
+	if len(d.Meta.SHA256) > 0 {
+		// Duplicates (the same content filed twice) are found without
+		// unsealing: by a blind token of the content's hash.
+		tok, err := s.Sealer.Token(ctx, d.Patient, TokContentHash, hex.EncodeToString(d.Meta.SHA256))
+		if err != nil {
+			return row, err
+		}
+		row.Tokens = append(row.Tokens, Token{TokContentHash, tok})
+	}
 	slices.SortFunc(row.Tokens, func(a, b Token) int { return strings.Compare(a.Kind+"\x00"+a.Value, b.Kind+"\x00"+b.Value) })
 	row.Tokens = slices.Compact(row.Tokens)
 	pt, err := json.Marshal(d)
@@ -488,6 +500,20 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 	if err != nil {
 		return SubmissionResult{}, err
 	}
+	// The full-text index: each document's terms, blind-indexed.
+	type indexed struct {
+		tf  map[string]int
+		len int
+	}
+	var terms []indexed
+	if s.Index != nil {
+		terms = make([]indexed, len(sub.Documents))
+		for i, sd := range sub.Documents {
+			if terms[i].tf, terms[i].len, err = s.indexText(ctx, p, documentText(sd, extracted[i])); err != nil {
+				return SubmissionResult{}, err
+			}
+		}
+	}
 	note, err := s.sealNotification(ctx, newDocumentsNotification(p, res.Documents, r.Actor, now))
 	if err != nil {
 		return SubmissionResult{}, err
@@ -534,6 +560,11 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 					return Invalid(Issue{"error", "duplicate", fmt.Sprintf("a document with uniqueId %s is already in the record; nothing was stored", sd.UniqueID), sd.Path + ".masterIdentifier"})
 				}
 				return err
+			}
+			if terms != nil {
+				if err := tx.PutTerms(ctx, p, docRows[i].LogicalID, terms[i].len, terms[i].tf); err != nil {
+					return err
+				}
 			}
 		}
 		if err := tx.InsertSubmissionSet(ctx, setRow); err != nil {
@@ -630,9 +661,15 @@ func (s *Service) supersede(ctx context.Context, tx Tx, p PatientKey, target, pa
 	if err := tx.UpdateDocument(ctx, old); err != nil {
 		return err
 	}
-	// Replacing a document replaces its extracted items.
-	_, err = tx.DeleteItems(ctx, p, old.LogicalID)
-	return err
+	// Replacing a document replaces its extracted items; the replaced one
+	// is no longer found by its text.
+	if _, err = tx.DeleteItems(ctx, p, old.LogicalID); err != nil {
+		return err
+	}
+	if s.Index != nil {
+		return tx.DeleteTerms(ctx, p, old.LogicalID)
+	}
+	return nil
 }
 
 // applyChange makes a new metadata version of a document (PDSm PATCH).
@@ -701,6 +738,11 @@ func (s *Service) applyChange(ctx context.Context, tx Tx, r Request, p PatientKe
 	if next.Status == StatusDeleted || next.Status == StatusSuperseded {
 		if _, err := tx.DeleteItems(ctx, p, next.LogicalID); err != nil {
 			return Document{}, err
+		}
+		if s.Index != nil {
+			if err := tx.DeleteTerms(ctx, p, next.LogicalID); err != nil {
+				return Document{}, err
+			}
 		}
 	}
 	return next, nil

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"math/big"
+	"slices"
 	"strconv"
 )
 
@@ -16,6 +17,9 @@ type ItemQuery struct {
 	Filter     ItemFilter
 	Count      int
 	Page       string // opaque cursor from a previous page
+	// Chronological orders the oldest first (_sort=date): a series of one
+	// analyte, ready to chart. Otherwise the newest come first.
+	Chronological bool
 }
 
 func (s *Service) sealItem(ctx context.Context, it Item) (ItemRow, error) {
@@ -80,6 +84,15 @@ func (s *Service) FindItems(ctx context.Context, r Request, q ItemQuery) (Page[I
 		if _, ok := sources[row.SourceLogicalID]; ok {
 			visible = append(visible, row)
 		}
+	}
+	if q.Chronological {
+		// The Store gives newest first, unknown times last; a chart wants
+		// the dated points oldest first.
+		dated := slices.IndexFunc(visible, func(r ItemRow) bool { return r.Effective.IsZero() })
+		if dated < 0 {
+			dated = len(visible)
+		}
+		slices.Reverse(visible[:dated])
 	}
 	// Items are few per patient next to documents; page by offset.
 	start := 0

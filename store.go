@@ -145,6 +145,7 @@ type Reader interface {
 	FindSubmissionSets(ctx context.Context, p PatientKey, f SubmissionSetFilter) ([]SubmissionSetRow, error)
 	ItemStore
 	NotificationReader
+	TermReader
 }
 
 // Tx is a write transaction: its reads see its own writes. A write it
@@ -171,6 +172,7 @@ type Tx interface {
 	InsertSubmissionSet(ctx context.Context, row SubmissionSetRow) error
 	ItemTx
 	NotificationTx
+	TermTx
 }
 
 // Store is where Carnet keeps its data: SQLite by default, PostgreSQL at

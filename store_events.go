@@ -121,3 +121,32 @@ type AuditStore interface {
 	// Checkpoints returns the stored checkpoints, smallest size first.
 	Checkpoints(ctx context.Context) ([]StoredCheckpoint, error)
 }
+
+// Posting says that a document holds a term: the full-text index of a
+// record, for BM25. Terms are blind-indexed per patient (Sealer.Token):
+// the Store never sees a word of a document.
+type Posting struct {
+	Token     string // the term's blind token
+	LogicalID string // the document (all its metadata versions)
+	TF        int    // occurrences of the term in the document
+	Len       int    // the document's length in terms
+}
+
+// TermReader is the read side of the full-text index.
+type TermReader interface {
+	// TermPostings returns p's postings for any of tokens, in no set order.
+	TermPostings(ctx context.Context, p PatientKey, tokens []string) ([]Posting, error)
+	// TermStats returns how many documents of p are indexed and their total
+	// length in terms.
+	TermStats(ctx context.Context, p PatientKey) (docs int, totalLen int64, err error)
+}
+
+// TermTx is the write side of the full-text index.
+type TermTx interface {
+	// PutTerms indexes document logicalID of p: length terms in all, tf per
+	// term token. It replaces what was indexed for logicalID before.
+	PutTerms(ctx context.Context, p PatientKey, logicalID string, length int, tf map[string]int) error
+	// DeleteTerms removes logicalID from p's index (nothing to remove is
+	// not an error).
+	DeleteTerms(ctx context.Context, p PatientKey, logicalID string) error
+}

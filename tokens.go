@@ -41,6 +41,8 @@ const (
 	TokCode            = "code"
 	TokStatus          = "status"
 	TokDesignationType = "designationType"
+	TokInterpretation  = "interpretation" // an item's result interpretation (H, HH, L, …)
+	TokContentHash     = "content-hash"   // blind token of a document's SHA-256, to fold duplicates
 )
 
 // DocumentTokens returns the clear tokens d is indexed under: the one place

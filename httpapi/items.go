@@ -43,7 +43,7 @@ func (s *Server) searchItems(w http.ResponseWriter, r *http.Request, req carnet.
 	if err != nil {
 		return err
 	}
-	page, err := s.svc.FindItems(r.Context(), req, carnet.ItemQuery{PatientKey: search.PatientKey, PatientID: search.PatientID, Filter: search.Filter, Count: search.Count, Page: search.Page})
+	page, err := s.svc.FindItems(r.Context(), req, carnet.ItemQuery{PatientKey: search.PatientKey, PatientID: search.PatientID, Filter: search.Filter, Count: search.Count, Page: search.Page, Chronological: search.Chronological})
 	if err != nil {
 		return err
 	}

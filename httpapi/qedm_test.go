@@ -16,9 +16,10 @@ import (
 )
 
 type served struct {
-	ResourceType string
-	ID           string
-	Code         struct {
+	ResourceType      string
+	ID                string
+	EffectiveDateTime string
+	Code              struct {
 		Coding []struct{ System, Code string }
 	}
 	ValueQuantity *struct {
@@ -278,5 +279,61 @@ func TestSimplifiedPublishDerivesFromTheHeader(t *testing.T) {
 	}
 	if oo := outcome(t, r); len(oo.Issue) < 3 {
 		t.Errorf("want one issue per missing element (type, category, format, …), got %d", len(oo.Issue))
+	}
+}
+
+// Lab trends: one analyte's results over several reports, oldest first
+// with _sort=date, ready to chart (value, unit, reference range).
+func TestLabTrend(t *testing.T) {
+	env := testenv.New(t, testenv.SQLite, testenv.Options{})
+	c := newClient(t, env)
+	ds := synth.Generate(synth.Options{Seed: 53, Patients: 1, DocsPerPatient: 80})
+	p := ds.Patients[0]
+	counts := map[string]int{}
+	n := 0
+	for i, d := range ds.Documents {
+		if d.Kind != synth.KindLabN3 || len(d.Results) == 0 {
+			continue
+		}
+		if r := c.provide(submissionOf(p.INS, fmt.Sprintf("1.2.250.1.999.53.%d", i), d)); r.Status != 200 {
+			t.Fatalf("ITI-65: %d %s", r.Status, r.Body)
+		}
+		n++
+		for _, res := range d.Results {
+			counts[res.LOINC]++
+		}
+	}
+	code, most := "", 0
+	for c, k := range counts {
+		if k > most || (k == most && c < code) {
+			code, most = c, k
+		}
+	}
+	if most < 2 {
+		t.Fatalf("%d lab reports but no analyte measured twice", n)
+	}
+	series := func(sort string) []string {
+		obs, _ := c.searchItems("/Observation?" + insQuery(p.INS) + "&code=" + url.QueryEscape("http://loinc.org|"+code) + sort + "&_count=200")
+		var dates []string
+		for _, o := range obs {
+			if o.ValueQuantity == nil {
+				t.Errorf("a point without a quantity: %+v", o)
+			}
+			dates = append(dates, o.EffectiveDateTime)
+		}
+		return dates
+	}
+	up, down := series("&_sort=date"), series("")
+	if len(up) != most || len(down) != most {
+		t.Fatalf("%s: %d and %d points, want %d", code, len(up), len(down), most)
+	}
+	for i := 1; i < len(up); i++ {
+		if up[i] < up[i-1] || down[i] > down[i-1] {
+			t.Errorf("series not ordered: %v / %v", up, down)
+			break
+		}
+	}
+	if r := c.get("/Observation?" + insQuery(p.INS) + "&_sort=value"); r.Status != 400 {
+		t.Errorf("_sort=value: %d, want 400", r.Status)
 	}
 }

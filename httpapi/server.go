@@ -36,6 +36,9 @@ type Config struct {
 	// AuditLog serves the log's checkpoints and proofs (/log/…); nil
 	// serves none.
 	AuditLog AuditLog
+	// CDS lets CDS Clients call the pastille (CDS Hooks); nil serves only
+	// an empty discovery.
+	CDS *CDSConfig
 }
 
 // noAuthentication is what a server without an identity provider answers.
@@ -94,8 +97,10 @@ func (s *Server) routes() {
 	h("POST /Consent", "Consent", carnet.ActionCreate, s.createConsent)
 	h("DELETE /Consent/{id}", "Consent", carnet.ActionDelete, s.deleteConsent)
 	h("GET /Communication", "Communication", carnet.ActionSearch, s.searchNotifications)
+	h("GET /DocumentReference/$relevant", "DocumentReference", carnet.ActionSearch, s.relevant)
 	s.itemRoutes()
 	s.auditRoutes()
+	s.cdsRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, carnet.Errorf(carnet.KindNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

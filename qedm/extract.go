@@ -110,11 +110,12 @@ func fromDocument(doc *cda.Document, contentType string) (carnet.Extraction, err
 			continue // nothing a reader could use
 		}
 		it := carnet.Item{
-			Kind:      carnet.ItemObservation,
-			Code:      normCoding(r.Code),
-			Category:  categoryLaboratory,
-			Effective: r.Effective.Time,
-			Abnormal:  IsAbnormal(r.Interpretation),
+			Kind:           carnet.ItemObservation,
+			Code:           normCoding(r.Code),
+			Category:       categoryLaboratory,
+			Effective:      r.Effective.Time,
+			Abnormal:       IsAbnormal(r.Interpretation),
+			Interpretation: r.Interpretation,
 		}
 		if it.Effective.IsZero() {
 			it.Effective = docDate

@@ -14,6 +14,9 @@ const (
 	TokCode     = carnet.TokCode // the item's code: "system|code" and "code"
 	TokCategory = "category"     // Observation category: "system|laboratory" and "laboratory"
 	TokAbnormal = "abnormal"     // "true" when the interpretation is out of range
+	// TokInterpretation is the result's interpretation code (H, HH, L, …):
+	// what the pastille reads to tell critical results without unsealing.
+	TokInterpretation = carnet.TokInterpretation
 )
 
 // Paging bounds of QEDm searches (the same as MHD's).
@@ -41,6 +44,9 @@ func ItemTokens(it carnet.Item) []carnet.Token {
 	if it.Abnormal {
 		ts = append(ts, carnet.Token{Kind: TokAbnormal, Value: "true"})
 	}
+	if it.Interpretation != "" {
+		ts = append(ts, carnet.Token{Kind: TokInterpretation, Value: it.Interpretation})
+	}
 	return ts
 }
 
@@ -51,6 +57,7 @@ type ItemSearch struct {
 	PatientID            carnet.Identifier
 	Filter               carnet.ItemFilter
 	RevIncludeProvenance bool // _revinclude=Provenance:target
+	Chronological        bool // _sort=date: oldest first
 	Count                int
 	Page                 string
 }
@@ -120,6 +127,14 @@ func ParseItemSearch(kind carnet.ItemKind, q url.Values) (ItemSearch, []string, 
 		case param == "date" && (kind == carnet.ItemObservation || kind == carnet.ItemImmunization):
 			if sp.NoModifier(name, modifier) {
 				s.Filter.Effective = sp.DateRange(name, values, s.Filter.Effective)
+			}
+		case param == "_sort":
+			switch strings.Join(values, ",") {
+			case "date":
+				s.Chronological = true
+			case "-date":
+			default:
+				sp.Add("not-supported", name, "_sort takes date (oldest first, for a chart) or -date (newest first, the default)")
 			}
 		case param == "_count":
 			// QEDm has always tolerated blanks around the number.

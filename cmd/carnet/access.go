@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/auth"
+	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/policy"
 	"github.com/carnet-sante/carnet/webhook"
 )
@@ -60,12 +63,12 @@ func loadPolicy(c serverConfig, logger *slog.Logger) (*policy.Engine, error) {
 // authentication builds the bearer-token verifier: the configured OpenID
 // Connect issuers, and in --demo the built-in demo issuer (mounted on mux).
 // Without any issuer every data request is refused (401).
-func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (func(*http.Request) (carnet.Actor, error), error) {
+func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (func(*http.Request) (carnet.Actor, error), *httpapi.CDSConfig, error) {
 	var issuers []auth.Issuer
 	for _, u := range strings.Split(c.OIDCIssuers, ",") {
 		if u = strings.TrimSpace(u); u != "" {
 			if c.Audience == "" {
-				return nil, errors.New("--oidc-issuer needs --audience: the identifier this deployment is registered under")
+				return nil, nil, errors.New("--oidc-issuer needs --audience: the identifier this deployment is registered under")
 			}
 			issuers = append(issuers, auth.Issuer{URL: strings.TrimSuffix(u, "/"), Audience: c.Audience})
 		}
@@ -74,7 +77,7 @@ func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (fu
 	if c.Demo {
 		demo, err := demoIssuer(c)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		mux.Handle(demoIssuerPath+"/", http.StripPrefix(demoIssuerPath, demo))
 		issuers = append(issuers, auth.Issuer{URL: demo.IssuerURL(), Audience: demoAudience})
@@ -87,13 +90,52 @@ func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (fu
 	}
 	if len(issuers) == 0 {
 		logger.Warn("no --oidc-issuer configured: every data request is refused (401)")
-		return nil, nil
+		return nil, nil, nil
 	}
 	v, err := auth.NewVerifier(auth.Config{Issuers: issuers, AllowTestINS: c.Demo || c.AllowTestINS, HTTPClient: client})
 	if err != nil {
+		return nil, nil, err
+	}
+	cds, err := cdsClients(c, v, client)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v.Authenticate, cds, nil
+}
+
+// cdsClients trusts the CDS Clients of --cds-client ISSUER=JWKS_URL (and, in
+// --demo, the demo issuer): their JWTs must name the pastille's URL as
+// audience. The clinician is the access token the client passes on.
+func cdsClients(c serverConfig, users *auth.Verifier, client *http.Client) (*httpapi.CDSConfig, error) {
+	aud := publicBase(c) + "/cds-services/" + httpapi.PastilleService
+	var issuers []auth.Issuer
+	for _, pair := range strings.Split(c.CDSClients, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		iss, jwks, ok := strings.Cut(pair, "=")
+		if !ok || iss == "" || jwks == "" {
+			return nil, fmt.Errorf("--cds-client takes ISSUER=JWKS_URL, got %q", pair)
+		}
+		issuers = append(issuers, auth.Issuer{URL: iss, Audience: aud, JWKSURL: jwks})
+	}
+	if c.Demo {
+		issuers = append(issuers, auth.Issuer{URL: publicBase(c) + demoIssuerPath, Audience: aud})
+	}
+	if len(issuers) == 0 {
+		return nil, nil
+	}
+	v, err := auth.NewVerifier(auth.Config{Issuers: issuers, HTTPClient: client})
+	if err != nil {
 		return nil, err
 	}
-	return v.Authenticate, nil
+	return &httpapi.CDSConfig{Client: v.VerifyClient, User: func(ctx context.Context, raw string) (carnet.Actor, error) {
+		p, err := users.Verify(ctx, raw)
+		if err != nil {
+			return carnet.Actor{}, err
+		}
+		return p.Actor, nil
+	}}, nil
 }
 
 // splitTransport reaches the demo issuer in process and others over the
@@ -150,6 +192,7 @@ func token(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "HOST:PORT of the --demo server")
 	base := fs.String("base-url", "", "public base URL of the --demo server, if it was given one")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token (at most 24h)")
+	cdsClient := fs.Bool("cds-client", false, "print instead the JWT a CDS Client (the demo software) signs to call the pastille: audience the service's URL, 5 minutes, a fresh jti")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -158,8 +201,19 @@ func token(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *user == "" {
+	if *user == "" && !*cdsClient {
 		return fmt.Errorf("--user is required: one of %s", strings.Join(d.Users(), ", "))
+	}
+	if *cdsClient {
+		jti := make([]byte, 16)
+		rand.Read(jti)
+		tok, err := d.Issue("", map[string]any{"sub": auth.DemoSystem, "jti": hex.EncodeToString(jti)},
+			publicBase(c)+"/cds-services/"+httpapi.PastilleService, 5*time.Minute)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, tok)
+		return nil
 	}
 	tok, err := d.Mint(*user, demoAudience, *ttl)
 	if err != nil {

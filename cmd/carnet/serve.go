@@ -26,6 +26,7 @@ import (
 type serverConfig struct {
 	Addr, Data, Postgres, KeyFile, ValueSets, BaseURL  string
 	AccessMatrix, OIDCIssuers, Audience, NotifyWebhook string
+	CDSClients                                         string
 	LogFile                                            string
 	AuditRetention, LogRetention                       time.Duration
 	Demo, AllowTestINS, InitKey                        bool
@@ -45,6 +46,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	matrix := fs.String("access-matrix", "", "CSV access matrix (profession × document type) of the DMP rules; required outside --demo")
 	issuers := fs.String("oidc-issuer", "", "trusted OpenID Connect issuer URL(s), comma-separated (discovery + JWKS); without one every data request is refused")
 	audience := fs.String("audience", "", "the audience tokens must carry: this deployment's identifier at its issuers")
+	cdsClients := fs.String("cds-client", "", "CDS Clients trusted to call the pastille, as ISSUER=JWKS_URL, comma-separated")
 	hook := fs.String("notify-webhook", "", "URL the patients' notifications are POSTed to (HMAC-signed with CARNET_NOTIFY_WEBHOOK_SECRET)")
 	auditRet := fs.String("audit-retention", "10y", "how long the patient-facing access history keeps each event (then only its log entry stays); 0 keeps forever")
 	logFile := fs.String("log-file", "", "technical log file, rotated daily (default: standard error)")
@@ -61,7 +63,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	c := serverConfig{Addr: *addr, Data: *data, Postgres: *pg, KeyFile: *keyFile, ValueSets: *vs, BaseURL: *base,
-		AccessMatrix: *matrix, OIDCIssuers: *issuers, Audience: *audience, NotifyWebhook: *hook,
+		AccessMatrix: *matrix, OIDCIssuers: *issuers, Audience: *audience, NotifyWebhook: *hook, CDSClients: *cdsClients,
 		LogFile: *logFile, AuditRetention: auditRetention, LogRetention: logRetention,
 		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey}
 
@@ -195,7 +197,7 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	authenticate, err := authentication(c, mux, logger)
+	authenticate, cds, err := authentication(c, mux, logger)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -212,7 +214,7 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		Logger:       logger,
 		AllowTestINS: c.Demo || c.AllowTestINS,
 	}
-	cfg := httpapi.Config{Service: svc, BaseURL: c.BaseURL, Logger: logger, Version: version, Authenticate: authenticate}
+	cfg := httpapi.Config{Service: svc, BaseURL: c.BaseURL, Logger: logger, Version: version, Authenticate: authenticate, CDS: cds}
 	if audit != nil {
 		cfg.AuditLog = audit
 	}

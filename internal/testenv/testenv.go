@@ -255,7 +255,19 @@ func New(t testing.TB, b Backend, o Options) *Env {
 		t.Fatal(err)
 	}
 	mux.Handle("/demo-idp/", http.StripPrefix("/demo-idp", issuer))
-	cfg := httpapi.Config{Service: svc, Logger: logger, Version: "test", Authenticate: verifier.Authenticate}
+	cds, err := auth.NewVerifier(auth.Config{Issuers: []auth.Issuer{{URL: issuer.IssuerURL(), Audience: srv.URL + "/cds-services/" + httpapi.PastilleService}},
+		AllowTestINS: true, HTTPClient: issuer.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := httpapi.Config{Service: svc, Logger: logger, Version: "test", Authenticate: verifier.Authenticate,
+		CDS: &httpapi.CDSConfig{Client: cds.VerifyClient, User: func(ctx context.Context, raw string) (carnet.Actor, error) {
+			p, err := verifier.Verify(ctx, raw)
+			if err != nil {
+				return carnet.Actor{}, err
+			}
+			return p.Actor, nil
+		}}}
 	if audit != nil {
 		cfg.AuditLog = audit
 	}

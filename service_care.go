@@ -1,0 +1,311 @@
+package carnet
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+)
+
+// TextIndexer is the full-text analysis the Service indexes and searches
+// with (package fulltext): one analyzer for documents and queries, and
+// BM25 scoring. Terms become blind tokens (Sealer.Token) before the Store
+// sees them.
+type TextIndexer interface {
+	// TermCounts returns the terms of text with their frequencies, and the
+	// text's length in terms.
+	TermCounts(text string) (tf map[string]int, length int)
+	// QueryTerms returns the distinct terms of a query.
+	QueryTerms(q string) []string
+	// Score returns the BM25 score of each document (by LogicalID) for a
+	// query whose terms' tokens are query, given their postings and the
+	// record's statistics.
+	Score(query []string, postings []Posting, docs int, totalLen int64) map[string]float64
+}
+
+// termField is the blind-index field of full-text terms.
+const termField = "term"
+
+// indexText prepares the index rows of one document: its terms as blind
+// tokens of its record.
+func (s *Service) indexText(ctx context.Context, p PatientKey, text string) (map[string]int, int, error) {
+	tf, n := s.Index.TermCounts(text)
+	out := make(map[string]int, len(tf))
+	for term, c := range tf {
+		tok, err := s.Sealer.Token(ctx, p, termField, term)
+		if err != nil {
+			return nil, 0, err
+		}
+		out[tok] += c
+	}
+	return out, n, nil
+}
+
+// documentText is what a document is found by: its title and description,
+// and the text its content states (CDA narrative, N1 PDF text, or plain
+// text).
+func documentText(d SubmittedDocument, x Extraction) string {
+	parts := []string{d.Meta.Title, d.Meta.Description, x.Text}
+	if x.Text == "" && strings.HasPrefix(d.Meta.ContentType, "text/plain") {
+		parts = append(parts, string(d.Content))
+	}
+	return strings.Join(parts, "\n")
+}
+
+// CareFinding is an out-of-range result of a document, from clear fields.
+type CareFinding struct {
+	ItemID         string
+	Code           Coding
+	Interpretation string // H, L, HH, LL, A, AA ("A" when only known abnormal)
+}
+
+// CareDoc is one document the caller may see, for the point-of-care view:
+// its row without the sealed part, its abnormal results, its text score.
+type CareDoc struct {
+	Row           DocumentRow
+	Findings      []CareFinding
+	TextScore     float64
+	LabelsChanged bool // its confidentiality changed since the caller's last visit
+}
+
+// CareView is what the pastille ranks: the record's documents the caller
+// may see, and when the caller last opened the record.
+type CareView struct {
+	Patient   PatientKey
+	INS       Identifier
+	Now       time.Time
+	LastVisit time.Time // zero: first visit
+	Query     string
+	Docs      []CareDoc
+}
+
+// CareDetails are the documents and results the caller is shown in full
+// (the ones the ranking put on top), opened.
+type CareDetails struct {
+	Documents map[string]Document // by id
+	Items     map[string]Item     // abnormal results of those documents, by item id
+}
+
+// PointOfCare gathers the point-of-care view of a record for the caller
+// (the CDS Hooks card and $relevant): every document the caller may see,
+// decided on clear fields before anything is opened; pick chooses which
+// documents are shown in full, and only those are unsealed and recorded
+// as served. With mark, the caller's visit is remembered: the next view
+// shows what is new since now. A record the caller may not search looks
+// like an empty one.
+func (s *Service) PointOfCare(ctx context.Context, r Request, key PatientKey, id Identifier, q string, mark bool, pick func(CareView) []string) (CareView, CareDetails, error) {
+	now := s.now()
+	view := CareView{Now: now, Query: q}
+	a, err := s.searchable(ctx, r, key, id)
+	if a == nil || err != nil {
+		return view, CareDetails{}, err
+	}
+	view.Patient = a.row.Key
+	if len(a.patient.Identifiers) > 0 {
+		view.INS = a.patient.Identifiers[0]
+	}
+	who := visitKey(r.Actor)
+	view.LastVisit = a.patient.Visits[who]
+
+	rows, err := s.Store.FindDocuments(ctx, a.row.Key, DocumentFilter{WithoutSealed: true,
+		Statuses: []DocumentStatus{StatusCurrent, StatusSuperseded, StatusArchived}})
+	if err != nil {
+		return view, CareDetails{}, err
+	}
+	byLogical := map[string]int{}
+	for i := range rows {
+		if !a.decide(ActionRead, &rows[i]).Permit {
+			continue
+		}
+		byLogical[rows[i].LogicalID] = len(view.Docs)
+		view.Docs = append(view.Docs, CareDoc{Row: rows[i]})
+	}
+	if err := s.careFindings(ctx, a.row.Key, &view, byLogical); err != nil {
+		return view, CareDetails{}, err
+	}
+	if err := s.careLabels(ctx, a.row.Key, &view); err != nil {
+		return view, CareDetails{}, err
+	}
+	if q != "" && s.Index != nil {
+		if err := s.careText(ctx, a.row.Key, &view, byLogical); err != nil {
+			return view, CareDetails{}, err
+		}
+	}
+
+	det := CareDetails{Documents: map[string]Document{}, Items: map[string]Item{}}
+	var shown []string
+	if pick != nil {
+		visible := make(map[string]*CareDoc, len(view.Docs))
+		for i := range view.Docs {
+			visible[view.Docs[i].Row.ID] = &view.Docs[i]
+		}
+		for _, docID := range pick(view) {
+			cd, ok := visible[docID]
+			if !ok || det.Documents[docID].ID != "" {
+				continue
+			}
+			row, err := s.Store.Document(ctx, a.row.Key, docID)
+			if err != nil {
+				return view, CareDetails{}, err
+			}
+			d, err := s.openDocument(ctx, row)
+			if err != nil {
+				return view, CareDetails{}, err
+			}
+			det.Documents[docID] = d
+			shown = append(shown, docID)
+			if len(cd.Findings) == 0 {
+				continue
+			}
+			items, err := s.Store.FindItems(ctx, a.row.Key, ItemFilter{Kinds: []ItemKind{ItemObservation}, Sources: []string{cd.Row.LogicalID}})
+			if err != nil {
+				return view, CareDetails{}, err
+			}
+			for _, ir := range items {
+				if !slices.ContainsFunc(cd.Findings, func(f CareFinding) bool { return f.ItemID == ir.ID }) {
+					continue
+				}
+				it, err := s.openItem(ctx, ir)
+				if err != nil {
+					return view, CareDetails{}, err
+				}
+				det.Items[it.ID] = it
+			}
+		}
+	}
+	if mark && who != "" {
+		if err := s.markVisit(ctx, a.row.Key, who, now); err != nil {
+			return view, CareDetails{}, err
+		}
+	}
+	return view, det, a.served(ctx, ActionSearch, shown)
+}
+
+// visitKey names whose last visit a marker records: a professional's RPPS.
+func visitKey(a Actor) string {
+	if a.Kind != ActorProfessional {
+		return ""
+	}
+	return a.ID.Value
+}
+
+func (s *Service) markVisit(ctx context.Context, key PatientKey, who string, at time.Time) error {
+	return s.Store.Update(ctx, func(tx Tx) error {
+		row, err := tx.Patient(ctx, key)
+		if err != nil {
+			return err
+		}
+		p, err := s.openPatient(ctx, row)
+		if err != nil {
+			return err
+		}
+		if p.Visits == nil {
+			p.Visits = map[string]time.Time{}
+		}
+		p.Visits[who] = at
+		p.Version++
+		next, err := s.sealPatient(ctx, p)
+		if err != nil {
+			return err
+		}
+		return tx.PutPatient(ctx, next)
+	})
+}
+
+// careFindings attaches the abnormal results of each visible document.
+func (s *Service) careFindings(ctx context.Context, key PatientKey, view *CareView, byLogical map[string]int) error {
+	items, err := s.Store.FindItems(ctx, key, ItemFilter{Kinds: []ItemKind{ItemObservation},
+		Tokens: []TokenFilter{{Kind: "abnormal", Values: []string{"true"}}}})
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		i, ok := byLogical[it.SourceLogicalID]
+		if !ok {
+			continue // its document is not visible to the caller
+		}
+		f := CareFinding{ItemID: it.ID, Interpretation: "A"}
+		for _, t := range it.Tokens {
+			switch t.Kind {
+			case TokInterpretation:
+				f.Interpretation = t.Value
+			case TokCode:
+				if sys, code, ok := strings.Cut(t.Value, "|"); ok && sys != "" {
+					f.Code = Coding{System: sys, Code: code}
+				}
+			}
+		}
+		view.Docs[i].Findings = append(view.Docs[i].Findings, f)
+	}
+	return nil
+}
+
+// careLabels flags documents whose confidentiality changed since the last
+// visit: a newer metadata version with other labels than the one current
+// then.
+func (s *Service) careLabels(ctx context.Context, key PatientKey, view *CareView) error {
+	if view.LastVisit.IsZero() {
+		return nil
+	}
+	for i := range view.Docs {
+		row := view.Docs[i].Row
+		if row.Version < 2 || !row.Date.After(view.LastVisit) {
+			continue
+		}
+		versions, err := s.Store.FindDocuments(ctx, key, DocumentFilter{LogicalID: row.LogicalID, AllVersions: true, WithoutSealed: true})
+		if err != nil {
+			return err
+		}
+		var then *DocumentRow
+		for j := range versions {
+			if !versions[j].Date.After(view.LastVisit) && (then == nil || versions[j].Version > then.Version) {
+				then = &versions[j]
+			}
+		}
+		if then != nil && !slices.Equal(labelTokens(*then), labelTokens(row)) {
+			view.Docs[i].LabelsChanged = true
+		}
+	}
+	return nil
+}
+
+func labelTokens(r DocumentRow) []string {
+	var out []string
+	for _, t := range r.Tokens {
+		if t.Kind == TokLabel {
+			out = append(out, t.Value)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// careText scores the visible documents for the query (BM25).
+func (s *Service) careText(ctx context.Context, key PatientKey, view *CareView, byLogical map[string]int) error {
+	terms := s.Index.QueryTerms(view.Query)
+	if len(terms) == 0 {
+		return nil
+	}
+	toks := make([]string, 0, len(terms))
+	for _, term := range terms {
+		tok, err := s.Sealer.Token(ctx, key, termField, term)
+		if err != nil {
+			return err
+		}
+		toks = append(toks, tok)
+	}
+	postings, err := s.Store.TermPostings(ctx, key, toks)
+	if err != nil {
+		return err
+	}
+	docs, total, err := s.Store.TermStats(ctx, key)
+	if err != nil {
+		return err
+	}
+	for logical, score := range s.Index.Score(toks, postings, docs, total) {
+		if i, ok := byLogical[logical]; ok {
+			view.Docs[i].TextScore = score
+		}
+	}
+	return nil
+}
