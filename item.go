@@ -60,6 +60,9 @@ type ItemFilter struct {
 	Tokens    []TokenFilter
 	Effective TimeRange
 	Sources   []string // source logicalIds; empty: any
+	// WithoutSealed returns rows with Sealed nil, for callers that decide
+	// on the clear fields only.
+	WithoutSealed bool
 }
 
 // ItemStore is the part of the Store that keeps extracted items. Items are

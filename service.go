@@ -39,6 +39,8 @@ type Service struct {
 	AllowTestINS bool
 	// DefaultCount and MaxCount bound search pages.
 	DefaultCount, MaxCount int
+
+	care careCache // the point-of-care view's clear fields, per record
 }
 
 // Request carries who asks and how, for one call of the Service.

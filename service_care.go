@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -107,8 +108,7 @@ func (s *Service) PointOfCare(ctx context.Context, r Request, key PatientKey, id
 	who := visitKey(r.Actor)
 	view.LastVisit = a.patient.Visits[who]
 
-	rows, err := s.Store.FindDocuments(ctx, a.row.Key, DocumentFilter{WithoutSealed: true,
-		Statuses: []DocumentStatus{StatusCurrent, StatusSuperseded, StatusArchived}})
+	rows, items, err := s.careRows(ctx, a.row.Key)
 	if err != nil {
 		return view, CareDetails{}, err
 	}
@@ -120,9 +120,7 @@ func (s *Service) PointOfCare(ctx context.Context, r Request, key PatientKey, id
 		byLogical[rows[i].LogicalID] = len(view.Docs)
 		view.Docs = append(view.Docs, CareDoc{Row: rows[i]})
 	}
-	if err := s.careFindings(ctx, a.row.Key, &view, byLogical); err != nil {
-		return view, CareDetails{}, err
-	}
+	careFindings(items, &view, byLogical)
 	if err := s.careLabels(ctx, a.row.Key, &view); err != nil {
 		return view, CareDetails{}, err
 	}
@@ -173,12 +171,92 @@ func (s *Service) PointOfCare(ctx context.Context, r Request, key PatientKey, id
 			}
 		}
 	}
+	// The visit and the access are both written before the card is
+	// served; side by side, so that they can share a commit.
+	var visitErr error
+	var wg sync.WaitGroup
 	if mark && who != "" {
-		if err := s.markVisit(ctx, a.row.Key, who, now); err != nil {
-			return view, CareDetails{}, err
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			visitErr = s.markVisit(ctx, a.row.Key, who, now)
+		}()
 	}
-	return view, det, a.served(ctx, ActionSearch, shown)
+	err = a.served(ctx, ActionSearch, shown)
+	wg.Wait()
+	if err == nil {
+		err = visitErr
+	}
+	return view, det, err
+}
+
+// careEntry is a record's clear fields as the point-of-care view reads
+// them, current as of stamp.
+type careEntry struct {
+	stamp string
+	docs  []DocumentRow
+	items []ItemRow
+}
+
+// careCache keeps the care entries of recently opened records, bounded by
+// the rows it holds. It holds nothing sealed: the same clear fields the
+// Store keeps. Each use checks the record's stamp (Store.RecordStamp), so
+// an entry is never used after its record changed, whichever server
+// changed it; the access decisions are made afresh on every request.
+type careCache struct {
+	mu      sync.Mutex
+	entries map[PatientKey]*careEntry
+	rows    int
+}
+
+const careCacheRows = 200_000
+
+// careRows returns the record's latest document rows (current, superseded,
+// archived) and abnormal results, without their sealed parts.
+func (s *Service) careRows(ctx context.Context, key PatientKey) ([]DocumentRow, []ItemRow, error) {
+	stamp, err := s.Store.RecordStamp(ctx, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &s.care
+	c.mu.Lock()
+	if e := c.entries[key]; e != nil && e.stamp == stamp {
+		c.mu.Unlock()
+		return e.docs, e.items, nil
+	}
+	c.mu.Unlock()
+	docs, err := s.Store.FindDocuments(ctx, key, DocumentFilter{WithoutSealed: true,
+		Statuses: []DocumentStatus{StatusCurrent, StatusSuperseded, StatusArchived}})
+	if err != nil {
+		return nil, nil, err
+	}
+	items, err := s.Store.FindItems(ctx, key, ItemFilter{Kinds: []ItemKind{ItemObservation}, WithoutSealed: true,
+		Tokens: []TokenFilter{{Kind: "abnormal", Values: []string{"true"}}}})
+	if err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[PatientKey]*careEntry{}
+	}
+	if old := c.entries[key]; old != nil {
+		c.rows -= len(old.docs) + len(old.items)
+		delete(c.entries, key)
+	}
+	n := len(docs) + len(items)
+	for k, e := range c.entries { // make room: any entries will do
+		if c.rows+n <= careCacheRows {
+			break
+		}
+		c.rows -= len(e.docs) + len(e.items)
+		delete(c.entries, k)
+	}
+	if n <= careCacheRows {
+		c.entries[key] = &careEntry{stamp: stamp, docs: docs, items: items}
+		c.rows += n
+	}
+	return docs, items, nil
 }
 
 // visitKey names whose last visit a marker records: a professional's RPPS.
@@ -213,12 +291,7 @@ func (s *Service) markVisit(ctx context.Context, key PatientKey, who string, at 
 }
 
 // careFindings attaches the abnormal results of each visible document.
-func (s *Service) careFindings(ctx context.Context, key PatientKey, view *CareView, byLogical map[string]int) error {
-	items, err := s.Store.FindItems(ctx, key, ItemFilter{Kinds: []ItemKind{ItemObservation},
-		Tokens: []TokenFilter{{Kind: "abnormal", Values: []string{"true"}}}})
-	if err != nil {
-		return err
-	}
+func careFindings(items []ItemRow, view *CareView, byLogical map[string]int) {
 	for _, it := range items {
 		i, ok := byLogical[it.SourceLogicalID]
 		if !ok {
@@ -237,7 +310,6 @@ func (s *Service) careFindings(ctx context.Context, key PatientKey, view *CareVi
 		}
 		view.Docs[i].Findings = append(view.Docs[i].Findings, f)
 	}
-	return nil
 }
 
 // careLabels flags documents whose confidentiality changed since the last

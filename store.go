@@ -198,6 +198,11 @@ type Store interface {
 	// PatientKeys returns up to limit record keys greater than after, in
 	// order: how whole-store tools (carnet fsck) visit every record.
 	PatientKeys(ctx context.Context, after PatientKey, limit int) ([]PatientKey, error)
+	// RecordStamp changes whenever p's documents or items change (a
+	// document version inserted or rewritten, items replaced): how a cache
+	// of a record's clear fields knows it is current. Its form is the
+	// Store's own; compare stamps for equality only.
+	RecordStamp(ctx context.Context, p PatientKey) (string, error)
 	AuditStore
 	// Close releases the store.
 	Close() error

@@ -2,6 +2,7 @@ package fulltext
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -324,8 +325,34 @@ func hasDigit(b []byte) bool {
 	return false
 }
 
+// stems is a process-wide memo of stems: a record's vocabulary is small
+// next to its size, and the Snowball stemmer costs far more than a map
+// read. Bounded: past maxStems words it stops growing (and just stems).
+var stems = struct {
+	sync.RWMutex
+	m map[string]string
+}{m: map[string]string{}}
+
+const maxStems = 200_000
+
 // stem applies the Snowball French stemmer to a folded word.
 func stem(word string) string {
+	stems.RLock()
+	s, ok := stems.m[word]
+	stems.RUnlock()
+	if ok {
+		return s
+	}
+	s = stemUncached(word)
+	stems.Lock()
+	if len(stems.m) < maxStems {
+		stems.m[word] = s
+	}
+	stems.Unlock()
+	return s
+}
+
+func stemUncached(word string) string {
 	if word == "voudrion" {
 		// snowball v0.10.0 logs this word from its step 4 (a debugging
 		// leftover); our texts must never reach a log. Its stem is itself.

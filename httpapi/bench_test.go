@@ -17,6 +17,7 @@ import (
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/mhd"
 	"github.com/carnet-sante/carnet/synth"
@@ -296,3 +297,96 @@ func BenchmarkRetrieve(b *testing.B) {
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// BenchmarkCard: the pastille's CDS Hooks card for a patient with 2,000
+// documents (CARNET_BENCH_CARD_DOCS), as a GP of the care team opens the
+// record: client JWT checked, the clinician's token checked, every visible
+// document decided and ranked, the top five opened, the visit and the
+// access recorded. The client's JWTs are minted before the clock starts.
+func BenchmarkCard(b *testing.B) {
+	benchBackends(b, func(b *testing.B, be testenv.Backend) {
+		docs := 2000
+		if n, err := strconv.Atoi(os.Getenv("CARNET_BENCH_CARD_DOCS")); err == nil && n > 0 {
+			docs = n
+		}
+		env := testenv.New(b, be, testenv.Options{})
+		o := synth.Options{Seed: 71, Patients: 1, DocsPerPatient: docs}
+		pats, pros := o.People()
+		var gp carnet.Author
+		for _, p := range pros {
+			if p.Login == "gp" {
+				gp = p.Author
+			}
+		}
+		ctx := context.Background()
+		req := carnet.Request{Actor: carnet.Actor{Kind: carnet.ActorSystem, ID: carnet.Identifier{System: "urn:carnet:actor", Value: "bench"}}}
+		var batch []carnet.SubmittedDocument
+		flush := func() {
+			if len(batch) == 0 {
+				return
+			}
+			// Each batch names the GP among its authors: the GP is in the care team.
+			batch[0].Meta.Authors = append(batch[0].Meta.Authors, gp)
+			sub := carnet.Submission{Patient: pats[0].INS, Set: carnet.SubmissionSet{UniqueID: batch[0].UniqueID + ".set", SourceID: "1.2.250.1.999.2", ContentType: batch[0].Meta.Type}, Documents: batch}
+			if _, err := env.Service.Provide(ctx, req, sub); err != nil {
+				b.Fatal(err)
+			}
+			batch = nil
+		}
+		start := time.Now()
+		err := o.EachDocument(func(d synth.Document) error {
+			batch = append(batch, carnet.SubmittedDocument{UniqueID: d.UniqueID, Meta: d.Meta, Content: d.Content, Path: "bench"})
+			if len(batch) == 50 {
+				flush()
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		flush()
+		if be.Name == "postgres" {
+			if _, err := env.DB.Exec("ANALYZE"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Logf("%s: %d documents filed in %s", be.Name, docs, time.Since(start).Round(time.Second))
+		tok := env.ProfessionalToken(b, gp, "")
+		body, _ := json.Marshal(map[string]any{
+			"hook": "patient-view", "hookInstance": "bench",
+			"fhirAuthorization": map[string]any{"access_token": tok, "token_type": "Bearer"},
+			"context":           map[string]any{"userId": "Practitioner/" + gp.ID.Value, "patientId": pats[0].INS.System + "|" + pats[0].INS.Value},
+		})
+		jwts := make([]string, b.N+1)
+		for i := range jwts {
+			j, err := env.Issuer.Issue("", map[string]any{"sub": "lgc", "jti": carnet.NewID()}, env.URL+"/cds-services/"+httpapi.PastilleService, 4*time.Minute)
+			if err != nil {
+				b.Fatal(err)
+			}
+			jwts[i] = j
+		}
+		httpc := &http.Client{}
+		call := func(jwt string) {
+			r, _ := http.NewRequest("POST", env.URL+"/cds-services/"+httpapi.PastilleService, bytes.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Authorization", "Bearer "+jwt)
+			res, err := httpc.Do(r)
+			if err != nil || res.StatusCode != 200 {
+				b.Fatalf("card: %v %v", err, res)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+		call(jwts[b.N]) // the first visit
+		lat := make([]time.Duration, 0, b.N)
+		b.ResetTimer()
+		for i := range b.N {
+			t0 := time.Now()
+			call(jwts[i])
+			lat = append(lat, time.Since(t0))
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(docs), "docs")
+		reportLatency(b, lat)
+	})
+}

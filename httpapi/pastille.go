@@ -34,7 +34,7 @@ type careRanking struct {
 func (s *Server) rankCare(r *http.Request, req carnet.Request, key carnet.PatientKey, id carnet.Identifier, q string, n int, mark bool, since time.Time) (*careRanking, error) {
 	cr := &careRanking{}
 	pick := func(v carnet.CareView) []string {
-		cr.input = careInput(req.Actor, v, since)
+		cr.input = CareInput(req.Actor, v, since)
 		cr.ranked = pastille.Rank(cr.input)
 		ids := make([]string, 0, n)
 		for _, rk := range cr.ranked {
@@ -51,7 +51,7 @@ func (s *Server) rankCare(r *http.Request, req carnet.Request, key carnet.Patien
 	}
 	cr.view, cr.det = view, det
 	if cr.ranked == nil { // nothing to rank: no record, or not the caller's to see
-		cr.input = careInput(req.Actor, view, since)
+		cr.input = CareInput(req.Actor, view, since)
 	}
 	// What was opened fills in what the clear fields could not say.
 	for i := range cr.ranked {
@@ -64,8 +64,9 @@ func (s *Server) rankCare(r *http.Request, req carnet.Request, key carnet.Patien
 	return cr, nil
 }
 
-// careInput turns the Service's view into the ranking's input.
-func careInput(a carnet.Actor, v carnet.CareView, since time.Time) pastille.Input {
+// CareInput turns the Service's view into the ranking's input (what the
+// card and $relevant rank; exported for `carnet bench pastille`).
+func CareInput(a carnet.Actor, v carnet.CareView, since time.Time) pastille.Input {
 	in := pastille.Input{Caller: pastille.Caller{Profession: a.Profession, Specialty: a.Specialty}, Now: v.Now, LastVisit: v.LastVisit, Query: v.Query}
 	if !since.IsZero() {
 		in.LastVisit = since

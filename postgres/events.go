@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -418,4 +419,24 @@ func (s *Store) PatientKeys(ctx context.Context, after carnet.PatientKey, limit 
 		return mapError(op, rows.Err())
 	})
 	return out, err
+}
+
+// RecordStamp implements carnet.Store: document rows are never deleted and
+// every change of a record's documents or items inserts one, so their
+// count (with the latest date) changes with every change.
+func (s *Store) RecordStamp(ctx context.Context, p carnet.PatientKey) (stamp string, err error) {
+	const op = "postgres.RecordStamp"
+	err = s.withReader(ctx, op, func(r reader) error {
+		var n int64
+		var latest *time.Time
+		if err := r.q.QueryRow(ctx, `SELECT count(*), max(date) FROM documents WHERE patient_key = $1`, string(p)).Scan(&n, &latest); err != nil {
+			return mapError(op, err)
+		}
+		stamp = fmt.Sprint(n)
+		if latest != nil {
+			stamp += "/" + latest.UTC().Format(time.RFC3339Nano)
+		}
+		return nil
+	})
+	return stamp, err
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/carnet-sante/carnet"
@@ -55,7 +56,11 @@ func (r reader) FindItems(ctx context.Context, p carnet.PatientKey, f carnet.Ite
 			WHERE t.patient_key = i.patient_key AND t.item_id = i.id
 			AND t.kind = ` + w.arg(tf.Kind) + ` AND t.value = ANY(` + w.arg(bytesOf(tf.Values)) + `::bytea[]))`)
 	}
-	rows, err := r.q.Query(ctx, itemSelect+w.String()+" ORDER BY i.effective DESC NULLS LAST, i.id", w.args...)
+	sel := itemSelect
+	if f.WithoutSealed {
+		sel = strings.Replace(itemSelect, "i.sealed", "NULL::bytea", 1)
+	}
+	rows, err := r.q.Query(ctx, sel+w.String()+" ORDER BY i.effective DESC NULLS LAST, i.id", w.args...)
 	if err != nil {
 		return nil, mapError(op, err)
 	}

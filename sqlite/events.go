@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -415,4 +416,18 @@ func (s *Store) PatientKeys(ctx context.Context, after carnet.PatientKey, limit 
 		out = append(out, carnet.PatientKey(k))
 	}
 	return out, wrap(op, rows.Err())
+}
+
+// RecordStamp implements carnet.Store: document rows are never deleted and
+// every change of a record's documents or items inserts one, so their
+// count (with the latest date) changes with every change.
+func (s *Store) RecordStamp(ctx context.Context, p carnet.PatientKey) (string, error) {
+	var n int64
+	var latest sql.NullInt64
+	err := s.rc.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&n, &latest) },
+		"SELECT count(*), max(date) FROM documents WHERE patient_key = ?", string(p))
+	if err != nil {
+		return "", wrap("sqlite.RecordStamp", err)
+	}
+	return fmt.Sprintf("%d/%d", n, latest.Int64), nil
 }

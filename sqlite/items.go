@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/carnet-sante/carnet"
 )
@@ -31,7 +32,11 @@ func scanItem(rows *sql.Rows, it *carnet.ItemRow) error {
 func (r reader) FindItems(ctx context.Context, p carnet.PatientKey, f carnet.ItemFilter) ([]carnet.ItemRow, error) {
 	const op = "sqlite.FindItems"
 	var q query
-	q.b.WriteString("SELECT " + itemCols + " FROM items WHERE patient_key = ?")
+	cols := itemCols
+	if f.WithoutSealed {
+		cols = strings.Replace(itemCols, "sealed", "NULL", 1)
+	}
+	q.b.WriteString("SELECT " + cols + " FROM items WHERE patient_key = ?")
 	q.args = append(q.args, string(p))
 	if len(f.Kinds) > 0 {
 		args := make([]any, len(f.Kinds))

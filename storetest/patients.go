@@ -234,3 +234,55 @@ func testPatientKeys(t *testing.T, s carnet.Store) {
 		t.Errorf("limit 0: %v, want KindInvalid", err)
 	}
 }
+
+// A record's stamp changes with every change of its documents, and only
+// then: what a cache of its clear fields relies on.
+func testRecordStamp(t *testing.T, s carnet.Store) {
+	ctx := context.Background()
+	p := carnet.PatientKey(NewID("stamp"))
+	MustUpdate(t, s, func(tx carnet.Tx) error { return tx.PutPatient(ctx, NewPatientRow(p)) })
+	stamp := func() string {
+		t.Helper()
+		v, err := s.RecordStamp(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	empty := stamp()
+	d := NewDocumentRow(p, NewID("doc"))
+	MustUpdate(t, s, func(tx carnet.Tx) error { return tx.InsertDocument(ctx, d) })
+	one := stamp()
+	if one == empty {
+		t.Fatal("the stamp did not change when a document was filed")
+	}
+	if again := stamp(); again != one {
+		t.Errorf("the stamp changed without a change: %s then %s", one, again)
+	}
+	// A new metadata version (PDSm): the old row rewritten, a new one inserted.
+	next := NewDocumentRow(p, NewID("doc"))
+	next.LogicalID, next.UniqueID, next.Version = d.LogicalID, d.UniqueID, 2
+	next.Date = d.Date.Add(time.Second)
+	d.Latest = false
+	MustUpdate(t, s, func(tx carnet.Tx) error {
+		if err := tx.UpdateDocument(ctx, d); err != nil {
+			return err
+		}
+		return tx.InsertDocument(ctx, next)
+	})
+	if stamp() == one {
+		t.Error("the stamp did not change with a new metadata version")
+	}
+	// Another record's change does not move it.
+	before := stamp()
+	q := carnet.PatientKey(NewID("other"))
+	MustUpdate(t, s, func(tx carnet.Tx) error {
+		if err := tx.PutPatient(ctx, NewPatientRow(q)); err != nil {
+			return err
+		}
+		return tx.InsertDocument(ctx, NewDocumentRow(q, NewID("doc")))
+	})
+	if stamp() != before {
+		t.Error("another record's filing changed this record's stamp")
+	}
+}

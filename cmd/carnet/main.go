@@ -41,6 +41,7 @@ Usage:
   carnet token --user U  print a signed token for a demo user (against serve --demo)
   carnet audit verify    check a patient's access history against the signed log (client side)
   carnet fsck            re-verify every record, content and the whole audit log; name the first bad entry
+  carnet bench pastille  relevance (nDCG@10 vs reverse-chronological) and the card's server time
   carnet version         print the version
 
 Run "carnet serve -h" for the server's flags and their environment variables.
@@ -61,6 +62,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("usage: carnet audit verify --url URL --token TOKEN [--patient SYSTEM|INS] [--state FILE]")
 		}
 		return auditVerify(ctx, args[2:], stdout, stderr)
+	case "bench":
+		if len(args) < 2 || args[1] != "pastille" {
+			return fmt.Errorf("usage: carnet bench pastille [--scenarios DIR] [--docs N] [--calls N] [--postgres DSN]")
+		}
+		return benchPastille(ctx, args[2:], stdout, stderr)
 	case "token":
 		return token(args[1:], stdout, stderr)
 	case "version":

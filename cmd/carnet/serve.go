@@ -14,6 +14,7 @@ import (
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/auditlog"
+	"github.com/carnet-sante/carnet/fulltext"
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/postgres"
 	"github.com/carnet-sante/carnet/qedm"
@@ -211,6 +212,7 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		Clock:        carnet.SystemClock{},
 		Terminology:  terms,
 		Extractor:    qedm.Extractor{},
+		Index:        fulltext.Indexer{},
 		Logger:       logger,
 		AllowTestINS: c.Demo || c.AllowTestINS,
 	}

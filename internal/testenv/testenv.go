@@ -19,6 +19,7 @@ import (
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/auditlog"
 	"github.com/carnet-sante/carnet/auth"
+	"github.com/carnet-sante/carnet/fulltext"
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/policy"
 	"github.com/carnet-sante/carnet/postgres"
@@ -229,7 +230,7 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	svc := &carnet.Service{
 		Store: store, Sealer: sealer,
 		Policy: engine, Audit: carnet.NoAuditor{},
-		Clock: clock, Terminology: terms, Extractor: qedm.Extractor{}, Logger: logger, AllowTestINS: true,
+		Clock: clock, Terminology: terms, Extractor: qedm.Extractor{}, Index: fulltext.Indexer{}, Logger: logger, AllowTestINS: true,
 	}
 	var audit *auditlog.Deployment
 	if !o.NoAudit {

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/auditlog"
+	"github.com/carnet-sante/carnet/fulltext"
+	"github.com/carnet-sante/carnet/httpapi"
+	"github.com/carnet-sante/carnet/pastille"
+	"github.com/carnet-sante/carnet/policy"
+	"github.com/carnet-sante/carnet/postgres"
+	"github.com/carnet-sante/carnet/qedm"
+	"github.com/carnet-sante/carnet/seal"
+	"github.com/carnet-sante/carnet/sqlite"
+	"github.com/carnet-sante/carnet/synth"
+)
+
+// benchPastille is the relevance benchmark (docs/PASTILLE.md): nDCG@10 of
+// Carnet's ranking and of the reverse-chronological list on the graded
+// scenarios, side by side, then the card's server time for a patient with
+// --docs documents in a real store (SQLite in a temporary directory, or
+// --postgres), every access decided and audited as when served.
+func benchPastille(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench pastille", stderr)
+	dir := fs.String("scenarios", "pastille/testdata/scenarios", "directory of the graded scenarios")
+	docs := fs.Int("docs", 2000, "documents of the patient whose card is timed (0: skip the timing)")
+	calls := fs.Int("calls", 200, "cards computed for the timing")
+	pg := fs.String("postgres", "", "time on PostgreSQL (an empty database or schema) instead of a temporary SQLite file")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	scenarios, err := pastille.LoadScenarios(*dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "nDCG@10 on %d scenarios graded blind to the ranking (%s)\n\n", len(scenarios), *dir)
+	fmt.Fprintf(stdout, "%-52s %-26s %7s %7s\n", "scenario", "query", "carnet", "chrono")
+	var sc, sb float64
+	res := pastille.Evaluate(scenarios)
+	for _, r := range res {
+		q := r.Query
+		if q == "" {
+			q = "(card)"
+		}
+		fmt.Fprintf(stdout, "%-52s %-26s %7.3f %7.3f\n", r.Scenario, q, r.Carnet, r.Chronological)
+		sc += r.Carnet
+		sb += r.Chronological
+	}
+	fmt.Fprintf(stdout, "%-52s %-26s %7.3f %7.3f\n\n", "mean", "", sc/float64(len(res)), sb/float64(len(res)))
+	if *docs <= 0 {
+		return nil
+	}
+	return timeCard(ctx, *docs, *calls, *pg, stdout)
+}
+
+func timeCard(ctx context.Context, docs, calls int, dsn string, stdout io.Writer) error {
+	tmp, err := os.MkdirTemp("", "carnet-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var store carnet.Store
+	if dsn != "" {
+		s, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		store = s
+	} else {
+		s, err := sqlite.Open(ctx, filepath.Join(tmp, "carnet.db"), sqlite.WithLogger(logger))
+		if err != nil {
+			return err
+		}
+		store = s
+	}
+	defer store.Close()
+	kr, err := seal.LoadOrCreateKeyFile(filepath.Join(tmp, seal.KeyFileName), true)
+	if err != nil {
+		return err
+	}
+	sealer := seal.New(kr, seal.StoreKeys(store))
+	audit, err := auditlog.OpenDeployment(store, sealer, tmp, "bench.local/carnet-audit", true, carnet.SystemClock{})
+	if err != nil {
+		return err
+	}
+	defer audit.Close()
+	svc := &carnet.Service{Store: store, Sealer: sealer, Policy: &policy.Engine{Matrix: &policy.Matrix{}}, Audit: audit.Recorder,
+		Clock: carnet.SystemClock{}, Extractor: qedm.Extractor{}, Index: fulltext.Indexer{}, Logger: logger, AllowTestINS: true}
+
+	o := synth.Options{Seed: 71, Patients: 1, DocsPerPatient: docs}
+	pats, pros := o.People()
+	var gp carnet.Actor
+	var gpAuthor carnet.Author
+	for _, p := range pros {
+		if p.Login == "gp" {
+			gpAuthor = p.Author
+			gp = carnet.Actor{Kind: carnet.ActorProfessional, ID: p.Author.ID, Name: "bench GP", Profession: p.Author.Profession.Code, Specialty: p.Author.Specialty.Code}
+		}
+	}
+	system := carnet.Request{Actor: carnet.Actor{Kind: carnet.ActorSystem, ID: carnet.Identifier{System: "urn:carnet:actor", Value: "bench"}}}
+	start := time.Now()
+	var batch []carnet.SubmittedDocument
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		batch[0].Meta.Authors = append(batch[0].Meta.Authors, gpAuthor) // the GP is in the care team
+		sub := carnet.Submission{Patient: pats[0].INS, Set: carnet.SubmissionSet{UniqueID: batch[0].UniqueID + ".set", SourceID: "1.2.250.1.999.2", ContentType: batch[0].Meta.Type}, Documents: batch}
+		_, err := svc.Provide(ctx, system, sub)
+		batch = nil
+		return err
+	}
+	err = o.EachDocument(func(d synth.Document) error {
+		batch = append(batch, carnet.SubmittedDocument{UniqueID: d.UniqueID, Meta: d.Meta, Content: d.Content, Path: "bench"})
+		if len(batch) == 50 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "card of a patient with %d documents (%s; filed in %s)\n", docs, map[bool]string{true: "PostgreSQL", false: "SQLite"}[dsn != ""], time.Since(start).Round(time.Second))
+	card := func() (time.Duration, error) {
+		t0 := time.Now()
+		var in pastille.Input
+		var ranked []pastille.Ranked
+		_, _, err := svc.PointOfCare(ctx, carnet.Request{Actor: gp, RequestID: "bench"}, "", pats[0].INS, "", true, func(v carnet.CareView) []string {
+			in = httpapi.CareInput(gp, v, time.Time{})
+			ranked = pastille.Rank(in)
+			ids := []string{}
+			for _, r := range ranked[:min(5, len(ranked))] {
+				ids = append(ids, r.Doc.ID)
+			}
+			return ids
+		})
+		pastille.Summarize(in, ranked, "https://carnet.local/relevant")
+		return time.Since(t0), err
+	}
+	cold, err := card()
+	if err != nil {
+		return err
+	}
+	lat := make([]time.Duration, 0, calls)
+	for range calls {
+		d, err := card()
+		if err != nil {
+			return err
+		}
+		lat = append(lat, d)
+	}
+	slices.Sort(lat)
+	fmt.Fprintf(stdout, "  first opening (records' clear fields read from the store): %s\n", cold.Round(10*time.Microsecond))
+	fmt.Fprintf(stdout, "  next openings, %d cards: p50 %s, p99 %s (decided, ranked, top 5 opened, visit and access recorded)\n",
+		calls, lat[len(lat)/2].Round(10*time.Microsecond), lat[len(lat)*99/100].Round(10*time.Microsecond))
+	return nil
+}

@@ -1,0 +1,158 @@
+package pastille
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/fulltext"
+)
+
+// Scenario is one relevance judgement (testdata/scenarios/README.md): a
+// record, a professional, a date, and how much each document matters to
+// them then, graded 0 to 3 by someone who had not seen the ranking.
+type Scenario struct {
+	Name        string         `json:"name"`
+	Description string         `json:"description"`
+	Caller      Caller         `json:"caller"`
+	Now         time.Time      `json:"now"`
+	LastVisit   *time.Time     `json:"lastVisit"`
+	Docs        []scenarioDoc  `json:"docs"`
+	Queries     []Query        `json:"queries"`
+	Grades      map[string]int `json:"grades"`
+	File        string         `json:"-"`
+}
+
+// Query is a full-text query of a scenario with its own grades.
+type Query struct {
+	Q      string         `json:"q"`
+	Grades map[string]int `json:"grades"`
+}
+
+type scenarioDoc struct {
+	ID            string                `json:"id"`
+	LogicalID     string                `json:"logicalId"`
+	UniqueID      string                `json:"uniqueId"`
+	SubmissionSet string                `json:"submissionSet"`
+	Status        carnet.DocumentStatus `json:"status"`
+	Type          carnet.Coding         `json:"type"`
+	Class         carnet.Coding         `json:"class"`
+	Format        carnet.Coding         `json:"format"`
+	Facility      carnet.Coding         `json:"facility"`
+	Practice      carnet.Coding         `json:"practice"`
+	Title         string                `json:"title"`
+	Created       time.Time             `json:"created"`
+	Date          time.Time             `json:"date"`
+	Labels        []string              `json:"labels"`
+	SHA256        string                `json:"sha256"`
+	Replaces      []string              `json:"replaces"`
+	Superseded    bool                  `json:"superseded"`
+	LabelsChanged bool                  `json:"labelsChanged"`
+	AuthorNames   []string              `json:"authorNames"`
+	Findings      []Finding             `json:"findings"`
+	Text          string                `json:"text"`
+}
+
+// LoadScenarios reads every scenario file of dir.
+func LoadScenarios(dir string) ([]Scenario, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	var out []Scenario
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var s Scenario
+		if err := json.Unmarshal(b, &s); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Base(f), err)
+		}
+		s.File = filepath.Base(f)
+		for _, d := range s.Docs {
+			if _, ok := s.Grades[d.ID]; !ok {
+				return nil, fmt.Errorf("%s: document %s has no grade", s.File, d.ID)
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Input is the ranking's input for the scenario, with query q ("" for the
+// card). Text scores come from the same analyzer and BM25 as the server's,
+// over the scenario's own documents.
+func (s Scenario) Input(q string) Input {
+	in := Input{Caller: s.Caller, Now: s.Now, Query: q}
+	if s.LastVisit != nil {
+		in.LastVisit = *s.LastVisit
+	}
+	var scores map[string]float64
+	if q != "" {
+		var ix fulltext.Index
+		for _, d := range s.Docs {
+			ix.Add(d.LogicalID, d.Title+"\n"+d.Text)
+		}
+		scores = map[string]float64{}
+		for _, h := range ix.Search(q) {
+			scores[h.Doc] = h.Score
+		}
+	}
+	for _, d := range s.Docs {
+		sum, _ := hex.DecodeString(d.SHA256)
+		in.Docs = append(in.Docs, Doc{ID: d.ID, LogicalID: d.LogicalID, UniqueID: d.UniqueID, SubmissionSet: d.SubmissionSet,
+			Status: d.Status, Type: d.Type, Class: d.Class, Format: d.Format, Facility: d.Facility, Practice: d.Practice,
+			Title: d.Title, Created: d.Created, Date: d.Date, Labels: d.Labels, SHA256: sum, Replaces: d.Replaces,
+			Superseded: d.Superseded, LabelsChanged: d.LabelsChanged, AuthorNames: d.AuthorNames, Findings: d.Findings,
+			TextScore: scores[d.LogicalID]})
+	}
+	return in
+}
+
+// Gains gives each line of a ranked list its grade: a line folding several
+// documents (superseded versions, duplicates) counts the best of them, as
+// the scenarios' README asks.
+func Gains(ranked []Ranked, grades map[string]int) map[string]int {
+	out := make(map[string]int, len(grades))
+	for k, v := range grades {
+		out[k] = v
+	}
+	for _, r := range ranked {
+		for _, c := range r.Collapsed {
+			if grades[c] > out[r.Doc.ID] {
+				out[r.Doc.ID] = grades[c]
+			}
+		}
+	}
+	return out
+}
+
+// Result is one scenario's nDCG@10 for Carnet's ranking and for the
+// reverse-chronological list.
+type Result struct {
+	Scenario, Query       string
+	Carnet, Chronological float64
+}
+
+// Evaluate ranks every scenario (and its queries) both ways.
+func Evaluate(scenarios []Scenario) []Result {
+	var out []Result
+	for _, s := range scenarios {
+		queries := append([]Query{{Grades: s.Grades}}, s.Queries...)
+		for _, q := range queries {
+			in := s.Input(q.Q)
+			ranked, chrono := Rank(in), ReverseChronological(in)
+			out = append(out, Result{Scenario: s.File, Query: q.Q,
+				Carnet:        NDCG(ranked, Gains(ranked, q.Grades), 10),
+				Chronological: NDCG(chrono, q.Grades, 10)})
+		}
+	}
+	return out
+}
