@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -220,4 +221,51 @@ func TestPastilleRefusals(t *testing.T) {
 			t.Errorf("discovery lacks %q", k)
 		}
 	}
+}
+
+// French full-text search over the record, within the ranking: plural and
+// accents do not matter, and only the caller's visible documents are found.
+func TestRelevantSearch(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		rec := newRecord(t, b)
+		env, c := rec.env, rec.c
+		base := synth.Generate(synth.Options{Seed: 63, Patients: 1, DocsPerPatient: 1}).Documents[0]
+		heart := plainDocument(base, "1.2.250.1.999.63.1.1", "11488-4", "Consultation de cardiologie", rec.pros["gp"])
+		heart.Content = []byte("Patient suivi pour des insuffisances cardiaques à fraction d'éjection altérée. Pas d'œdème ce jour.")
+		blood := plainDocument(base, "1.2.250.1.999.63.1.2", "11502-2", "Numération", rec.pros["gp"])
+		blood.Content = []byte("Hémoglobine à 9,8 g/dL, en baisse. Ferritine basse.")
+		sub := carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.63.1", SourceID: "1.2.250.1.999.2", ContentType: heart.Meta.Type},
+			Documents: []carnet.SubmittedDocument{heart, blood}}
+		r := c.as(env.Token(t, "lgc")).provide(sub)
+		if r.Status != 200 {
+			t.Fatalf("filing: %d %s", r.Status, r.Body)
+		}
+		ids := documentIDs(t, r)
+		top := func(tok, q string) (string, int) {
+			t.Helper()
+			resp := c.as(tok).get("/DocumentReference/$relevant?patient.identifier=" + url.QueryEscape(rec.ins.System+"|"+rec.ins.Value) + "&q=" + url.QueryEscape(q))
+			if resp.Status != 200 {
+				t.Fatalf("$relevant q=%s: %d %s", q, resp.Status, resp.Body)
+			}
+			bundle := decode[fhir.Bundle](t, resp)
+			if len(bundle.Entry) == 0 {
+				return "", 0
+			}
+			var dr fhir.DocumentReference
+			json.Unmarshal(bundle.Entry[0].Resource, &dr)
+			return dr.ID, len(bundle.Entry)
+		}
+		gp := env.Token(t, "gp")
+		if got, _ := top(gp, "insuffisance cardiaque"); got != ids[0] {
+			t.Errorf("\"insuffisance cardiaque\" ranks %s first, want the document saying \"insuffisances cardiaques\" (%s)", got, ids[0])
+		}
+		if got, _ := top(gp, "hemoglobine"); got != ids[1] {
+			t.Errorf("\"hemoglobine\" ranks %s first, want the document saying \"Hémoglobine\" (%s)", got, ids[1])
+		}
+		// The patient restricts the blood count: the GP's search no longer finds it.
+		postConsent(t, c.as(env.Token(t, "patient0")), consentBody(t, carnet.Consent{Kind: carnet.ConsentRestrict, Document: ids[1]}, carnet.Identifier{}))
+		if got, _ := top(gp, "hemoglobine"); got == ids[1] {
+			t.Errorf("a restricted document is found by the GP's search")
+		}
+	})
 }
