@@ -1,0 +1,130 @@
+package pastille
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	carnet "github.com/carnet-sante/carnet"
+)
+
+func randForTest(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
+
+// bytesSource hands out the fuzzer's bytes, then zeros.
+type bytesSource struct{ b []byte }
+
+func (s *bytesSource) byte() byte {
+	if len(s.b) == 0 {
+		return 0
+	}
+	c := s.b[0]
+	s.b = s.b[1:]
+	return c
+}
+
+func (s *bytesSource) pick(n int) int { return int(s.byte()) % n }
+
+func (s *bytesSource) float() float64 {
+	var b [8]byte
+	for i := range b {
+		b[i] = s.byte()
+	}
+	return math.Float64frombits(binary.LittleEndian.Uint64(b[:]))
+}
+
+// fuzzInput builds a record from raw bytes: ids, uniqueIds, hashes and
+// submissions from small alphabets (so they collide), any status, dates
+// from far past to far future or zero, any float as text score (NaN and
+// infinities included), replacement cycles.
+func fuzzInput(data []byte) Input {
+	s := &bytesSource{data}
+	in := Input{Caller: randomCallers[s.pick(len(randomCallers))], Now: now}
+	if s.pick(2) == 0 {
+		in.LastVisit = now.Add(time.Duration(int8(s.byte())) * 30 * day)
+	}
+	if s.pick(2) == 0 {
+		in.Query = "q"
+	}
+	statuses := []carnet.DocumentStatus{carnet.StatusCurrent, carnet.StatusSuperseded, carnet.StatusArchived, carnet.StatusDeleted, ""}
+	for len(s.b) > 0 && len(in.Docs) < 300 {
+		d := Doc{
+			ID:            fmt.Sprint("d", s.pick(40)),
+			LogicalID:     fmt.Sprint("l", s.pick(40)),
+			UniqueID:      fmt.Sprint("u", s.pick(40)),
+			SubmissionSet: fmt.Sprint("s", s.pick(8)),
+			Status:        statuses[s.pick(len(statuses))],
+			Type:          randomTypes[s.pick(len(randomTypes))],
+			Class:         carnet.Coding{Code: []string{"10", "90", ""}[s.pick(3)]},
+			Practice:      carnet.Coding{Code: []string{"", "SAD", "SAMU_SMUR"}[s.pick(3)]},
+			Title:         string([]byte{s.byte(), s.byte(), s.byte()}),
+			Superseded:    s.pick(4) == 0,
+			LabelsChanged: s.pick(4) == 0,
+			TextScore:     s.float(),
+		}
+		switch s.pick(4) {
+		case 0:
+		case 1:
+			d.Date = time.Unix(int64(int32(binary.LittleEndian.Uint32([]byte{s.byte(), s.byte(), s.byte(), s.byte()})))*60, 0)
+		default:
+			d.Date = now.Add(-time.Duration(s.byte()) * 20 * day)
+			d.Created = d.Date.Add(-time.Duration(int8(s.byte())) * day)
+		}
+		if s.pick(3) > 0 {
+			d.SHA256 = []byte{s.byte() % 16}
+		}
+		for range s.pick(3) {
+			d.Replaces = append(d.Replaces, fmt.Sprint([]string{"d", "l"}[s.pick(2)], s.pick(40)))
+		}
+		for range s.pick(4) {
+			f := randomFindings[s.pick(len(randomFindings))]
+			f.Interpretation = []string{"H", "HH", "L", "LL", "A", "AA", "", "N", "?"}[s.pick(9)]
+			d.Findings = append(d.Findings, f)
+		}
+		if s.pick(3) == 0 {
+			d.AuthorSpecialties = []string{"G15_10/SM73", "G15_10/SM04", "x"}[:1+s.pick(3)]
+		}
+		in.Docs = append(in.Docs, d)
+	}
+	return in
+}
+
+// FuzzRank: no input panics, every visible document is on one line or
+// folded into one exactly once (when ids are unique), submissions stay
+// together, the card stays under 140 characters.
+func FuzzRank(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte("a record of a few documents with replacements and duplicates"))
+	rng := randForTest(1)
+	for range 8 {
+		b := make([]byte, 64+rng.IntN(2000))
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := fuzzInput(data)
+		ranked := Rank(in)
+		baseline := ReverseChronological(in)
+		card := Summarize(in, ranked, "https://carnet.example/x")
+		if n := utf8.RuneCountInString(card.Summary); n >= 140 {
+			t.Fatalf("summary of %d characters", n)
+		}
+		_ = Summarize(in, baseline, "")
+		if g := NDCG(ranked, map[string]int{"d1": 3, "d2": 1}, 10); g < 0 || g > 1 || math.IsNaN(g) {
+			t.Fatalf("NDCG %v", g)
+		}
+		unique := map[string]bool{}
+		for _, d := range in.Docs {
+			if unique[d.ID] {
+				return // invariants below need unique ids
+			}
+			unique[d.ID] = true
+		}
+		checkInvariants(t, in, ranked)
+	})
+}

@@ -1,0 +1,682 @@
+package pastille
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	carnet "github.com/carnet-sante/carnet"
+)
+
+// Weights of the signals; docs/PASTILLE.md explains each.
+const (
+	weightNew        = 4.0  // filed since the caller's last visit
+	weightRecency    = 3.0  // times the recency factor of the document's kind
+	weightAbnormal   = 2.0  // some out-of-range result
+	weightCritical   = 3.5  // some critical result (HH, LL, AA), instead of weightAbnormal
+	weightText       = 3.0  // times the BM25 score over the best one of the query
+	weightLabels     = 2.0  // confidentiality changed since the last visit
+	weightSuperseded = -1.0 // a replaced version whose replacement is not in the list
+	weightArchived   = -1.5 // archived by its author
+
+	affinityMin            = -3.0 // bounds of the document affinity (type, practice, author)
+	affinityMax            = 5.0
+	criticalAffinityFactor = 1.5 // a critical result weighs more for whom it concerns
+
+	// firstVisitYears is the window of a first visit (ANS guidance).
+	firstVisitYears = 2
+)
+
+// Tiers order the list before the score does: pinned summaries, then the
+// documents that match the query (and, at a first visit, are current and
+// of the window), then those of the first visit outside the window, then
+// with a query the documents that do not match.
+const (
+	tierPinned = iota
+	tierMain
+	tierOld
+	tierNoMatch
+	tierNoMatchOld
+)
+
+// Rank orders the documents the caller may see, most useful first, each
+// line with its reasons. See docs/PASTILLE.md for the model.
+func Rank(in Input) []Ranked {
+	docs := candidates(in.Docs)
+	if len(docs) == 0 {
+		return []Ranked{}
+	}
+	r := newRanker(in, docs)
+	clusters := collapse(docs)
+	lines := make([]line, len(clusters))
+	for i, c := range clusters {
+		r.score(&lines[i], docs, c)
+	}
+	r.pin(lines, docs)
+	perm := order(lines, docs)
+	// Each line's document is copied once, in its final place.
+	out := make([]Ranked, len(perm))
+	for k, i := range perm {
+		l := &lines[i]
+		d := docs[l.head]
+		out[k] = Ranked{Doc: *d, Score: l.score, Reasons: l.reasons, New: l.new, Pinned: l.pinned,
+			Collapsed: l.collapsed, Group: d.SubmissionSet}
+	}
+	return out
+}
+
+// line is a line being ranked: its head document and what decides its place.
+type line struct {
+	head      int32
+	tier      int8
+	new       bool
+	pinned    bool
+	score     float64
+	reasons   []Reason
+	collapsed []string
+}
+
+// ReverseChronological is the baseline a clinician gets today: the same
+// documents, newest filed first, nothing collapsed, nothing pinned.
+func ReverseChronological(in Input) []Ranked {
+	docs := candidates(in.Docs)
+	slices.SortStableFunc(docs, newerFirst)
+	out := make([]Ranked, len(docs))
+	first := in.LastVisit.IsZero()
+	for i, d := range docs {
+		out[i] = Ranked{Doc: *d, Group: d.SubmissionSet, New: !first && d.Date.After(in.LastVisit)}
+		if out[i].New {
+			out[i].Reasons = []Reason{{Code: "new", Text: textNew}}
+		}
+	}
+	return out
+}
+
+// candidates drops what may not be shown at all: logically deleted
+// documents (their content is no longer served).
+func candidates(docs []Doc) []*Doc {
+	out := make([]*Doc, 0, len(docs))
+	for i := range docs {
+		if docs[i].Status != carnet.StatusDeleted {
+			out = append(out, &docs[i])
+		}
+	}
+	return out
+}
+
+// newerFirst is the tie-break: date filed, newest first, then id.
+func newerFirst(a, b *Doc) int {
+	if c := b.Date.Compare(a.Date); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// cluster is one line before scoring: a head document and what folds into it.
+type cluster struct {
+	head        int
+	versions    []int // replaced by the head, directly or along the chain
+	dups        []int // same uniqueId or same content
+	first, last int32 // the chain of members (collapse)
+}
+
+func superseded(d *Doc) bool { return d.Superseded || d.Status == carnet.StatusSuperseded }
+
+// collapse folds replaced versions (following relatesTo replaces, by id or
+// logical id) and duplicates (same uniqueId, same SHA-256) together; each
+// cluster's head is its live, latest document.
+func collapse(docs []*Doc) []cluster {
+	n := len(docs)
+	parent := make([]int32, n)
+	for i := range parent {
+		parent[i] = int32(i)
+	}
+	find := func(i int32) int32 {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	// The root of a set is its smallest index.
+	union := func(a, b int32) {
+		ra, rb := find(a), find(b)
+		if ra > rb {
+			ra, rb = rb, ra
+		}
+		parent[rb] = ra
+	}
+	link := func(m map[string]int32, key string, i int32) {
+		if j, ok := m[key]; ok {
+			union(i, j)
+		} else {
+			m[key] = i
+		}
+	}
+	ids := make(map[string]int32, 2*n)
+	uniques := make(map[string]int32, n)
+	// SHA-256 keys as arrays: a string of each hash would be an
+	// allocation per document.
+	type hashKey struct {
+		n int
+		b [32]byte
+	}
+	hashes := make(map[hashKey]int32, n)
+	long := map[string]int32{}
+	for i, d := range docs {
+		if d.ID != "" {
+			link(ids, d.ID, int32(i))
+		}
+		if d.LogicalID != "" && d.LogicalID != d.ID {
+			link(ids, d.LogicalID, int32(i))
+		}
+		if d.UniqueID != "" {
+			link(uniques, d.UniqueID, int32(i))
+		}
+		switch h := d.SHA256; {
+		case len(h) > 32:
+			link(long, string(h), int32(i))
+		case len(h) > 0:
+			k := hashKey{n: len(h)}
+			copy(k.b[:], h)
+			if j, ok := hashes[k]; ok {
+				union(int32(i), j)
+			} else {
+				hashes[k] = int32(i)
+			}
+		}
+	}
+	replaced := make([]bool, n)
+	for i, d := range docs {
+		for _, id := range d.Replaces {
+			if j, ok := ids[id]; ok && j != int32(i) {
+				union(int32(i), j)
+				replaced[j] = true
+			}
+		}
+	}
+	// Members of each set, chained in input order: no allocation for the
+	// many documents that are alone.
+	clusterOf := make([]int32, n)
+	next := make([]int32, n)
+	var out []cluster
+	for i := range n {
+		next[i] = -1
+		r := find(int32(i))
+		if r == int32(i) {
+			clusterOf[i] = int32(len(out))
+			out = append(out, cluster{head: i, first: int32(i), last: int32(i)})
+			continue
+		}
+		c := &out[clusterOf[r]]
+		next[c.last] = int32(i)
+		c.last = int32(i)
+	}
+	for k := range out {
+		c := &out[k]
+		if c.first == c.last {
+			continue
+		}
+		for i := next[c.first]; i >= 0; i = next[i] {
+			if betterHead(docs[i], replaced[i], docs[c.head], replaced[c.head]) {
+				c.head = int(i)
+			}
+		}
+		for i := c.first; i >= 0; i = next[i] {
+			switch {
+			case int(i) == c.head:
+			case replaced[i] || superseded(docs[i]):
+				c.versions = append(c.versions, int(i))
+			default:
+				c.dups = append(c.dups, int(i))
+			}
+		}
+	}
+	return out
+}
+
+// betterHead: live before replaced, current before archived, then the
+// latest filed, then the smallest id.
+func betterHead(a *Doc, aReplaced bool, b *Doc, bReplaced bool) bool {
+	live := func(d *Doc, r bool) int {
+		switch {
+		case r || superseded(d):
+			return 0
+		case d.Status == carnet.StatusCurrent:
+			return 2
+		}
+		return 1
+	}
+	if la, lb := live(a, aReplaced), live(b, bReplaced); la != lb {
+		return la > lb
+	}
+	return newerFirst(a, b) < 0
+}
+
+type ranker struct {
+	in          Input
+	first       bool
+	windowStart time.Time
+	query       bool
+	maxText     float64
+	view        affinityView
+	// texts caches the reason texts built from parts, so that 2,000
+	// documents do not make 2,000 copies of "récent : il y a 3 mois".
+	texts map[textKey]string
+	buf   []byte // folded titles
+}
+
+type textKey struct {
+	kind byte
+	s    string
+	n    int
+}
+
+// text returns prefix + s, made once per kind and s.
+func (r *ranker) text(kind byte, s string, prefix string) string {
+	k := textKey{kind: kind, s: s}
+	if t, ok := r.texts[k]; ok {
+		return t
+	}
+	t := prefix + s
+	r.texts[k] = t
+	return t
+}
+
+func newRanker(in Input, docs []*Doc) *ranker {
+	r := &ranker{
+		in:          in,
+		first:       in.LastVisit.IsZero(),
+		windowStart: in.Now.AddDate(-firstVisitYears, 0, 0),
+		query:       strings.TrimSpace(in.Query) != "",
+		view:        affinities.view(in.Caller),
+		texts:       map[textKey]string{},
+	}
+	for _, d := range docs {
+		if s := textScore(d); s > r.maxText {
+			r.maxText = s
+		}
+	}
+	return r
+}
+
+// textScore is the document's BM25 score, 0 when unusable.
+func textScore(d *Doc) float64 {
+	if d.TextScore > 0 && !math.IsInf(d.TextScore, 0) {
+		return d.TextScore
+	}
+	return 0
+}
+
+// clinicalDate is when the act took place, as far as known.
+func clinicalDate(d *Doc) time.Time {
+	if !d.Created.IsZero() {
+		return d.Created
+	}
+	return d.Date
+}
+
+// inWindow: what a first visit shows (ANS): current documents of the last
+// two years, vaccinations whatever their age.
+func inWindow(d *Doc, start time.Time) bool {
+	if d.Status != carnet.StatusCurrent || d.Superseded {
+		return false
+	}
+	return vaccinationTypes[d.Type.Code] || !latest(d).Before(start)
+}
+
+// latest is the later of the act and the filing: a document is of the
+// window when either is.
+func latest(d *Doc) time.Time {
+	if d.Created.After(d.Date) {
+		return d.Created
+	}
+	return d.Date
+}
+
+// French texts of the reasons.
+const (
+	textNew        = "nouveau depuis votre dernière visite"
+	textLabels     = "confidentialité modifiée depuis votre dernière visite"
+	textPatient    = "déposé par le patient"
+	textText       = "correspond à votre recherche"
+	textSuperseded = "version remplacée"
+	textArchived   = "document archivé"
+	textWindow     = "hors des 2 dernières années"
+	textNotCurrent = "document non courant"
+)
+
+// score scores the line of cluster c and decides its tier.
+func (r *ranker) score(l *line, docs []*Doc, c cluster) {
+	d := docs[c.head]
+	l.head = int32(c.head)
+	l.tier = tierMain
+	if folded := len(c.versions) + len(c.dups); folded > 0 {
+		idx := append(append(make([]int, 0, folded), c.versions...), c.dups...)
+		slices.SortFunc(idx, func(a, b int) int { return newerFirst(docs[a], docs[b]) })
+		l.collapsed = make([]string, len(idx))
+		for i, j := range idx {
+			l.collapsed[i] = docs[j].ID
+		}
+	}
+	reasons := make([]Reason, 0, 4)
+	add := func(code, text string, gain float64) {
+		reasons = append(reasons, Reason{Code: code, Text: text, Gain: gain})
+		l.score += gain
+	}
+
+	age := r.in.Now.Sub(clinicalDate(d))
+	ag := agingOf(d.Type.Code)
+	rec := ag.factor(age)
+	// Signals of interest fade with the document's age, but not to nothing.
+	fade := 0.5 + 0.5*rec
+	fadeResult := 0.25 + 0.75*rec
+
+	if !r.first && d.Date.After(r.in.LastVisit) {
+		l.new = true
+		add("new", textNew, weightNew)
+	}
+
+	if n := len(d.Findings); n > 0 {
+		crit := 0
+		for _, f := range d.Findings {
+			if f.Critical() {
+				crit++
+			}
+		}
+		if crit > 0 {
+			add("critical", findingsText(d.Findings, true), weightCritical*fadeResult)
+		}
+		if crit < n {
+			gain := 0.0
+			if crit == 0 {
+				gain = weightAbnormal * fadeResult
+			}
+			add("abnormal", findingsText(d.Findings, false), gain)
+		}
+		var best affinityEntry
+		for _, f := range d.Findings {
+			e, ok := r.view.get(whatFinding, f.Code.Code)
+			if !ok {
+				continue
+			}
+			if f.Critical() {
+				e.Weight *= criticalAffinityFactor
+			}
+			if e.Weight > best.Weight {
+				best = e
+			}
+		}
+		if best.Weight > 0 {
+			add("affinity", r.text('f', best.Note, "résultat utile pour votre pratique : "), best.Weight*fadeResult)
+		}
+	}
+
+	if aff, notes, ok := r.docAffinity(d); ok {
+		aff = min(max(aff, affinityMin), affinityMax)
+		if aff >= 0 {
+			add("affinity", r.text('+', notes, "utile pour votre pratique : "), aff*fade)
+		} else { // what is of no use to the caller stays so, however recent
+			add("affinity", r.text('-', notes, "peu utile pour votre pratique : "), aff)
+		}
+	}
+
+	if !r.first && d.LabelsChanged {
+		add("labels-changed", textLabels, weightLabels)
+	}
+	if r.query {
+		if s := textScore(d); s > 0 {
+			add("text", textText, weightText*s/r.maxText)
+		} else {
+			l.tier = tierNoMatch
+		}
+	}
+	if d.Class.Code == classPatient {
+		add("patient", textPatient, 0)
+	}
+	if n := len(c.versions); n > 0 {
+		add("replaced", plural(n, "remplace 1 version antérieure", " versions antérieures", "remplace "), 0)
+	}
+	if n := len(c.dups); n > 0 {
+		add("duplicate", plural(n, "1 doublon regroupé", " doublons regroupés", ""), 0)
+	}
+	if superseded(d) {
+		add("superseded", textSuperseded, weightSuperseded)
+	}
+	if d.Status == carnet.StatusArchived {
+		add("archived", textArchived, weightArchived)
+	}
+	if r.first && !inWindow(d, r.windowStart) {
+		l.tier++ // tierMain → tierOld, tierNoMatch → tierNoMatchOld
+		if d.Status == carnet.StatusCurrent && !d.Superseded {
+			add("window", textWindow, 0)
+		} else if d.Status != carnet.StatusArchived && !superseded(d) {
+			add("window", textNotCurrent, 0)
+		}
+	}
+	add("recent", r.recencyText(ag, age, rec), weightRecency*rec)
+	l.reasons = reasons
+}
+
+// docAffinity is the sum of the caller's rows for the document's type,
+// practice setting and authors or title, with their notes.
+func (r *ranker) docAffinity(d *Doc) (weight float64, notes string, ok bool) {
+	var parts [3]string
+	n := 0
+	if e, found := r.view.get(whatType, d.Type.Code); found {
+		weight += e.Weight
+		parts[n] = e.Note
+		n++
+	}
+	if e, found := r.view.get(whatPractice, d.Practice.Code); found {
+		weight += e.Weight
+		parts[n] = e.Note
+		n++
+	}
+	// The author's specialty and the title say the same thing (a
+	// cardiology letter): the stronger one counts.
+	author, okA := r.view.author(d.AuthorSpecialties)
+	var title affinityEntry
+	okT := false
+	if len(r.view.titles) > 0 && d.Title != "" {
+		r.buf = foldAppend(r.buf[:0], d.Title)
+		title, okT = r.view.title(r.buf)
+	}
+	switch {
+	case okA && (!okT || author.Weight >= title.Weight):
+		weight += author.Weight
+		parts[n] = author.Note
+		n++
+	case okT:
+		weight += title.Weight
+		parts[n] = title.Note
+		n++
+	}
+	switch n {
+	case 0:
+		return 0, "", false
+	case 1:
+		return weight, parts[0], true
+	}
+	return weight, strings.Join(parts[:n], ", "), true
+}
+
+// pin puts the latest summary of each kind on top: current, in the
+// window, filed by a professional, matching the query if there is one.
+func (r *ranker) pin(lines []line, docs []*Doc) {
+	best := map[string]int{}
+	for i := range lines {
+		d := docs[lines[i].head]
+		if _, ok := summaryTypes[d.Type.Code]; !ok || lines[i].tier != tierMain ||
+			d.Status != carnet.StatusCurrent || d.Superseded || d.Class.Code == classPatient {
+			continue
+		}
+		if j, ok := best[d.Type.Code]; !ok || newerFirst(d, docs[lines[j].head]) < 0 {
+			best[d.Type.Code] = i
+		}
+	}
+	for code, i := range best {
+		l := &lines[i]
+		l.pinned = true
+		l.tier = tierPinned
+		l.reasons = slices.Insert(l.reasons, 0, Reason{Code: "summary", Text: "épinglé en tête : " + summaryTypes[code]})
+	}
+}
+
+// order is the final order of the lines: by tier, score, date and id,
+// then the other lines of a submission (same tier) pulled up to its best
+// one, keeping their order.
+func order(lines []line, docs []*Doc) []int32 {
+	perm := make([]int32, len(lines))
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	slices.SortFunc(perm, func(i, j int32) int {
+		a, b := &lines[i], &lines[j]
+		if c := cmp.Compare(a.tier, b.tier); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.score, a.score); c != 0 {
+			return c
+		}
+		return newerFirst(docs[a.head], docs[b.head])
+	})
+	// Each line takes the position of the best line of its submission in
+	// its tier; a stable sort on that keeps the order inside a group.
+	type groupKey struct {
+		tier int8
+		set  string
+	}
+	leader := make(map[groupKey]int32, len(lines)/2)
+	at := make([]int32, len(lines))
+	grouped := false
+	for p, i := range perm {
+		at[i] = int32(p)
+		l := &lines[i]
+		if set := docs[l.head].SubmissionSet; set != "" && !l.pinned {
+			k := groupKey{l.tier, set}
+			if q, ok := leader[k]; ok {
+				at[i] = q
+				grouped = true
+			} else {
+				leader[k] = int32(p)
+			}
+		}
+	}
+	if grouped {
+		slices.SortStableFunc(perm, func(i, j int32) int { return cmp.Compare(at[i], at[j]) })
+	}
+	return perm
+}
+
+func plural(n int, one, many, prefix string) string {
+	if n == 1 {
+		return one
+	}
+	return prefix + strconv.Itoa(n) + many
+}
+
+// interpretations in French, for the clinician.
+var interpretations = map[string]string{
+	"H": "élevé", "HH": "très élevé", "L": "bas", "LL": "très bas",
+	"A": "anormal", "AA": "très anormal",
+	">": "au-dessus du seuil", "<": "en dessous du seuil",
+}
+
+// findingsText lists the (critical or other) findings, three at most.
+func findingsText(fs []Finding, critical bool) string {
+	var b strings.Builder
+	n := 0
+	for _, f := range fs {
+		if f.Critical() == critical {
+			n++
+		}
+	}
+	switch {
+	case critical && n == 1:
+		b.WriteString("résultat critique : ")
+	case critical:
+		b.WriteString(strconv.Itoa(n) + " résultats critiques : ")
+	case n == 1:
+		b.WriteString("résultat anormal : ")
+	default:
+		b.WriteString(strconv.Itoa(n) + " résultats anormaux : ")
+	}
+	shown := 0
+	for _, f := range fs {
+		if f.Critical() != critical {
+			continue
+		}
+		if shown == 3 {
+			b.WriteString("…")
+			break
+		}
+		if shown > 0 {
+			b.WriteString(", ")
+		}
+		shown++
+		name := strings.TrimSpace(f.Display)
+		if name == "" {
+			name = f.Code.Code
+		}
+		b.WriteString(name)
+		if v := strings.TrimSpace(f.Value); v != "" {
+			b.WriteString(" " + v)
+		}
+		if it, ok := interpretations[f.Interpretation]; ok {
+			b.WriteString(" (" + it + ")")
+		} else if f.Interpretation != "" {
+			b.WriteString(" (" + f.Interpretation + ")")
+		}
+	}
+	return b.String()
+}
+
+func (r *ranker) recencyText(a aging, age time.Duration, factor float64) string {
+	if a.HalfLife == 0 {
+		return "ne se périme pas"
+	}
+	days := int(age / day)
+	kind, prefix := byte('o'), "ancien : "
+	if factor >= 0.5 {
+		kind, prefix = 'r', "récent : "
+	}
+	k := textKey{kind: kind, n: agoBucket(days)}
+	if t, ok := r.texts[k]; ok {
+		return t
+	}
+	t := prefix + ago(days)
+	r.texts[k] = t
+	return t
+}
+
+// agoBucket is the same number for the days ago writes the same way.
+func agoBucket(days int) int {
+	switch {
+	case days < 61:
+		return max(days, 0)
+	case days < 730:
+		return 1000 + days/30
+	}
+	return 100000 + days/365
+}
+
+func ago(days int) string {
+	switch {
+	case days <= 0:
+		return "aujourd'hui"
+	case days == 1:
+		return "hier"
+	case days < 61:
+		return "il y a " + strconv.Itoa(days) + " jours"
+	case days < 730:
+		return "il y a " + strconv.Itoa(days/30) + " mois"
+	}
+	if days < 2*365 {
+		return "il y a 1 an"
+	}
+	return "il y a " + strconv.Itoa(days/365) + " ans"
+}

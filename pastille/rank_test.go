@@ -1,0 +1,545 @@
+package pastille
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	carnet "github.com/carnet-sante/carnet"
+)
+
+// TestSignals: each signal moves a document the way a clinician expects.
+// Every case is "first is shown above second" for that caller; the
+// documents differ only by what the case is about.
+func TestSignals(t *testing.T) {
+	troponin := finding("89579-7", "Troponine I ultrasensible", "640 ng/L", "HH")
+	ldl := finding("13457-7", "Cholestérol LDL", "1,9 g/L", "H")
+	tsh := finding("3016-3", "TSH", "0,1 mUI/L", "L")
+	tshHigh := finding("3016-3", "TSH", "9 mUI/L", "H")
+	creat := finding("2160-0", "Créatinine", "19 mg/L", "H")
+
+	tests := []struct {
+		name          string
+		caller        Caller
+		lastVisit     time.Time
+		query         string
+		docs          []Doc
+		first, second string
+		reason        string // a reason the first one must carry
+	}{
+		{name: "new since the last visit beats the same kind filed before",
+			caller: neutral, lastVisit: lastVisit,
+			docs:  []Doc{doc("old", tConsultation, 45), doc("new", tConsultation, 5)},
+			first: "new", second: "old", reason: "new"},
+		{name: "new beats a slightly more recent clinical act filed before the visit",
+			caller: gp, lastVisit: lastVisit,
+			docs: []Doc{doc("before", tDischarge, 40),
+				with(doc("filed", tDischarge, 60), func(d *Doc) { d.Date = now.Add(-3 * day) })},
+			first: "filed", second: "before", reason: "new"},
+		{name: "recency: the more recent of two letters",
+			caller: neutral, lastVisit: lastVisit,
+			docs:  []Doc{doc("a", tConsultation, 400), doc("b", tConsultation, 100)},
+			first: "b", second: "a", reason: "recent"},
+		{name: "half-life by kind: a 6-month-old letter beats a 6-month-old lab report",
+			caller: neutral, lastVisit: lastVisit,
+			docs:  []Doc{doc("lab", tLab, 180), doc("letter", tConsultation, 180)},
+			first: "letter", second: "lab"},
+		{name: "half-life by kind: a 4-month-old letter beats a 4-month-old prescription",
+			caller: neutral, lastVisit: lastVisit,
+			docs:  []Doc{doc("rx", tPrescription, 120), doc("letter", tConsultation, 120)},
+			first: "letter", second: "rx"},
+		{name: "vaccinations do not age: a 10-year-old vaccination note beats a 4-year-old letter",
+			caller: neutral, lastVisit: lastVisit,
+			docs:  []Doc{doc("vacc", tVaccination, 3650), doc("letter", tConsultation, 1460)},
+			first: "vacc", second: "letter"},
+		{name: "cardiologist: ECG before a consultation note of the same day",
+			caller: cardio, lastVisit: lastVisit,
+			docs:  []Doc{doc("cs", tConsultation, 100), doc("ecg", tECG, 100)},
+			first: "ecg", second: "cs", reason: "affinity"},
+		{name: "cardiologist: a cardiologist's letter before a GP's",
+			caller: cardio, lastVisit: lastVisit,
+			docs: []Doc{
+				with(doc("gp-letter", tConsultation, 100), func(d *Doc) { d.AuthorSpecialties = []string{"G15_10/SM54"} }),
+				with(doc("cardio-letter", tConsultation, 100), func(d *Doc) { d.AuthorSpecialties = []string{"G15_10/SM73"} })},
+			first: "cardio-letter", second: "gp-letter", reason: "affinity"},
+		{name: "SM73 (médecine cardiovasculaire) is a cardiologist too",
+			caller: Caller{Profession: "G15_10", Specialty: "G15_10/SM73"}, lastVisit: lastVisit,
+			docs:  []Doc{doc("cs", tConsultation, 100), doc("ecg", tECG, 100)},
+			first: "ecg", second: "cs", reason: "affinity"},
+		{name: "pharmacist: a prescription before an imaging report",
+			caller: pharmacist, lastVisit: lastVisit,
+			docs:  []Doc{doc("img", tImaging, 20), doc("rx", tPrescription, 20)},
+			first: "rx", second: "img", reason: "affinity"},
+		{name: "pharmacist: a lab report with a high creatinine before one with a low TSH",
+			caller: pharmacist, lastVisit: lastVisit,
+			docs: []Doc{with(doc("tsh", tLab, 20), func(d *Doc) { d.Findings = []Finding{tsh} }),
+				with(doc("creat", tLab, 20), func(d *Doc) { d.Findings = []Finding{creat} })},
+			first: "creat", second: "tsh", reason: "affinity"},
+		{name: "nurse: a care plan before an imaging report",
+			caller: nurse, lastVisit: lastVisit,
+			docs:  []Doc{doc("img", tImaging, 20), doc("plan", tCarePlan, 20)},
+			first: "plan", second: "img", reason: "affinity"},
+		{name: "nurse: a prescription of care before a consultation note",
+			caller: nurse, lastVisit: lastVisit,
+			docs:  []Doc{doc("cs", tConsultation, 20), doc("soins", tCarePresc, 20)},
+			first: "soins", second: "cs", reason: "affinity"},
+		{name: "nurse: home care (SAD) before the same type in ambulatory care",
+			caller: nurse, lastVisit: lastVisit,
+			docs: []Doc{
+				with(doc("amb", tConsultation, 20), func(d *Doc) { d.Practice = carnet.Coding{Code: "AMBULATOIRE"} }),
+				with(doc("sad", tConsultation, 20), func(d *Doc) { d.Practice = carnet.Coding{Code: "SAD"} })},
+			first: "sad", second: "amb", reason: "affinity"},
+		{name: "emergency physician: an emergency report before a consultation note",
+			caller: emergency, lastVisit: lastVisit,
+			docs:  []Doc{doc("cs", tConsultation, 200), doc("urg", tEmergency, 200)},
+			first: "urg", second: "cs", reason: "affinity"},
+		{name: "emergency physician: a recent lab report before a letter of the same day",
+			caller: emergency, lastVisit: lastVisit,
+			docs:  []Doc{doc("cs", tConsultation, 15), doc("lab", tLab, 15)},
+			first: "lab", second: "cs", reason: "affinity"},
+		{name: "GP: a discharge letter before an imaging report",
+			caller: gp, lastVisit: lastVisit,
+			docs:  []Doc{doc("img", tImaging, 60), doc("ldl", tDischarge, 60)},
+			first: "ldl", second: "img", reason: "affinity"},
+		{name: "administrative documents sink",
+			caller: gp, lastVisit: lastVisit,
+			docs:  []Doc{doc("admin", tAdmin, 5), doc("cs", tConsultation, 30)},
+			first: "cs", second: "admin"},
+		{name: "abnormal results before a normal lab report",
+			caller: neutral, lastVisit: lastVisit,
+			docs: []Doc{doc("normal", tLab, 30),
+				with(doc("abnormal", tLab, 30), func(d *Doc) { d.Findings = []Finding{ldl} })},
+			first: "abnormal", second: "normal", reason: "abnormal"},
+		{name: "a critical result before an abnormal one",
+			caller: neutral, lastVisit: lastVisit,
+			docs: []Doc{with(doc("abnormal", tLab, 30), func(d *Doc) { d.Findings = []Finding{ldl} }),
+				with(doc("critical", tLab, 30), func(d *Doc) { d.Findings = []Finding{troponin} })},
+			first: "critical", second: "abnormal", reason: "critical"},
+		{name: "cardiologist: a high LDL before a high TSH",
+			caller: cardio, lastVisit: lastVisit,
+			docs: []Doc{with(doc("tsh", tLab, 30), func(d *Doc) { d.Findings = []Finding{tshHigh} }),
+				with(doc("ldl", tLab, 30), func(d *Doc) { d.Findings = []Finding{ldl} })},
+			first: "ldl", second: "tsh", reason: "affinity"},
+		{name: "endocrinologist: a high TSH before a high LDL",
+			caller: Caller{Profession: "G15_10", Specialty: "G15_10/SM16"}, lastVisit: lastVisit,
+			docs: []Doc{with(doc("ldl", tLab, 30), func(d *Doc) { d.Findings = []Finding{ldl} }),
+				with(doc("tsh", tLab, 30), func(d *Doc) { d.Findings = []Finding{tshHigh} })},
+			first: "tsh", second: "ldl", reason: "affinity"},
+		{name: "the medical summary is pinned above a new critical result",
+			caller: gp, lastVisit: lastVisit,
+			docs: []Doc{with(doc("crit", tLab, 1), func(d *Doc) { d.Findings = []Finding{troponin} }),
+				doc("vsm", tVSM, 300)},
+			first: "vsm", second: "crit", reason: "summary"},
+		{name: "confidentiality changed since the last visit",
+			caller: neutral, lastVisit: lastVisit,
+			docs: []Doc{doc("same", tConsultation, 100),
+				with(doc("unmasked", tConsultation, 100), func(d *Doc) { d.LabelsChanged = true })},
+			first: "unmasked", second: "same", reason: "labels-changed"},
+		{name: "a text match goes above a new document without one",
+			caller: gp, lastVisit: lastVisit, query: "insuffisance cardiaque",
+			docs: []Doc{with(doc("nomatch", tDischarge, 1), func(d *Doc) { d.Findings = []Finding{troponin} }),
+				with(doc("match", tImaging, 900), func(d *Doc) { d.TextScore = 0.4 })},
+			first: "match", second: "nomatch", reason: "text"},
+		{name: "the better text match first",
+			caller: neutral, lastVisit: lastVisit, query: "hémoglobine",
+			docs: []Doc{with(doc("weak", tLab, 10), func(d *Doc) { d.TextScore = 1 }),
+				with(doc("strong", tLab, 10), func(d *Doc) { d.TextScore = 9 })},
+			first: "strong", second: "weak", reason: "text"},
+		{name: "first visit: an affine document of 3 years goes after a plain one of the window",
+			caller: cardio,
+			docs:   []Doc{doc("old-ecg", tECG, 3*365), doc("admin", tAdmin, 500)},
+			first:  "admin", second: "old-ecg"},
+		{name: "first visit: vaccinations have no window",
+			caller: gp,
+			docs:   []Doc{doc("old-letter", tConsultation, 3*365), doc("vacc", tVaccination, 15*365)},
+			first:  "vacc", second: "old-letter"},
+		{name: "first visit: archived documents go after the current ones",
+			caller: gp,
+			docs: []Doc{with(doc("archived", tDischarge, 30), func(d *Doc) { d.Status = carnet.StatusArchived }),
+				doc("current", tImaging, 300)},
+			first: "current", second: "archived"},
+		{name: "archived below current",
+			caller: neutral, lastVisit: lastVisit,
+			docs: []Doc{with(doc("archived", tConsultation, 30), func(d *Doc) { d.Status = carnet.StatusArchived }),
+				doc("current", tConsultation, 30)},
+			first: "current", second: "archived"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := Input{Caller: tt.caller, Now: now, LastVisit: tt.lastVisit, Query: tt.query, Docs: tt.docs}
+			got := Rank(in)
+			i, j := position(got, tt.first), position(got, tt.second)
+			if i < 0 || j < 0 || i > j {
+				t.Fatalf("order %v, want %s before %s\n%s", ids(got), tt.first, tt.second, explain(got))
+			}
+			if tt.reason != "" && !hasReason(got[i], tt.reason) {
+				t.Errorf("%s has reasons %v, want one %q", tt.first, got[i].Reasons, tt.reason)
+			}
+			// Swapping the input order changes nothing.
+			rev := slices.Clone(tt.docs)
+			slices.Reverse(rev)
+			in.Docs = rev
+			if again := Rank(in); !slices.Equal(ids(again), ids(got)) {
+				t.Errorf("input order changes the ranking: %v then %v", ids(got), ids(again))
+			}
+		})
+	}
+}
+
+func explain(rs []Ranked) string {
+	var b strings.Builder
+	for _, r := range rs {
+		b.WriteString("  " + r.Doc.ID + ":")
+		for _, x := range r.Reasons {
+			b.WriteString(" [" + x.Code + " " + strconvF(x.Gain) + "] " + x.Text)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func strconvF(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }
+
+func TestNewFlagAndScoreAreTheReasons(t *testing.T) {
+	in := randomInput(rand.New(rand.NewPCG(1, 2)), 300)
+	for _, r := range Rank(in) {
+		sum := 0.0
+		for _, x := range r.Reasons {
+			sum += x.Gain
+		}
+		if diff := sum - r.Score; diff > 1e-9 || diff < -1e-9 {
+			t.Errorf("%s: score %v, reasons add up to %v", r.Doc.ID, r.Score, sum)
+		}
+		if r.New != hasReason(r, "new") {
+			t.Errorf("%s: New=%v, reasons %v", r.Doc.ID, r.New, r.Reasons)
+		}
+		if r.New != (!in.LastVisit.IsZero() && r.Doc.Date.After(in.LastVisit)) {
+			t.Errorf("%s: New=%v, filed %v, last visit %v", r.Doc.ID, r.New, r.Doc.Date, in.LastVisit)
+		}
+	}
+}
+
+func TestPatientAuthoredFlagged(t *testing.T) {
+	p := with(doc("mine", tPatientDoc, 10), func(d *Doc) { d.Class = carnet.Coding{Code: "90", Display: "Expression personnelle du patient"} })
+	got := Rank(Input{Caller: gp, Now: now, LastVisit: lastVisit, Docs: []Doc{p, doc("cs", tConsultation, 10)}})
+	r := lineOf(t, got, "mine")
+	i := slices.IndexFunc(r.Reasons, func(x Reason) bool { return x.Code == "patient" })
+	if i < 0 || r.Reasons[i].Text != "déposé par le patient" {
+		t.Fatalf("reasons %v, want patient: déposé par le patient", r.Reasons)
+	}
+	if hasReason(lineOf(t, got, "cs"), "patient") {
+		t.Errorf("a professional's document flagged as the patient's")
+	}
+}
+
+func TestOnlyTheLatestSummaryIsPinned(t *testing.T) {
+	docs := []Doc{
+		doc("vsm-2024", tVSM, 400), doc("vsm-2025", tVSM, 100),
+		with(doc("vsm-patient", tVSM, 2), func(d *Doc) { d.Class.Code = "90" }),
+		doc("lab", tLab, 3),
+	}
+	got := Rank(Input{Caller: gp, Now: now, LastVisit: lastVisit, Docs: docs})
+	if got[0].Doc.ID != "vsm-2025" || !got[0].Pinned {
+		t.Fatalf("first line %s pinned=%v, want vsm-2025 pinned\n%s", got[0].Doc.ID, got[0].Pinned, explain(got))
+	}
+	for _, r := range got[1:] {
+		if r.Pinned {
+			t.Errorf("%s pinned too", r.Doc.ID)
+		}
+	}
+}
+
+func TestFirstVisitWindow(t *testing.T) {
+	docs := []Doc{
+		doc("recent", tConsultation, 30), doc("ecg-3y", tECG, 3*365), doc("vsm-3y", tVSM, 3*365),
+		doc("vacc-12y", tVaccination, 12*365), doc("lab-1y", tLab, 365),
+	}
+	got := Rank(Input{Caller: cardio, Now: now, Docs: docs})
+	if len(got) != len(docs) {
+		t.Fatalf("%d lines, want %d: nothing is removed", len(got), len(docs))
+	}
+	tail := ids(got[3:])
+	slices.Sort(tail)
+	if !slices.Equal(tail, []string{"ecg-3y", "vsm-3y"}) {
+		t.Errorf("order %v, want the documents older than 2 years last\n%s", ids(got), explain(got))
+	}
+	for _, r := range got {
+		if r.New {
+			t.Errorf("%s is new at a first visit", r.Doc.ID)
+		}
+		if r.Pinned {
+			t.Errorf("%s pinned: a summary outside the window is not", r.Doc.ID)
+		}
+	}
+	if !hasReason(lineOf(t, got, "ecg-3y"), "window") {
+		t.Errorf("ecg-3y: no window reason: %v", lineOf(t, got, "ecg-3y").Reasons)
+	}
+}
+
+func TestQueryMatchesFirst(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for range 50 {
+		in := randomInput(rng, 80)
+		in.Query = "hémoglobine"
+		got := Rank(in)
+		seenMiss := false
+		for _, r := range got {
+			match := textScore(&r.Doc) > 0
+			if match && seenMiss {
+				t.Fatalf("a matching document %s after a non-matching one: %v", r.Doc.ID, ids(got))
+			}
+			seenMiss = seenMiss || !match
+		}
+	}
+}
+
+func TestCollapse(t *testing.T) {
+	v1 := with(doc("v1", tLab, 40), func(d *Doc) { d.Status = carnet.StatusSuperseded; d.Superseded = true })
+	v2 := with(doc("v2", tLab, 20), func(d *Doc) {
+		d.Status = carnet.StatusSuperseded
+		d.Superseded = true
+		d.Replaces = []string{"v1"}
+	})
+	v3 := with(doc("v3", tLab, 2), func(d *Doc) { d.Replaces = []string{"v2"} })
+	copyOf := func(id string, of Doc, daysAgo float64) Doc {
+		return with(doc(id, of.Type, daysAgo), func(d *Doc) { d.SHA256 = of.SHA256 })
+	}
+	letter := doc("letter", tDischarge, 30)
+	tests := []struct {
+		name string
+		docs []Doc
+		want map[string][]string // line → collapsed, every line
+	}{
+		{"a superseded v1 under its replacement v2",
+			[]Doc{v1, with(doc("v2", tLab, 20), func(d *Doc) { d.Replaces = []string{"v1"} })},
+			map[string][]string{"v2": {"v1"}}},
+		{"the replacement chain v1 → v2 → v3",
+			[]Doc{v3, v1, v2},
+			map[string][]string{"v3": {"v2", "v1"}}},
+		{"replacement named by logical id",
+			[]Doc{v1, with(doc("v2", tLab, 20), func(d *Doc) { d.Replaces = []string{"L-v1"} })},
+			map[string][]string{"v2": {"v1"}}},
+		{"the same content filed twice",
+			[]Doc{letter, copyOf("letter-again", letter, 10)},
+			map[string][]string{"letter-again": {"letter"}}},
+		{"the same uniqueId filed twice",
+			[]Doc{letter, with(doc("resent", tDischarge, 5), func(d *Doc) { d.UniqueID = letter.UniqueID })},
+			map[string][]string{"resent": {"letter"}}},
+		{"a duplicate of a replaced version folds into the head",
+			[]Doc{v3, v1, v2, copyOf("v1-copy", v1, 39)},
+			map[string][]string{"v3": {"v2", "v1-copy", "v1"}}},
+		{"a superseded version whose replacement is not visible stays",
+			[]Doc{v2, letter},
+			map[string][]string{"v2": nil, "letter": nil}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Rank(Input{Caller: gp, Now: now, LastVisit: lastVisit, Docs: tt.docs})
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d lines %v, want %d\n%s", len(got), ids(got), len(tt.want), explain(got))
+			}
+			for id, collapsed := range tt.want {
+				r := lineOf(t, got, id)
+				if !slices.Equal(r.Collapsed, collapsed) {
+					t.Errorf("%s collapses %v, want %v", id, r.Collapsed, collapsed)
+				}
+			}
+			// The baseline collapses nothing.
+			if rc := ReverseChronological(Input{Caller: gp, Now: now, LastVisit: lastVisit, Docs: tt.docs}); len(rc) != len(tt.docs) {
+				t.Errorf("reverse chronological: %d lines, want %d", len(rc), len(tt.docs))
+			}
+		})
+	}
+	got := Rank(Input{Caller: gp, Now: now, LastVisit: lastVisit, Docs: []Doc{v3, v1, v2}})
+	if !hasReason(got[0], "replaced") {
+		t.Errorf("v3: reasons %v, want replaced", got[0].Reasons)
+	}
+	got = Rank(Input{Caller: gp, Now: now, LastVisit: lastVisit, Docs: []Doc{v2}})
+	if !hasReason(got[0], "superseded") {
+		t.Errorf("lone v2: reasons %v, want superseded", got[0].Reasons)
+	}
+}
+
+func TestDeletedNeverListed(t *testing.T) {
+	gone := with(doc("gone", tLab, 1), func(d *Doc) { d.Status = carnet.StatusDeleted })
+	in := Input{Caller: gp, Now: now, LastVisit: lastVisit, Docs: []Doc{gone, doc("cs", tConsultation, 3)}}
+	for name, got := range map[string][]Ranked{"Rank": Rank(in), "ReverseChronological": ReverseChronological(in)} {
+		if position(got, "gone") >= 0 {
+			t.Errorf("%s lists a deleted document: %v", name, ids(got))
+		}
+	}
+}
+
+func TestGroupKeepsASubmissionTogether(t *testing.T) {
+	// A discharge: the letter (high for a GP), a lab report and a
+	// prescription of the same submission; other documents score in
+	// between.
+	inSet := func(d Doc) Doc { d.SubmissionSet = "S-discharge"; return d }
+	docs := []Doc{
+		inSet(doc("letter", tDischarge, 20)),
+		inSet(doc("rx", tPrescription, 20)),
+		inSet(doc("lab", tLab, 20)),
+		doc("cs-recent", tConsultation, 5),
+		doc("img", tImaging, 8),
+		doc("cs-old", tConsultation, 300),
+		doc("vsm", tVSM, 200),
+	}
+	for _, sub := range []string{"", "S-discharge"} {
+		docs[6].SubmissionSet = "S-vsm"
+		if sub != "" {
+			docs[6].SubmissionSet = sub // a pinned summary stays on top, alone
+		}
+		got := Rank(Input{Caller: gp, Now: now, LastVisit: lastVisit, Docs: docs})
+		if got[0].Doc.ID != "vsm" {
+			t.Fatalf("first %s, want the summary", got[0].Doc.ID)
+		}
+		var at []int
+		for i, r := range got {
+			if r.Doc.SubmissionSet == "S-discharge" && !r.Pinned {
+				at = append(at, i)
+				if r.Group != "S-discharge" {
+					t.Errorf("%s: group %q", r.Doc.ID, r.Group)
+				}
+			}
+		}
+		if len(at) != 3 || at[2]-at[0] != 2 {
+			t.Fatalf("submission at %v in %v, want 3 adjacent lines\n%s", at, ids(got), explain(got))
+		}
+		// The group ranks at its best member: where the letter alone would be.
+		alone := slices.Clone(docs)
+		for i := range alone {
+			if alone[i].ID != "letter" {
+				alone[i].SubmissionSet = "own-" + alone[i].ID
+			}
+		}
+		if want := position(Rank(Input{Caller: gp, Now: now, LastVisit: lastVisit, Docs: alone}), "letter"); at[0] != want {
+			t.Errorf("submission starts at %d, the letter alone is at %d", at[0], want)
+		}
+	}
+}
+
+func TestGroupsAdjacentOverRandomRecords(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 100 {
+		in := randomInput(rng, 1+rng.IntN(120))
+		checkInvariants(t, in, Rank(in))
+	}
+}
+
+// checkInvariants: every document the caller may see is on exactly one
+// line or folded into one; lines of a submission in the same tier are
+// adjacent; scores are numbers; pinned lines come first.
+func checkInvariants(t *testing.T, in Input, got []Ranked) {
+	t.Helper()
+	want := map[string]int{}
+	for _, d := range in.Docs {
+		if d.Status != carnet.StatusDeleted {
+			want[d.ID]++
+		}
+	}
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[r.Doc.ID]++
+		for _, id := range r.Collapsed {
+			seen[id]++
+		}
+		if r.Score != r.Score {
+			t.Fatalf("%s: score NaN", r.Doc.ID)
+		}
+	}
+	for id, n := range want {
+		if seen[id] != n {
+			t.Fatalf("%s listed %d times, want %d", id, seen[id], n)
+		}
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("%d ids listed, want %d", len(seen), len(want))
+	}
+	first := in.LastVisit.IsZero()
+	start := in.Now.AddDate(-firstVisitYears, 0, 0)
+	query := strings.TrimSpace(in.Query) != ""
+	type key struct {
+		group        string
+		nomatch, old bool
+	}
+	last := map[key]int{}
+	pinnedDone := false
+	for i, r := range got {
+		if r.Pinned && pinnedDone {
+			t.Fatalf("pinned %s at %d after unpinned lines", r.Doc.ID, i)
+		}
+		pinnedDone = !r.Pinned
+		if r.Pinned || r.Group == "" {
+			continue
+		}
+		k := key{r.Group, query && textScore(&r.Doc) <= 0, first && !inWindow(&r.Doc, start)}
+		if j, ok := last[k]; ok && j != i-1 {
+			t.Fatalf("submission %s split: lines %d and %d in %v", r.Group, j, i, ids(got))
+		}
+		last[k] = i
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 30 {
+		in := randomInput(rng, 200)
+		want := Rank(in)
+		for range 3 {
+			shuffled := slices.Clone(in.Docs)
+			rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+			in2 := in
+			in2.Docs = shuffled
+			got := Rank(in2)
+			if !slices.Equal(ids(got), ids(want)) {
+				t.Fatalf("shuffled input, other order:\n%v\n%v", ids(want), ids(got))
+			}
+			for i := range got {
+				if !slices.Equal(got[i].Collapsed, want[i].Collapsed) || got[i].Score != want[i].Score {
+					t.Fatalf("%s: collapsed %v score %v, then %v %v", got[i].Doc.ID, want[i].Collapsed, want[i].Score, got[i].Collapsed, got[i].Score)
+				}
+			}
+		}
+	}
+}
+
+func TestTiesByDateThenID(t *testing.T) {
+	a := doc("a", tConsultation, 10)
+	b := doc("b", tConsultation, 10)
+	c := with(doc("c", tConsultation, 10), func(d *Doc) { d.Date = d.Date.Add(time.Hour) })
+	got := Rank(Input{Caller: neutral, Now: now, LastVisit: lastVisit, Docs: []Doc{b, a, c}})
+	// Same clinical date and type: equal scores; c was filed last.
+	if !slices.Equal(ids(got), []string{"c", "a", "b"}) {
+		t.Errorf("order %v, want [c a b]\n%s", ids(got), explain(got))
+	}
+}
+
+func TestReverseChronological(t *testing.T) {
+	docs := []Doc{doc("vsm", tVSM, 300), doc("b", tLab, 3), doc("a", tLab, 3), doc("c", tECG, 1),
+		with(doc("old-copy", tLab, 50), func(d *Doc) { d.SHA256 = []byte("sha-b") })}
+	got := ReverseChronological(Input{Caller: cardio, Now: now, LastVisit: lastVisit, Docs: docs})
+	if want := []string{"c", "a", "b", "old-copy", "vsm"}; !slices.Equal(ids(got), want) {
+		t.Fatalf("order %v, want %v", ids(got), want)
+	}
+	for _, r := range got {
+		if r.Pinned || len(r.Collapsed) > 0 {
+			t.Errorf("%s pinned or collapsing in the baseline", r.Doc.ID)
+		}
+		if r.New != r.Doc.Date.After(lastVisit) {
+			t.Errorf("%s: New=%v", r.Doc.ID, r.New)
+		}
+	}
+}
+
+func TestRankEmpty(t *testing.T) {
+	if got := Rank(Input{Caller: gp, Now: now}); len(got) != 0 {
+		t.Errorf("Rank of nothing: %v", got)
+	}
+	card := Summarize(Input{Caller: gp, Now: now, LastVisit: lastVisit}, nil, "")
+	if card.Summary != "Aucun nouveau document depuis le 12/10" || card.Indicator != "info" {
+		t.Errorf("empty card %+v", card)
+	}
+}
