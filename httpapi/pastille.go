@@ -60,6 +60,7 @@ func (s *Server) rankCare(r *http.Request, req carnet.Request, key carnet.Patien
 			continue
 		}
 		fill(&cr.ranked[i].Doc, d, det)
+		pastille.RefreshReasons(&cr.ranked[i])
 	}
 	return cr, nil
 }
@@ -131,10 +132,13 @@ func tokenCoding(v string) (carnet.Coding, bool) {
 func fill(d *pastille.Doc, full carnet.Document, det carnet.CareDetails) {
 	m := full.Meta
 	d.Title, d.Type, d.Class, d.Practice, d.Facility = m.Title, m.Type, m.Class, m.PracticeSetting, m.Facility
-	d.AuthorNames = d.AuthorNames[:0]
+	d.AuthorNames, d.AuthorSpecialties = d.AuthorNames[:0], d.AuthorSpecialties[:0]
 	for _, a := range m.Authors {
 		if n := a.DisplayName(); n != "" {
 			d.AuthorNames = append(d.AuthorNames, n)
+		}
+		if a.Specialty.Code != "" {
+			d.AuthorSpecialties = append(d.AuthorSpecialties, a.Specialty.Code)
 		}
 	}
 	for i := range d.Findings {
@@ -168,6 +172,14 @@ func observationText(resource []byte) (display, value string) {
 	display = o.Code.Text
 	if display == "" && len(o.Code.Coding) > 0 {
 		display = o.Code.Coding[0].Display
+	}
+	// LOINC long names ("Calcium [Masse/Volume] Sérum/Plasma ; Numérique"):
+	// the component is what a clinician reads.
+	if i := strings.Index(display, " ["); i > 0 {
+		display = display[:i]
+	}
+	if i := strings.Index(display, " ;"); i > 0 {
+		display = display[:i]
 	}
 	switch {
 	case o.ValueQuantity != nil:

@@ -587,6 +587,20 @@ var interpretations = map[string]string{
 }
 
 // findingsText lists the (critical or other) findings, three at most.
+// RefreshReasons rewrites the texts of a line's result reasons after the
+// caller filled in the findings' names and values (the ranking runs on
+// codes, before any result is opened).
+func RefreshReasons(r *Ranked) {
+	for i := range r.Reasons {
+		switch r.Reasons[i].Code {
+		case "critical":
+			r.Reasons[i].Text = findingsText(r.Doc.Findings, true)
+		case "abnormal":
+			r.Reasons[i].Text = findingsText(r.Doc.Findings, false)
+		}
+	}
+}
+
 func findingsText(fs []Finding, critical bool) string {
 	var b strings.Builder
 	n := 0
