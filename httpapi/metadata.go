@@ -17,7 +17,7 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 	cs.URL = base + "/metadata"
 	cs.Instantiates = append(cs.Instantiates, "https://profiles.ihe.net/PCC/QEDm/CapabilityStatement/IHE.QEDm.Clinical-Data-Source")
 	rest := &cs.Rest[0]
-	rest.Documentation += " No authentication is configured in this version: every caller acts as one anonymous system and the access policy permits all."
+	rest.Documentation += " Every request carries an OAuth2 bearer token (OpenID Connect, SMART App Launch v2 scopes, checked per request and per transaction entry); the DMP access rules and the patient's consents decide each access; every access is recorded in a tamper-evident log before anything is served (GET /AuditEvent, /log/checkpoint). Emergency access: X-Purpose-Of-Use BTG (with X-Access-Reason) or ETREAT. The pastille is a CDS Hooks service at /cds-services."
 	for i := range rest.Resource {
 		if rest.Resource[i].Type == "DocumentReference" {
 			rest.Resource[i].Documentation = "ITI-106 Generate Metadata: POST /DocumentReference/$generate-metadata with a Parameters (document: Binary) files a CDA R2 document from its own header. ITI-105 with a CDA may leave out what the header states. Declared metadata contradicting a CDA header (patient, type, authors) is refused."
@@ -30,6 +30,13 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		qedmResource("Immunization", "code (vaccine-code), date"),
 		qedmResource("AllergyIntolerance", "code"),
 		qedmResource("Condition", "code"),
+		fhir.CapabilityResource{Type: "Consent", Documentation: "The patient's choices (IHE PCF shapes): block, consent, designate, btg, etreat, masked, mask-new, restrict, secondary-use; a professional declares their care relationship (care-team).",
+			Interaction: []fhir.CapabilityInteraction{{Code: "search-type"}, {Code: "create"}, {Code: "delete"}}},
+		fhir.CapabilityResource{Type: "Communication", Documentation: "The patient's notifications: new documents, first access by a professional, every emergency access.",
+			Interaction: []fhir.CapabilityInteraction{{Code: "search-type"}}},
+		fhir.CapabilityResource{Type: "AuditEvent", Documentation: "Who accessed the record (IHE BALP), newest first, each with its entry in the tamper-evident log.",
+			Interaction: []fhir.CapabilityInteraction{{Code: "search-type"}},
+			SearchParam: []fhir.CapabilitySearchParam{{Name: "date", Type: "date"}, {Name: "agent.identifier", Type: "token"}, {Name: "patient.identifier", Type: "token"}}},
 		fhir.CapabilityResource{Type: "Patient",
 			Interaction:  []fhir.CapabilityInteraction{{Code: "read"}, {Code: "search-type"}, {Code: "update", Documentation: "conditional update on ?identifier= (identity feed)"}},
 			UpdateCreate: &yes,
