@@ -1008,6 +1008,28 @@ func (s *Service) openSet(ctx context.Context, row SubmissionSetRow) (Submission
 	return set, nil
 }
 
+// visibleSet keeps of a submission set the documents the caller may see;
+// a set of which the caller sees nothing is not shown at all (false), so
+// that a restricted or masked document does not show through its set.
+func (s *Service) visibleSet(ctx context.Context, a *access, set SubmissionSet) (SubmissionSet, bool, error) {
+	rows, err := s.Store.FindDocuments(ctx, a.row.Key, DocumentFilter{SubmissionSet: set.ID, AllVersions: true, WithoutSealed: true})
+	if err != nil {
+		return set, false, err
+	}
+	ok := make(map[string]bool, len(rows))
+	for i := range rows {
+		ok[rows[i].ID] = a.decide(ActionRead, &rows[i]).Permit
+	}
+	kept := set.Documents[:0:0]
+	for _, id := range set.Documents {
+		if ok[id] {
+			kept = append(kept, id)
+		}
+	}
+	set.Documents = kept
+	return set, len(kept) > 0, nil
+}
+
 // FindLists answers ITI-66 (submission sets; folders are not supported).
 func (s *Service) FindLists(ctx context.Context, r Request, q ListSearch) (Page[SubmissionSet], error) {
 	// An unknown patient has nothing: zero hits, not an error.
@@ -1019,30 +1041,39 @@ func (s *Service) FindLists(ctx context.Context, r Request, q ListSearch) (Page[
 	if err != nil {
 		return Page[SubmissionSet]{}, err
 	}
-	// Sets are few per patient; page by offset in the cursor's id position.
+	// A set shows only the documents the caller may see; sets are few per
+	// patient, so they are opened and filtered before paging.
+	var sets []SubmissionSet
+	for _, row := range rows {
+		set, err := s.openSet(ctx, row)
+		if err != nil {
+			return Page[SubmissionSet]{}, err
+		}
+		set, ok, err := s.visibleSet(ctx, a, set)
+		if err != nil {
+			return Page[SubmissionSet]{}, err
+		}
+		if ok {
+			sets = append(sets, set)
+		}
+	}
 	n := s.count(q.Count)
 	start := 0
 	if q.Page != "" {
-		start = len(rows)
-		for i, row := range rows {
-			if row.ID == q.Page {
+		start = len(sets)
+		for i, set := range sets {
+			if set.ID == q.Page {
 				start = i + 1
 				break
 			}
 		}
 	}
-	end := min(start+n, len(rows))
-	out := Page[SubmissionSet]{Total: len(rows)}
-	if end < len(rows) && end > start {
-		out.Next = rows[end-1].ID
+	end := min(start+n, len(sets))
+	out := Page[SubmissionSet]{Total: len(sets)}
+	if end < len(sets) && end > start {
+		out.Next = sets[end-1].ID
 	}
-	for _, row := range rows[start:end] {
-		set, err := s.openSet(ctx, row)
-		if err != nil {
-			return Page[SubmissionSet]{}, err
-		}
-		out.Items = append(out.Items, set)
-	}
+	out.Items = append(out.Items, sets[start:end]...)
 	return out, a.served(ctx, ActionSearch, nil)
 }
 
@@ -1070,6 +1101,14 @@ func (s *Service) List(ctx context.Context, r Request, id string) (SubmissionSet
 	set, err := s.openSet(ctx, row)
 	if err != nil {
 		return SubmissionSet{}, err
+	}
+	set, ok, err := s.visibleSet(ctx, a, set)
+	if err != nil {
+		return SubmissionSet{}, err
+	}
+	if !ok {
+		return SubmissionSet{}, s.recordDenial(ctx, &denial{AuditEvent{Time: s.now(), RequestID: r.RequestID, Actor: r.Actor, Action: ActionRead,
+			Mode: r.Mode, Reason: r.Reason, Patient: p, Outcome: OutcomeDenied, Detail: []string{"no document of the submission set is visible"}}})
 	}
 	return set, a.served(ctx, ActionRead, set.Documents)
 }

@@ -414,6 +414,10 @@ func TestRestriction(t *testing.T) {
 		t.Errorf("the GP sees %v after the restriction; want the two others", got)
 	}
 	sameAsNotFound(t, "GP reading a restricted document", c.as(gp).get("/DocumentReference/"+rec.consult), rec.notFound(t, gp))
+	// Nor does it show through its submission set (ITI-66).
+	if r := c.as(gp).get("/List?" + insQuery(rec.ins)); r.Status != 200 || bytes.Contains(r.Body, []byte(rec.consult)) || !bytes.Contains(r.Body, []byte(rec.psy)) {
+		t.Errorf("the GP's ITI-66: %d, restricted document listed: %v\n%s", r.Status, bytes.Contains(r.Body, []byte(rec.consult)), r.Body)
+	}
 	if got := rec.visible(t, patient); !got[rec.consult] {
 		t.Errorf("the patient no longer sees the document they restricted")
 	}
