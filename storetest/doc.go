@@ -50,6 +50,15 @@
 //     Sealed nil for a pruned event, with its Digest and LeafHash intact.
 //   - FindAudit's Time range is [From, To); PruneAudit prunes events
 //     strictly older than its argument and counts only those it pruned.
+//   - The full-text index: term tokens are opaque non-empty strings (the
+//     suite stores one with a NUL byte). PutTerms replaces everything
+//     indexed for the logicalId (terms and length); a document put without
+//     terms counts in TermStats with its length. TermPostings returns each
+//     (token, document) once, whatever duplicates the query names, in any
+//     order, with the document's current Len; no tokens, no postings.
+//     DeleteTerms of a document not indexed is no error. An empty logicalId
+//     or token, a tf below 1 or a negative length is KindInvalid, writes
+//     nothing and leaves the transaction usable.
 //
 // The helpers (NewDocumentRow, NewPatientRow, …, DocumentRowDiff) are
 // exported so that backends' own tests and benchmarks build rows the same way.

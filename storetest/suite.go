@@ -64,6 +64,15 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"PruneAudit", testPruneAudit},
 		{"Checkpoints", testCheckpoints},
 		{"EventsContextCanceled", testEventsContextCanceled},
+		{"TermsRoundTrip", testTermsRoundTrip},
+		{"TermsReplace", testTermsReplace},
+		{"DeleteTerms", testDeleteTerms},
+		{"TermsPatientIsolation", testTermsPatientIsolation},
+		{"TermsInUpdate", testTermsInUpdate},
+		{"TermsRollBack", testTermsRollBack},
+		{"TermsInvalid", testTermsInvalid},
+		{"TermsLargeDocument", testTermsLargeDocument},
+		{"TermsContextCanceled", testTermsContextCanceled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
