@@ -22,6 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"PatientTokens", testPatientTokens},
 		{"PatientNotFound", testPatientNotFound},
 		{"PatientKeys", testPatientKeys},
+		{"RecordStamp", testRecordStamp},
 		{"DataKeys", testDataKeys},
 		{"Route", testRoute},
 		{"IDsUniqueAcrossPatients", testIDsUniqueAcrossPatients},
