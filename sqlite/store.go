@@ -130,8 +130,12 @@ func (s *Store) open(ctx context.Context) error {
 	var err error
 	// wal_autocheckpoint(0): checkpoints run in checkpointLoop, not in the
 	// writer's COMMIT (durability does not depend on them: a committed
-	// transaction is durable once in the WAL).
-	s.wdb, err = sql.Open("sqlite", s.dsn("_pragma=journal_mode(WAL)", "_pragma=synchronous(FULL)", "_pragma=wal_autocheckpoint(0)"))
+	// transaction is durable once in the WAL). The one writer gets a 64 MiB
+	// page cache and reads through mmap, like the readers: indexing a
+	// document's terms touches pages all over the term index, and with the
+	// default 2 MiB cache they spill and are read again (docs/STORAGE.md).
+	s.wdb, err = sql.Open("sqlite", s.dsn("_pragma=journal_mode(WAL)", "_pragma=synchronous(FULL)", "_pragma=wal_autocheckpoint(0)",
+		"_pragma=cache_size(-65536)", "_pragma=mmap_size(1073741824)"))
 	if err != nil {
 		return err
 	}
