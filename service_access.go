@@ -165,30 +165,22 @@ func (a *access) notifyAccess(ctx context.Context, act Action, docs []string, de
 		}
 	}
 	return a.s.Store.Update(ctx, func(tx Tx) error {
+		keep := rows
 		if first {
-			row, err := tx.Patient(ctx, a.row.Key)
-			if err != nil {
-				return err
-			}
-			p, err := a.s.openPatient(ctx, row)
-			if err != nil {
-				return err
-			}
-			if !slices.Contains(p.Seen, actor.ID.Value) {
+			err := a.s.rewritePatient(ctx, tx, a.row.Key, func(p *Patient) (bool, error) {
+				if slices.Contains(p.Seen, actor.ID.Value) {
+					// A concurrent request told the patient already.
+					keep = slices.DeleteFunc(slices.Clone(rows), func(r NotificationRow) bool { return r.ID == notes[0].ID })
+					return false, nil
+				}
 				p.Seen = append(p.Seen, actor.ID.Value)
-				p.Version++
-				next, err := a.s.sealPatient(ctx, p)
-				if err != nil {
-					return err
-				}
-				if err := tx.PutPatient(ctx, next); err != nil {
-					return err
-				}
-			} else {
-				rows = slices.DeleteFunc(slices.Clone(rows), func(r NotificationRow) bool { return r.ID == notes[0].ID })
+				return true, nil
+			})
+			if err != nil {
+				return err
 			}
 		}
-		for _, r := range rows {
+		for _, r := range keep {
 			if err := tx.InsertNotification(ctx, r); err != nil {
 				return err
 			}
@@ -422,25 +414,37 @@ func (s *Service) RevokeConsent(ctx context.Context, r Request, id Identifier, c
 // changeConsents rewrites the record's consents in one transaction.
 func (s *Service) changeConsents(ctx context.Context, key PatientKey, change func([]Consent) ([]Consent, error)) error {
 	return s.Store.Update(ctx, func(tx Tx) error {
-		row, err := tx.Patient(ctx, key)
-		if err != nil {
-			return err
-		}
-		p, err := s.openPatient(ctx, row)
-		if err != nil {
-			return err
-		}
-		if p.Consents, err = change(p.Consents); err != nil {
-			return err
-		}
-		p.Version++
-		p.Updated = s.now()
-		next, err := s.sealPatient(ctx, p)
-		if err != nil {
-			return err
-		}
-		return tx.PutPatient(ctx, next)
+		return s.rewritePatient(ctx, tx, key, func(p *Patient) (bool, error) {
+			var err error
+			p.Consents, err = change(p.Consents)
+			p.Updated = s.now()
+			return err == nil, err
+		})
 	})
+}
+
+// rewritePatient changes the sealed record key in tx: change edits it and
+// says whether anything changed; if so it is sealed again as the next
+// version.
+func (s *Service) rewritePatient(ctx context.Context, tx Tx, key PatientKey, change func(*Patient) (bool, error)) error {
+	row, err := tx.Patient(ctx, key)
+	if err != nil {
+		return err
+	}
+	p, err := s.openPatient(ctx, row)
+	if err != nil {
+		return err
+	}
+	changed, err := change(&p)
+	if err != nil || !changed {
+		return err
+	}
+	p.Version++
+	next, err := s.sealPatient(ctx, p)
+	if err != nil {
+		return err
+	}
+	return tx.PutPatient(ctx, next)
 }
 
 // Notifications returns the record's notifications, newest first, for the

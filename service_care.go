@@ -269,24 +269,13 @@ func visitKey(a Actor) string {
 
 func (s *Service) markVisit(ctx context.Context, key PatientKey, who string, at time.Time) error {
 	return s.Store.Update(ctx, func(tx Tx) error {
-		row, err := tx.Patient(ctx, key)
-		if err != nil {
-			return err
-		}
-		p, err := s.openPatient(ctx, row)
-		if err != nil {
-			return err
-		}
-		if p.Visits == nil {
-			p.Visits = map[string]time.Time{}
-		}
-		p.Visits[who] = at
-		p.Version++
-		next, err := s.sealPatient(ctx, p)
-		if err != nil {
-			return err
-		}
-		return tx.PutPatient(ctx, next)
+		return s.rewritePatient(ctx, tx, key, func(p *Patient) (bool, error) {
+			if p.Visits == nil {
+				p.Visits = map[string]time.Time{}
+			}
+			p.Visits[who] = at
+			return true, nil
+		})
 	})
 }
 

@@ -157,6 +157,19 @@ func (d *DemoIssuer) Mint(user string, audience string, ttl time.Duration) (stri
 	if !ok {
 		return "", carnet.Errorf(carnet.KindNotFound, "unknown demo user %q", user)
 	}
+	claims := map[string]any{"sub": "demo:" + user}
+	for k, v := range u.claims {
+		claims[k] = v
+	}
+	return d.Issue(u.kind, claims, audience, ttl)
+}
+
+// Issue signs a token for an identity that is not one of the demo users:
+// claims are the identity claims (rpps, profession, ins, client_id, scope…)
+// merged over the registered ones. It is for tests and demo tools that need
+// more people than the roster; the same limits as Mint apply. A token
+// gets a random jti unless claims give one.
+func (d *DemoIssuer) Issue(kind carnet.ActorKind, claims map[string]any, audience string, ttl time.Duration) (string, error) {
 	iss := d.IssuerURL()
 	if iss == "" {
 		return "", carnet.Errorf(carnet.KindInternal, "demo issuer URL not set")
@@ -169,32 +182,8 @@ func (d *DemoIssuer) Mint(user string, audience string, ttl time.Duration) (stri
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", carnet.WrapError(carnet.KindInternal, "auth.demo", err)
 	}
-	claims := map[string]any{
-		"iss": iss, "aud": audience, "sub": "demo:" + user,
-		"iat": now.Unix(), "exp": now.Add(ttl).Unix(),
-		"jti":      base64.RawURLEncoding.EncodeToString(jti[:]),
-		ClaimActor: string(u.kind),
-	}
-	for k, v := range u.claims {
-		claims[k] = v
-	}
-	return d.sign(claims)
-}
-
-// Issue signs a token for an identity that is not one of the demo users:
-// claims are the identity claims (rpps, profession, ins, client_id, scope…)
-// merged over the registered ones. It is for tests and demo tools that need
-// more people than the roster; the same limits as Mint apply.
-func (d *DemoIssuer) Issue(kind carnet.ActorKind, claims map[string]any, audience string, ttl time.Duration) (string, error) {
-	iss := d.IssuerURL()
-	if iss == "" {
-		return "", carnet.Errorf(carnet.KindInternal, "demo issuer URL not set")
-	}
-	if audience == "" || ttl <= 0 || ttl > 24*time.Hour {
-		return "", carnet.Errorf(carnet.KindInvalid, "demo token needs an audience and a lifetime up to 24h")
-	}
-	now := d.now()
-	out := map[string]any{"iss": iss, "aud": audience, "sub": "demo:issued", "iat": now.Unix(), "exp": now.Add(ttl).Unix(), ClaimActor: string(kind)}
+	out := map[string]any{"iss": iss, "aud": audience, "sub": "demo:issued", "iat": now.Unix(), "exp": now.Add(ttl).Unix(),
+		"jti": base64.RawURLEncoding.EncodeToString(jti[:]), ClaimActor: string(kind)}
 	for k, v := range claims {
 		if k == "iss" || k == "aud" || k == "exp" || k == "iat" || k == "nbf" || k == ClaimActor {
 			continue
