@@ -82,6 +82,12 @@ type Policy interface {
 	Decide(AccessRequest) Decision
 }
 
+// PermitChecker is a Policy that can answer Decide(req).Permit without
+// building the reasons: what filtering thousands of documents needs.
+type PermitChecker interface {
+	Permits(AccessRequest) bool
+}
+
 // PermitAllPolicy permits everything. It is the seam where the DMP access
 // rules plug in (issue 4); until then it is what the Service uses, and its
 // name says so wherever it is wired.

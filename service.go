@@ -1018,7 +1018,7 @@ func (s *Service) visibleSet(ctx context.Context, a *access, set SubmissionSet) 
 	}
 	ok := make(map[string]bool, len(rows))
 	for i := range rows {
-		ok[rows[i].ID] = a.decide(ActionRead, &rows[i]).Permit
+		ok[rows[i].ID] = a.permits(ActionRead, &rows[i])
 	}
 	kept := set.Documents[:0:0]
 	for _, id := range set.Documents {

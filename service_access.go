@@ -61,6 +61,14 @@ func (a *access) decide(act Action, d *DocumentRow) Decision {
 	return a.s.Policy.Decide(a.request(act, d))
 }
 
+// permits is decide(act, d).Permit, for filtering many documents.
+func (a *access) permits(act Action, d *DocumentRow) bool {
+	if pc, ok := a.s.Policy.(PermitChecker); ok {
+		return pc.Permits(a.request(act, d))
+	}
+	return a.decide(act, d).Permit
+}
+
 // check asks the policy and records a denial in the audit log. A denial is
 // returned as not-found: denied and absent look the same to the caller.
 func (a *access) check(ctx context.Context, act Action, d *DocumentRow) (Decision, error) {

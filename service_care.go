@@ -72,6 +72,9 @@ type CareDoc struct {
 // CareView is what the pastille ranks: the record's documents the caller
 // may see, and when the caller last opened the record.
 type CareView struct {
+	// Stamp is the record's stamp (Store.RecordStamp) the view was read at:
+	// callers may cache what they derive from the same rows under it.
+	Stamp     string
 	Patient   PatientKey
 	INS       Identifier
 	Now       time.Time
@@ -108,19 +111,20 @@ func (s *Service) PointOfCare(ctx context.Context, r Request, key PatientKey, id
 	who := visitKey(r.Actor)
 	view.LastVisit = a.patient.Visits[who]
 
-	rows, items, err := s.careRows(ctx, a.row.Key)
+	rows, items, stamp, err := s.careRows(ctx, a.row.Key)
 	if err != nil {
 		return view, CareDetails{}, err
 	}
 	byLogical := map[string]int{}
 	for i := range rows {
-		if !a.decide(ActionRead, &rows[i]).Permit {
+		if !a.permits(ActionRead, &rows[i]) {
 			continue
 		}
 		byLogical[rows[i].LogicalID] = len(view.Docs)
 		view.Docs = append(view.Docs, CareDoc{Row: rows[i]})
 	}
 	careFindings(items, &view, byLogical)
+	view.Stamp = stamp
 	if err := s.careLabels(ctx, a.row.Key, &view); err != nil {
 		return view, CareDetails{}, err
 	}
@@ -213,27 +217,27 @@ const careCacheRows = 200_000
 
 // careRows returns the record's latest document rows (current, superseded,
 // archived) and abnormal results, without their sealed parts.
-func (s *Service) careRows(ctx context.Context, key PatientKey) ([]DocumentRow, []ItemRow, error) {
+func (s *Service) careRows(ctx context.Context, key PatientKey) ([]DocumentRow, []ItemRow, string, error) {
 	stamp, err := s.Store.RecordStamp(ctx, key)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	c := &s.care
 	c.mu.Lock()
 	if e := c.entries[key]; e != nil && e.stamp == stamp {
 		c.mu.Unlock()
-		return e.docs, e.items, nil
+		return e.docs, e.items, stamp, nil
 	}
 	c.mu.Unlock()
 	docs, err := s.Store.FindDocuments(ctx, key, DocumentFilter{WithoutSealed: true,
 		Statuses: []DocumentStatus{StatusCurrent, StatusSuperseded, StatusArchived}})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	items, err := s.Store.FindItems(ctx, key, ItemFilter{Kinds: []ItemKind{ItemObservation}, WithoutSealed: true,
 		Tokens: []TokenFilter{{Kind: "abnormal", Values: []string{"true"}}}})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -256,7 +260,7 @@ func (s *Service) careRows(ctx context.Context, key PatientKey) ([]DocumentRow, 
 		c.entries[key] = &careEntry{stamp: stamp, docs: docs, items: items}
 		c.rows += n
 	}
-	return docs, items, nil
+	return docs, items, stamp, nil
 }
 
 // visitKey names whose last visit a marker records: a professional's RPPS.

@@ -55,7 +55,7 @@ func (s *Service) visibleSources(ctx context.Context, a *access) (map[string]Doc
 	}
 	out := make(map[string]DocumentRow, len(rows))
 	for i := range rows {
-		if a.decide(ActionRead, &rows[i]).Permit {
+		if a.permits(ActionRead, &rows[i]) {
 			out[rows[i].LogicalID] = rows[i]
 		}
 	}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
@@ -34,7 +36,7 @@ type careRanking struct {
 func (s *Server) rankCare(r *http.Request, req carnet.Request, key carnet.PatientKey, id carnet.Identifier, q string, n int, mark bool, since time.Time) (*careRanking, error) {
 	cr := &careRanking{}
 	pick := func(v carnet.CareView) []string {
-		cr.input = CareInput(req.Actor, v, since)
+		cr.input = careInputCached(req.Actor, v, since, &s.care)
 		cr.ranked = pastille.Rank(cr.input)
 		ids := make([]string, 0, n)
 		for _, rk := range cr.ranked {
@@ -51,7 +53,7 @@ func (s *Server) rankCare(r *http.Request, req carnet.Request, key carnet.Patien
 	}
 	cr.view, cr.det = view, det
 	if cr.ranked == nil { // nothing to rank: no record, or not the caller's to see
-		cr.input = CareInput(req.Actor, view, since)
+		cr.input = careInputCached(req.Actor, view, since, &s.care)
 	}
 	// What was opened fills in what the clear fields could not say.
 	for i := range cr.ranked {
@@ -68,15 +70,76 @@ func (s *Server) rankCare(r *http.Request, req carnet.Request, key carnet.Patien
 // CareInput turns the Service's view into the ranking's input (what the
 // card and $relevant rank; exported for `carnet bench pastille`).
 func CareInput(a carnet.Actor, v carnet.CareView, since time.Time) pastille.Input {
+	return careInputCached(a, v, since, nil)
+}
+
+// careDocs caches, per record and stamp, the ranking's form of each
+// document: the part that does not depend on who asks.
+type careDocs struct {
+	mu sync.Mutex
+	m  map[carnet.PatientKey]*careDocsEntry
+}
+
+type careDocsEntry struct {
+	stamp string
+	docs  map[string]pastille.Doc
+}
+
+const careDocsRecords = 256
+
+func careInputCached(a carnet.Actor, v carnet.CareView, since time.Time, c *careDocs) pastille.Input {
 	in := pastille.Input{Caller: pastille.Caller{Profession: a.Profession, Specialty: a.Specialty}, Now: v.Now, LastVisit: v.LastVisit, Query: v.Query}
 	if !since.IsZero() {
 		in.LastVisit = since
 	}
+	var cached *careDocsEntry
+	if c != nil && v.Stamp != "" {
+		c.mu.Lock()
+		if e := c.m[v.Patient]; e != nil && e.stamp == v.Stamp {
+			cached = e
+		}
+		c.mu.Unlock()
+	}
+	fresh := cached == nil // only an entry not yet shared is written to
+	if fresh {
+		cached = &careDocsEntry{stamp: v.Stamp, docs: make(map[string]pastille.Doc, len(v.Docs))}
+		defer func() {
+			if c == nil || v.Stamp == "" {
+				return
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.m == nil || len(c.m) >= careDocsRecords {
+				c.m = map[carnet.PatientKey]*careDocsEntry{}
+			}
+			if e := c.m[v.Patient]; e == nil || e.stamp != v.Stamp || len(e.docs) < len(cached.docs) {
+				c.m[v.Patient] = cached
+			}
+		}()
+	}
+	in.Docs = make([]pastille.Doc, 0, len(v.Docs))
 	for _, cd := range v.Docs {
-		row := cd.Row
+		d, ok := cached.docs[cd.Row.ID]
+		if !ok {
+			d = careDoc(cd)
+			if fresh {
+				cached.docs[cd.Row.ID] = d
+			}
+		}
+		// What depends on the request, and what the caller may change.
+		d.LabelsChanged, d.TextScore = cd.LabelsChanged, cd.TextScore
+		d.Findings = slices.Clone(d.Findings)
+		in.Docs = append(in.Docs, d)
+	}
+	return in
+}
+
+// careDoc is the ranking's form of a document from its clear fields.
+func careDoc(cd carnet.CareDoc) pastille.Doc {
+	row := cd.Row
+	{
 		d := pastille.Doc{ID: row.ID, LogicalID: row.LogicalID, UniqueID: row.UniqueID, SubmissionSet: row.SubmissionSet,
-			Status: row.Status, Created: row.Created, Date: row.Date, Superseded: row.Status == carnet.StatusSuperseded,
-			LabelsChanged: cd.LabelsChanged, TextScore: cd.TextScore}
+			Status: row.Status, Created: row.Created, Date: row.Date, Superseded: row.Status == carnet.StatusSuperseded}
 		for _, t := range row.Tokens {
 			c, ok := tokenCoding(t.Value)
 			switch t.Kind {
@@ -113,9 +176,8 @@ func CareInput(a carnet.Actor, v carnet.CareView, since time.Time) pastille.Inpu
 		for _, f := range cd.Findings {
 			d.Findings = append(d.Findings, pastille.Finding{Code: f.Code, Interpretation: f.Interpretation})
 		}
-		in.Docs = append(in.Docs, d)
+		return d
 	}
-	return in
 }
 
 // tokenCoding reads a "system|code" token; codes alone are skipped (both

@@ -55,6 +55,8 @@ type Server struct {
 	mux *http.ServeMux
 	// started dates the CapabilityStatement.
 	started time.Time
+	// care caches the ranking's form of recently ranked records' documents.
+	care careDocs
 }
 
 // New returns the API handler.

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/carnet-sante/carnet"
@@ -91,13 +90,34 @@ const (
 func NotifyPatient(d carnet.Decision) bool { return d.Permit && d.Notify }
 
 // decision accumulates the reasons of one decision.
-type decision struct{ carnet.Decision }
+// decision accumulates the reasons of one decision. A quiet one keeps
+// none (Permits: only the answer is wanted), but still notes the
+// emergency that makes a permit notify.
+type decision struct {
+	carnet.Decision
+	quiet bool
+}
 
 func (d *decision) because(code, detail string) {
+	if code == ReasonNotifyPatient {
+		d.Notify = true
+	}
+	if d.quiet {
+		return
+	}
 	if detail != "" {
 		code += ": " + detail
 	}
 	d.Reasons = append(d.Reasons, code)
+}
+
+// rule is the detail of a matrix rule, only made for a decision that keeps
+// its reasons.
+func (d *decision) rule(r Rule) string {
+	if d.quiet {
+		return ""
+	}
+	return r.String()
 }
 
 func (d *decision) deny(code, detail string) carnet.Decision {
@@ -113,7 +133,6 @@ func (d *decision) permit(code, detail string) carnet.Decision {
 	if code != "" {
 		d.because(code, detail)
 	}
-	d.Notify = slices.Contains(d.Reasons, ReasonNotifyPatient)
 	return d.Decision
 }
 
@@ -123,13 +142,21 @@ func (e *Engine) Decide(req carnet.AccessRequest) carnet.Decision {
 	return e.Evaluate(Input{Request: req, Settings: req.Settings, Relation: req.Relation})
 }
 
+// Permits is Decide(req).Permit, without the reasons: the same rules, for
+// callers that filter many documents and record nothing of each.
+func (e *Engine) Permits(req carnet.AccessRequest) bool {
+	return e.evaluate(Input{Request: req, Settings: req.Settings, Relation: req.Relation}, true).Permit
+}
+
 var _ carnet.Policy = (*Engine)(nil)
 
 // Evaluate applies the rules in the order docs/ACCESS.md lists them. Reasons
 // name every rule that led to a permit, or the one rule that denied.
-func (e *Engine) Evaluate(in Input) carnet.Decision {
+func (e *Engine) Evaluate(in Input) carnet.Decision { return e.evaluate(in, false) }
+
+func (e *Engine) evaluate(in Input, quiet bool) carnet.Decision {
 	req := in.Request
-	var d decision
+	d := decision{quiet: quiet}
 	switch req.Action {
 	case carnet.ActionCreate, carnet.ActionRead, carnet.ActionSearch, carnet.ActionUpdate, carnet.ActionDelete, carnet.ActionConsent:
 	default:
@@ -254,9 +281,9 @@ func (e *Engine) professional(d *decision, in Input, mode carnet.Mode, closed bo
 	}
 	if r, ok := e.Matrix.Lookup(req.Actor.Profession, req.Actor.Specialty, tokens(doc, carnet.TokType)); ok {
 		if r.Effect == Deny {
-			return d.deny(ReasonMatrixDeny, r.String())
+			return d.deny(ReasonMatrixDeny, d.rule(r))
 		}
-		d.because(ReasonMatrixAllow, r.String())
+		d.because(ReasonMatrixAllow, d.rule(r))
 	} else if e.Matrix.DenyByDefault {
 		return d.deny(ReasonMatrixDefaultDeny, "")
 	} else {

@@ -66,6 +66,9 @@ func TestSweepInvariants(t *testing.T) {
 						req, s := sc.request()
 						req.Settings = s
 						got := e.Decide(req)
+						if e.Permits(req) != got.Permit {
+							t.Fatalf("Permits and Decide disagree on %+v", sc)
+						}
 						n++
 						if msg := violation(sc, got); msg != "" {
 							t.Fatalf("%s: %+v decided %v %q", msg, sc, got.Permit, got.Reasons)
