@@ -76,6 +76,9 @@ type Patient struct {
 	// Seen are the RPPS of the professionals who have opened the record,
 	// so that the patient is told of each one's first access.
 	Seen []string `json:"seen,omitempty"`
+	// Withdrawn are the RPPS of professionals whose care-team presumption
+	// the patient withdrew: filing no longer puts them back.
+	Withdrawn []string `json:"withdrawn,omitempty"`
 	// Visits are each professional's last opening of the record (by RPPS),
 	// so that the pastille tells them what is new since.
 	Visits  map[string]time.Time `json:"visits,omitempty"`

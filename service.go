@@ -436,16 +436,14 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 		pt = Patient{Key: row.Key, Identifiers: []Identifier{sub.Patient}, State: RecordOpen, Version: 0, Created: now, Updated: now}
 	}
 	careTeamChanged := false
-	for _, sd := range sub.Documents {
-		for _, au := range sd.Meta.Authors {
-			if au.ID.Value == "" || au.ID.OID() != OIDRPPS || slices.Contains(a.settings.Blocked, au.ID.Value) ||
-				slices.ContainsFunc(pt.Consents, func(c Consent) bool { return c.Kind == ConsentCareTeam && c.Professional.Value == au.ID.Value }) {
-				continue
-			}
-			pt.Consents = append(pt.Consents, Consent{ID: NewID(), Kind: ConsentCareTeam, Permit: true, Professional: au.ID,
-				ProfessionalName: au.DisplayName(), Date: now, Recorder: r.Actor.Kind})
-			careTeamChanged = true
+	for _, au := range presumedCareTeam(r.Actor, sub.Documents) {
+		if slices.Contains(a.settings.Blocked, au.ID.Value) || slices.Contains(pt.Withdrawn, au.ID.Value) ||
+			slices.ContainsFunc(pt.Consents, func(c Consent) bool { return c.Kind == ConsentCareTeam && c.Professional.Value == au.ID.Value }) {
+			continue
 		}
+		pt.Consents = append(pt.Consents, Consent{ID: NewID(), Kind: ConsentCareTeam, Permit: true, Professional: au.ID,
+			ProfessionalName: au.DisplayName(), Date: now, Recorder: r.Actor.Kind})
+		careTeamChanged = true
 	}
 	var newPatient PatientRow
 	if newRecord || careTeamChanged {
@@ -550,7 +548,7 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 				if rel.Code != "replaces" {
 					continue
 				}
-				if err := s.supersede(ctx, tx, p, rel.Target, sd.Path); err != nil {
+				if err := s.supersede(ctx, tx, a, p, rel.Target, sd.Path); err != nil {
 					return err
 				}
 			}
@@ -611,6 +609,37 @@ func (s *Service) sealSet(ctx context.Context, set SubmissionSet, sub Submission
 	return row, err
 }
 
+// presumedCareTeam returns the professionals a filing puts in the care
+// team. A professional filing joins it themselves, and no one else: naming
+// another author grants that author nothing. Producing software
+// (authenticated by client credentials, registered with the deployment)
+// files for the authors its documents name: they join it, unless the
+// patient withdrew them (Patient.Withdrawn) or blocked them. A patient
+// filing puts no one in it.
+func presumedCareTeam(actor Actor, docs []SubmittedDocument) []Author {
+	var out []Author
+	seen := map[string]bool{}
+	for _, sd := range docs {
+		for _, au := range sd.Meta.Authors {
+			if au.ID.Value == "" || au.ID.OID() != OIDRPPS || seen[au.ID.Value] {
+				continue
+			}
+			switch {
+			case actor.Kind == ActorSystem:
+			case actor.Kind == ActorProfessional && au.ID.Value == actor.ID.Value:
+			default:
+				continue
+			}
+			seen[au.ID.Value] = true
+			out = append(out, au)
+		}
+	}
+	if actor.Kind == ActorProfessional && !seen[actor.ID.Value] && actor.ID.Value != "" {
+		out = append(out, Author{ID: actor.ID, Family: actor.Name})
+	}
+	return out
+}
+
 // submissionFingerprint identifies what a submission files: its documents'
 // uniqueIds and content hashes, in order.
 func submissionFingerprint(sub Submission) []byte {
@@ -648,13 +677,26 @@ func (s *Service) replay(ctx context.Context, tx Tx, prev SubmissionSetRow, sub 
 }
 
 // supersede marks the replaced document superseded, in the submission's transaction.
-func (s *Service) supersede(ctx context.Context, tx Tx, p PatientKey, target, path string) error {
+func (s *Service) supersede(ctx context.Context, tx Tx, a *access, p PatientKey, target, path string) error {
+	absent := Invalid(Issue{"error", "not-found", fmt.Sprintf("the replaced document %s is not in this patient's record", target), path + ".relatesTo"})
 	old, err := tx.Document(ctx, p, target)
 	if IsKind(err, KindNotFound) {
-		return Invalid(Issue{"error", "not-found", fmt.Sprintf("the replaced document %s is not in this patient's record", target), path + ".relatesTo"})
+		return absent
 	}
 	if err != nil {
 		return err
+	}
+	// Replacing is changing the document: its author's (or the software
+	// filing for them) to do. Anyone else is told it is not there, whatever
+	// its status: a replacement says nothing of hidden documents.
+	if a != nil {
+		current, err := s.latestOf(ctx, tx, old)
+		if err != nil {
+			return err
+		}
+		if !a.permits(ActionUpdate, &current) {
+			return absent
+		}
 	}
 	if !old.Latest || old.Status != StatusCurrent {
 		return Invalid(Issue{"error", "business-rule", fmt.Sprintf("the replaced document %s is not current (status %s)", target, old.Status), path + ".relatesTo"})
@@ -692,15 +734,21 @@ func (s *Service) applyChange(ctx context.Context, tx Tx, r Request, p PatientKe
 	if err != nil {
 		return Document{}, err
 	}
-	if row.Status == StatusDeleted {
-		if a.couldRead(row) {
-			return Document{}, Errorf(KindGone, "document deleted")
-		}
-		_, err := a.checkInTx(act, &row)
+	// Decided as the document is now (its latest version), whichever
+	// version is named.
+	current, err := s.latestOf(ctx, tx, row)
+	if err != nil {
 		return Document{}, err
 	}
-	if _, err := a.checkInTx(act, &row); err != nil {
-		if a.couldRead(row) {
+	if current.Status == StatusDeleted {
+		if a.couldRead(current) {
+			return Document{}, Errorf(KindGone, "document deleted")
+		}
+		_, err := a.checkInTx(act, &current)
+		return Document{}, err
+	}
+	if _, err := a.checkInTx(act, &current); err != nil {
+		if a.couldRead(current) {
 			// Whoever may read the document is told why they may not
 			// change it; anyone else is told it does not exist.
 			return Document{}, &Error{Kind: KindForbidden, Msg: "only the author of a document (or the software filing for them) may change or delete it"}
@@ -788,7 +836,14 @@ func (s *Service) Document(ctx context.Context, r Request, id string) (Document,
 	if err != nil {
 		return Document{}, nil, err
 	}
-	dec, err := a.check(ctx, ActionRead, &row)
+	// An older metadata version is read as the document is now: its
+	// current labels and status decide (a mask or a deletion added later
+	// covers every version).
+	current, err := s.latestOf(ctx, s.Store, row)
+	if err != nil {
+		return Document{}, nil, err
+	}
+	dec, err := a.check(ctx, ActionRead, &current)
 	if err != nil {
 		return Document{}, nil, err
 	}
@@ -1008,6 +1063,22 @@ func (s *Service) openSet(ctx context.Context, row SubmissionSetRow) (Submission
 	return set, nil
 }
 
+// latestOf returns the latest metadata version of row's document: the one
+// whose labels and status decide access to every version.
+func (s *Service) latestOf(ctx context.Context, r Reader, row DocumentRow) (DocumentRow, error) {
+	if row.Latest {
+		return row, nil
+	}
+	rows, err := r.FindDocuments(ctx, row.Patient, DocumentFilter{LogicalID: row.LogicalID, WithoutSealed: true})
+	if err != nil {
+		return DocumentRow{}, err
+	}
+	if len(rows) == 0 {
+		return row, nil
+	}
+	return rows[0], nil
+}
+
 // visibleSet keeps of a submission set the documents the caller may see;
 // a set of which the caller sees nothing is not shown at all (false), so
 // that a restricted or masked document does not show through its set.
@@ -1016,9 +1087,16 @@ func (s *Service) visibleSet(ctx context.Context, a *access, set SubmissionSet) 
 	if err != nil {
 		return set, false, err
 	}
+	// Every version is decided as its document is now (its latest row).
+	latest := make(map[string]bool, len(rows))
+	for i := range rows {
+		if rows[i].Latest {
+			latest[rows[i].LogicalID] = a.permits(ActionRead, &rows[i])
+		}
+	}
 	ok := make(map[string]bool, len(rows))
 	for i := range rows {
-		ok[rows[i].ID] = a.permits(ActionRead, &rows[i])
+		ok[rows[i].ID] = latest[rows[i].LogicalID]
 	}
 	kept := set.Documents[:0:0]
 	for _, id := range set.Documents {

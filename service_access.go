@@ -406,12 +406,20 @@ func (s *Service) RevokeConsent(ctx context.Context, r Request, id Identifier, c
 	if err := a.patientSide(ctx, ActionConsent); err != nil {
 		return err
 	}
-	err = s.changeConsents(ctx, a.row.Key, func(cs []Consent) ([]Consent, error) {
-		i := slices.IndexFunc(cs, func(c Consent) bool { return c.ID == consentID })
-		if i < 0 {
-			return nil, errNotFound()
-		}
-		return slices.Delete(slices.Clone(cs), i, i+1), nil
+	err = s.Store.Update(ctx, func(tx Tx) error {
+		return s.rewritePatient(ctx, tx, a.row.Key, func(p *Patient) (bool, error) {
+			i := slices.IndexFunc(p.Consents, func(c Consent) bool { return c.ID == consentID })
+			if i < 0 {
+				return false, errNotFound()
+			}
+			if c := p.Consents[i]; c.Kind == ConsentCareTeam && !slices.Contains(p.Withdrawn, c.Professional.Value) {
+				// Withdrawn for good: a later filing does not put them back.
+				p.Withdrawn = append(p.Withdrawn, c.Professional.Value)
+			}
+			p.Consents = slices.Delete(slices.Clone(p.Consents), i, i+1)
+			p.Updated = s.now()
+			return true, nil
+		})
 	})
 	if err != nil {
 		return err

@@ -188,6 +188,13 @@ func (s *Service) PointOfCare(ctx context.Context, r Request, key PatientKey, id
 	}
 	err = a.served(ctx, ActionSearch, shown)
 	wg.Wait()
+	if err != nil && mark && who != "" && visitErr == nil {
+		// Not served: the visit did not happen. Put the marker back, so
+		// that the next card still shows what this one would have.
+		if e := s.restoreVisit(ctx, a.row.Key, who, view.LastVisit, now); e != nil {
+			s.log().Error("restoring a visit marker after a failed card", "err", e)
+		}
+	}
 	if err == nil {
 		err = visitErr
 	}
@@ -278,6 +285,24 @@ func (s *Service) markVisit(ctx context.Context, key PatientKey, who string, at 
 				p.Visits = map[string]time.Time{}
 			}
 			p.Visits[who] = at
+			return true, nil
+		})
+	})
+}
+
+// restoreVisit puts back the marker a failed card moved, unless another
+// visit moved it since.
+func (s *Service) restoreVisit(ctx context.Context, key PatientKey, who string, before, moved time.Time) error {
+	return s.Store.Update(ctx, func(tx Tx) error {
+		return s.rewritePatient(ctx, tx, key, func(p *Patient) (bool, error) {
+			if !p.Visits[who].Equal(moved) {
+				return false, nil
+			}
+			if before.IsZero() {
+				delete(p.Visits, who)
+			} else {
+				p.Visits[who] = before
+			}
 			return true, nil
 		})
 	})

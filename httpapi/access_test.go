@@ -510,3 +510,93 @@ func notifications(t *testing.T, c client) []note {
 	}
 	return out
 }
+
+// Filing, replacing and older metadata versions give no one more than the
+// rules do (security review of session 2).
+func TestFilingAndVersionsGrantNothing(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		rec := newRecord(t, b)
+		env, c := rec.env, rec.c
+		nurse, dentist, cardio, patient, gp := env.Token(t, "nurse"), env.Token(t, "dentist"), env.Token(t, "cardio"), env.Token(t, "patient0"), env.Token(t, "gp")
+		base := synth.Generate(synth.Options{Seed: 45, Patients: 1, DocsPerPatient: 1}).Documents[0]
+
+		// A nurse files a note naming the dentist as author: the dentist
+		// gains nothing; the nurse, who filed, joins the care team.
+		note := plainDocument(base, "1.2.250.1.999.45.1.1", "11488-4", "Note", rec.pros["dentist"])
+		sub := carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.45.1", SourceID: "1.2.250.1.999.2", ContentType: note.Meta.Type},
+			Documents: []carnet.SubmittedDocument{note}}
+		r := c.as(nurse).provide(sub)
+		if r.Status != 200 {
+			t.Fatalf("the nurse files: %d %s", r.Status, r.Body)
+		}
+		noteID := documentIDs(t, r)[0]
+		if got := rec.visible(t, dentist); len(got) != 0 {
+			t.Errorf("the dentist named as author by someone else sees %d documents", len(got))
+		}
+		if got := rec.visible(t, nurse); !got[rec.consult] {
+			t.Errorf("the nurse who filed is not in the care team: %v", got)
+		}
+
+		// A replacement of a document one may not change is refused as if it
+		// were absent, and the document stays current.
+		repl := plainDocument(base, "1.2.250.1.999.45.2.1", "68599-0", "Synthèse remplacée", rec.pros["dentist"])
+		repl.Meta.RelatesTo = []carnet.Relation{{Code: "replaces", Target: rec.psy}}
+		sub2 := carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.45.2", SourceID: "1.2.250.1.999.2", ContentType: repl.Meta.Type},
+			Documents: []carnet.SubmittedDocument{repl}}
+		r = c.as(dentist).provide(sub2)
+		if r.Status < 400 || !bytes.Contains(r.Body, []byte("is not in this patient")) {
+			t.Errorf("a stranger replacing the GP's synthesis: %d %s", r.Status, r.Body)
+		}
+		if dr := decode[fhir.DocumentReference](t, c.as(gp).get("/DocumentReference/"+rec.psy)); dr.Status != "current" {
+			t.Errorf("the synthesis is %q after the refused replacement", dr.Status)
+		}
+
+		// The patient withdraws the GP's care-team presumption: a later
+		// filing by the software does not put it back (the GP keeps his own
+		// documents by their ids, as their author, and loses the record).
+		if got := rec.visible(t, gp); !got[noteID] {
+			t.Fatalf("the GP of the care team does not see the nurse's note")
+		}
+		var gpConsent string
+		for _, e := range decode[fhir.Bundle](t, c.as(patient).get("/Consent")).Entry {
+			var cs fhir.Consent
+			json.Unmarshal(e.Resource, &cs)
+			if cs.Provision != nil && len(cs.Provision.Actor) == 1 && cs.Provision.Actor[0].Reference.Identifier != nil &&
+				cs.Provision.Actor[0].Reference.Identifier.Value == rec.pros["gp"].ID.Value {
+				gpConsent = cs.ID
+			}
+		}
+		if r := c.as(patient).do("DELETE", "/Consent/"+gpConsent, "", nil); r.Status != 204 {
+			t.Fatalf("withdraw the GP: %d", r.Status)
+		}
+		again := plainDocument(base, "1.2.250.1.999.45.3.1", "11488-4", "Nouvelle consultation", rec.pros["gp"])
+		sub3 := carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.45.3", SourceID: "1.2.250.1.999.2", ContentType: again.Meta.Type},
+			Documents: []carnet.SubmittedDocument{again}}
+		if r := c.as(env.Token(t, "lgc")).provide(sub3); r.Status != 200 {
+			t.Fatalf("filing: %d", r.Status)
+		}
+		if got := rec.visible(t, gp); got[noteID] {
+			t.Errorf("after the withdrawal and a new filing, the GP still sees the nurse's note")
+		}
+		if r := c.as(gp).get("/DocumentReference/" + rec.consult); r.Status != 200 {
+			t.Errorf("the GP cannot read his own report by its id: %d", r.Status)
+		}
+
+		// An older metadata version is read as the document is now: masking
+		// v2 hides v1 from the care team; deleting hides it from everyone.
+		if r := declareCareTeam(t, c.as(cardio), rec.ins, rec.pros["cardio"]); r.Status != 201 {
+			t.Fatalf("declare: %d", r.Status)
+		}
+		if r := c.as(cardio).get("/DocumentReference/" + rec.consult); r.Status != 200 {
+			t.Fatalf("the cardiologist reads the consultation: %d", r.Status)
+		}
+		r = c.as(patient).do("PATCH", "/DocumentReference/"+rec.consult, "application/fhir+json", []byte(maskFHIRPath))
+		if r.Status != 200 {
+			t.Fatalf("the patient masks: %d %s", r.Status, r.Body)
+		}
+		sameAsNotFound(t, "the care team reading v1 of a masked document", c.as(cardio).get("/DocumentReference/"+rec.consult), rec.notFound(t, cardio))
+		if lists := c.as(cardio).get("/List?" + insQuery(rec.ins)); bytes.Contains(lists.Body, []byte(rec.consult)) {
+			t.Errorf("v1 of the masked document is listed in its submission set")
+		}
+	})
+}

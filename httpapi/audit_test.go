@@ -84,6 +84,26 @@ func TestAuditBeforeServing(t *testing.T) {
 		if got := rec.visible(t, gp); len(got) != 4 {
 			t.Errorf("after the retry the GP sees %d documents, want 4", len(got))
 		}
+
+		// A card that could not be recorded was not seen: the GP's visit
+		// marker is put back, and the next card still counts what is new.
+		gpID, patientID := rec.pros["gp"].ID.Value, rec.ins.System+"|"+rec.ins.Value
+		if r, _ := callPastille(t, rec, clientJWT(t, rec.env), hookBody(t, "Practitioner/"+gpID, patientID, gp)); r.Status != 200 {
+			t.Fatalf("card: %d", r.Status)
+		}
+		more := plainDocument(base, "1.2.250.1.999.44.2.1", "11488-4", "Compte rendu suivant", rec.pros["gp"])
+		if r := lgc.provide(carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.44.2", SourceID: "1.2.250.1.999.2", ContentType: more.Meta.Type},
+			Documents: []carnet.SubmittedDocument{more}}); r.Status != 200 {
+			t.Fatalf("filing: %d", r.Status)
+		}
+		injectAuditFailure(t, rec.env, true)
+		if r, _ := callPastille(t, rec, clientJWT(t, rec.env), hookBody(t, "Practitioner/"+gpID, patientID, gp)); r.Status != 503 {
+			t.Errorf("card with the audit trail down: %d, want 503", r.Status)
+		}
+		injectAuditFailure(t, rec.env, false)
+		if _, cards := callPastille(t, rec, clientJWT(t, rec.env), hookBody(t, "Practitioner/"+gpID, patientID, gp)); len(cards) != 1 || !strings.HasPrefix(cards[0].Summary, "1 nouveau document") {
+			t.Errorf("the card after the failed one: %+v, want the new document still counted", cards)
+		}
 	})
 }
 

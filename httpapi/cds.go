@@ -169,7 +169,12 @@ func (s *Server) cdsCall(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	key, ins := s.hookPatient(hr)
+	key, ins, ok := s.hookPatient(hr)
+	if !ok {
+		// A card for one patient must never show in another's chart.
+		s.cdsError(w, r, http.StatusBadRequest, "invariant", "prefetch.patient is not the patient of context.patientId")
+		return
+	}
 	req := carnet.Request{Actor: actor, Mode: carnet.ModeNormal, RequestID: rid}
 	cr, err := s.rankCare(r, req, key, ins, "", 5, true, time.Time{})
 	if err != nil {
@@ -192,16 +197,20 @@ func (s *Server) cdsCall(w http.ResponseWriter, r *http.Request) {
 // hookPatient reads the record a hook names: the INS of a prefetched
 // Patient when given, else context.patientId as Carnet's Patient id, or as
 // system|INS.
-func (s *Server) hookPatient(hr hookRequest) (carnet.PatientKey, carnet.Identifier) {
+func (s *Server) hookPatient(hr hookRequest) (carnet.PatientKey, carnet.Identifier, bool) {
 	if raw, ok := hr.Prefetch["patient"]; ok {
 		var p struct {
+			ID         string                           `json:"id"`
 			Identifier []struct{ System, Value string } `json:"identifier"`
 		}
 		if json.Unmarshal(raw, &p) == nil {
+			if p.ID != "" && p.ID != hr.Context.PatientID {
+				return "", carnet.Identifier{}, false
+			}
 			for _, id := range p.Identifier {
 				ident := carnet.Identifier{System: id.System, Value: id.Value}
 				if isINS, _ := ident.IsINS(); isINS {
-					return "", ident
+					return "", ident, true
 				}
 			}
 		}
@@ -210,9 +219,9 @@ func (s *Server) hookPatient(hr hookRequest) (carnet.PatientKey, carnet.Identifi
 		if !strings.Contains(sys, ":") {
 			sys = "urn:oid:" + sys
 		}
-		return "", carnet.Identifier{System: sys, Value: val}
+		return "", carnet.Identifier{System: sys, Value: val}, true
 	}
-	return carnet.PatientKey(hr.Context.PatientID), carnet.Identifier{}
+	return carnet.PatientKey(hr.Context.PatientID), carnet.Identifier{}, true
 }
 
 // cdsFeedback takes the clinician's feedback on cards (CDS Hooks 2.0):

@@ -181,6 +181,17 @@ func TestPastilleRefusals(t *testing.T) {
 	if r, _ := callPastille(t, rec, clientJWT(t, env), hookBody(t, "Practitioner/"+rec.pros["cardio"].ID.Value, patientID, gp)); r.Status != 403 {
 		t.Errorf("userId of another professional than the token's: %d", r.Status)
 	}
+	// A prefetched Patient that is not context.patientId: refused, lest a
+	// card show in another patient's chart.
+	var mixed map[string]any
+	json.Unmarshal(good, &mixed)
+	mixed["context"].(map[string]any)["patientId"] = "ehr-42"
+	mixed["prefetch"] = map[string]any{"patient": map[string]any{"resourceType": "Patient", "id": "ehr-7",
+		"identifier": []map[string]string{{"system": rec.ins.System, "value": rec.ins.Value}}}}
+	body, _ := json.Marshal(mixed)
+	if r, _ := callPastille(t, rec, clientJWT(t, env), body); r.Status != 400 {
+		t.Errorf("prefetch of another patient than context.patientId: %d", r.Status)
+	}
 
 	dir := testenv.Shared(t, "corpus", "cds-hooks")
 	read := func(name string) []byte {
