@@ -742,7 +742,7 @@ func (s *Service) applyChange(ctx context.Context, tx Tx, r Request, p PatientKe
 	}
 	if current.Status == StatusDeleted {
 		if a.couldRead(current) {
-			return Document{}, Errorf(KindGone, "document deleted")
+			return Document{}, a.refusal(act, &row, "deleted", Errorf(KindGone, "document deleted"))
 		}
 		_, err := a.checkInTx(act, &current)
 		return Document{}, err
@@ -751,9 +751,15 @@ func (s *Service) applyChange(ctx context.Context, tx Tx, r Request, p PatientKe
 		if a.couldRead(current) {
 			// Whoever may read the document is told why they may not
 			// change it; anyone else is told it does not exist.
-			return Document{}, &Error{Kind: KindForbidden, Msg: "only the author of a document (or the software filing for them) may change or delete it"}
+			return Document{}, a.refusal(act, &row, "only the author changes a document",
+				&Error{Kind: KindForbidden, Msg: "only the author of a document (or the software filing for them) may change or delete it"})
 		}
 		return Document{}, err
+	}
+	if slices.Contains(ch.RemoveLabels, LabelMasquePS) && r.Actor.Kind != ActorPatient {
+		// Unmasking is the patient's choice.
+		return Document{}, a.refusal(act, &row, "only the patient unmasks",
+			&Error{Kind: KindForbidden, Msg: "only the patient (or a legal representative) may unmask a document"})
 	}
 	if !row.Latest {
 		return Document{}, Errorf(KindConflict, "document %s is not the latest metadata version; change the latest one", ch.DocumentID)
@@ -1185,8 +1191,7 @@ func (s *Service) List(ctx context.Context, r Request, id string) (SubmissionSet
 		return SubmissionSet{}, err
 	}
 	if !ok {
-		return SubmissionSet{}, s.recordDenial(ctx, &denial{AuditEvent{Time: s.now(), RequestID: r.RequestID, Actor: r.Actor, Action: ActionRead,
-			Mode: r.Mode, Reason: r.Reason, Patient: p, Outcome: OutcomeDenied, Detail: []string{"no document of the submission set is visible"}}})
+		return SubmissionSet{}, s.recordDenial(ctx, a.refusal(ActionRead, nil, "no document of the submission set is visible", nil))
 	}
 	return set, a.served(ctx, ActionRead, set.Documents)
 }

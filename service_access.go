@@ -95,16 +95,37 @@ func (a *access) checkInTx(act Action, d *DocumentRow) (Decision, error) {
 	if d != nil {
 		ev.Documents = []string{d.ID}
 	}
-	return dec, &denial{ev}
+	return dec, &denial{ev: ev}
 }
 
 // denial is a refused access not yet recorded.
-type denial struct{ ev AuditEvent }
+type denial struct {
+	ev AuditEvent
+	// answer is what the caller is told; nil: not found.
+	answer error
+}
 
-func (d *denial) Error() string { return "not found" }
+func (d *denial) Error() string {
+	if d.answer != nil {
+		return d.answer.Error()
+	}
+	return "not found"
+}
+
+// refusal is a denial the caller is told of as answer (403, 410) rather
+// than as not-found, recorded all the same.
+func (a *access) refusal(act Action, d *DocumentRow, why string, answer error) *denial {
+	ev := AuditEvent{Time: a.s.now(), RequestID: a.r.RequestID, Actor: a.r.Actor, Action: act, Mode: a.r.Mode, Reason: a.r.Reason,
+		Patient: a.row.Key, Outcome: OutcomeDenied, Detail: []string{why}}
+	if d != nil {
+		ev.Documents = []string{d.ID}
+	}
+	return &denial{ev: ev, answer: answer}
+}
 
 // recordDenial records the denial err carries, if any, and returns what
-// the caller is told: not found. Other errors pass through.
+// the caller is told: not found, or the refusal's answer. Other errors
+// pass through.
 func (s *Service) recordDenial(ctx context.Context, err error) error {
 	var d *denial
 	if !errors.As(err, &d) {
@@ -112,6 +133,9 @@ func (s *Service) recordDenial(ctx context.Context, err error) error {
 	}
 	if err := s.Audit.Record(ctx, d.ev); err != nil {
 		return WrapError(KindUnavailable, "audit", err)
+	}
+	if d.answer != nil {
+		return d.answer
 	}
 	return errNotFound()
 }
@@ -362,7 +386,8 @@ func (s *Service) AddConsent(ctx context.Context, r Request, id Identifier, c Co
 		}
 	case ActorProfessional:
 		if c.Kind != ConsentCareTeam || c.Professional.Value != r.Actor.ID.Value {
-			return Consent{}, &Error{Kind: KindForbidden, Msg: "a professional may only declare their own care relationship (care-team, naming themselves)"}
+			return Consent{}, s.recordDenial(ctx, a.refusal(ActionConsent, nil, "a professional may only declare their own care relationship",
+				&Error{Kind: KindForbidden, Msg: "a professional may only declare their own care relationship (care-team, naming themselves)"}))
 		}
 		if c.ProfessionalName == "" {
 			c.ProfessionalName = r.Actor.Name

@@ -151,8 +151,7 @@ func (s *Service) Item(ctx context.Context, r Request, kind ItemKind, id string)
 			// Denied: recorded with the source's latest row, told not found.
 			_, err := a.check(ctx, ActionRead, nil)
 			if err == nil {
-				err = s.recordDenial(ctx, &denial{AuditEvent{Time: s.now(), RequestID: r.RequestID, Actor: r.Actor, Action: ActionRead,
-					Mode: r.Mode, Reason: r.Reason, Patient: p, Outcome: "denied", Detail: []string{"source document not visible"}}})
+				err = s.recordDenial(ctx, a.refusal(ActionRead, nil, "source document not visible", nil))
 			}
 			return Item{}, err
 		}

@@ -598,5 +598,18 @@ func TestFilingAndVersionsGrantNothing(t *testing.T) {
 		if lists := c.as(cardio).get("/List?" + insQuery(rec.ins)); bytes.Contains(lists.Body, []byte(rec.consult)) {
 			t.Errorf("v1 of the masked document is listed in its submission set")
 		}
+		// Unmasking is the patient's: the author is refused (and told why).
+		v2 := idFromLocation(r.Header.Get("Location"))
+		if v2 == "" {
+			v2 = decode[fhir.DocumentReference](t, r).ID
+		}
+		unmask := `{"resourceType":"Parameters","parameter":[{"name":"operation","part":[{"name":"type","valueCode":"delete"},` +
+			`{"name":"path","valueString":"DocumentReference.securityLabel.where(coding.code='MASQUE_PS')"}]}]}`
+		if r := c.as(gp).do("PATCH", "/DocumentReference/"+v2, "application/fhir+json", []byte(unmask)); r.Status != 403 {
+			t.Errorf("the author unmasking: %d %s, want 403", r.Status, r.Body)
+		}
+		if r := c.as(patient).do("PATCH", "/DocumentReference/"+v2, "application/fhir+json", []byte(unmask)); r.Status != 200 {
+			t.Errorf("the patient unmasking: %d %s, want 200", r.Status, r.Body)
+		}
 	})
 }
