@@ -429,29 +429,38 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 	if _, err := a.check(ctx, ActionCreate, nil); err != nil {
 		return SubmissionResult{}, err
 	}
-	// The record changes with the filing when it is new, or when an author
-	// joins the care team (filing a document for a patient is treating them).
-	pt := a.patient
-	if newRecord {
-		pt = Patient{Key: row.Key, Identifiers: []Identifier{sub.Patient}, State: RecordOpen, Version: 0, Created: now, Updated: now}
-	}
-	careTeamChanged := false
-	for _, au := range presumedCareTeam(r.Actor, sub.Documents) {
-		if slices.Contains(a.settings.Blocked, au.ID.Value) || slices.Contains(pt.Withdrawn, au.ID.Value) ||
-			slices.ContainsFunc(pt.Consents, func(c Consent) bool { return c.Kind == ConsentCareTeam && c.Professional.Value == au.ID.Value }) {
-			continue
+	// The record changes with the filing when it is new, or when a
+	// professional joins the care team (filing for a patient is treating
+	// them). A new record is sealed here; an existing one is changed inside
+	// the transaction, from its row as it is then, so that concurrent
+	// filings for one patient do not conflict.
+	presumed := presumedCareTeam(r.Actor, sub.Documents)
+	addCareTeam := func(pt *Patient) bool {
+		changed := false
+		blocked := pt.Settings().Blocked
+		for _, au := range presumed {
+			if slices.Contains(blocked, au.ID.Value) || slices.Contains(pt.Withdrawn, au.ID.Value) ||
+				slices.ContainsFunc(pt.Consents, func(c Consent) bool { return c.Kind == ConsentCareTeam && c.Professional.Value == au.ID.Value }) {
+				continue
+			}
+			pt.Consents = append(pt.Consents, Consent{ID: NewID(), Kind: ConsentCareTeam, Permit: true, Professional: au.ID,
+				ProfessionalName: au.DisplayName(), Date: now, Recorder: r.Actor.Kind})
+			changed = true
 		}
-		pt.Consents = append(pt.Consents, Consent{ID: NewID(), Kind: ConsentCareTeam, Permit: true, Professional: au.ID,
-			ProfessionalName: au.DisplayName(), Date: now, Recorder: r.Actor.Kind})
-		careTeamChanged = true
+		return changed
 	}
 	var newPatient PatientRow
-	if newRecord || careTeamChanged {
-		pt.Version++
-		pt.Updated = now
+	if newRecord {
+		pt := Patient{Key: row.Key, Identifiers: []Identifier{sub.Patient}, State: RecordOpen, Version: 1, Created: now, Updated: now}
+		addCareTeam(&pt)
 		if newPatient, err = s.sealPatient(ctx, pt); err != nil {
 			return SubmissionResult{}, err
 		}
+	}
+	joins := false
+	if !newRecord {
+		current := a.patient
+		joins = addCareTeam(&current) // anyone to add, as the record was read
 	}
 
 	// Seal everything before taking the writer: the transaction only writes.
@@ -523,12 +532,23 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 	err = s.Store.Update(ctx, func(tx Tx) error {
 		replayed = nil
 		if newPatient.Key != "" {
-			// Conditional on the version read: a concurrent change of the
-			// record (another filing, a consent) makes this one prepare again.
+			// A record created concurrently under another key makes this
+			// filing prepare again.
 			if err := tx.PutPatient(ctx, newPatient); err != nil {
 				if IsKind(err, KindConflict) {
 					return errRetry
 				}
+				return err
+			}
+		} else if joins {
+			err := s.rewritePatient(ctx, tx, p, func(pt *Patient) (bool, error) {
+				if !addCareTeam(pt) {
+					return false, nil
+				}
+				pt.Updated = now
+				return true, nil
+			})
+			if err != nil {
 				return err
 			}
 		}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -610,6 +612,41 @@ func TestFilingAndVersionsGrantNothing(t *testing.T) {
 		}
 		if r := c.as(patient).do("PATCH", "/DocumentReference/"+v2, "application/fhir+json", []byte(unmask)); r.Status != 200 {
 			t.Errorf("the patient unmasking: %d %s, want 200", r.Status, r.Body)
+		}
+	})
+}
+
+// Concurrent filings for one record, each by a new author who joins the care
+// team, all succeed (the record's care team is changed inside each filing's
+// transaction, from the record as it is then).
+func TestConcurrentFilingsOneRecord(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		rec := newRecord(t, b)
+		env, c := rec.env, rec.c
+		_, pros := synth.Options{Patients: 1, Professionals: 20}.People()
+		base := synth.Generate(synth.Options{Seed: 46, Patients: 1, DocsPerPatient: 1}).Documents[0]
+		lgc := c.as(env.Token(t, "lgc"))
+		var wg sync.WaitGroup
+		statuses := make([]int, 12)
+		for i := range statuses {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				author := pros[8+i%len(pros[8:])].Author
+				d := plainDocument(base, fmt.Sprintf("1.2.250.1.999.46.%d.1", i), "11488-4", "Consultation", author)
+				sub := carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: fmt.Sprintf("1.2.250.1.999.46.%d", i), SourceID: "1.2.250.1.999.2", ContentType: d.Meta.Type},
+					Documents: []carnet.SubmittedDocument{d}}
+				statuses[i] = lgc.provide(sub).Status
+			}()
+		}
+		wg.Wait()
+		for i, st := range statuses {
+			if st != 200 {
+				t.Errorf("filing %d: %d", i, st)
+			}
+		}
+		if got := rec.visible(t, env.Token(t, "patient0")); len(got) != 3+len(statuses) {
+			t.Errorf("the record holds %d documents, want %d", len(got), 3+len(statuses))
 		}
 	})
 }
