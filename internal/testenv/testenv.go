@@ -66,6 +66,14 @@ func Shared(t testing.TB, rel ...string) string {
 	return p
 }
 
+// HasShared reports whether ../shared is there (always under CI=true,
+// where its absence fails the tests that read it).
+func HasShared(t testing.TB) bool {
+	t.Helper()
+	_, err := os.Stat(filepath.Join(ModuleRoot(t), "..", "shared"))
+	return err == nil || os.Getenv("CI") == "true"
+}
+
 // Backend opens a fresh, empty Store. It also returns where its files are
 // (SQLite; "" for PostgreSQL) and a direct SQL connection to the same
 // database, for tests that tamper with rows behind the Store's back.
