@@ -63,7 +63,11 @@ type CareFinding struct {
 // CareDoc is one document the caller may see, for the point-of-care view:
 // its row without the sealed part, its abnormal results, its text score.
 type CareDoc struct {
-	Row           DocumentRow
+	Row DocumentRow
+	// Filed is when the document was first filed: Row.Date is when its
+	// latest metadata version was made (a mask, an archiving), which is no
+	// news of a document.
+	Filed         time.Time
 	Findings      []CareFinding
 	TextScore     float64
 	LabelsChanged bool // its confidentiality changed since the caller's last visit
@@ -111,17 +115,22 @@ func (s *Service) PointOfCare(ctx context.Context, r Request, key PatientKey, id
 	who := visitKey(r.Actor)
 	view.LastVisit = a.patient.Visits[who]
 
-	rows, items, stamp, err := s.careRows(ctx, a.row.Key)
+	e, err := s.careRows(ctx, a.row.Key)
 	if err != nil {
 		return view, CareDetails{}, err
 	}
+	rows, items, stamp := e.docs, e.items, e.stamp
 	byLogical := map[string]int{}
 	for i := range rows {
 		if !a.permits(ActionRead, &rows[i]) {
 			continue
 		}
 		byLogical[rows[i].LogicalID] = len(view.Docs)
-		view.Docs = append(view.Docs, CareDoc{Row: rows[i]})
+		filed := rows[i].Date
+		if f, ok := e.filed[rows[i].LogicalID]; ok {
+			filed = f
+		}
+		view.Docs = append(view.Docs, CareDoc{Row: rows[i], Filed: filed})
 	}
 	careFindings(items, &view, byLogical)
 	view.Stamp = stamp
@@ -207,6 +216,9 @@ type careEntry struct {
 	stamp string
 	docs  []DocumentRow
 	items []ItemRow
+	// filed is the first filing date of the documents that have several
+	// metadata versions, by logicalId.
+	filed map[string]time.Time
 }
 
 // careCache keeps the care entries of recently opened records, bounded by
@@ -224,27 +236,40 @@ const careCacheRows = 200_000
 
 // careRows returns the record's latest document rows (current, superseded,
 // archived) and abnormal results, without their sealed parts.
-func (s *Service) careRows(ctx context.Context, key PatientKey) ([]DocumentRow, []ItemRow, string, error) {
+func (s *Service) careRows(ctx context.Context, key PatientKey) (*careEntry, error) {
 	stamp, err := s.Store.RecordStamp(ctx, key)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 	c := &s.care
 	c.mu.Lock()
 	if e := c.entries[key]; e != nil && e.stamp == stamp {
 		c.mu.Unlock()
-		return e.docs, e.items, stamp, nil
+		return e, nil
 	}
 	c.mu.Unlock()
 	docs, err := s.Store.FindDocuments(ctx, key, DocumentFilter{WithoutSealed: true,
 		Statuses: []DocumentStatus{StatusCurrent, StatusSuperseded, StatusArchived}})
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 	items, err := s.Store.FindItems(ctx, key, ItemFilter{Kinds: []ItemKind{ItemObservation}, WithoutSealed: true,
 		Tokens: []TokenFilter{{Kind: "abnormal", Values: []string{"true"}}}})
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
+	}
+	e := &careEntry{stamp: stamp, docs: docs, items: items}
+	if slices.ContainsFunc(docs, func(d DocumentRow) bool { return d.Version > 1 }) {
+		all, err := s.Store.FindDocuments(ctx, key, DocumentFilter{WithoutSealed: true, AllVersions: true})
+		if err != nil {
+			return nil, err
+		}
+		e.filed = map[string]time.Time{}
+		for _, d := range all {
+			if d.Version == 1 {
+				e.filed[d.LogicalID] = d.Date
+			}
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -256,18 +281,18 @@ func (s *Service) careRows(ctx context.Context, key PatientKey) ([]DocumentRow, 
 		delete(c.entries, key)
 	}
 	n := len(docs) + len(items)
-	for k, e := range c.entries { // make room: any entries will do
+	for k, old := range c.entries { // make room: any entries will do
 		if c.rows+n <= careCacheRows {
 			break
 		}
-		c.rows -= len(e.docs) + len(e.items)
+		c.rows -= len(old.docs) + len(old.items)
 		delete(c.entries, k)
 	}
 	if n <= careCacheRows {
-		c.entries[key] = &careEntry{stamp: stamp, docs: docs, items: items}
+		c.entries[key] = e
 		c.rows += n
 	}
-	return docs, items, stamp, nil
+	return e, nil
 }
 
 // visitKey names whose last visit a marker records: a professional's RPPS.

@@ -280,3 +280,24 @@ func TestRelevantSearch(t *testing.T) {
 		}
 	})
 }
+
+// A confidentiality change since the last visit is told in the card.
+func TestPastilleConfidentialityChange(t *testing.T) {
+	rec := newRecord(t, testenv.SQLite)
+	env, c := rec.env, rec.c
+	gp := env.Token(t, "gp")
+	gpID, patientID := rec.pros["gp"].ID.Value, rec.ins.System+"|"+rec.ins.Value
+	if _, cards := callPastille(t, rec, clientJWT(t, env), hookBody(t, "Practitioner/"+gpID, patientID, gp)); len(cards) != 1 {
+		t.Fatal("no first card")
+	}
+	hide := `{"resourceType":"Parameters","parameter":[{"name":"operation","part":[{"name":"type","valueCode":"add"},` +
+		`{"name":"path","valueString":"DocumentReference"},{"name":"name","valueString":"securityLabel"},` +
+		`{"name":"value","valueCodeableConcept":{"coding":[{"system":"urn:oid:1.2.250.1.213.1.1.4.13","code":"INVISIBLE_PATIENT"}]}}]}]}`
+	if r := c.as(gp).do("PATCH", "/DocumentReference/"+rec.consult, "application/fhir+json", []byte(hide)); r.Status != 200 {
+		t.Fatalf("the author hides his report from the patient: %d %s", r.Status, r.Body)
+	}
+	_, cards := callPastille(t, rec, clientJWT(t, env), hookBody(t, "Practitioner/"+gpID, patientID, gp))
+	if len(cards) != 1 || !strings.Contains(cards[0].Summary, "changement de confidentialité") {
+		t.Errorf("the card after a confidentiality change: %+v", cards)
+	}
+}

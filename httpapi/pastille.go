@@ -128,6 +128,9 @@ func careInputCached(a carnet.Actor, v carnet.CareView, since time.Time, c *care
 		}
 		// What depends on the request, and what the caller may change.
 		d.LabelsChanged, d.TextScore = cd.LabelsChanged, cd.TextScore
+		if !cd.Filed.IsZero() {
+			d.Date = cd.Filed // when the document came, not its latest metadata change
+		}
 		d.Findings = slices.Clone(d.Findings)
 		in.Docs = append(in.Docs, d)
 	}
