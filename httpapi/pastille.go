@@ -140,47 +140,32 @@ func careInputCached(a carnet.Actor, v carnet.CareView, since time.Time, c *care
 // careDoc is the ranking's form of a document from its clear fields.
 func careDoc(cd carnet.CareDoc) pastille.Doc {
 	row := cd.Row
-	{
-		d := pastille.Doc{ID: row.ID, LogicalID: row.LogicalID, UniqueID: row.UniqueID, SubmissionSet: row.SubmissionSet,
-			Status: row.Status, Created: row.Created, Date: row.Date, Superseded: row.Status == carnet.StatusSuperseded}
-		for _, t := range row.Tokens {
-			c, ok := tokenCoding(t.Value)
-			switch t.Kind {
-			case carnet.TokType:
-				if ok {
-					d.Type = c
-				}
-			case carnet.TokClass:
-				if ok {
-					d.Class = c
-				}
-			case carnet.TokFormat:
-				if ok {
-					d.Format = c
-				}
-			case carnet.TokFacility:
-				if ok {
-					d.Facility = c
-				}
-			case carnet.TokSetting:
-				if ok {
-					d.Practice = c
-				}
-			case carnet.TokLabel:
-				if !strings.Contains(t.Value, "|") {
-					d.Labels = append(d.Labels, t.Value)
-				}
-			case carnet.TokRelated:
-				d.Replaces = append(d.Replaces, t.Value)
-			case carnet.TokContentHash:
-				d.SHA256 = []byte(t.Value) // a blind token of the hash: equal contents, equal tokens
+	d := pastille.Doc{ID: row.ID, LogicalID: row.LogicalID, UniqueID: row.UniqueID, SubmissionSet: row.SubmissionSet,
+		Status: row.Status, Created: row.Created, Date: row.Date, Superseded: row.Status == carnet.StatusSuperseded}
+	codings := map[string]*carnet.Coding{carnet.TokType: &d.Type, carnet.TokClass: &d.Class, carnet.TokFormat: &d.Format,
+		carnet.TokFacility: &d.Facility, carnet.TokSetting: &d.Practice}
+	for _, t := range row.Tokens {
+		if field, ok := codings[t.Kind]; ok {
+			if c, ok := tokenCoding(t.Value); ok {
+				*field = c
 			}
+			continue
 		}
-		for _, f := range cd.Findings {
-			d.Findings = append(d.Findings, pastille.Finding{Code: f.Code, Interpretation: f.Interpretation})
+		switch t.Kind {
+		case carnet.TokLabel:
+			if !strings.Contains(t.Value, "|") {
+				d.Labels = append(d.Labels, t.Value)
+			}
+		case carnet.TokRelated:
+			d.Replaces = append(d.Replaces, t.Value)
+		case carnet.TokContentHash:
+			d.SHA256 = []byte(t.Value) // a blind token of the hash: equal contents, equal tokens
 		}
-		return d
 	}
+	for _, f := range cd.Findings {
+		d.Findings = append(d.Findings, pastille.Finding{Code: f.Code, Interpretation: f.Interpretation})
+	}
+	return d
 }
 
 // tokenCoding reads a "system|code" token; codes alone are skipped (both
