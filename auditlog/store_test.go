@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -129,17 +128,7 @@ func (d *testDB) q(query string) string {
 	if d.backend != "postgres" {
 		return query
 	}
-	n := 0
-	var b strings.Builder
-	for _, r := range query {
-		if r == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return pgtest.Rebind(query)
 }
 
 func (d *testDB) exec(t testing.TB, query string, args ...any) {

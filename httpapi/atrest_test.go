@@ -16,6 +16,7 @@ import (
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
 	"github.com/carnet-sante/carnet/internal/testenv"
+	"github.com/carnet-sante/carnet/postgres/pgtest"
 	"github.com/carnet-sante/carnet/synth"
 )
 
@@ -254,17 +255,7 @@ func rebind(env *testenv.Env, q string) string {
 	if env.Dir != "" {
 		return q
 	}
-	n := 0
-	var b strings.Builder
-	for _, r := range q {
-		if r == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return pgtest.Rebind(q)
 }
 
 func exec(t *testing.T, env *testenv.Env, q string, args ...any) {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -99,4 +100,21 @@ func withSearchPath(dsn, schema string) string {
 		}
 	}
 	return dsn + " search_path=" + schema
+}
+
+// Rebind turns the ? placeholders of a query written for SQLite into
+// PostgreSQL's $1, $2, …: for tests that tamper with the same rows on both
+// backends through database/sql.
+func Rebind(query string) string {
+	n := 0
+	var b strings.Builder
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
