@@ -16,10 +16,8 @@ import (
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/pastille"
 	"github.com/carnet-sante/carnet/policy"
-	"github.com/carnet-sante/carnet/postgres"
 	"github.com/carnet-sante/carnet/qedm"
 	"github.com/carnet-sante/carnet/seal"
-	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/synth"
 )
 
@@ -68,19 +66,9 @@ func timeCard(ctx context.Context, docs, calls int, dsn string, stdout io.Writer
 	}
 	defer os.RemoveAll(tmp)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var store carnet.Store
-	if dsn != "" {
-		s, err := postgres.Open(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		store = s
-	} else {
-		s, err := sqlite.Open(ctx, filepath.Join(tmp, "carnet.db"), sqlite.WithLogger(logger))
-		if err != nil {
-			return err
-		}
-		store = s
+	store, _, err := openStore(ctx, serverConfig{Data: tmp, Postgres: dsn}, logger)
+	if err != nil {
+		return err
 	}
 	defer store.Close()
 	kr, err := seal.LoadOrCreateKeyFile(filepath.Join(tmp, seal.KeyFileName), true)

@@ -12,9 +12,12 @@ import (
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/auditlog"
-	"github.com/carnet-sante/carnet/postgres"
-	"github.com/carnet-sante/carnet/sqlite"
 )
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
 
 // fsck re-verifies a deployment at rest: every record, metadata version and
 // content (ciphertext in its place, hash and size as filed) and the whole
@@ -31,23 +34,15 @@ func fsck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	c := serverConfig{Data: *data, Postgres: *pg, KeyFile: *keyFile}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var store carnet.Store
-	if c.Postgres != "" {
-		s, err := postgres.Open(ctx, c.Postgres)
-		if err != nil {
-			return fmt.Errorf("open PostgreSQL: %w", err)
+	if c.Postgres == "" {
+		// fsck checks a database; it never creates one.
+		if path := filepath.Join(c.Data, "carnet.db"); !fileExists(path) {
+			return fmt.Errorf("no database at %s", path)
 		}
-		store = s
-	} else {
-		path := filepath.Join(c.Data, "carnet.db")
-		if _, err := os.Stat(path); err != nil {
-			return fmt.Errorf("no database at %s: %w", path, err)
-		}
-		s, err := sqlite.Open(ctx, path, sqlite.WithLogger(logger))
-		if err != nil {
-			return fmt.Errorf("open SQLite: %w", err)
-		}
-		store = s
+	}
+	store, _, err := openStore(ctx, c, logger)
+	if err != nil {
+		return err
 	}
 	defer store.Close()
 	sealer, err := openSealer(ctx, c, store, false, logger)

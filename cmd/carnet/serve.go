@@ -153,24 +153,9 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return nil, err
 	}
-	var store carnet.Store
-	newDatabase := false
-	if c.Postgres != "" {
-		s, err := postgres.Open(ctx, c.Postgres)
-		if err != nil {
-			return nil, fmt.Errorf("open PostgreSQL: %w", err)
-		}
-		store = s
-		newDatabase = c.InitKey
-	} else {
-		path := filepath.Join(c.Data, "carnet.db")
-		_, statErr := os.Stat(path)
-		newDatabase = errors.Is(statErr, os.ErrNotExist)
-		s, err := sqlite.Open(ctx, path, sqlite.WithLogger(logger))
-		if err != nil {
-			return nil, fmt.Errorf("open SQLite: %w", err)
-		}
-		store = s
+	store, newDatabase, err := openStore(ctx, c, logger)
+	if err != nil {
+		return nil, err
 	}
 
 	sealer, err := openSealer(ctx, c, store, newDatabase, logger)
@@ -222,6 +207,27 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 	}
 	mux.Handle("/", httpapi.New(cfg))
 	return &app{store: store, svc: svc, handler: mux, audit: audit}, nil
+}
+
+// openStore opens the deployment's Store: PostgreSQL with --postgres, else
+// the embedded SQLite file DATA/carnet.db. newDatabase says whether it is a
+// new one (SQLite: no file yet; PostgreSQL: --init-key), for whoever creates
+// keys with it.
+func openStore(ctx context.Context, c serverConfig, logger *slog.Logger) (store carnet.Store, newDatabase bool, err error) {
+	if c.Postgres != "" {
+		s, err := postgres.Open(ctx, c.Postgres)
+		if err != nil {
+			return nil, false, fmt.Errorf("open PostgreSQL: %w", err)
+		}
+		return s, c.InitKey, nil
+	}
+	path := filepath.Join(c.Data, "carnet.db")
+	_, statErr := os.Stat(path)
+	s, err := sqlite.Open(ctx, path, sqlite.WithLogger(logger))
+	if err != nil {
+		return nil, false, fmt.Errorf("open SQLite: %w", err)
+	}
+	return s, errors.Is(statErr, os.ErrNotExist), nil
 }
 
 // openSealer loads the key-encryption key. Without it the server still
