@@ -90,12 +90,9 @@ func (a *access) checkInTx(act Action, d *DocumentRow) (Decision, error) {
 	if dec.Permit {
 		return dec, nil
 	}
-	ev := AuditEvent{Time: a.s.now(), RequestID: a.r.RequestID, Actor: a.r.Actor, Action: act, Mode: a.r.Mode, Reason: a.r.Reason,
-		Patient: a.row.Key, Outcome: "denied", Detail: dec.Reasons}
-	if d != nil {
-		ev.Documents = []string{d.ID}
-	}
-	return dec, &denial{ev: ev}
+	den := a.refusal(act, d, "", nil)
+	den.ev.Detail = dec.Reasons
+	return dec, den
 }
 
 // denial is a refused access not yet recorded.
@@ -112,8 +109,8 @@ func (d *denial) Error() string {
 	return "not found"
 }
 
-// refusal is a denial the caller is told of as answer (403, 410) rather
-// than as not-found, recorded all the same.
+// refusal is a denial not yet recorded, told to the caller as answer (403,
+// 410) or, when answer is nil, as not-found.
 func (a *access) refusal(act Action, d *DocumentRow, why string, answer error) *denial {
 	ev := AuditEvent{Time: a.s.now(), RequestID: a.r.RequestID, Actor: a.r.Actor, Action: act, Mode: a.r.Mode, Reason: a.r.Reason,
 		Patient: a.row.Key, Outcome: OutcomeDenied, Detail: []string{why}}
@@ -343,12 +340,7 @@ func (s *Service) ownRecord(ctx context.Context, r Request, id Identifier) (*acc
 // representative; anyone else is told the record does not exist.
 func (a *access) patientSide(ctx context.Context, act Action) error {
 	if a.r.Actor.Kind != ActorPatient {
-		ev := AuditEvent{Time: a.s.now(), RequestID: a.r.RequestID, Actor: a.r.Actor, Action: act, Mode: a.r.Mode,
-			Patient: a.row.Key, Outcome: "denied", Detail: []string{"patient-side: only the patient or a legal representative"}}
-		if err := a.s.Audit.Record(ctx, ev); err != nil {
-			return WrapError(KindUnavailable, "audit", err)
-		}
-		return errNotFound()
+		return a.s.recordDenial(ctx, a.refusal(act, nil, "patient-side: only the patient or a legal representative", nil))
 	}
 	_, err := a.check(ctx, act, nil)
 	return err
