@@ -141,3 +141,11 @@ type Terminology interface {
 	// readable but are refused for new submissions).
 	Lookup(valueSet, system, code string, at time.Time) (c Coding, known, valid bool)
 }
+
+// Request carries who asks and how, for one call of the Service.
+type Request struct {
+	Actor     Actor
+	Mode      Mode
+	Reason    string
+	RequestID string
+}

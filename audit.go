@@ -75,3 +75,13 @@ func OpenAuditEvent(ctx context.Context, s Sealer, row AuditRow) (AuditEvent, er
 	}
 	return ev, nil
 }
+
+// AuditEntry is one event of a record's access history as shown: the event
+// and where it sits in the tamper-evident log, so that a client can check
+// its inclusion.
+type AuditEntry struct {
+	Event  AuditEvent
+	Seq    uint64
+	Digest []byte // SHA-256 of the sealed event, committed to by the log leaf
+	Pruned bool   // past its retention: only the log entry remains
+}

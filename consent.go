@@ -266,3 +266,10 @@ type Notification struct {
 	// Text is the message, in French.
 	Text string `json:"text"`
 }
+
+// PendingNotification is a notification to deliver, with the INS of its
+// patient so that the delivery service can reach them.
+type PendingNotification struct {
+	Notification
+	INS Identifier
+}

@@ -1,10 +1,10 @@
 // Package carnet holds Carnet's domain: patient records, documents and their
-// XDS metadata, submission sets, the error kinds, and the contracts that the
-// technology packages implement (Store, Sealer, Policy, Auditor, Terminology).
+// XDS metadata, submission sets, consents and notifications, the error
+// kinds, and the contracts that the other packages implement or serve
+// (Store, Sealer, Policy, Auditor, Terminology, Extractor, TextIndexer).
 //
 // The root package depends on no other package of the module. Technology
-// packages (sqlite, postgres, seal, httpapi, …) depend on it; cmd/carnet wires
-// them together. The Service type is the one place through which every read
-// and every write of patient data passes: that is where the access policy and
-// the audit log plug in.
+// packages (sqlite, postgres, seal, httpapi, …) depend on it; the use cases
+// that every read and write of patient data goes through live in package
+// record; cmd/carnet wires them together.
 package carnet

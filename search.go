@@ -31,3 +31,16 @@ type Page[T any] struct {
 	Next     string // cursor of the next page, "" on the last
 	Warnings []string
 }
+
+// ItemQuery is a QEDm search in domain terms. Exactly one of PatientKey and
+// PatientID is set.
+type ItemQuery struct {
+	PatientKey PatientKey
+	PatientID  Identifier
+	Filter     ItemFilter
+	Count      int
+	Page       string // opaque cursor from a previous page
+	// Chronological orders the oldest first (_sort=date): a series of one
+	// analyte, ready to chart. Otherwise the newest come first.
+	Chronological bool
+}

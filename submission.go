@@ -1,5 +1,10 @@
 package carnet
 
+import (
+	"crypto/sha256"
+	"math/big"
+)
+
 // Submission is one ITI-65 Provide Document Bundle (or one ITI-105 Simplified
 // Publish) turned into domain terms: documents filed together, atomically,
 // for one patient. Path fields are FHIRPath locations in the request, so that
@@ -44,4 +49,13 @@ type SubmissionResult struct {
 	// Documents are the documents filed (or found again on a replay), in
 	// order, for the answer: the submitter may not be one who reads them.
 	Documents []Document
+}
+
+// DerivedSetUniqueID is the uniqueId of the submission set Carnet makes for
+// a document filed alone (ITI-105, ITI-106): an OID under 2.25 derived from
+// the document's uniqueId, so that a retried publication is recognised as
+// the same submission.
+func DerivedSetUniqueID(docUniqueID string) string {
+	h := sha256.Sum256([]byte("carnet iti-105 submission set\x00" + docUniqueID))
+	return "2.25." + new(big.Int).SetBytes(h[:16]).String()
 }

@@ -15,11 +15,12 @@ import (
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
+	"github.com/carnet-sante/carnet/record"
 )
 
 // Config configures the API.
 type Config struct {
-	Service *carnet.Service
+	Service *record.Service
 	// BaseURL is the public base of the FHIR endpoint (no trailing slash);
 	// empty means derive it from each request's Host.
 	BaseURL string
@@ -50,7 +51,7 @@ func noAuthentication(*http.Request) (carnet.Actor, error) {
 // Patient identity feed.
 type Server struct {
 	cfg Config
-	svc *carnet.Service
+	svc *record.Service
 	log *slog.Logger
 	mux *http.ServeMux
 	// started dates the CapabilityStatement.

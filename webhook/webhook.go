@@ -35,7 +35,7 @@ import (
 	carnet "github.com/carnet-sante/carnet"
 )
 
-// Source is where the sender finds notifications to deliver: *carnet.Service.
+// Source is where the sender finds notifications to deliver: *record.Service.
 type Source interface {
 	PendingNotifications(ctx context.Context, limit int) ([]carnet.PendingNotification, error)
 	NotificationDelivered(ctx context.Context, p carnet.PatientKey, id string) error

@@ -18,6 +18,7 @@ import (
 	"github.com/carnet-sante/carnet/auth"
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/policy"
+	"github.com/carnet-sante/carnet/record"
 	"github.com/carnet-sante/carnet/webhook"
 )
 
@@ -165,7 +166,7 @@ func demoIssuer(c serverConfig) (*auth.DemoIssuer, error) {
 }
 
 // startWebhook starts the notification sender when a webhook is configured.
-func startWebhook(ctx context.Context, c serverConfig, svc *carnet.Service, logger *slog.Logger) error {
+func startWebhook(ctx context.Context, c serverConfig, svc *record.Service, logger *slog.Logger) error {
 	if c.NotifyWebhook == "" {
 		return nil
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/carnet-sante/carnet/pastille"
 	"github.com/carnet-sante/carnet/policy"
 	"github.com/carnet-sante/carnet/qedm"
+	"github.com/carnet-sante/carnet/record"
 	"github.com/carnet-sante/carnet/seal"
 	"github.com/carnet-sante/carnet/synth"
 )
@@ -81,7 +82,7 @@ func timeCard(ctx context.Context, docs, calls int, dsn string, stdout io.Writer
 		return err
 	}
 	defer audit.Close()
-	svc := &carnet.Service{Store: store, Sealer: sealer, Policy: &policy.Engine{Matrix: &policy.Matrix{}}, Audit: audit.Recorder,
+	svc := &record.Service{Store: store, Sealer: sealer, Policy: &policy.Engine{Matrix: &policy.Matrix{}}, Audit: audit.Recorder,
 		Clock: carnet.SystemClock{}, Extractor: qedm.Extractor{}, Index: fulltext.Indexer{}, Logger: logger, AllowTestINS: true}
 
 	o := synth.Options{Seed: 71, Patients: 1, DocsPerPatient: docs}

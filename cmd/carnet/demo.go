@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/record"
 	"github.com/carnet-sante/carnet/synth"
 )
 
@@ -20,7 +21,7 @@ var demoActor = carnet.Actor{Kind: carnet.ActorSystem, ID: carnet.Identifier{Sys
 // loadDemo files the synthetic demo dataset through the Service, as a
 // producing system would, unless it is already there. It returns the
 // number of documents filed.
-func loadDemo(ctx context.Context, svc *carnet.Service, logger *slog.Logger) (int, error) {
+func loadDemo(ctx context.Context, svc *record.Service, logger *slog.Logger) (int, error) {
 	ds := synth.Generate(demoOptions)
 	req := carnet.Request{Actor: demoActor, Mode: carnet.ModeNormal, RequestID: "demo-load"}
 	// The loader is a producing system: it feeds identities and files, and

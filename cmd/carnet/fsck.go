@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/auditlog"
+	"github.com/carnet-sante/carnet/record"
 )
 
 func fileExists(path string) bool {
@@ -49,7 +49,7 @@ func fsck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	svc := &carnet.Service{Store: store, Sealer: sealer, Logger: logger}
+	svc := &record.Service{Store: store, Sealer: sealer, Logger: logger}
 	bad := false
 
 	rep, err := svc.CheckRecords(ctx)

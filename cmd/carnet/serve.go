@@ -18,6 +18,7 @@ import (
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/postgres"
 	"github.com/carnet-sante/carnet/qedm"
+	"github.com/carnet-sante/carnet/record"
 	"github.com/carnet-sante/carnet/seal"
 	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/terminology"
@@ -137,7 +138,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // app is a wired Carnet: store, keys, service and API.
 type app struct {
 	store   carnet.Store
-	svc     *carnet.Service
+	svc     *record.Service
 	handler http.Handler
 	audit   *auditlog.Deployment // nil when its key is unavailable
 }
@@ -189,7 +190,7 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		return nil, err
 	}
 	audit, auditor := openAuditLog(ctx, c, store, sealer, newDatabase, logger)
-	svc := &carnet.Service{
+	svc := &record.Service{
 		Store:        store,
 		Sealer:       sealer,
 		Policy:       engine,

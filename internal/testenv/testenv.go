@@ -25,6 +25,7 @@ import (
 	"github.com/carnet-sante/carnet/postgres"
 	"github.com/carnet-sante/carnet/postgres/pgtest"
 	"github.com/carnet-sante/carnet/qedm"
+	"github.com/carnet-sante/carnet/record"
 	"github.com/carnet-sante/carnet/seal"
 	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/terminology"
@@ -128,7 +129,7 @@ type Env struct {
 	Dir     string  // the data directory (SQLite file, WAL, key file); "" on PostgreSQL, where only the key file lives in KeyDir
 	KeyDir  string
 	Keyring *seal.Keyring
-	Service *carnet.Service
+	Service *record.Service
 	Server  *httptest.Server
 	URL     string
 	// Issuer is the test identity provider the server trusts (the demo
@@ -235,7 +236,7 @@ func New(t testing.TB, b Backend, o Options) *Env {
 		engine.Matrix = LoadMatrix(t)
 	}
 	sealer := seal.New(kr, seal.StoreKeys(store))
-	svc := &carnet.Service{
+	svc := &record.Service{
 		Store: store, Sealer: sealer,
 		Policy: engine, Audit: carnet.NoAuditor{},
 		Clock: clock, Terminology: terms, Extractor: qedm.Extractor{}, Index: fulltext.Indexer{}, Logger: logger, AllowTestINS: true,

@@ -1,9 +1,8 @@
-package carnet
+package record
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -16,24 +15,26 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	carnet "github.com/carnet-sante/carnet"
 )
 
 // Service is the one place through which every read and write of patient
 // data passes: validate, decide (Policy), seal (Sealer), store (Store),
 // audit (Auditor), in that order. Transports (httpapi, web) only translate.
 type Service struct {
-	Store       Store
-	Sealer      Sealer
-	Policy      Policy
-	Audit       Auditor
-	Clock       Clock
-	Terminology Terminology
+	Store       carnet.Store
+	Sealer      carnet.Sealer
+	Policy      carnet.Policy
+	Audit       carnet.Auditor
+	Clock       carnet.Clock
+	Terminology carnet.Terminology
 	// Index analyses text for the full-text index; nil indexes nothing.
-	Index TextIndexer
+	Index carnet.TextIndexer
 	// Extractor reads document content: metadata stated by CDA headers,
 	// checked against what producers declare, and structured items. Nil
 	// reads nothing.
-	Extractor Extractor
+	Extractor carnet.Extractor
 	Logger    *slog.Logger
 	// AllowTestINS accepts the test INS OIDs (demo and test mode only).
 	AllowTestINS bool
@@ -41,14 +42,6 @@ type Service struct {
 	DefaultCount, MaxCount int
 
 	care careCache // the point-of-care view's clear fields, per record
-}
-
-// Request carries who asks and how, for one call of the Service.
-type Request struct {
-	Actor     Actor
-	Mode      Mode
-	Reason    string
-	RequestID string
 }
 
 func (s *Service) now() time.Time {
@@ -65,48 +58,37 @@ func (s *Service) log() *slog.Logger {
 	return s.Logger
 }
 
-// NewID returns a random 128-bit id in UUID v4 form, valid as a FHIR id.
-func NewID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("carnet: crypto/rand failed: " + err.Error())
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
 // errRetry asks Provide to prepare again: the record was created meanwhile
 // by a concurrent submission, under another key.
 var errRetry = errors.New("patient record created concurrently")
 
 // audit records a successful access; it must succeed before anything is served.
-func (s *Service) audit(ctx context.Context, r Request, act Action, p PatientKey, docs []string) error {
-	ev := AuditEvent{Time: s.now(), RequestID: r.RequestID, Actor: r.Actor, Action: act, Mode: r.Mode, Reason: r.Reason, Patient: p, Documents: docs, Outcome: "success"}
+func (s *Service) audit(ctx context.Context, r carnet.Request, act carnet.Action, p carnet.PatientKey, docs []string) error {
+	ev := carnet.AuditEvent{Time: s.now(), RequestID: r.RequestID, Actor: r.Actor, Action: act, Mode: r.Mode, Reason: r.Reason, Patient: p, Documents: docs, Outcome: "success"}
 	if err := s.Audit.Record(ctx, ev); err != nil {
-		return WrapError(KindUnavailable, "audit", err)
+		return carnet.WrapError(carnet.KindUnavailable, "audit", err)
 	}
 	return nil
 }
 
 // ---- patients ----
 
-func (s *Service) identityToken(id Identifier) (string, error) {
-	return s.Sealer.IdentityToken("ins", NormalizeIdentifier(id.System)+"|"+id.Value)
+func (s *Service) identityToken(id carnet.Identifier) (string, error) {
+	return s.Sealer.IdentityToken("ins", carnet.NormalizeIdentifier(id.System)+"|"+id.Value)
 }
 
 // checkINS validates an identifier used to file or find a record.
-func (s *Service) checkINS(id Identifier, path string) []Issue {
+func (s *Service) checkINS(id carnet.Identifier, path string) []carnet.Issue {
 	ins, test := id.IsINS()
 	switch {
 	case id.Value == "":
-		return []Issue{{Severity: "error", Code: "required", Diagnostics: "the patient must be identified by an INS (system urn:oid:1.2.250.1.213.1.4.8 or .9)", Expression: path}}
+		return []carnet.Issue{{Severity: "error", Code: "required", Diagnostics: "the patient must be identified by an INS (system urn:oid:1.2.250.1.213.1.4.8 or .9)", Expression: path}}
 	case !ins:
-		return []Issue{{Severity: "error", Code: "value", Diagnostics: fmt.Sprintf("the patient identifier system %q is not an INS (urn:oid:1.2.250.1.213.1.4.8 or .9)", id.System), Expression: path}}
+		return []carnet.Issue{{Severity: "error", Code: "value", Diagnostics: fmt.Sprintf("the patient identifier system %q is not an INS (urn:oid:1.2.250.1.213.1.4.8 or .9)", id.System), Expression: path}}
 	case test && !s.AllowTestINS:
-		return []Issue{{Severity: "error", Code: "business-rule", Diagnostics: "a test INS (OID 1.2.250.1.213.1.4.10 or .11) is accepted only in demo or test mode", Expression: path}}
+		return []carnet.Issue{{Severity: "error", Code: "business-rule", Diagnostics: "a test INS (OID 1.2.250.1.213.1.4.10 or .11) is accepted only in demo or test mode", Expression: path}}
 	case !validINSValue(id.Value):
-		return []Issue{{Severity: "error", Code: "value", Diagnostics: "the INS value must be 15 characters: 13 digits (or 2A/2B for Corsica) and a 2-digit key", Expression: path}}
+		return []carnet.Issue{{Severity: "error", Code: "value", Diagnostics: "the INS value must be 15 characters: 13 digits (or 2A/2B for Corsica) and a 2-digit key", Expression: path}}
 	}
 	return nil
 }
@@ -125,40 +107,40 @@ func validINSValue(v string) bool {
 }
 
 // findPatient returns the record of an INS, or KindNotFound.
-func (s *Service) findPatient(ctx context.Context, id Identifier) (PatientRow, error) {
+func (s *Service) findPatient(ctx context.Context, id carnet.Identifier) (carnet.PatientRow, error) {
 	tok, err := s.identityToken(id)
 	if err != nil {
-		return PatientRow{}, err
+		return carnet.PatientRow{}, err
 	}
 	return s.Store.PatientByToken(ctx, tok)
 }
 
 // resolvePatient finds the record a search names, by key or by INS.
-func (s *Service) resolvePatient(ctx context.Context, key PatientKey, id Identifier) (PatientRow, error) {
+func (s *Service) resolvePatient(ctx context.Context, key carnet.PatientKey, id carnet.Identifier) (carnet.PatientRow, error) {
 	if key != "" {
 		return s.Store.Patient(ctx, key)
 	}
 	if id.Value == "" {
-		return PatientRow{}, Invalid(Issue{Severity: "error", Code: "required", Diagnostics: "a search needs patient or patient.identifier", Expression: "patient"})
+		return carnet.PatientRow{}, carnet.Invalid(carnet.Issue{Severity: "error", Code: "required", Diagnostics: "a search needs patient or patient.identifier", Expression: "patient"})
 	}
 	return s.findPatient(ctx, id)
 }
 
-func (s *Service) openPatient(ctx context.Context, row PatientRow) (Patient, error) {
-	pt, err := s.Sealer.Open(ctx, row.Key, Binding{Kind: "patient", ID: string(row.Key), Version: row.Version}, row.Sealed)
+func (s *Service) openPatient(ctx context.Context, row carnet.PatientRow) (carnet.Patient, error) {
+	pt, err := s.Sealer.Open(ctx, row.Key, carnet.Binding{Kind: "patient", ID: string(row.Key), Version: row.Version}, row.Sealed)
 	if err != nil {
-		return Patient{}, err
+		return carnet.Patient{}, err
 	}
-	var p Patient
+	var p carnet.Patient
 	if err := json.Unmarshal(pt, &p); err != nil {
-		return Patient{}, WrapError(KindInternal, "open patient", err)
+		return carnet.Patient{}, carnet.WrapError(carnet.KindInternal, "open patient", err)
 	}
 	p.Key, p.State, p.Version, p.Created, p.Updated = row.Key, row.State, row.Version, row.Created, row.Updated
 	return p, nil
 }
 
-func (s *Service) sealPatient(ctx context.Context, p Patient) (PatientRow, error) {
-	row := PatientRow{Key: p.Key, State: p.State, Version: p.Version, Created: p.Created, Updated: p.Updated}
+func (s *Service) sealPatient(ctx context.Context, p carnet.Patient) (carnet.PatientRow, error) {
+	row := carnet.PatientRow{Key: p.Key, State: p.State, Version: p.Version, Created: p.Created, Updated: p.Updated}
 	for _, id := range p.Identifiers {
 		tok, err := s.identityToken(id)
 		if err != nil {
@@ -168,33 +150,33 @@ func (s *Service) sealPatient(ctx context.Context, p Patient) (PatientRow, error
 	}
 	pt, err := json.Marshal(p)
 	if err != nil {
-		return row, WrapError(KindInternal, "seal patient", err)
+		return row, carnet.WrapError(carnet.KindInternal, "seal patient", err)
 	}
-	row.Sealed, err = s.Sealer.Seal(ctx, p.Key, Binding{Kind: "patient", ID: string(p.Key), Version: p.Version}, pt)
+	row.Sealed, err = s.Sealer.Seal(ctx, p.Key, carnet.Binding{Kind: "patient", ID: string(p.Key), Version: p.Version}, pt)
 	return row, err
 }
 
 // Patient returns the record with key k.
-func (s *Service) Patient(ctx context.Context, r Request, k PatientKey) (Patient, error) {
+func (s *Service) Patient(ctx context.Context, r carnet.Request, k carnet.PatientKey) (carnet.Patient, error) {
 	row, err := s.Store.Patient(ctx, k)
 	if err != nil {
-		return Patient{}, err
+		return carnet.Patient{}, err
 	}
 	a, err := s.access(ctx, r, &row)
 	if err != nil {
-		return Patient{}, err
+		return carnet.Patient{}, err
 	}
-	if _, err := a.check(ctx, ActionRead, nil); err != nil {
-		return Patient{}, err
+	if _, err := a.check(ctx, carnet.ActionRead, nil); err != nil {
+		return carnet.Patient{}, err
 	}
-	return a.patient, a.served(ctx, ActionRead, nil)
+	return a.patient, a.served(ctx, carnet.ActionRead, nil)
 }
 
 // PatientByINS returns the record of an INS.
-func (s *Service) PatientByINS(ctx context.Context, r Request, id Identifier) (Patient, error) {
+func (s *Service) PatientByINS(ctx context.Context, r carnet.Request, id carnet.Identifier) (carnet.Patient, error) {
 	row, err := s.findPatient(ctx, id)
 	if err != nil {
-		return Patient{}, err
+		return carnet.Patient{}, err
 	}
 	return s.Patient(ctx, r, row.Key)
 }
@@ -202,68 +184,68 @@ func (s *Service) PatientByINS(ctx context.Context, r Request, id Identifier) (P
 // PutPatient creates or updates a record ahead of documents, from an
 // identity feed (conditional update on the INS). It returns the record and
 // whether it was created.
-func (s *Service) PutPatient(ctx context.Context, r Request, id Identifier, ident Identity) (Patient, bool, error) {
+func (s *Service) PutPatient(ctx context.Context, r carnet.Request, id carnet.Identifier, ident carnet.Identity) (carnet.Patient, bool, error) {
 	if issues := s.checkINS(id, "Patient.identifier"); len(issues) > 0 {
-		return Patient{}, false, Invalid(issues...)
+		return carnet.Patient{}, false, carnet.Invalid(issues...)
 	}
 	for range 3 {
 		now := s.now()
 		row, err := s.findPatient(ctx, id)
-		created := IsKind(err, KindNotFound)
-		var p Patient
+		created := carnet.IsKind(err, carnet.KindNotFound)
+		var p carnet.Patient
 		switch {
 		case created:
-			p = Patient{Key: PatientKey(NewID()), Identifiers: []Identifier{id}, State: RecordOpen, Version: 1, Created: now, Updated: now}
+			p = carnet.Patient{Key: carnet.PatientKey(carnet.NewID()), Identifiers: []carnet.Identifier{id}, State: carnet.RecordOpen, Version: 1, Created: now, Updated: now}
 		case err != nil:
-			return Patient{}, false, err
+			return carnet.Patient{}, false, err
 		default:
 			if p, err = s.openPatient(ctx, row); err != nil {
-				return Patient{}, false, err
+				return carnet.Patient{}, false, err
 			}
 			p.Version++
 			p.Updated = now
 		}
 		p.Identity = ident
-		act := ActionUpdate
+		act := carnet.ActionUpdate
 		if created {
-			act = ActionCreate
+			act = carnet.ActionCreate
 		}
 		if created {
-			row = PatientRow{Key: p.Key, State: RecordOpen}
+			row = carnet.PatientRow{Key: p.Key, State: carnet.RecordOpen}
 		}
 		a, err := s.access(ctx, r, &row)
 		if err != nil {
-			return Patient{}, false, err
+			return carnet.Patient{}, false, err
 		}
 		if _, err := a.check(ctx, act, nil); err != nil {
-			return Patient{}, false, err
+			return carnet.Patient{}, false, err
 		}
 		newRow, err := s.sealPatient(ctx, p)
 		if err != nil {
-			return Patient{}, false, err
+			return carnet.Patient{}, false, err
 		}
-		err = s.Store.Update(ctx, func(tx Tx) error { return tx.PutPatient(ctx, newRow) })
-		if IsKind(err, KindConflict) {
+		err = s.Store.Update(ctx, func(tx carnet.Tx) error { return tx.PutPatient(ctx, newRow) })
+		if carnet.IsKind(err, carnet.KindConflict) {
 			continue // a concurrent feed or first document won; read again
 		}
 		if err != nil {
-			return Patient{}, false, err
+			return carnet.Patient{}, false, err
 		}
 		return p, created, s.audit(ctx, r, act, p.Key, nil)
 	}
-	return Patient{}, false, Errorf(KindConflict, "the patient record changed concurrently; retry")
+	return carnet.Patient{}, false, carnet.Errorf(carnet.KindConflict, "the patient record changed concurrently; retry")
 }
 
 // ---- documents ----
 
-func (s *Service) openDocument(ctx context.Context, row DocumentRow) (Document, error) {
-	pt, err := s.Sealer.Open(ctx, row.Patient, Binding{Kind: "document", ID: row.ID, Version: row.Version}, row.Sealed)
+func (s *Service) openDocument(ctx context.Context, row carnet.DocumentRow) (carnet.Document, error) {
+	pt, err := s.Sealer.Open(ctx, row.Patient, carnet.Binding{Kind: "document", ID: row.ID, Version: row.Version}, row.Sealed)
 	if err != nil {
-		return Document{}, err
+		return carnet.Document{}, err
 	}
-	var d Document
+	var d carnet.Document
 	if err := json.Unmarshal(pt, &d); err != nil {
-		return Document{}, WrapError(KindInternal, "open document", err)
+		return carnet.Document{}, carnet.WrapError(carnet.KindInternal, "open document", err)
 	}
 	// The row is authoritative for what changes in place.
 	d.Patient, d.ID, d.LogicalID, d.UniqueID = row.Patient, row.ID, row.LogicalID, row.UniqueID
@@ -272,57 +254,57 @@ func (s *Service) openDocument(ctx context.Context, row DocumentRow) (Document, 
 }
 
 // sealDocument builds the stored row of d: clear tokens and dates, the rest sealed.
-func (s *Service) sealDocument(ctx context.Context, d Document) (DocumentRow, error) {
-	row := DocumentRow{
+func (s *Service) sealDocument(ctx context.Context, d carnet.Document) (carnet.DocumentRow, error) {
+	row := carnet.DocumentRow{
 		Patient: d.Patient, ID: d.ID, LogicalID: d.LogicalID, UniqueID: d.UniqueID, Version: d.Version,
 		Latest: d.Latest, Status: d.Status, SubmissionSet: d.SubmissionSet, ContentID: d.ContentID,
 		Date: d.Date, Created: d.Meta.Created, PeriodStart: d.Meta.ServicePeriod.Start, PeriodEnd: d.Meta.ServicePeriod.End,
-		Tokens: DocumentTokens(d),
+		Tokens: carnet.DocumentTokens(d),
 	}
 	for _, a := range d.Meta.Authors {
-		for kind, names := range map[string][]string{TokAuthorFamily: {a.Family}, TokAuthorGiven: a.Given} {
+		for kind, names := range map[string][]string{carnet.TokAuthorFamily: {a.Family}, carnet.TokAuthorGiven: a.Given} {
 			for _, n := range names {
-				if n = FoldName(n); n == "" {
+				if n = carnet.FoldName(n); n == "" {
 					continue
 				}
 				tok, err := s.Sealer.Token(ctx, d.Patient, kind, n)
 				if err != nil {
 					return row, err
 				}
-				row.Tokens = append(row.Tokens, Token{kind, tok})
+				row.Tokens = append(row.Tokens, carnet.Token{Kind: kind, Value: tok})
 			}
 		}
 	}
 	if len(d.Meta.SHA256) > 0 {
 		// Duplicates (the same content filed twice) are found without
 		// unsealing: by a blind token of the content's hash.
-		tok, err := s.Sealer.Token(ctx, d.Patient, TokContentHash, hex.EncodeToString(d.Meta.SHA256))
+		tok, err := s.Sealer.Token(ctx, d.Patient, carnet.TokContentHash, hex.EncodeToString(d.Meta.SHA256))
 		if err != nil {
 			return row, err
 		}
-		row.Tokens = append(row.Tokens, Token{TokContentHash, tok})
+		row.Tokens = append(row.Tokens, carnet.Token{Kind: carnet.TokContentHash, Value: tok})
 	}
-	slices.SortFunc(row.Tokens, func(a, b Token) int { return strings.Compare(a.Kind+"\x00"+a.Value, b.Kind+"\x00"+b.Value) })
+	slices.SortFunc(row.Tokens, func(a, b carnet.Token) int { return strings.Compare(a.Kind+"\x00"+a.Value, b.Kind+"\x00"+b.Value) })
 	row.Tokens = slices.Compact(row.Tokens)
 	pt, err := json.Marshal(d)
 	if err != nil {
-		return row, WrapError(KindInternal, "seal document", err)
+		return row, carnet.WrapError(carnet.KindInternal, "seal document", err)
 	}
-	row.Sealed, err = s.Sealer.Seal(ctx, d.Patient, Binding{Kind: "document", ID: d.ID, Version: d.Version}, pt)
+	row.Sealed, err = s.Sealer.Seal(ctx, d.Patient, carnet.Binding{Kind: "document", ID: d.ID, Version: d.Version}, pt)
 	return row, err
 }
 
 // validateDocument checks one submitted document's codes and identifiers.
-func (s *Service) validateDocument(d SubmittedDocument, now time.Time) []Issue {
-	var issues []Issue
+func (s *Service) validateDocument(d carnet.SubmittedDocument, now time.Time) []carnet.Issue {
+	var issues []carnet.Issue
 	p := d.Path
 	if d.UniqueID == "" {
-		issues = append(issues, Issue{"error", "required", "masterIdentifier (the document uniqueId) is required", p + ".masterIdentifier"})
+		issues = append(issues, carnet.Issue{Severity: "error", Code: "required", Diagnostics: "masterIdentifier (the document uniqueId) is required", Expression: p + ".masterIdentifier"})
 	}
-	check := func(vs string, c Coding, path, what string, required bool) {
+	check := func(vs string, c carnet.Coding, path, what string, required bool) {
 		if c.Code == "" {
 			if required {
-				issues = append(issues, Issue{"error", "required", what + " is required", path})
+				issues = append(issues, carnet.Issue{Severity: "error", Code: "required", Diagnostics: what + " is required", Expression: path})
 			}
 			return
 		}
@@ -332,42 +314,42 @@ func (s *Service) validateDocument(d SubmittedDocument, now time.Time) []Issue {
 		_, known, valid := s.Terminology.Lookup(vs, c.System, c.Code, now)
 		switch {
 		case !known:
-			issues = append(issues, Issue{"error", "code-invalid", fmt.Sprintf("%s %s|%s is not in the national value set %s", what, c.System, c.Code, vs), path})
+			issues = append(issues, carnet.Issue{Severity: "error", Code: "code-invalid", Diagnostics: fmt.Sprintf("%s %s|%s is not in the national value set %s", what, c.System, c.Code, vs), Expression: path})
 		case !valid:
-			issues = append(issues, Issue{"error", "code-invalid", fmt.Sprintf("%s %s|%s is retired in %s and refused for new documents", what, c.System, c.Code, vs), path})
+			issues = append(issues, carnet.Issue{Severity: "error", Code: "code-invalid", Diagnostics: fmt.Sprintf("%s %s|%s is retired in %s and refused for new documents", what, c.System, c.Code, vs), Expression: path})
 		}
 	}
 	m := d.Meta
-	check(ValueSetType, m.Type, p+".type", "type", true)
+	check(carnet.ValueSetType, m.Type, p+".type", "type", true)
 	check("", m.Class, p+".category", "category (classCode)", true)
 	check("", m.Format, p+".content[0].format", "format", true)
-	check(ValueSetFacility, m.Facility, p+".context.facilityType", "facilityType", false)
-	check(ValueSetPracticeSetting, m.PracticeSetting, p+".context.practiceSetting", "practiceSetting", false)
+	check(carnet.ValueSetFacility, m.Facility, p+".context.facilityType", "facilityType", false)
+	check(carnet.ValueSetPracticeSetting, m.PracticeSetting, p+".context.practiceSetting", "practiceSetting", false)
 	if len(m.Confidentiality) == 0 {
-		issues = append(issues, Issue{"error", "required", "securityLabel (confidentialityCode) is required", p + ".securityLabel"})
+		issues = append(issues, carnet.Issue{Severity: "error", Code: "required", Diagnostics: "securityLabel (confidentialityCode) is required", Expression: p + ".securityLabel"})
 	}
 	for i, c := range m.Confidentiality {
-		check(ValueSetConfidentiality, c, fmt.Sprintf("%s.securityLabel[%d]", p, i), "securityLabel", true)
+		check(carnet.ValueSetConfidentiality, c, fmt.Sprintf("%s.securityLabel[%d]", p, i), "securityLabel", true)
 	}
 	if m.ContentType == "" {
-		issues = append(issues, Issue{"error", "required", "content.attachment.contentType is required", p + ".content[0].attachment.contentType"})
+		issues = append(issues, carnet.Issue{Severity: "error", Code: "required", Diagnostics: "content.attachment.contentType is required", Expression: p + ".content[0].attachment.contentType"})
 	}
 	return issues
 }
 
 // Provide files a submission: all of it, durably, or nothing (ITI-65, ITI-105).
-func (s *Service) Provide(ctx context.Context, r Request, sub Submission) (SubmissionResult, error) {
+func (s *Service) Provide(ctx context.Context, r carnet.Request, sub carnet.Submission) (carnet.SubmissionResult, error) {
 	now := s.now()
-	var issues []Issue
+	var issues []carnet.Issue
 	issues = append(issues, s.checkINS(sub.Patient, sub.PatientPath)...)
 	if len(sub.Documents) == 0 && len(sub.Changes) == 0 {
-		issues = append(issues, Issue{"error", "required", "the submission has no document", sub.SetPath})
+		issues = append(issues, carnet.Issue{Severity: "error", Code: "required", Diagnostics: "the submission has no document", Expression: sub.SetPath})
 	}
 	// Read what each document says of itself first: what the producer left
 	// out is taken from the header, a contradiction is refused, structured
 	// items are kept.
 	sub.Documents = slices.Clone(sub.Documents)
-	extracted := make([]Extraction, len(sub.Documents))
+	extracted := make([]carnet.Extraction, len(sub.Documents))
 	for i := range sub.Documents {
 		if s.Extractor == nil {
 			break
@@ -376,7 +358,7 @@ func (s *Service) Provide(ctx context.Context, r Request, sub Submission) (Submi
 		x, ok, err := s.Extractor.Extract(d.Meta.ContentType, d.Content)
 		switch {
 		case err != nil:
-			issues = append(issues, Issue{"error", "invalid", "the document cannot be read: " + ErrorMessage(err), d.Path + ".content[0].attachment"})
+			issues = append(issues, carnet.Issue{Severity: "error", Code: "invalid", Diagnostics: "the document cannot be read: " + carnet.ErrorMessage(err), Expression: d.Path + ".content[0].attachment"})
 		case ok:
 			extracted[i] = x
 			issues = append(issues, s.Extractor.Check(d.Meta, sub.Patient, x, d.Path)...)
@@ -384,7 +366,7 @@ func (s *Service) Provide(ctx context.Context, r Request, sub Submission) (Submi
 		}
 	}
 	if len(sub.Documents) == 1 && sub.Set.UniqueID == "" && sub.Documents[0].UniqueID != "" {
-		sub.Set.UniqueID = DerivedSetUniqueID(sub.Documents[0].UniqueID)
+		sub.Set.UniqueID = carnet.DerivedSetUniqueID(sub.Documents[0].UniqueID)
 	}
 	if sub.Set.ContentType.Code == "" && len(sub.Documents) > 0 {
 		sub.Set.ContentType = sub.Documents[0].Meta.Type
@@ -393,12 +375,12 @@ func (s *Service) Provide(ctx context.Context, r Request, sub Submission) (Submi
 	for i, d := range sub.Documents {
 		issues = append(issues, s.validateDocument(d, now)...)
 		if j, dup := seen[d.UniqueID]; dup && d.UniqueID != "" {
-			issues = append(issues, Issue{"error", "duplicate", fmt.Sprintf("uniqueId %s is used by two documents of the submission (entries %d and %d)", d.UniqueID, j, i), d.Path + ".masterIdentifier"})
+			issues = append(issues, carnet.Issue{Severity: "error", Code: "duplicate", Diagnostics: fmt.Sprintf("uniqueId %s is used by two documents of the submission (entries %d and %d)", d.UniqueID, j, i), Expression: d.Path + ".masterIdentifier"})
 		}
 		seen[d.UniqueID] = i
 	}
 	if len(issues) > 0 {
-		return SubmissionResult{}, Invalid(issues...)
+		return carnet.SubmissionResult{}, carnet.Invalid(issues...)
 	}
 	for range 3 {
 		res, err := s.provide(ctx, r, sub, extracted, now)
@@ -407,27 +389,27 @@ func (s *Service) Provide(ctx context.Context, r Request, sub Submission) (Submi
 		}
 		return res, err
 	}
-	return SubmissionResult{}, Errorf(KindConflict, "the patient record changed concurrently; retry")
+	return carnet.SubmissionResult{}, carnet.Errorf(carnet.KindConflict, "the patient record changed concurrently; retry")
 }
 
-func (s *Service) provide(ctx context.Context, r Request, sub Submission, extracted []Extraction, now time.Time) (SubmissionResult, error) {
+func (s *Service) provide(ctx context.Context, r carnet.Request, sub carnet.Submission, extracted []carnet.Extraction, now time.Time) (carnet.SubmissionResult, error) {
 	row, err := s.findPatient(ctx, sub.Patient)
-	newRecord := IsKind(err, KindNotFound)
+	newRecord := carnet.IsKind(err, carnet.KindNotFound)
 	if err != nil && !newRecord {
-		return SubmissionResult{}, err
+		return carnet.SubmissionResult{}, err
 	}
 	if newRecord {
-		row = PatientRow{Key: PatientKey(NewID()), State: RecordOpen, Version: 1, Created: now, Updated: now}
+		row = carnet.PatientRow{Key: carnet.PatientKey(carnet.NewID()), State: carnet.RecordOpen, Version: 1, Created: now, Updated: now}
 	}
-	if row.State == RecordClosed {
-		return SubmissionResult{}, Invalid(Issue{"error", "business-rule", "the patient has closed their record: no document can be filed", sub.PatientPath})
+	if row.State == carnet.RecordClosed {
+		return carnet.SubmissionResult{}, carnet.Invalid(carnet.Issue{Severity: "error", Code: "business-rule", Diagnostics: "the patient has closed their record: no document can be filed", Expression: sub.PatientPath})
 	}
 	a, err := s.access(ctx, r, &row)
 	if err != nil {
-		return SubmissionResult{}, err
+		return carnet.SubmissionResult{}, err
 	}
-	if _, err := a.check(ctx, ActionCreate, nil); err != nil {
-		return SubmissionResult{}, err
+	if _, err := a.check(ctx, carnet.ActionCreate, nil); err != nil {
+		return carnet.SubmissionResult{}, err
 	}
 	// The record changes with the filing when it is new, or when a
 	// professional joins the care team (filing for a patient is treating
@@ -435,26 +417,28 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 	// the transaction, from its row as it is then, so that concurrent
 	// filings for one patient do not conflict.
 	presumed := presumedCareTeam(r.Actor, sub.Documents)
-	addCareTeam := func(pt *Patient) bool {
+	addCareTeam := func(pt *carnet.Patient) bool {
 		changed := false
 		blocked := pt.Settings().Blocked
 		for _, au := range presumed {
 			if slices.Contains(blocked, au.ID.Value) || slices.Contains(pt.Withdrawn, au.ID.Value) ||
-				slices.ContainsFunc(pt.Consents, func(c Consent) bool { return c.Kind == ConsentCareTeam && c.Professional.Value == au.ID.Value }) {
+				slices.ContainsFunc(pt.Consents, func(c carnet.Consent) bool {
+					return c.Kind == carnet.ConsentCareTeam && c.Professional.Value == au.ID.Value
+				}) {
 				continue
 			}
-			pt.Consents = append(pt.Consents, Consent{ID: NewID(), Kind: ConsentCareTeam, Permit: true, Professional: au.ID,
+			pt.Consents = append(pt.Consents, carnet.Consent{ID: carnet.NewID(), Kind: carnet.ConsentCareTeam, Permit: true, Professional: au.ID,
 				ProfessionalName: au.DisplayName(), Date: now, Recorder: r.Actor.Kind})
 			changed = true
 		}
 		return changed
 	}
-	var newPatient PatientRow
+	var newPatient carnet.PatientRow
 	if newRecord {
-		pt := Patient{Key: row.Key, Identifiers: []Identifier{sub.Patient}, State: RecordOpen, Version: 1, Created: now, Updated: now}
+		pt := carnet.Patient{Key: row.Key, Identifiers: []carnet.Identifier{sub.Patient}, State: carnet.RecordOpen, Version: 1, Created: now, Updated: now}
 		addCareTeam(&pt)
 		if newPatient, err = s.sealPatient(ctx, pt); err != nil {
-			return SubmissionResult{}, err
+			return carnet.SubmissionResult{}, err
 		}
 	}
 	joins := false
@@ -466,20 +450,20 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 	// Seal everything before taking the writer: the transaction only writes.
 	p := row.Key
 	set := sub.Set
-	set.Patient, set.ID, set.Date = p, NewID(), now
+	set.Patient, set.ID, set.Date = p, carnet.NewID(), now
 	if set.UniqueID == "" {
 		set.UniqueID = "urn:uuid:" + set.ID
 	}
-	res := SubmissionResult{SetID: set.ID}
-	docRows := make([]DocumentRow, len(sub.Documents))
+	res := carnet.SubmissionResult{SetID: set.ID}
+	docRows := make([]carnet.DocumentRow, len(sub.Documents))
 	contents := make([][]byte, len(sub.Documents))
-	var itemRows []ItemRow
+	var itemRows []carnet.ItemRow
 	for i, sd := range sub.Documents {
-		d := Document{Patient: p, ID: NewID(), LogicalID: NewID(), UniqueID: sd.UniqueID, Version: 1, Latest: true,
-			Status: StatusCurrent, SubmissionSet: set.ID, ContentID: NewID(), Date: now, Meta: sd.Meta}
-		if a.settings.MaskNew && !d.Meta.HasLabel(LabelMasquePS) {
+		d := carnet.Document{Patient: p, ID: carnet.NewID(), LogicalID: carnet.NewID(), UniqueID: sd.UniqueID, Version: 1, Latest: true,
+			Status: carnet.StatusCurrent, SubmissionSet: set.ID, ContentID: carnet.NewID(), Date: now, Meta: sd.Meta}
+		if a.settings.MaskNew && !d.Meta.HasLabel(carnet.LabelMasquePS) {
 			// The patient chose that new documents be masked to professionals.
-			d.Meta.Confidentiality = append(slices.Clone(d.Meta.Confidentiality), Coding{System: "urn:oid:" + OIDVisibility, Code: LabelMasquePS})
+			d.Meta.Confidentiality = append(slices.Clone(d.Meta.Confidentiality), carnet.Coding{System: "urn:oid:" + carnet.OIDVisibility, Code: carnet.LabelMasquePS})
 		}
 		if len(d.Meta.SHA256) == 0 {
 			sum := sha256.Sum256(sd.Content)
@@ -487,16 +471,16 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 		}
 		d.Meta.Size = int64(len(sd.Content))
 		if docRows[i], err = s.sealDocument(ctx, d); err != nil {
-			return SubmissionResult{}, err
+			return carnet.SubmissionResult{}, err
 		}
-		if contents[i], err = s.Sealer.Seal(ctx, p, Binding{Kind: "content", ID: d.ContentID, Version: 1}, sd.Content); err != nil {
-			return SubmissionResult{}, err
+		if contents[i], err = s.Sealer.Seal(ctx, p, carnet.Binding{Kind: "content", ID: d.ContentID, Version: 1}, sd.Content); err != nil {
+			return carnet.SubmissionResult{}, err
 		}
 		for _, it := range extracted[i].Items {
-			it.Patient, it.ID, it.SourceID, it.SourceLogicalID = p, NewID(), d.ID, d.LogicalID
+			it.Patient, it.ID, it.SourceID, it.SourceLogicalID = p, carnet.NewID(), d.ID, d.LogicalID
 			row, err := s.sealItem(ctx, it)
 			if err != nil {
-				return SubmissionResult{}, err
+				return carnet.SubmissionResult{}, err
 			}
 			itemRows = append(itemRows, row)
 		}
@@ -507,7 +491,7 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 	}
 	setRow, err := s.sealSet(ctx, set, sub)
 	if err != nil {
-		return SubmissionResult{}, err
+		return carnet.SubmissionResult{}, err
 	}
 	// The full-text index: each document's terms, blind-indexed.
 	type indexed struct {
@@ -519,29 +503,29 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 		terms = make([]indexed, len(sub.Documents))
 		for i, sd := range sub.Documents {
 			if terms[i].tf, terms[i].len, err = s.indexText(ctx, p, documentText(sd, extracted[i])); err != nil {
-				return SubmissionResult{}, err
+				return carnet.SubmissionResult{}, err
 			}
 		}
 	}
 	note, err := s.sealNotification(ctx, newDocumentsNotification(p, res.Documents, r.Actor, now))
 	if err != nil {
-		return SubmissionResult{}, err
+		return carnet.SubmissionResult{}, err
 	}
 
-	var replayed *SubmissionResult
-	err = s.Store.Update(ctx, func(tx Tx) error {
+	var replayed *carnet.SubmissionResult
+	err = s.Store.Update(ctx, func(tx carnet.Tx) error {
 		replayed = nil
 		if newPatient.Key != "" {
 			// A record created concurrently under another key makes this
 			// filing prepare again.
 			if err := tx.PutPatient(ctx, newPatient); err != nil {
-				if IsKind(err, KindConflict) {
+				if carnet.IsKind(err, carnet.KindConflict) {
 					return errRetry
 				}
 				return err
 			}
 		} else if joins {
-			err := s.rewritePatient(ctx, tx, p, func(pt *Patient) (bool, error) {
+			err := s.rewritePatient(ctx, tx, p, func(pt *carnet.Patient) (bool, error) {
 				if !addCareTeam(pt) {
 					return false, nil
 				}
@@ -560,7 +544,7 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 			}
 			replayed = &rp
 			return nil
-		} else if !IsKind(err, KindNotFound) {
+		} else if !carnet.IsKind(err, carnet.KindNotFound) {
 			return err
 		}
 		for i, sd := range sub.Documents {
@@ -576,8 +560,8 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 				return err
 			}
 			if err := tx.InsertDocument(ctx, docRows[i]); err != nil {
-				if IsKind(err, KindConflict) {
-					return Invalid(Issue{"error", "duplicate", fmt.Sprintf("a document with uniqueId %s is already in the record; nothing was stored", sd.UniqueID), sd.Path + ".masterIdentifier"})
+				if carnet.IsKind(err, carnet.KindConflict) {
+					return carnet.Invalid(carnet.Issue{Severity: "error", Code: "duplicate", Diagnostics: fmt.Sprintf("a document with uniqueId %s is already in the record; nothing was stored", sd.UniqueID), Expression: sd.Path + ".masterIdentifier"})
 				}
 				return err
 			}
@@ -609,23 +593,23 @@ func (s *Service) provide(ctx context.Context, r Request, sub Submission, extrac
 		return nil
 	})
 	if err != nil {
-		return SubmissionResult{}, s.recordDenial(ctx, err)
+		return carnet.SubmissionResult{}, s.recordDenial(ctx, err)
 	}
 	if replayed != nil {
 		res = *replayed
 	}
-	return res, a.served(ctx, ActionCreate, res.DocumentIDs)
+	return res, a.served(ctx, carnet.ActionCreate, res.DocumentIDs)
 }
 
-func (s *Service) sealSet(ctx context.Context, set SubmissionSet, sub Submission) (SubmissionSetRow, error) {
-	row := SubmissionSetRow{Patient: set.Patient, ID: set.ID, UniqueID: set.UniqueID, Date: set.Date, Tokens: SubmissionSetTokens(set)}
+func (s *Service) sealSet(ctx context.Context, set carnet.SubmissionSet, sub carnet.Submission) (carnet.SubmissionSetRow, error) {
+	row := carnet.SubmissionSetRow{Patient: set.Patient, ID: set.ID, UniqueID: set.UniqueID, Date: set.Date, Tokens: carnet.SubmissionSetTokens(set)}
 	// Remember what was filed, to recognise an identical retry.
 	set.Fingerprint = submissionFingerprint(sub)
 	pt, err := json.Marshal(set)
 	if err != nil {
-		return row, WrapError(KindInternal, "seal submission set", err)
+		return row, carnet.WrapError(carnet.KindInternal, "seal submission set", err)
 	}
-	row.Sealed, err = s.Sealer.Seal(ctx, set.Patient, Binding{Kind: "submissionset", ID: set.ID, Version: 1}, pt)
+	row.Sealed, err = s.Sealer.Seal(ctx, set.Patient, carnet.Binding{Kind: "submissionset", ID: set.ID, Version: 1}, pt)
 	return row, err
 }
 
@@ -636,17 +620,17 @@ func (s *Service) sealSet(ctx context.Context, set SubmissionSet, sub Submission
 // files for the authors its documents name: they join it, unless the
 // patient withdrew them (Patient.Withdrawn) or blocked them. A patient
 // filing puts no one in it.
-func presumedCareTeam(actor Actor, docs []SubmittedDocument) []Author {
-	var out []Author
+func presumedCareTeam(actor carnet.Actor, docs []carnet.SubmittedDocument) []carnet.Author {
+	var out []carnet.Author
 	seen := map[string]bool{}
 	for _, sd := range docs {
 		for _, au := range sd.Meta.Authors {
-			if au.ID.Value == "" || au.ID.OID() != OIDRPPS || seen[au.ID.Value] {
+			if au.ID.Value == "" || au.ID.OID() != carnet.OIDRPPS || seen[au.ID.Value] {
 				continue
 			}
 			switch {
-			case actor.Kind == ActorSystem:
-			case actor.Kind == ActorProfessional && au.ID.Value == actor.ID.Value:
+			case actor.Kind == carnet.ActorSystem:
+			case actor.Kind == carnet.ActorProfessional && au.ID.Value == actor.ID.Value:
 			default:
 				continue
 			}
@@ -654,15 +638,15 @@ func presumedCareTeam(actor Actor, docs []SubmittedDocument) []Author {
 			out = append(out, au)
 		}
 	}
-	if actor.Kind == ActorProfessional && !seen[actor.ID.Value] && actor.ID.Value != "" {
-		out = append(out, Author{ID: actor.ID, Family: actor.Name})
+	if actor.Kind == carnet.ActorProfessional && !seen[actor.ID.Value] && actor.ID.Value != "" {
+		out = append(out, carnet.Author{ID: actor.ID, Family: actor.Name})
 	}
 	return out
 }
 
 // submissionFingerprint identifies what a submission files: its documents'
 // uniqueIds and content hashes, in order.
-func submissionFingerprint(sub Submission) []byte {
+func submissionFingerprint(sub carnet.Submission) []byte {
 	h := sha256.New()
 	for _, d := range sub.Documents {
 		sum := sha256.Sum256(d.Content)
@@ -671,23 +655,23 @@ func submissionFingerprint(sub Submission) []byte {
 	return h.Sum(nil)
 }
 
-func (s *Service) replay(ctx context.Context, tx Tx, prev SubmissionSetRow, sub Submission) (SubmissionResult, error) {
+func (s *Service) replay(ctx context.Context, tx carnet.Tx, prev carnet.SubmissionSetRow, sub carnet.Submission) (carnet.SubmissionResult, error) {
 	set, err := s.openSet(ctx, prev)
 	if err != nil {
-		return SubmissionResult{}, err
+		return carnet.SubmissionResult{}, err
 	}
 	if subtle.ConstantTimeCompare(set.Fingerprint, submissionFingerprint(sub)) != 1 {
-		return SubmissionResult{}, Invalid(Issue{"error", "duplicate", fmt.Sprintf("a different submission set with uniqueId %s was already filed; nothing was stored", set.UniqueID), sub.SetPath + ".identifier"})
+		return carnet.SubmissionResult{}, carnet.Invalid(carnet.Issue{Severity: "error", Code: "duplicate", Diagnostics: fmt.Sprintf("a different submission set with uniqueId %s was already filed; nothing was stored", set.UniqueID), Expression: sub.SetPath + ".identifier"})
 	}
-	res := SubmissionResult{SetID: set.ID, Replayed: true}
+	res := carnet.SubmissionResult{SetID: set.ID, Replayed: true}
 	for _, id := range set.Documents {
 		row, err := tx.Document(ctx, prev.Patient, id)
 		if err != nil {
-			return SubmissionResult{}, err
+			return carnet.SubmissionResult{}, err
 		}
 		d, err := s.openDocument(ctx, row)
 		if err != nil {
-			return SubmissionResult{}, err
+			return carnet.SubmissionResult{}, err
 		}
 		res.Documents = append(res.Documents, d)
 		res.DocumentIDs = append(res.DocumentIDs, row.ID)
@@ -697,10 +681,10 @@ func (s *Service) replay(ctx context.Context, tx Tx, prev SubmissionSetRow, sub 
 }
 
 // supersede marks the replaced document superseded, in the submission's transaction.
-func (s *Service) supersede(ctx context.Context, tx Tx, a *access, p PatientKey, target, path string) error {
-	absent := Invalid(Issue{"error", "not-found", fmt.Sprintf("the replaced document %s is not in this patient's record", target), path + ".relatesTo"})
+func (s *Service) supersede(ctx context.Context, tx carnet.Tx, a *access, p carnet.PatientKey, target, path string) error {
+	absent := carnet.Invalid(carnet.Issue{Severity: "error", Code: "not-found", Diagnostics: fmt.Sprintf("the replaced document %s is not in this patient's record", target), Expression: path + ".relatesTo"})
 	old, err := tx.Document(ctx, p, target)
-	if IsKind(err, KindNotFound) {
+	if carnet.IsKind(err, carnet.KindNotFound) {
 		return absent
 	}
 	if err != nil {
@@ -714,14 +698,14 @@ func (s *Service) supersede(ctx context.Context, tx Tx, a *access, p PatientKey,
 		if err != nil {
 			return err
 		}
-		if !a.permits(ActionUpdate, &current) {
+		if !a.permits(carnet.ActionUpdate, &current) {
 			return absent
 		}
 	}
-	if !old.Latest || old.Status != StatusCurrent {
-		return Invalid(Issue{"error", "business-rule", fmt.Sprintf("the replaced document %s is not current (status %s)", target, old.Status), path + ".relatesTo"})
+	if !old.Latest || old.Status != carnet.StatusCurrent {
+		return carnet.Invalid(carnet.Issue{Severity: "error", Code: "business-rule", Diagnostics: fmt.Sprintf("the replaced document %s is not current (status %s)", target, old.Status), Expression: path + ".relatesTo"})
 	}
-	old.Status = StatusSuperseded
+	old.Status = carnet.StatusSuperseded
 	if err := tx.UpdateDocument(ctx, old); err != nil {
 		return err
 	}
@@ -737,87 +721,87 @@ func (s *Service) supersede(ctx context.Context, tx Tx, a *access, p PatientKey,
 }
 
 // applyChange makes a new metadata version of a document (PDSm PATCH).
-func (s *Service) applyChange(ctx context.Context, tx Tx, r Request, p PatientKey, ch DocumentChange, now time.Time) (Document, error) {
+func (s *Service) applyChange(ctx context.Context, tx carnet.Tx, r carnet.Request, p carnet.PatientKey, ch carnet.DocumentChange, now time.Time) (carnet.Document, error) {
 	row, err := tx.Document(ctx, p, ch.DocumentID)
 	if err != nil {
-		return Document{}, err
+		return carnet.Document{}, err
 	}
-	act := ActionUpdate
-	if ch.Status == StatusDeleted {
-		act = ActionDelete
+	act := carnet.ActionUpdate
+	if ch.Status == carnet.StatusDeleted {
+		act = carnet.ActionDelete
 	}
 	prow, err := tx.Patient(ctx, p)
 	if err != nil {
-		return Document{}, err
+		return carnet.Document{}, err
 	}
 	a, err := s.access(ctx, r, &prow)
 	if err != nil {
-		return Document{}, err
+		return carnet.Document{}, err
 	}
 	// Decided as the document is now (its latest version), whichever
 	// version is named.
 	current, err := s.latestOf(ctx, tx, row)
 	if err != nil {
-		return Document{}, err
+		return carnet.Document{}, err
 	}
-	if current.Status == StatusDeleted {
+	if current.Status == carnet.StatusDeleted {
 		if a.couldRead(current) {
-			return Document{}, a.refusal(act, &row, "deleted", Errorf(KindGone, "document deleted"))
+			return carnet.Document{}, a.refusal(act, &row, "deleted", carnet.Errorf(carnet.KindGone, "document deleted"))
 		}
 		_, err := a.checkInTx(act, &current)
-		return Document{}, err
+		return carnet.Document{}, err
 	}
 	if _, err := a.checkInTx(act, &current); err != nil {
 		if a.couldRead(current) {
 			// Whoever may read the document is told why they may not
 			// change it; anyone else is told it does not exist.
-			return Document{}, a.refusal(act, &row, "only the author changes a document",
-				&Error{Kind: KindForbidden, Msg: "only the author of a document (or the software filing for them) may change or delete it"})
+			return carnet.Document{}, a.refusal(act, &row, "only the author changes a document",
+				&carnet.Error{Kind: carnet.KindForbidden, Msg: "only the author of a document (or the software filing for them) may change or delete it"})
 		}
-		return Document{}, err
+		return carnet.Document{}, err
 	}
-	if slices.Contains(ch.RemoveLabels, LabelMasquePS) && r.Actor.Kind != ActorPatient {
+	if slices.Contains(ch.RemoveLabels, carnet.LabelMasquePS) && r.Actor.Kind != carnet.ActorPatient {
 		// Unmasking is the patient's choice.
-		return Document{}, a.refusal(act, &row, "only the patient unmasks",
-			&Error{Kind: KindForbidden, Msg: "only the patient (or a legal representative) may unmask a document"})
+		return carnet.Document{}, a.refusal(act, &row, "only the patient unmasks",
+			&carnet.Error{Kind: carnet.KindForbidden, Msg: "only the patient (or a legal representative) may unmask a document"})
 	}
 	if !row.Latest {
-		return Document{}, Errorf(KindConflict, "document %s is not the latest metadata version; change the latest one", ch.DocumentID)
+		return carnet.Document{}, carnet.Errorf(carnet.KindConflict, "document %s is not the latest metadata version; change the latest one", ch.DocumentID)
 	}
 	d, err := s.openDocument(ctx, row)
 	if err != nil {
-		return Document{}, err
+		return carnet.Document{}, err
 	}
 	next := d
-	next.ID, next.Version, next.Latest, next.Date = NewID(), d.Version+1, true, now
+	next.ID, next.Version, next.Latest, next.Date = carnet.NewID(), d.Version+1, true, now
 	if ch.Status != "" {
 		next.Status = ch.Status
 	}
-	labels := slices.DeleteFunc(slices.Clone(d.Meta.Confidentiality), func(c Coding) bool { return slices.Contains(ch.RemoveLabels, c.Code) })
+	labels := slices.DeleteFunc(slices.Clone(d.Meta.Confidentiality), func(c carnet.Coding) bool { return slices.Contains(ch.RemoveLabels, c.Code) })
 	for _, c := range ch.AddLabels {
-		if !slices.ContainsFunc(labels, func(x Coding) bool { return x.Code == c.Code }) {
+		if !slices.ContainsFunc(labels, func(x carnet.Coding) bool { return x.Code == c.Code }) {
 			labels = append(labels, c)
 		}
 	}
 	next.Meta.Confidentiality = labels
 	nextRow, err := s.sealDocument(ctx, next)
 	if err != nil {
-		return Document{}, err
+		return carnet.Document{}, err
 	}
 	row.Latest = false
 	if err := tx.UpdateDocument(ctx, row); err != nil {
-		return Document{}, err
+		return carnet.Document{}, err
 	}
 	if err := tx.InsertDocument(ctx, nextRow); err != nil {
-		return Document{}, err
+		return carnet.Document{}, err
 	}
-	if next.Status == StatusDeleted || next.Status == StatusSuperseded {
+	if next.Status == carnet.StatusDeleted || next.Status == carnet.StatusSuperseded {
 		if _, err := tx.DeleteItems(ctx, p, next.LogicalID); err != nil {
-			return Document{}, err
+			return carnet.Document{}, err
 		}
 		if s.Index != nil {
 			if err := tx.DeleteTerms(ctx, p, next.LogicalID); err != nil {
-				return Document{}, err
+				return carnet.Document{}, err
 			}
 		}
 	}
@@ -826,116 +810,116 @@ func (s *Service) applyChange(ctx context.Context, tx Tx, r Request, p PatientKe
 
 // ChangeDocument applies a PDSm metadata change to document id and returns
 // the new metadata version.
-func (s *Service) ChangeDocument(ctx context.Context, r Request, id string, ch DocumentChange) (Document, error) {
+func (s *Service) ChangeDocument(ctx context.Context, r carnet.Request, id string, ch carnet.DocumentChange) (carnet.Document, error) {
 	p, err := s.route(ctx, id)
 	if err != nil {
-		return Document{}, err
+		return carnet.Document{}, err
 	}
 	ch.DocumentID = id
-	var out Document
-	err = s.Store.Update(ctx, func(tx Tx) error {
+	var out carnet.Document
+	err = s.Store.Update(ctx, func(tx carnet.Tx) error {
 		var err error
 		out, err = s.applyChange(ctx, tx, r, p, ch, s.now())
 		return err
 	})
 	if err != nil {
-		return Document{}, s.recordDenial(ctx, err)
+		return carnet.Document{}, s.recordDenial(ctx, err)
 	}
-	return out, s.audit(ctx, r, ActionUpdate, p, []string{id, out.ID})
+	return out, s.audit(ctx, r, carnet.ActionUpdate, p, []string{id, out.ID})
 }
 
 // Document returns one metadata version of a document (GET DocumentReference/{id}).
-func (s *Service) Document(ctx context.Context, r Request, id string) (Document, []string, error) {
+func (s *Service) Document(ctx context.Context, r carnet.Request, id string) (carnet.Document, []string, error) {
 	p, err := s.route(ctx, id)
 	if err != nil {
-		return Document{}, nil, err
+		return carnet.Document{}, nil, err
 	}
 	row, err := s.Store.Document(ctx, p, id)
 	if err != nil {
-		return Document{}, nil, err
+		return carnet.Document{}, nil, err
 	}
 	prow, err := s.Store.Patient(ctx, p)
 	if err != nil {
-		return Document{}, nil, err
+		return carnet.Document{}, nil, err
 	}
 	a, err := s.access(ctx, r, &prow)
 	if err != nil {
-		return Document{}, nil, err
+		return carnet.Document{}, nil, err
 	}
 	// An older metadata version is read as the document is now: its
 	// current labels and status decide (a mask or a deletion added later
 	// covers every version).
 	current, err := s.latestOf(ctx, s.Store, row)
 	if err != nil {
-		return Document{}, nil, err
+		return carnet.Document{}, nil, err
 	}
-	dec, err := a.check(ctx, ActionRead, &current)
+	dec, err := a.check(ctx, carnet.ActionRead, &current)
 	if err != nil {
-		return Document{}, nil, err
+		return carnet.Document{}, nil, err
 	}
 	d, err := s.openDocument(ctx, row)
 	if err != nil {
-		return Document{}, nil, err
+		return carnet.Document{}, nil, err
 	}
-	return d, dec.Warnings, a.served(ctx, ActionRead, []string{id}, dec)
+	return d, dec.Warnings, a.served(ctx, carnet.ActionRead, []string{id}, dec)
 }
 
 // Content returns a document's bytes by content id (ITI-68), checked
 // against the hash recorded when it was filed.
-func (s *Service) Content(ctx context.Context, r Request, contentID string) (Document, []byte, error) {
+func (s *Service) Content(ctx context.Context, r carnet.Request, contentID string) (carnet.Document, []byte, error) {
 	p, err := s.route(ctx, contentID)
 	if err != nil {
-		return Document{}, nil, err
+		return carnet.Document{}, nil, err
 	}
-	rows, err := s.Store.FindDocuments(ctx, p, DocumentFilter{Tokens: []TokenFilter{{Kind: TokContent, Values: []string{contentID}}}})
+	rows, err := s.Store.FindDocuments(ctx, p, carnet.DocumentFilter{Tokens: []carnet.TokenFilter{{Kind: carnet.TokContent, Values: []string{contentID}}}})
 	if err != nil {
-		return Document{}, nil, err
+		return carnet.Document{}, nil, err
 	}
 	if len(rows) == 0 {
-		return Document{}, nil, Errorf(KindNotFound, "not found")
+		return carnet.Document{}, nil, carnet.Errorf(carnet.KindNotFound, "not found")
 	}
 	row := rows[0]
 	prow, err := s.Store.Patient(ctx, p)
 	if err != nil {
-		return Document{}, nil, err
+		return carnet.Document{}, nil, err
 	}
 	a, err := s.access(ctx, r, &prow)
 	if err != nil {
-		return Document{}, nil, err
+		return carnet.Document{}, nil, err
 	}
-	if row.Status == StatusDeleted && a.couldRead(row) {
-		return Document{}, nil, Errorf(KindGone, "this document was deleted by its author")
+	if row.Status == carnet.StatusDeleted && a.couldRead(row) {
+		return carnet.Document{}, nil, carnet.Errorf(carnet.KindGone, "this document was deleted by its author")
 	}
-	dec, err := a.check(ctx, ActionRead, &row)
+	dec, err := a.check(ctx, carnet.ActionRead, &row)
 	if err != nil {
-		return Document{}, nil, err
+		return carnet.Document{}, nil, err
 	}
 	d, err := s.openDocument(ctx, row)
 	if err != nil {
-		return Document{}, nil, err
+		return carnet.Document{}, nil, err
 	}
 	sealed, err := s.Store.Content(ctx, p, contentID)
 	if err != nil {
-		return Document{}, nil, err
+		return carnet.Document{}, nil, err
 	}
-	b, err := s.Sealer.Open(ctx, p, Binding{Kind: "content", ID: contentID, Version: 1}, sealed)
+	b, err := s.Sealer.Open(ctx, p, carnet.Binding{Kind: "content", ID: contentID, Version: 1}, sealed)
 	if err != nil {
-		return Document{}, nil, err
+		return carnet.Document{}, nil, err
 	}
 	sum := sha256.Sum256(b)
 	if subtle.ConstantTimeCompare(sum[:], d.Meta.SHA256) != 1 || int64(len(b)) != d.Meta.Size {
-		return Document{}, nil, WrapError(KindInternal, "content", fmt.Errorf("content %s does not match its recorded hash", contentID))
+		return carnet.Document{}, nil, carnet.WrapError(carnet.KindInternal, "content", fmt.Errorf("content %s does not match its recorded hash", contentID))
 	}
-	return d, b, a.served(ctx, ActionRead, []string{row.ID}, dec)
+	return d, b, a.served(ctx, carnet.ActionRead, []string{row.ID}, dec)
 }
 
 // searchable resolves the record a search names and asks the policy. It
 // returns nil (and no error) when there is nothing to search: an unknown
 // patient (zero hits, audited) or a denied search (looks the same).
-func (s *Service) searchable(ctx context.Context, r Request, key PatientKey, id Identifier) (*access, error) {
+func (s *Service) searchable(ctx context.Context, r carnet.Request, key carnet.PatientKey, id carnet.Identifier) (*access, error) {
 	prow, err := s.resolvePatient(ctx, key, id)
-	if IsKind(err, KindNotFound) {
-		return nil, s.audit(ctx, r, ActionSearch, "", nil)
+	if carnet.IsKind(err, carnet.KindNotFound) {
+		return nil, s.audit(ctx, r, carnet.ActionSearch, "", nil)
 	}
 	if err != nil {
 		return nil, err
@@ -944,8 +928,8 @@ func (s *Service) searchable(ctx context.Context, r Request, key PatientKey, id 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.check(ctx, ActionSearch, nil); err != nil {
-		if IsKind(err, KindNotFound) {
+	if _, err := a.check(ctx, carnet.ActionSearch, nil); err != nil {
+		if carnet.IsKind(err, carnet.KindNotFound) {
 			return nil, nil
 		}
 		return nil, err
@@ -955,63 +939,63 @@ func (s *Service) searchable(ctx context.Context, r Request, key PatientKey, id 
 
 // FindDocuments answers ITI-67. Policy filtering happens before paging and
 // totals; only the page is unsealed.
-func (s *Service) FindDocuments(ctx context.Context, r Request, q DocumentSearch) (Page[Document], error) {
+func (s *Service) FindDocuments(ctx context.Context, r carnet.Request, q carnet.DocumentSearch) (carnet.Page[carnet.Document], error) {
 	// An unknown patient has nothing: zero hits, not an error.
 	a, err := s.searchable(ctx, r, q.PatientKey, q.PatientID)
 	if a == nil || err != nil {
-		return Page[Document]{}, err
+		return carnet.Page[carnet.Document]{}, err
 	}
 	prow := a.row
 	f := q.Filter
 	f.Tokens = slices.Clone(f.Tokens)
 	for i, tf := range f.Tokens {
-		if tf.Kind != TokAuthorFamily && tf.Kind != TokAuthorGiven {
+		if tf.Kind != carnet.TokAuthorFamily && tf.Kind != carnet.TokAuthorGiven {
 			continue
 		}
 		vals := make([]string, 0, len(tf.Values))
 		for _, v := range tf.Values {
-			tok, err := s.Sealer.Token(ctx, prow.Key, tf.Kind, FoldName(v))
+			tok, err := s.Sealer.Token(ctx, prow.Key, tf.Kind, carnet.FoldName(v))
 			if err != nil {
-				return Page[Document]{}, err
+				return carnet.Page[carnet.Document]{}, err
 			}
 			vals = append(vals, tok)
 		}
-		f.Tokens[i] = TokenFilter{Kind: tf.Kind, Values: vals}
+		f.Tokens[i] = carnet.TokenFilter{Kind: tf.Kind, Values: vals}
 	}
 	if len(f.Statuses) == 0 {
-		f.Statuses = []DocumentStatus{StatusCurrent, StatusSuperseded, StatusArchived}
+		f.Statuses = []carnet.DocumentStatus{carnet.StatusCurrent, carnet.StatusSuperseded, carnet.StatusArchived}
 	}
 	f.WithoutSealed = true // decide on clear fields; unseal the page only
 	rows, err := s.Store.FindDocuments(ctx, prow.Key, f)
 	if err != nil {
-		return Page[Document]{}, err
+		return carnet.Page[carnet.Document]{}, err
 	}
 	var warnings []string
 	visible := rows[:0]
 	for i := range rows {
-		if dec := a.decide(ActionRead, &rows[i]); dec.Permit {
+		if dec := a.decide(carnet.ActionRead, &rows[i]); dec.Permit {
 			visible = append(visible, rows[i])
 			warnings = append(warnings, dec.Warnings...)
 		}
 	}
 	page, next, err := s.pageOf(visible, q.Count, q.Page)
 	if err != nil {
-		return Page[Document]{}, err
+		return carnet.Page[carnet.Document]{}, err
 	}
-	out := Page[Document]{Total: len(visible), Next: next, Warnings: slices.Compact(warnings)}
+	out := carnet.Page[carnet.Document]{Total: len(visible), Next: next, Warnings: slices.Compact(warnings)}
 	ids := make([]string, 0, len(page))
 	for _, row := range page {
 		if row, err = s.Store.Document(ctx, prow.Key, row.ID); err != nil {
-			return Page[Document]{}, err
+			return carnet.Page[carnet.Document]{}, err
 		}
 		d, err := s.openDocument(ctx, row)
 		if err != nil {
-			return Page[Document]{}, err
+			return carnet.Page[carnet.Document]{}, err
 		}
 		out.Items = append(out.Items, d)
 		ids = append(ids, d.ID)
 	}
-	return out, a.served(ctx, ActionSearch, ids)
+	return out, a.served(ctx, carnet.ActionSearch, ids)
 }
 
 func (s *Service) count(n int) int {
@@ -1034,7 +1018,7 @@ func (s *Service) count(n int) int {
 // pageOf cuts rows (sorted by date desc, id asc) after the cursor. The
 // cursor names the last row served, so pages stay stable when documents
 // are added meanwhile.
-func (s *Service) pageOf(rows []DocumentRow, count int, cursor string) ([]DocumentRow, string, error) {
+func (s *Service) pageOf(rows []carnet.DocumentRow, count int, cursor string) ([]carnet.DocumentRow, string, error) {
 	n := s.count(count)
 	start := 0
 	if cursor != "" {
@@ -1069,7 +1053,7 @@ func encodeCursor(at time.Time, id string) string {
 func decodeCursor(c string) (time.Time, string, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(raw) < 8 || len(raw) > 8+64 {
-		return time.Time{}, "", Invalid(Issue{"error", "value", "the _page cursor is not one this server made", "_page"})
+		return time.Time{}, "", carnet.Invalid(carnet.Issue{Severity: "error", Code: "value", Diagnostics: "the _page cursor is not one this server made", Expression: "_page"})
 	}
 	ns := int64(binary.BigEndian.Uint64(raw[:8]))
 	return time.Unix(0, ns).UTC(), string(raw[8:]), nil
@@ -1077,27 +1061,27 @@ func decodeCursor(c string) (time.Time, string, error) {
 
 // ---- submission sets ----
 
-func (s *Service) openSet(ctx context.Context, row SubmissionSetRow) (SubmissionSet, error) {
-	pt, err := s.Sealer.Open(ctx, row.Patient, Binding{Kind: "submissionset", ID: row.ID, Version: 1}, row.Sealed)
+func (s *Service) openSet(ctx context.Context, row carnet.SubmissionSetRow) (carnet.SubmissionSet, error) {
+	pt, err := s.Sealer.Open(ctx, row.Patient, carnet.Binding{Kind: "submissionset", ID: row.ID, Version: 1}, row.Sealed)
 	if err != nil {
-		return SubmissionSet{}, err
+		return carnet.SubmissionSet{}, err
 	}
-	var set SubmissionSet
+	var set carnet.SubmissionSet
 	if err := json.Unmarshal(pt, &set); err != nil {
-		return SubmissionSet{}, WrapError(KindInternal, "open submission set", err)
+		return carnet.SubmissionSet{}, carnet.WrapError(carnet.KindInternal, "open submission set", err)
 	}
 	return set, nil
 }
 
 // latestOf returns the latest metadata version of row's document: the one
 // whose labels and status decide access to every version.
-func (s *Service) latestOf(ctx context.Context, r Reader, row DocumentRow) (DocumentRow, error) {
+func (s *Service) latestOf(ctx context.Context, r carnet.Reader, row carnet.DocumentRow) (carnet.DocumentRow, error) {
 	if row.Latest {
 		return row, nil
 	}
-	rows, err := r.FindDocuments(ctx, row.Patient, DocumentFilter{LogicalID: row.LogicalID, WithoutSealed: true})
+	rows, err := r.FindDocuments(ctx, row.Patient, carnet.DocumentFilter{LogicalID: row.LogicalID, WithoutSealed: true})
 	if err != nil {
-		return DocumentRow{}, err
+		return carnet.DocumentRow{}, err
 	}
 	if len(rows) == 0 {
 		return row, nil
@@ -1108,8 +1092,8 @@ func (s *Service) latestOf(ctx context.Context, r Reader, row DocumentRow) (Docu
 // visibleSet keeps of a submission set the documents the caller may see;
 // a set of which the caller sees nothing is not shown at all (false), so
 // that a restricted or masked document does not show through its set.
-func (s *Service) visibleSet(ctx context.Context, a *access, set SubmissionSet) (SubmissionSet, bool, error) {
-	rows, err := s.Store.FindDocuments(ctx, a.row.Key, DocumentFilter{SubmissionSet: set.ID, AllVersions: true, WithoutSealed: true})
+func (s *Service) visibleSet(ctx context.Context, a *access, set carnet.SubmissionSet) (carnet.SubmissionSet, bool, error) {
+	rows, err := s.Store.FindDocuments(ctx, a.row.Key, carnet.DocumentFilter{SubmissionSet: set.ID, AllVersions: true, WithoutSealed: true})
 	if err != nil {
 		return set, false, err
 	}
@@ -1117,7 +1101,7 @@ func (s *Service) visibleSet(ctx context.Context, a *access, set SubmissionSet) 
 	latest := make(map[string]bool, len(rows))
 	for i := range rows {
 		if rows[i].Latest {
-			latest[rows[i].LogicalID] = a.permits(ActionRead, &rows[i])
+			latest[rows[i].LogicalID] = a.permits(carnet.ActionRead, &rows[i])
 		}
 	}
 	ok := make(map[string]bool, len(rows))
@@ -1135,27 +1119,27 @@ func (s *Service) visibleSet(ctx context.Context, a *access, set SubmissionSet) 
 }
 
 // FindLists answers ITI-66 (submission sets; folders are not supported).
-func (s *Service) FindLists(ctx context.Context, r Request, q ListSearch) (Page[SubmissionSet], error) {
+func (s *Service) FindLists(ctx context.Context, r carnet.Request, q carnet.ListSearch) (carnet.Page[carnet.SubmissionSet], error) {
 	// An unknown patient has nothing: zero hits, not an error.
 	a, err := s.searchable(ctx, r, q.PatientKey, q.PatientID)
 	if a == nil || err != nil {
-		return Page[SubmissionSet]{}, err
+		return carnet.Page[carnet.SubmissionSet]{}, err
 	}
 	rows, err := s.Store.FindSubmissionSets(ctx, a.row.Key, q.Filter)
 	if err != nil {
-		return Page[SubmissionSet]{}, err
+		return carnet.Page[carnet.SubmissionSet]{}, err
 	}
 	// A set shows only the documents the caller may see; sets are few per
 	// patient, so they are opened and filtered before paging.
-	var sets []SubmissionSet
+	var sets []carnet.SubmissionSet
 	for _, row := range rows {
 		set, err := s.openSet(ctx, row)
 		if err != nil {
-			return Page[SubmissionSet]{}, err
+			return carnet.Page[carnet.SubmissionSet]{}, err
 		}
 		set, ok, err := s.visibleSet(ctx, a, set)
 		if err != nil {
-			return Page[SubmissionSet]{}, err
+			return carnet.Page[carnet.SubmissionSet]{}, err
 		}
 		if ok {
 			sets = append(sets, set)
@@ -1173,45 +1157,45 @@ func (s *Service) FindLists(ctx context.Context, r Request, q ListSearch) (Page[
 		}
 	}
 	end := min(start+n, len(sets))
-	out := Page[SubmissionSet]{Total: len(sets)}
+	out := carnet.Page[carnet.SubmissionSet]{Total: len(sets)}
 	if end < len(sets) && end > start {
 		out.Next = sets[end-1].ID
 	}
 	out.Items = append(out.Items, sets[start:end]...)
-	return out, a.served(ctx, ActionSearch, nil)
+	return out, a.served(ctx, carnet.ActionSearch, nil)
 }
 
 // List returns one submission set by id.
-func (s *Service) List(ctx context.Context, r Request, id string) (SubmissionSet, error) {
+func (s *Service) List(ctx context.Context, r carnet.Request, id string) (carnet.SubmissionSet, error) {
 	p, err := s.route(ctx, id)
 	if err != nil {
-		return SubmissionSet{}, err
+		return carnet.SubmissionSet{}, err
 	}
 	row, err := s.Store.SubmissionSet(ctx, p, id)
 	if err != nil {
-		return SubmissionSet{}, err
+		return carnet.SubmissionSet{}, err
 	}
 	prow, err := s.Store.Patient(ctx, p)
 	if err != nil {
-		return SubmissionSet{}, err
+		return carnet.SubmissionSet{}, err
 	}
 	a, err := s.access(ctx, r, &prow)
 	if err != nil {
-		return SubmissionSet{}, err
+		return carnet.SubmissionSet{}, err
 	}
-	if _, err := a.check(ctx, ActionRead, nil); err != nil {
-		return SubmissionSet{}, err
+	if _, err := a.check(ctx, carnet.ActionRead, nil); err != nil {
+		return carnet.SubmissionSet{}, err
 	}
 	set, err := s.openSet(ctx, row)
 	if err != nil {
-		return SubmissionSet{}, err
+		return carnet.SubmissionSet{}, err
 	}
 	set, ok, err := s.visibleSet(ctx, a, set)
 	if err != nil {
-		return SubmissionSet{}, err
+		return carnet.SubmissionSet{}, err
 	}
 	if !ok {
-		return SubmissionSet{}, s.recordDenial(ctx, a.refusal(ActionRead, nil, "no document of the submission set is visible", nil))
+		return carnet.SubmissionSet{}, s.recordDenial(ctx, a.refusal(carnet.ActionRead, nil, "no document of the submission set is visible", nil))
 	}
-	return set, a.served(ctx, ActionRead, set.Documents)
+	return set, a.served(ctx, carnet.ActionRead, set.Documents)
 }

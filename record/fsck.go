@@ -1,15 +1,17 @@
-package carnet
+package record
 
 import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+
+	carnet "github.com/carnet-sante/carnet"
 )
 
 // Problem is one thing `carnet fsck` found wrong in the stored records.
 type Problem struct {
-	Patient PatientKey
+	Patient carnet.PatientKey
 	What    string // "patient", "document", "content"
 	ID      string
 	Err     error
@@ -34,7 +36,7 @@ type FsckReport struct {
 // keys unavailable).
 func (s *Service) CheckRecords(ctx context.Context) (FsckReport, error) {
 	var rep FsckReport
-	after := PatientKey("")
+	after := carnet.PatientKey("")
 	for {
 		keys, err := s.Store.PatientKeys(ctx, after, 256)
 		if err != nil {
@@ -52,12 +54,12 @@ func (s *Service) CheckRecords(ctx context.Context) (FsckReport, error) {
 	}
 }
 
-func (s *Service) checkRecord(ctx context.Context, k PatientKey, rep *FsckReport) error {
-	if k == AuditKeyRecord {
+func (s *Service) checkRecord(ctx context.Context, k carnet.PatientKey, rep *FsckReport) error {
+	if k == carnet.AuditKeyRecord {
 		return nil
 	}
 	bad := func(what, id string, err error) error {
-		if IsKind(err, KindUnavailable) {
+		if carnet.IsKind(err, carnet.KindUnavailable) {
 			return err // the keys, not the data
 		}
 		rep.Problems = append(rep.Problems, Problem{Patient: k, What: what, ID: id, Err: err})
@@ -71,7 +73,7 @@ func (s *Service) checkRecord(ctx context.Context, k PatientKey, rep *FsckReport
 	if _, err := s.openPatient(ctx, row); err != nil {
 		return bad("patient", string(k), err)
 	}
-	rows, err := s.Store.FindDocuments(ctx, k, DocumentFilter{AllVersions: true})
+	rows, err := s.Store.FindDocuments(ctx, k, carnet.DocumentFilter{AllVersions: true})
 	if err != nil {
 		return err
 	}
@@ -85,7 +87,7 @@ func (s *Service) checkRecord(ctx context.Context, k PatientKey, rep *FsckReport
 			}
 			continue
 		}
-		if d.Status == StatusDeleted || checked[d.ContentID] {
+		if d.Status == carnet.StatusDeleted || checked[d.ContentID] {
 			continue
 		}
 		checked[d.ContentID] = true
@@ -97,7 +99,7 @@ func (s *Service) checkRecord(ctx context.Context, k PatientKey, rep *FsckReport
 			}
 			continue
 		}
-		b, err := s.Sealer.Open(ctx, k, Binding{Kind: "content", ID: d.ContentID, Version: 1}, sealed)
+		b, err := s.Sealer.Open(ctx, k, carnet.Binding{Kind: "content", ID: d.ContentID, Version: 1}, sealed)
 		if err != nil {
 			if e := bad("content", d.ContentID, err); e != nil {
 				return e

@@ -1,4 +1,4 @@
-package carnet
+package record
 
 import (
 	"context"
@@ -6,30 +6,16 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// TextIndexer is the full-text analysis the Service indexes and searches
-// with (package fulltext): one analyzer for documents and queries, and
-// BM25 scoring. Terms become blind tokens (Sealer.Token) before the Store
-// sees them.
-type TextIndexer interface {
-	// TermCounts returns the terms of text with their frequencies, and the
-	// text's length in terms.
-	TermCounts(text string) (tf map[string]int, length int)
-	// QueryTerms returns the distinct terms of a query.
-	QueryTerms(q string) []string
-	// Score returns the BM25 score of each document (by LogicalID) for a
-	// query whose terms' tokens are query, given their postings and the
-	// record's statistics.
-	Score(query []string, postings []Posting, docs int, totalLen int64) map[string]float64
-}
+	carnet "github.com/carnet-sante/carnet"
+)
 
 // termField is the blind-index field of full-text terms.
 const termField = "term"
 
 // indexText prepares the index rows of one document: its terms as blind
 // tokens of its record.
-func (s *Service) indexText(ctx context.Context, p PatientKey, text string) (map[string]int, int, error) {
+func (s *Service) indexText(ctx context.Context, p carnet.PatientKey, text string) (map[string]int, int, error) {
 	tf, n := s.Index.TermCounts(text)
 	out := make(map[string]int, len(tf))
 	for term, c := range tf {
@@ -45,53 +31,12 @@ func (s *Service) indexText(ctx context.Context, p PatientKey, text string) (map
 // documentText is what a document is found by: its title and description,
 // and the text its content states (CDA narrative, N1 PDF text, or plain
 // text).
-func documentText(d SubmittedDocument, x Extraction) string {
+func documentText(d carnet.SubmittedDocument, x carnet.Extraction) string {
 	parts := []string{d.Meta.Title, d.Meta.Description, x.Text}
 	if x.Text == "" && strings.HasPrefix(d.Meta.ContentType, "text/plain") {
 		parts = append(parts, string(d.Content))
 	}
 	return strings.Join(parts, "\n")
-}
-
-// CareFinding is an out-of-range result of a document, from clear fields.
-type CareFinding struct {
-	ItemID         string
-	Code           Coding
-	Interpretation string // H, L, HH, LL, A, AA ("A" when only known abnormal)
-}
-
-// CareDoc is one document the caller may see, for the point-of-care view:
-// its row without the sealed part, its abnormal results, its text score.
-type CareDoc struct {
-	Row DocumentRow
-	// Filed is when the document was first filed: Row.Date is when its
-	// latest metadata version was made (a mask, an archiving), which is no
-	// news of a document.
-	Filed         time.Time
-	Findings      []CareFinding
-	TextScore     float64
-	LabelsChanged bool // its confidentiality changed since the caller's last visit
-}
-
-// CareView is what the pastille ranks: the record's documents the caller
-// may see, and when the caller last opened the record.
-type CareView struct {
-	// Stamp is the record's stamp (Store.RecordStamp) the view was read at:
-	// callers may cache what they derive from the same rows under it.
-	Stamp     string
-	Patient   PatientKey
-	INS       Identifier
-	Now       time.Time
-	LastVisit time.Time // zero: first visit
-	Query     string
-	Docs      []CareDoc
-}
-
-// CareDetails are the documents and results the caller is shown in full
-// (the ones the ranking put on top), opened.
-type CareDetails struct {
-	Documents map[string]Document // by id
-	Items     map[string]Item     // abnormal results of those documents, by item id
 }
 
 // PointOfCare gathers the point-of-care view of a record for the caller
@@ -101,12 +46,12 @@ type CareDetails struct {
 // as served. With mark, the caller's visit is remembered: the next view
 // shows what is new since now. A record the caller may not search looks
 // like an empty one.
-func (s *Service) PointOfCare(ctx context.Context, r Request, key PatientKey, id Identifier, q string, mark bool, pick func(CareView) []string) (CareView, CareDetails, error) {
+func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.PatientKey, id carnet.Identifier, q string, mark bool, pick func(carnet.CareView) []string) (carnet.CareView, carnet.CareDetails, error) {
 	now := s.now()
-	view := CareView{Now: now, Query: q}
+	view := carnet.CareView{Now: now, Query: q}
 	a, err := s.searchable(ctx, r, key, id)
 	if a == nil || err != nil {
-		return view, CareDetails{}, err
+		return view, carnet.CareDetails{}, err
 	}
 	view.Patient = a.row.Key
 	if len(a.patient.Identifiers) > 0 {
@@ -117,12 +62,12 @@ func (s *Service) PointOfCare(ctx context.Context, r Request, key PatientKey, id
 
 	e, err := s.careRows(ctx, a.row.Key)
 	if err != nil {
-		return view, CareDetails{}, err
+		return view, carnet.CareDetails{}, err
 	}
 	rows, items, stamp := e.docs, e.items, e.stamp
 	byLogical := map[string]int{}
 	for i := range rows {
-		if !a.permits(ActionRead, &rows[i]) {
+		if !a.permits(carnet.ActionRead, &rows[i]) {
 			continue
 		}
 		byLogical[rows[i].LogicalID] = len(view.Docs)
@@ -130,23 +75,23 @@ func (s *Service) PointOfCare(ctx context.Context, r Request, key PatientKey, id
 		if f, ok := e.filed[rows[i].LogicalID]; ok {
 			filed = f
 		}
-		view.Docs = append(view.Docs, CareDoc{Row: rows[i], Filed: filed})
+		view.Docs = append(view.Docs, carnet.CareDoc{Row: rows[i], Filed: filed})
 	}
 	careFindings(items, &view, byLogical)
 	view.Stamp = stamp
 	if err := s.careLabels(ctx, a.row.Key, &view); err != nil {
-		return view, CareDetails{}, err
+		return view, carnet.CareDetails{}, err
 	}
 	if q != "" && s.Index != nil {
 		if err := s.careText(ctx, a.row.Key, &view, byLogical); err != nil {
-			return view, CareDetails{}, err
+			return view, carnet.CareDetails{}, err
 		}
 	}
 
-	det := CareDetails{Documents: map[string]Document{}, Items: map[string]Item{}}
+	det := carnet.CareDetails{Documents: map[string]carnet.Document{}, Items: map[string]carnet.Item{}}
 	var shown []string
 	if pick != nil {
-		visible := make(map[string]*CareDoc, len(view.Docs))
+		visible := make(map[string]*carnet.CareDoc, len(view.Docs))
 		for i := range view.Docs {
 			visible[view.Docs[i].Row.ID] = &view.Docs[i]
 		}
@@ -157,28 +102,28 @@ func (s *Service) PointOfCare(ctx context.Context, r Request, key PatientKey, id
 			}
 			row, err := s.Store.Document(ctx, a.row.Key, docID)
 			if err != nil {
-				return view, CareDetails{}, err
+				return view, carnet.CareDetails{}, err
 			}
 			d, err := s.openDocument(ctx, row)
 			if err != nil {
-				return view, CareDetails{}, err
+				return view, carnet.CareDetails{}, err
 			}
 			det.Documents[docID] = d
 			shown = append(shown, docID)
 			if len(cd.Findings) == 0 {
 				continue
 			}
-			items, err := s.Store.FindItems(ctx, a.row.Key, ItemFilter{Kinds: []ItemKind{ItemObservation}, Sources: []string{cd.Row.LogicalID}})
+			items, err := s.Store.FindItems(ctx, a.row.Key, carnet.ItemFilter{Kinds: []carnet.ItemKind{carnet.ItemObservation}, Sources: []string{cd.Row.LogicalID}})
 			if err != nil {
-				return view, CareDetails{}, err
+				return view, carnet.CareDetails{}, err
 			}
 			for _, ir := range items {
-				if !slices.ContainsFunc(cd.Findings, func(f CareFinding) bool { return f.ItemID == ir.ID }) {
+				if !slices.ContainsFunc(cd.Findings, func(f carnet.CareFinding) bool { return f.ItemID == ir.ID }) {
 					continue
 				}
 				it, err := s.openItem(ctx, ir)
 				if err != nil {
-					return view, CareDetails{}, err
+					return view, carnet.CareDetails{}, err
 				}
 				det.Items[it.ID] = it
 			}
@@ -195,7 +140,7 @@ func (s *Service) PointOfCare(ctx context.Context, r Request, key PatientKey, id
 			visitErr = s.markVisit(ctx, a.row.Key, who, now)
 		}()
 	}
-	err = a.served(ctx, ActionSearch, shown)
+	err = a.served(ctx, carnet.ActionSearch, shown)
 	wg.Wait()
 	if err != nil && mark && who != "" && visitErr == nil {
 		// Not served: the visit did not happen. Put the marker back, so
@@ -214,8 +159,8 @@ func (s *Service) PointOfCare(ctx context.Context, r Request, key PatientKey, id
 // them, current as of stamp.
 type careEntry struct {
 	stamp string
-	docs  []DocumentRow
-	items []ItemRow
+	docs  []carnet.DocumentRow
+	items []carnet.ItemRow
 	// filed is the first filing date of the documents that have several
 	// metadata versions, by logicalId.
 	filed map[string]time.Time
@@ -228,7 +173,7 @@ type careEntry struct {
 // changed it; the access decisions are made afresh on every request.
 type careCache struct {
 	mu      sync.Mutex
-	entries map[PatientKey]*careEntry
+	entries map[carnet.PatientKey]*careEntry
 	rows    int
 }
 
@@ -236,7 +181,7 @@ const careCacheRows = 200_000
 
 // careRows returns the record's latest document rows (current, superseded,
 // archived) and abnormal results, without their sealed parts.
-func (s *Service) careRows(ctx context.Context, key PatientKey) (*careEntry, error) {
+func (s *Service) careRows(ctx context.Context, key carnet.PatientKey) (*careEntry, error) {
 	stamp, err := s.Store.RecordStamp(ctx, key)
 	if err != nil {
 		return nil, err
@@ -248,19 +193,19 @@ func (s *Service) careRows(ctx context.Context, key PatientKey) (*careEntry, err
 		return e, nil
 	}
 	c.mu.Unlock()
-	docs, err := s.Store.FindDocuments(ctx, key, DocumentFilter{WithoutSealed: true,
-		Statuses: []DocumentStatus{StatusCurrent, StatusSuperseded, StatusArchived}})
+	docs, err := s.Store.FindDocuments(ctx, key, carnet.DocumentFilter{WithoutSealed: true,
+		Statuses: []carnet.DocumentStatus{carnet.StatusCurrent, carnet.StatusSuperseded, carnet.StatusArchived}})
 	if err != nil {
 		return nil, err
 	}
-	items, err := s.Store.FindItems(ctx, key, ItemFilter{Kinds: []ItemKind{ItemObservation}, WithoutSealed: true,
-		Tokens: []TokenFilter{{Kind: "abnormal", Values: []string{"true"}}}})
+	items, err := s.Store.FindItems(ctx, key, carnet.ItemFilter{Kinds: []carnet.ItemKind{carnet.ItemObservation}, WithoutSealed: true,
+		Tokens: []carnet.TokenFilter{{Kind: "abnormal", Values: []string{"true"}}}})
 	if err != nil {
 		return nil, err
 	}
 	e := &careEntry{stamp: stamp, docs: docs, items: items}
-	if slices.ContainsFunc(docs, func(d DocumentRow) bool { return d.Version > 1 }) {
-		all, err := s.Store.FindDocuments(ctx, key, DocumentFilter{WithoutSealed: true, AllVersions: true})
+	if slices.ContainsFunc(docs, func(d carnet.DocumentRow) bool { return d.Version > 1 }) {
+		all, err := s.Store.FindDocuments(ctx, key, carnet.DocumentFilter{WithoutSealed: true, AllVersions: true})
 		if err != nil {
 			return nil, err
 		}
@@ -274,7 +219,7 @@ func (s *Service) careRows(ctx context.Context, key PatientKey) (*careEntry, err
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {
-		c.entries = map[PatientKey]*careEntry{}
+		c.entries = map[carnet.PatientKey]*careEntry{}
 	}
 	if old := c.entries[key]; old != nil {
 		c.rows -= len(old.docs) + len(old.items)
@@ -296,16 +241,16 @@ func (s *Service) careRows(ctx context.Context, key PatientKey) (*careEntry, err
 }
 
 // visitKey names whose last visit a marker records: a professional's RPPS.
-func visitKey(a Actor) string {
-	if a.Kind != ActorProfessional {
+func visitKey(a carnet.Actor) string {
+	if a.Kind != carnet.ActorProfessional {
 		return ""
 	}
 	return a.ID.Value
 }
 
-func (s *Service) markVisit(ctx context.Context, key PatientKey, who string, at time.Time) error {
-	return s.Store.Update(ctx, func(tx Tx) error {
-		return s.rewritePatient(ctx, tx, key, func(p *Patient) (bool, error) {
+func (s *Service) markVisit(ctx context.Context, key carnet.PatientKey, who string, at time.Time) error {
+	return s.Store.Update(ctx, func(tx carnet.Tx) error {
+		return s.rewritePatient(ctx, tx, key, func(p *carnet.Patient) (bool, error) {
 			if p.Visits == nil {
 				p.Visits = map[string]time.Time{}
 			}
@@ -317,9 +262,9 @@ func (s *Service) markVisit(ctx context.Context, key PatientKey, who string, at 
 
 // restoreVisit puts back the marker a failed card moved, unless another
 // visit moved it since.
-func (s *Service) restoreVisit(ctx context.Context, key PatientKey, who string, before, moved time.Time) error {
-	return s.Store.Update(ctx, func(tx Tx) error {
-		return s.rewritePatient(ctx, tx, key, func(p *Patient) (bool, error) {
+func (s *Service) restoreVisit(ctx context.Context, key carnet.PatientKey, who string, before, moved time.Time) error {
+	return s.Store.Update(ctx, func(tx carnet.Tx) error {
+		return s.rewritePatient(ctx, tx, key, func(p *carnet.Patient) (bool, error) {
 			if !p.Visits[who].Equal(moved) {
 				return false, nil
 			}
@@ -334,20 +279,20 @@ func (s *Service) restoreVisit(ctx context.Context, key PatientKey, who string, 
 }
 
 // careFindings attaches the abnormal results of each visible document.
-func careFindings(items []ItemRow, view *CareView, byLogical map[string]int) {
+func careFindings(items []carnet.ItemRow, view *carnet.CareView, byLogical map[string]int) {
 	for _, it := range items {
 		i, ok := byLogical[it.SourceLogicalID]
 		if !ok {
 			continue // its document is not visible to the caller
 		}
-		f := CareFinding{ItemID: it.ID, Interpretation: "A"}
+		f := carnet.CareFinding{ItemID: it.ID, Interpretation: "A"}
 		for _, t := range it.Tokens {
 			switch t.Kind {
-			case TokInterpretation:
+			case carnet.TokInterpretation:
 				f.Interpretation = t.Value
-			case TokCode:
+			case carnet.TokCode:
 				if sys, code, ok := strings.Cut(t.Value, "|"); ok && sys != "" {
-					f.Code = Coding{System: sys, Code: code}
+					f.Code = carnet.Coding{System: sys, Code: code}
 				}
 			}
 		}
@@ -358,7 +303,7 @@ func careFindings(items []ItemRow, view *CareView, byLogical map[string]int) {
 // careLabels flags documents whose confidentiality changed since the last
 // visit: a newer metadata version with other labels than the one current
 // then.
-func (s *Service) careLabels(ctx context.Context, key PatientKey, view *CareView) error {
+func (s *Service) careLabels(ctx context.Context, key carnet.PatientKey, view *carnet.CareView) error {
 	if view.LastVisit.IsZero() {
 		return nil
 	}
@@ -367,11 +312,11 @@ func (s *Service) careLabels(ctx context.Context, key PatientKey, view *CareView
 		if row.Version < 2 || !row.Date.After(view.LastVisit) {
 			continue
 		}
-		versions, err := s.Store.FindDocuments(ctx, key, DocumentFilter{LogicalID: row.LogicalID, AllVersions: true, WithoutSealed: true})
+		versions, err := s.Store.FindDocuments(ctx, key, carnet.DocumentFilter{LogicalID: row.LogicalID, AllVersions: true, WithoutSealed: true})
 		if err != nil {
 			return err
 		}
-		var then *DocumentRow
+		var then *carnet.DocumentRow
 		for j := range versions {
 			if !versions[j].Date.After(view.LastVisit) && (then == nil || versions[j].Version > then.Version) {
 				then = &versions[j]
@@ -384,10 +329,10 @@ func (s *Service) careLabels(ctx context.Context, key PatientKey, view *CareView
 	return nil
 }
 
-func labelTokens(r DocumentRow) []string {
+func labelTokens(r carnet.DocumentRow) []string {
 	var out []string
 	for _, t := range r.Tokens {
-		if t.Kind == TokLabel {
+		if t.Kind == carnet.TokLabel {
 			out = append(out, t.Value)
 		}
 	}
@@ -396,7 +341,7 @@ func labelTokens(r DocumentRow) []string {
 }
 
 // careText scores the visible documents for the query (BM25).
-func (s *Service) careText(ctx context.Context, key PatientKey, view *CareView, byLogical map[string]int) error {
+func (s *Service) careText(ctx context.Context, key carnet.PatientKey, view *carnet.CareView, byLogical map[string]int) error {
 	terms := s.Index.QueryTerms(view.Query)
 	if len(terms) == 0 {
 		return nil

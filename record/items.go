@@ -1,45 +1,32 @@
-package carnet
+package record
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
-	"math/big"
 	"slices"
 	"strconv"
+
+	carnet "github.com/carnet-sante/carnet"
 )
 
-// ItemQuery is a QEDm search in domain terms. Exactly one of PatientKey and
-// PatientID is set.
-type ItemQuery struct {
-	PatientKey PatientKey
-	PatientID  Identifier
-	Filter     ItemFilter
-	Count      int
-	Page       string // opaque cursor from a previous page
-	// Chronological orders the oldest first (_sort=date): a series of one
-	// analyte, ready to chart. Otherwise the newest come first.
-	Chronological bool
-}
-
-func (s *Service) sealItem(ctx context.Context, it Item) (ItemRow, error) {
-	row := ItemRow{Patient: it.Patient, ID: it.ID, Kind: it.Kind, SourceLogicalID: it.SourceLogicalID, Effective: it.Effective, Tokens: it.Tokens}
+func (s *Service) sealItem(ctx context.Context, it carnet.Item) (carnet.ItemRow, error) {
+	row := carnet.ItemRow{Patient: it.Patient, ID: it.ID, Kind: it.Kind, SourceLogicalID: it.SourceLogicalID, Effective: it.Effective, Tokens: it.Tokens}
 	pt, err := json.Marshal(it)
 	if err != nil {
-		return row, WrapError(KindInternal, "seal item", err)
+		return row, carnet.WrapError(carnet.KindInternal, "seal item", err)
 	}
-	row.Sealed, err = s.Sealer.Seal(ctx, it.Patient, Binding{Kind: "item", ID: it.ID, Version: 1}, pt)
+	row.Sealed, err = s.Sealer.Seal(ctx, it.Patient, carnet.Binding{Kind: "item", ID: it.ID, Version: 1}, pt)
 	return row, err
 }
 
-func (s *Service) openItem(ctx context.Context, row ItemRow) (Item, error) {
-	pt, err := s.Sealer.Open(ctx, row.Patient, Binding{Kind: "item", ID: row.ID, Version: 1}, row.Sealed)
+func (s *Service) openItem(ctx context.Context, row carnet.ItemRow) (carnet.Item, error) {
+	pt, err := s.Sealer.Open(ctx, row.Patient, carnet.Binding{Kind: "item", ID: row.ID, Version: 1}, row.Sealed)
 	if err != nil {
-		return Item{}, err
+		return carnet.Item{}, err
 	}
-	var it Item
+	var it carnet.Item
 	if err := json.Unmarshal(pt, &it); err != nil {
-		return Item{}, WrapError(KindInternal, "open item", err)
+		return carnet.Item{}, carnet.WrapError(carnet.KindInternal, "open item", err)
 	}
 	it.Patient, it.ID, it.Kind = row.Patient, row.ID, row.Kind
 	return it, nil
@@ -48,14 +35,14 @@ func (s *Service) openItem(ctx context.Context, row ItemRow) (Item, error) {
 // visibleSources returns, for a patient, the latest row of each document
 // the caller may read, by logicalId: an item is visible exactly when its
 // source document is.
-func (s *Service) visibleSources(ctx context.Context, a *access) (map[string]DocumentRow, error) {
-	rows, err := s.Store.FindDocuments(ctx, a.row.Key, DocumentFilter{WithoutSealed: true, Statuses: []DocumentStatus{StatusCurrent, StatusArchived}})
+func (s *Service) visibleSources(ctx context.Context, a *access) (map[string]carnet.DocumentRow, error) {
+	rows, err := s.Store.FindDocuments(ctx, a.row.Key, carnet.DocumentFilter{WithoutSealed: true, Statuses: []carnet.DocumentStatus{carnet.StatusCurrent, carnet.StatusArchived}})
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]DocumentRow, len(rows))
+	out := make(map[string]carnet.DocumentRow, len(rows))
 	for i := range rows {
-		if a.permits(ActionRead, &rows[i]) {
+		if a.permits(carnet.ActionRead, &rows[i]) {
 			out[rows[i].LogicalID] = rows[i]
 		}
 	}
@@ -64,20 +51,20 @@ func (s *Service) visibleSources(ctx context.Context, a *access) (map[string]Doc
 
 // FindItems answers a QEDm search: the patient's items whose source
 // document the caller may read, filtered before paging and totals.
-func (s *Service) FindItems(ctx context.Context, r Request, q ItemQuery) (Page[Item], error) {
+func (s *Service) FindItems(ctx context.Context, r carnet.Request, q carnet.ItemQuery) (carnet.Page[carnet.Item], error) {
 	// An unknown patient has nothing: zero hits, not an error.
 	a, err := s.searchable(ctx, r, q.PatientKey, q.PatientID)
 	if a == nil || err != nil {
-		return Page[Item]{}, err
+		return carnet.Page[carnet.Item]{}, err
 	}
 	prow := a.row
 	sources, err := s.visibleSources(ctx, a)
 	if err != nil {
-		return Page[Item]{}, err
+		return carnet.Page[carnet.Item]{}, err
 	}
 	rows, err := s.Store.FindItems(ctx, prow.Key, q.Filter)
 	if err != nil {
-		return Page[Item]{}, err
+		return carnet.Page[carnet.Item]{}, err
 	}
 	visible := rows[:0]
 	for _, row := range rows {
@@ -88,7 +75,7 @@ func (s *Service) FindItems(ctx context.Context, r Request, q ItemQuery) (Page[I
 	if q.Chronological {
 		// The Store gives newest first, unknown times last; a chart wants
 		// the dated points oldest first.
-		dated := slices.IndexFunc(visible, func(r ItemRow) bool { return r.Effective.IsZero() })
+		dated := slices.IndexFunc(visible, func(r carnet.ItemRow) bool { return r.Effective.IsZero() })
 		if dated < 0 {
 			dated = len(visible)
 		}
@@ -99,12 +86,12 @@ func (s *Service) FindItems(ctx context.Context, r Request, q ItemQuery) (Page[I
 	if q.Page != "" {
 		n, err := strconv.Atoi(q.Page)
 		if err != nil || n < 0 {
-			return Page[Item]{}, Invalid(Issue{"error", "value", "the _page cursor is not one this server made", "_page"})
+			return carnet.Page[carnet.Item]{}, carnet.Invalid(carnet.Issue{Severity: "error", Code: "value", Diagnostics: "the _page cursor is not one this server made", Expression: "_page"})
 		}
 		start = min(n, len(visible))
 	}
 	end := min(start+s.count(q.Count), len(visible))
-	out := Page[Item]{Total: len(visible)}
+	out := carnet.Page[carnet.Item]{Total: len(visible)}
 	if end < len(visible) {
 		out.Next = strconv.Itoa(end)
 	}
@@ -112,31 +99,31 @@ func (s *Service) FindItems(ctx context.Context, r Request, q ItemQuery) (Page[I
 	for _, row := range visible[start:end] {
 		it, err := s.openItem(ctx, row)
 		if err != nil {
-			return Page[Item]{}, err
+			return carnet.Page[carnet.Item]{}, err
 		}
 		out.Items = append(out.Items, it)
 		ids = append(ids, it.SourceID)
 	}
-	return out, a.served(ctx, ActionSearch, ids)
+	return out, a.served(ctx, carnet.ActionSearch, ids)
 }
 
 // Item returns one item by id, if its source document is visible.
-func (s *Service) Item(ctx context.Context, r Request, kind ItemKind, id string) (Item, error) {
+func (s *Service) Item(ctx context.Context, r carnet.Request, kind carnet.ItemKind, id string) (carnet.Item, error) {
 	p, err := s.route(ctx, id)
 	if err != nil {
-		return Item{}, err
+		return carnet.Item{}, err
 	}
 	prow, err := s.Store.Patient(ctx, p)
 	if err != nil {
-		return Item{}, err
+		return carnet.Item{}, err
 	}
 	a, err := s.access(ctx, r, &prow)
 	if err != nil {
-		return Item{}, err
+		return carnet.Item{}, err
 	}
-	rows, err := s.Store.FindItems(ctx, p, ItemFilter{Kinds: []ItemKind{kind}})
+	rows, err := s.Store.FindItems(ctx, p, carnet.ItemFilter{Kinds: []carnet.ItemKind{kind}})
 	if err != nil {
-		return Item{}, err
+		return carnet.Item{}, err
 	}
 	for _, row := range rows {
 		if row.ID != id {
@@ -144,39 +131,30 @@ func (s *Service) Item(ctx context.Context, r Request, kind ItemKind, id string)
 		}
 		sources, err := s.visibleSources(ctx, a)
 		if err != nil {
-			return Item{}, err
+			return carnet.Item{}, err
 		}
 		src, ok := sources[row.SourceLogicalID]
 		if !ok {
 			// Denied: recorded with the source's latest row, told not found.
-			_, err := a.check(ctx, ActionRead, nil)
+			_, err := a.check(ctx, carnet.ActionRead, nil)
 			if err == nil {
-				err = s.recordDenial(ctx, a.refusal(ActionRead, nil, "source document not visible", nil))
+				err = s.recordDenial(ctx, a.refusal(carnet.ActionRead, nil, "source document not visible", nil))
 			}
-			return Item{}, err
+			return carnet.Item{}, err
 		}
 		it, err := s.openItem(ctx, row)
 		if err != nil {
-			return Item{}, err
+			return carnet.Item{}, err
 		}
-		return it, a.served(ctx, ActionRead, []string{src.ID})
+		return it, a.served(ctx, carnet.ActionRead, []string{src.ID})
 	}
-	return Item{}, errNotFound()
-}
-
-// DerivedSetUniqueID is the uniqueId of the submission set Carnet makes for
-// a document filed alone (ITI-105, ITI-106): an OID under 2.25 derived from
-// the document's uniqueId, so that a retried publication is recognised as
-// the same submission.
-func DerivedSetUniqueID(docUniqueID string) string {
-	h := sha256.Sum256([]byte("carnet iti-105 submission set\x00" + docUniqueID))
-	return "2.25." + new(big.Int).SetBytes(h[:16]).String()
+	return carnet.Item{}, errNotFound()
 }
 
 // deriveMissing fills what a producer left out with what the document's
 // header states (ITI-105 with a CDA, ITI-106). Declared values are kept:
 // contradictions are the consistency check's.
-func deriveMissing(d *SubmittedDocument, x Extraction) {
+func deriveMissing(d *carnet.SubmittedDocument, x carnet.Extraction) {
 	m, h := &d.Meta, x.Derived
 	if d.UniqueID == "" {
 		d.UniqueID = x.UniqueID
@@ -223,36 +201,36 @@ func deriveMissing(d *SubmittedDocument, x Extraction) {
 // document; its metadata is read from its own header (CDA R2), and it is
 // filed as ITI-105 would file it. A retry of the same document is the same
 // submission. It returns the filing and the new document.
-func (s *Service) PublishContent(ctx context.Context, r Request, contentType string, content []byte) (SubmissionResult, Document, error) {
+func (s *Service) PublishContent(ctx context.Context, r carnet.Request, contentType string, content []byte) (carnet.SubmissionResult, carnet.Document, error) {
 	const path = "Parameters.parameter[0].resource"
 	if s.Extractor == nil {
-		return SubmissionResult{}, Document{}, &Error{Kind: KindUnsupported, Msg: "this server reads no document content"}
+		return carnet.SubmissionResult{}, carnet.Document{}, &carnet.Error{Kind: carnet.KindUnsupported, Msg: "this server reads no document content"}
 	}
 	x, ok, err := s.Extractor.Extract(contentType, content)
 	if err != nil {
-		return SubmissionResult{}, Document{}, Invalid(Issue{"error", "invalid", "the document cannot be read: " + ErrorMessage(err), path})
+		return carnet.SubmissionResult{}, carnet.Document{}, carnet.Invalid(carnet.Issue{Severity: "error", Code: "invalid", Diagnostics: "the document cannot be read: " + carnet.ErrorMessage(err), Expression: path})
 	}
 	if !ok {
-		return SubmissionResult{}, Document{}, &Error{Kind: KindUnsupported, Msg: "metadata can be generated from CDA R2 documents only",
-			Issues: []Issue{{"error", "not-supported", "metadata can be generated from CDA R2 documents only (text/xml)", path + ".contentType"}}}
+		return carnet.SubmissionResult{}, carnet.Document{}, &carnet.Error{Kind: carnet.KindUnsupported, Msg: "metadata can be generated from CDA R2 documents only",
+			Issues: []carnet.Issue{{Severity: "error", Code: "not-supported", Diagnostics: "metadata can be generated from CDA R2 documents only (text/xml)", Expression: path + ".contentType"}}}
 	}
 	if x.UniqueID == "" || x.Patient.Value == "" {
-		return SubmissionResult{}, Document{}, Invalid(Issue{"error", "required", "the document's header names no id or no patient INS: its metadata cannot be generated", path})
+		return carnet.SubmissionResult{}, carnet.Document{}, carnet.Invalid(carnet.Issue{Severity: "error", Code: "required", Diagnostics: "the document's header names no id or no patient INS: its metadata cannot be generated", Expression: path})
 	}
 	if contentType == "" {
 		contentType = "text/xml"
 	}
 	// Only the patient comes from here: Provide reads the rest of the
 	// metadata from the header, as for an ITI-105 that left it out.
-	sub := Submission{
+	sub := carnet.Submission{
 		Patient: x.Patient, PatientPath: path,
-		Set:       SubmissionSet{SourceID: "urn:carnet:generate-metadata", Title: x.Derived.Title, Authors: x.Derived.Authors},
+		Set:       carnet.SubmissionSet{SourceID: "urn:carnet:generate-metadata", Title: x.Derived.Title, Authors: x.Derived.Authors},
 		SetPath:   path,
-		Documents: []SubmittedDocument{{Path: path, Meta: DocumentMeta{ContentType: contentType}, Content: content}},
+		Documents: []carnet.SubmittedDocument{{Path: path, Meta: carnet.DocumentMeta{ContentType: contentType}, Content: content}},
 	}
 	res, err := s.Provide(ctx, r, sub)
 	if err != nil {
-		return SubmissionResult{}, Document{}, err
+		return carnet.SubmissionResult{}, carnet.Document{}, err
 	}
 	return res, res.Documents[0], nil
 }

@@ -1,0 +1,60 @@
+package carnet
+
+import "time"
+
+// TextIndexer is the full-text analysis the Service indexes and searches
+// with (package fulltext): one analyzer for documents and queries, and
+// BM25 scoring. Terms become blind tokens (Sealer.Token) before the Store
+// sees them.
+type TextIndexer interface {
+	// TermCounts returns the terms of text with their frequencies, and the
+	// text's length in terms.
+	TermCounts(text string) (tf map[string]int, length int)
+	// QueryTerms returns the distinct terms of a query.
+	QueryTerms(q string) []string
+	// Score returns the BM25 score of each document (by LogicalID) for a
+	// query whose terms' tokens are query, given their postings and the
+	// record's statistics.
+	Score(query []string, postings []Posting, docs int, totalLen int64) map[string]float64
+}
+
+// CareFinding is an out-of-range result of a document, from clear fields.
+type CareFinding struct {
+	ItemID         string
+	Code           Coding
+	Interpretation string // H, L, HH, LL, A, AA ("A" when only known abnormal)
+}
+
+// CareDoc is one document the caller may see, for the point-of-care view:
+// its row without the sealed part, its abnormal results, its text score.
+type CareDoc struct {
+	Row DocumentRow
+	// Filed is when the document was first filed: Row.Date is when its
+	// latest metadata version was made (a mask, an archiving), which is no
+	// news of a document.
+	Filed         time.Time
+	Findings      []CareFinding
+	TextScore     float64
+	LabelsChanged bool // its confidentiality changed since the caller's last visit
+}
+
+// CareView is what the pastille ranks: the record's documents the caller
+// may see, and when the caller last opened the record.
+type CareView struct {
+	// Stamp is the record's stamp (Store.RecordStamp) the view was read at:
+	// callers may cache what they derive from the same rows under it.
+	Stamp     string
+	Patient   PatientKey
+	INS       Identifier
+	Now       time.Time
+	LastVisit time.Time // zero: first visit
+	Query     string
+	Docs      []CareDoc
+}
+
+// CareDetails are the documents and results the caller is shown in full
+// (the ones the ranking put on top), opened.
+type CareDetails struct {
+	Documents map[string]Document // by id
+	Items     map[string]Item     // abnormal results of those documents, by item id
+}
