@@ -22,7 +22,13 @@ type Actor struct {
 	Profession string     `json:"profession,omitempty"` // TRE_G15 code, e.g. G15_10
 	Specialty  string     `json:"specialty,omitempty"`  // e.g. G15_10/SM04
 	Scopes     []string   `json:"-"`                    // SMART v2 scopes granted
-	Org        Identifier `json:"org,omitzero"`         // the organisation acting (FINESS), if any
+	Org        Identifier `json:"org,omitzero"`         // the organisation acting (FINESS), if any: Orgs[0]
+	// Orgs are every organisation the token names (FINESS): software of a
+	// group may file for several structures.
+	Orgs []Identifier `json:"orgs,omitempty"`
+	// Centre15: a regulating physician of a SAMU – centre 15, the only
+	// professionals who may use the centre 15 mode (ETREAT).
+	Centre15 bool `json:"centre15,omitempty"`
 	// LegalRepresentative: a patient actor acting for the patient whose INS
 	// is ID (a parent for a minor), not the patient themselves.
 	LegalRepresentative bool `json:"legalRepresentative,omitempty"`
@@ -60,11 +66,36 @@ type AccessRequest struct {
 	Reason   string
 	Patient  *PatientRow
 	Document *DocumentRow
+	// Change is what an update of a document changes (ActionUpdate on a
+	// document); nil decides whether the actor may change it at all.
+	Change *Change
+	// Filing is what a document being filed names (ActionCreate with a
+	// Document): who may file it depends on its authors and class.
+	Filing *Filing
 	Now      time.Time
 	// Settings are the record's access choices (Patient.Settings).
 	Settings AccessSettings
 	// Relation is how a patient actor stands to the record.
 	Relation PatientRelation
+}
+
+// Change is a change of a document's metadata as the policy decides it:
+// labels added or removed, a new status, or its replacement by a new
+// document.
+type Change struct {
+	Status       DocumentStatus // "" keeps the status
+	AddLabels    []string       // confidentiality codes added
+	RemoveLabels []string       // confidentiality codes removed
+	Replace      bool           // the document is replaced (relatesTo replaces)
+}
+
+// Filing is what the policy reads of a document being filed: the authors
+// its metadata names, those its own header names (a CDA's
+// ClinicalDocument/author; nil when the content states none) and its class.
+type Filing struct {
+	Authors       []Author
+	HeaderAuthors []Author
+	Class         Coding
 }
 
 // Decision is the policy's answer. Reasons are for the audit trail only,

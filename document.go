@@ -33,6 +33,19 @@ const (
 	LabelInvisibleLegalRep = "INVISIBLE_REPRESENTANTS_LEGAUX" // hidden from legal representatives
 )
 
+// Class codes (TRE_A03, JDV_J57): a patient's own documents have their
+// class, never a professional's.
+const (
+	ClassSystem          = "urn:oid:1.2.250.1.213.1.1.4.1"
+	ClassPatientDocument = "90" // document du patient
+)
+
+// IsPatientClass reports whether c is the class of a patient's own
+// documents.
+func IsPatientClass(c Coding) bool {
+	return c.Code == ClassPatientDocument && (c.System == "" || c.System == ClassSystem || c.System == "1.2.250.1.213.1.1.4.1")
+}
+
 // Coding is a code from a code system, as in FHIR.
 type Coding struct {
 	System  string `json:"system,omitempty"`
@@ -135,7 +148,53 @@ type Document struct {
 	SubmissionSet string         `json:"submissionSet"` // the List id it was submitted in
 	ContentID     string         `json:"contentId"`     // where its bytes are (Binary id)
 	Date          time.Time      `json:"date"`          // when Carnet registered this version
-	Meta          DocumentMeta   `json:"meta"`
+	// Filer is who filed the document (FilerOf): what the write rules read
+	// (software changes what it filed) and the namespace its uniqueId is
+	// unique in.
+	Filer string       `json:"filer,omitempty"`
+	Meta  DocumentMeta `json:"meta"`
+	// PatientNotified: the patient was told of this document (it was not
+	// invisible to them when filed, or a later change made it visible).
+	PatientNotified bool `json:"patientNotified,omitempty"`
+}
+
+// FilerOf is the filer value of an actor: "professional|RPPS",
+// "system|issuer|client id" or "patient" (the patient and their legal
+// representatives file into one namespace: the patient's).
+func FilerOf(a Actor) string {
+	switch a.Kind {
+	case ActorProfessional:
+		return "professional|" + a.ID.Value
+	case ActorSystem:
+		return "system|" + a.ID.System + "|" + a.ID.Value
+	case ActorPatient:
+		return "patient"
+	}
+	return ""
+}
+
+// OrgKey returns the key an organisation identifier is compared by: its
+// FINESS when it names one (a 9-digit FINESS, or a Struct_IdNat "1" +
+// FINESS), so that the FINESS of a token and the Struct_IdNat of a
+// document's author compare equal; otherwise its value; "" for none.
+func OrgKey(id Identifier) string {
+	v := id.Value
+	if oid := id.OID(); oid != "" && oid != OIDStructure {
+		return ""
+	}
+	if len(v) == 10 && v[0] == '1' && isDigits(v) {
+		return v[1:]
+	}
+	return v
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // SubmissionSet is a group of documents submitted together (MHD List).

@@ -12,6 +12,7 @@ const (
 	OIDInsTestNIR = "1.2.250.1.213.1.4.10" // test NIR: demo and tests only
 	OIDInsTestNIA = "1.2.250.1.213.1.4.11" // test NIA: demo and tests only
 	OIDRPPS       = "1.2.250.1.71.4.2.1"   // RPPS professional id (PS_IdNat)
+	OIDStructure  = "1.2.250.1.71.4.2.2"   // structures: Struct_IdNat ("1" + FINESS, …) or the FINESS itself
 	OIDVisibility = "1.2.250.1.213.1.1.4.13"
 )
 

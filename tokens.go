@@ -43,6 +43,8 @@ const (
 	TokDesignationType = "designationType"
 	TokInterpretation  = "interpretation" // an item's result interpretation (H, HH, L, …)
 	TokContentHash     = "content-hash"   // blind token of a document's SHA-256, to fold duplicates
+	TokFiler           = "filer"          // who filed the document (FilerOf): what the write rules read
+	TokAuthorOrg       = "author.org"     // each author's organisation (OrgKey): software acts for its organisations' authors
 )
 
 // DocumentTokens returns the clear tokens d is indexed under: the one place
@@ -52,6 +54,8 @@ const (
 //
 //	type, class, format, facility, setting, event, label   codings (CodingTokens)
 //	author       the author's identifier value (RPPS), what the policy reads
+//	author.org   each author's organisation (OrgKey), what the policy reads for software
+//	filer        who filed the document (FilerOf), what the policy reads for changes
 //	identifier   uniqueId, other identifiers, entryUUID (urn:uuid:id), logicalId; OIDs with and without urn:oid:
 //	related      the FHIR id of each relatesTo target
 //	content      the content id
@@ -70,9 +74,17 @@ func DocumentTokens(d Document) []Token {
 		ts = append(ts, CodingTokens(TokLabel, c)...)
 	}
 	for _, a := range m.Authors {
-		if a.ID.Value != "" {
+		if a.ID.Value != "" && a.ID.OID() == OIDRPPS {
+			// Professionals only: a patient author's INS is identifying and
+			// never stands in clear.
 			ts = append(ts, Token{TokAuthor, a.ID.Value})
 		}
+		if k := OrgKey(a.OrgID); k != "" {
+			ts = append(ts, Token{TokAuthorOrg, k})
+		}
+	}
+	if d.Filer != "" {
+		ts = append(ts, Token{TokFiler, d.Filer})
 	}
 	ids := []string{d.UniqueID, d.LogicalID}
 	for _, id := range m.Identifiers {

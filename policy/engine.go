@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/carnet-sante/carnet"
@@ -77,6 +78,18 @@ const (
 	ReasonEmergencyConsent   = "emergency-consent-denied"
 	ReasonConsentChoice      = "patient-choice"
 	ReasonSystemConsent      = "system-consent-denied"
+	// Write rules (docs/ACCESS.md, "Writes").
+	ReasonCentre15NotRegulator = "centre-15-not-regulator"
+	ReasonEmergencyReadOnly    = "emergency-read-only"
+	ReasonFilerNotAuthor       = "filer-not-author"
+	ReasonAuthorOutsideOrg     = "author-outside-organisation"
+	ReasonPatientDocumentOnly  = "patient-document-only"
+	ReasonPatientClass         = "patient-class-reserved"
+	ReasonUnmaskPatientOnly    = "unmask-patient-only"
+	ReasonChangeNotAllowed     = "change-not-allowed"
+	ReasonSystemNotFiler       = "system-not-for-document"
+	ReasonSystemFiler          = "system-filed"
+	ReasonSystemOrgAuthor      = "system-organisation-author"
 )
 
 // Warnings shown to a professional who is permitted a labelled document.
@@ -215,6 +228,9 @@ func (e *Engine) professional(d *decision, in Input, mode carnet.Mode, closed bo
 			return d.deny(ReasonBTGRefused, "the patient refused bris de glace")
 		}
 	case carnet.ModeCentre15:
+		if !req.Actor.Centre15 {
+			return d.deny(ReasonCentre15NotRegulator, "centre 15 mode is for the SAMU's regulating physicians")
+		}
 		if s.RefuseCentre15 {
 			return d.deny(ReasonCentre15Refused, "the patient refused centre 15 access")
 		}
@@ -225,6 +241,11 @@ func (e *Engine) professional(d *decision, in Input, mode carnet.Mode, closed bo
 		}
 	}
 	if req.Action == carnet.ActionCreate {
+		if f := req.Filing; f != nil {
+			if code, why := professionalFiling(req.Actor, f); code != "" {
+				return d.deny(code, why)
+			}
+		}
 		notify()
 		return d.permit(ReasonFiling, "filing needs no authorisation")
 	}
@@ -233,6 +254,9 @@ func (e *Engine) professional(d *decision, in Input, mode carnet.Mode, closed bo
 			return d.deny(ReasonEmergencyConsent, "a care relationship is declared in normal mode")
 		}
 		return d.permit(ReasonDeclareCareTeam, "the professional attests the care relationship")
+	}
+	if emergency && (req.Action == carnet.ActionUpdate || req.Action == carnet.ActionDelete) {
+		return d.deny(ReasonEmergencyReadOnly, "emergency modes read; they change nothing")
 	}
 	doc := req.Document
 	if doc != nil {
@@ -243,6 +267,11 @@ func (e *Engine) professional(d *decision, in Input, mode carnet.Mode, closed bo
 			return d.deny(ReasonRestricted, "")
 		}
 		if hasToken(doc, carnet.TokAuthor, id) {
+			if req.Action == carnet.ActionUpdate {
+				if code, why := authorChange(req.Change); code != "" {
+					return d.deny(code, why)
+				}
+			}
 			warn(d, doc)
 			notify()
 			return d.permit(ReasonAuthor, "")
@@ -331,6 +360,11 @@ func patient(d *decision, in Input, closed bool) carnet.Decision {
 		if closed {
 			return d.deny(ReasonRecordClosed, "nothing new is filed")
 		}
+		if f := req.Filing; f != nil {
+			if code, why := patientFiling(f); code != "" {
+				return d.deny(code, why)
+			}
+		}
 		return d.permit(who, "")
 	case carnet.ActionConsent:
 		d.because(ReasonConsentChoice, "")
@@ -356,6 +390,11 @@ func patient(d *decision, in Input, closed bool) carnet.Decision {
 	if in.Relation == RelationLegalRep && hasLabel(doc, carnet.LabelInvisibleLegalRep) {
 		return d.deny(ReasonInvisibleLegalRep, "")
 	}
+	if req.Action == carnet.ActionUpdate {
+		if code, why := patientChange(in.Relation, doc, req.Change); code != "" {
+			return d.deny(code, why)
+		}
+	}
 	return d.permit(who, "")
 }
 
@@ -366,6 +405,11 @@ func system(d *decision, in Input, closed bool) carnet.Decision {
 	case carnet.ActionCreate:
 		if closed {
 			return d.deny(ReasonRecordClosed, "nothing new is filed")
+		}
+		if f := req.Filing; f != nil {
+			if code, why := systemFiling(req.Actor, f); code != "" {
+				return d.deny(code, why)
+			}
 		}
 		return d.permit(ReasonFiling, "producing software")
 	case carnet.ActionConsent:
@@ -382,6 +426,21 @@ func system(d *decision, in Input, closed bool) carnet.Decision {
 		}
 		if closed {
 			return d.deny(ReasonRecordClosed, "")
+		}
+		// Software changes what it filed, or what it may file: documents
+		// of its organisations' authors.
+		switch {
+		case hasToken(doc, carnet.TokFiler, carnet.FilerOf(req.Actor)):
+			d.because(ReasonSystemFiler, "")
+		case sharesOrg(doc, req.Actor):
+			d.because(ReasonSystemOrgAuthor, "")
+		default:
+			return d.deny(ReasonSystemNotFiler, "neither filed by this software nor by an author of its organisations")
+		}
+		if req.Action == carnet.ActionUpdate {
+			if code, why := authorChange(req.Change); code != "" {
+				return d.deny(code, why)
+			}
 		}
 		return d.permit(ReasonSystemForAuthor, "producing software acts for its authors")
 	}
@@ -414,6 +473,139 @@ func hasToken(doc *carnet.DocumentRow, kind, v string) bool {
 func hasLabel(doc *carnet.DocumentRow, code string) bool {
 	for _, t := range doc.Tokens {
 		if t.Kind == carnet.TokLabel && (t.Value == code || strings.HasSuffix(t.Value, "|"+code)) {
+			return true
+		}
+	}
+	return false
+}
+
+// changeable are the confidentiality codes a metadata change may add or
+// remove; the others are set when a document is filed.
+var changeable = []string{carnet.LabelMasquePS, carnet.LabelInvisiblePatient, carnet.LabelInvisibleLegalRep}
+
+// authorChange decides what a document's author (or the software acting
+// for them) may change: anything but unmasking, which is the patient's.
+func authorChange(c *carnet.Change) (string, string) {
+	if c == nil {
+		return "", ""
+	}
+	for _, l := range slices.Concat(c.AddLabels, c.RemoveLabels) {
+		if !slices.Contains(changeable, l) {
+			return ReasonChangeNotAllowed, "label " + l + " is set when the document is filed"
+		}
+	}
+	if slices.Contains(c.RemoveLabels, carnet.LabelMasquePS) {
+		return ReasonUnmaskPatientOnly, "only the patient unmasks"
+	}
+	return "", ""
+}
+
+// patientChange decides what the patient side may change: masking to
+// professionals; hiding from legal representatives (the patient only);
+// replacing the patient's own documents. Never the status, never what is
+// hidden from the patient.
+func patientChange(rel Relation, doc *carnet.DocumentRow, c *carnet.Change) (string, string) {
+	if c == nil {
+		return "", ""
+	}
+	if c.Status != "" {
+		return ReasonChangeNotAllowed, "a document's status is its author's"
+	}
+	for _, l := range slices.Concat(c.AddLabels, c.RemoveLabels) {
+		switch {
+		case l == carnet.LabelMasquePS:
+		case l == carnet.LabelInvisibleLegalRep && rel == RelationSelf:
+		default:
+			return ReasonChangeNotAllowed, "the patient side does not set " + l
+		}
+	}
+	if c.Replace && !hasToken(doc, carnet.TokFiler, carnet.FilerOf(carnet.Actor{Kind: carnet.ActorPatient})) {
+		return ReasonPatientDocumentOnly, "the patient replaces only their own documents"
+	}
+	return "", ""
+}
+
+// professionalFiling: a professional files the documents they author, as
+// the metadata and the document's own header say.
+func professionalFiling(a carnet.Actor, f *carnet.Filing) (string, string) {
+	if carnet.IsPatientClass(f.Class) {
+		return ReasonPatientClass, "class 90 is the patient's own documents"
+	}
+	if !namesProfessional(f.Authors, a.ID.Value) {
+		return ReasonFilerNotAuthor, "the metadata does not name the filer as an author"
+	}
+	if f.HeaderAuthors != nil && !namesProfessional(f.HeaderAuthors, a.ID.Value) {
+		return ReasonFilerNotAuthor, "the document's header does not name the filer as an author"
+	}
+	return "", ""
+}
+
+// systemFiling: software files for the authors of its organisations: every
+// professional or organisation author, in the metadata and the header,
+// names one of them, and there is at least one.
+func systemFiling(a carnet.Actor, f *carnet.Filing) (string, string) {
+	orgs := actorOrgs(a)
+	if len(orgs) == 0 {
+		return ReasonAuthorOutsideOrg, "the software's token names no organisation"
+	}
+	if carnet.IsPatientClass(f.Class) {
+		return ReasonPatientClass, "class 90 is the patient's own documents"
+	}
+	n := 0
+	for _, au := range slices.Concat(f.Authors, f.HeaderAuthors) {
+		pro, org := isProfessional(au), carnet.OrgKey(au.OrgID)
+		if !pro && org == "" {
+			continue // a device or the patient: acts for no one
+		}
+		if org == "" || !slices.Contains(orgs, org) {
+			return ReasonAuthorOutsideOrg, "an author names no organisation of the software"
+		}
+		n++
+	}
+	if n == 0 {
+		return ReasonAuthorOutsideOrg, "no author of the software's organisations"
+	}
+	return "", ""
+}
+
+// patientFiling: the patient side files the patient's own documents.
+func patientFiling(f *carnet.Filing) (string, string) {
+	if !carnet.IsPatientClass(f.Class) {
+		return ReasonPatientDocumentOnly, "a patient files documents of class 90 (document du patient)"
+	}
+	for _, au := range slices.Concat(f.Authors, f.HeaderAuthors) {
+		if isProfessional(au) || carnet.OrgKey(au.OrgID) != "" {
+			return ReasonPatientDocumentOnly, "a patient's document names no professional or organisation as author"
+		}
+	}
+	return "", ""
+}
+
+func isProfessional(a carnet.Author) bool {
+	return a.ID.Value != "" && a.ID.OID() == carnet.OIDRPPS
+}
+
+func namesProfessional(as []carnet.Author, rpps string) bool {
+	return rpps != "" && slices.ContainsFunc(as, func(a carnet.Author) bool { return isProfessional(a) && a.ID.Value == rpps })
+}
+
+// actorOrgs returns the organisations an actor's token names (OrgKey).
+func actorOrgs(a carnet.Actor) []string {
+	var out []string
+	for _, id := range append([]carnet.Identifier{a.Org}, a.Orgs...) {
+		if k := carnet.OrgKey(id); k != "" && !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// sharesOrg reports whether one of the document's authors names one of
+// the actor's organisations.
+func sharesOrg(doc *carnet.DocumentRow, a carnet.Actor) bool {
+	orgs := actorOrgs(a)
+	for _, t := range doc.Tokens {
+		if t.Kind == carnet.TokAuthorOrg && slices.Contains(orgs, t.Value) {
 			return true
 		}
 	}

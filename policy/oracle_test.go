@@ -17,6 +17,8 @@ const (
 	patientINS = "1850775123456"
 	repINS     = "1620775654321"
 	docLogical = "doc-1"
+	orgF1      = "750000001" // the system's organisation (FINESS)
+	orgF2      = "750000002" // another organisation
 )
 
 var testNow = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
@@ -28,6 +30,8 @@ type scenario struct {
 	labels                    []string
 	status, mode, reason      string
 	doctype                   string // "" for a record-level request
+	change                    string // oracle column change, "" for none
+	filing                    string // oracle column filing, "" for none
 }
 
 // request builds the request and the settings lookup a scenario describes.
@@ -64,7 +68,8 @@ func (sc scenario) request() (carnet.AccessRequest, Settings) {
 	}
 	switch sc.actor {
 	case "pro":
-		req.Actor = carnet.Actor{Kind: carnet.ActorProfessional, ID: carnet.Identifier{System: "urn:oid:" + carnet.OIDRPPS, Value: proID}}
+		req.Actor = carnet.Actor{Kind: carnet.ActorProfessional, ID: carnet.Identifier{System: "urn:oid:" + carnet.OIDRPPS, Value: proID},
+			Centre15: sc.flags["regulator"]}
 		req.Actor.Profession, _, _ = strings.Cut(sc.profession, "/")
 		if strings.Contains(sc.profession, "/") {
 			req.Actor.Specialty = sc.profession
@@ -79,6 +84,9 @@ func (sc scenario) request() (carnet.AccessRequest, Settings) {
 		req.Actor = carnet.Actor{Kind: carnet.ActorPatient, ID: carnet.Identifier{System: "urn:oid:" + carnet.OIDInsNIR, Value: "2991299999999"}}
 	case "system":
 		req.Actor = carnet.Actor{Kind: carnet.ActorSystem, ID: carnet.Identifier{System: "urn:carnet:actor", Value: "lgc-1"}}
+		if !sc.flags["noorg"] {
+			req.Actor.Orgs = []carnet.Identifier{{System: "urn:oid:" + carnet.OIDStructure, Value: orgF1}}
+		}
 	default:
 		req.Actor = carnet.Actor{Kind: carnet.ActorKind(sc.actor)}
 	}
@@ -93,9 +101,85 @@ func (sc scenario) request() (carnet.AccessRequest, Settings) {
 			doc.Tokens = append(doc.Tokens, carnet.CodingTokens(carnet.TokLabel, carnet.Coding{System: "urn:oid:" + carnet.OIDVisibility, Code: l})...)
 		}
 		doc.Tokens = append(doc.Tokens, carnet.Token{Kind: carnet.TokAuthor, Value: author})
+		org := orgF2
+		if sc.flags["orgauthor"] {
+			org = orgF1
+		}
+		doc.Tokens = append(doc.Tokens, carnet.Token{Kind: carnet.TokAuthorOrg, Value: org})
+		switch {
+		case sc.flags["filer"]:
+			doc.Tokens = append(doc.Tokens, carnet.Token{Kind: carnet.TokFiler, Value: carnet.FilerOf(req.Actor)})
+		case sc.flags["patientdoc"]:
+			doc.Tokens = append(doc.Tokens, carnet.Token{Kind: carnet.TokFiler, Value: carnet.FilerOf(carnet.Actor{Kind: carnet.ActorPatient})})
+		default:
+			doc.Tokens = append(doc.Tokens, carnet.Token{Kind: carnet.TokFiler, Value: "system|urn:carnet:actor|another"})
+		}
 		req.Document = doc
 	}
+	req.Change = parseChange(sc.change)
+	if sc.filing != "" {
+		req.Filing = parseFiling(sc.filing)
+	}
 	return req, s
+}
+
+// parseChange reads the change column: +LABEL, -LABEL, status:STATUS, replace.
+func parseChange(s string) *carnet.Change {
+	if s == "" {
+		return nil
+	}
+	c := &carnet.Change{}
+	for _, f := range strings.Fields(s) {
+		switch {
+		case f == "replace":
+			c.Replace = true
+		case strings.HasPrefix(f, "status:"):
+			c.Status = carnet.DocumentStatus(strings.TrimPrefix(f, "status:"))
+		case strings.HasPrefix(f, "+"):
+			c.AddLabels = append(c.AddLabels, f[1:])
+		case strings.HasPrefix(f, "-"):
+			c.RemoveLabels = append(c.RemoveLabels, f[1:])
+		}
+	}
+	return c
+}
+
+// parseFiling reads the filing column: meta:WHO header:WHO class:CODE.
+func parseFiling(s string) *carnet.Filing {
+	f := &carnet.Filing{Class: carnet.Coding{System: carnet.ClassSystem, Code: "10"}}
+	who := func(w string) []carnet.Author {
+		rpps := func(v string) carnet.Identifier { return carnet.Identifier{System: "urn:oid:" + carnet.OIDRPPS, Value: v} }
+		org := func(v string) carnet.Identifier { return carnet.Identifier{System: "urn:oid:" + carnet.OIDStructure, Value: "1" + v} }
+		switch w {
+		case "self":
+			return []carnet.Author{{ID: rpps(proID), OrgID: org(orgF1)}}
+		case "other":
+			return []carnet.Author{{ID: rpps(otherPro), OrgID: org(orgF1)}}
+		case "orgother":
+			return []carnet.Author{{ID: rpps(otherPro), OrgID: org(orgF2)}}
+		case "noorgauthor":
+			return []carnet.Author{{ID: rpps(otherPro)}}
+		case "org":
+			return []carnet.Author{{Org: "Structure", OrgID: org(orgF1)}}
+		case "patient":
+			return []carnet.Author{{ID: carnet.Identifier{System: "urn:oid:" + carnet.OIDInsNIR, Value: patientINS}, Family: "Patient"}}
+		case "none":
+			return []carnet.Author{}
+		}
+		panic("filing: unknown author kind " + w)
+	}
+	for _, part := range strings.Fields(s) {
+		k, v, _ := strings.Cut(part, ":")
+		switch k {
+		case "meta":
+			f.Authors = who(v)
+		case "header":
+			f.HeaderAuthors = who(v)
+		case "class":
+			f.Class.Code = v
+		}
+	}
+	return f
 }
 
 func TestDecisionsOracle(t *testing.T) {
@@ -125,6 +209,7 @@ func TestDecisionsOracle(t *testing.T) {
 		sc := scenario{
 			actor: r[0], profession: dash(r[1]), action: r[2], flags: map[string]bool{},
 			labels: strings.Fields(dash(r[4])), status: r[5], mode: r[6], reason: dash(r[7]), doctype: dash(r[8]),
+			change: dash(r[12]), filing: dash(r[13]),
 		}
 		for _, fl := range strings.Fields(dash(r[3])) {
 			sc.flags[fl] = true

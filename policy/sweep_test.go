@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"maps"
 	"strings"
 	"testing"
 
@@ -26,8 +27,13 @@ func TestSweepInvariants(t *testing.T) {
 	}
 	labelSets := [][]string{nil, {"N"}, {"MASQUE_PS"}, {"INVISIBLE_PATIENT"}, {"INVISIBLE_REPRESENTANTS_LEGAUX"}, {"MASQUE_PS", "INVISIBLE_PATIENT"}}
 	statuses := []string{"current", "archived", "deleted"} // superseded is read as archived
-	type modeReason struct{ mode, reason string }
-	modes := []modeReason{{"normal", ""}, {"btg", "malaise"}, {"btg", ""}, {"btg", " \t"}, {"etreat", ""}}
+	type modeReason struct {
+		mode, reason string
+		regulator    bool // a SAMU – centre 15 regulator
+	}
+	modes := []modeReason{{"normal", "", false}, {"btg", "malaise", false}, {"btg", "", false}, {"btg", " \t", false}, {"etreat", "", false}, {"etreat", "", true}}
+	// Updates are swept over the changes a PATCH or a replacement makes.
+	changes := []string{"", "+MASQUE_PS", "-MASQUE_PS", "+INVISIBLE_PATIENT", "-INVISIBLE_PATIENT", "+INVISIBLE_REPRESENTANTS_LEGAUX", "status:archived", "status:superseded", "replace"}
 	actions := []string{"create", "read", "search", "update", "delete", "consent"}
 	type docCase struct {
 		doctype string
@@ -46,12 +52,16 @@ func TestSweepInvariants(t *testing.T) {
 	}
 	// Patients, representatives and systems are swept over the settings
 	// that concern them; the others are professionals' lists.
-	otherFlags := []string{"closed", "closedrow", "restricted", "refusebtg", "maskedemergency", "author"}
+	patientFlags := []string{"closed", "closedrow", "restricted", "refusebtg", "author", "patientdoc"}
+	systemFlags := []string{"closed", "closedrow", "restricted", "author", "filer", "orgauthor"}
 	n := 0
 	for _, a := range actors {
 		fl := proFlags
-		if a.actor != "pro" {
-			fl = otherFlags
+		switch a.actor {
+		case "system":
+			fl = systemFlags
+		case "patient", "rep", "stranger":
+			fl = patientFlags
 		}
 		for _, act := range actions {
 			for bits := 0; bits < 1<<len(fl); bits++ {
@@ -61,17 +71,29 @@ func TestSweepInvariants(t *testing.T) {
 				}
 				for _, dc := range docs {
 					for _, mr := range modes {
-						sc := scenario{actor: a.actor, profession: a.profession, action: act, flags: flags,
-							labels: dc.labels, status: dc.status, mode: mr.mode, reason: mr.reason, doctype: dc.doctype}
-						req, s := sc.request()
-						req.Settings = s
-						got := e.Decide(req)
-						if e.Permits(req) != got.Permit {
-							t.Fatalf("Permits and Decide disagree on %+v", sc)
+						cs := []string{""}
+						if act == "update" && (mr.mode == "normal" || mr.regulator) {
+							// Emergency modes change nothing: one change is enough there.
+							cs = changes
 						}
-						n++
-						if msg := violation(sc, got); msg != "" {
-							t.Fatalf("%s: %+v decided %v %q", msg, sc, got.Permit, got.Reasons)
+						for _, ch := range cs {
+							fl := flags
+							if mr.regulator {
+								fl = maps.Clone(flags)
+								fl["regulator"] = true
+							}
+							sc := scenario{actor: a.actor, profession: a.profession, action: act, flags: fl,
+								labels: dc.labels, status: dc.status, mode: mr.mode, reason: mr.reason, doctype: dc.doctype, change: ch}
+							req, s := sc.request()
+							req.Settings = s
+							got := e.Decide(req)
+							if e.Permits(req) != got.Permit {
+								t.Fatalf("Permits and Decide disagree on %+v", sc)
+							}
+							n++
+							if msg := violation(sc, got); msg != "" {
+								t.Fatalf("%s: %+v decided %v %q", msg, sc, got.Permit, got.Reasons)
+							}
 						}
 					}
 				}
@@ -120,6 +142,21 @@ func violation(sc scenario, d carnet.Decision) string {
 		return "bris de glace permitted although the patient refused it"
 	case sc.mode == "etreat" && f["refusec15"]:
 		return "centre 15 permitted although the patient refused it"
+	case sc.mode == "etreat" && !f["regulator"]:
+		return "centre 15 permitted to a professional who does not regulate a SAMU"
+	case emergency && (sc.action == "update" || sc.action == "delete"):
+		return "an emergency mode changed a document"
+	case doc && sc.action == "update" && strings.Contains(sc.change, "-MASQUE_PS") && sc.actor != "patient" && sc.actor != "rep":
+		return "someone other than the patient side unmasked a document"
+	case doc && sc.action == "update" && (sc.actor == "patient" || sc.actor == "rep") &&
+		(strings.Contains(sc.change, "status:") || strings.Contains(sc.change, "INVISIBLE_PATIENT")):
+		return "the patient side changed a status or what is hidden from the patient"
+	case doc && sc.action == "update" && sc.actor == "rep" && strings.Contains(sc.change, "INVISIBLE_REPRESENTANTS_LEGAUX"):
+		return "a legal representative changed what is hidden from representatives"
+	case doc && sc.action == "update" && sc.change == "replace" && (sc.actor == "patient" || sc.actor == "rep") && !f["patientdoc"] && !f["filer"]:
+		return "the patient side replaced a document that is not the patient's"
+	case sc.actor == "system" && doc && (sc.action == "update" || sc.action == "delete") && !f["filer"] && !f["orgauthor"]:
+		return "software changed a document it neither filed nor files for"
 	case emergency && !pro:
 		return "an emergency mode permitted to a non-professional"
 	case pro && doc && sc.action != "create" && f["restricted"]:
