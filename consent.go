@@ -88,8 +88,10 @@ type Consent struct {
 	// Professional is the RPPS of the professional named, for kinds that
 	// name one.
 	Professional Identifier `json:"professional,omitzero"`
-	// ProfessionalName is for display in the patient's space.
+	// ProfessionalName and ProfessionalRole (the profession or specialty,
+	// in French) are for display in the patient's space.
 	ProfessionalName string `json:"professionalName,omitempty"`
+	ProfessionalRole string `json:"professionalRole,omitempty"`
 	// Document is the logicalId of the restricted document.
 	Document string    `json:"document,omitempty"`
 	Date     time.Time `json:"date"`
@@ -251,6 +253,7 @@ const (
 	NotifyNewDocument NotificationKind = "new-document"     // documents filed into the record
 	NotifyFirstAccess NotificationKind = "first-access"     // a professional opened the record for the first time
 	NotifyEmergency   NotificationKind = "emergency-access" // bris de glace or centre 15
+	NotifyCareTeam    NotificationKind = "care-team"        // a professional joined the care team (filing or declaration)
 )
 
 // Notification is one message to the patient. It is sealed at rest.
@@ -263,7 +266,12 @@ type Notification struct {
 	Mode      Mode             `json:"mode,omitempty"`
 	Reason    string           `json:"reason,omitempty"`
 	Documents []string         `json:"documents,omitempty"`
-	// Text is the message, in French.
+	// DocumentAuthors are the author of each of Documents as the patient
+	// reads it ("Dr Jeanne Martin"), so that the text can be written from
+	// the documents its reader may see.
+	DocumentAuthors []string `json:"documentAuthors,omitempty"`
+	// Text is the message, in French, as it was written; a reader is shown
+	// the text written again from what they may see.
 	Text string `json:"text"`
 }
 

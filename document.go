@@ -153,9 +153,10 @@ type Document struct {
 	// unique in.
 	Filer string       `json:"filer,omitempty"`
 	Meta  DocumentMeta `json:"meta"`
-	// PatientNotified: the patient was told of this document (it was not
-	// invisible to them when filed, or a later change made it visible).
-	PatientNotified bool `json:"patientNotified,omitempty"`
+	// Untold: the patient has not been told of this document yet: it was
+	// filed invisible to them, and is announced when a professional lifts
+	// the label.
+	Untold bool `json:"untold,omitempty"`
 }
 
 // FilerOf is the filer value of an actor: "professional|RPPS",

@@ -60,6 +60,9 @@ type DocumentRow struct {
 	PeriodEnd     time.Time
 	Tokens        []Token // searchable values; also what the policy reads (labels, type, authors)
 	Sealed        []byte  // the Document, sealed
+	// Filer is who filed the document (FilerOf): uniqueIds are unique per
+	// record and filer.
+	Filer string
 }
 
 // SubmissionSetRow is a submission set as stored.
@@ -67,6 +70,7 @@ type SubmissionSetRow struct {
 	Patient  PatientKey
 	ID       string
 	UniqueID string
+	Filer    string // who filed it (FilerOf): uniqueIds are unique per record and filer
 	Date     time.Time
 	Tokens   []Token
 	Sealed   []byte // the SubmissionSet, sealed
@@ -139,8 +143,9 @@ type Reader interface {
 	Content(ctx context.Context, p PatientKey, contentID string) ([]byte, error)
 	// SubmissionSet returns one submission set by id.
 	SubmissionSet(ctx context.Context, p PatientKey, id string) (SubmissionSetRow, error)
-	// SubmissionSetByUniqueID returns a submission set by its uniqueId.
-	SubmissionSetByUniqueID(ctx context.Context, p PatientKey, uniqueID string) (SubmissionSetRow, error)
+	// SubmissionSetByUniqueID returns the submission set filer filed under
+	// uniqueID.
+	SubmissionSetByUniqueID(ctx context.Context, p PatientKey, filer, uniqueID string) (SubmissionSetRow, error)
 	// FindSubmissionSets returns p's submission sets matching f, newest first.
 	FindSubmissionSets(ctx context.Context, p PatientKey, f SubmissionSetFilter) ([]SubmissionSetRow, error)
 	ItemStore
@@ -160,15 +165,16 @@ type Tx interface {
 	// PutDataKey stores a wrapped data key for p (ids are unique per patient).
 	PutDataKey(ctx context.Context, p PatientKey, k WrappedKey) error
 	// InsertDocument stores a new document version. A latest document of the
-	// same patient with the same UniqueID is KindConflict; so is an id in use.
+	// same patient and Filer with the same UniqueID is KindConflict; so is an
+	// id in use.
 	InsertDocument(ctx context.Context, row DocumentRow) error
 	// UpdateDocument rewrites the row with row.ID in place (status,
 	// latest flag, tokens, sealed metadata). Unknown id: KindNotFound.
 	UpdateDocument(ctx context.Context, row DocumentRow) error
 	// PutContent stores sealed bytes under a new content id (KindConflict if used).
 	PutContent(ctx context.Context, p PatientKey, contentID string, sealed []byte) error
-	// InsertSubmissionSet stores a submission set; a duplicate id or
-	// uniqueId for the patient is KindConflict.
+	// InsertSubmissionSet stores a submission set; a duplicate id, or a
+	// uniqueId the same filer used for the patient, is KindConflict.
 	InsertSubmissionSet(ctx context.Context, row SubmissionSetRow) error
 	ItemTx
 	NotificationTx

@@ -49,6 +49,9 @@ type SubmissionResult struct {
 	// Documents are the documents filed (or found again on a replay), in
 	// order, for the answer: the submitter may not be one who reads them.
 	Documents []Document
+	// Readable says, for each of Documents, whether the caller may read
+	// it: only then does an answer carry it (software never reads).
+	Readable []bool
 }
 
 // DerivedSetUniqueID is the uniqueId of the submission set Carnet makes for

@@ -255,6 +255,7 @@ const DemoSystem = "lgc"
 func demoUsers() map[string]demoUser {
 	pats, pros := synth.Options{Patients: 4, Professionals: len(synth.RosterLogins())}.People()
 	users := map[string]demoUser{}
+	var lgcOrg any // the demo software is the GP practice's
 	demoLogins := synth.RosterLogins()[:6] // gp, cardio, nurse, dentist, samu, pharma
 	for _, p := range pros {
 		if !slices.Contains(demoLogins, p.Login) {
@@ -273,6 +274,12 @@ func demoUsers() map[string]demoUser {
 		if v := a.OrgID.Value; strings.HasPrefix(v, "1") && len(v) == 10 {
 			c[ClaimFINESS] = v[1:] // Struct_IdNat is "1" + FINESS
 		}
+		if p.Login == "samu" {
+			c[ClaimCentre15] = true // the demo's SAMU physician regulates the centre 15
+		}
+		if p.Login == "gp" {
+			lgcOrg = c[ClaimFINESS]
+		}
 		users[p.Login] = demoUser{kind: carnet.ActorProfessional, claims: c}
 	}
 	for i, p := range pats {
@@ -286,8 +293,9 @@ func demoUsers() map[string]demoUser {
 	}
 	users[DemoSystem] = demoUser{kind: carnet.ActorSystem, claims: map[string]any{
 		ClaimClientID: DemoSystem,
-		ClaimName:     "Logiciel de démonstration",
+		ClaimName:     "Logiciel de démonstration du cabinet du médecin généraliste",
 		ClaimScope:    "system/*.cruds",
+		ClaimFINESS:   lgcOrg, // files for the authors of that practice only
 	}}
 	return users
 }

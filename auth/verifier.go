@@ -31,6 +31,9 @@ const (
 	ClaimScope          = "scope"
 	ClaimClientID       = "client_id"
 	ClaimAZP            = "azp"
+	// ClaimCentre15 (boolean) marks a regulating physician of a SAMU –
+	// centre 15: only they may use the centre 15 mode (ETREAT).
+	ClaimCentre15 = "centre15"
 )
 
 // Skew bounds.
@@ -429,17 +432,52 @@ func (v *Verifier) principal(iss string, c map[string]json.RawMessage) (*Princip
 	if err := v.setIdentity(p, carnet.ActorKind(kind), iss, rpps, ins, clientID, azp, c); err != nil {
 		return nil, err
 	}
-	var finess string
-	if err := stringMember(c, ClaimFINESS, &finess); err != nil {
+	orgs, err := finessClaim(c)
+	if err != nil {
 		return nil, err
 	}
-	if finess != "" {
-		if !digits(finess, 9, 10) {
-			return nil, errors.New("bad finess claim")
+	for _, f := range orgs {
+		p.Actor.Orgs = append(p.Actor.Orgs, carnet.Identifier{System: "urn:oid:" + oidFINESS, Value: f})
+	}
+	if len(p.Actor.Orgs) > 0 {
+		p.Actor.Org = p.Actor.Orgs[0]
+	}
+	if raw, ok := c[ClaimCentre15]; ok {
+		if err := json.Unmarshal(raw, &p.Actor.Centre15); err != nil {
+			return nil, errors.New("centre15 is not a boolean")
 		}
-		p.Actor.Org = carnet.Identifier{System: "urn:oid:" + oidFINESS, Value: finess}
+		if p.Actor.Centre15 && p.Actor.Kind != carnet.ActorProfessional {
+			return nil, errors.New("centre15 names a professional")
+		}
 	}
 	return p, nil
+}
+
+// finessClaim reads the finess claim: one FINESS, or an array of them for
+// software acting for several structures (a hospital group).
+func finessClaim(c map[string]json.RawMessage) ([]string, error) {
+	raw, ok := c[ClaimFINESS]
+	if !ok {
+		return nil, nil
+	}
+	var one string
+	var many []string
+	if err := json.Unmarshal(raw, &one); err == nil {
+		many = []string{one}
+	} else if err := json.Unmarshal(raw, &many); err != nil {
+		return nil, errors.New("finess is neither a string nor an array of strings")
+	}
+	if len(many) > 64 {
+		return nil, errors.New("too many finess")
+	}
+	for _, f := range many {
+		// A FINESS (9 digits), or a structure's national id (Struct_IdNat:
+		// "1" + FINESS, "3" + SIRET, …).
+		if !digits(f, 9, 16) {
+			return nil, errors.New("bad finess claim")
+		}
+	}
+	return many, nil
 }
 
 func (v *Verifier) setIdentity(p *Principal, kind carnet.ActorKind, iss, rpps, ins, clientID, azp string, c map[string]json.RawMessage) error {

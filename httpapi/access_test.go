@@ -69,7 +69,7 @@ func newRecord(t *testing.T, b testenv.Backend) *record {
 			plainDocument(base, "1.2.250.1.999.41.1.2", "68599-0", "Synthèse psychiatrique", gp),
 			plainDocument(base, "1.2.250.1.999.41.1.3", "11488-4", "Consultation confidentielle", gp, carnet.LabelInvisibleLegalRep),
 		}}
-	r := rec.c.as(env.Token(t, "lgc")).provide(sub)
+	r := rec.c.asSoftware(sub).provide(sub)
 	if r.Status != 200 {
 		t.Fatalf("filing: %d %s", r.Status, r.Body)
 	}
@@ -388,7 +388,7 @@ func TestMaskNewDocuments(t *testing.T) {
 	base := synth.Generate(synth.Options{Seed: 43, Patients: 1, DocsPerPatient: 1}).Documents[0]
 	sub := carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.43.1", SourceID: "1.2.250.1.999.2", ContentType: base.Meta.Type},
 		Documents: []carnet.SubmittedDocument{plainDocument(base, "1.2.250.1.999.43.1.1", "11488-4", "Nouveau compte rendu", rec.pros["gp"])}}
-	r := c.as(env.Token(t, "lgc")).provide(sub)
+	r := c.asSoftware(sub).provide(sub)
 	if r.Status != 200 {
 		t.Fatalf("%d %s", r.Status, r.Body)
 	}
@@ -532,19 +532,26 @@ func TestFilingAndVersionsGrantNothing(t *testing.T) {
 		nurse, dentist, cardio, patient, gp := env.Token(t, "nurse"), env.Token(t, "dentist"), env.Token(t, "cardio"), env.Token(t, "patient0"), env.Token(t, "gp")
 		base := synth.Generate(synth.Options{Seed: 45, Patients: 1, DocsPerPatient: 1}).Documents[0]
 
-		// A nurse files a note naming the dentist as author: the dentist
-		// gains nothing; the nurse, who filed, joins the care team.
-		note := plainDocument(base, "1.2.250.1.999.45.1.1", "11488-4", "Note", rec.pros["dentist"])
-		sub := carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.45.1", SourceID: "1.2.250.1.999.2", ContentType: note.Meta.Type},
-			Documents: []carnet.SubmittedDocument{note}}
-		r := c.as(nurse).provide(sub)
-		if r.Status != 200 {
-			t.Fatalf("the nurse files: %d %s", r.Status, r.Body)
+		// A nurse files a note naming the dentist as author: refused (a
+		// professional files what they author), and the dentist gains
+		// nothing. Her own note is filed, and she joins the care team.
+		forged := plainDocument(base, "1.2.250.1.999.45.1.1", "11488-4", "Note", rec.pros["dentist"])
+		sub := carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.45.1", SourceID: "1.2.250.1.999.2", ContentType: forged.Meta.Type},
+			Documents: []carnet.SubmittedDocument{forged}}
+		if r := c.as(nurse).provide(sub); r.Status != 422 {
+			t.Errorf("the nurse files a note naming the dentist as author: %d %s, want 422", r.Status, r.Body)
 		}
-		noteID := documentIDs(t, r)[0]
 		if got := rec.visible(t, dentist); len(got) != 0 {
 			t.Errorf("the dentist named as author by someone else sees %d documents", len(got))
 		}
+		note := plainDocument(base, "1.2.250.1.999.45.1.2", "11488-4", "Note", rec.pros["nurse"])
+		sub = carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.45.1", SourceID: "1.2.250.1.999.2", ContentType: note.Meta.Type},
+			Documents: []carnet.SubmittedDocument{note}}
+		r := c.as(nurse).provide(sub)
+		if r.Status != 200 {
+			t.Fatalf("the nurse files her note: %d %s", r.Status, r.Body)
+		}
+		noteID := documentIDs(t, r)[0]
 		if got := rec.visible(t, nurse); !got[rec.consult] {
 			t.Errorf("the nurse who filed is not in the care team: %v", got)
 		}
@@ -584,7 +591,7 @@ func TestFilingAndVersionsGrantNothing(t *testing.T) {
 		again := plainDocument(base, "1.2.250.1.999.45.3.1", "11488-4", "Nouvelle consultation", rec.pros["gp"])
 		sub3 := carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.45.3", SourceID: "1.2.250.1.999.2", ContentType: again.Meta.Type},
 			Documents: []carnet.SubmittedDocument{again}}
-		if r := c.as(env.Token(t, "lgc")).provide(sub3); r.Status != 200 {
+		if r := c.asSoftware(sub3).provide(sub3); r.Status != 200 {
 			t.Fatalf("filing: %d", r.Status)
 		}
 		if got := rec.visible(t, gp); got[noteID] {
@@ -635,7 +642,6 @@ func TestConcurrentFilingsOneRecord(t *testing.T) {
 		env, c := rec.env, rec.c
 		_, pros := synth.Options{Patients: 1, Professionals: 20}.People()
 		base := synth.Generate(synth.Options{Seed: 46, Patients: 1, DocsPerPatient: 1}).Documents[0]
-		lgc := c.as(env.Token(t, "lgc"))
 		var wg sync.WaitGroup
 		statuses := make([]int, 12)
 		for i := range statuses {
@@ -646,7 +652,7 @@ func TestConcurrentFilingsOneRecord(t *testing.T) {
 				d := plainDocument(base, fmt.Sprintf("1.2.250.1.999.46.%d.1", i), "11488-4", "Consultation", author)
 				sub := carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: fmt.Sprintf("1.2.250.1.999.46.%d", i), SourceID: "1.2.250.1.999.2", ContentType: d.Meta.Type},
 					Documents: []carnet.SubmittedDocument{d}}
-				statuses[i] = lgc.provide(sub).Status
+				statuses[i] = c.asSoftware(sub).provide(sub).Status
 			}()
 		}
 		wg.Wait()

@@ -70,7 +70,7 @@ func TestAuditBeforeServing(t *testing.T) {
 		base := synth.Generate(synth.Options{Seed: 44, Patients: 1, DocsPerPatient: 1}).Documents[0]
 		sub := carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.44.1", SourceID: "1.2.250.1.999.2", ContentType: base.Meta.Type},
 			Documents: []carnet.SubmittedDocument{plainDocument(base, "1.2.250.1.999.44.1.1", "11488-4", "Compte rendu", rec.pros["gp"])}}
-		lgc := c.as(rec.env.Token(t, "lgc"))
+		lgc := c.asSoftware(sub)
 		if r := lgc.provide(sub); r.Status != 503 {
 			t.Errorf("filing with the audit trail down: %d, want 503", r.Status)
 		}

@@ -110,7 +110,7 @@ func TestPastilleCard(t *testing.T) {
 		sub := carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.62.1", SourceID: "1.2.250.1.999.2", ContentType: lab.Meta.Type},
 			Documents: []carnet.SubmittedDocument{{UniqueID: lab.UniqueID, Meta: lab.Meta, Content: lab.Content},
 				plainDocument(base, "1.2.250.1.999.62.1.2", "11488-4", "Consultation de suivi", rec.pros["gp"])}}
-		if r := c.as(env.Token(t, "lgc")).provide(sub); r.Status != 200 {
+		if r := c.asSoftware(sub).provide(sub); r.Status != 200 {
 			t.Fatalf("filing: %d %s", r.Status, r.Body)
 		}
 		_, cards = callPastille(t, rec, clientJWT(t, env), hookBody(t, "Practitioner/"+gpID, patientID, gp))
@@ -247,7 +247,7 @@ func TestRelevantSearch(t *testing.T) {
 		blood.Content = []byte("Hémoglobine à 9,8 g/dL, en baisse. Ferritine basse.")
 		sub := carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.63.1", SourceID: "1.2.250.1.999.2", ContentType: heart.Meta.Type},
 			Documents: []carnet.SubmittedDocument{heart, blood}}
-		r := c.as(env.Token(t, "lgc")).provide(sub)
+		r := c.asSoftware(sub).provide(sub)
 		if r.Status != 200 {
 			t.Fatalf("filing: %d %s", r.Status, r.Body)
 		}

@@ -49,15 +49,34 @@ func (s *Server) simplifiedPublish(w http.ResponseWriter, r *http.Request, req c
 	if err != nil {
 		return err
 	}
+	s.writeFiled(w, r, res, "filed")
+	return nil
+}
+
+// writeFiled answers the filing of one document (ITI-105, ITI-106): its
+// Location, and the DocumentReference only if the caller may read it —
+// otherwise an OperationOutcome saying what was done (software never
+// reads; docs/ACCESS.md).
+func (s *Server) writeFiled(w http.ResponseWriter, r *http.Request, res carnet.SubmissionResult, what string) {
 	d := res.Documents[0]
 	w.Header().Set("Location", s.base(r)+"/DocumentReference/"+d.ID+"/_history/"+strconv.Itoa(d.Version))
 	w.Header().Set("ETag", fmt.Sprintf(`W/"%d"`, d.Version))
 	status := http.StatusCreated
 	if res.Replayed {
-		status = http.StatusOK
+		status, what = http.StatusOK, "already filed (an identical retry): nothing new was stored"
 	}
-	s.writeResource(w, status, mhd.DocumentReference(d, s.base(r)))
-	return nil
+	s.writeChanged(w, r, status, d, len(res.Readable) > 0 && res.Readable[0], "the document was "+what)
+}
+
+// writeChanged answers a write of document d: the resource if the caller
+// may read it, else an OperationOutcome of severity information.
+func (s *Server) writeChanged(w http.ResponseWriter, r *http.Request, status int, d carnet.Document, readable bool, what string) {
+	if readable {
+		s.writeResource(w, status, mhd.DocumentReference(d, s.base(r)))
+		return
+	}
+	s.writeResource(w, status, fhir.OutcomeFromIssues([]carnet.Issue{{Severity: "information", Code: "informational",
+		Diagnostics: what + "; it is at the Location given, which this caller may not read", Expression: "DocumentReference"}}))
 }
 
 // searchParams merges the query string and, for POST _search, the form body.
@@ -117,9 +136,18 @@ func (s *Server) searchDocuments(w http.ResponseWriter, r *http.Request, req car
 	return nil
 }
 
-// readDocument is GET DocumentReference/{id}.
+// readDocument is GET DocumentReference/{id}, and the vread GET
+// DocumentReference/{id}/_history/{vid}.
 func (s *Server) readDocument(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
-	d, warnings, err := s.svc.Document(r.Context(), req, r.PathValue("id"))
+	vid := 0
+	if v := r.PathValue("vid"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return refuse(carnet.KindNotFound, "not-found", "not found")
+		}
+		vid = n
+	}
+	d, warnings, err := s.svc.DocumentVersion(r.Context(), req, r.PathValue("id"), vid)
 	if err != nil {
 		return err
 	}
@@ -142,13 +170,13 @@ func (s *Server) patchDocument(w http.ResponseWriter, r *http.Request, req carne
 	if err != nil {
 		return err
 	}
-	d, err := s.svc.ChangeDocument(r.Context(), req, r.PathValue("id"), ch)
+	d, readable, err := s.svc.ChangeDocument(r.Context(), req, r.PathValue("id"), ch)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", s.base(r)+"/DocumentReference/"+d.ID)
+	w.Header().Set("Location", s.base(r)+"/DocumentReference/"+d.ID+"/_history/"+strconv.Itoa(d.Version))
 	w.Header().Set("ETag", fmt.Sprintf(`W/"%d"`, d.Version))
-	s.writeResource(w, http.StatusOK, mhd.DocumentReference(d, s.base(r)))
+	s.writeChanged(w, r, http.StatusOK, d, readable, "the change was made")
 	return nil
 }
 

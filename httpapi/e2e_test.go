@@ -17,6 +17,7 @@ import (
 	"github.com/carnet-sante/carnet/fhir"
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/mhd"
+	"github.com/carnet-sante/carnet/qedm"
 	"github.com/carnet-sante/carnet/synth"
 )
 
@@ -81,8 +82,37 @@ func (c client) bearer(method, u string, body []byte) (string, carnet.Identifier
 		return c.token, ins
 	case read && ins.Value != "":
 		return c.env.PatientToken(c.t, ins, false), ins
+	case method == "POST" && pu.Path == "/":
+		if sub, _, err := mhd.ParseProvide(body, lenient); err == nil {
+			return softwareFor(c.t, c.env, sub), ins
+		}
+	case method == "POST" && pu.Path == "/DocumentReference":
+		if sub, err := mhd.ParseSimplifiedPublish(body, lenient); err == nil {
+			return softwareFor(c.t, c.env, sub), ins
+		}
 	}
 	return c.env.Token(c.t, "lgc"), ins
+}
+
+// softwareFor returns a token of producing software that may file sub:
+// software of the organisations its documents' authors name, in their
+// metadata and in their CDA headers (docs/ACCESS.md).
+func softwareFor(t testing.TB, env *testenv.Env, sub carnet.Submission) string {
+	t.Helper()
+	var authors []carnet.Author
+	for _, d := range sub.Documents {
+		authors = append(authors, d.Meta.Authors...)
+		if x, ok, err := (qedm.Extractor{}).Extract(d.Meta.ContentType, d.Content); err == nil && ok {
+			authors = append(authors, x.Derived.Authors...)
+		}
+	}
+	return env.SoftwareToken(t, "lgc-test", authors...)
+}
+
+// asSoftware returns the client acting as producing software that may
+// file sub.
+func (c client) asSoftware(sub carnet.Submission) client {
+	return c.as(softwareFor(c.t, c.env, sub))
 }
 
 type response struct {

@@ -3,13 +3,11 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
-	"github.com/carnet-sante/carnet/mhd"
 	"github.com/carnet-sante/carnet/qedm"
 )
 
@@ -142,15 +140,10 @@ func (s *Server) generateMetadata(w http.ResponseWriter, r *http.Request, req ca
 	if len(bin.Data) == 0 {
 		return refuse(carnet.KindInvalid, "required", "the Binary has no data")
 	}
-	res, d, err := s.svc.PublishContent(r.Context(), req, bin.ContentType, bin.Data)
+	res, _, err := s.svc.PublishContent(r.Context(), req, bin.ContentType, bin.Data)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", fmt.Sprintf("%s/DocumentReference/%s", s.base(r), d.ID))
-	status := http.StatusCreated
-	if res.Replayed {
-		status = http.StatusOK
-	}
-	s.writeResource(w, status, mhd.DocumentReference(d, s.base(r)))
+	s.writeFiled(w, r, res, "filed with the metadata its header states")
 	return nil
 }

@@ -59,8 +59,11 @@ func TestPatchMetadataVersions(t *testing.T) {
 			t.Fatalf("filed document: logicalId %q version %q", logical, v1.Meta.VersionID)
 		}
 
+		// The author changes the document's metadata (and reads what they
+		// changed: the answer carries the new version).
+		author := c.as(env.ProfessionalToken(t, ds.Documents[0].Meta.Authors[0], ""))
 		// Mask (FHIRPath Patch).
-		r := c.do("PATCH", "/DocumentReference/"+v1.ID, "application/fhir+json", []byte(maskFHIRPath))
+		r := author.do("PATCH", "/DocumentReference/"+v1.ID, "application/fhir+json", []byte(maskFHIRPath))
 		if r.Status != 200 {
 			t.Fatalf("mask: %d %s", r.Status, r.Body)
 		}
@@ -80,12 +83,12 @@ func TestPatchMetadataVersions(t *testing.T) {
 		if r := c.get("/DocumentReference/" + v1.ID); r.Status != 200 {
 			t.Errorf("old version read: %d", r.Status)
 		}
-		if r := c.do("PATCH", "/DocumentReference/"+v1.ID, "application/json-patch+json", []byte(archiveJSONPatch)); r.Status != 409 {
+		if r := author.do("PATCH", "/DocumentReference/"+v1.ID, "application/json-patch+json", []byte(archiveJSONPatch)); r.Status != 409 {
 			t.Errorf("patching an old metadata version: %d, want 409", r.Status)
 		}
 
 		// Archive (JSON Patch): still "current" in FHIR, with the extension.
-		r = c.do("PATCH", "/DocumentReference/"+v2.ID, "application/json-patch+json", []byte(archiveJSONPatch))
+		r = author.do("PATCH", "/DocumentReference/"+v2.ID, "application/json-patch+json", []byte(archiveJSONPatch))
 		if r.Status != 200 {
 			t.Fatalf("archive: %d %s", r.Status, r.Body)
 		}
@@ -101,12 +104,14 @@ func TestPatchMetadataVersions(t *testing.T) {
 		}
 
 		// Delete: entered-in-error, gone from default searches, content 410.
-		r = c.do("PATCH", "/DocumentReference/"+v3.ID, "application/json-patch+json", []byte(deleteJSONPatch))
+		r = author.do("PATCH", "/DocumentReference/"+v3.ID, "application/json-patch+json", []byte(deleteJSONPatch))
 		if r.Status != 200 {
 			t.Fatalf("delete: %d %s", r.Status, r.Body)
 		}
-		if v4 := decode[fhir.DocumentReference](t, r); v4.Status != "entered-in-error" {
-			t.Errorf("deleted status %q", v4.Status)
+		// A deleted document is read by no one, its author included: the
+		// answer carries no resource.
+		if oo := outcome(t, r); oo.Issue[0].Severity != "information" {
+			t.Errorf("delete answered %+v, want an information OperationOutcome (the deleted version is not readable)", oo)
 		}
 		if left, _ := c.search(insQuery(p.INS)); len(left) != 1 {
 			t.Errorf("default search after delete: %d, want 1", len(left))
@@ -117,7 +122,7 @@ func TestPatchMetadataVersions(t *testing.T) {
 		outcome(t, c.get(v1.Content[0].Attachment.URL))
 
 		// Anything else than PDSm changes is refused precisely.
-		r = c.do("PATCH", "/DocumentReference/"+ds.Documents[1].UniqueID, "application/json-patch+json", []byte(deleteJSONPatch))
+		r = author.do("PATCH", "/DocumentReference/"+ds.Documents[1].UniqueID, "application/json-patch+json", []byte(deleteJSONPatch))
 		if r.Status != 404 {
 			t.Errorf("PATCH unknown id: %d, want 404", r.Status)
 		}
@@ -126,7 +131,7 @@ func TestPatchMetadataVersions(t *testing.T) {
 		if other == v2.ID {
 			other = all[1].ID
 		}
-		if r := c.do("PATCH", "/DocumentReference/"+other, "application/json-patch+json", []byte(typePatch)); r.Status != 422 {
+		if r := author.do("PATCH", "/DocumentReference/"+other, "application/json-patch+json", []byte(typePatch)); r.Status != 422 {
 			t.Errorf("PATCH of the type: %d, want 422", r.Status)
 		} else if oo := outcome(t, r); len(oo.Issue[0].Expression) == 0 {
 			t.Errorf("refused PATCH has no expression: %+v", oo.Issue[0])
@@ -145,11 +150,18 @@ func TestSimplifiedPublish(t *testing.T) {
 		if r.Status != 201 {
 			t.Fatalf("ITI-105: %d %s", r.Status, r.Body)
 		}
-		dr := decode[fhir.DocumentReference](t, r)
-		if loc := r.Header.Get("Location"); !strings.Contains(loc, "/DocumentReference/"+dr.ID) {
-			t.Errorf("Location %q does not name %s", loc, dr.ID)
+		// The software that filed it does not read it: it is told where it
+		// is (a vread Location that resolves), not what it is.
+		if oo := outcome(t, r); oo.Issue[0].Severity != "information" {
+			t.Errorf("the filer is answered %+v, want an information OperationOutcome", oo)
 		}
-		got := c.get(dr.Content[0].Attachment.URL)
+		loc := r.Header.Get("Location")
+		patient := c.as(env.PatientToken(t, ds.Patients[0].INS, false))
+		dr := decode[fhir.DocumentReference](t, patient.get(loc))
+		if !strings.Contains(loc, "/DocumentReference/"+dr.ID+"/_history/1") {
+			t.Errorf("Location %q does not resolve to version 1 of %s", loc, dr.ID)
+		}
+		got := patient.get(dr.Content[0].Attachment.URL)
 		if got.Status != 200 || !bytes.Equal(got.Body, ds.Documents[0].Content) {
 			t.Fatalf("retrieve: %d, identical=%v", got.Status, bytes.Equal(got.Body, ds.Documents[0].Content))
 		}

@@ -213,7 +213,9 @@ func TestGenerateMetadata(t *testing.T) {
 	}
 	body := fmt.Sprintf(`{"resourceType":"Parameters","parameter":[{"name":"document","resource":{"resourceType":"Binary","contentType":"text/xml","data":%q}}]}`,
 		base64.StdEncoding.EncodeToString(lab.Content))
-	r := c.do("POST", "/DocumentReference/$generate-metadata", "application/fhir+json", []byte(body))
+	// The biologist who wrote it files it, and reads what was filed.
+	author := c.as(env.ProfessionalToken(t, lab.Meta.Authors[0], ""))
+	r := author.do("POST", "/DocumentReference/$generate-metadata", "application/fhir+json", []byte(body))
 	if r.Status != 201 {
 		t.Fatalf("ITI-106: %d %s", r.Status, r.Body)
 	}
@@ -235,7 +237,7 @@ func TestGenerateMetadata(t *testing.T) {
 		t.Errorf("%d Observations extracted, want %d", len(obs), len(lab.Results))
 	}
 	// A retry is the same filing.
-	if r := c.do("POST", "/DocumentReference/$generate-metadata", "application/fhir+json", []byte(body)); r.Status != 200 && r.Status != 201 {
+	if r := author.do("POST", "/DocumentReference/$generate-metadata", "application/fhir+json", []byte(body)); r.Status != 200 && r.Status != 201 {
 		t.Errorf("retry: %d %s", r.Status, r.Body)
 	}
 	if found, _ := c.search(insQuery(ds.Patients[0].INS)); len(found) != 1 {
@@ -258,7 +260,8 @@ func TestSimplifiedPublishDerivesFromTheHeader(t *testing.T) {
 	body := fmt.Sprintf(`{"resourceType":"DocumentReference","status":"current",
 		"subject":{"identifier":{"system":%q,"value":%q}},
 		"content":[{"attachment":{"contentType":"text/xml","data":%q}}]}`, p.INS.System, p.INS.Value, base64.StdEncoding.EncodeToString(d.Content))
-	r := c.do("POST", "/DocumentReference", "application/fhir+json", []byte(body))
+	author := c.as(env.ProfessionalToken(t, d.Meta.Authors[0], ""))
+	r := author.do("POST", "/DocumentReference", "application/fhir+json", []byte(body))
 	if r.Status != 201 {
 		t.Fatalf("minimal ITI-105: %d %s", r.Status, r.Body)
 	}
@@ -273,7 +276,7 @@ func TestSimplifiedPublishDerivesFromTheHeader(t *testing.T) {
 	pdf := fmt.Sprintf(`{"resourceType":"DocumentReference","status":"current",
 		"subject":{"identifier":{"system":%q,"value":%q}},
 		"content":[{"attachment":{"contentType":"application/pdf","data":"JVBERi0xLjQK"}}]}`, p.INS.System, p.INS.Value)
-	r = c.do("POST", "/DocumentReference", "application/fhir+json", []byte(pdf))
+	r = author.do("POST", "/DocumentReference", "application/fhir+json", []byte(pdf))
 	if r.Status < 400 || r.Status >= 500 {
 		t.Fatalf("a bare PDF without metadata: %d, want 4xx", r.Status)
 	}

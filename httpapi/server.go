@@ -88,6 +88,7 @@ func (s *Server) routes() {
 	h("GET /DocumentReference", "DocumentReference", carnet.ActionSearch, s.searchDocuments)
 	h("POST /DocumentReference/_search", "DocumentReference", carnet.ActionSearch, s.searchDocuments)
 	h("GET /DocumentReference/{id}", "DocumentReference", carnet.ActionRead, s.readDocument)
+	h("GET /DocumentReference/{id}/_history/{vid}", "DocumentReference", carnet.ActionRead, s.readDocument)
 	h("PATCH /DocumentReference/{id}", "DocumentReference", carnet.ActionUpdate, s.patchDocument)
 	h("GET /List", "List", carnet.ActionSearch, s.searchLists)
 	h("POST /List/_search", "List", carnet.ActionSearch, s.searchLists)

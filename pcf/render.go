@@ -26,6 +26,7 @@ var notificationDisplays = map[carnet.NotificationKind]string{
 	carnet.NotifyNewDocument: "nouveau document",
 	carnet.NotifyFirstAccess: "premier accès",
 	carnet.NotifyEmergency:   "accès en urgence",
+	carnet.NotifyCareTeam:    "équipe de soins",
 }
 
 // Resource renders a stored consent of the record of patient (its INS) as

@@ -279,9 +279,9 @@ func (s *Store) SubmissionSet(ctx context.Context, p carnet.PatientKey, id strin
 	return row, err
 }
 
-func (s *Store) SubmissionSetByUniqueID(ctx context.Context, p carnet.PatientKey, uniqueID string) (row carnet.SubmissionSetRow, err error) {
+func (s *Store) SubmissionSetByUniqueID(ctx context.Context, p carnet.PatientKey, filer, uniqueID string) (row carnet.SubmissionSetRow, err error) {
 	err = s.withReader(ctx, "postgres.SubmissionSetByUniqueID", func(r reader) (err error) {
-		row, err = r.SubmissionSetByUniqueID(ctx, p, uniqueID)
+		row, err = r.SubmissionSetByUniqueID(ctx, p, filer, uniqueID)
 		return err
 	})
 	return row, err

@@ -102,14 +102,14 @@ func (r reader) Route(ctx context.Context, id string) (carnet.PatientKey, error)
 const documentSelect = `
 	SELECT d.patient_key, d.id, d.logical_id, d.unique_id, d.version, d.latest, d.status,
 		d.submission_set, d.content_id, d.date, d.created, d.period_start, d.period_end,
-		d.tokens, d.sealed
+		d.tokens, d.sealed, d.filer
 	FROM documents d`
 
 // documentSelectUnsealed reads the same columns but the sealed one (NULL).
 const documentSelectUnsealed = `
 	SELECT d.patient_key, d.id, d.logical_id, d.unique_id, d.version, d.latest, d.status,
 		d.submission_set, d.content_id, d.date, d.created, d.period_start, d.period_end,
-		d.tokens, NULL::bytea
+		d.tokens, NULL::bytea, d.filer
 	FROM documents d`
 
 func scanDocument(row pgx.Row) (carnet.DocumentRow, error) {
@@ -122,7 +122,7 @@ func scanDocument(row pgx.Row) (carnet.DocumentRow, error) {
 	)
 	err := row.Scan(&patient, &d.ID, &d.LogicalID, &d.UniqueID, &d.Version, &d.Latest, &status,
 		&d.SubmissionSet, &d.ContentID, &date, &created, &periodStart, &periodEnd,
-		&tokens, &d.Sealed)
+		&tokens, &d.Sealed, &d.Filer)
 	if err != nil {
 		return carnet.DocumentRow{}, err
 	}
@@ -214,7 +214,7 @@ func (r reader) Content(ctx context.Context, p carnet.PatientKey, contentID stri
 }
 
 const setSelect = `
-	SELECT s.patient_key, s.id, s.unique_id, s.date, s.tokens, s.sealed
+	SELECT s.patient_key, s.id, s.unique_id, s.date, s.tokens, s.sealed, s.filer
 	FROM submission_sets s`
 
 func scanSet(row pgx.Row) (carnet.SubmissionSetRow, error) {
@@ -224,7 +224,7 @@ func scanSet(row pgx.Row) (carnet.SubmissionSetRow, error) {
 		tokens  []byte
 		err     error
 	)
-	if err := row.Scan(&patient, &s.ID, &s.UniqueID, &s.Date, &tokens, &s.Sealed); err != nil {
+	if err := row.Scan(&patient, &s.ID, &s.UniqueID, &s.Date, &tokens, &s.Sealed, &s.Filer); err != nil {
 		return carnet.SubmissionSetRow{}, err
 	}
 	if s.Tokens, err = decodeTokens(tokens); err != nil {
@@ -245,9 +245,9 @@ func (r reader) SubmissionSet(ctx context.Context, p carnet.PatientKey, id strin
 	return s, mapError(op, err)
 }
 
-func (r reader) SubmissionSetByUniqueID(ctx context.Context, p carnet.PatientKey, uniqueID string) (carnet.SubmissionSetRow, error) {
+func (r reader) SubmissionSetByUniqueID(ctx context.Context, p carnet.PatientKey, filer, uniqueID string) (carnet.SubmissionSetRow, error) {
 	const op = "postgres.SubmissionSetByUniqueID"
-	s, err := scanSet(r.q.QueryRow(ctx, setSelect+` WHERE s.patient_key = $1 AND s.unique_id = $2`, string(p), uniqueID))
+	s, err := scanSet(r.q.QueryRow(ctx, setSelect+` WHERE s.patient_key = $1 AND s.filer = $3 AND s.unique_id = $2`, string(p), uniqueID, filer))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return carnet.SubmissionSetRow{}, notFound(op, "submission set")
 	}

@@ -182,8 +182,8 @@ func (t *tx) InsertDocument(ctx context.Context, row carnet.DocumentRow) error {
 	return t.insertRouted(ctx, "postgres.InsertDocument", row.Patient, row.ID, "document", `
 		WITH d AS (
 			INSERT INTO documents (patient_key, id, logical_id, unique_id, version, latest, status,
-				submission_set, content_id, date, created, period_start, period_end, tokens, sealed)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+				submission_set, content_id, date, created, period_start, period_end, tokens, sealed, filer)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $18)
 			ON CONFLICT DO NOTHING
 			RETURNING patient_key, id
 		), tk AS (
@@ -195,7 +195,7 @@ func (t *tx) InsertDocument(ctx context.Context, row carnet.DocumentRow) error {
 		[]any{string(row.Patient), row.ID, row.LogicalID, row.UniqueID, row.Version, row.Latest,
 			string(row.Status), row.SubmissionSet, row.ContentID, row.Date, toNull(row.Created),
 			toNull(row.PeriodStart), toNull(row.PeriodEnd), encodeTokens(row.Tokens), emptyIfNil(row.Sealed),
-			kinds, values},
+			kinds, values, row.Filer},
 		`WITH d AS (DELETE FROM documents WHERE patient_key = $1 AND id = $2)
 		DELETE FROM document_tokens WHERE patient_key = $1 AND doc_id = $2`,
 		"a document with this id, or a latest document with this uniqueId, exists")
@@ -210,8 +210,8 @@ func (t *tx) UpdateDocument(ctx context.Context, row carnet.DocumentRow) error {
 		// unique index, which is a conflict too.
 		var taken bool
 		err := t.q.QueryRow(ctx, `
-			SELECT EXISTS (SELECT 1 FROM documents WHERE patient_key = $1 AND unique_id = $2 AND latest AND id <> $3)`,
-			p, row.UniqueID, row.ID).Scan(&taken)
+			SELECT EXISTS (SELECT 1 FROM documents WHERE patient_key = $1 AND filer = $4 AND unique_id = $2 AND latest AND id <> $3)`,
+			p, row.UniqueID, row.ID, row.Filer).Scan(&taken)
 		if err != nil {
 			return mapError(op, err)
 		}
@@ -229,7 +229,7 @@ func (t *tx) UpdateDocument(ctx context.Context, row carnet.DocumentRow) error {
 		WITH d AS (
 			UPDATE documents SET logical_id = $3, unique_id = $4, version = $5, latest = $6, status = $7,
 				submission_set = $8, content_id = $9, date = $10, created = $11, period_start = $12,
-				period_end = $13, tokens = $14, sealed = $15
+				period_end = $13, tokens = $14, sealed = $15, filer = $18
 			WHERE patient_key = $1 AND id = $2
 			RETURNING patient_key, id
 		), tk AS (
@@ -240,7 +240,7 @@ func (t *tx) UpdateDocument(ctx context.Context, row carnet.DocumentRow) error {
 		SELECT count(*) FROM d`,
 		p, row.ID, row.LogicalID, row.UniqueID, row.Version, row.Latest, string(row.Status),
 		row.SubmissionSet, row.ContentID, row.Date, toNull(row.Created), toNull(row.PeriodStart),
-		toNull(row.PeriodEnd), encodeTokens(row.Tokens), emptyIfNil(row.Sealed), kinds, values,
+		toNull(row.PeriodEnd), encodeTokens(row.Tokens), emptyIfNil(row.Sealed), kinds, values, row.Filer,
 	).QueryRow(func(r pgx.Row) error { return r.Scan(&n) })
 	if err := t.q.SendBatch(ctx, &b).Close(); err != nil {
 		return mapError(op, err)
@@ -267,8 +267,8 @@ func (t *tx) InsertSubmissionSet(ctx context.Context, row carnet.SubmissionSetRo
 	kinds, values := splitTokens(row.Tokens)
 	return t.insertRouted(ctx, "postgres.InsertSubmissionSet", row.Patient, row.ID, "submissionset", `
 		WITH s AS (
-			INSERT INTO submission_sets (patient_key, id, unique_id, date, tokens, sealed)
-			VALUES ($1, $2, $3, $4, $5, $6)
+			INSERT INTO submission_sets (patient_key, id, unique_id, date, tokens, sealed, filer)
+			VALUES ($1, $2, $3, $4, $5, $6, $9)
 			ON CONFLICT DO NOTHING
 			RETURNING patient_key, id
 		), tk AS (
@@ -278,7 +278,7 @@ func (t *tx) InsertSubmissionSet(ctx context.Context, row carnet.SubmissionSetRo
 		)
 		SELECT count(*) FROM s`,
 		[]any{string(row.Patient), row.ID, row.UniqueID, row.Date, encodeTokens(row.Tokens),
-			emptyIfNil(row.Sealed), kinds, values},
+			emptyIfNil(row.Sealed), kinds, values, row.Filer},
 		`WITH s AS (DELETE FROM submission_sets WHERE patient_key = $1 AND id = $2)
 		DELETE FROM set_tokens WHERE patient_key = $1 AND set_id = $2`,
 		"a submission set with this id or uniqueId exists")

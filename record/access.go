@@ -2,12 +2,8 @@ package record
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
-	"strings"
-	"time"
 
 	carnet "github.com/carnet-sante/carnet"
 )
@@ -139,6 +135,22 @@ func (s *Service) recordDenial(ctx context.Context, err error) error {
 	return errNotFound()
 }
 
+// recordAbsent records a request for an id that does not exist as a
+// refusal, like a denied one, so that both take the same path (an audited
+// refusal) and the same time: which ids exist does not show in the answer
+// nor in how long it takes. Other errors pass through.
+func (s *Service) recordAbsent(ctx context.Context, r carnet.Request, act carnet.Action, err error) error {
+	if !carnet.IsKind(err, carnet.KindNotFound) {
+		return err
+	}
+	ev := carnet.AuditEvent{Time: s.now(), RequestID: r.RequestID, Actor: r.Actor, Action: act, Mode: r.Mode, Reason: r.Reason,
+		Outcome: carnet.OutcomeDenied, Detail: []string{"not found"}}
+	if err := s.Audit.Record(ctx, ev); err != nil {
+		return carnet.WrapError(carnet.KindUnavailable, "audit", err)
+	}
+	return errNotFound()
+}
+
 // couldRead reports whether the actor may read the document, or could
 // before it was deleted: they are the ones told it is gone or why they may
 // not change it.
@@ -220,103 +232,6 @@ func (a *access) notifyAccess(ctx context.Context, act carnet.Action, docs []str
 	})
 }
 
-// publicActor is what a notification says of who acted: no scopes.
-func publicActor(a carnet.Actor) carnet.Actor {
-	a.Scopes = nil
-	return a
-}
-
-func (s *Service) sealNotification(ctx context.Context, n carnet.Notification) (carnet.NotificationRow, error) {
-	b, err := json.Marshal(n)
-	if err != nil {
-		return carnet.NotificationRow{}, carnet.WrapError(carnet.KindInternal, "seal notification", err)
-	}
-	sealed, err := s.Sealer.Seal(ctx, n.Patient, carnet.Binding{Kind: "notification", ID: n.ID, Version: 1}, b)
-	if err != nil {
-		return carnet.NotificationRow{}, err
-	}
-	return carnet.NotificationRow{Patient: n.Patient, ID: n.ID, Time: n.Time, Sealed: sealed}, nil
-}
-
-func (s *Service) openNotification(ctx context.Context, row carnet.NotificationRow) (carnet.Notification, error) {
-	b, err := s.Sealer.Open(ctx, row.Patient, carnet.Binding{Kind: "notification", ID: row.ID, Version: 1}, row.Sealed)
-	if err != nil {
-		return carnet.Notification{}, err
-	}
-	var n carnet.Notification
-	if err := json.Unmarshal(b, &n); err != nil {
-		return carnet.Notification{}, carnet.WrapError(carnet.KindInternal, "open notification", err)
-	}
-	n.Patient, n.ID = row.Patient, row.ID
-	return n, nil
-}
-
-// newDocumentsNotification tells the patient of documents filed.
-func newDocumentsNotification(p carnet.PatientKey, docs []carnet.Document, actor carnet.Actor, now time.Time) carnet.Notification {
-	ids := make([]string, len(docs))
-	for i, d := range docs {
-		ids[i] = d.ID
-	}
-	by := ""
-	if len(docs) > 0 && len(docs[0].Meta.Authors) > 0 {
-		by = docs[0].Meta.Authors[0].DisplayName()
-	}
-	return carnet.Notification{ID: carnet.NewID(), Patient: p, Kind: carnet.NotifyNewDocument, Time: now, Actor: publicActor(actor),
-		Documents: ids, Text: newDocumentsText(len(docs), by)}
-}
-
-// ---- French texts of notifications ----
-
-var professionNames = map[string]string{
-	"G15_10": "médecin", "G15_21": "pharmacien", "G15_40": "chirurgien-dentiste",
-	"G15_50": "sage-femme", "G15_60": "infirmier", "G15_70": "masseur-kinésithérapeute",
-}
-
-func frenchTime(t time.Time) string {
-	if loc, err := time.LoadLocation("Europe/Paris"); err == nil {
-		t = t.In(loc)
-	}
-	return t.Format("02/01/2006 à 15h04")
-}
-
-func actorLabel(a carnet.Actor) string {
-	name := strings.TrimSpace(a.Name)
-	if name == "" {
-		name = "Un professionnel de santé"
-	}
-	if p, ok := professionNames[a.Profession]; ok {
-		return name + " (" + p + ")"
-	}
-	return name
-}
-
-func newDocumentsText(n int, by string) string {
-	msg := "Un nouveau document a été ajouté à votre dossier médical"
-	if n > 1 {
-		msg = fmt.Sprintf("%d nouveaux documents ont été ajoutés à votre dossier médical", n)
-	}
-	if by != "" {
-		msg += " par " + by
-	}
-	return msg + "."
-}
-
-func firstAccessText(a carnet.Actor, at time.Time) string {
-	return actorLabel(a) + " a consulté votre dossier médical pour la première fois, le " + frenchTime(at) + "."
-}
-
-func emergencyText(a carnet.Actor, m carnet.Mode, reason string, at time.Time) string {
-	how := "en mode bris de glace"
-	if m == carnet.ModeCentre15 {
-		how = "par la régulation du centre 15 (SAMU)"
-	}
-	msg := "Accès en urgence à votre dossier médical " + how + " : " + actorLabel(a) + ", le " + frenchTime(at) + "."
-	if strings.TrimSpace(reason) != "" {
-		msg += " Motif déclaré : " + strings.TrimSpace(reason) + "."
-	}
-	return msg
-}
-
 // ---- consents and notifications, for the patient ----
 
 // ownRecord resolves the record a patient-side request names: the given
@@ -386,33 +301,80 @@ func (s *Service) AddConsent(ctx context.Context, r carnet.Request, id carnet.Id
 		if c.ProfessionalName == "" {
 			c.ProfessionalName = r.Actor.Name
 		}
+		c.ProfessionalRole = professionNames[r.Actor.Profession]
 	}
 	if _, err := a.check(ctx, carnet.ActionConsent, nil); err != nil {
 		return carnet.Consent{}, err
 	}
 	if c.Kind == carnet.ConsentRestrict {
-		// The patient names the document by its id; the restriction holds
-		// for every version of it.
-		// A Consent read back names it by logicalId; both are accepted.
-		logical := ""
-		if row, err := s.Store.Document(ctx, a.row.Key, c.Document); err == nil {
-			logical = row.LogicalID
-		} else if rows, err := s.Store.FindDocuments(ctx, a.row.Key, carnet.DocumentFilter{LogicalID: c.Document, AllVersions: true, WithoutSealed: true}); err == nil && len(rows) > 0 {
-			logical = c.Document
+		if c.Document, err = s.restrictedDocument(ctx, a, c.Document, path); err != nil {
+			return carnet.Consent{}, err
 		}
-		if logical == "" {
-			return carnet.Consent{}, carnet.Invalid(carnet.Issue{Severity: "error", Code: "not-found", Diagnostics: "the restricted document is not in this record", Expression: path + ".provision.data"})
-		}
-		c.Document = logical
 	}
 	c.ID, c.Date, c.Recorder, c.RecorderLegal = carnet.NewID(), s.now(), r.Actor.Kind, r.Actor.LegalRepresentative
-	if err := s.changeConsents(ctx, a.row.Key, func(cs []carnet.Consent) ([]carnet.Consent, error) {
-		next, _ := carnet.WithConsent(cs, c)
-		return next, nil
-	}); err != nil {
-		return carnet.Consent{}, err
+	var note *carnet.NotificationRow
+	if r.Actor.Kind == carnet.ActorProfessional {
+		// The patient is told of every professional who declares
+		// themselves in their care team.
+		row, err := s.sealNotification(ctx, careTeamNotification(a.row.Key, carnet.Author{ID: r.Actor.ID, Family: c.ProfessionalName,
+			Profession: carnet.Coding{Code: r.Actor.Profession}}, r.Actor, true, c.Date))
+		if err != nil {
+			return carnet.Consent{}, err
+		}
+		note = &row
+	}
+	err = s.Store.Update(ctx, func(tx carnet.Tx) error {
+		return s.rewritePatient(ctx, tx, a.row.Key, func(p *carnet.Patient) (bool, error) {
+			pro := c.Professional.Value
+			if r.Actor.Kind == carnet.ActorProfessional {
+				// Withdrawn or blocked by the patient: only the patient lets
+				// them back, never their own declaration.
+				if slices.Contains(p.Withdrawn, pro) || slices.Contains(p.Settings().Blocked, pro) {
+					return false, a.refusal(carnet.ActionConsent, nil, "declaration by a professional the patient withdrew or blocked",
+						&carnet.Error{Kind: carnet.KindForbidden, Msg: "the patient's choices do not allow you to declare a care relationship: only the patient can grant you access"})
+				}
+				if slices.ContainsFunc(p.Consents, func(x carnet.Consent) bool { return x.Kind == carnet.ConsentCareTeam && x.Professional.Value == pro }) {
+					note = nil // already in the care team: nothing new to tell
+				}
+			}
+			if r.Actor.Kind == carnet.ActorPatient && c.Kind == carnet.ConsentAccess {
+				// The patient's new grant lifts their earlier withdrawal.
+				p.Withdrawn = slices.DeleteFunc(slices.Clone(p.Withdrawn), func(w string) bool { return w == pro })
+			}
+			p.Consents, _ = carnet.WithConsent(p.Consents, c)
+			p.Updated = s.now()
+			if note != nil {
+				if err := tx.InsertNotification(ctx, *note); err != nil {
+					return false, err
+				}
+			}
+			return true, nil
+		})
+	})
+	if err != nil {
+		return carnet.Consent{}, s.recordDenial(ctx, err)
 	}
 	return c, s.audit(ctx, r, carnet.ActionConsent, a.row.Key, nil)
+}
+
+// restrictedDocument returns the logicalId of the document a restriction
+// names by its id (or by its logicalId, as a Consent read back names it):
+// the restriction holds for every version of it.
+func (s *Service) restrictedDocument(ctx context.Context, a *access, doc, path string) (string, error) {
+	logical := doc
+	if row, err := s.Store.Document(ctx, a.row.Key, doc); err == nil {
+		logical = row.LogicalID
+	}
+	// Only a document the caller sees can be restricted: the answer says
+	// nothing of the others.
+	rows, err := s.Store.FindDocuments(ctx, a.row.Key, carnet.DocumentFilter{LogicalID: logical, WithoutSealed: true})
+	if err != nil {
+		return "", err
+	}
+	if len(rows) == 0 || !a.permits(carnet.ActionRead, &rows[0]) {
+		return "", carnet.Invalid(carnet.Issue{Severity: "error", Code: "not-found", Diagnostics: "the restricted document is not in this record", Expression: path + ".provision.data"})
+	}
+	return logical, nil
 }
 
 // RevokeConsent withdraws consent id from the record; it is the patient's
@@ -446,18 +408,6 @@ func (s *Service) RevokeConsent(ctx context.Context, r carnet.Request, id carnet
 	return s.audit(ctx, r, carnet.ActionConsent, a.row.Key, nil)
 }
 
-// changeConsents rewrites the record's consents in one transaction.
-func (s *Service) changeConsents(ctx context.Context, key carnet.PatientKey, change func([]carnet.Consent) ([]carnet.Consent, error)) error {
-	return s.Store.Update(ctx, func(tx carnet.Tx) error {
-		return s.rewritePatient(ctx, tx, key, func(p *carnet.Patient) (bool, error) {
-			var err error
-			p.Consents, err = change(p.Consents)
-			p.Updated = s.now()
-			return err == nil, err
-		})
-	})
-}
-
 // rewritePatient changes the sealed record key in tx: change edits it and
 // says whether anything changed; if so it is sealed again as the next
 // version.
@@ -480,68 +430,6 @@ func (s *Service) rewritePatient(ctx context.Context, tx carnet.Tx, key carnet.P
 		return err
 	}
 	return tx.PutPatient(ctx, next)
-}
-
-// Notifications returns the record's notifications, newest first, for the
-// patient or a legal representative.
-func (s *Service) Notifications(ctx context.Context, r carnet.Request, id carnet.Identifier, f carnet.NotificationFilter) ([]carnet.Notification, error) {
-	a, err := s.ownRecord(ctx, r, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.patientSide(ctx, carnet.ActionRead); err != nil {
-		return nil, err
-	}
-	rows, err := s.Store.Notifications(ctx, a.row.Key, f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]carnet.Notification, 0, len(rows))
-	for _, row := range rows {
-		n, err := s.openNotification(ctx, row)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, s.audit(ctx, r, carnet.ActionRead, a.row.Key, nil)
-}
-
-// PendingNotifications returns up to limit notifications not yet delivered,
-// oldest first. It is for the deployment's own webhook sender, not for
-// callers: no actor, no policy.
-func (s *Service) PendingNotifications(ctx context.Context, limit int) ([]carnet.PendingNotification, error) {
-	rows, err := s.Store.Undelivered(ctx, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]carnet.PendingNotification, 0, len(rows))
-	for _, row := range rows {
-		n, err := s.openNotification(ctx, row)
-		if err != nil {
-			return nil, err
-		}
-		prow, err := s.Store.Patient(ctx, row.Patient)
-		if err != nil {
-			return nil, err
-		}
-		p, err := s.openPatient(ctx, prow)
-		if err != nil {
-			return nil, err
-		}
-		pn := carnet.PendingNotification{Notification: n}
-		if len(p.Identifiers) > 0 {
-			pn.INS = p.Identifiers[0]
-		}
-		out = append(out, pn)
-	}
-	return out, nil
-}
-
-// NotificationDelivered records that a notification was delivered.
-func (s *Service) NotificationDelivered(ctx context.Context, p carnet.PatientKey, id string) error {
-	now := s.now()
-	return s.Store.Update(ctx, func(tx carnet.Tx) error { return tx.MarkDelivered(ctx, p, id, now) })
 }
 
 // route finds the record an id belongs to. An unknown id gets the one

@@ -111,7 +111,7 @@ func (s *Service) FindItems(ctx context.Context, r carnet.Request, q carnet.Item
 func (s *Service) Item(ctx context.Context, r carnet.Request, kind carnet.ItemKind, id string) (carnet.Item, error) {
 	p, err := s.route(ctx, id)
 	if err != nil {
-		return carnet.Item{}, err
+		return carnet.Item{}, s.recordAbsent(ctx, r, carnet.ActionRead, err)
 	}
 	prow, err := s.Store.Patient(ctx, p)
 	if err != nil {
@@ -148,7 +148,7 @@ func (s *Service) Item(ctx context.Context, r carnet.Request, kind carnet.ItemKi
 		}
 		return it, a.served(ctx, carnet.ActionRead, []string{src.ID})
 	}
-	return carnet.Item{}, errNotFound()
+	return carnet.Item{}, s.recordAbsent(ctx, r, carnet.ActionRead, errNotFound())
 }
 
 // deriveMissing fills what a producer left out with what the document's

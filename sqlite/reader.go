@@ -198,10 +198,10 @@ func (r reader) Route(ctx context.Context, id string) (carnet.PatientKey, error)
 	return carnet.PatientKey(p), wrap("sqlite.Route", err)
 }
 
-const documentCols = "patient_key, id, logical_id, unique_id, version, latest, status, submission_set, content_id, date, created, period_start, period_end, tokens, sealed"
+const documentCols = "patient_key, id, logical_id, unique_id, version, latest, status, submission_set, content_id, date, created, period_start, period_end, tokens, sealed, filer"
 
 // documentColsUnsealed reads the same columns but the sealed one (NULL, scanned as nil).
-const documentColsUnsealed = "patient_key, id, logical_id, unique_id, version, latest, status, submission_set, content_id, date, created, period_start, period_end, tokens, NULL"
+const documentColsUnsealed = "patient_key, id, logical_id, unique_id, version, latest, status, submission_set, content_id, date, created, period_start, period_end, tokens, NULL, filer"
 
 func scanDocument(rows *sql.Rows, d *carnet.DocumentRow) error {
 	var (
@@ -212,7 +212,7 @@ func scanDocument(rows *sql.Rows, d *carnet.DocumentRow) error {
 		tokens sql.RawBytes
 	)
 	if err := rows.Scan(&patient, &d.ID, &d.LogicalID, &d.UniqueID, &d.Version, &d.Latest, &status,
-		&d.SubmissionSet, &d.ContentID, &date, &created, &pstart, &pend, &tokens, &d.Sealed); err != nil {
+		&d.SubmissionSet, &d.ContentID, &date, &created, &pstart, &pend, &tokens, &d.Sealed, &d.Filer); err != nil {
 		return err
 	}
 	d.Patient, d.Status = carnet.PatientKey(patient), carnet.DocumentStatus(status)
@@ -340,7 +340,7 @@ func (r reader) Content(ctx context.Context, p carnet.PatientKey, contentID stri
 	return b, wrap("sqlite.Content", err)
 }
 
-const setCols = "patient_key, id, unique_id, date, tokens, sealed"
+const setCols = "patient_key, id, unique_id, date, tokens, sealed, filer"
 
 func scanSet(rows *sql.Rows, s *carnet.SubmissionSetRow) error {
 	var (
@@ -348,7 +348,7 @@ func scanSet(rows *sql.Rows, s *carnet.SubmissionSetRow) error {
 		date    sql.NullInt64
 		tokens  []byte
 	)
-	if err := rows.Scan(&patient, &s.ID, &s.UniqueID, &date, &tokens, &s.Sealed); err != nil {
+	if err := rows.Scan(&patient, &s.ID, &s.UniqueID, &date, &tokens, &s.Sealed, &s.Filer); err != nil {
 		return err
 	}
 	s.Patient, s.Date = carnet.PatientKey(patient), goTime(date)
@@ -364,10 +364,10 @@ func (r reader) SubmissionSet(ctx context.Context, p carnet.PatientKey, id strin
 	return s, wrap("sqlite.SubmissionSet", err)
 }
 
-func (r reader) SubmissionSetByUniqueID(ctx context.Context, p carnet.PatientKey, uniqueID string) (carnet.SubmissionSetRow, error) {
+func (r reader) SubmissionSetByUniqueID(ctx context.Context, p carnet.PatientKey, filer, uniqueID string) (carnet.SubmissionSetRow, error) {
 	var s carnet.SubmissionSetRow
 	err := r.c.queryOne(ctx, func(rows *sql.Rows) error { return scanSet(rows, &s) },
-		"SELECT "+setCols+" FROM submission_sets WHERE patient_key = ? AND unique_id = ?", string(p), uniqueID)
+		"SELECT "+setCols+" FROM submission_sets WHERE patient_key = ? AND filer = ? AND unique_id = ?", string(p), filer, uniqueID)
 	return s, wrap("sqlite.SubmissionSetByUniqueID", err)
 }
 

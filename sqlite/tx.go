@@ -130,11 +130,11 @@ func (t *tx) SubmissionSet(ctx context.Context, p carnet.PatientKey, id string) 
 	return t.reader.SubmissionSet(ctx, p, id)
 }
 
-func (t *tx) SubmissionSetByUniqueID(ctx context.Context, p carnet.PatientKey, uniqueID string) (carnet.SubmissionSetRow, error) {
+func (t *tx) SubmissionSetByUniqueID(ctx context.Context, p carnet.PatientKey, filer, uniqueID string) (carnet.SubmissionSetRow, error) {
 	if err := t.check(ctx); err != nil {
 		return carnet.SubmissionSetRow{}, wrap("sqlite.SubmissionSetByUniqueID", err)
 	}
-	return t.reader.SubmissionSetByUniqueID(ctx, p, uniqueID)
+	return t.reader.SubmissionSetByUniqueID(ctx, p, filer, uniqueID)
 }
 
 func (t *tx) FindSubmissionSets(ctx context.Context, p carnet.PatientKey, f carnet.SubmissionSetFilter) ([]carnet.SubmissionSetRow, error) {
@@ -270,7 +270,7 @@ func (t *tx) insertTokens(ctx context.Context, table, idCol string, p carnet.Pat
 // uniqueIDConflict names the constraint a document write broke.
 func documentConflict(op string, err error) error {
 	if strings.Contains(err.Error(), "unique_id") {
-		return refused(conflict(op, "a latest document with this uniqueId exists for the patient", err))
+		return refused(conflict(op, "a latest document with this uniqueId and filer exists for the patient", err))
 	}
 	return refused(conflict(op, "the document id is already in use", err))
 }
@@ -279,7 +279,7 @@ func documentArgs(row carnet.DocumentRow) []any {
 	return []any{
 		row.LogicalID, row.UniqueID, row.Version, row.Latest, string(row.Status), row.SubmissionSet, row.ContentID,
 		dbTime(row.Date), dbTime(row.Created), dbTime(row.PeriodStart), dbTime(row.PeriodEnd),
-		encodeTokens(row.Tokens), nonNil(row.Sealed),
+		encodeTokens(row.Tokens), nonNil(row.Sealed), row.Filer,
 	}
 }
 
@@ -287,7 +287,7 @@ func (t *tx) InsertDocument(ctx context.Context, row carnet.DocumentRow) error {
 	const op = "sqlite.InsertDocument"
 	return t.step(ctx, op, func(ctx context.Context) error {
 		args := append([]any{string(row.Patient), row.ID}, documentArgs(row)...)
-		if _, err := t.c.exec(ctx, "INSERT INTO documents ("+documentCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", args...); err != nil {
+		if _, err := t.c.exec(ctx, "INSERT INTO documents ("+documentCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", args...); err != nil {
 			if isDuplicate(err) {
 				return documentConflict(op, err)
 			}
@@ -318,8 +318,8 @@ func (t *tx) UpdateDocument(ctx context.Context, row carnet.DocumentRow) error {
 		}
 		args := append(documentArgs(row), string(row.Patient), row.ID)
 		_, err = t.c.exec(ctx, `UPDATE documents SET logical_id = ?, unique_id = ?, version = ?, latest = ?, status = ?,
-			submission_set = ?, content_id = ?, date = ?, created = ?, period_start = ?, period_end = ?, tokens = ?, sealed = ?
-			WHERE patient_key = ? AND id = ?`, args...)
+			submission_set = ?, content_id = ?, date = ?, created = ?, period_start = ?, period_end = ?, tokens = ?, sealed = ?,
+			filer = ? WHERE patient_key = ? AND id = ?`, args...)
 		if err != nil {
 			if isDuplicate(err) {
 				return documentConflict(op, err)
@@ -353,8 +353,8 @@ func (t *tx) PutContent(ctx context.Context, p carnet.PatientKey, contentID stri
 func (t *tx) InsertSubmissionSet(ctx context.Context, row carnet.SubmissionSetRow) error {
 	const op = "sqlite.InsertSubmissionSet"
 	return t.step(ctx, op, func(ctx context.Context) error {
-		_, err := t.c.exec(ctx, "INSERT INTO submission_sets ("+setCols+") VALUES (?, ?, ?, ?, ?, ?)",
-			string(row.Patient), row.ID, row.UniqueID, dbTime(row.Date), encodeTokens(row.Tokens), nonNil(row.Sealed))
+		_, err := t.c.exec(ctx, "INSERT INTO submission_sets ("+setCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+			string(row.Patient), row.ID, row.UniqueID, dbTime(row.Date), encodeTokens(row.Tokens), nonNil(row.Sealed), row.Filer)
 		if isDuplicate(err) {
 			return refused(conflict(op, "a submission set with this id or uniqueId exists for the patient", err))
 		}

@@ -123,6 +123,17 @@ func testDocumentUniqueID(t *testing.T, s carnet.Store) {
 	insertDocuments(t, s, other)
 	wantDocument(t, s, other)
 
+	// So is the same uniqueId filed by another filer: a uniqueId is unique
+	// per record and filer.
+	otherFiler := NewDocumentRow("p1", "doc-5")
+	otherFiler.UniqueID, otherFiler.Filer = d1.UniqueID, "professional|810000000002"
+	insertDocuments(t, s, otherFiler)
+	wantDocument(t, s, otherFiler)
+	again := NewDocumentRow("p1", "doc-6")
+	again.UniqueID, again.Filer = d1.UniqueID, otherFiler.Filer
+	err = update(s, func(ctx context.Context, tx carnet.Tx) error { return tx.InsertDocument(ctx, again) })
+	wantKind(t, err, carnet.KindConflict, "InsertDocument(same UniqueID and filer as a latest document)")
+
 	// Older metadata versions share the uniqueId of the latest one.
 	old := NewDocumentRow("p1", "doc-4")
 	old.UniqueID = d1.UniqueID
@@ -451,7 +462,7 @@ func testPatientIsolation(t *testing.T, s carnet.Store) {
 		wantKind(t, err, carnet.KindNotFound, "Content(p2, content of p1)")
 		_, err = r.SubmissionSet(ctx, "p2", set.ID)
 		wantKind(t, err, carnet.KindNotFound, "SubmissionSet(p2, set of p1)")
-		_, err = r.SubmissionSetByUniqueID(ctx, "p2", set.UniqueID)
+		_, err = r.SubmissionSetByUniqueID(ctx, "p2", set.Filer, set.UniqueID)
 		wantKind(t, err, carnet.KindNotFound, "SubmissionSetByUniqueID(p2, set of p1)")
 		sets, err := r.FindSubmissionSets(ctx, "p2", carnet.SubmissionSetFilter{})
 		if err != nil || len(sets) != 0 {

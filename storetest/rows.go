@@ -95,6 +95,7 @@ func NewDocumentRow(p carnet.PatientKey, id string) carnet.DocumentRow {
 		Status:        carnet.StatusCurrent,
 		SubmissionSet: "set-of-" + id,
 		ContentID:     "content-of-" + id,
+		Filer:         "system|https://idp.example|lgc-1",
 		Date:          Epoch,
 		Created:       Epoch.Add(-24 * time.Hour),
 		PeriodStart:   Epoch.Add(-48 * time.Hour),
@@ -110,6 +111,7 @@ func NewSubmissionSetRow(p carnet.PatientKey, id string) carnet.SubmissionSetRow
 		Patient:  p,
 		ID:       id,
 		UniqueID: "1.2.250.1.999.2.1." + id,
+		Filer:    "system|https://idp.example|lgc-1",
 		Date:     Epoch,
 		Tokens: []carnet.Token{
 			{Kind: "source", Value: "urn:oid:1.2.250.1.999.3"},
@@ -167,6 +169,7 @@ func DocumentRowDiff(got, want carnet.DocumentRow) string {
 	d.time("PeriodEnd", got.PeriodEnd, want.PeriodEnd)
 	d.tokens("Tokens", got.Tokens, want.Tokens)
 	d.bytes("Sealed", got.Sealed, want.Sealed)
+	d.eq("Filer", got.Filer, want.Filer)
 	return d.String()
 }
 
@@ -179,6 +182,7 @@ func SubmissionSetRowDiff(got, want carnet.SubmissionSetRow) string {
 	d.time("Date", got.Date, want.Date)
 	d.tokens("Tokens", got.Tokens, want.Tokens)
 	d.bytes("Sealed", got.Sealed, want.Sealed)
+	d.eq("Filer", got.Filer, want.Filer)
 	return d.String()
 }
 

@@ -24,7 +24,7 @@ func testSubmissionSets(t *testing.T, s carnet.Store) {
 	if d := SubmissionSetRowDiff(got, set); d != "" {
 		t.Fatalf("SubmissionSet: %s", d)
 	}
-	got, err = s.SubmissionSetByUniqueID(ctx, "p1", set.UniqueID)
+	got, err = s.SubmissionSetByUniqueID(ctx, "p1", set.Filer, set.UniqueID)
 	if err != nil {
 		t.Fatalf("SubmissionSetByUniqueID: %v", err)
 	}
@@ -33,7 +33,7 @@ func testSubmissionSets(t *testing.T, s carnet.Store) {
 	}
 	_, err = s.SubmissionSet(ctx, "p1", "set-unknown")
 	wantKind(t, err, carnet.KindNotFound, "SubmissionSet(unknown)")
-	_, err = s.SubmissionSetByUniqueID(ctx, "p1", "1.2.3.unknown")
+	_, err = s.SubmissionSetByUniqueID(ctx, "p1", set.Filer, "1.2.3.unknown")
 	wantKind(t, err, carnet.KindNotFound, "SubmissionSetByUniqueID(unknown)")
 
 	sameID := NewSubmissionSetRow("p1", "set-1")
@@ -47,19 +47,29 @@ func testSubmissionSets(t *testing.T, s carnet.Store) {
 	wantKind(t, err, carnet.KindConflict, "InsertSubmissionSet(duplicate uniqueId)")
 	_, err = s.SubmissionSet(ctx, "p1", "set-2")
 	wantKind(t, err, carnet.KindNotFound, "SubmissionSet(set-2) after a refused insert")
+	_, err = s.SubmissionSetByUniqueID(ctx, "p1", "patient", set.UniqueID)
+	wantKind(t, err, carnet.KindNotFound, "SubmissionSetByUniqueID(another filer)")
+
+	// Another filer may use the same uniqueId: each filer has its own.
+	otherFiler := NewSubmissionSetRow("p1", "set-4")
+	otherFiler.UniqueID, otherFiler.Filer = set.UniqueID, "patient"
+	mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) error { return tx.InsertSubmissionSet(ctx, otherFiler) })
+	if got, err := s.SubmissionSetByUniqueID(ctx, "p1", "patient", set.UniqueID); err != nil || got.ID != "set-4" {
+		t.Fatalf("SubmissionSetByUniqueID(p1, patient): got %q, %v; want set-4", got.ID, err)
+	}
 
 	// Another patient may use the same uniqueId.
 	otherUID := NewSubmissionSetRow("p2", "set-3")
 	otherUID.UniqueID = set.UniqueID
 	mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) error { return tx.InsertSubmissionSet(ctx, otherUID) })
-	got, err = s.SubmissionSetByUniqueID(ctx, "p2", set.UniqueID)
+	got, err = s.SubmissionSetByUniqueID(ctx, "p2", set.Filer, set.UniqueID)
 	if err != nil {
 		t.Fatalf("SubmissionSetByUniqueID(p2): %v", err)
 	}
 	if d := SubmissionSetRowDiff(got, otherUID); d != "" {
 		t.Fatalf("SubmissionSetByUniqueID(p2): %s", d)
 	}
-	got, err = s.SubmissionSetByUniqueID(ctx, "p1", set.UniqueID)
+	got, err = s.SubmissionSetByUniqueID(ctx, "p1", set.Filer, set.UniqueID)
 	if err != nil || got.ID != "set-1" {
 		t.Fatalf("SubmissionSetByUniqueID(p1): got %q, %v; want set-1", got.ID, err)
 	}

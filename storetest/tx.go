@@ -94,7 +94,7 @@ func wantAllOf(t tb, r carnet.Reader, p carnet.PatientKey, sfx string) {
 	} else if d := SubmissionSetRowDiff(got, want); d != "" {
 		t.Fatalf("SubmissionSet: %s", d)
 	}
-	if got, err := r.SubmissionSetByUniqueID(ctx, p, want.UniqueID); err != nil || got.ID != want.ID {
+	if got, err := r.SubmissionSetByUniqueID(ctx, p, want.Filer, want.UniqueID); err != nil || got.ID != want.ID {
 		t.Fatalf("SubmissionSetByUniqueID: got %q, %v", got.ID, err)
 	}
 	if sets, err := r.FindSubmissionSets(ctx, p, carnet.SubmissionSetFilter{}); err != nil || !slices.Equal(ids(sets), []string{want.ID}) {

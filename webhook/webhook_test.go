@@ -63,7 +63,9 @@ func TestDeliver(t *testing.T) {
 		p := ds.Patients[d.Patient]
 		sub := carnet.Submission{Patient: p.INS, Set: carnet.SubmissionSet{UniqueID: d.UniqueID + ".set", SourceID: "1.2.250.1.999.2", ContentType: d.Meta.Type},
 			Documents: []carnet.SubmittedDocument{{UniqueID: d.UniqueID, Meta: d.Meta, Content: d.Content, Path: "Bundle.entry[" + strconv.Itoa(i) + "]"}}}
-		if _, err := env.Service.Provide(ctx, lgc, sub); err != nil {
+		req := lgc // the software of the document's author's organisation
+		req.Actor.Orgs = []carnet.Identifier{d.Meta.Authors[0].OrgID}
+		if _, err := env.Service.Provide(ctx, req, sub); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -51,6 +51,15 @@ func loadDemo(ctx context.Context, svc *record.Service, logger *slog.Logger) (in
 			},
 			Documents: []carnet.SubmittedDocument{{UniqueID: d.UniqueID, Meta: d.Meta, Content: d.Content, Path: fmt.Sprintf("demo.document[%d]", i)}},
 		}
+		// The loader files as each document's producing software would: for
+		// the authors of its organisation.
+		req := req
+		req.Actor.Orgs = nil
+		for _, a := range d.Meta.Authors {
+			if a.OrgID.Value != "" {
+				req.Actor.Orgs = append(req.Actor.Orgs, a.OrgID)
+			}
+		}
 		if _, err := svc.Provide(ctx, req, sub); err != nil {
 			return n, fmt.Errorf("demo document %d: %w", i, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,6 +185,25 @@ func (e *Env) ProfessionalToken(t testing.TB, a carnet.Author, scope string) str
 		c[auth.ClaimSpecialty] = a.Specialty.Code
 	}
 	tok, err := e.Issuer.Issue(carnet.ActorProfessional, c, Audience, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// SoftwareToken returns a signed token for producing software (client
+// credentials) acting for the organisations of authors: it may file their
+// documents (docs/ACCESS.md, "Who may file for whom").
+func (e *Env) SoftwareToken(t testing.TB, clientID string, authors ...carnet.Author) string {
+	t.Helper()
+	var orgs []string
+	for _, a := range authors {
+		if k := carnet.OrgKey(a.OrgID); k != "" && !slices.Contains(orgs, k) {
+			orgs = append(orgs, k)
+		}
+	}
+	tok, err := e.Issuer.Issue(carnet.ActorSystem, map[string]any{auth.ClaimClientID: clientID, auth.ClaimScope: "system/*.cruds",
+		auth.ClaimFINESS: orgs}, Audience, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

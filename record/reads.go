@@ -1,0 +1,465 @@
+package record
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	carnet "github.com/carnet-sante/carnet"
+)
+
+func (s *Service) openDocument(ctx context.Context, row carnet.DocumentRow) (carnet.Document, error) {
+	pt, err := s.Sealer.Open(ctx, row.Patient, carnet.Binding{Kind: "document", ID: row.ID, Version: row.Version}, row.Sealed)
+	if err != nil {
+		return carnet.Document{}, err
+	}
+	var d carnet.Document
+	if err := json.Unmarshal(pt, &d); err != nil {
+		return carnet.Document{}, carnet.WrapError(carnet.KindInternal, "open document", err)
+	}
+	// The row is authoritative for what changes in place.
+	d.Patient, d.ID, d.LogicalID, d.UniqueID = row.Patient, row.ID, row.LogicalID, row.UniqueID
+	d.Version, d.Latest, d.Status, d.SubmissionSet, d.ContentID, d.Date = row.Version, row.Latest, row.Status, row.SubmissionSet, row.ContentID, row.Date
+	return d, nil
+}
+
+// sealDocument builds the stored row of d: clear tokens and dates, the rest sealed.
+func (s *Service) sealDocument(ctx context.Context, d carnet.Document) (carnet.DocumentRow, error) {
+	row := carnet.DocumentRow{
+		Patient: d.Patient, ID: d.ID, LogicalID: d.LogicalID, UniqueID: d.UniqueID, Version: d.Version,
+		Latest: d.Latest, Status: d.Status, SubmissionSet: d.SubmissionSet, ContentID: d.ContentID,
+		Date: d.Date, Created: d.Meta.Created, PeriodStart: d.Meta.ServicePeriod.Start, PeriodEnd: d.Meta.ServicePeriod.End,
+		Tokens: carnet.DocumentTokens(d),
+	}
+	for _, a := range d.Meta.Authors {
+		for kind, names := range map[string][]string{carnet.TokAuthorFamily: {a.Family}, carnet.TokAuthorGiven: a.Given} {
+			for _, n := range names {
+				if n = carnet.FoldName(n); n == "" {
+					continue
+				}
+				tok, err := s.Sealer.Token(ctx, d.Patient, kind, n)
+				if err != nil {
+					return row, err
+				}
+				row.Tokens = append(row.Tokens, carnet.Token{Kind: kind, Value: tok})
+			}
+		}
+	}
+	if len(d.Meta.SHA256) > 0 {
+		// Duplicates (the same content filed twice) are found without
+		// unsealing: by a blind token of the content's hash.
+		tok, err := s.Sealer.Token(ctx, d.Patient, carnet.TokContentHash, hex.EncodeToString(d.Meta.SHA256))
+		if err != nil {
+			return row, err
+		}
+		row.Tokens = append(row.Tokens, carnet.Token{Kind: carnet.TokContentHash, Value: tok})
+	}
+	slices.SortFunc(row.Tokens, func(a, b carnet.Token) int { return strings.Compare(a.Kind+"\x00"+a.Value, b.Kind+"\x00"+b.Value) })
+	row.Tokens = slices.Compact(row.Tokens)
+	pt, err := json.Marshal(d)
+	if err != nil {
+		return row, carnet.WrapError(carnet.KindInternal, "seal document", err)
+	}
+	row.Sealed, err = s.Sealer.Seal(ctx, d.Patient, carnet.Binding{Kind: "document", ID: d.ID, Version: d.Version}, pt)
+	return row, err
+}
+
+// Document returns one metadata version of a document (GET
+// DocumentReference/{id}).
+func (s *Service) Document(ctx context.Context, r carnet.Request, id string) (carnet.Document, []string, error) {
+	return s.DocumentVersion(ctx, r, id, 0)
+}
+
+// DocumentVersion returns version vid of the document whose metadata
+// version id is (vread: GET DocumentReference/{id}/_history/{vid}); vid 0
+// is the version id names. Every version is decided as the document is now.
+func (s *Service) DocumentVersion(ctx context.Context, r carnet.Request, id string, vid int) (carnet.Document, []string, error) {
+	p, err := s.route(ctx, id)
+	if err != nil {
+		return carnet.Document{}, nil, s.recordAbsent(ctx, r, carnet.ActionRead, err)
+	}
+	row, err := s.Store.Document(ctx, p, id)
+	if err != nil {
+		return carnet.Document{}, nil, err
+	}
+	if vid != 0 && vid != row.Version {
+		versions, err := s.Store.FindDocuments(ctx, p, carnet.DocumentFilter{LogicalID: row.LogicalID, AllVersions: true})
+		if err != nil {
+			return carnet.Document{}, nil, err
+		}
+		i := slices.IndexFunc(versions, func(v carnet.DocumentRow) bool { return v.Version == vid })
+		if i < 0 {
+			return carnet.Document{}, nil, s.recordAbsent(ctx, r, carnet.ActionRead, errNotFound())
+		}
+		row = versions[i]
+	}
+	prow, err := s.Store.Patient(ctx, p)
+	if err != nil {
+		return carnet.Document{}, nil, err
+	}
+	a, err := s.access(ctx, r, &prow)
+	if err != nil {
+		return carnet.Document{}, nil, err
+	}
+	// An older metadata version is read as the document is now: its
+	// current labels and status decide (a mask or a deletion added later
+	// covers every version).
+	current, err := s.latestOf(ctx, s.Store, row)
+	if err != nil {
+		return carnet.Document{}, nil, err
+	}
+	dec, err := a.check(ctx, carnet.ActionRead, &current)
+	if err != nil {
+		return carnet.Document{}, nil, err
+	}
+	d, err := s.openDocument(ctx, row)
+	if err != nil {
+		return carnet.Document{}, nil, err
+	}
+	return d, dec.Warnings, a.served(ctx, carnet.ActionRead, []string{row.ID}, dec)
+}
+
+// Content returns a document's bytes by content id (ITI-68), checked
+// against the hash recorded when it was filed.
+func (s *Service) Content(ctx context.Context, r carnet.Request, contentID string) (carnet.Document, []byte, error) {
+	p, err := s.route(ctx, contentID)
+	if err != nil {
+		return carnet.Document{}, nil, s.recordAbsent(ctx, r, carnet.ActionRead, err)
+	}
+	rows, err := s.Store.FindDocuments(ctx, p, carnet.DocumentFilter{Tokens: []carnet.TokenFilter{{Kind: carnet.TokContent, Values: []string{contentID}}}})
+	if err != nil {
+		return carnet.Document{}, nil, err
+	}
+	if len(rows) == 0 {
+		return carnet.Document{}, nil, s.recordAbsent(ctx, r, carnet.ActionRead, errNotFound())
+	}
+	row := rows[0]
+	prow, err := s.Store.Patient(ctx, p)
+	if err != nil {
+		return carnet.Document{}, nil, err
+	}
+	a, err := s.access(ctx, r, &prow)
+	if err != nil {
+		return carnet.Document{}, nil, err
+	}
+	if row.Status == carnet.StatusDeleted && a.couldRead(row) {
+		return carnet.Document{}, nil, carnet.Errorf(carnet.KindGone, "this document was deleted by its author")
+	}
+	dec, err := a.check(ctx, carnet.ActionRead, &row)
+	if err != nil {
+		return carnet.Document{}, nil, err
+	}
+	d, err := s.openDocument(ctx, row)
+	if err != nil {
+		return carnet.Document{}, nil, err
+	}
+	sealed, err := s.Store.Content(ctx, p, contentID)
+	if err != nil {
+		return carnet.Document{}, nil, err
+	}
+	b, err := s.Sealer.Open(ctx, p, carnet.Binding{Kind: "content", ID: contentID, Version: 1}, sealed)
+	if err != nil {
+		return carnet.Document{}, nil, err
+	}
+	sum := sha256.Sum256(b)
+	if subtle.ConstantTimeCompare(sum[:], d.Meta.SHA256) != 1 || int64(len(b)) != d.Meta.Size {
+		return carnet.Document{}, nil, carnet.WrapError(carnet.KindInternal, "content", fmt.Errorf("content %s does not match its recorded hash", contentID))
+	}
+	return d, b, a.served(ctx, carnet.ActionRead, []string{row.ID}, dec)
+}
+
+// searchable resolves the record a search names and asks the policy. It
+// returns nil (and no error) when there is nothing to search: an unknown
+// patient (zero hits, audited) or a denied search (looks the same).
+func (s *Service) searchable(ctx context.Context, r carnet.Request, key carnet.PatientKey, id carnet.Identifier) (*access, error) {
+	prow, err := s.resolvePatient(ctx, key, id)
+	if carnet.IsKind(err, carnet.KindNotFound) {
+		return nil, s.audit(ctx, r, carnet.ActionSearch, "", nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.access(ctx, r, &prow)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.check(ctx, carnet.ActionSearch, nil); err != nil {
+		if carnet.IsKind(err, carnet.KindNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return a, nil
+}
+
+// FindDocuments answers ITI-67. Policy filtering happens before paging and
+// totals; only the page is unsealed.
+func (s *Service) FindDocuments(ctx context.Context, r carnet.Request, q carnet.DocumentSearch) (carnet.Page[carnet.Document], error) {
+	// An unknown patient has nothing: zero hits, not an error.
+	a, err := s.searchable(ctx, r, q.PatientKey, q.PatientID)
+	if a == nil || err != nil {
+		return carnet.Page[carnet.Document]{}, err
+	}
+	prow := a.row
+	f := q.Filter
+	f.Tokens = slices.Clone(f.Tokens)
+	for i, tf := range f.Tokens {
+		if tf.Kind != carnet.TokAuthorFamily && tf.Kind != carnet.TokAuthorGiven {
+			continue
+		}
+		vals := make([]string, 0, len(tf.Values))
+		for _, v := range tf.Values {
+			tok, err := s.Sealer.Token(ctx, prow.Key, tf.Kind, carnet.FoldName(v))
+			if err != nil {
+				return carnet.Page[carnet.Document]{}, err
+			}
+			vals = append(vals, tok)
+		}
+		f.Tokens[i] = carnet.TokenFilter{Kind: tf.Kind, Values: vals}
+	}
+	if len(f.Statuses) == 0 {
+		f.Statuses = []carnet.DocumentStatus{carnet.StatusCurrent, carnet.StatusSuperseded, carnet.StatusArchived}
+	}
+	f.WithoutSealed = true // decide on clear fields; unseal the page only
+	rows, err := s.Store.FindDocuments(ctx, prow.Key, f)
+	if err != nil {
+		return carnet.Page[carnet.Document]{}, err
+	}
+	var warnings []string
+	visible := rows[:0]
+	for i := range rows {
+		if dec := a.decide(carnet.ActionRead, &rows[i]); dec.Permit {
+			visible = append(visible, rows[i])
+			warnings = append(warnings, dec.Warnings...)
+		}
+	}
+	page, next, err := s.pageOf(visible, q.Count, q.Page)
+	if err != nil {
+		return carnet.Page[carnet.Document]{}, err
+	}
+	out := carnet.Page[carnet.Document]{Total: len(visible), Next: next, Warnings: slices.Compact(warnings)}
+	ids := make([]string, 0, len(page))
+	for _, row := range page {
+		if row, err = s.Store.Document(ctx, prow.Key, row.ID); err != nil {
+			return carnet.Page[carnet.Document]{}, err
+		}
+		d, err := s.openDocument(ctx, row)
+		if err != nil {
+			return carnet.Page[carnet.Document]{}, err
+		}
+		out.Items = append(out.Items, d)
+		ids = append(ids, d.ID)
+	}
+	return out, a.served(ctx, carnet.ActionSearch, ids)
+}
+
+func (s *Service) count(n int) int {
+	def, max := s.DefaultCount, s.MaxCount
+	if def <= 0 {
+		def = 20
+	}
+	if max <= 0 {
+		max = 200
+	}
+	switch {
+	case n <= 0:
+		return def
+	case n > max:
+		return max
+	}
+	return n
+}
+
+// pageOf cuts rows (sorted by date desc, id asc) after the cursor. The
+// cursor names the last row served, so pages stay stable when documents
+// are added meanwhile.
+func (s *Service) pageOf(rows []carnet.DocumentRow, count int, cursor string) ([]carnet.DocumentRow, string, error) {
+	n := s.count(count)
+	start := 0
+	if cursor != "" {
+		at, id, err := decodeCursor(cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		start = len(rows)
+		for i, r := range rows {
+			if r.Date.Before(at) || (r.Date.Equal(at) && r.ID > id) {
+				start = i
+				break
+			}
+		}
+	}
+	end := min(start+n, len(rows))
+	next := ""
+	if end < len(rows) && end > start {
+		last := rows[end-1]
+		next = encodeCursor(last.Date, last.ID)
+	}
+	return rows[start:end], next, nil
+}
+
+func encodeCursor(at time.Time, id string) string {
+	var b bytes.Buffer
+	_ = binary.Write(&b, binary.BigEndian, at.UnixNano())
+	b.WriteString(id)
+	return base64.RawURLEncoding.EncodeToString(b.Bytes())
+}
+
+func decodeCursor(c string) (time.Time, string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(raw) < 8 || len(raw) > 8+64 {
+		return time.Time{}, "", carnet.Invalid(carnet.Issue{Severity: "error", Code: "value", Diagnostics: "the _page cursor is not one this server made", Expression: "_page"})
+	}
+	ns := int64(binary.BigEndian.Uint64(raw[:8]))
+	return time.Unix(0, ns).UTC(), string(raw[8:]), nil
+}
+
+// ---- submission sets ----
+
+func (s *Service) openSet(ctx context.Context, row carnet.SubmissionSetRow) (carnet.SubmissionSet, error) {
+	pt, err := s.Sealer.Open(ctx, row.Patient, carnet.Binding{Kind: "submissionset", ID: row.ID, Version: 1}, row.Sealed)
+	if err != nil {
+		return carnet.SubmissionSet{}, err
+	}
+	var set carnet.SubmissionSet
+	if err := json.Unmarshal(pt, &set); err != nil {
+		return carnet.SubmissionSet{}, carnet.WrapError(carnet.KindInternal, "open submission set", err)
+	}
+	return set, nil
+}
+
+// latestOf returns the latest metadata version of row's document: the one
+// whose labels and status decide access to every version.
+func (s *Service) latestOf(ctx context.Context, r carnet.Reader, row carnet.DocumentRow) (carnet.DocumentRow, error) {
+	if row.Latest {
+		return row, nil
+	}
+	rows, err := r.FindDocuments(ctx, row.Patient, carnet.DocumentFilter{LogicalID: row.LogicalID, WithoutSealed: true})
+	if err != nil {
+		return carnet.DocumentRow{}, err
+	}
+	if len(rows) == 0 {
+		return row, nil
+	}
+	return rows[0], nil
+}
+
+// visibleSet keeps of a submission set the documents the caller may see;
+// a set of which the caller sees nothing is not shown at all (false), so
+// that a restricted or masked document does not show through its set.
+func (s *Service) visibleSet(ctx context.Context, a *access, set carnet.SubmissionSet) (carnet.SubmissionSet, bool, error) {
+	rows, err := s.Store.FindDocuments(ctx, a.row.Key, carnet.DocumentFilter{SubmissionSet: set.ID, AllVersions: true, WithoutSealed: true})
+	if err != nil {
+		return set, false, err
+	}
+	// Every version is decided as its document is now (its latest row).
+	latest := make(map[string]bool, len(rows))
+	for i := range rows {
+		if rows[i].Latest {
+			latest[rows[i].LogicalID] = a.permits(carnet.ActionRead, &rows[i])
+		}
+	}
+	ok := make(map[string]bool, len(rows))
+	for i := range rows {
+		ok[rows[i].ID] = latest[rows[i].LogicalID]
+	}
+	kept := set.Documents[:0:0]
+	for _, id := range set.Documents {
+		if ok[id] {
+			kept = append(kept, id)
+		}
+	}
+	set.Documents = kept
+	return set, len(kept) > 0, nil
+}
+
+// FindLists answers ITI-66 (submission sets; folders are not supported).
+func (s *Service) FindLists(ctx context.Context, r carnet.Request, q carnet.ListSearch) (carnet.Page[carnet.SubmissionSet], error) {
+	// An unknown patient has nothing: zero hits, not an error.
+	a, err := s.searchable(ctx, r, q.PatientKey, q.PatientID)
+	if a == nil || err != nil {
+		return carnet.Page[carnet.SubmissionSet]{}, err
+	}
+	rows, err := s.Store.FindSubmissionSets(ctx, a.row.Key, q.Filter)
+	if err != nil {
+		return carnet.Page[carnet.SubmissionSet]{}, err
+	}
+	// A set shows only the documents the caller may see; sets are few per
+	// patient, so they are opened and filtered before paging.
+	var sets []carnet.SubmissionSet
+	for _, row := range rows {
+		set, err := s.openSet(ctx, row)
+		if err != nil {
+			return carnet.Page[carnet.SubmissionSet]{}, err
+		}
+		set, ok, err := s.visibleSet(ctx, a, set)
+		if err != nil {
+			return carnet.Page[carnet.SubmissionSet]{}, err
+		}
+		if ok {
+			sets = append(sets, set)
+		}
+	}
+	n := s.count(q.Count)
+	start := 0
+	if q.Page != "" {
+		start = len(sets)
+		for i, set := range sets {
+			if set.ID == q.Page {
+				start = i + 1
+				break
+			}
+		}
+	}
+	end := min(start+n, len(sets))
+	out := carnet.Page[carnet.SubmissionSet]{Total: len(sets)}
+	if end < len(sets) && end > start {
+		out.Next = sets[end-1].ID
+	}
+	out.Items = append(out.Items, sets[start:end]...)
+	return out, a.served(ctx, carnet.ActionSearch, nil)
+}
+
+// List returns one submission set by id.
+func (s *Service) List(ctx context.Context, r carnet.Request, id string) (carnet.SubmissionSet, error) {
+	p, err := s.route(ctx, id)
+	if err != nil {
+		return carnet.SubmissionSet{}, s.recordAbsent(ctx, r, carnet.ActionRead, err)
+	}
+	row, err := s.Store.SubmissionSet(ctx, p, id)
+	if err != nil {
+		return carnet.SubmissionSet{}, err
+	}
+	prow, err := s.Store.Patient(ctx, p)
+	if err != nil {
+		return carnet.SubmissionSet{}, err
+	}
+	a, err := s.access(ctx, r, &prow)
+	if err != nil {
+		return carnet.SubmissionSet{}, err
+	}
+	if _, err := a.check(ctx, carnet.ActionRead, nil); err != nil {
+		return carnet.SubmissionSet{}, err
+	}
+	set, err := s.openSet(ctx, row)
+	if err != nil {
+		return carnet.SubmissionSet{}, err
+	}
+	set, ok, err := s.visibleSet(ctx, a, set)
+	if err != nil {
+		return carnet.SubmissionSet{}, err
+	}
+	if !ok {
+		return carnet.SubmissionSet{}, s.recordDenial(ctx, a.refusal(carnet.ActionRead, nil, "no document of the submission set is visible", nil))
+	}
+	return set, a.served(ctx, carnet.ActionRead, set.Documents)
+}
