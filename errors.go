@@ -24,6 +24,7 @@ const (
 	KindTooLarge                       // the request exceeds a bound (413)
 	KindUnsupported                    // media type or feature not supported (415)
 	KindPreconditionFailed             // a conditional request's condition failed (412)
+	KindRateLimited                    // the client asked more than its budget allows; retry later (429)
 )
 
 var kindNames = [...]string{
@@ -39,6 +40,7 @@ var kindNames = [...]string{
 	KindTooLarge:           "too-large",
 	KindUnsupported:        "unsupported",
 	KindPreconditionFailed: "precondition-failed",
+	KindRateLimited:        "rate-limited",
 }
 
 func (k Kind) String() string {

@@ -120,6 +120,28 @@ type AuditStore interface {
 	PutCheckpoint(ctx context.Context, cp StoredCheckpoint) error
 	// Checkpoints returns the stored checkpoints, smallest size first.
 	Checkpoints(ctx context.Context) ([]StoredCheckpoint, error)
+	// AuditNodes returns the stored hashes of the perfect subtrees named
+	// by ids (Level >= 1; Hash ignored), in order, nil for each one not
+	// stored.
+	AuditNodes(ctx context.Context, ids []AuditNode) ([][]byte, error)
+	// PutAuditNodes stores hashes of perfect subtrees and records that the
+	// nodes now cover the first cover leaves (it never lowers the cover), in
+	// one transaction of its own, durable on return. A node already stored
+	// keeps its hash.
+	PutAuditNodes(ctx context.Context, nodes []AuditNode, cover uint64) error
+	// AuditNodesCover returns how many leaves the stored nodes cover: every
+	// perfect subtree of the leaves [0, cover) is stored.
+	AuditNodesCover(ctx context.Context) (uint64, error)
+}
+
+// AuditNode is the hash of a perfect subtree of the audit log's Merkle
+// tree, covering the leaves [Index<<Level, (Index+1)<<Level). Level 0 is a
+// leaf, kept with its event (AuditRow.LeafHash); the Store keeps levels 1
+// and up, so that roots and proofs read O(log n) nodes.
+type AuditNode struct {
+	Level uint8
+	Index uint64
+	Hash  []byte
 }
 
 // Posting says that a document holds a term: the full-text index of a

@@ -41,7 +41,8 @@ const (
 	TokCode            = "code"
 	TokStatus          = "status"
 	TokDesignationType = "designationType"
-	TokInterpretation  = "interpretation" // an item's result interpretation (H, HH, L, …)
+	TokInterpretation  = "interpretation" // an item's result interpretation (H, HH, L, …), blind-indexed
+	TokAbnormal        = "abnormal"       // "true" for an out-of-range result, blind-indexed
 	TokContentHash     = "content-hash"   // blind token of a document's SHA-256, to fold duplicates
 	TokFiler           = "filer"          // who filed the document (FilerOf): what the write rules read
 	TokAuthorOrg       = "author.org"     // each author's organisation (OrgKey): software acts for its organisations' authors

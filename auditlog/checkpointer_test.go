@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/carnet-sante/carnet"
+	"github.com/transparency-dev/merkle/proof"
 )
 
 type fakeClock struct {
@@ -160,6 +161,13 @@ func TestCheckpointerRun(t *testing.T) {
 			recordN(t, r, i*5, 5)
 			time.Sleep(10 * time.Millisecond)
 		}
+		// Run catches up with the last events (each round stores nodes and a
+		// checkpoint: several fsyncs), then stops.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if cps, _ := d.store.Checkpoints(context.Background()); len(cps) > 0 && cps[len(cps)-1].Size == 40 {
+				break
+			}
+		}
 		cancel()
 		if err := <-done; !errors.Is(err, context.Canceled) {
 			t.Fatalf("Run returned %v, want context.Canceled", err)
@@ -199,14 +207,20 @@ func TestCheckpointerMinInterval(t *testing.T) {
 }
 
 // TestCheckpointerRefusesRewrittenHistory: once a history is signed, the
-// Checkpointer does not sign another one rewriting it; nor a shrunk one.
+// Checkpointer does not sign another one rewriting it; nor a shrunk one. A
+// leaf rewritten under the signed prefix is not signed either: the roots
+// come from the tree's stored nodes, written once from the leaves as they
+// were, so the next checkpoint commits to the history as first recorded and
+// the rewritten row proves nothing against it (fsck names it). Rewriting
+// the stored nodes themselves is refused at the next checkpoint.
 func TestCheckpointerRefusesRewrittenHistory(t *testing.T) {
 	eachBackend(t, func(t *testing.T, d *testDB) {
 		ctx := context.Background()
 		r := d.recorder(t, RecorderOptions{})
 		c := d.checkpointer(CheckpointerOptions{})
 		recordN(t, r, 0, 6)
-		if _, _, err := c.Checkpoint(ctx); err != nil {
+		cp6, _, err := c.Checkpoint(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
 		// Event 2 rewritten with its digest and leaf, a self-consistent row.
@@ -217,20 +231,36 @@ func TestCheckpointerRefusesRewrittenHistory(t *testing.T) {
 		leaf, _ := Entry{EventID: rows[0].ID, Time: rows[0].Time, RowDigest: sum}.MarshalLeaf()
 		d.exec(t, "UPDATE audit_events SET sealed = ?, digest = ?, leaf_hash = ? WHERE seq = 2", sealed, sum[:], HashLeaf(leaf))
 		recordN(t, r, 6, 2)
-		for _, c := range []*Checkpointer{c, d.checkpointer(CheckpointerOptions{})} {
-			if _, _, err := c.Checkpoint(ctx); !carnet.IsKind(err, carnet.KindInternal) {
-				t.Fatalf("Checkpoint over a rewritten history: %v, want KindInternal", err)
-			}
+		cp8, _, err := d.checkpointer(CheckpointerOptions{}).Checkpoint(ctx)
+		if err != nil {
+			t.Fatalf("Checkpoint after a rewritten row: %v", err)
 		}
-		if n := len(storedCheckpoints(t, d)); n != 1 {
-			t.Fatalf("%d checkpoints stored, want 1", n)
+		cons, err := d.log.ConsistencyProof(ctx, 6, 8)
+		if err != nil || proof.VerifyConsistency(hasher, 6, 8, cons, cp6.Root, cp8.Root) != nil {
+			t.Fatalf("the new checkpoint does not extend the signed one: %v", err)
+		}
+		incl, err := d.log.InclusionProof(ctx, 2, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if proof.VerifyInclusion(hasher, 2, 8, HashLeaf(leaf), incl, cp8.Root) == nil {
+			t.Fatal("the rewritten row is included in the new checkpoint")
 		}
 		var te *TamperError
-		if _, err := d.fsck(t, false); !errors.As(err, &te) || te.Index != 0 {
-			t.Fatalf("Fsck = %v, want entry 0 named (the checkpoint of size 6 covers entries 0 to 5)", err)
-		}
 		if _, err := d.fsck(t, true); !errors.As(err, &te) || te.Index != 2 {
 			t.Fatalf("Fsck with the keys = %v, want entry 2 named", err)
+		}
+
+		// A stored node under the signed prefix rewritten: refused.
+		d.exec(t, "UPDATE audit_nodes SET hash = ? WHERE level = 3 AND idx = 0", bytes.Repeat([]byte{7}, 32))
+		recordN(t, r, 8, 1)
+		for _, c := range []*Checkpointer{c, d.checkpointer(CheckpointerOptions{})} {
+			if _, _, err := c.Checkpoint(ctx); !carnet.IsKind(err, carnet.KindInternal) {
+				t.Fatalf("Checkpoint over rewritten tree nodes: %v, want KindInternal", err)
+			}
+		}
+		if n := len(storedCheckpoints(t, d)); n != 2 {
+			t.Fatalf("%d checkpoints stored, want 2", n)
 		}
 
 		d.exec(t, "DELETE FROM audit_events WHERE seq >= 3")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/carnet-sante/carnet"
+	"github.com/transparency-dev/merkle/compact"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -31,6 +32,9 @@ type FsckReport struct {
 	// signature covers them yet, so an event forged there is caught only by
 	// opening it (WithSealer).
 	Unsigned uint64
+	// Nodes counts the stored tree nodes (the interior nodes roots and
+	// proofs are read from) found equal to their recomputation.
+	Nodes uint64
 }
 
 // FsckOption adjusts Fsck.
@@ -61,6 +65,8 @@ func WithSealer(s carnet.Sealer) FsckOption {
 //     emptied by hand); with WithSealer, the sealed event opens and matches;
 //   - each checkpoint's root against the stored leaf hashes, and so that
 //     successive checkpoints are consistent: each is a prefix of the next;
+//   - each stored tree node (what roots and proofs are served from)
+//     against its recomputation from the leaves it covers;
 //   - that the log is not smaller than its last checkpoint.
 //
 // The first problem, in index order, is returned as a *TamperError naming
@@ -104,6 +110,38 @@ func Fsck(ctx context.Context, store carnet.AuditStore, verifier note.Verifier, 
 		return rep, err
 	}
 	rep.Events = size
+	cover, err := store.AuditNodesCover(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if cover > size {
+		return rep, &TamperError{Index: size, Reason: fmt.Sprintf("log has %d entries, fewer than the %d its tree nodes were computed from", size, cover)}
+	}
+	// The tree nodes the leaves give, to compare with the stored ones.
+	var computed []carnet.AuditNode
+	visit := func(id compact.NodeID, hash []byte) {
+		if _, end := id.Coverage(); id.Level > 0 && end <= cover {
+			computed = append(computed, carnet.AuditNode{Level: uint8(id.Level), Index: id.Index, Hash: append([]byte(nil), hash...)})
+		}
+	}
+	checkNodes := func() error {
+		if len(computed) == 0 {
+			return nil
+		}
+		stored, err := store.AuditNodes(ctx, computed)
+		if err != nil {
+			return err
+		}
+		for i, n := range computed {
+			if !bytes.Equal(stored[i], n.Hash) {
+				begin, _ := compact.NewNodeID(uint(n.Level), n.Index).Coverage()
+				return &TamperError{Index: begin, Reason: fmt.Sprintf("stored tree node (%d, %d), from which roots and proofs are served, does not match the entries it covers", n.Level, n.Index)}
+			}
+		}
+		rep.Nodes += uint64(len(computed))
+		computed = computed[:0]
+		return nil
+	}
 
 	var (
 		r    = factory.NewEmptyRange(0)
@@ -169,7 +207,7 @@ func Fsck(ctx context.Context, store carnet.AuditStore, verifier note.Verifier, 
 					rep.Opened++
 				}
 			}
-			_ = r.Append(row.LeafHash, nil) // checkRow made it a leaf hash
+			_ = r.Append(row.LeafHash, visit) // checkRow made it a leaf hash
 			if err := checkRoots(); err != nil {
 				return rep, err
 			}
@@ -177,6 +215,9 @@ func Fsck(ctx context.Context, store carnet.AuditStore, verifier note.Verifier, 
 		}
 		if i != to {
 			return rep, &TamperError{Index: i, Reason: "event missing from the log"}
+		}
+		if err := checkNodes(); err != nil {
+			return rep, err
 		}
 	}
 	if next < len(cps) {

@@ -1,6 +1,7 @@
 package auditlog
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -123,7 +124,8 @@ func newTamperLog(t *testing.T, d *testDB) *tamperLog {
 		t.Fatalf("PruneAudit = %d, %v; want %d", n, err, tl.pruned)
 	}
 	rep, err := d.fsck(t, true)
-	want := FsckReport{Events: 60, Pruned: 10, Opened: 50, Checkpoints: 4, Unsigned: 0}
+	// 56 tree nodes: the perfect subtrees of levels 1 to 5 within 60 leaves (30+15+7+3+1).
+	want := FsckReport{Events: 60, Pruned: 10, Opened: 50, Checkpoints: 4, Unsigned: 0, Nodes: 56}
 	if err != nil || rep != want {
 		t.Fatalf("Fsck of the untouched log = %+v, %v; want %+v", rep, err, want)
 	}
@@ -370,7 +372,30 @@ func TestFsckEmptyAndPrunedAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err := d.fsck(t, true)
-	if want := (FsckReport{Events: 7, Pruned: 7, Checkpoints: 1}); err != nil || rep != want {
+	if want := (FsckReport{Events: 7, Pruned: 7, Checkpoints: 1, Nodes: 4}); err != nil || rep != want {
 		t.Fatalf("Fsck of a pruned log = %+v, %v; want %+v", rep, err, want)
 	}
+}
+
+// TestFsckTreeNodes: a stored tree node (roots and proofs are read from
+// them) rewritten is named by the first entry it covers, on each backend.
+func TestFsckTreeNodes(t *testing.T) {
+	eachBackend(t, func(t *testing.T, d *testDB) {
+		newTamperLog(t, d) // 60 events, 4 checkpoints, their nodes stored
+		for _, n := range []struct{ level, idx, first uint64 }{{1, 7, 14}, {3, 2, 16}, {5, 0, 0}} {
+			old, err := d.store.AuditNodes(context.Background(), []carnet.AuditNode{{Level: uint8(n.level), Index: n.idx}})
+			if err != nil || old[0] == nil {
+				t.Fatalf("node (%d, %d): %x, %v", n.level, n.idx, old, err)
+			}
+			d.exec(t, "UPDATE audit_nodes SET hash = ? WHERE level = ? AND idx = ?", bytes.Repeat([]byte{9}, 32), int64(n.level), int64(n.idx))
+			var te *TamperError
+			if _, err := d.fsck(t, false); !errors.As(err, &te) || te.Index != n.first {
+				t.Errorf("node (%d, %d) rewritten: Fsck = %v, want entry %d named", n.level, n.idx, err, n.first)
+			}
+			d.exec(t, "UPDATE audit_nodes SET hash = ? WHERE level = ? AND idx = ?", old[0], int64(n.level), int64(n.idx))
+		}
+		if rep, err := d.fsck(t, true); err != nil || rep.Nodes != 56 {
+			t.Fatalf("restored: Fsck = %+v, %v", rep, err)
+		}
+	})
 }

@@ -23,12 +23,11 @@ func HashLeaf(leaf []byte) []byte { return hasher.HashLeaf(leaf) }
 
 // Log is the append-only Merkle tree over a Storage.
 //
-// Cost, at this stage: the Storage holds leaf hashes only, so Root and each
-// proof read the leaf hashes [0, size) and rehash them: O(size) reads and
-// about size SHA-256 computations: BenchmarkProofs measures 44 ms for a
-// checkpoint or a proof over 100,000 events (AMD EPYC), so ~0.45 s per
-// million. Storing the tree's perfect-subtree nodes would make proofs
-// O(log size); the Storage interface is the seam for that.
+// Cost: over a NodeStorage (the Store's, StoreStorage) a root or a proof
+// reads O(log size) stored nodes: the perfect subtrees of the leaves
+// appended since the last request are hashed and stored once first
+// (extend), so the work is amortised over appends. Over a plain Storage
+// (MemStorage) every root and proof rehashes the leaves [0, size).
 type Log struct {
 	origin string
 	st     Storage
@@ -100,25 +99,34 @@ func (l *Log) checkpointExtending(ctx context.Context, prev *Checkpoint) (Checkp
 		return Checkpoint{}, nil, &carnet.Error{Kind: carnet.KindInternal, Op: "auditlog.Checkpoint",
 			Msg: fmt.Sprintf("the audit log has %d entries, fewer than its checkpoint of size %d: run carnet fsck", size, prev.Size)}
 	}
-	hashes, err := l.hashes(ctx, size)
+	root, err := l.root(ctx, size)
 	if err != nil {
 		return Checkpoint{}, nil, err
 	}
-	r := factory.NewEmptyRange(0)
 	if prev != nil {
-		for _, h := range hashes[:prev.Size] {
-			_ = r.Append(h, nil) // a wrong-size hash gives a root that matches nothing
+		// The new root must extend the signed one, by a consistency proof
+		// read from other nodes than the root's border: a stored node
+		// rewritten under the signed prefix breaks one or the other.
+		diverged := &carnet.Error{Kind: carnet.KindInternal, Op: "auditlog.Checkpoint",
+			Msg: fmt.Sprintf("the audit log no longer matches its checkpoint of size %d: run carnet fsck", prev.Size)}
+		prevRoot, err := l.root(ctx, prev.Size)
+		if err != nil {
+			return Checkpoint{}, nil, err
 		}
-		if !bytes.Equal(rangeRoot(r), prev.Root) {
-			return Checkpoint{}, nil, &carnet.Error{Kind: carnet.KindInternal, Op: "auditlog.Checkpoint",
-				Msg: fmt.Sprintf("the audit log no longer matches its checkpoint of size %d: run carnet fsck", prev.Size)}
+		if !bytes.Equal(prevRoot, prev.Root) {
+			return Checkpoint{}, nil, diverged
 		}
-		hashes = hashes[prev.Size:]
+		if prev.Size > 0 && prev.Size < size {
+			p, err := l.ConsistencyProof(ctx, prev.Size, size)
+			if err != nil {
+				return Checkpoint{}, nil, err
+			}
+			if proof.VerifyConsistency(hasher, prev.Size, size, p, prev.Root, root) != nil {
+				return Checkpoint{}, nil, diverged
+			}
+		}
 	}
-	for _, h := range hashes {
-		_ = r.Append(h, nil)
-	}
-	c := Checkpoint{Origin: l.origin, Size: size, Root: rangeRoot(r)}
+	c := Checkpoint{Origin: l.origin, Size: size, Root: root}
 	signed, err := SignCheckpoint(c, l.signer)
 	if err != nil {
 		return Checkpoint{}, nil, err
@@ -171,26 +179,163 @@ func (l *Log) hashes(ctx context.Context, size uint64) ([][]byte, error) {
 	return h, nil
 }
 
-// rehash computes the hashes of the proof's nodes from the leaf hashes of
-// the tree of the given size.
+// rehash computes the hashes of the proof's nodes in the tree of the
+// given size.
 func (l *Log) rehash(ctx context.Context, nodes proof.Nodes, size uint64) ([][]byte, error) {
-	leaves, err := l.hashes(ctx, size)
-	if err != nil {
-		return nil, err
-	}
-	h := make([][]byte, len(nodes.IDs))
-	for i, id := range nodes.IDs {
-		begin, end := id.Coverage()
-		if end > size {
+	for _, id := range nodes.IDs {
+		if _, end := id.Coverage(); end > size {
 			return nil, carnet.Errorf(carnet.KindInternal, "proof node beyond the tree")
 		}
-		h[i] = rootOf(leaves[begin:end])
+	}
+	h, err := l.nodeHashes(ctx, nodes.IDs, size)
+	if err != nil {
+		return nil, err
 	}
 	p, err := nodes.Rehash(h, hasher.HashChildren)
 	if err != nil {
 		return nil, carnet.WrapError(carnet.KindInternal, "auditlog.rehash", err)
 	}
 	return p, nil
+}
+
+// root returns the root of the tree of the given size (<= Size).
+func (l *Log) root(ctx context.Context, size uint64) ([]byte, error) {
+	if size == 0 {
+		return hasher.EmptyRoot(), nil
+	}
+	ids := compact.RangeNodes(0, size, nil)
+	h, err := l.nodeHashes(ctx, ids, size)
+	if err != nil {
+		return nil, err
+	}
+	r, err := factory.NewRange(0, size, h)
+	if err != nil {
+		return nil, carnet.WrapError(carnet.KindInternal, "auditlog.root", err)
+	}
+	return rangeRoot(r), nil
+}
+
+// nodeHashes returns the hashes of perfect subtrees ids of the tree of the
+// given size: from the stored nodes over a NodeStorage (extending them to
+// size first), else from the leaves.
+func (l *Log) nodeHashes(ctx context.Context, ids []compact.NodeID, size uint64) ([][]byte, error) {
+	ns, ok := l.st.(NodeStorage)
+	if !ok {
+		leaves, err := l.hashes(ctx, size)
+		if err != nil {
+			return nil, err
+		}
+		h := make([][]byte, len(ids))
+		for i, id := range ids {
+			begin, end := id.Coverage()
+			h[i] = rootOf(leaves[begin:end])
+		}
+		return h, nil
+	}
+	if err := l.extend(ctx, ns, size); err != nil {
+		return nil, err
+	}
+	return l.storedNodes(ctx, ns, ids)
+}
+
+// extendChunk bounds the leaf hashes read at once when nodes are extended.
+const extendChunk = 1 << 14
+
+// extend stores the perfect subtrees of the leaves [cover, size), so that
+// every perfect subtree of the tree of the given size is stored. It starts
+// from the compact range of the covered leaves (stored nodes) and reads the
+// new leaves in chunks. Several processes may extend at once: they store
+// the same nodes.
+func (l *Log) extend(ctx context.Context, ns NodeStorage, size uint64) error {
+	cover, err := ns.NodesCover(ctx)
+	if err != nil {
+		return carnet.WrapError(carnet.KindUnavailable, "auditlog.NodesCover", err)
+	}
+	n, err := ns.Size(ctx)
+	if err != nil {
+		return carnet.WrapError(carnet.KindUnavailable, "auditlog.Size", err)
+	}
+	if cover > n {
+		// The log once held more entries than it does: entries were
+		// deleted under the nodes hashed from them.
+		return &carnet.Error{Kind: carnet.KindInternal, Op: "auditlog.extend",
+			Msg: fmt.Sprintf("the audit log has %d entries, fewer than the %d its tree nodes cover: run carnet fsck", n, cover)}
+	}
+	if cover >= size {
+		return nil
+	}
+	border := compact.RangeNodes(0, cover, nil)
+	var bh [][]byte
+	if len(border) > 0 {
+		// The border of a covered prefix: perfect subtrees, stored (or leaves).
+		if bh, err = l.storedNodes(ctx, ns, border); err != nil {
+			return err
+		}
+	}
+	r, err := factory.NewRange(0, cover, bh)
+	if err != nil {
+		return carnet.WrapError(carnet.KindInternal, "auditlog.extend", err)
+	}
+	for from := cover; from < size; {
+		to := min(size, from+extendChunk)
+		leaves, err := ns.LeafHashes(ctx, from, to)
+		if err != nil {
+			return carnet.WrapError(carnet.KindUnavailable, "auditlog.LeafHashes", err)
+		}
+		if uint64(len(leaves)) != to-from {
+			return carnet.Errorf(carnet.KindInternal, "audit storage returned %d leaf hashes, want %d", len(leaves), to-from)
+		}
+		var nodes []Node
+		visit := func(id compact.NodeID, hash []byte) {
+			if id.Level > 0 {
+				nodes = append(nodes, Node{ID: id, Hash: append([]byte(nil), hash...)})
+			}
+		}
+		for _, h := range leaves {
+			if err := r.Append(h, visit); err != nil {
+				return carnet.WrapError(carnet.KindInternal, "auditlog.extend", err)
+			}
+		}
+		if err := ns.PutNodes(ctx, nodes, to); err != nil {
+			return carnet.WrapError(carnet.KindUnavailable, "auditlog.PutNodes", err)
+		}
+		from = to
+	}
+	return nil
+}
+
+// storedNodes reads perfect subtrees that must be stored: leaves from the
+// leaf hashes, the others from the nodes, in one read.
+func (l *Log) storedNodes(ctx context.Context, ns NodeStorage, ids []compact.NodeID) ([][]byte, error) {
+	h := make([][]byte, len(ids))
+	var interior []compact.NodeID
+	var at []int
+	for i, id := range ids {
+		if id.Level == 0 {
+			leaf, err := ns.LeafHashes(ctx, id.Index, id.Index+1)
+			if err != nil {
+				return nil, carnet.WrapError(carnet.KindUnavailable, "auditlog.LeafHashes", err)
+			}
+			h[i] = leaf[0]
+			continue
+		}
+		interior, at = append(interior, id), append(at, i)
+	}
+	if len(interior) == 0 {
+		return h, nil
+	}
+	got, err := ns.Nodes(ctx, interior)
+	if err != nil {
+		return nil, carnet.WrapError(carnet.KindUnavailable, "auditlog.Nodes", err)
+	}
+	for j, g := range got {
+		if g == nil {
+			return nil, &carnet.Error{Kind: carnet.KindInternal, Op: "auditlog.Nodes",
+				Msg: fmt.Sprintf("the audit log's node (%d, %d) is missing: run carnet fsck", interior[j].Level, interior[j].Index)}
+		}
+		h[at[j]] = g
+	}
+	return h, nil
 }
 
 // rootOf returns the RFC 6962 root of the given leaf hashes.

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/carnet-sante/carnet"
+	"github.com/transparency-dev/merkle/compact"
 )
 
 // Storage keeps the log's leaf hashes, in order. It is all the log needs:
@@ -21,6 +22,29 @@ type Storage interface {
 	// LeafHashes returns the hashes at indexes [from, to). It fails with a
 	// KindInvalid error when to > Size or from > to.
 	LeafHashes(ctx context.Context, from, to uint64) ([][]byte, error)
+}
+
+// NodeStorage is a Storage that also keeps the hashes of the tree's
+// perfect subtrees (levels 1 and up), so that roots and proofs read
+// O(log n) nodes instead of every leaf hash. The nodes are derived from the
+// leaves: Log writes them once, as the log grows.
+type NodeStorage interface {
+	Storage
+	// NodesCover returns how many leaves the stored nodes cover: every
+	// perfect subtree of the leaves [0, cover) is stored.
+	NodesCover(ctx context.Context) (uint64, error)
+	// Nodes returns the hashes of the perfect subtrees ids (level >= 1), nil
+	// for any not stored.
+	Nodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error)
+	// PutNodes stores nodes (a node already stored keeps its hash) and
+	// raises the cover to cover.
+	PutNodes(ctx context.Context, nodes []Node, cover uint64) error
+}
+
+// Node is the hash of a perfect subtree.
+type Node struct {
+	ID   compact.NodeID
+	Hash []byte
 }
 
 // MemStorage is an in-memory Storage, for tests and for tools that rebuild a

@@ -33,6 +33,8 @@ func IssueCode(k carnet.Kind) string {
 		return "not-supported"
 	case carnet.KindPreconditionFailed:
 		return "conflict"
+	case carnet.KindRateLimited:
+		return "throttled"
 	}
 	return "exception"
 }

@@ -440,3 +440,74 @@ func (s *Store) RecordStamp(ctx context.Context, p carnet.PatientKey) (stamp str
 	})
 	return stamp, err
 }
+
+func (s *Store) AuditNodes(ctx context.Context, ids []carnet.AuditNode) (out [][]byte, err error) {
+	const op = "postgres.AuditNodes"
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	levels, idxs := make([]int16, len(ids)), make([]int64, len(ids))
+	for i, id := range ids {
+		if id.Level < 1 || id.Index > math.MaxInt64 {
+			return nil, &carnet.Error{Kind: carnet.KindInvalid, Op: op, Msg: "not an interior node of the log"}
+		}
+		levels[i], idxs[i] = int16(id.Level), int64(id.Index)
+	}
+	out = make([][]byte, len(ids))
+	err = s.withReader(ctx, op, func(r reader) error {
+		rows, err := r.q.Query(ctx, `
+			SELECT x.ord, n.hash
+			FROM unnest($1::smallint[], $2::bigint[]) WITH ORDINALITY AS x(level, idx, ord)
+			JOIN audit_nodes n ON n.level = x.level AND n.idx = x.idx`, levels, idxs)
+		if err != nil {
+			return mapError(op, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				ord  int64
+				hash []byte
+			)
+			if err := rows.Scan(&ord, &hash); err != nil {
+				return mapError(op, err)
+			}
+			out[ord-1] = hash
+		}
+		return mapError(op, rows.Err())
+	})
+	return out, err
+}
+
+func (s *Store) PutAuditNodes(ctx context.Context, nodes []carnet.AuditNode, cover uint64) error {
+	const op = "postgres.PutAuditNodes"
+	if cover > math.MaxInt64 {
+		return &carnet.Error{Kind: carnet.KindInvalid, Op: op, Msg: "cover out of range"}
+	}
+	levels, idxs, hashes := make([]int16, len(nodes)), make([]int64, len(nodes)), make([][]byte, len(nodes))
+	for i, n := range nodes {
+		if n.Level < 1 || n.Index > math.MaxInt64 || len(n.Hash) == 0 {
+			return &carnet.Error{Kind: carnet.KindInvalid, Op: op, Msg: "not an interior node of the log"}
+		}
+		levels[i], idxs[i], hashes[i] = int16(n.Level), int64(n.Index), n.Hash
+	}
+	_, err := s.exec(ctx, op, `
+		WITH n AS (
+			INSERT INTO audit_nodes (level, idx, hash)
+			SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])
+			ON CONFLICT (level, idx) DO NOTHING
+		)
+		UPDATE audit_tree SET cover = greatest(cover, $4) WHERE one = 1`,
+		levels, idxs, hashes, int64(cover))
+	return err
+}
+
+func (s *Store) AuditNodesCover(ctx context.Context) (cover uint64, err error) {
+	const op = "postgres.AuditNodesCover"
+	err = s.withReader(ctx, op, func(r reader) error {
+		var c int64
+		err := r.q.QueryRow(ctx, `SELECT cover FROM audit_tree WHERE one = 1`).Scan(&c)
+		cover = uint64(c)
+		return mapError(op, err)
+	})
+	return cover, err
+}

@@ -11,9 +11,9 @@ import (
 
 // Token kinds items are indexed under (carnet.ItemRow.Tokens).
 const (
-	TokCode     = carnet.TokCode // the item's code: "system|code" and "code"
-	TokCategory = "category"     // Observation category: "system|laboratory" and "laboratory"
-	TokAbnormal = "abnormal"     // "true" when the interpretation is out of range
+	TokCode     = carnet.TokCode     // the item's code: "system|code" and "code"
+	TokCategory = "category"         // Observation category: "system|laboratory" and "laboratory"
+	TokAbnormal = carnet.TokAbnormal // "true" when the interpretation is out of range
 	// TokInterpretation is the result's interpretation code (H, HH, L, …):
 	// what the pastille reads to tell critical results without unsealing.
 	TokInterpretation = carnet.TokInterpretation

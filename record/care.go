@@ -64,7 +64,7 @@ func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.
 	if err != nil {
 		return view, carnet.CareDetails{}, err
 	}
-	rows, items, stamp := e.docs, e.items, e.stamp
+	rows, stamp := e.docs, e.stamp
 	byLogical := map[string]int{}
 	for i := range rows {
 		if !a.permits(carnet.ActionRead, &rows[i]) {
@@ -77,7 +77,7 @@ func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.
 		}
 		view.Docs = append(view.Docs, carnet.CareDoc{Row: rows[i], Filed: filed})
 	}
-	careFindings(items, &view, byLogical)
+	careFindings(e.findings, &view, byLogical)
 	view.Stamp = stamp
 	if err := s.careLabels(ctx, a.row.Key, &view); err != nil {
 		return view, carnet.CareDetails{}, err
@@ -155,20 +155,27 @@ func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.
 	return view, det, err
 }
 
-// careEntry is a record's clear fields as the point-of-care view reads
-// them, current as of stamp.
+// careEntry is what the point-of-care view reads of a record, current as
+// of stamp: the documents' clear fields, and the abnormal results (opened:
+// their codes are blind-indexed in the Store).
 type careEntry struct {
-	stamp string
-	docs  []carnet.DocumentRow
-	items []carnet.ItemRow
+	stamp    string
+	docs     []carnet.DocumentRow
+	findings []careFinding
 	// filed is the first filing date of the documents that have several
 	// metadata versions, by logicalId.
 	filed map[string]time.Time
 }
 
+// careFinding is an abnormal result and the document it came from.
+type careFinding struct {
+	carnet.CareFinding
+	source string // the source document's logicalId
+}
+
 // careCache keeps the care entries of recently opened records, bounded by
-// the rows it holds. It holds nothing sealed: the same clear fields the
-// Store keeps. Each use checks the record's stamp (Store.RecordStamp), so
+// the rows it holds. It holds the clear fields the Store keeps and the
+// codes of abnormal results, in this process's memory only. Each use checks the record's stamp (Store.RecordStamp), so
 // an entry is never used after its record changed, whichever server
 // changed it; the access decisions are made afresh on every request.
 type careCache struct {
@@ -198,12 +205,28 @@ func (s *Service) careRows(ctx context.Context, key carnet.PatientKey) (*careEnt
 	if err != nil {
 		return nil, err
 	}
-	items, err := s.Store.FindItems(ctx, key, carnet.ItemFilter{Kinds: []carnet.ItemKind{carnet.ItemObservation}, WithoutSealed: true,
-		Tokens: []carnet.TokenFilter{{Kind: "abnormal", Values: []string{"true"}}}})
+	abnormal, err := s.itemToken(ctx, key, carnet.TokAbnormal, "true")
 	if err != nil {
 		return nil, err
 	}
-	e := &careEntry{stamp: stamp, docs: docs, items: items}
+	items, err := s.Store.FindItems(ctx, key, carnet.ItemFilter{Kinds: []carnet.ItemKind{carnet.ItemObservation},
+		Tokens: []carnet.TokenFilter{{Kind: carnet.TokAbnormal, Values: []string{abnormal}}}})
+	if err != nil {
+		return nil, err
+	}
+	e := &careEntry{stamp: stamp, docs: docs}
+	for _, ir := range items {
+		it, err := s.openItem(ctx, ir)
+		if err != nil {
+			return nil, err
+		}
+		interp := it.Interpretation
+		if interp == "" {
+			interp = "A"
+		}
+		e.findings = append(e.findings, careFinding{source: it.SourceLogicalID,
+			CareFinding: carnet.CareFinding{ItemID: it.ID, Code: it.Code, Interpretation: interp}})
+	}
 	if slices.ContainsFunc(docs, func(d carnet.DocumentRow) bool { return d.Version > 1 }) {
 		all, err := s.Store.FindDocuments(ctx, key, carnet.DocumentFilter{WithoutSealed: true, AllVersions: true})
 		if err != nil {
@@ -222,15 +245,15 @@ func (s *Service) careRows(ctx context.Context, key carnet.PatientKey) (*careEnt
 		c.entries = map[carnet.PatientKey]*careEntry{}
 	}
 	if old := c.entries[key]; old != nil {
-		c.rows -= len(old.docs) + len(old.items)
+		c.rows -= len(old.docs) + len(old.findings)
 		delete(c.entries, key)
 	}
-	n := len(docs) + len(items)
+	n := len(docs) + len(e.findings)
 	for k, old := range c.entries { // make room: any entries will do
 		if c.rows+n <= careCacheRows {
 			break
 		}
-		c.rows -= len(old.docs) + len(old.items)
+		c.rows -= len(old.docs) + len(old.findings)
 		delete(c.entries, k)
 	}
 	if n <= careCacheRows {
@@ -278,25 +301,15 @@ func (s *Service) restoreVisit(ctx context.Context, key carnet.PatientKey, who s
 	})
 }
 
-// careFindings attaches the abnormal results of each visible document.
-func careFindings(items []carnet.ItemRow, view *carnet.CareView, byLogical map[string]int) {
-	for _, it := range items {
-		i, ok := byLogical[it.SourceLogicalID]
-		if !ok {
-			continue // its document is not visible to the caller
+// careFindings attaches the abnormal results of each visible document
+// that is not superseded (a replaced report's results are history).
+func careFindings(findings []careFinding, view *carnet.CareView, byLogical map[string]int) {
+	for _, f := range findings {
+		i, ok := byLogical[f.source]
+		if !ok || view.Docs[i].Row.Status == carnet.StatusSuperseded {
+			continue // its document is not visible to the caller, or replaced
 		}
-		f := carnet.CareFinding{ItemID: it.ID, Interpretation: "A"}
-		for _, t := range it.Tokens {
-			switch t.Kind {
-			case carnet.TokInterpretation:
-				f.Interpretation = t.Value
-			case carnet.TokCode:
-				if sys, code, ok := strings.Cut(t.Value, "|"); ok && sys != "" {
-					f.Code = carnet.Coding{System: sys, Code: code}
-				}
-			}
-		}
-		view.Docs[i].Findings = append(view.Docs[i].Findings, f)
+		view.Docs[i].Findings = append(view.Docs[i].Findings, f.CareFinding)
 	}
 }
 
@@ -363,7 +376,10 @@ func (s *Service) careText(ctx context.Context, key carnet.PatientKey, view *car
 		return err
 	}
 	for logical, score := range s.Index.Score(toks, postings, docs, total) {
-		if i, ok := byLogical[logical]; ok {
+		// A replaced document is kept in the index (a status is not a
+		// reason to destroy what was derived) but found through its
+		// replacement only.
+		if i, ok := byLogical[logical]; ok && view.Docs[i].Row.Status != carnet.StatusSuperseded {
 			view.Docs[i].TextScore = score
 		}
 	}

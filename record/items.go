@@ -9,8 +9,37 @@ import (
 	carnet "github.com/carnet-sante/carnet"
 )
 
+// itemField is the blind-index field of an item token kind: clinical codes
+// (analytes, drugs, vaccines, abnormal flags) never stand in clear in the
+// Store (docs/ENCRYPTION.md).
+func itemField(kind string) string { return "item." + kind }
+
+// itemToken is the blind token under which an item is found by kind and
+// value, in record p.
+func (s *Service) itemToken(ctx context.Context, p carnet.PatientKey, kind, value string) (string, error) {
+	return s.Sealer.Token(ctx, p, itemField(kind), value)
+}
+
+// blindItemTokens turns the tokens an Extractor gives an item (or a search
+// names) into the blind tokens the Store keeps.
+func (s *Service) blindItemTokens(ctx context.Context, p carnet.PatientKey, ts []carnet.Token) ([]carnet.Token, error) {
+	out := make([]carnet.Token, len(ts))
+	for i, t := range ts {
+		v, err := s.itemToken(ctx, p, t.Kind, t.Value)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = carnet.Token{Kind: t.Kind, Value: v}
+	}
+	return out, nil
+}
+
 func (s *Service) sealItem(ctx context.Context, it carnet.Item) (carnet.ItemRow, error) {
-	row := carnet.ItemRow{Patient: it.Patient, ID: it.ID, Kind: it.Kind, SourceLogicalID: it.SourceLogicalID, Effective: it.Effective, Tokens: it.Tokens}
+	toks, err := s.blindItemTokens(ctx, it.Patient, it.Tokens)
+	if err != nil {
+		return carnet.ItemRow{}, err
+	}
+	row := carnet.ItemRow{Patient: it.Patient, ID: it.ID, Kind: it.Kind, SourceLogicalID: it.SourceLogicalID, Effective: it.Effective, Tokens: toks}
 	pt, err := json.Marshal(it)
 	if err != nil {
 		return row, carnet.WrapError(carnet.KindInternal, "seal item", err)
@@ -62,7 +91,18 @@ func (s *Service) FindItems(ctx context.Context, r carnet.Request, q carnet.Item
 	if err != nil {
 		return carnet.Page[carnet.Item]{}, err
 	}
-	rows, err := s.Store.FindItems(ctx, prow.Key, q.Filter)
+	f := q.Filter
+	f.Tokens = slices.Clone(f.Tokens)
+	for i, tf := range f.Tokens {
+		vals := make([]string, len(tf.Values))
+		for j, v := range tf.Values {
+			if vals[j], err = s.itemToken(ctx, prow.Key, tf.Kind, v); err != nil {
+				return carnet.Page[carnet.Item]{}, err
+			}
+		}
+		f.Tokens[i] = carnet.TokenFilter{Kind: tf.Kind, Values: vals}
+	}
+	rows, err := s.Store.FindItems(ctx, prow.Key, f)
 	if err != nil {
 		return carnet.Page[carnet.Item]{}, err
 	}

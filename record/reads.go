@@ -38,7 +38,18 @@ func (s *Service) sealDocument(ctx context.Context, d carnet.Document) (carnet.D
 		Patient: d.Patient, ID: d.ID, LogicalID: d.LogicalID, UniqueID: d.UniqueID, Version: d.Version,
 		Latest: d.Latest, Status: d.Status, SubmissionSet: d.SubmissionSet, ContentID: d.ContentID,
 		Date: d.Date, Created: d.Meta.Created, PeriodStart: d.Meta.ServicePeriod.Start, PeriodEnd: d.Meta.ServicePeriod.End,
-		Tokens: carnet.DocumentTokens(d),
+		Tokens: carnet.DocumentTokens(d), Filer: d.Filer,
+	}
+	// Event codes (conditions, acts) are clinical: blind-indexed per
+	// patient, like author names; nothing the policy reads.
+	for i, t := range row.Tokens {
+		if t.Kind == carnet.TokEvent {
+			tok, err := s.Sealer.Token(ctx, d.Patient, carnet.TokEvent, t.Value)
+			if err != nil {
+				return row, err
+			}
+			row.Tokens[i].Value = tok
+		}
 	}
 	for _, a := range d.Meta.Authors {
 		for kind, names := range map[string][]string{carnet.TokAuthorFamily: {a.Family}, carnet.TokAuthorGiven: a.Given} {
@@ -213,12 +224,15 @@ func (s *Service) FindDocuments(ctx context.Context, r carnet.Request, q carnet.
 	f := q.Filter
 	f.Tokens = slices.Clone(f.Tokens)
 	for i, tf := range f.Tokens {
-		if tf.Kind != carnet.TokAuthorFamily && tf.Kind != carnet.TokAuthorGiven {
+		if tf.Kind != carnet.TokAuthorFamily && tf.Kind != carnet.TokAuthorGiven && tf.Kind != carnet.TokEvent {
 			continue
 		}
 		vals := make([]string, 0, len(tf.Values))
 		for _, v := range tf.Values {
-			tok, err := s.Sealer.Token(ctx, prow.Key, tf.Kind, carnet.FoldName(v))
+			if tf.Kind != carnet.TokEvent {
+				v = carnet.FoldName(v)
+			}
+			tok, err := s.Sealer.Token(ctx, prow.Key, tf.Kind, v)
 			if err != nil {
 				return carnet.Page[carnet.Document]{}, err
 			}

@@ -431,3 +431,57 @@ func (s *Store) RecordStamp(ctx context.Context, p carnet.PatientKey) (string, e
 	}
 	return fmt.Sprintf("%d/%d", n, latest.Int64), nil
 }
+
+func (s *Store) AuditNodes(ctx context.Context, ids []carnet.AuditNode) ([][]byte, error) {
+	const op = "sqlite.AuditNodes"
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		if id.Level < 1 || id.Index > math.MaxInt64 {
+			return nil, &carnet.Error{Kind: carnet.KindInvalid, Op: op, Msg: "not an interior node of the log"}
+		}
+		var hash []byte
+		err := s.rc.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&hash) },
+			"SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?", int(id.Level), int64(id.Index))
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, wrap(op, err)
+		}
+		out[i] = hash
+	}
+	return out, nil
+}
+
+func (s *Store) PutAuditNodes(ctx context.Context, nodes []carnet.AuditNode, cover uint64) error {
+	const op = "sqlite.PutAuditNodes"
+	if cover > math.MaxInt64 {
+		return &carnet.Error{Kind: carnet.KindInvalid, Op: op, Msg: "cover out of range"}
+	}
+	for _, n := range nodes {
+		if n.Level < 1 || n.Index > math.MaxInt64 || len(n.Hash) == 0 {
+			return &carnet.Error{Kind: carnet.KindInvalid, Op: op, Msg: "not an interior node of the log"}
+		}
+	}
+	err := s.Update(ctx, func(ct carnet.Tx) error {
+		t := ct.(*tx)
+		return t.step(ctx, op, func(ctx context.Context) error {
+			for _, n := range nodes {
+				if _, err := t.c.exec(ctx, "INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?) ON CONFLICT (level, idx) DO NOTHING",
+					int(n.Level), int64(n.Index), n.Hash); err != nil {
+					return err
+				}
+			}
+			_, err := t.c.exec(ctx, "UPDATE audit_tree SET cover = max(cover, ?) WHERE one = 1", int64(cover))
+			return err
+		})
+	})
+	return wrap(op, err)
+}
+
+func (s *Store) AuditNodesCover(ctx context.Context) (uint64, error) {
+	var cover int64
+	err := s.rc.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&cover) },
+		"SELECT cover FROM audit_tree WHERE one = 1")
+	return uint64(cover), wrap("sqlite.AuditNodesCover", err)
+}

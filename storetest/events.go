@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -749,5 +750,41 @@ func testEventsContextCanceled(t *testing.T, s carnet.Store) {
 	wantAuditLog(t, s, withSeq(0, NewAuditRow("p1", "ev-a", Epoch, "actor"))...)
 	if cps, err := s.Checkpoints(context.Background()); err != nil || len(cps) != 0 {
 		t.Fatalf("Checkpoints: got %d, %v; want none", len(cps), err)
+	}
+}
+
+// testAuditNodes: the log's interior nodes are stored once, read back in
+// the order asked (nil where none), and the cover only grows.
+func testAuditNodes(t *testing.T, s carnet.Store) {
+	ctx := context.Background()
+	if c, err := s.AuditNodesCover(ctx); err != nil || c != 0 {
+		t.Fatalf("AuditNodesCover of a new store: %d, %v; want 0", c, err)
+	}
+	h := func(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+	nodes := []carnet.AuditNode{{Level: 1, Index: 0, Hash: h(1)}, {Level: 1, Index: 1, Hash: h(2)}, {Level: 2, Index: 0, Hash: h(3)}}
+	if err := s.PutAuditNodes(ctx, nodes, 4); err != nil {
+		t.Fatalf("PutAuditNodes: %v", err)
+	}
+	got, err := s.AuditNodes(ctx, []carnet.AuditNode{{Level: 2, Index: 0}, {Level: 1, Index: 7}, {Level: 1, Index: 1}})
+	if err != nil {
+		t.Fatalf("AuditNodes: %v", err)
+	}
+	if len(got) != 3 || !bytes.Equal(got[0], h(3)) || got[1] != nil || !bytes.Equal(got[2], h(2)) {
+		t.Fatalf("AuditNodes: got %x, want [%x nil %x]", got, h(3), h(2))
+	}
+	// A node stored keeps its hash; the cover never goes down.
+	if err := s.PutAuditNodes(ctx, []carnet.AuditNode{{Level: 1, Index: 0, Hash: h(9)}}, 2); err != nil {
+		t.Fatalf("PutAuditNodes again: %v", err)
+	}
+	if got, _ := s.AuditNodes(ctx, []carnet.AuditNode{{Level: 1, Index: 0}}); !bytes.Equal(got[0], h(1)) {
+		t.Errorf("a stored node was overwritten: %x", got[0])
+	}
+	if c, err := s.AuditNodesCover(ctx); err != nil || c != 4 {
+		t.Errorf("AuditNodesCover: %d, %v; want 4 (never lowered)", c, err)
+	}
+	err = s.PutAuditNodes(ctx, []carnet.AuditNode{{Level: 0, Index: 3, Hash: h(4)}}, 5)
+	wantKind(t, err, carnet.KindInvalid, "PutAuditNodes(a leaf)")
+	if c, _ := s.AuditNodesCover(ctx); c != 4 {
+		t.Errorf("a refused PutAuditNodes moved the cover to %d", c)
 	}
 }

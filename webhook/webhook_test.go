@@ -79,9 +79,11 @@ func TestDeliver(t *testing.T) {
 	rc.mu.Lock()
 	rc.fail = false
 	rc.mu.Unlock()
+	// Each filing tells the patient of its document and of its author
+	// joining the care team.
 	n, err := s.Deliver(ctx)
-	if err != nil || n != len(ds.Documents) {
-		t.Fatalf("delivered %d (err %v), want %d", n, err, len(ds.Documents))
+	if err != nil || n != 2*len(ds.Documents) {
+		t.Fatalf("delivered %d (err %v), want %d", n, err, 2*len(ds.Documents))
 	}
 	if n, err := s.Deliver(ctx); err != nil || n != 0 {
 		t.Errorf("second round delivered %d again (err %v), want 0", n, err)
@@ -89,8 +91,15 @@ func TestDeliver(t *testing.T) {
 	if rc.bad != 0 {
 		t.Errorf("%d deliveries with a bad signature", rc.bad)
 	}
+	kinds := map[carnet.NotificationKind]int{}
 	for i, p := range rc.got {
-		if p.Kind != carnet.NotifyNewDocument || !strings.Contains(p.Text, "nouveau document") || p.Patient.Value == "" {
+		kinds[p.Kind]++
+		switch {
+		case p.Patient.Value == "":
+			t.Errorf("delivery %d names no patient: %+v", i, p)
+		case p.Kind == carnet.NotifyNewDocument && !strings.Contains(p.Text, "nouveau document"):
+			t.Errorf("delivery %d: %+v", i, p)
+		case p.Kind == carnet.NotifyCareTeam && !strings.Contains(p.Text, "a rejoint votre équipe de soins"):
 			t.Errorf("delivery %d: %+v", i, p)
 		}
 		if i > 0 && p.Time.Before(rc.got[i-1].Time) {
@@ -101,5 +110,8 @@ func TestDeliver(t *testing.T) {
 				t.Errorf("a delivery carries a document title: %q", p.Text)
 			}
 		}
+	}
+	if kinds[carnet.NotifyNewDocument] != len(ds.Documents) || kinds[carnet.NotifyCareTeam] != len(ds.Documents) {
+		t.Errorf("deliveries by kind %v, want %d new-document and %d care-team", kinds, len(ds.Documents), len(ds.Documents))
 	}
 }

@@ -1,14 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/hex"
+	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/carnet-sante/carnet/synth"
 	_ "modernc.org/sqlite"
 )
 
@@ -104,16 +113,110 @@ func TestAuditVerifyAndFsck(t *testing.T) {
 	if err != nil {
 		t.Fatalf("verify after restoring the same log: %v\n%s", err, out)
 	}
-	// A log rolled back to fewer entries than the client saw.
+	// A log rolled back to fewer entries than the client saw: the server
+	// refuses to sign it while the tree's nodes remember more entries; once
+	// those are rolled back too, the client refuses the shorter log.
 	restored.stop()
 	db, _ = sql.Open("sqlite", "file:"+filepath.Join(data, "carnet.db"))
 	if _, err := db.Exec("DELETE FROM audit_events WHERE seq >= 2; DELETE FROM audit_checkpoints WHERE size > 2"); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
 	again := startServe(t, "--demo", "--data", data)
 	out, err = runCmd(t, "audit", "verify", "--url", again.URL, "--token", demoToken(t, again, "patient0", "--data", data), "--state", state)
-	if err == nil || !(strings.Contains(err.Error(), "FORK") || strings.Contains(err.Error(), "ROLLBACK")) {
+	if err == nil || strings.Contains(out, "ok:") {
 		t.Errorf("verify against a rolled-back log: %v\n%s", err, out)
 	}
+	again.stop()
+	if _, err := db.Exec("DELETE FROM audit_nodes; UPDATE audit_tree SET cover = 0; DELETE FROM audit_events WHERE seq >= 2; DELETE FROM audit_checkpoints WHERE size > 2"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	again = startServe(t, "--demo", "--data", data)
+	out, err = runCmd(t, "audit", "verify", "--url", again.URL, "--token", demoToken(t, again, "patient0", "--data", data), "--state", state)
+	if err == nil || !(strings.Contains(err.Error(), "FORK") || strings.Contains(err.Error(), "ROLLBACK")) {
+		t.Errorf("verify against a rolled-back log and tree: %v\n%s", err, out)
+	}
+}
+
+// The patient's check refuses what it cannot check, and what does not
+// check out (trust review, item 17 and the guard no test held): a token
+// that may not read the history, an event the log does not hold.
+func TestAuditVerifyFailsClosed(t *testing.T) {
+	data := t.TempDir()
+	s := startServe(t, "--demo", "--data", data)
+	gp := demoToken(t, s, "gp", "--data", data)
+	get(t, demoSearch(s.URL), gp)
+	patient := demoToken(t, s, "patient0", "--data", data)
+
+	// The GP may not read the patient's history: it is shown empty, and
+	// the check must not read as success.
+	p := synth.Generate(demoOptions).Patients[0]
+	out, err := runCmd(t, "audit", "verify", "--url", s.URL, "--token", gp, "--patient", p.INS.System+"|"+p.INS.Value,
+		"--state", filepath.Join(t.TempDir(), "state.json"))
+	if err == nil || strings.Contains(out, "ok:") {
+		t.Errorf("verify with a token that may not read the history: %v\n%s", err, out)
+	}
+
+	// A server (here a proxy in front of the real one) that shows an event
+	// the log does not hold: one digest changed.
+	upstream, _ := url.Parse(s.URL)
+	proxy := httputil.NewSingleHostReverseProxy(upstream)
+	proxy.ModifyResponse = func(res *http.Response) error {
+		if res.Request.URL.Path != "/AuditEvent" {
+			return nil
+		}
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			return err
+		}
+		res.Body.Close()
+		forged := forgeFirstDigest(t, b)
+		res.Body = io.NopCloser(bytes.NewReader(forged))
+		res.ContentLength = int64(len(forged))
+		res.Header.Set("Content-Length", strconv.Itoa(len(forged)))
+		return nil
+	}
+	ps := httptest.NewServer(proxy)
+	defer ps.Close()
+	out, err = runCmd(t, "audit", "verify", "--url", ps.URL, "--token", patient, "--state", filepath.Join(t.TempDir(), "state.json"))
+	if err == nil || !strings.Contains(err.Error(), "NOT IN THE LOG") {
+		t.Errorf("verify of a history with a forged event: %v\n%s", err, out)
+	}
+	// The same history, unaltered, checks out.
+	out, err = runCmd(t, "audit", "verify", "--url", s.URL, "--token", patient, "--state", filepath.Join(t.TempDir(), "state.json"))
+	if err != nil || !strings.Contains(out, "ok: ") {
+		t.Errorf("verify of the real history: %v\n%s", err, out)
+	}
+}
+
+// forgeFirstDigest changes one byte of the log digest of the first event of
+// an AuditEvent searchset.
+func forgeFirstDigest(t *testing.T, body []byte) []byte {
+	t.Helper()
+	var b map[string]any
+	if err := json.Unmarshal(body, &b); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := b["entry"].([]any)
+	if len(entries) == 0 {
+		t.Fatal("no event to forge")
+	}
+	ev := entries[0].(map[string]any)["resource"].(map[string]any)
+	for _, x := range ev["extension"].([]any) {
+		for _, y := range x.(map[string]any)["extension"].([]any) {
+			y := y.(map[string]any)
+			if y["url"] == "digest" {
+				d, err := hex.DecodeString(y["valueString"].(string))
+				if err != nil {
+					t.Fatal(err)
+				}
+				d[0] ^= 1
+				y["valueString"] = hex.EncodeToString(d)
+				out, _ := json.Marshal(b)
+				return out
+			}
+		}
+	}
+	t.Fatalf("no digest in the first event: %s", body)
+	return nil
 }

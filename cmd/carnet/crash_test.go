@@ -100,6 +100,7 @@ func TestKill9KeepsAcknowledgedSubmissions(t *testing.T) {
 		uids    [2]string
 		authors [2]carnet.Author // each document's author reads it back, whatever its labels
 		body    []byte
+		token   string // software of the authors' organisations files it
 	}
 	var subs []sub
 	for i := 0; i+1 < len(ds.Documents); i += 2 {
@@ -111,7 +112,7 @@ func TestKill9KeepsAcknowledgedSubmissions(t *testing.T) {
 		s := carnet.Submission{Patient: ins, Set: carnet.SubmissionSet{UniqueID: a.UniqueID + ".set", SourceID: "1.2.250.1.999.2", ContentType: a.Meta.Type},
 			Documents: []carnet.SubmittedDocument{{UniqueID: a.UniqueID, Meta: a.Meta, Content: a.Content}, {UniqueID: b.UniqueID, Meta: b.Meta, Content: b.Content}}}
 		body, _ := json.Marshal(mhd.ProvideBundle(s))
-		subs = append(subs, sub{ins, [2]string{a.UniqueID, b.UniqueID}, [2]carnet.Author{a.Meta.Authors[0], b.Meta.Authors[0]}, body})
+		subs = append(subs, sub{ins, [2]string{a.UniqueID, b.UniqueID}, [2]carnet.Author{a.Meta.Authors[0], b.Meta.Authors[0]}, body, ""})
 	}
 	r := rand.New(rand.NewPCG(7, 7))
 	acked := map[int]bool{}
@@ -119,7 +120,9 @@ func TestKill9KeepsAcknowledgedSubmissions(t *testing.T) {
 	const rounds = 6
 	idp := newIdP(t)
 	args := append([]string{"--data", data, "--allow-test-ins"}, idp.args(t)...)
-	lgc := idp.token(t, "lgc")
+	for i := range subs {
+		subs[i].token = idp.softwareToken(t, subs[i].authors[:]...)
+	}
 	for round := 0; round < rounds && next < len(subs); round++ {
 		c := startChild(t, args...)
 		var mu sync.Mutex
@@ -146,7 +149,7 @@ func TestKill9KeepsAcknowledgedSubmissions(t *testing.T) {
 					mu.Unlock()
 					req, _ := http.NewRequest("POST", c.url+"/", bytes.NewReader(subs[i].body))
 					req.Header.Set("Content-Type", "application/fhir+json")
-					req.Header.Set("Authorization", "Bearer "+lgc)
+					req.Header.Set("Authorization", "Bearer "+subs[i].token)
 					res, err := httpc.Do(req)
 					if err != nil {
 						return // the server is gone

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +104,23 @@ func (i *idp) args(t *testing.T) []string {
 func (i *idp) token(t *testing.T, user string) string {
 	t.Helper()
 	tok, err := i.issuer.Mint(user, idpAudience, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// softwareToken is a token for producing software of the organisations of
+// authors: it may file their documents.
+func (i *idp) softwareToken(t *testing.T, authors ...carnet.Author) string {
+	t.Helper()
+	var orgs []string
+	for _, a := range authors {
+		if k := carnet.OrgKey(a.OrgID); k != "" && !slices.Contains(orgs, k) {
+			orgs = append(orgs, k)
+		}
+	}
+	tok, err := i.issuer.Issue(carnet.ActorSystem, map[string]any{auth.ClaimClientID: "lgc-test", auth.ClaimScope: "system/*.cruds", auth.ClaimFINESS: orgs}, idpAudience, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

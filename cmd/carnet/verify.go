@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,6 +87,12 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	if len(events) == 0 {
+		// Every record's history holds at least its creation: an empty one
+		// is a token that may not read it (answered like an unknown
+		// record), or the wrong record. Nothing checked is no success.
+		return errors.New("nothing to verify: the server showed no event of this history (is the token the patient's, a legal representative's or an auditor's, and --patient the right record?)")
+	}
 	var cp auditlog.Checkpoint
 	var note string
 	for attempt := 0; ; attempt++ {
@@ -141,6 +148,9 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		verified++
 	}
+	if verified == 0 {
+		return fmt.Errorf("nothing verified: the %d events shown are newer than the log's latest signed checkpoint (%d entries); try again in a few seconds", pending, cp.Size)
+	}
 	st = verifyState{VerifierKey: served, Checkpoint: note}
 	b, _ := json.MarshalIndent(st, "", "  ")
 	if err := os.WriteFile(*statePath, b, 0o600); err != nil {
@@ -162,29 +172,42 @@ type verifyClient struct {
 	http        *http.Client
 }
 
+// get fetches path, waiting as the server asks when it says the client
+// is over its budget (429 Retry-After), a few times at most.
 func (c *verifyClient) get(ctx context.Context, path string) ([]byte, error) {
 	u := path
 	if !strings.HasPrefix(u, "http") {
 		u = c.base + path
 	}
-	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
-	if err != nil {
-		return nil, err
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		res, err := c.http.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+		res.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		if res.StatusCode == http.StatusTooManyRequests && attempt < 5 {
+			wait, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+			select {
+			case <-time.After(time.Duration(min(max(wait, 1), 10)) * time.Second):
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if res.StatusCode != 200 {
+			return nil, fmt.Errorf("GET %s: %s: %s", path, res.Status, strings.TrimSpace(string(b)))
+		}
+		return b, nil
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	res, err := c.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
-	if err != nil {
-		return nil, err
-	}
-	if res.StatusCode != 200 {
-		return nil, fmt.Errorf("GET %s: %s: %s", path, res.Status, strings.TrimSpace(string(b)))
-	}
-	return b, nil
 }
 
 func (c *verifyClient) text(ctx context.Context, path string) (string, error) {
