@@ -72,7 +72,7 @@ type AccessRequest struct {
 	// Filing is what a document being filed names (ActionCreate with a
 	// Document): who may file it depends on its authors and class.
 	Filing *Filing
-	Now      time.Time
+	Now    time.Time
 	// Settings are the record's access choices (Patient.Settings).
 	Settings AccessSettings
 	// Relation is how a patient actor stands to the record.

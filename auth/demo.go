@@ -255,7 +255,7 @@ const DemoSystem = "lgc"
 func demoUsers() map[string]demoUser {
 	pats, pros := synth.Options{Patients: 4, Professionals: len(synth.RosterLogins())}.People()
 	users := map[string]demoUser{}
-	var lgcOrg any // the demo software is the GP practice's
+	var lgcOrg any                         // the demo software is the GP practice's
 	demoLogins := synth.RosterLogins()[:6] // gp, cardio, nurse, dentist, samu, pharma
 	for _, p := range pros {
 		if !slices.Contains(demoLogins, p.Login) {

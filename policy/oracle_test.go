@@ -148,8 +148,12 @@ func parseChange(s string) *carnet.Change {
 func parseFiling(s string) *carnet.Filing {
 	f := &carnet.Filing{Class: carnet.Coding{System: carnet.ClassSystem, Code: "10"}}
 	who := func(w string) []carnet.Author {
-		rpps := func(v string) carnet.Identifier { return carnet.Identifier{System: "urn:oid:" + carnet.OIDRPPS, Value: v} }
-		org := func(v string) carnet.Identifier { return carnet.Identifier{System: "urn:oid:" + carnet.OIDStructure, Value: "1" + v} }
+		rpps := func(v string) carnet.Identifier {
+			return carnet.Identifier{System: "urn:oid:" + carnet.OIDRPPS, Value: v}
+		}
+		org := func(v string) carnet.Identifier {
+			return carnet.Identifier{System: "urn:oid:" + carnet.OIDStructure, Value: "1" + v}
+		}
 		switch w {
 		case "self":
 			return []carnet.Author{{ID: rpps(proID), OrgID: org(orgF1)}}
