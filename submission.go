@@ -49,6 +49,11 @@ type SubmissionResult struct {
 	// Documents are the documents filed (or found again on a replay), in
 	// order, for the answer: the submitter may not be one who reads them.
 	Documents []Document
+	// Warnings are, per document in the order of Submission.Documents,
+	// what was accepted but the submitter should know (severity warning):
+	// a formatCode taken by a fallback rule, say. The answer carries them
+	// in an OperationOutcome.
+	Warnings [][]Issue
 }
 
 // DerivedSetUniqueID is the uniqueId of the submission set Carnet makes for

@@ -56,7 +56,7 @@ func (s *Server) simplifiedPublish(w http.ResponseWriter, r *http.Request, req c
 	if res.Replayed {
 		status = http.StatusOK
 	}
-	s.writeResource(w, status, mhd.DocumentReference(d, s.base(r)))
+	s.writeFiled(w, r, status, d, warningsOf(res))
 	return nil
 }
 

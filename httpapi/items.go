@@ -9,7 +9,6 @@ import (
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
-	"github.com/carnet-sante/carnet/mhd"
 	"github.com/carnet-sante/carnet/qedm"
 )
 
@@ -151,6 +150,6 @@ func (s *Server) generateMetadata(w http.ResponseWriter, r *http.Request, req ca
 	if res.Replayed {
 		status = http.StatusOK
 	}
-	s.writeResource(w, status, mhd.DocumentReference(d, s.base(r)))
+	s.writeFiled(w, r, status, d, warningsOf(res))
 	return nil
 }

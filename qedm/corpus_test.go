@@ -55,7 +55,7 @@ func TestCorpusExtracts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		x, ok, err := Extractor{}.Extract("text/xml", b)
+		x, ok, err := extractor(t).Extract("text/xml", b)
 		if err != nil || !ok {
 			t.Errorf("%s: ok=%v err=%v", filepath.Base(f), ok, err)
 			continue

@@ -325,6 +325,7 @@ func (s *Service) validateDocument(d carnet.SubmittedDocument, now time.Time) []
 	check("", m.Format, p+".content[0].format", "format", true)
 	check(carnet.ValueSetFacility, m.Facility, p+".context.facilityType", "facilityType", false)
 	check(carnet.ValueSetPracticeSetting, m.PracticeSetting, p+".context.practiceSetting", "practiceSetting", false)
+	issues = append(issues, s.checkParticipants(d, now)...)
 	if len(m.Confidentiality) == 0 {
 		issues = append(issues, carnet.Issue{Severity: "error", Code: "required", Diagnostics: "securityLabel (confidentialityCode) is required", Expression: p + ".securityLabel"})
 	}
@@ -350,6 +351,7 @@ func (s *Service) Provide(ctx context.Context, r carnet.Request, sub carnet.Subm
 	// items are kept.
 	sub.Documents = slices.Clone(sub.Documents)
 	extracted := make([]carnet.Extraction, len(sub.Documents))
+	warnings, reasons := make([][]carnet.Issue, len(sub.Documents)), make([][]carnet.Issue, len(sub.Documents))
 	for i := range sub.Documents {
 		if s.Extractor == nil {
 			break
@@ -362,7 +364,7 @@ func (s *Service) Provide(ctx context.Context, r carnet.Request, sub carnet.Subm
 		case ok:
 			extracted[i] = x
 			issues = append(issues, s.Extractor.Check(d.Meta, sub.Patient, x, d.Path)...)
-			deriveMissing(d, x)
+			warnings[i], reasons[i] = fromHeader(d, x)
 		}
 	}
 	if len(sub.Documents) == 1 && sub.Set.UniqueID == "" && sub.Documents[0].UniqueID != "" {
@@ -373,7 +375,7 @@ func (s *Service) Provide(ctx context.Context, r carnet.Request, sub carnet.Subm
 	}
 	seen := map[string]int{}
 	for i, d := range sub.Documents {
-		issues = append(issues, s.validateDocument(d, now)...)
+		issues = append(issues, explainRequired(s.validateDocument(d, now), reasons[i])...)
 		if j, dup := seen[d.UniqueID]; dup && d.UniqueID != "" {
 			issues = append(issues, carnet.Issue{Severity: "error", Code: "duplicate", Diagnostics: fmt.Sprintf("uniqueId %s is used by two documents of the submission (entries %d and %d)", d.UniqueID, j, i), Expression: d.Path + ".masterIdentifier"})
 		}
@@ -387,6 +389,7 @@ func (s *Service) Provide(ctx context.Context, r carnet.Request, sub carnet.Subm
 		if errors.Is(err, errRetry) {
 			continue
 		}
+		res.Warnings = warnings
 		return res, err
 	}
 	return carnet.SubmissionResult{}, carnet.Errorf(carnet.KindConflict, "the patient record changed concurrently; retry")
