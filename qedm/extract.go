@@ -258,7 +258,9 @@ func searchText(doc *cda.Document) string {
 // pins it per ANS example.
 func classFor(typ carnet.Coding) carnet.Coding {
 	const sys = "urn:oid:1.2.250.1.213.1.1.4.1"
-	c := func(code, display string) carnet.Coding { return carnet.Coding{System: sys, Code: code, Display: display} }
+	c := func(code, display string) carnet.Coding {
+		return carnet.Coding{System: sys, Code: code, Display: display}
+	}
 	switch typ.Code {
 	case "57833-6", "57832-8", "29551-9", "55115-0": // prescriptions, incl. imaging requests
 		return c("42", "Prescription")
