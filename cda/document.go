@@ -49,6 +49,7 @@ type Document struct {
 
 	Sections      []Section // depth-first, nested sections flattened with their Depth
 	LabResults    []LabResult
+	VitalSigns    []LabResult // IHE PCC vital signs (weight, height, blood pressure, …)
 	Medications   []Medication
 	Immunizations []Immunization
 	Allergies     []Allergy
@@ -179,11 +180,38 @@ type Medication struct {
 	Name      string        // manufacturedMaterial/name or the code's display
 	Dose      *Quantity     // doseQuantity (value, or low of a range)
 	Route     carnet.Coding
-	Frequency string // the dosage instructions as text (structured timing is not interpreted)
+	Frequency string // the dosage instructions as text
 	Start     Time
 	End       Time
-	Status    string
-	Source    Source
+	// Timing is the structured schedule of the whole prescription
+	// (PIVL_TS, EIVL_TS), Steps its successive dosages when the
+	// posology is split (subordinate substanceAdministrations, e.g.
+	// "1 tablet every 8 h for 2 days, then every 12 h for 4 days").
+	Timing Timing
+	Steps  []Dosage
+	Status string
+	Source Source
+}
+
+// Timing is a structured administration schedule.
+type Timing struct {
+	Period   *Quantity // PIVL_TS period: once every Period (8 h, 1 d)
+	Event    string    // EIVL_TS event: ACM (before breakfast), HS (bedtime), …
+	Start    Time      // bounds (IVL_TS low)
+	End      Time      // bounds (IVL_TS high)
+	Duration *Quantity // bounds (IVL_TS width): for how long
+}
+
+// IsZero reports whether t says nothing.
+func (t Timing) IsZero() bool {
+	return t.Period == nil && t.Event == "" && t.Start.IsZero() && t.End.IsZero() && t.Duration == nil
+}
+
+// Dosage is one step of a split posology.
+type Dosage struct {
+	Timing Timing
+	Dose   *Quantity
+	Text   string
 }
 
 // Immunization is a vaccination (IHE PCC Immunization).

@@ -1,6 +1,7 @@
 package cda
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,4 +138,29 @@ func TestLoadFormatsRefusesDamagedTables(t *testing.T) {
 	if _, err := LoadFormats(big); carnet.ErrorKind(err) != carnet.KindTooLarge {
 		t.Errorf("oversized table: err = %v, want KindTooLarge", err)
 	}
+}
+
+// FuzzLoadFormats: the table loader never panics, and a table it accepts
+// answers Match and Known for any document.
+func FuzzLoadFormats(f *testing.F) {
+	if b, err := os.ReadFile(formatsPath); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("volet,template_root,template_extension,format_code,format_system,format_display,status,source\nX,1.2.3,,urn:x,1.2.4,X,active,an alias\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ft, err := LoadFormats(bytes.NewReader(b))
+		if err != nil {
+			if k := carnet.ErrorKind(err); k != carnet.KindInvalid && k != carnet.KindTooLarge {
+				t.Fatalf("error of kind %v: %v", k, err)
+			}
+			return
+		}
+		for _, r := range ft.Rows() {
+			m := ft.Match(doc(LevelN3, "", templateCISISHead, r.Root+"/"+r.Extension))
+			if m.How == FormatNone {
+				t.Fatalf("row %+v matches nothing", r)
+			}
+			ft.Known(r.Code)
+		}
+	})
 }

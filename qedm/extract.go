@@ -115,25 +115,30 @@ func fromDocument(doc *cda.Document, contentType string, formats *cda.FormatTabl
 		x.Derived.ContentType = contentType
 	}
 	docDate := doc.Effective.Time
-	for _, r := range doc.LabResults {
-		if r.Code.Code == "" && r.Quantity == nil && r.Coded == nil && r.Text == "" {
-			continue // nothing a reader could use
+	for _, group := range []struct {
+		results  []cda.LabResult
+		category string
+	}{{doc.LabResults, categoryLaboratory}, {doc.VitalSigns, categoryVitalSigns}} {
+		for _, r := range group.results {
+			if r.Code.Code == "" && r.Quantity == nil && r.Coded == nil && r.Text == "" {
+				continue // nothing a reader could use
+			}
+			it := carnet.Item{
+				Kind:           carnet.ItemObservation,
+				Code:           normCoding(r.Code),
+				Category:       group.category,
+				Effective:      r.Effective.Time,
+				Abnormal:       IsAbnormal(r.Interpretation),
+				Interpretation: r.Interpretation,
+			}
+			if it.Effective.IsZero() {
+				it.Effective = docDate
+			}
+			if err := setResource(&it, observation(r, group.category)); err != nil {
+				return x, err
+			}
+			x.Items = append(x.Items, it)
 		}
-		it := carnet.Item{
-			Kind:           carnet.ItemObservation,
-			Code:           normCoding(r.Code),
-			Category:       categoryLaboratory,
-			Effective:      r.Effective.Time,
-			Abnormal:       IsAbnormal(r.Interpretation),
-			Interpretation: r.Interpretation,
-		}
-		if it.Effective.IsZero() {
-			it.Effective = docDate
-		}
-		if err := setResource(&it, observation(r)); err != nil {
-			return x, err
-		}
-		x.Items = append(x.Items, it)
 	}
 	for _, m := range doc.Medications {
 		if m.Mood != "INT" && m.Mood != "" {
@@ -225,7 +230,7 @@ func searchText(doc *cda.Document) string {
 	if a := doc.Attachment; a != nil && a.MediaType == "application/pdf" {
 		add(cda.PDFText(a.Data)) // N1: the text of the PDF, where it has any
 	}
-	for _, r := range doc.LabResults {
+	for _, r := range append(append([]cda.LabResult(nil), doc.LabResults...), doc.VitalSigns...) {
 		v := r.Text
 		if r.Quantity != nil {
 			v = r.Quantity.Value + " " + r.Quantity.Unit
