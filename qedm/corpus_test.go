@@ -3,9 +3,9 @@ package qedm
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
