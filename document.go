@@ -93,6 +93,15 @@ type Relation struct {
 	Target string `json:"target"` // the target document's FHIR id (entryUUID)
 }
 
+// ReferenceID is one identifier of the XDS referenceIdList, typed by the
+// CI-SIS value set JDV_J197 (urn:ihe:iti:xds:2015:encounterId,
+// urn:ihe:iti:xds:2013:order, urn:ihe:iti:xds:2013:accession,
+// urn:ihe:iti:xds:2016:studyInstanceUID, …).
+type ReferenceID struct {
+	Type string     `json:"type"`
+	ID   Identifier `json:"id"`
+}
+
 // DocumentMeta is the XDS metadata of a document.
 type DocumentMeta struct {
 	Title           string       `json:"title,omitempty"`
@@ -114,6 +123,12 @@ type DocumentMeta struct {
 	SHA256          []byte       `json:"sha256"`
 	Identifiers     []Identifier `json:"identifiers,omitempty"` // other business identifiers
 	RelatesTo       []Relation   `json:"relatesTo,omitempty"`
+	// LegalAuthenticator is who took responsibility for the content
+	// (XDS legalAuthenticator, CDA legalAuthenticator).
+	LegalAuthenticator *Author `json:"legalAuthenticator,omitempty"`
+	// References are the XDS referenceIdList: the encounter, order,
+	// accession or study the document belongs to.
+	References []ReferenceID `json:"references,omitempty"`
 	// SourcePatient is the patient as the producer knows them (sourcePatientInfo):
 	// kept with the document, never shown as the record's identity.
 	SourcePatientID  Identifier `json:"sourcePatientId,omitzero"`

@@ -106,4 +106,11 @@ type Extraction struct {
 	Derived  DocumentMeta // metadata stated by the content (header)
 	Items    []Item       // structured items (N3); Patient, ID and Source* unset
 	Text     string       // plain text for search (narrative, N1 PDF text)
+	// Notes say how a derived field was found when the rule was a fallback
+	// (severity "warning": the filing goes through and its answer says so)
+	// or why a field could not be derived at all (severity "information":
+	// it explains a "required" refusal when the producer left it out).
+	// Expression is relative to the DocumentReference, e.g.
+	// "content[0].format".
+	Notes []Issue
 }

@@ -52,6 +52,11 @@ type SubmissionResult struct {
 	// Readable says, for each of Documents, whether the caller may read
 	// it: only then does an answer carry it (software never reads).
 	Readable []bool
+	// Warnings are, per document in the order of Submission.Documents,
+	// what was accepted but the submitter should know (severity warning):
+	// a formatCode taken by a fallback rule, say. The answer carries them
+	// in an OperationOutcome.
+	Warnings [][]Issue
 }
 
 // DerivedSetUniqueID is the uniqueId of the submission set Carnet makes for

@@ -15,6 +15,14 @@ const (
 	ValueSetConfidentiality = "JDV_J08_XdsConfidentialityCode_CISIS"
 	ValueSetFacility        = "JDV_J02_XdsHealthcareFacilityTypeCode_CISIS"
 	ValueSetPracticeSetting = "JDV_J04_XdsPracticeSettingCode_CISIS"
+	// ValueSetAuthorSpecialty holds XDS authorSpecialty: professions
+	// (G15_10), specialties (G15_10/SM26) and non-professional authors
+	// (DISPOSITIF, ALIM_AM).
+	ValueSetAuthorSpecialty = "JDV_J01_XdsAuthorSpecialty_CISIS"
+	// ValueSetReferenceIDType holds the types of XDS referenceIdList
+	// identifiers (system SystemReferenceIDType).
+	ValueSetReferenceIDType = "JDV_J197_XdsTypesIdentifiantsReferenceId_CISIS"
+	SystemReferenceIDType   = "urn:oid:1.2.250.1.213.1.1.4.347"
 )
 
 // ListTypesSystem is the IHE MHD code system of List.code (submissionset, folder).

@@ -7,13 +7,22 @@ import (
 	carnet "github.com/carnet-sante/carnet"
 )
 
-// Entry templates recognised (IHE PaLM and PCC, as the CI-SIS reuses them).
+// Entry templates recognised: IHE PaLM and PCC, as the CI-SIS reuses
+// them, and their HL7 C-CDA counterparts (US documents, and the IPS).
 const (
 	tmplLabObservation = "1.3.6.1.4.1.19376.1.3.1.6"
 	tmplImmunization   = "1.3.6.1.4.1.19376.1.5.3.1.4.12"
 	tmplAllergy        = "1.3.6.1.4.1.19376.1.5.3.1.4.6"
 	tmplProblem        = "1.3.6.1.4.1.19376.1.5.3.1.4.5"
-	loincDoseNumber    = "30973-2"
+	tmplVitalSign      = "1.3.6.1.4.1.19376.1.5.3.1.4.13.2"
+
+	tmplCCDAResult       = "2.16.840.1.113883.10.20.22.4.2"
+	tmplCCDAVitalSign    = "2.16.840.1.113883.10.20.22.4.27"
+	tmplCCDAImmunization = "2.16.840.1.113883.10.20.22.4.52"
+	tmplCCDAAllergy      = "2.16.840.1.113883.10.20.22.4.7"
+	tmplCCDAProblem      = "2.16.840.1.113883.10.20.22.4.4"
+
+	loincDoseNumber = "30973-2"
 )
 
 func build(cd *node, lim Limits) (*Document, error) {
@@ -130,18 +139,21 @@ func (x *extractor) statement(n *node, sec int, ctx context) error {
 	switch n.name {
 	case "observation":
 		switch {
-		case n.hasTemplate(tmplLabObservation):
+		case n.hasTemplate(tmplLabObservation, tmplCCDAResult):
 			x.d.LabResults = append(x.d.LabResults, x.labResult(n, sec, ctx))
 			return nil
-		case n.hasTemplate(tmplAllergy):
+		case n.hasTemplate(tmplVitalSign, tmplCCDAVitalSign):
+			x.d.VitalSigns = append(x.d.VitalSigns, x.labResult(n, sec, ctx))
+			return nil
+		case n.hasTemplate(tmplAllergy, tmplCCDAAllergy):
 			x.d.Allergies = append(x.d.Allergies, x.allergy(n, sec))
 			return nil
-		case n.hasTemplate(tmplProblem):
+		case n.hasTemplate(tmplProblem, tmplCCDAProblem):
 			x.d.Problems = append(x.d.Problems, x.problem(n, sec))
 			return nil
 		}
 	case "substanceAdministration":
-		if n.hasTemplate(tmplImmunization) {
+		if n.hasTemplate(tmplImmunization, tmplCCDAImmunization) {
 			x.d.Immunizations = append(x.d.Immunizations, x.immunization(n, sec))
 		} else {
 			x.d.Medications = append(x.d.Medications, x.medication(n, sec))
@@ -324,21 +336,76 @@ func (x *extractor) medication(n *node, sec int) Medication {
 	if med.Name == "" {
 		med.Name = x.text(m.path("code", "originalText"))
 	}
-	if dq := n.child("doseQuantity"); dq != nil {
-		if q := quantity(dq); q != nil {
-			med.Dose = q
-		} else {
-			med.Dose = quantity(dq.child("low"))
+	med.Dose = doseQuantity(n)
+	med.Frequency = x.text(n.child("text"))
+	validity := false
+	for _, et := range n.children("effectiveTime") {
+		switch t := et.xsiType(); t {
+		case "IVL_TS", "":
+			if !validity {
+				med.Start, med.End = nodePeriod(et)
+				validity = true
+			}
+		default:
+			readTiming(et, &med.Timing)
 		}
 	}
-	med.Frequency = x.text(n.child("text"))
-	for _, et := range n.children("effectiveTime") {
-		if t := et.xsiType(); t == "IVL_TS" || t == "" {
-			med.Start, med.End = nodePeriod(et)
-			break
+	for _, er := range n.children("entryRelationship") {
+		sub := er.child("substanceAdministration")
+		if sub == nil || sub.hasTemplate(tmplImmunization, tmplCCDAImmunization) {
+			continue
+		}
+		step := Dosage{Text: x.text(sub.child("text")), Dose: doseQuantity(sub)}
+		for _, et := range sub.children("effectiveTime") {
+			readTiming(et, &step.Timing)
+		}
+		if !step.Timing.IsZero() || step.Dose != nil || step.Text != "" {
+			med.Steps = append(med.Steps, step)
 		}
 	}
 	return med
+}
+
+func doseQuantity(n *node) *Quantity {
+	dq := n.child("doseQuantity")
+	if dq == nil {
+		return nil
+	}
+	if q := quantity(dq); q != nil {
+		return q
+	}
+	return quantity(dq.child("low"))
+}
+
+// readTiming adds what a GTS effectiveTime says to t: PIVL_TS (period),
+// EIVL_TS (event), IVL_TS (bounds), SXPR_TS (each component).
+func readTiming(et *node, t *Timing) {
+	t.readDepth(et, 0)
+}
+
+func (t *Timing) readDepth(et *node, depth int) {
+	if et == nil || depth > 4 {
+		return
+	}
+	switch et.xsiType() {
+	case "PIVL_TS":
+		if q := quantity(et.child("period")); q != nil {
+			t.Period = q
+		}
+	case "EIVL_TS":
+		if ev := et.child("event").attr("code"); ev != "" {
+			t.Event = ev
+		}
+	case "IVL_TS":
+		t.Start, t.End = nodePeriod(et)
+		if q := quantity(et.child("width")); q != nil {
+			t.Duration = q
+		}
+	case "SXPR_TS":
+		for _, c := range et.children("comp") {
+			t.readDepth(c, depth+1)
+		}
+	}
 }
 
 func (x *extractor) immunization(n *node, sec int) Immunization {

@@ -1,6 +1,7 @@
 package cda
 
 import (
+	"slices"
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
@@ -18,7 +19,8 @@ const (
 type Document struct {
 	// UniqueID is ClinicalDocument/id: root, or root^extension.
 	UniqueID        string
-	TemplateIDs     []string // ClinicalDocument/templateId roots, in order
+	TemplateIDs     []string     // ClinicalDocument/templateId roots, in order
+	Templates       []TemplateID // the same with their extensions (volet versions)
 	Type            carnet.Coding
 	Title           string
 	Effective       Time
@@ -36,16 +38,18 @@ type Document struct {
 	LegalAuthenticator *Participant
 	ServiceEvents      []ServiceEvent
 	Encounter          Encounter
+	// Orders are inFulfillmentOf/order/id: the order (or, for imaging,
+	// the accession number) the document answers.
+	Orders []carnet.Identifier
 
-	// Format is the XDS formatCode derived from the templateIds (FormatFor).
-	Format carnet.Coding
-	Level  Level
+	Level Level
 	// Attachment is the file of an N1 body, or the PDF copy an N3 document
 	// may carry (FR-Document-PDF-copie); nil when there is none.
 	Attachment *Attachment
 
 	Sections      []Section // depth-first, nested sections flattened with their Depth
 	LabResults    []LabResult
+	VitalSigns    []LabResult // IHE PCC vital signs (weight, height, blood pressure, …)
 	Medications   []Medication
 	Immunizations []Immunization
 	Allergies     []Allergy
@@ -72,7 +76,13 @@ type Author struct {
 	Profession carnet.Coding // TRE_G15 (JDV_J01), e.g. G15_10
 	Specialty  carnet.Coding // JDV_J01 specialty, e.g. G15_10/SM04
 	Device     string        // software name when the author is a device
+	Role       carnet.Coding // functionCode: the author's role for this patient
 	Org        Organization
+}
+
+// TemplateID is a templateId: root and, for versioned volets, extension.
+type TemplateID struct {
+	Root, Extension string
 }
 
 // Organization is a represented or custodian organisation.
@@ -84,24 +94,32 @@ type Organization struct {
 
 // Participant is a person acting for an organisation (legal authenticator).
 type Participant struct {
-	Time   Time
-	ID     carnet.Identifier
-	Family string
-	Given  []string
-	Org    Organization
+	Time       Time
+	ID         carnet.Identifier
+	Family     string
+	Given      []string
+	Profession carnet.Coding // assignedEntity/code, split as an author's
+	Specialty  carnet.Coding
+	Org        Organization
 }
 
 // ServiceEvent is documentationOf/serviceEvent.
 type ServiceEvent struct {
+	IDs        []carnet.Identifier
 	Code       carnet.Coding
 	Start, End Time
+	// PracticeSetting is the performing organisation's
+	// standardIndustryClassCode (JDV_J04): the CI-SIS header requires it
+	// and the ANS maps it to XDS practiceSettingCode.
+	PracticeSetting carnet.Coding
 }
 
 // Encounter is componentOf/encompassingEncounter.
 type Encounter struct {
+	IDs        []carnet.Identifier
 	Code       carnet.Coding
 	Start, End Time
-	Facility   carnet.Coding // healthCareFacility/code (JDV_J02)
+	Facility   carnet.Coding // location/healthCareFacility/code (JDV_J02)
 }
 
 // Attachment is an embedded file.
@@ -162,11 +180,38 @@ type Medication struct {
 	Name      string        // manufacturedMaterial/name or the code's display
 	Dose      *Quantity     // doseQuantity (value, or low of a range)
 	Route     carnet.Coding
-	Frequency string // the dosage instructions as text (structured timing is not interpreted)
+	Frequency string // the dosage instructions as text
 	Start     Time
 	End       Time
-	Status    string
-	Source    Source
+	// Timing is the structured schedule of the whole prescription
+	// (PIVL_TS, EIVL_TS), Steps its successive dosages when the
+	// posology is split (subordinate substanceAdministrations, e.g.
+	// "1 tablet every 8 h for 2 days, then every 12 h for 4 days").
+	Timing Timing
+	Steps  []Dosage
+	Status string
+	Source Source
+}
+
+// Timing is a structured administration schedule.
+type Timing struct {
+	Period   *Quantity // PIVL_TS period: once every Period (8 h, 1 d)
+	Event    string    // EIVL_TS event: ACM (before breakfast), HS (bedtime), …
+	Start    Time      // bounds (IVL_TS low)
+	End      Time      // bounds (IVL_TS high)
+	Duration *Quantity // bounds (IVL_TS width): for how long
+}
+
+// IsZero reports whether t says nothing.
+func (t Timing) IsZero() bool {
+	return t.Period == nil && t.Event == "" && t.Start.IsZero() && t.End.IsZero() && t.Duration == nil
+}
+
+// Dosage is one step of a split posology.
+type Dosage struct {
+	Timing Timing
+	Dose   *Quantity
+	Text   string
 }
 
 // Immunization is a vaccination (IHE PCC Immunization).
@@ -214,13 +259,14 @@ func (d *Document) PatientINS() (carnet.Identifier, bool) {
 	return carnet.Identifier{}, false
 }
 
-// Metadata returns the XDS metadata a correct reading of the header gives.
-// Class, size and hashes are not in the header: they are the caller's.
+// Metadata returns the XDS metadata the header states, field by field as
+// the ANS maps a CI-SIS header to XDS (docs/CDA.md). Class, format, size
+// and hashes are not in the header: they are the caller's (the format from
+// the CI-SIS table, FormatTable.Match).
 func (d *Document) Metadata() carnet.DocumentMeta {
 	m := carnet.DocumentMeta{
 		Title:       d.Title,
 		Type:        d.Type,
-		Format:      d.Format,
 		Language:    d.Language,
 		Created:     d.Effective.Time,
 		ContentType: "text/xml",
@@ -237,6 +283,9 @@ func (d *Document) Metadata() carnet.DocumentMeta {
 		if i == 0 {
 			start, end = ev.Start.Time, ev.End.Time
 		}
+		if m.PracticeSetting.Code == "" {
+			m.PracticeSetting = ev.PracticeSetting
+		}
 	}
 	m.ServicePeriod = carnet.Period{Start: start, End: end}
 	for _, a := range d.Authors {
@@ -246,17 +295,71 @@ func (d *Document) Metadata() carnet.DocumentMeta {
 			Given:      a.Given,
 			Profession: a.Profession,
 			Specialty:  a.Specialty,
+			Role:       a.Role,
 			Org:        a.Org.Name,
 			OrgID:      a.Org.ID,
 		})
 		if m.PracticeSetting.Code == "" {
+			// Headers written before the CI-SIS required the performer's
+			// sector give it on the author's organisation.
 			m.PracticeSetting = a.Org.PracticeSetting
 		}
 	}
-	if ins, ok := d.PatientINS(); ok {
-		m.SourcePatientID = ins
-	} else if len(d.Patient.IDs) > 0 {
-		m.SourcePatientID = d.Patient.IDs[0]
+	if la := d.LegalAuthenticator; la != nil && (la.ID.Value != "" || la.Family != "") {
+		m.LegalAuthenticator = &carnet.Author{ID: la.ID, Family: la.Family, Given: la.Given,
+			Profession: la.Profession, Specialty: la.Specialty, Org: la.Org.Name, OrgID: la.Org.ID}
+	}
+	m.References = d.references()
+	// sourcePatientId is the producer's own id of the patient (its IPP),
+	// or the INS when the header gives no other.
+	for _, id := range d.Patient.IDs {
+		if ins, _ := id.IsINS(); !ins {
+			m.SourcePatientID = id
+			break
+		}
+	}
+	if m.SourcePatientID.Value == "" {
+		m.SourcePatientID, _ = d.PatientINS()
 	}
 	return m
+}
+
+// XDS referenceIdList types (JDV_J197).
+const (
+	RefEncounter = "urn:ihe:iti:xds:2015:encounterId"
+	RefOrder     = "urn:ihe:iti:xds:2013:order"
+	RefAccession = "urn:ihe:iti:xds:2013:accession"
+	RefStudy     = "urn:ihe:iti:xds:2016:studyInstanceUID"
+)
+
+// Imaging report templates: CI-SIS IMG-CR-IMG and the DICOM imaging report.
+var imagingReports = []string{"1.2.250.1.213.1.1.1.45", "1.2.840.10008.9.1"}
+
+// references is the referenceIdList the header states: the encounter's
+// ids, the orders it fulfils and, for an imaging report, the accession
+// numbers (its orders) and the studies (its service events' ids), as
+// IHE XDS-I and the CI-SIS imaging volet place them.
+func (d *Document) references() []carnet.ReferenceID {
+	var out []carnet.ReferenceID
+	add := func(typ string, ids []carnet.Identifier) {
+		for _, id := range ids {
+			if id.Value != "" {
+				out = append(out, carnet.ReferenceID{Type: typ, ID: id})
+			}
+		}
+	}
+	imaging := false
+	for _, t := range imagingReports {
+		imaging = imaging || slices.Contains(d.TemplateIDs, t)
+	}
+	add(RefEncounter, d.Encounter.IDs)
+	if imaging {
+		add(RefAccession, d.Orders)
+		for _, ev := range d.ServiceEvents {
+			add(RefStudy, ev.IDs)
+		}
+	} else {
+		add(RefOrder, d.Orders)
+	}
+	return out
 }

@@ -91,38 +91,13 @@ func isUUID(s string) bool {
 	return true
 }
 
-// formats maps a ClinicalDocument templateId to the XDS formatCode it
-// implies (reference/README.md). Order matters: the N1 PDF template wins,
-// because a PDF-in-CDA keeps the templates of the report it carries.
-var formats = []struct {
-	template string
-	code     carnet.Coding
-}{
-	{templatePDF, carnet.Coding{System: "urn:oid:" + oidFormatIHE, Code: "urn:ihe:iti:xds-sd:pdf:2008", Display: "Document à corps non structuré en Pdf/A-1"}},
-	{"1.3.6.1.4.1.19376.1.3.3", carnet.Coding{System: "urn:oid:" + oidFormatIHE, Code: "urn:ihe:lab:xd-lab:2008", Display: "CR d'examens biologiques"}},
-	{"1.3.6.1.4.1.19376.1.9.1.1.1", carnet.Coding{System: "urn:oid:" + oidFormatIHE, Code: "urn:ihe:pharm:pre:2010", Display: "Prescription de produits de santé"}},
-	{"1.2.250.1.213.1.1.1.29", carnet.Coding{System: "urn:oid:" + oidFormatANS, Code: "urn:asip:ci-sis:ldl-ses:2017", Display: "Lettre de liaison à la sortie d'un établissement de santé"}},
-	{"1.2.250.1.213.1.1.1.13", carnet.Coding{System: "urn:oid:" + oidFormatANS, Code: "urn:asip:ci-sis:vsm:2012", Display: "Volet de synthèse médicale"}},
-	{"1.2.250.1.213.1.1.1.46", carnet.Coding{System: "urn:oid:" + oidFormatANS, Code: "urn:asip:ci-sis:vac-note:2021", Display: "Note de vaccination"}},
-	{"2.16.840.1.113883.10.22.1.1", carnet.Coding{System: "urn:oid:" + oidFormatIHE, Code: "urn:ihe:pcc:ips:2020", Display: "International Patient Summary"}},
-}
-
-// FormatFor returns the formatCode implied by a document's templateIds,
-// and false when none of them is in the table (the producer's declared
-// format is then all there is).
-func FormatFor(templateIDs []string) (carnet.Coding, bool) {
-	for _, f := range formats {
-		for _, t := range templateIDs {
-			if t == f.template {
-				return f.code, true
-			}
-		}
-	}
-	return carnet.Coding{}, false
-}
-
 func readHeader(d *Document, cd *node) {
 	d.TemplateIDs = cd.templateIDs()
+	for _, t := range cd.children("templateId") {
+		if r := t.attr("root"); r != "" {
+			d.Templates = append(d.Templates, TemplateID{Root: r, Extension: t.attr("extension")})
+		}
+	}
 	d.UniqueID = idString(cd.child("id"))
 	d.Type = coding(cd.child("code"))
 	d.Title = cd.child("title").textContent()
@@ -140,7 +115,6 @@ func readHeader(d *Document, cd *node) {
 			}
 		}
 	}
-	d.Format, _ = FormatFor(d.TemplateIDs)
 
 	if pr := cd.path("recordTarget", "patientRole"); pr != nil {
 		for _, id := range pr.children("id") {
@@ -167,6 +141,7 @@ func readHeader(d *Document, cd *node) {
 				a.Device = dev.child("manufacturerModelName").textContent()
 			}
 		}
+		a.Role = coding(an.child("functionCode"))
 		a.Org = organization(aa.child("representedOrganization"))
 		d.Authors = append(d.Authors, a)
 	}
@@ -177,6 +152,7 @@ func readHeader(d *Document, cd *node) {
 		ae := la.child("assignedEntity")
 		p := &Participant{Time: nodeTime(la.child("time")), ID: identifier(ae.child("id")), Org: organization(ae.child("representedOrganization"))}
 		p.Family, p.Given = personName(ae.path("assignedPerson", "name"))
+		p.Profession, p.Specialty = professionSpecialty(coding(ae.child("code")))
 		d.LegalAuthenticator = p
 	}
 
@@ -185,16 +161,36 @@ func readHeader(d *Document, cd *node) {
 		if se == nil {
 			continue
 		}
-		ev := ServiceEvent{Code: coding(se.child("code"))}
+		ev := ServiceEvent{Code: coding(se.child("code")), IDs: identifiers(se.children("id"))}
 		ev.Start, ev.End = nodePeriod(se.child("effectiveTime"))
+		for _, pf := range se.children("performer") {
+			if c := coding(pf.path("assignedEntity", "representedOrganization", "standardIndustryClassCode")); c.Code != "" {
+				ev.PracticeSetting = c
+				break
+			}
+		}
 		d.ServiceEvents = append(d.ServiceEvents, ev)
+	}
+	for _, f := range cd.children("inFulfillmentOf") {
+		d.Orders = append(d.Orders, identifiers(f.child("order").children("id"))...)
 	}
 
 	if enc := cd.path("componentOf", "encompassingEncounter"); enc != nil {
+		d.Encounter.IDs = identifiers(enc.children("id"))
 		d.Encounter.Code = coding(enc.child("code"))
 		d.Encounter.Start, d.Encounter.End = nodePeriod(enc.child("effectiveTime"))
 		d.Encounter.Facility = coding(enc.path("location", "healthCareFacility", "code"))
 	}
+}
+
+func identifiers(ns []*node) []carnet.Identifier {
+	var out []carnet.Identifier
+	for _, n := range ns {
+		if id := identifier(n); id.Value != "" {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // professionSpecialty splits a JDV_J01 code: "G15_10/SM04" is the

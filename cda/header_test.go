@@ -39,13 +39,13 @@ func TestCorpusHeaders(t *testing.T) {
 		{
 			file: "CSE-CS24_2024.01.xml", ins: carnet.Identifier{System: nir, Value: "221042545611404"},
 			typ: "CERT_DECL", rpps: []string{"801234567897"}, specialty: "G15_10/SM40",
-			level: LevelN3, created: time.Date(2021, 8, 3, 10, 36, 23, 0, time.UTC),
+			format: "urn:asip:ci-sis:cse-cs24:2017", level: LevelN3, created: time.Date(2021, 8, 3, 10, 36, 23, 0, time.UTC),
 			setID: "1.2.250.1.213.1.1.1.5.3.2024.1", version: 1,
 		},
 		{
 			file: "eDISP-MED_2024.01.xml", ins: carnet.Identifier{System: nir, Value: "277076322082910"},
 			typ: "60593-1", rpps: []string{"578435954900010/1.2.250.1.176.1", "807505123456"},
-			level: LevelN3, created: time.Date(2024, 12, 25, 8, 30, 0, 0, time.UTC),
+			format: "urn:ihe:pharm:dis:2010", level: LevelN3, created: time.Date(2024, 12, 25, 8, 30, 0, 0, time.UTC),
 			setID: "1.2.250.1.213.1.1.1.54.2024.1", version: 1,
 		},
 		{
@@ -86,8 +86,17 @@ func TestCorpusHeaders(t *testing.T) {
 			if ins, ok := d.PatientINS(); !ok || ins != tt.ins {
 				t.Errorf("INS = %v, %v; want %v", ins, ok, tt.ins)
 			}
-			if m.SourcePatientID != tt.ins {
-				t.Errorf("Metadata().SourcePatientID = %v, want %v", m.SourcePatientID, tt.ins)
+			// sourcePatientId is the producer's own id (IPP) where the
+			// header has one, else the INS (the ANS header-to-XDS mapping).
+			wantSource := tt.ins
+			for _, id := range d.Patient.IDs {
+				if ins, _ := id.IsINS(); !ins {
+					wantSource = id
+					break
+				}
+			}
+			if m.SourcePatientID != wantSource {
+				t.Errorf("Metadata().SourcePatientID = %v, want %v", m.SourcePatientID, wantSource)
 			}
 			wantType := carnet.Coding{System: SystemLOINC, Code: tt.typ}
 			if tt.typ == "CERT_DECL" {
@@ -113,8 +122,8 @@ func TestCorpusHeaders(t *testing.T) {
 					t.Errorf("profession = %v, want G15_10", a.Profession)
 				}
 			}
-			if m.Format.Code != tt.format {
-				t.Errorf("format = %q, want %q", m.Format.Code, tt.format)
+			if f := formatTable(t).Match(d); f.Code.Code != tt.format {
+				t.Errorf("format = %q (%s), want %q", f.Code.Code, f.Reason, tt.format)
 			}
 			if d.Level != tt.level {
 				t.Errorf("level = %s, want %s", d.Level, tt.level)

@@ -155,8 +155,9 @@ func TestUSCCDA(t *testing.T) {
 	if d.Custodian.Name != "Community Health" {
 		t.Errorf("custodian = %+v", d.Custodian)
 	}
-	// C-CDA result templates are not PaLM's: not extracted (yet), not misread.
-	if len(d.LabResults) != 0 {
+	// C-CDA Result Observations are read as lab results, with their LOINC
+	// code and value.
+	if len(d.LabResults) != 1 || d.LabResults[0].Code.Code != "2823-3" || d.LabResults[0].Quantity == nil {
 		t.Errorf("lab results from a C-CDA: %+v", d.LabResults)
 	}
 }

@@ -14,6 +14,7 @@ func TestSynthDocuments(t *testing.T) {
 	if len(ds.Documents) == 0 {
 		t.Fatal("synth generated no documents")
 	}
+	ft := formatTable(t)
 	labs := 0
 	for i, sd := range ds.Documents {
 		d, err := Parse(sd.Content, Limits{})
@@ -24,8 +25,8 @@ func TestSynthDocuments(t *testing.T) {
 		if m.Type != want.Type {
 			t.Errorf("document %d (%s): type %v, want %v", i, sd.Kind, m.Type, want.Type)
 		}
-		if m.Format.Code != want.Format.Code || m.Format.System != want.Format.System {
-			t.Errorf("document %d (%s): format %v, want %v", i, sd.Kind, m.Format, want.Format)
+		if f := ft.Match(d); f.Code.Code != want.Format.Code || f.Code.System != want.Format.System {
+			t.Errorf("document %d (%s): format %v (%s), want %v", i, sd.Kind, f.Code, f.Reason, want.Format)
 		}
 		if m.SourcePatientID != ds.Patients[sd.Patient].INS {
 			t.Errorf("document %d: patient %v, want %v", i, m.SourcePatientID, ds.Patients[sd.Patient].INS)

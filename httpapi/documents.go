@@ -53,21 +53,6 @@ func (s *Server) simplifiedPublish(w http.ResponseWriter, r *http.Request, req c
 	return nil
 }
 
-// writeFiled answers the filing of one document (ITI-105, ITI-106): its
-// Location, and the DocumentReference only if the caller may read it —
-// otherwise an OperationOutcome saying what was done (software never
-// reads; docs/ACCESS.md).
-func (s *Server) writeFiled(w http.ResponseWriter, r *http.Request, res carnet.SubmissionResult, what string) {
-	d := res.Documents[0]
-	w.Header().Set("Location", s.base(r)+"/DocumentReference/"+d.ID+"/_history/"+strconv.Itoa(d.Version))
-	w.Header().Set("ETag", fmt.Sprintf(`W/"%d"`, d.Version))
-	status := http.StatusCreated
-	if res.Replayed {
-		status, what = http.StatusOK, "already filed (an identical retry): nothing new was stored"
-	}
-	s.writeChanged(w, r, status, d, len(res.Readable) > 0 && res.Readable[0], "the document was "+what)
-}
-
 // writeChanged answers a write of document d: the resource if the caller
 // may read it, else an OperationOutcome of severity information.
 func (s *Server) writeChanged(w http.ResponseWriter, r *http.Request, status int, d carnet.Document, readable bool, what string) {

@@ -72,9 +72,13 @@ func (c client) bearer(method, u string, body []byte) (string, carnet.Identifier
 		if sub, err := mhd.ParseSimplifiedPublish(body, lenient); err == nil {
 			ins = sub.Patient
 		}
+	} else if method == "POST" && pu.Path == "/DocumentReference/$generate-metadata" {
+		if x, ok := generatedFrom(body); ok {
+			ins = x.Patient
+		}
 	} else if v, ok := c.known.Load(strings.TrimPrefix(q.Get("patient"), "Patient/")); ok {
 		ins = v.(carnet.Identifier)
-	} else if v, ok := c.known.Load(pu.Path[strings.LastIndex(pu.Path, "/")+1:]); ok {
+	} else if v, ok := c.known.Load(resourceID(pu.Path)); ok {
 		ins = v.(carnet.Identifier)
 	}
 	switch {
@@ -90,8 +94,54 @@ func (c client) bearer(method, u string, body []byte) (string, carnet.Identifier
 		if sub, err := mhd.ParseSimplifiedPublish(body, lenient); err == nil {
 			return softwareFor(c.t, c.env, sub), ins
 		}
+	case method == "POST" && pu.Path == "/DocumentReference/$generate-metadata":
+		if x, ok := generatedFrom(body); ok {
+			return c.env.SoftwareToken(c.t, "lgc-test", x.Derived.Authors...), ins
+		}
 	}
 	return c.env.Token(c.t, "lgc"), ins
+}
+
+// resourceID is the id a path names: /Type/{id}, or /Type/{id}/_history/{vid}.
+func resourceID(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	if len(parts) >= 4 && parts[len(parts)-2] == "_history" {
+		return parts[len(parts)-3]
+	}
+	return parts[len(parts)-1]
+}
+
+// generatedFrom reads the document of an ITI-106 request as the server
+// will: its header's patient and authors.
+func generatedFrom(body []byte) (carnet.Extraction, bool) {
+	var p struct {
+		Parameter []struct {
+			Resource struct {
+				ContentType string `json:"contentType"`
+				Data        []byte `json:"data"`
+			} `json:"resource"`
+		} `json:"parameter"`
+	}
+	if json.Unmarshal(body, &p) != nil || len(p.Parameter) == 0 {
+		return carnet.Extraction{}, false
+	}
+	x, ok, err := (qedm.Extractor{}).Extract(p.Parameter[0].Resource.ContentType, p.Parameter[0].Resource.Data)
+	return x, ok && err == nil
+}
+
+// filed returns the document an ITI-105 or ITI-106 answer filed: the
+// DocumentReference it carries when the filer may read it, else the one
+// at its Location, read by the patient.
+func filed(t testing.TB, c client, r response) fhir.DocumentReference {
+	t.Helper()
+	if dr := decode[fhir.DocumentReference](t, r); dr.ResourceType == "DocumentReference" {
+		return dr
+	}
+	got := c.get(r.Header.Get("Location"))
+	if got.Status != 200 {
+		t.Fatalf("GET %s: %d %s", r.Header.Get("Location"), got.Status, got.Body)
+	}
+	return decode[fhir.DocumentReference](t, got)
 }
 
 // softwareFor returns a token of producing software that may file sub:

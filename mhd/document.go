@@ -19,6 +19,7 @@ import (
 const (
 	maxContained = 64
 	maxAuthors   = 32
+	maxRelated   = 64
 	maxCodes     = 64 // repeated coded elements of one document
 )
 
@@ -157,6 +158,11 @@ func readDocument(raw json.RawMessage, path string, opts ParseOptions, l *issueL
 			m.Authors = append(m.Authors, a)
 		}
 	}
+	if ref := dr.Authenticator; ref != nil && ref.Reference != "" && len(dr.Contained) <= maxContained {
+		if a, ok := readAuthor(dr.Contained, *ref, path+".authenticator", l); ok {
+			m.LegalAuthenticator = &a
+		}
+	}
 	for _, id := range dr.Identifier {
 		if id.Value != "" {
 			m.Identifiers = append(m.Identifiers, carnet.Identifier{System: normSystem(id.System), Value: id.Value})
@@ -197,6 +203,24 @@ func readDocument(raw json.RawMessage, path string, opts ParseOptions, l *issueL
 		}
 		if c.Period != nil {
 			m.ServicePeriod = readPeriod(c.Period, cp+".period", l)
+		}
+		if len(c.Related) > maxRelated {
+			l.add("too-costly", cp+".related", "at most %d related identifiers", maxRelated)
+			c.Related = nil
+		}
+		for i, rel := range c.Related {
+			// XDS referenceIdList: an identifier, typed by a JDV_J197 code
+			// (its value set is checked by the Service).
+			id := rel.Identifier
+			if id == nil || id.Value == "" {
+				l.add("required", fmt.Sprintf("%s.related[%d].identifier", cp, i), "context.related must carry an identifier (XDS referenceIdList)")
+				continue
+			}
+			ref := carnet.ReferenceID{ID: carnet.Identifier{System: normSystem(id.System), Value: id.Value}}
+			if t, ok := id.Type.First(); ok {
+				ref.Type = t.Code
+			}
+			m.References = append(m.References, ref)
 		}
 		if ref := c.SourcePatientInfo; ref != nil && ref.Reference != "" {
 			sp := cp + ".sourcePatientInfo"

@@ -74,6 +74,13 @@ func DocumentReference(d carnet.Document, base string) fhir.DocumentReference {
 		dr.Subject = &fhir.Reference{Reference: "Patient/" + string(d.Patient)}
 	}
 	dr.Contained, dr.Author = containAuthors(m.Authors, "author")
+	if la := m.LegalAuthenticator; la != nil {
+		c, refs := containAuthors([]carnet.Author{*la}, "authenticator")
+		if len(refs) == 1 {
+			dr.Contained = append(dr.Contained, c...)
+			dr.Authenticator = &refs[0]
+		}
+	}
 	for _, r := range m.RelatesTo {
 		dr.RelatesTo = append(dr.RelatesTo, fhir.DocumentReferenceRelates{Code: r.Code, Target: fhir.Reference{Reference: "DocumentReference/" + r.Target}})
 	}
@@ -115,11 +122,18 @@ func DocumentReference(d carnet.Document, base string) fhir.DocumentReference {
 	if !m.ServicePeriod.Start.IsZero() || !m.ServicePeriod.End.IsZero() {
 		ctx.Period = &fhir.Period{Start: fhir.FormatDateTime(m.ServicePeriod.Start), End: fhir.FormatDateTime(m.ServicePeriod.End)}
 	}
+	for _, ref := range m.References {
+		// XDS referenceIdList: the identifier, typed by its JDV_J197 code.
+		ctx.Related = append(ctx.Related, fhir.Reference{Identifier: &fhir.Identifier{
+			Type:   &fhir.CodeableConcept{Coding: []fhir.Coding{{System: carnet.SystemReferenceIDType, Code: ref.Type}}},
+			System: ref.ID.System, Value: ref.ID.Value,
+		}})
+	}
 	if raw := containedPatient(m.SourcePatientRaw, "source-patient"); raw != nil {
 		dr.Contained = append(dr.Contained, raw)
 		ctx.SourcePatientInfo = &fhir.Reference{Reference: "#source-patient"}
 	}
-	if ctx.FacilityType != nil || ctx.PracticeSetting != nil || len(ctx.Event) > 0 || ctx.Period != nil || ctx.SourcePatientInfo != nil {
+	if ctx.FacilityType != nil || ctx.PracticeSetting != nil || len(ctx.Event) > 0 || ctx.Period != nil || ctx.SourcePatientInfo != nil || len(ctx.Related) > 0 {
 		dr.Context = &ctx
 	}
 	return dr

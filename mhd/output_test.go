@@ -271,3 +271,22 @@ func TestDocumentReferenceToleratesEmptyCodings(t *testing.T) {
 		t.Errorf("empty codings rendered: %+v", dr)
 	}
 }
+
+// An ITI-65 answer carries each document's filing warnings in its entry's
+// response.outcome, and nothing on the other entries.
+func TestProvideResponseCarriesWarnings(t *testing.T) {
+	m := &EntryMap{Entries: []Entry{{Kind: EntrySubmissionSet}, {Kind: EntryDocument, Index: 0}, {Kind: EntryBinary, Index: 0}, {Kind: EntryDocument, Index: 1}, {Kind: EntryBinary, Index: 1}}}
+	warn := carnet.Issue{Severity: "warning", Code: "not-found", Diagnostics: "fallback format", Expression: "Bundle.entry[1].resource.content[0].format"}
+	res := carnet.SubmissionResult{SetID: "s", DocumentIDs: []string{"d1", "d2"}, ContentIDs: []string{"b1", "b2"}, Warnings: [][]carnet.Issue{{warn}, nil}}
+	b := BuildProvideResponse(res, m, "")
+	for i, e := range b.Entry {
+		got := string(e.Response.Outcome)
+		if i == 1 {
+			if !strings.Contains(got, `"severity":"warning"`) || !strings.Contains(got, "Bundle.entry[1].resource.content[0].format") {
+				t.Errorf("document entry outcome %s, want the warning", got)
+			}
+		} else if got != "" {
+			t.Errorf("entry %d outcome %s, want none", i, got)
+		}
+	}
+}

@@ -460,6 +460,9 @@ func BuildProvideResponse(res carnet.SubmissionResult, m *EntryMap, base string)
 			r.Location = loc("List", res.SetID)
 		case EntryDocument:
 			r.Location = loc("DocumentReference", at(res.DocumentIDs, e.Index))
+			if e.Index >= 0 && e.Index < len(res.Warnings) {
+				r.Outcome = FilingOutcome(res.Warnings[e.Index])
+			}
 		case EntryBinary:
 			r.Location = loc("Binary", at(res.ContentIDs, e.Index))
 		case EntryPatch:

@@ -2,15 +2,17 @@ package qedm
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	carnet "github.com/carnet-sante/carnet"
 )
 
-func corpusDir(t *testing.T) string {
+func corpusDir(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join("..", "..", "shared", "corpus", "ans-cda")
 	if _, err := os.Stat(dir); err != nil {
@@ -55,7 +57,7 @@ func TestCorpusExtracts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		x, ok, err := Extractor{}.Extract("text/xml", b)
+		x, ok, err := extractor(t).Extract("text/xml", b)
 		if err != nil || !ok {
 			t.Errorf("%s: ok=%v err=%v", filepath.Base(f), ok, err)
 			continue
@@ -172,5 +174,81 @@ func TestCorpusVaccination(t *testing.T) {
 	}](t, it)
 	if im.ResourceType != "Immunization" || im.Status != "completed" || im.Patient.Reference != "Patient/p1" || im.OccurrenceDateTime == "" || len(im.VaccineCode.Coding) == 0 {
 		t.Errorf("immunization = %+v", im)
+	}
+}
+
+// TestCorpusStructuredPosology: the eP-MED with a structured posology
+// gives each prescribed medication (both, not the first only) with its
+// schedule: paracetamol every 8 h for 2 days from 1 December then every
+// 12 h for 4 days from 3 December; the magistral ointment once a day.
+func TestCorpusStructuredPosology(t *testing.T) {
+	x := corpusFile(t, "eP-MED-DM_2024.01_PosoStruct.xml")
+	meds := itemsOf(x, carnet.ItemMedicationRequest)
+	if len(meds) != 2 {
+		t.Fatalf("%d MedicationRequests, want the 2 prescribed", len(meds))
+	}
+	type repeat struct {
+		BoundsPeriod   *struct{ Start, End string } `json:"boundsPeriod"`
+		BoundsDuration *struct {
+			Value json.Number
+			Unit  string
+		} `json:"boundsDuration"`
+		Frequency  int
+		Period     json.Number
+		PeriodUnit string `json:"periodUnit"`
+	}
+	type mr struct {
+		DosageInstruction []struct {
+			Sequence int
+			Text     string
+			Timing   *struct{ Repeat repeat }
+		} `json:"dosageInstruction"`
+	}
+	meds[0].ID, meds[0].Patient = "m1", "p"
+	m1 := serveAs[mr](t, meds[0])
+	var steps []string
+	for _, d := range m1.DosageInstruction {
+		if d.Sequence == 0 || d.Timing == nil {
+			continue
+		}
+		r := d.Timing.Repeat
+		s := fmt.Sprintf("%d/%s%s", r.Frequency, r.Period, r.PeriodUnit)
+		if r.BoundsPeriod != nil {
+			s += " from " + r.BoundsPeriod.Start
+		}
+		if r.BoundsDuration != nil {
+			s += fmt.Sprintf(" for %s %s", r.BoundsDuration.Value, r.BoundsDuration.Unit)
+		}
+		steps = append(steps, s)
+	}
+	if want := []string{"1/8h from 2023-12-01 for 2 d", "1/12h from 2023-12-03 for 4 d"}; !slices.Equal(steps, want) {
+		t.Errorf("paracetamol schedule %q, want %q", steps, want)
+	}
+	meds[1].ID, meds[1].Patient = "m2", "p"
+	m2 := serveAs[mr](t, meds[1])
+	if len(m2.DosageInstruction) == 0 || m2.DosageInstruction[0].Timing == nil ||
+		m2.DosageInstruction[0].Timing.Repeat.Period != "1" || m2.DosageInstruction[0].Timing.Repeat.PeriodUnit != "d" {
+		t.Errorf("ointment dosage %+v, want once every 1 d", m2.DosageInstruction)
+	}
+}
+
+// TestCorpusVitalSigns: the CSE-MDE's weight, height and head
+// circumference are vital-signs Observations with their values.
+func TestCorpusVitalSigns(t *testing.T) {
+	x := corpusFile(t, "CSE-MDE_2023.01.xml")
+	obs := itemsOf(x, carnet.ItemObservation)
+	want := map[string]string{"29463-7": "3900 g", "8302-2": "52 cm", "8287-5": "35 cm"}
+	if len(obs) != len(want) {
+		t.Fatalf("%d observations, want %d", len(obs), len(want))
+	}
+	for _, it := range obs {
+		it.ID, it.Patient = "o", "p"
+		o := serveAs[obsView](t, it)
+		if it.Category != "vital-signs" || len(o.Category) != 1 || o.Category[0].Coding[0].Code != "vital-signs" {
+			t.Errorf("%s: category %q %+v, want vital-signs", it.Code.Code, it.Category, o.Category)
+		}
+		if o.ValueQuantity == nil || o.ValueQuantity.Value.String()+" "+o.ValueQuantity.Unit != want[it.Code.Code] {
+			t.Errorf("%s: value %+v, want %s", it.Code.Code, o.ValueQuantity, want[it.Code.Code])
+		}
 	}
 }

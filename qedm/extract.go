@@ -16,6 +16,9 @@ import (
 // header states and the QEDm items of their N3 entries.
 type Extractor struct {
 	Limits cda.Limits // zero fields take cda.DefaultLimits
+	// Formats is the CI-SIS volet table (ci-sis-formats.csv) the formatCode
+	// is derived from; nil derives none (the producer declares it).
+	Formats *cda.FormatTable
 }
 
 var _ carnet.Extractor = Extractor{}
@@ -51,7 +54,7 @@ func (e Extractor) Extract(contentType string, content []byte) (x carnet.Extract
 			x, ok, err = carnet.Extraction{}, false, &carnet.Error{Kind: carnet.KindInvalid, Op: op, Msg: "the CDA document could not be read", Err: fmt.Errorf("panic: %v", r)}
 		}
 	}()
-	x, err = fromDocument(doc, mediaType(contentType))
+	x, err = fromDocument(doc, mediaType(contentType), e.Formats)
 	if err != nil {
 		return carnet.Extraction{}, false, err
 	}
@@ -91,39 +94,51 @@ func looksLikeCDA(b []byte) bool {
 	return bytes.Contains(head, []byte("ClinicalDocument"))
 }
 
-func fromDocument(doc *cda.Document, contentType string) (carnet.Extraction, error) {
+func fromDocument(doc *cda.Document, contentType string, formats *cda.FormatTable) (carnet.Extraction, error) {
 	var x carnet.Extraction
 	if ins, ok := doc.PatientINS(); ok {
 		x.Patient = ins
 	}
 	x.Derived = doc.Metadata()
 	x.UniqueID = doc.UniqueID
-	if x.Derived.Class.Code == "" {
-		x.Derived.Class = classFor(x.Derived.Type)
+	x.Derived.Class = classFor(x.Derived.Type)
+	switch fm := formats.Match(doc); fm.How {
+	case cda.FormatFallback:
+		x.Derived.Format = fm.Code
+		x.Notes = append(x.Notes, carnet.Issue{Severity: "warning", Code: "not-found", Diagnostics: fm.Reason, Expression: "content[0].format"})
+	case cda.FormatNone:
+		x.Notes = append(x.Notes, carnet.Issue{Severity: "information", Code: "not-found", Diagnostics: fm.Reason, Expression: "content[0].format"})
+	default:
+		x.Derived.Format = fm.Code
 	}
 	if contentType == "text/xml" || contentType == "application/xml" {
 		x.Derived.ContentType = contentType
 	}
 	docDate := doc.Effective.Time
-	for _, r := range doc.LabResults {
-		if r.Code.Code == "" && r.Quantity == nil && r.Coded == nil && r.Text == "" {
-			continue // nothing a reader could use
+	for _, group := range []struct {
+		results  []cda.LabResult
+		category string
+	}{{doc.LabResults, categoryLaboratory}, {doc.VitalSigns, categoryVitalSigns}} {
+		for _, r := range group.results {
+			if r.Code.Code == "" && r.Quantity == nil && r.Coded == nil && r.Text == "" {
+				continue // nothing a reader could use
+			}
+			it := carnet.Item{
+				Kind:           carnet.ItemObservation,
+				Code:           normCoding(r.Code),
+				Category:       group.category,
+				Effective:      r.Effective.Time,
+				Abnormal:       IsAbnormal(r.Interpretation),
+				Interpretation: r.Interpretation,
+			}
+			if it.Effective.IsZero() {
+				it.Effective = docDate
+			}
+			if err := setResource(&it, observation(r, group.category)); err != nil {
+				return x, err
+			}
+			x.Items = append(x.Items, it)
 		}
-		it := carnet.Item{
-			Kind:           carnet.ItemObservation,
-			Code:           normCoding(r.Code),
-			Category:       categoryLaboratory,
-			Effective:      r.Effective.Time,
-			Abnormal:       IsAbnormal(r.Interpretation),
-			Interpretation: r.Interpretation,
-		}
-		if it.Effective.IsZero() {
-			it.Effective = docDate
-		}
-		if err := setResource(&it, observation(r)); err != nil {
-			return x, err
-		}
-		x.Items = append(x.Items, it)
 	}
 	for _, m := range doc.Medications {
 		if m.Mood != "INT" && m.Mood != "" {
@@ -215,7 +230,7 @@ func searchText(doc *cda.Document) string {
 	if a := doc.Attachment; a != nil && a.MediaType == "application/pdf" {
 		add(cda.PDFText(a.Data)) // N1: the text of the PDF, where it has any
 	}
-	for _, r := range doc.LabResults {
+	for _, r := range append(append([]cda.LabResult(nil), doc.LabResults...), doc.VitalSigns...) {
 		v := r.Text
 		if r.Quantity != nil {
 			v = r.Quantity.Value + " " + r.Quantity.Unit
@@ -240,17 +255,32 @@ func searchText(doc *cda.Document) string {
 }
 
 // classFor is the XDS classCode (TRE_A03) of a document type: a CDA header
-// has no class, and the DMP groups types into a few classes. Types not
-// listed are reports ("Compte rendu").
+// has no class, and the ANS derives it from the type through its table
+// ASS_X04-CorrespondanceType-Classe. That table is not in the reference
+// data Carnet is given (ci-sis-jdv has neither it nor JDV_J06), so this is
+// Carnet's grouping of the types it meets onto the JDV_J57 classes; types
+// not listed are reports ("Compte rendu"). docs/CDA.md lists it; a test
+// pins it per ANS example.
 func classFor(typ carnet.Coding) carnet.Coding {
 	const sys = "urn:oid:1.2.250.1.213.1.1.4.1"
-	switch typ.Code {
-	case "57833-6", "57832-8", "29551-9":
-		return carnet.Coding{System: sys, Code: "42", Display: "Prescription"}
-	case "60591-5", "34133-9":
-		return carnet.Coding{System: sys, Code: "11", Display: "Synthèse"}
-	case "87273-9", "11369-6", "60593-1":
-		return carnet.Coding{System: sys, Code: "45", Display: "Traitement administré"}
+	c := func(code, display string) carnet.Coding {
+		return carnet.Coding{System: sys, Code: code, Display: display}
 	}
-	return carnet.Coding{System: sys, Code: "10", Display: "Compte rendu"}
+	switch typ.Code {
+	case "57833-6", "57832-8", "29551-9", "55115-0": // prescriptions, incl. imaging requests
+		return c("42", "Prescription")
+	case "60593-1":
+		return c("43", "Dispensation")
+	case "60591-5", "34133-9", "74207-2", "SYNTH": // summaries, emergency liaison documents
+		return c("11", "Synthèse")
+	case "87273-9", "11369-6": // vaccinations given
+		return c("45", "Traitement administré")
+	case "18748-4":
+		return c("31", "Imagerie médicale")
+	case "89601-9", "CERT_DECL":
+		return c("52", "Certificat, déclaration")
+	case "REMB":
+		return c("60", "Données de remboursement")
+	}
+	return c("10", "Compte rendu")
 }

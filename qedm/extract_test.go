@@ -40,7 +40,7 @@ type obsView struct {
 
 func extract(t *testing.T, contentType string, content []byte) carnet.Extraction {
 	t.Helper()
-	x, ok, err := Extractor{}.Extract(contentType, content)
+	x, ok, err := extractor(t).Extract(contentType, content)
 	if err != nil {
 		t.Fatalf("Extract: %v", err)
 	}

@@ -2,6 +2,8 @@ package qedm
 
 import (
 	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 
 	carnet "github.com/carnet-sante/carnet"
@@ -52,14 +54,26 @@ func FuzzParseItemSearch(f *testing.F) {
 	})
 }
 
+// FuzzExtract is seeded with every ANS example (../shared/corpus/ans-cda)
+// and a synthetic document, and runs with the ANS volet table so that
+// format matching is fuzzed too.
 func FuzzExtract(f *testing.F) {
 	ds := synth.Generate(synth.Options{Seed: 1, Patients: 1})
 	for _, d := range ds.Documents[:1] {
 		f.Add(d.Content)
 	}
 	f.Add([]byte(`<ClinicalDocument xmlns="urn:hl7-org:v3"><id root="1"/><component><structuredBody/></component></ClinicalDocument>`))
+	files, _ := filepath.Glob(filepath.Join(corpusDir(f), "*.xml"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	ex := extractor(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		x, ok, err := Extractor{}.Extract("text/xml", b)
+		x, ok, err := ex.Extract("text/xml", b)
 		if err != nil {
 			if k := carnet.ErrorKind(err); k != carnet.KindInvalid && k != carnet.KindTooLarge {
 				t.Fatalf("error of kind %v: %v", k, err)

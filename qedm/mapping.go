@@ -148,11 +148,14 @@ var interpretationDisplay = map[string]string{
 	"POS": "Positive", "NEG": "Negative", "IND": "Indeterminate",
 }
 
-func observation(r cda.LabResult) Observation {
+// categoryDisplay names the observation categories Carnet writes.
+var categoryDisplay = map[string]string{categoryLaboratory: "Laboratory", categoryVitalSigns: "Vital Signs"}
+
+func observation(r cda.LabResult, category string) Observation {
 	o := Observation{
 		Resource:          fhir.Resource{ResourceType: string(carnet.ItemObservation)},
 		Status:            observationStatus(r.Status),
-		Category:          []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: SystemObservationCategory, Code: categoryLaboratory, Display: "Laboratory"}}}},
+		Category:          []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: SystemObservationCategory, Code: category, Display: categoryDisplay[category]}}}},
 		EffectiveDateTime: dateTime(r.Effective),
 	}
 	if cc := concept(normCoding(r.Code), ""); cc != nil {
@@ -221,17 +224,53 @@ func medicationRequest(m cda.Medication, docDate time.Time) MedicationRequest {
 	if cc := concept(normCoding(m.Product), m.Name); cc != nil {
 		mr.MedicationCodeableConcept = *cc
 	}
-	d := Dosage{Text: m.Frequency, Route: concept(normCoding(m.Route), "")}
+	route := concept(normCoding(m.Route), "")
+	d := Dosage{Text: m.Frequency, Route: route, Timing: timing(m.Timing)}
 	if q := quantity(m.Dose); q != nil {
 		d.DoseAndRate = []DoseAndRate{{DoseQuantity: q}}
 	}
-	if d.Text != "" || d.Route != nil || d.DoseAndRate != nil {
+	if d.Text != "" || d.Route != nil || d.DoseAndRate != nil || d.Timing != nil {
 		mr.DosageInstruction = []Dosage{d}
+	}
+	// A split posology: each step in order, after the prescription's own
+	// instructions (which keep sequence 0, the whole).
+	for i, st := range m.Steps {
+		sd := Dosage{Sequence: i + 1, Text: st.Text, Route: route, Timing: timing(st.Timing)}
+		if q := quantity(st.Dose); q != nil {
+			sd.DoseAndRate = []DoseAndRate{{DoseQuantity: q}}
+		}
+		mr.DosageInstruction = append(mr.DosageInstruction, sd)
 	}
 	if !m.Start.IsZero() || !m.End.IsZero() {
 		mr.DispenseRequest = &DispenseRequest{ValidityPeriod: &fhir.Period{Start: dateTime(m.Start), End: dateTime(m.End)}}
 	}
 	return mr
+}
+
+// periodUnits are the UCUM units of a PIVL_TS period that FHIR's
+// Timing.periodUnit accepts as they are.
+var periodUnits = map[string]bool{"s": true, "min": true, "h": true, "d": true, "wk": true, "mo": true, "a": true}
+
+// timing maps a CDA schedule to a FHIR Timing; nil when it says nothing
+// FHIR can hold.
+func timing(t cda.Timing) *Timing {
+	var r TimingRepeat
+	if p := t.Period; p != nil && isDecimal(strings.TrimSpace(p.Value)) && periodUnits[p.Unit] {
+		r.Frequency, r.Period, r.PeriodUnit = 1, json.Number(canonicalDecimal(strings.TrimSpace(p.Value))), p.Unit
+	}
+	if ev := strings.TrimSpace(t.Event); ev != "" && len(ev) <= 8 {
+		r.When = []string{ev}
+	}
+	if !t.Start.IsZero() || !t.End.IsZero() {
+		r.BoundsPeriod = &fhir.Period{Start: dateTime(t.Start), End: dateTime(t.End)}
+	}
+	if t.Duration != nil && periodUnits[t.Duration.Unit] {
+		r.BoundsDuration = quantity(t.Duration)
+	}
+	if r.Frequency == 0 && r.When == nil && r.BoundsPeriod == nil && r.BoundsDuration == nil {
+		return nil
+	}
+	return &Timing{Repeat: r}
 }
 
 func immunization(im cda.Immunization) Immunization {

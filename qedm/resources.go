@@ -26,6 +26,7 @@ const (
 	oidLOINC                    = "2.16.840.1.113883.6.1"
 	oidSNOMED                   = "2.16.840.1.113883.6.96"
 	categoryLaboratory          = "laboratory"
+	categoryVitalSigns          = "vital-signs"
 )
 
 // Quantity is the FHIR Quantity (value kept as the decimal text the
@@ -80,9 +81,27 @@ type MedicationRequest struct {
 
 // Dosage is the FHIR Dosage, with what the CDA gives.
 type Dosage struct {
+	Sequence    int                   `json:"sequence,omitempty"`
 	Text        string                `json:"text,omitempty"`
+	Timing      *Timing               `json:"timing,omitempty"`
 	Route       *fhir.CodeableConcept `json:"route,omitempty"`
 	DoseAndRate []DoseAndRate         `json:"doseAndRate,omitempty"`
+}
+
+// Timing is the FHIR Timing of a dosage (repeat only).
+type Timing struct {
+	Repeat TimingRepeat `json:"repeat"`
+}
+
+// TimingRepeat is Timing.repeat: a period (frequency 1 every period
+// periodUnit), an event (when) and bounds.
+type TimingRepeat struct {
+	BoundsPeriod   *fhir.Period `json:"boundsPeriod,omitempty"`
+	BoundsDuration *Quantity    `json:"boundsDuration,omitempty"`
+	Frequency      int          `json:"frequency,omitempty"`
+	Period         json.Number  `json:"period,omitempty"`
+	PeriodUnit     string       `json:"periodUnit,omitempty"`
+	When           []string     `json:"when,omitempty"`
 }
 
 // DoseAndRate is Dosage.doseAndRate with a dose quantity.

@@ -45,6 +45,7 @@ func (s *Service) validateDocument(d carnet.SubmittedDocument, now time.Time) []
 	check("", m.Format, p+".content[0].format", "format", true)
 	check(carnet.ValueSetFacility, m.Facility, p+".context.facilityType", "facilityType", false)
 	check(carnet.ValueSetPracticeSetting, m.PracticeSetting, p+".context.practiceSetting", "practiceSetting", false)
+	issues = append(issues, s.checkParticipants(d, now)...)
 	if len(m.Confidentiality) == 0 {
 		issues = append(issues, carnet.Issue{Severity: "error", Code: "required", Diagnostics: "securityLabel (confidentialityCode) is required", Expression: p + ".securityLabel"})
 	}
@@ -69,8 +70,8 @@ func (s *Service) validateDocument(d carnet.SubmittedDocument, now time.Time) []
 //	audit     before anything is answered
 func (s *Service) Provide(ctx context.Context, r carnet.Request, sub carnet.Submission) (carnet.SubmissionResult, error) {
 	now := s.now()
-	sub, extracted, issues := s.read(sub)
-	issues = append(issues, s.validate(sub, now)...)
+	sub, extracted, warnings, reasons, issues := s.read(sub)
+	issues = append(issues, s.validate(sub, reasons, now)...)
 	if len(issues) > 0 {
 		return carnet.SubmissionResult{}, carnet.Invalid(issues...)
 	}
@@ -79,18 +80,20 @@ func (s *Service) Provide(ctx context.Context, r carnet.Request, sub carnet.Subm
 		if errors.Is(err, errRetry) {
 			continue
 		}
+		res.Warnings = warnings
 		return res, err
 	}
 	return carnet.SubmissionResult{}, carnet.Errorf(carnet.KindConflict, "the patient record changed concurrently; retry")
 }
 
 // read reads what each document says of itself: what the producer left
-// out is taken from the header, a contradiction is an issue, structured
-// items are kept.
-func (s *Service) read(sub carnet.Submission) (carnet.Submission, []carnet.Extraction, []carnet.Issue) {
-	var issues []carnet.Issue
+// out is taken from the header (with the warnings of fallback rules, and
+// the reasons a value could not be derived), a contradiction is an issue,
+// structured items are kept.
+func (s *Service) read(sub carnet.Submission) (_ carnet.Submission, extracted []carnet.Extraction, warnings, reasons [][]carnet.Issue, issues []carnet.Issue) {
 	sub.Documents = slices.Clone(sub.Documents)
-	extracted := make([]carnet.Extraction, len(sub.Documents))
+	extracted = make([]carnet.Extraction, len(sub.Documents))
+	warnings, reasons = make([][]carnet.Issue, len(sub.Documents)), make([][]carnet.Issue, len(sub.Documents))
 	read := make([]bool, len(sub.Documents))
 	for i := range sub.Documents {
 		if s.Extractor == nil {
@@ -104,7 +107,7 @@ func (s *Service) read(sub carnet.Submission) (carnet.Submission, []carnet.Extra
 		case ok:
 			extracted[i], read[i] = x, true
 			issues = append(issues, s.Extractor.Check(d.Meta, sub.Patient, x, d.Path)...)
-			deriveMissing(d, x)
+			warnings[i], reasons[i] = fromHeader(d, x)
 		}
 	}
 	for i := range extracted {
@@ -120,18 +123,19 @@ func (s *Service) read(sub carnet.Submission) (carnet.Submission, []carnet.Extra
 	if sub.Set.ContentType.Code == "" && len(sub.Documents) > 0 {
 		sub.Set.ContentType = sub.Documents[0].Meta.Type
 	}
-	return sub, extracted, issues
+	return sub, extracted, warnings, reasons, issues
 }
 
-// validate checks identities, codes and uniqueIds within the submission.
-func (s *Service) validate(sub carnet.Submission, now time.Time) []carnet.Issue {
+// validate checks identities, codes and uniqueIds within the submission;
+// a value required and not given says why the header did not give it.
+func (s *Service) validate(sub carnet.Submission, reasons [][]carnet.Issue, now time.Time) []carnet.Issue {
 	issues := s.checkINS(sub.Patient, sub.PatientPath)
 	if len(sub.Documents) == 0 && len(sub.Changes) == 0 {
 		issues = append(issues, carnet.Issue{Severity: "error", Code: "required", Diagnostics: "the submission has no document", Expression: sub.SetPath})
 	}
 	seen := map[string]int{}
 	for i, d := range sub.Documents {
-		issues = append(issues, s.validateDocument(d, now)...)
+		issues = append(issues, explainRequired(s.validateDocument(d, now), reasons[i])...)
 		if j, dup := seen[d.UniqueID]; dup && d.UniqueID != "" {
 			issues = append(issues, carnet.Issue{Severity: "error", Code: "duplicate", Diagnostics: fmt.Sprintf("uniqueId %s is used by two documents of the submission (entries %d and %d)", d.UniqueID, j, i), Expression: d.Path + ".masterIdentifier"})
 		}

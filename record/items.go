@@ -235,6 +235,12 @@ func deriveMissing(d *carnet.SubmittedDocument, x carnet.Extraction) {
 	if m.PracticeSetting.Code == "" {
 		m.PracticeSetting = h.PracticeSetting
 	}
+	if m.LegalAuthenticator == nil {
+		m.LegalAuthenticator = h.LegalAuthenticator
+	}
+	if len(m.References) == 0 {
+		m.References = h.References
+	}
 }
 
 // PublishContent is ITI-106 Generate Metadata: the producer sends only the

@@ -29,6 +29,7 @@ type serverConfig struct {
 	Addr, Data, Postgres, KeyFile, ValueSets, BaseURL  string
 	AccessMatrix, OIDCIssuers, Audience, NotifyWebhook string
 	CDSClients                                         string
+	CISISFormats                                       string // ci-sis-formats.csv: CDA templateId → XDS formatCode
 	LogFile                                            string
 	AuditRetention, LogRetention                       time.Duration
 	Demo, AllowTestINS, InitKey                        bool
@@ -41,6 +42,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pg := fs.String("postgres", "", "PostgreSQL DSN; when set, data lives there instead of the embedded SQLite")
 	keyFile := fs.String("key-file", "", "key-encryption key file (default DATA/carnet.keys, created with mode 0600 on first start); CARNET_KEK (base64) takes precedence")
 	vs := fs.String("valuesets", "", "directory of the ANS CI-SIS value sets (SVS XML); without it, codes are not checked against national value sets")
+	formats := fs.String("ci-sis-formats", "", "the ANS CI-SIS volet table (ci-sis-formats.csv: CDA templateId → XDS formatCode); without it no formatCode is derived from a CDA and producers must declare it")
 	base := fs.String("base-url", "", "public base URL (default: from each request's Host)")
 	demo := fs.Bool("demo", false, "load deterministic synthetic demo data (test INS accepted); never for real data")
 	testINS := fs.Bool("allow-test-ins", false, "accept test INS OIDs (1.2.250.1.213.1.4.10/.11) outside demo mode: test environments only")
@@ -64,7 +66,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c := serverConfig{Addr: *addr, Data: *data, Postgres: *pg, KeyFile: *keyFile, ValueSets: *vs, BaseURL: *base,
+	c := serverConfig{Addr: *addr, Data: *data, Postgres: *pg, KeyFile: *keyFile, ValueSets: *vs, CISISFormats: *formats, BaseURL: *base,
 		AccessMatrix: *matrix, OIDCIssuers: *issuers, Audience: *audience, NotifyWebhook: *hook, CDSClients: *cdsClients,
 		LogFile: *logFile, AuditRetention: auditRetention, LogRetention: logRetention,
 		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey}
@@ -178,6 +180,11 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		logger.Warn("no --valuesets directory: type, confidentiality, facility and practice-setting codes are NOT checked against the national value sets")
 	}
 
+	formats, err := loadFormats(c, logger)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	engine, err := loadPolicy(c, logger)
 	if err != nil {
 		store.Close()
@@ -197,7 +204,7 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		Audit:        auditor,
 		Clock:        carnet.SystemClock{},
 		Terminology:  terms,
-		Extractor:    qedm.Extractor{},
+		Extractor:    qedm.Extractor{Formats: formats},
 		Index:        fulltext.Indexer{},
 		Logger:       logger,
 		AllowTestINS: c.Demo || c.AllowTestINS,

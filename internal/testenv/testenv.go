@@ -20,6 +20,7 @@ import (
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/auditlog"
 	"github.com/carnet-sante/carnet/auth"
+	"github.com/carnet-sante/carnet/cda"
 	"github.com/carnet-sante/carnet/fulltext"
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/policy"
@@ -259,7 +260,7 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	svc := &record.Service{
 		Store: store, Sealer: sealer,
 		Policy: engine, Audit: carnet.NoAuditor{},
-		Clock: clock, Terminology: terms, Extractor: qedm.Extractor{}, Index: fulltext.Indexer{}, Logger: logger, AllowTestINS: true,
+		Clock: clock, Terminology: terms, Extractor: qedm.Extractor{Formats: Formats(t)}, Index: fulltext.Indexer{}, Logger: logger, AllowTestINS: true,
 	}
 	var audit *auditlog.Deployment
 	if !o.NoAudit {
@@ -318,6 +319,21 @@ func LoadMatrix(t testing.TB) *policy.Matrix {
 		t.Fatalf("access matrix: %v", err)
 	}
 	return m
+}
+
+// Formats returns the CI-SIS volet table from ../shared, as the server
+// loads it with --ci-sis-formats; nil where ../shared is absent (outside
+// CI), so that CDA formatCodes are then not derived.
+func Formats(t testing.TB) *cda.FormatTable {
+	t.Helper()
+	if !HasShared(t) {
+		return nil
+	}
+	f, err := cda.LoadFormatsFile(Shared(t, "reference", "ci-sis-formats.csv"))
+	if err != nil {
+		t.Fatalf("CI-SIS format table: %v", err)
+	}
+	return f
 }
 
 // LoadValueSets returns the national value sets from ../shared.
