@@ -104,7 +104,15 @@ func timeCard(ctx context.Context, docs, calls int, dsn string, stdout io.Writer
 		}
 		batch[0].Meta.Authors = append(batch[0].Meta.Authors, gpAuthor) // the GP is in the care team
 		sub := carnet.Submission{Patient: pats[0].INS, Set: carnet.SubmissionSet{UniqueID: batch[0].UniqueID + ".set", SourceID: "1.2.250.1.999.2", ContentType: batch[0].Meta.Type}, Documents: batch}
-		_, err := svc.Provide(ctx, system, sub)
+		// Filed as software acting for the authors' organisations (a
+		// regional platform, say), as the write rules want.
+		req := system
+		for _, d := range batch {
+			for _, a := range d.Meta.Authors {
+				req.Actor.Orgs = append(req.Actor.Orgs, a.OrgID)
+			}
+		}
+		_, err := svc.Provide(ctx, req, sub)
 		batch = nil
 		return err
 	}
