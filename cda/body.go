@@ -77,12 +77,17 @@ func attachment(n *node, lim Limits) (*Attachment, error) {
 		}
 		return r
 	}, raw)
+	// DecodedLen bounds the allocation before decoding (it counts the
+	// padding as data); the decoded length is the exact limit.
 	if base64.StdEncoding.DecodedLen(len(clean)) > lim.MaxAttachment+3 {
 		return nil, carnet.Errorf(carnet.KindTooLarge, "embedded document exceeds %d bytes", lim.MaxAttachment)
 	}
 	data, err := base64.StdEncoding.DecodeString(clean)
 	if err != nil {
 		return nil, carnet.Errorf(carnet.KindInvalid, "embedded document is not valid base64")
+	}
+	if len(data) > lim.MaxAttachment {
+		return nil, carnet.Errorf(carnet.KindTooLarge, "embedded document exceeds %d bytes", lim.MaxAttachment)
 	}
 	a.Data = data
 	return a, nil

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/carnet-sante/carnet/internal/ci"
+
 	carnet "github.com/carnet-sante/carnet"
 )
 
@@ -18,7 +20,7 @@ var formatsPath = envOr("CI_SIS_FORMATS", filepath.Join("..", "..", "shared", "r
 func formatTable(tb testing.TB) *FormatTable {
 	tb.Helper()
 	if _, err := os.Stat(formatsPath); err != nil {
-		if os.Getenv("CI") == "true" {
+		if ci.Enforced() {
 			tb.Fatalf("CI-SIS format table missing at %s", formatsPath)
 		}
 		tb.Skipf("CI-SIS format table missing at %s", formatsPath)

@@ -1,22 +1,28 @@
 package cda
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	carnet "github.com/carnet-sante/carnet"
 )
 
 // FuzzParse: whatever the bytes, Parse returns a document or a
 // *carnet.Error of a caller-facing kind, never panics, and what it
-// returns can be rendered and turned into metadata.
+// returns holds to the limits, is valid UTF-8 throughout, and can be
+// rendered and turned into metadata. Every document of the ANS corpus is a
+// seed (go test runs each once; a fuzzing run on this 2-CPU machine is
+// slower with the large ones, which is the price of starting from real
+// documents).
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(corpusDir, "*.xml"))
 	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err == nil && len(b) < 40<<10 { // large seeds stall the mutator on this 2-CPU machine
+		if b, err := os.ReadFile(name); err == nil {
 			f.Add(b)
 		}
 	}
@@ -33,12 +39,66 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		_ = d.Metadata()
-		_ = RenderHTML(d)
+		if len(b) > lim.MaxBytes {
+			t.Fatalf("accepted %d bytes over a limit of %d", len(b), lim.MaxBytes)
+		}
+		if d.Attachment != nil && len(d.Attachment.Data) > DefaultLimits.MaxAttachment {
+			t.Fatalf("accepted an attachment of %d bytes", len(d.Attachment.Data))
+		}
+		if path, ok := validUTF8(reflect.ValueOf(d), "Document"); !ok {
+			t.Fatalf("accepted a document whose %s is not valid UTF-8", path)
+		}
+		if !utf8.Valid(RenderHTML(d)) {
+			t.Fatal("rendered HTML is not valid UTF-8")
+		}
+		if m := d.Metadata(); !utf8.ValidString(m.Title) {
+			t.Fatal("metadata title is not valid UTF-8")
+		}
 		if d.Attachment != nil {
 			_ = PDFText(d.Attachment.Data)
 		}
 	})
+}
+
+// validUTF8 walks every string reachable from v (but byte slices: an
+// attachment is binary) and returns the path of the first that is not
+// valid UTF-8.
+func validUTF8(v reflect.Value, path string) (string, bool) {
+	switch v.Kind() {
+	case reflect.String:
+		return path, utf8.ValidString(v.String())
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return "", true
+		}
+		return validUTF8(v.Elem(), path)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if !v.Type().Field(i).IsExported() {
+				continue
+			}
+			if p, ok := validUTF8(v.Field(i), path+"."+v.Type().Field(i).Name); !ok {
+				return p, false
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return "", true
+		}
+		for i := range v.Len() {
+			if p, ok := validUTF8(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); !ok {
+				return p, false
+			}
+		}
+	case reflect.Map:
+		it := v.MapRange()
+		for it.Next() {
+			if p, ok := validUTF8(it.Value(), path+"[…]"); !ok {
+				return p, false
+			}
+		}
+	}
+	return "", true
 }
 
 // FuzzPDFText: the PDF text extractor never panics nor loops.

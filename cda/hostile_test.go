@@ -2,6 +2,7 @@ package cda
 
 import (
 	"bytes"
+	"encoding/base64"
 	"runtime"
 	"strings"
 	"testing"
@@ -159,5 +160,46 @@ func TestUSCCDA(t *testing.T) {
 	// code and value.
 	if len(d.LabResults) != 1 || d.LabResults[0].Code.Code != "2823-3" || d.LabResults[0].Quantity == nil {
 		t.Errorf("lab results from a C-CDA: %+v", d.LabResults)
+	}
+}
+
+// TestLimitsAtTheirBounds: each limit holds exactly at its bound, and only
+// that limit refuses one step beyond it (the trust review found the depth
+// limit stopped by the element count first, and no test at the attachment
+// limit).
+func TestLimitsAtTheirBounds(t *testing.T) {
+	body := func(inner string) []byte {
+		return []byte(cdaOpen + `<id root="1.2.3"/><component><structuredBody>` + inner + `</structuredBody></component></ClinicalDocument>`)
+	}
+	pdf := func(n int) []byte {
+		data := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{'%'}, n))
+		return []byte(cdaOpen + `<id root="1.2.3"/><component><nonXMLBody><text mediaType="application/pdf" representation="B64">` +
+			data + `</text></nonXMLBody></component></ClinicalDocument>`)
+	}
+	tests := []struct {
+		name     string
+		lim      Limits
+		at, over []byte
+		message  string // what the refusal beyond the bound names
+	}{
+		// ClinicalDocument, component, structuredBody: depth 3, then k levels.
+		{"depth", Limits{MaxDepth: 40, MaxElements: 1 << 20}, body(repeat("<a>", 37) + repeat("</a>", 37)), body(repeat("<a>", 38) + repeat("</a>", 38)), "nesting deeper than 40"},
+		{"elements", Limits{MaxElements: 104, MaxDepth: 1 << 10}, body(repeat("<a/>", 100)), body(repeat("<a/>", 101)), "more than 104 XML elements"},
+		{"attributes", Limits{MaxAttrs: 8}, body(`<a` + attrs(8) + `/>`), body(`<a` + attrs(9) + `/>`), "more than 8 attributes"},
+		{"attribute length", Limits{MaxAttrBytes: 100}, body(`<a b="` + repeat("x", 100) + `"/>`), body(`<a b="` + repeat("x", 101) + `"/>`), "longer than 100 bytes"},
+		{"attachment", Limits{MaxAttachment: 1000}, pdf(1000), pdf(1001), "embedded document exceeds 1000 bytes"},
+		{"attachment, padding", Limits{MaxAttachment: 1000}, pdf(998), pdf(1002), "embedded document exceeds 1000 bytes"},
+		{"size", Limits{MaxBytes: len(body(""))}, body(""), body(" "), "exceeds the limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Parse(tt.at, tt.lim); err != nil {
+				t.Errorf("at the bound: %v", err)
+			}
+			_, err := Parse(tt.over, tt.lim)
+			if carnet.ErrorKind(err) != carnet.KindTooLarge || !strings.Contains(carnet.ErrorMessage(err), tt.message) {
+				t.Errorf("one beyond the bound: %v, want too large naming %q", err, tt.message)
+			}
+		})
 	}
 }

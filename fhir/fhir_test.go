@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/carnet-sante/carnet/internal/ci"
+
 	carnet "github.com/carnet-sante/carnet"
 )
 
@@ -18,7 +20,7 @@ func corpusFile(t testing.TB, name string) []byte {
 	p := filepath.Join("..", "..", "shared", "corpus", "fhir-r4", name)
 	b, err := os.ReadFile(p)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
+		if ci.Enforced() {
 			t.Fatalf("corpus file %s missing in CI: %v", p, err)
 		}
 		t.Skipf("corpus file %s absent (shared corpus not laid out here): %v", p, err)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/carnet-sante/carnet/internal/ci"
+
 	"github.com/carnet-sante/carnet"
 )
 
@@ -16,7 +18,7 @@ func sharedMatrix(t testing.TB) *Matrix {
 	path := filepath.Join("..", "..", "shared", "reference", "access-matrix-partial.csv")
 	f, err := os.Open(path)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
+		if ci.Enforced() {
 			t.Fatalf("open %s: %v (CI=true: the shared reference data must be present)", path, err)
 		}
 		t.Skipf("shared reference data absent (%v): skipping", err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/carnet-sante/carnet/internal/ci"
+
 	carnet "github.com/carnet-sante/carnet"
 )
 
@@ -16,7 +18,7 @@ func corpusDir(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join("..", "..", "shared", "corpus", "ans-cda")
 	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
+		if ci.Enforced() {
 			t.Fatalf("ANS CDA corpus missing at %s: %v", dir, err)
 		}
 		t.Skipf("ANS CDA corpus not found at %s", dir)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/carnet-sante/carnet/internal/ci"
+
 	"github.com/carnet-sante/carnet/cda"
 )
 
@@ -23,7 +25,7 @@ func formatTable(tb testing.TB) *cda.FormatTable {
 	tb.Helper()
 	p := filepath.Join("..", "..", "shared", "reference", "ci-sis-formats.csv")
 	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
+		if ci.Enforced() {
 			tb.Fatalf("CI-SIS format table missing at %s", p)
 		}
 		tb.Skipf("CI-SIS format table missing at %s", p)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/carnet-sante/carnet/internal/ci"
 )
 
 // sharedPath returns a path under ../shared, or skips the test when it is
@@ -18,7 +20,7 @@ func sharedPath(t *testing.T, parts ...string) string {
 	t.Helper()
 	p := filepath.Join(append([]string{"..", "..", "shared"}, parts...)...)
 	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
+		if ci.Enforced() {
 			t.Fatalf("shared data %s is missing: %v", p, err)
 		}
 		t.Skipf("shared data %s is absent; skipping", p)

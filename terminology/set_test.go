@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carnet-sante/carnet/internal/ci"
+
 	"github.com/carnet-sante/carnet"
 )
 
@@ -17,7 +19,7 @@ func referenceDir(tb testing.TB) string {
 	tb.Helper()
 	dir := filepath.Join("..", "..", "shared", "reference", "ci-sis-jdv")
 	if _, err := os.Stat(filepath.Join(dir, TypeCodes+".xml")); err != nil {
-		if os.Getenv("CI") == "true" {
+		if ci.Enforced() {
 			tb.Fatalf("reference value sets missing in %s (CI=true): %v", dir, err)
 		}
 		tb.Skipf("reference value sets not found in %s (the shared data is not checked out next to the repository): %v", dir, err)

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carnet-sante/carnet/internal/ci"
+
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/auditlog"
 	"github.com/carnet-sante/carnet/auth"
@@ -61,7 +63,7 @@ func Shared(t testing.TB, rel ...string) string {
 	t.Helper()
 	p := filepath.Join(append([]string{ModuleRoot(t), "..", "shared"}, rel...)...)
 	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
+		if ci.Enforced() {
 			t.Fatalf("%s is missing: CI must run the tests that read ../shared", p)
 		}
 		t.Skipf("skipped: %s is absent (the shared corpus sits beside the repository in CI)", p)
@@ -74,7 +76,7 @@ func Shared(t testing.TB, rel ...string) string {
 func HasShared(t testing.TB) bool {
 	t.Helper()
 	_, err := os.Stat(filepath.Join(ModuleRoot(t), "..", "shared"))
-	return err == nil || os.Getenv("CI") == "true"
+	return err == nil || ci.Enforced()
 }
 
 // Backend opens a fresh, empty Store. It also returns where its files are

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carnet-sante/carnet/internal/ci"
+
 	"github.com/carnet-sante/carnet/postgres"
 	"github.com/jackc/pgx/v5"
 )
@@ -29,7 +31,7 @@ func ServerDSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv(EnvDSN)
 	if dsn == "" {
-		if os.Getenv("CI") == "true" {
+		if ci.Enforced() {
 			t.Fatalf("%s is not set: the PostgreSQL tests must run in CI", EnvDSN)
 		}
 		t.Skipf("PostgreSQL tests skipped: set %s to a server's DSN, e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", EnvDSN)
