@@ -33,7 +33,8 @@ type SubmittedDocument struct {
 // Zero-valued fields change nothing.
 type DocumentChange struct {
 	Path         string
-	DocumentID   string         // the FHIR id (entryUUID) of the version being changed
+	DocumentID   string         // the document's FHIR id (or the entryUUID of one of its versions)
+	IfMatch      int            // the version the change was made from (If-Match); 0: the latest, whichever
 	Status       DocumentStatus // new status: current (unarchive), archived, deleted, superseded
 	AddLabels    []Coding       // confidentiality codes to add (MASQUE_PS, INVISIBLE_PATIENT, …)
 	RemoveLabels []string       // confidentiality codes to remove

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -145,6 +146,28 @@ func (s *Server) readDocument(w http.ResponseWriter, r *http.Request, req carnet
 	return nil
 }
 
+// documentHistory is GET DocumentReference/{id}/_history: every metadata
+// version, newest first (a FHIR history Bundle).
+func (s *Server) documentHistory(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
+	docs, err := s.svc.DocumentHistory(r.Context(), req, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	b := fhir.Bundle{Type: "history"}
+	b.ID = carnet.NewID()
+	for _, d := range docs {
+		raw, err := json.Marshal(mhd.DocumentReference(d, s.base(r)))
+		if err != nil {
+			return carnet.WrapError(carnet.KindInternal, "encode", err)
+		}
+		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: s.base(r) + "/DocumentReference/" + mhd.FHIRID(d) + "/_history/" + strconv.Itoa(d.Version), Resource: raw})
+	}
+	total := len(b.Entry)
+	b.Total = &total
+	s.writeResource(w, http.StatusOK, b)
+	return nil
+}
+
 // patchDocument is the PDSm metadata change: mask, visibility, archive, delete.
 func (s *Server) patchDocument(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
 	body, ct, err := s.readBody(r, "application/fhir+json", "application/json-patch+json", "application/json")
@@ -155,11 +178,19 @@ func (s *Server) patchDocument(w http.ResponseWriter, r *http.Request, req carne
 	if err != nil {
 		return err
 	}
+	if v := r.Header.Get("If-Match"); v != "" {
+		// W/"3": the version the change was prepared from.
+		n, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(strings.TrimSpace(v), "W/"), `"`))
+		if err != nil || n < 1 {
+			return refuse(carnet.KindInvalid, "value", `If-Match takes the ETag of a version, e.g. W/"2"`)
+		}
+		ch.IfMatch = n
+	}
 	d, readable, err := s.svc.ChangeDocument(r.Context(), req, r.PathValue("id"), ch)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", s.base(r)+"/DocumentReference/"+d.ID+"/_history/"+strconv.Itoa(d.Version))
+	w.Header().Set("Location", s.base(r)+"/DocumentReference/"+mhd.FHIRID(d)+"/_history/"+strconv.Itoa(d.Version))
 	w.Header().Set("ETag", fmt.Sprintf(`W/"%d"`, d.Version))
 	s.writeChanged(w, r, http.StatusOK, d, readable, "the change was made")
 	return nil

@@ -20,7 +20,7 @@ import (
 // and the warnings.
 func (s *Server) writeFiled(w http.ResponseWriter, r *http.Request, res carnet.SubmissionResult, what string) {
 	d := res.Documents[0]
-	w.Header().Set("Location", s.base(r)+"/DocumentReference/"+d.ID+"/_history/"+strconv.Itoa(d.Version))
+	w.Header().Set("Location", s.base(r)+"/DocumentReference/"+mhd.FHIRID(d)+"/_history/"+strconv.Itoa(d.Version))
 	w.Header().Set("ETag", fmt.Sprintf(`W/"%d"`, d.Version))
 	status := http.StatusCreated
 	if res.Replayed {
@@ -29,7 +29,7 @@ func (s *Server) writeFiled(w http.ResponseWriter, r *http.Request, res carnet.S
 	warnings := warningsOf(res)
 	readable := len(res.Readable) > 0 && res.Readable[0]
 	if !readable || prefersOutcome(r) {
-		info := "the document was " + what + ", as DocumentReference/" + d.ID
+		info := "the document was " + what + ", as DocumentReference/" + mhd.FHIRID(d)
 		if !readable {
 			info += "; it is at the Location given, which this caller may not read"
 		}

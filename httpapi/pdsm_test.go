@@ -43,9 +43,10 @@ func fileOne(t *testing.T, c client, p synth.Patient, d synth.Document, setUID s
 	return decode[fhir.DocumentReference](t, c.get("/DocumentReference/"+id))
 }
 
-// PDSm metadata changes: each makes a new metadata version (new id, same
-// logicalId); masking, archiving and deleting show in searches; a deleted
-// document's content is gone.
+// PDSm metadata changes: each makes a new metadata version of the same
+// document (the same FHIR id, its logicalId; meta.versionId counts them);
+// older versions are read by vread, never as current; masking, archiving
+// and deleting show in searches; a deleted document's content is gone.
 func TestPatchMetadataVersions(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{ValueSets: true})
@@ -68,8 +69,8 @@ func TestPatchMetadataVersions(t *testing.T) {
 			t.Fatalf("mask: %d %s", r.Status, r.Body)
 		}
 		v2 := decode[fhir.DocumentReference](t, r)
-		if v2.ID == v1.ID || identifierOf(v2, mhd.SystemLogicalID) != logical || v2.Meta.VersionID != "2" {
-			t.Fatalf("mask made id %s (was %s), logicalId %s (was %s), version %s", v2.ID, v1.ID, identifierOf(v2, mhd.SystemLogicalID), logical, v2.Meta.VersionID)
+		if v2.ID != v1.ID || v2.ID != logical || v2.Meta.VersionID != "2" || !strings.HasSuffix(r.Header.Get("Location"), "/DocumentReference/"+v1.ID+"/_history/2") {
+			t.Fatalf("mask made id %s (was %s, logicalId %s), version %s, Location %q", v2.ID, v1.ID, logical, v2.Meta.VersionID, r.Header.Get("Location"))
 		}
 		masked, _ := c.search(insQuery(p.INS) + "&security-label=MASQUE_PS")
 		if len(masked) != 1 || masked[0].ID != v2.ID {
@@ -79,12 +80,22 @@ func TestPatchMetadataVersions(t *testing.T) {
 		if len(all) != 2 {
 			t.Errorf("search after mask: %d documents, want 2 (old metadata versions are not listed)", len(all))
 		}
-		// The old version is still readable by its id; changing it is refused.
-		if r := c.get("/DocumentReference/" + v1.ID); r.Status != 200 {
-			t.Errorf("old version read: %d", r.Status)
+		// A read is the document as it is now; version 1 is read by vread,
+		// and the history lists both, newest first.
+		if now := decode[fhir.DocumentReference](t, author.get("/DocumentReference/"+v1.ID)); now.Meta.VersionID != "2" || len(now.SecurityLabel) < 2 {
+			t.Errorf("read after the mask: version %s, labels %+v; want version 2, masked", now.Meta.VersionID, now.SecurityLabel)
 		}
-		if r := author.do("PATCH", "/DocumentReference/"+v1.ID, "application/json-patch+json", []byte(archiveJSONPatch)); r.Status != 409 {
-			t.Errorf("patching an old metadata version: %d, want 409", r.Status)
+		if old := decode[fhir.DocumentReference](t, author.get("/DocumentReference/"+v1.ID+"/_history/1")); old.Meta.VersionID != "1" || len(old.SecurityLabel) != len(v1.SecurityLabel) {
+			t.Errorf("vread of version 1: version %s, labels %+v", old.Meta.VersionID, old.SecurityLabel)
+		}
+		hist := decode[fhir.Bundle](t, author.get("/DocumentReference/"+v1.ID+"/_history"))
+		if hist.Type != "history" || len(hist.Entry) != 2 || !strings.HasSuffix(hist.Entry[0].FullURL, "/_history/2") {
+			t.Errorf("history: %s with %d entries", hist.Type, len(hist.Entry))
+		}
+		// A change prepared from an older version is refused (If-Match).
+		r = author.do("PATCH", "/DocumentReference/"+v1.ID, "application/json-patch+json", []byte(archiveJSONPatch), "If-Match", `W/"1"`)
+		if r.Status != 412 {
+			t.Errorf("a change made from version 1 while the document is at 2: %d, want 412", r.Status)
 		}
 
 		// Archive (JSON Patch): still "current" in FHIR, with the extension.

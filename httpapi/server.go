@@ -97,6 +97,7 @@ func (s *Server) routes() {
 	h("POST /DocumentReference/_search", "DocumentReference", carnet.ActionSearch, s.searchDocuments)
 	h("GET /DocumentReference/{id}", "DocumentReference", carnet.ActionRead, s.readDocument)
 	h("GET /DocumentReference/{id}/_history/{vid}", "DocumentReference", carnet.ActionRead, s.readDocument)
+	h("GET /DocumentReference/{id}/_history", "DocumentReference", carnet.ActionRead, s.documentHistory)
 	h("PATCH /DocumentReference/{id}", "DocumentReference", carnet.ActionUpdate, s.patchDocument)
 	h("GET /List", "List", carnet.ActionSearch, s.searchLists)
 	h("POST /List/_search", "List", carnet.ActionSearch, s.searchLists)

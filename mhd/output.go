@@ -26,13 +26,23 @@ import (
 //     sourcePatientInfo;
 //   - content.attachment.url is base/Binary/{contentId}, with size and the
 //     SHA-1 hash.
+// FHIRID is a document's FHIR id: its logicalId, stable across metadata
+// versions (meta.versionId counts them); the XDS entryUUID of a version is
+// carried as the official identifier urn:uuid:… (docs/MHD.md).
+func FHIRID(d carnet.Document) string {
+	if d.LogicalID != "" {
+		return d.LogicalID
+	}
+	return d.ID
+}
+
 func DocumentReference(d carnet.Document, base string) fhir.DocumentReference {
 	base = strings.TrimSuffix(base, "/")
 	m := &d.Meta
 	dr := fhir.DocumentReference{
 		Resource: fhir.Resource{
 			ResourceType: "DocumentReference",
-			ID:           d.ID,
+			ID:           FHIRID(d),
 			Meta: &fhir.Meta{
 				VersionID:   strconv.Itoa(d.Version),
 				LastUpdated: fhir.FormatDateTime(d.Date),

@@ -35,8 +35,8 @@ func Serve(it carnet.Item, base string) ([]byte, error) {
 		delete(fields, k)
 	}
 	var meta fhir.Meta
-	if it.SourceID != "" {
-		meta.Source = strings.TrimSuffix(base, "/") + "/DocumentReference/" + it.SourceID
+	if src := sourceOf(it); src != "" {
+		meta.Source = strings.TrimSuffix(base, "/") + "/DocumentReference/" + src
 	}
 	var buf bytes.Buffer
 	buf.WriteByte('{')
@@ -126,8 +126,8 @@ func Provenance(it carnet.Item, base string) []byte {
 			Who:  fhir.Reference{Display: "Carnet"},
 		}},
 	}
-	if it.SourceID != "" {
-		p.Entity = []ProvenanceEntity{{Role: "source", What: fhir.Reference{Reference: "DocumentReference/" + it.SourceID}}}
+	if src := sourceOf(it); src != "" {
+		p.Entity = []ProvenanceEntity{{Role: "source", What: fhir.Reference{Reference: "DocumentReference/" + src}}}
 	}
 	b, err := fhir.MarshalPlain(p)
 	if err != nil {
@@ -135,4 +135,13 @@ func Provenance(it carnet.Item, base string) []byte {
 		panic("qedm: marshal Provenance: " + err.Error())
 	}
 	return b
+}
+
+// sourceOf is the FHIR id of an item's source document: its logicalId,
+// which stays when the document's metadata changes.
+func sourceOf(it carnet.Item) string {
+	if it.SourceLogicalID != "" {
+		return it.SourceLogicalID
+	}
+	return it.SourceID
 }

@@ -109,7 +109,7 @@ func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.
 				return view, carnet.CareDetails{}, err
 			}
 			det.Documents[docID] = d
-			shown = append(shown, docID)
+			shown = append(shown, d.LogicalID)
 			if len(cd.Findings) == 0 {
 				continue
 			}

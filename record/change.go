@@ -55,8 +55,15 @@ func (s *Service) applyChange(ctx context.Context, tx carnet.Tx, r carnet.Reques
 	if err := a.decideChange(row, current, ch); err != nil {
 		return carnet.Document{}, err
 	}
-	if !row.Latest {
-		return carnet.Document{}, carnet.Errorf(carnet.KindConflict, "document %s is not the latest metadata version; change the latest one", ch.DocumentID)
+	// The document changes from its latest version, whichever version id
+	// names it; If-Match holds the change to the version the caller saw.
+	if ch.IfMatch != 0 && ch.IfMatch != current.Version {
+		return carnet.Document{}, carnet.Errorf(carnet.KindPreconditionFailed, "the document is at version %d, not %d: read it again", current.Version, ch.IfMatch)
+	}
+	if row.ID != current.ID {
+		if row, err = tx.Document(ctx, p, current.ID); err != nil {
+			return carnet.Document{}, err
+		}
 	}
 	d, err := s.openDocument(ctx, row)
 	if err != nil {

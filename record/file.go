@@ -352,7 +352,7 @@ func (s *Service) replacementOf(ctx context.Context, r carnet.Reader, a *access,
 		den := a.refusal(carnet.ActionUpdate, &latest, "replace: "+strings.Join(dec.Reasons, "; "), absent)
 		return replacement{}, den
 	}
-	if !old.Latest || old.Status != carnet.StatusCurrent {
+	if latest.Status != carnet.StatusCurrent {
 		return replacement{}, carnet.Invalid(carnet.Issue{Severity: "error", Code: "business-rule", Diagnostics: fmt.Sprintf("the replaced document %s is not current (status %s)", target, latest.Status), Expression: path + ".relatesTo"})
 	}
 	rep := replacement{latest: latest, restricted: slices.Contains(a.settings.Restricted, latest.LogicalID)}
@@ -393,7 +393,10 @@ func (f *filing) seal(ctx context.Context) (*sealed, error) {
 	out.contents = make([][]byte, len(f.sub.Documents))
 	var told []carnet.Document
 	for i, sd := range f.sub.Documents {
-		d := carnet.Document{Patient: p, ID: carnet.NewID(), LogicalID: carnet.NewID(), UniqueID: sd.UniqueID, Version: 1, Latest: true,
+		// The first version's entryUUID is the document's logicalId, its
+		// FHIR id for good: routed like every id, stable across versions.
+		id := carnet.NewID()
+		d := carnet.Document{Patient: p, ID: id, LogicalID: id, UniqueID: sd.UniqueID, Version: 1, Latest: true,
 			Status: carnet.StatusCurrent, SubmissionSet: set.ID, ContentID: carnet.NewID(), Date: f.now, Filer: f.filer, Meta: sd.Meta}
 		d.Meta.Confidentiality = f.labels(sd)
 		// The patient is told of the documents they may see; one hidden from
@@ -583,7 +586,7 @@ func (f *filing) store(ctx context.Context, tx carnet.Tx, sl *sealed) (carnet.Su
 		if err != nil {
 			return carnet.SubmissionResult{}, err
 		}
-		res.ChangedIDs = append(res.ChangedIDs, d.ID)
+		res.ChangedIDs = append(res.ChangedIDs, d.LogicalID)
 	}
 	return res, nil
 }
@@ -627,7 +630,9 @@ func (f *filing) supersede(ctx context.Context, tx carnet.Tx, target, path strin
 	if !slices.Equal(labelTokens(rep.latest), labelTokens(f.replaced[target].latest)) || rep.restricted != f.replaced[target].restricted {
 		return errRetry
 	}
-	old, err := tx.Document(ctx, f.a.row.Key, target)
+	// The document's latest version changes status in place (XDS
+	// deprecation is not a metadata version).
+	old, err := tx.Document(ctx, f.a.row.Key, rep.latest.ID)
 	if err != nil {
 		return err
 	}

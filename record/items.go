@@ -142,7 +142,7 @@ func (s *Service) FindItems(ctx context.Context, r carnet.Request, q carnet.Item
 			return carnet.Page[carnet.Item]{}, err
 		}
 		out.Items = append(out.Items, it)
-		ids = append(ids, it.SourceID)
+		ids = append(ids, it.SourceLogicalID)
 	}
 	return out, a.served(ctx, carnet.ActionSearch, ids)
 }
@@ -186,7 +186,7 @@ func (s *Service) Item(ctx context.Context, r carnet.Request, kind carnet.ItemKi
 		if err != nil {
 			return carnet.Item{}, err
 		}
-		return it, a.served(ctx, carnet.ActionRead, []string{src.ID})
+		return it, a.served(ctx, carnet.ActionRead, []string{src.LogicalID})
 	}
 	return carnet.Item{}, s.recordAbsent(ctx, r, carnet.ActionRead, errNotFound())
 }

@@ -57,7 +57,7 @@ func newDocumentsNotification(p carnet.PatientKey, docs []carnet.Document, actor
 		if len(d.Meta.Authors) > 0 {
 			by = d.Meta.Authors[0].DisplayName()
 		}
-		n.Documents = append(n.Documents, d.ID)
+		n.Documents = append(n.Documents, d.LogicalID) // the FHIR id
 		n.DocumentAuthors = append(n.DocumentAuthors, by)
 	}
 	n.Text = noteText(n)

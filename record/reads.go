@@ -90,9 +90,11 @@ func (s *Service) Document(ctx context.Context, r carnet.Request, id string) (ca
 	return s.DocumentVersion(ctx, r, id, 0)
 }
 
-// DocumentVersion returns version vid of the document whose metadata
-// version id is (vread: GET DocumentReference/{id}/_history/{vid}); vid 0
-// is the version id names. Every version is decided as the document is now.
+// DocumentVersion returns version vid of a document (vread: GET
+// DocumentReference/{id}/_history/{vid}); vid 0 is the document as it is now
+// (its latest version: an older one is never served as current). id is the
+// document's FHIR id (its logicalId) or the entryUUID of any of its
+// versions. Every version is decided as the document is now.
 func (s *Service) DocumentVersion(ctx context.Context, r carnet.Request, id string, vid int) (carnet.Document, []string, error) {
 	p, err := s.route(ctx, id)
 	if err != nil {
@@ -102,17 +104,6 @@ func (s *Service) DocumentVersion(ctx context.Context, r carnet.Request, id stri
 	if err != nil {
 		return carnet.Document{}, nil, err
 	}
-	if vid != 0 && vid != row.Version {
-		versions, err := s.Store.FindDocuments(ctx, p, carnet.DocumentFilter{LogicalID: row.LogicalID, AllVersions: true})
-		if err != nil {
-			return carnet.Document{}, nil, err
-		}
-		i := slices.IndexFunc(versions, func(v carnet.DocumentRow) bool { return v.Version == vid })
-		if i < 0 {
-			return carnet.Document{}, nil, s.recordAbsent(ctx, r, carnet.ActionRead, errNotFound())
-		}
-		row = versions[i]
-	}
 	prow, err := s.Store.Patient(ctx, p)
 	if err != nil {
 		return carnet.Document{}, nil, err
@@ -121,22 +112,77 @@ func (s *Service) DocumentVersion(ctx context.Context, r carnet.Request, id stri
 	if err != nil {
 		return carnet.Document{}, nil, err
 	}
-	// An older metadata version is read as the document is now: its
-	// current labels and status decide (a mask or a deletion added later
-	// covers every version).
-	current, err := s.latestOf(ctx, s.Store, row)
+	versions, err := s.Store.FindDocuments(ctx, p, carnet.DocumentFilter{LogicalID: row.LogicalID, AllVersions: true})
 	if err != nil {
 		return carnet.Document{}, nil, err
+	}
+	current := row
+	for _, v := range versions {
+		if v.Latest {
+			current = v
+		}
 	}
 	dec, err := a.check(ctx, carnet.ActionRead, &current)
 	if err != nil {
 		return carnet.Document{}, nil, err
 	}
-	d, err := s.openDocument(ctx, row)
+	served := current
+	if vid != 0 {
+		i := slices.IndexFunc(versions, func(v carnet.DocumentRow) bool { return v.Version == vid })
+		if i < 0 {
+			return carnet.Document{}, nil, s.recordDenial(ctx, a.refusal(carnet.ActionRead, &current, "no such version", nil))
+		}
+		served = versions[i]
+	}
+	d, err := s.openDocument(ctx, served)
 	if err != nil {
 		return carnet.Document{}, nil, err
 	}
-	return d, dec.Warnings, a.served(ctx, carnet.ActionRead, []string{row.ID}, dec)
+	return d, dec.Warnings, a.served(ctx, carnet.ActionRead, []string{served.LogicalID}, dec)
+}
+
+// DocumentHistory returns every metadata version of a document, newest
+// first (GET DocumentReference/{id}/_history), decided as the document is
+// now.
+func (s *Service) DocumentHistory(ctx context.Context, r carnet.Request, id string) ([]carnet.Document, error) {
+	p, err := s.route(ctx, id)
+	if err != nil {
+		return nil, s.recordAbsent(ctx, r, carnet.ActionRead, err)
+	}
+	row, err := s.Store.Document(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	prow, err := s.Store.Patient(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.access(ctx, r, &prow)
+	if err != nil {
+		return nil, err
+	}
+	versions, err := s.Store.FindDocuments(ctx, p, carnet.DocumentFilter{LogicalID: row.LogicalID, AllVersions: true})
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(versions, func(v carnet.DocumentRow) bool { return v.Latest })
+	if i < 0 {
+		return nil, errNotFound()
+	}
+	dec, err := a.check(ctx, carnet.ActionRead, &versions[i])
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(versions, func(x, y carnet.DocumentRow) int { return y.Version - x.Version })
+	out := make([]carnet.Document, 0, len(versions))
+	for _, v := range versions {
+		d, err := s.openDocument(ctx, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, a.served(ctx, carnet.ActionRead, []string{row.LogicalID}, dec)
 }
 
 // Content returns a document's bytes by content id (ITI-68), checked
@@ -185,7 +231,7 @@ func (s *Service) Content(ctx context.Context, r carnet.Request, contentID strin
 	if subtle.ConstantTimeCompare(sum[:], d.Meta.SHA256) != 1 || int64(len(b)) != d.Meta.Size {
 		return carnet.Document{}, nil, carnet.WrapError(carnet.KindInternal, "content", fmt.Errorf("content %s does not match its recorded hash", contentID))
 	}
-	return d, b, a.served(ctx, carnet.ActionRead, []string{row.ID}, dec)
+	return d, b, a.served(ctx, carnet.ActionRead, []string{row.LogicalID}, dec)
 }
 
 // searchable resolves the record a search names and asks the policy. It
@@ -271,7 +317,7 @@ func (s *Service) FindDocuments(ctx context.Context, r carnet.Request, q carnet.
 			return carnet.Page[carnet.Document]{}, err
 		}
 		out.Items = append(out.Items, d)
-		ids = append(ids, d.ID)
+		ids = append(ids, d.LogicalID)
 	}
 	return out, a.served(ctx, carnet.ActionSearch, ids)
 }
