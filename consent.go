@@ -119,8 +119,11 @@ func (c Consent) Check(path string) []Issue {
 		bad("business-rule", "a "+string(c.Kind)+" consent has provision.type "+want, ".provision.type")
 	}
 	if c.Kind.NamesProfessional() {
-		if c.Professional.Value == "" || c.Professional.OID() != OIDRPPS {
+		switch {
+		case c.Professional.Value == "" || c.Professional.OID() != OIDRPPS:
 			bad("required", "a "+string(c.Kind)+" consent names one professional by RPPS (urn:oid:"+OIDRPPS+")", ".provision.actor")
+		case !ValidRPPS(c.Professional.Value):
+			bad("value", "the professional's identifier is not an RPPS number: 11 digits, the last its key (or 8 and those 11 digits)", ".provision.actor")
 		}
 	} else if c.Professional.Value != "" {
 		bad("business-rule", "a "+string(c.Kind)+" consent names no professional", ".provision.actor")

@@ -92,3 +92,14 @@ func TestNewID(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestValidRPPS(t *testing.T) {
+	for v, want := range map[string]bool{
+		"10000336601": true, "810000336601": true, "10100997245": true,
+		"10000336602": false, "abc": false, "": false, "1000033660": false, "910000336601": false, "81000033660x": false,
+	} {
+		if got := ValidRPPS(v); got != want {
+			t.Errorf("ValidRPPS(%q) = %v, want %v", v, got, want)
+		}
+	}
+}

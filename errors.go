@@ -25,6 +25,7 @@ const (
 	KindUnsupported                    // media type or feature not supported (415)
 	KindPreconditionFailed             // a conditional request's condition failed (412)
 	KindRateLimited                    // the client asked more than its budget allows; retry later (429)
+	KindNotAcceptable                  // no representation the client accepts (406)
 )
 
 var kindNames = [...]string{
@@ -41,6 +42,7 @@ var kindNames = [...]string{
 	KindUnsupported:        "unsupported",
 	KindPreconditionFailed: "precondition-failed",
 	KindRateLimited:        "rate-limited",
+	KindNotAcceptable:      "not-acceptable",
 }
 
 func (k Kind) String() string {

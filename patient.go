@@ -87,3 +87,26 @@ type Patient struct {
 	Created time.Time            `json:"created"`
 	Updated time.Time            `json:"updated"`
 }
+
+// ValidRPPS reports whether v is a professional's national id as the RPPS
+// gives it: the 11-digit RPPS number, whose last digit is its Luhn key, or
+// the PS_IdNat form "8" + that number.
+func ValidRPPS(v string) bool {
+	if len(v) == 12 && v[0] == '8' {
+		v = v[1:]
+	}
+	if len(v) != 11 || !isDigits(v) {
+		return false
+	}
+	sum := 0
+	for i := range 11 {
+		d := int(v[10-i] - '0')
+		if i%2 == 1 {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return sum%10 == 0
+}

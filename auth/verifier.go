@@ -149,11 +149,13 @@ type Principal struct {
 	LegalRepresentative bool
 }
 
-// refuse is the one error callers see for a bad token; reason stays in
-// the cause, for the server log.
-func refuse(reason error) error {
-	return &carnet.Error{Kind: carnet.KindUnauthenticated, Op: "auth",
-		Msg: "invalid or missing bearer token", Err: reason}
+// refuse is the error callers see for a bad token: what is wrong with it,
+// in words safe for its holder (RFC 6750 error_description), the precise
+// reason in the cause, for the server log.
+func refuse(reason error) error { return refuseAs("invalid bearer token", reason) }
+
+func refuseAs(what string, reason error) error {
+	return &carnet.Error{Kind: carnet.KindUnauthenticated, Op: "auth", Msg: what, Err: reason}
 }
 
 // Authenticate verifies the request's bearer token and returns its actor.
@@ -179,18 +181,18 @@ func (v *Verifier) AuthenticatePrincipal(r *http.Request) (*Principal, error) {
 func BearerToken(r *http.Request) (string, error) {
 	hs := r.Header.Values("Authorization")
 	if len(hs) == 0 {
-		return "", refuse(errors.New("no Authorization header"))
+		return "", refuseAs("a bearer token is required", errors.New("no Authorization header"))
 	}
 	if len(hs) > 1 {
-		return "", refuse(errors.New("several Authorization headers"))
+		return "", refuseAs("one Authorization header, please", errors.New("several Authorization headers"))
 	}
 	scheme, tok, ok := strings.Cut(hs[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", refuse(errors.New("Authorization is not Bearer"))
+		return "", refuseAs("a bearer token is required (Authorization: Bearer …)", errors.New("Authorization is not Bearer"))
 	}
 	tok = strings.TrimLeft(tok, " ")
 	if tok == "" || strings.ContainsAny(tok, " \t") {
-		return "", refuse(errors.New("malformed bearer token"))
+		return "", refuseAs("malformed bearer token", errors.New("malformed bearer token"))
 	}
 	return tok, nil
 }
@@ -205,11 +207,11 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	}
 	if t.jku != "" {
 		// Keys named by the token itself are never trusted.
-		return nil, refuse(errors.New("token header carries jku"))
+		return nil, refuseAs("keys named by the token itself are not accepted", errors.New("token header carries jku"))
 	}
 	p, err := v.principal(iss, claims)
 	if err != nil {
-		return nil, refuse(err)
+		return nil, refuseAs("the token's claims do not name an actor this server accepts", err)
 	}
 	return p, nil
 }
@@ -219,39 +221,39 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 func (v *Verifier) verified(ctx context.Context, raw string) (*jws, string, map[string]json.RawMessage, error) {
 	t, err := parseJWS(raw)
 	if err != nil {
-		return nil, "", nil, refuse(err)
+		return nil, "", nil, refuseAs("malformed bearer token", err)
 	}
 	if !slices.Contains(v.algs, t.alg) {
-		return nil, "", nil, refuse(fmt.Errorf("alg %s not enabled", t.alg))
+		return nil, "", nil, refuseAs("the token's signing algorithm is not accepted", fmt.Errorf("alg %s not enabled", t.alg))
 	}
 	claims, err := strictObject(t.payload)
 	if err != nil {
-		return nil, "", nil, refuse(fmt.Errorf("claims: %w", err))
+		return nil, "", nil, refuseAs("malformed bearer token", fmt.Errorf("claims: %w", err))
 	}
 	var iss string
 	if err := stringMember(claims, "iss", &iss); err != nil {
-		return nil, "", nil, refuse(err)
+		return nil, "", nil, refuseAs("malformed bearer token", err)
 	}
 	is, ok := v.issuers[iss]
 	if !ok {
-		return nil, "", nil, refuse(fmt.Errorf("issuer %q not trusted", iss))
+		return nil, "", nil, refuseAs("the token's issuer is not trusted here", fmt.Errorf("issuer %q not trusted", iss))
 	}
 	key, err := is.keys.Key(ctx, t.kid, t.alg)
 	if err != nil {
 		if carnet.IsKind(err, carnet.KindUnavailable) {
 			return nil, "", nil, err
 		}
-		return nil, "", nil, refuse(err)
+		return nil, "", nil, refuseAs("the token's signing key is unknown to its issuer", err)
 	}
 	if err := verifySignature(t.alg, key, t.signingInput, t.signature); err != nil {
-		return nil, "", nil, refuse(err)
+		return nil, "", nil, refuseAs("the token's signature does not verify", err)
 	}
 	// From here the claims are the issuer's.
 	if err := v.checkTimes(claims); err != nil {
-		return nil, "", nil, refuse(err)
+		return nil, "", nil, refuseAs("the token has expired or is not valid yet", err)
 	}
 	if err := checkAudience(claims, is.audience); err != nil {
-		return nil, "", nil, refuse(err)
+		return nil, "", nil, refuseAs("the token was issued for another audience", err)
 	}
 	return t, iss, claims, nil
 }
@@ -282,7 +284,7 @@ func (v *Verifier) VerifyClient(ctx context.Context, raw string) (ClientAssertio
 		return ClientAssertion{}, refuse(err)
 	}
 	if err := stringMember(claims, "jti", &a.ID); err != nil || a.ID == "" || len(a.ID) > 256 {
-		return ClientAssertion{}, refuse(errors.New("client token without a jti"))
+		return ClientAssertion{}, refuseAs("client token without a jti", errors.New("client token without a jti"))
 	}
 	exp, _, err := numericDate(claims, "exp")
 	if err != nil {
@@ -290,14 +292,14 @@ func (v *Verifier) VerifyClient(ctx context.Context, raw string) (ClientAssertio
 	}
 	iat, ok, err := numericDate(claims, "iat")
 	if err != nil || !ok {
-		return ClientAssertion{}, refuse(errors.New("client token without iat"))
+		return ClientAssertion{}, refuseAs("client token without iat", errors.New("client token without iat"))
 	}
 	if exp.Sub(iat) > 5*time.Minute+v.skew {
-		return ClientAssertion{}, refuse(errors.New("client token lives longer than 5 minutes"))
+		return ClientAssertion{}, refuseAs("client token lives longer than 5 minutes", errors.New("client token lives longer than 5 minutes"))
 	}
 	a.Expiry = exp
 	if !v.seen.add(iss+"\x00"+a.ID, exp.Add(v.skew), v.now()) {
-		return ClientAssertion{}, refuse(errors.New("client token replayed"))
+		return ClientAssertion{}, refuseAs("client token replayed: each jti is used once", errors.New("client token replayed"))
 	}
 	return a, nil
 }

@@ -35,6 +35,8 @@ func IssueCode(k carnet.Kind) string {
 		return "conflict"
 	case carnet.KindRateLimited:
 		return "throttled"
+	case carnet.KindNotAcceptable:
+		return "not-supported"
 	}
 	return "exception"
 }

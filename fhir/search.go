@@ -101,14 +101,12 @@ func (p *SearchParams) NoModifier(name, modifier string) bool {
 	return true
 }
 
-// RequirePatient records an issue unless exactly one of key and id
-// (patient, patient.identifier) was given; a patient parameter already
-// reported as malformed is not reported missing too.
+// RequirePatient records an issue when both key and id (patient,
+// patient.identifier) were given. Neither is for the Service to decide: a
+// patient's search without one is of their own record; anyone else's is
+// refused there.
 func (p *SearchParams) RequirePatient(key carnet.PatientKey, id carnet.Identifier) {
-	switch {
-	case key == "" && id.Value == "" && !p.Mentions("patient"):
-		p.Add("required", "patient", "a search needs patient or patient.identifier")
-	case key != "" && id.Value != "":
+	if key != "" && id.Value != "" {
 		p.Add("invalid", "patient", "give patient or patient.identifier, not both")
 	}
 }

@@ -211,7 +211,7 @@ func TestRequirePatient(t *testing.T) {
 	}{
 		{"key", "", "p1", carnet.Identifier{}, nil},
 		{"identifier", "", "", carnet.Identifier{System: "urn:oid:1.2", Value: "9"}, nil},
-		{"missing", "", "", carnet.Identifier{}, []string{"required patient: a search needs patient or patient.identifier"}},
+		{"missing: the Service decides (a patient's own record)", "", "", carnet.Identifier{}, nil},
 		{"malformed not also missing", "patient.identifier", "", carnet.Identifier{}, []string{"value patient.identifier: bad"}},
 		{"both", "", "p1", carnet.Identifier{System: "urn:oid:1.2", Value: "9"}, []string{"invalid patient: give patient or patient.identifier, not both"}},
 	}

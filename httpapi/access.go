@@ -39,7 +39,12 @@ func accessMode(r *http.Request) (carnet.Mode, string, error) {
 	if err != nil || !validReason(reason) {
 		return "", "", refuse(carnet.KindInvalid, "value", fmt.Sprintf("%s must be percent-encoded UTF-8 text of at most %d characters, without control characters (line breaks included)", HeaderAccessReason, maxReasonChars))
 	}
-	return mode, strings.TrimSpace(reason), nil
+	reason = strings.TrimSpace(reason)
+	if mode == carnet.ModeBreakGlass && reason == "" {
+		// Saying so reveals nothing: a reason is the rule of bris de glace.
+		return "", "", refuse(carnet.KindInvalid, "required", "bris de glace needs a reason: give it in "+HeaderAccessReason+" (percent-encoded)")
+	}
+	return mode, reason, nil
 }
 
 // validReason accepts a stated reason that can be shown as one line of

@@ -289,11 +289,12 @@ func TestAccessRulesOverHTTP(t *testing.T) {
 		if got := rec.visible(t, samu); len(got) != 0 {
 			t.Errorf("SAMU without emergency mode sees %d documents", len(got))
 		}
-		if got := rec.visible(t, samu, "X-Purpose-Of-Use", "BTG"); len(got) != 0 {
-			t.Errorf("bris de glace without a reason: %d documents, want none", len(got))
-		}
-		if r := c.as(samu).do("GET", "/DocumentReference/"+rec.consult, "", nil, "X-Purpose-Of-Use", "BTG"); r.Status != 404 {
-			t.Errorf("bris de glace without a reason, read: %d, want 404", r.Status)
+		// Bris de glace without a reason is refused saying a reason is
+		// required (it reveals nothing).
+		for _, path := range []string{rec.search(), "/DocumentReference/" + rec.consult} {
+			if r := c.as(samu).do("GET", path, "", nil, "X-Purpose-Of-Use", "BTG"); r.Status != 400 || !bytes.Contains(r.Body, []byte("needs a reason")) {
+				t.Errorf("bris de glace without a reason on %s: %d %s, want 400 saying a reason is required", path, r.Status, r.Body)
+			}
 		}
 		reason := url.PathEscape("patient inconscient aux urgences")
 		if got := rec.visible(t, samu, "X-Purpose-Of-Use", "BTG", "X-Access-Reason", reason); !got[rec.consult] {

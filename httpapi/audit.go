@@ -116,6 +116,9 @@ func (s *Server) searchAudit(w http.ResponseWriter, r *http.Request, req carnet.
 		if err != nil {
 			return err
 		}
+		if a.OID() == carnet.OIDRPPS && !carnet.ValidRPPS(a.Value) {
+			return refuse(carnet.KindInvalid, "value", "agent.identifier names an RPPS that is not one: 11 digits, the last its key (or 8 and those 11 digits)")
+		}
 		actors = append(actors, a)
 	}
 	entries, err := s.svc.AuditHistory(r.Context(), req, id, f, actors)
@@ -142,10 +145,15 @@ func (s *Server) searchAudit(w http.ResponseWriter, r *http.Request, req carnet.
 		}
 		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: s.base(r) + "/AuditEvent/" + ids[i], Resource: raw, Search: &fhir.BundleSearch{Mode: "match"}})
 	}
+	b.Link = append(b.Link, fhir.BundleLink{Relation: "self", URL: s.base(r) + r.URL.RequestURI()})
 	if len(entries) == f.Limit && entries[len(entries)-1].Seq > 0 {
 		next := r.URL.Query()
 		next.Set("_page", strconv.FormatUint(entries[len(entries)-1].Seq, 10))
 		b.Link = append(b.Link, fhir.BundleLink{Relation: "next", URL: s.base(r) + "/AuditEvent?" + next.Encode()})
+	} else if f.Before == 0 {
+		// One page holds the whole history: its size is the total, for free.
+		total := len(entries)
+		b.Total = &total
 	}
 	s.writeResource(w, http.StatusOK, b)
 	return nil

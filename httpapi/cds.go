@@ -115,7 +115,10 @@ func (s *Server) clientAuth(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if err != nil {
 		s.log.Info("CDS client refused", "err", err)
-		s.cdsError(w, r, http.StatusUnauthorized, "login", "the CDS Client must authenticate with a signed JWT (CDS Hooks 2.0)")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("WWW-Authenticate", bearerChallenge("carnet-cds", r, err))
+		s.writeResource(w, http.StatusUnauthorized, fhir.OutcomeFromError(refuse(carnet.KindInvalid, "login",
+			"the CDS Client must authenticate with a signed JWT (CDS Hooks 2.0): "+carnet.ErrorMessage(err))))
 		return false
 	}
 	return true

@@ -34,6 +34,7 @@ func (s *Server) searchBundle(w http.ResponseWriter, r *http.Request, typ string
 	}
 	total := len(b.Entry)
 	b.Total = &total
+	b.Link = append(b.Link, fhir.BundleLink{Relation: "self", URL: s.base(r) + r.URL.RequestURI()})
 	s.writeResource(w, http.StatusOK, b)
 	return nil
 }

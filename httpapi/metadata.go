@@ -12,6 +12,10 @@ import (
 // parsers); the server adds what it serves besides: the identity feed,
 // QEDm resources, ITI-106, and how callers are authenticated.
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
+	if err := acceptsJSON(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	base := s.base(r)
 	cs := mhd.CapabilityStatement(base, s.cfg.Version, s.started)
 	cs.URL = base + "/metadata"

@@ -162,10 +162,32 @@ func (s *Server) wrap(resource string, act carnet.Action, fn handler) http.Handl
 			s.writeError(w, r, err)
 			return
 		}
+		if err := acceptsJSON(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if err := fn(w, r, req); err != nil {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// acceptsJSON refuses a request that asks for FHIR XML (Accept or
+// _format), which Carnet does not serve yet: 406, rather than JSON the
+// client did not ask for.
+func acceptsJSON(r *http.Request) error {
+	f := strings.ToLower(r.URL.Query().Get("_format"))
+	xml := f == "xml" || strings.Contains(f, "xml")
+	if !xml && f == "" {
+		if accept := strings.ToLower(r.Header.Get("Accept")); strings.Contains(accept, "xml") &&
+			!strings.Contains(accept, "json") && !strings.Contains(accept, "*/*") {
+			xml = true
+		}
+	}
+	if xml {
+		return &carnet.Error{Kind: carnet.KindNotAcceptable, Msg: "this server answers FHIR JSON only (application/fhir+json); FHIR XML is not served yet"}
+	}
+	return nil
 }
 
 // statusOf is the one mapping from error kinds to HTTP statuses.
@@ -195,6 +217,8 @@ func statusOf(k carnet.Kind) int {
 		return http.StatusPreconditionFailed
 	case carnet.KindRateLimited:
 		return http.StatusTooManyRequests
+	case carnet.KindNotAcceptable:
+		return http.StatusNotAcceptable
 	}
 	return http.StatusInternalServerError
 }
@@ -207,9 +231,28 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("request failed", "request_id", rid, "kind", k.String(), "err", err)
 	}
 	if k == carnet.KindUnauthenticated {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="carnet"`)
+		w.Header().Set("WWW-Authenticate", bearerChallenge("carnet", r, err))
+		// The precise reason (which check failed) is the operator's.
+		s.log.Info("bearer token refused", "request_id", rid, "reason", err)
 	}
 	s.writeResource(w, statusOf(k), fhir.OutcomeFromError(err))
+}
+
+// bearerChallenge is the WWW-Authenticate of a refused request (RFC 6750):
+// with error="invalid_token" and what is wrong when a token was presented,
+// none when there was none.
+func bearerChallenge(realm string, r *http.Request, err error) string {
+	c := `Bearer realm="` + realm + `"`
+	if r.Header.Get("Authorization") == "" {
+		return c
+	}
+	desc := strings.Map(func(r rune) rune {
+		if r == '"' || r == '\\' || r < 0x20 || r > 0x7e {
+			return -1
+		}
+		return r
+	}, carnet.ErrorMessage(err))
+	return c + `, error="invalid_token", error_description="` + desc + `"`
 }
 
 func (s *Server) writeResource(w http.ResponseWriter, status int, v any) {

@@ -26,6 +26,7 @@ import (
 //     sourcePatientInfo;
 //   - content.attachment.url is base/Binary/{contentId}, with size and the
 //     SHA-1 hash.
+//
 // FHIRID is a document's FHIR id: its logicalId, stable across metadata
 // versions (meta.versionId counts them); the XDS entryUUID of a version is
 // carried as the official identifier urn:uuid:… (docs/MHD.md).

@@ -111,7 +111,6 @@ func TestParseDocumentSearchRefused(t *testing.T) {
 	tests := []struct {
 		name, query, code, expr string
 	}{
-		{"no patient", "type=11488-4", "required", "patient"},
 		{"both patient forms", "patient=p1&patient.identifier=urn:oid:1.2.250.1.213.1.4.8|1", "invalid", "patient"},
 		{"two patients", "patient=p1,p2", "value", "patient"},
 		{"patient of another type", "patient=Practitioner/p1", "value", "patient"},
@@ -166,8 +165,10 @@ func TestParseListSearch(t *testing.T) {
 	if len(warns) != 1 {
 		t.Errorf("warnings = %q, want one for folder", warns)
 	}
-	if _, _, err := ParseListSearch(mustQuery(t, "code=submissionset")); !carnet.IsKind(err, carnet.KindInvalid) {
-		t.Errorf("no patient: %v, want invalid", err)
+	// No patient parses: the Service decides (a patient's own record, or
+	// a refusal for anyone else).
+	if s, _, err := ParseListSearch(mustQuery(t, "code=submissionset")); err != nil || s.PatientKey != "" || s.PatientID.Value != "" {
+		t.Errorf("no patient: %+v, %v; want a search of no named record", s, err)
 	}
 }
 

@@ -31,7 +31,7 @@ func Summarize(in Input, ranked []Ranked, link string) Card {
 		if first {
 			// The vaccinations shown whatever their age are not "of the
 			// last 2 years": the count says only what it says.
-			counted = inWindow(&r.Doc, start) && !latest(&r.Doc).Before(start)
+			counted = inWindow(&r.Doc, start) && !clinicalDate(&r.Doc).Before(start)
 		} else {
 			counted = r.New || r.Doc.Date.After(in.LastVisit)
 		}

@@ -112,6 +112,9 @@ func TestCardTexts(t *testing.T) {
 		{"first visit, nothing recent", time.Time{},
 			[]Doc{doc("a", tLab, 1000)},
 			"Aucun document des 2 dernières années", "info"},
+		{"first visit: a 2021 report filed yesterday is of 2021", time.Time{},
+			[]Doc{doc("a", tLab, 60), with(doc("old-filed-late", tConsultation, 1), func(d *Doc) { d.Created = now.AddDate(-4, 0, 0) })},
+			"1 document des 2 dernières années", "info"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -311,7 +311,9 @@ func textScore(d *Doc) float64 {
 	return 0
 }
 
-// clinicalDate is when the act took place, as far as known.
+// clinicalDate is when what a document reports happened: its creation
+// (the act documented), else, when the producer gave none, its filing. A
+// 2021 report filed today is a 2021 report.
 func clinicalDate(d *Doc) time.Time {
 	if !d.Created.IsZero() {
 		return d.Created
@@ -325,16 +327,7 @@ func inWindow(d *Doc, start time.Time) bool {
 	if d.Status != carnet.StatusCurrent || d.Superseded {
 		return false
 	}
-	return vaccinationTypes[d.Type.Code] || !latest(d).Before(start)
-}
-
-// latest is the later of the act and the filing: a document is of the
-// window when either is.
-func latest(d *Doc) time.Time {
-	if d.Created.After(d.Date) {
-		return d.Created
-	}
-	return d.Date
+	return vaccinationTypes[d.Type.Code] || !clinicalDate(d).Before(start)
 }
 
 // French texts of the reasons.

@@ -19,7 +19,7 @@ const maxBody = 64 << 10
 
 var (
 	testINS  = carnet.Identifier{System: "urn:oid:" + carnet.OIDInsTestNIR, Value: "248039912345678"}
-	testRPPS = carnet.Identifier{System: "urn:oid:" + carnet.OIDRPPS, Value: "810100000001"}
+	testRPPS = carnet.Identifier{System: "urn:oid:" + carnet.OIDRPPS, Value: "810100000016"}
 )
 
 // stored is a consent of kind k as the Service keeps it: every field set
@@ -116,7 +116,7 @@ func TestResourceJSON(t *testing.T) {
 			`"policyRule":{"coding":[{"system":"https://carnet-sante.fr/fhir/CodeSystem/consent-rule","code":"designate"`,
 			`"type":"permit"`,
 			`"actor":[{"role":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ParticipationType","code":"IRCP"`,
-			`"reference":{"type":"Practitioner","identifier":{"system":"urn:oid:1.2.250.1.71.4.2.1","value":"810100000001"},"display":"Dr Jeanne Martin"}`,
+			`"reference":{"type":"Practitioner","identifier":{"system":"urn:oid:1.2.250.1.71.4.2.1","value":"810100000016"},"display":"Dr Jeanne Martin"}`,
 			`"securityLabel":[{"system":"urn:oid:1.2.250.1.213.1.1.4.13","code":"MASQUE_PS"`,
 		}, []string{`"purpose"`, `"data"`}},
 		{stored(carnet.ConsentBTG, false), []string{
@@ -164,7 +164,7 @@ const base = `{
   "provision": {
     "type": "permit",
     "actor": [{"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]},
-               "reference": {"identifier": {"system": "urn:oid:1.2.250.1.71.4.2.1", "value": "810100000001"}, "display": "Dr Jeanne Martin"}}]
+               "reference": {"identifier": {"system": "urn:oid:1.2.250.1.71.4.2.1", "value": "810100000016"}, "display": "Dr Jeanne Martin"}}]
   }
 }`
 
@@ -451,7 +451,7 @@ func TestCommunication(t *testing.T) {
 		`"subject":{"identifier":{"system":"urn:oid:1.2.250.1.213.1.4.10","value":"248039912345678"}}`,
 		`"recipient":[{"identifier":{"system":"urn:oid:1.2.250.1.213.1.4.10","value":"248039912345678"}}]`,
 		`"sent":"2026-03-15T22:04:00Z"`,
-		`"sender":{"type":"Practitioner","identifier":{"system":"urn:oid:1.2.250.1.71.4.2.1","value":"810100000001"},"display":"Dr Paul Durand"}`,
+		`"sender":{"type":"Practitioner","identifier":{"system":"urn:oid:1.2.250.1.71.4.2.1","value":"810100000016"},"display":"Dr Paul Durand"}`,
 		`"payload":[{"contentString":"Le Dr Paul Durand a consulté votre dossier en urgence (bris de glace)."}]`,
 		`"about":[{"reference":"DocumentReference/D-1"},{"reference":"DocumentReference/D-2"}]`,
 		`"reasonCode":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"BTG","display":"break the glass"}],"text":"patient inconscient"}]`,

@@ -243,6 +243,9 @@ func (s *Service) ownRecord(ctx context.Context, r carnet.Request, id carnet.Ide
 	if id.Value == "" {
 		return nil, carnet.Invalid(carnet.Issue{Severity: "error", Code: "required", Diagnostics: "name the patient by INS (patient.identifier)", Expression: "patient"})
 	}
+	if issues := s.checkINS(id, "patient.identifier"); len(issues) > 0 {
+		return nil, carnet.Invalid(issues...)
+	}
 	row, err := s.findPatient(ctx, id)
 	if carnet.IsKind(err, carnet.KindNotFound) {
 		return nil, errNotFound()

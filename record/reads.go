@@ -238,6 +238,16 @@ func (s *Service) Content(ctx context.Context, r carnet.Request, contentID strin
 // returns nil (and no error) when there is nothing to search: an unknown
 // patient (zero hits, audited) or a denied search (looks the same).
 func (s *Service) searchable(ctx context.Context, r carnet.Request, key carnet.PatientKey, id carnet.Identifier) (*access, error) {
+	if key == "" && id.Value == "" && r.Actor.Kind == carnet.ActorPatient {
+		id = r.Actor.ID // a patient searches their own record
+	}
+	if id.Value != "" {
+		// A malformed INS, or an identifier that is not an INS, is said:
+		// it says nothing of any record.
+		if issues := s.checkINS(id, "patient.identifier"); len(issues) > 0 {
+			return nil, carnet.Invalid(issues...)
+		}
+	}
 	prow, err := s.resolvePatient(ctx, key, id)
 	if carnet.IsKind(err, carnet.KindNotFound) {
 		return nil, s.audit(ctx, r, carnet.ActionSearch, "", nil)
