@@ -96,3 +96,28 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v)
 	return v, mapError("postgres.SchemaVersion", err)
 }
+
+// Writable reports whether the server accepts writes (not a standby in
+// recovery, not read-only): readiness checks read it.
+func (s *Store) Writable(ctx context.Context) error {
+	var ro string
+	if err := s.pool.QueryRow(ctx, `SHOW transaction_read_only`).Scan(&ro); err != nil {
+		return mapError("postgres.Writable", err)
+	}
+	if ro == "on" {
+		return carnet.Errorf(carnet.KindUnavailable, "the database is read-only")
+	}
+	return nil
+}
+
+// Setting returns a server setting (SHOW name), for operators' checks.
+func (s *Store) Setting(ctx context.Context, name string) (string, error) {
+	switch name {
+	case "archive_mode", "archive_command", "wal_level", "archive_timeout":
+	default:
+		return "", carnet.Errorf(carnet.KindInvalid, "setting %q is not one the doctor reads", name)
+	}
+	var v string
+	err := s.pool.QueryRow(ctx, "SHOW "+name).Scan(&v)
+	return v, mapError("postgres.Setting", err)
+}

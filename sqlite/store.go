@@ -537,3 +537,17 @@ func (s *Store) runOne(r *request) (res result, broken error) {
 	}
 	return res, nil
 }
+
+// Writable reports whether the store still accepts writes: after a failed
+// commit it refuses them until restart (readiness checks read it).
+func (s *Store) Writable(context.Context) error {
+	if err := s.failed.Load(); err != nil {
+		return err
+	}
+	select {
+	case <-s.closing:
+		return wrap("sqlite.Writable", errClosed)
+	default:
+		return nil
+	}
+}
