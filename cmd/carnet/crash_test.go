@@ -59,7 +59,7 @@ func startChild(t *testing.T, args ...string) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	urlRE := regexp.MustCompile(`listens on (http://[0-9.:]+)`)
+	urlRE := regexp.MustCompile(`listens on (https?://[0-9.:]+)`)
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)

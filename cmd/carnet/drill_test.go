@@ -50,7 +50,12 @@ type filing struct {
 	body   []byte
 }
 
-func filings(seed uint64, n int) []filing {
+func filings(seed uint64, n int) []filing { return filingsFor(seed, n, false) }
+
+// filingsFor makes filings; with production set, the patients carry a
+// production INS-NIR (as a server without test mode accepts) instead of
+// the synthetic test ones.
+func filingsFor(seed uint64, n int, production bool) []filing {
 	ds := synth.Generate(synth.Options{Seed: seed, Patients: 8, DocsPerPatient: (n + 7) / 8})
 	var out []filing
 	for _, d := range ds.Documents {
@@ -58,6 +63,9 @@ func filings(seed uint64, n int) []filing {
 			break
 		}
 		ins := ds.Patients[d.Patient].INS
+		if production {
+			ins.System = "urn:oid:" + carnet.OIDInsNIR
+		}
 		s := carnet.Submission{Patient: ins, Set: carnet.SubmissionSet{UniqueID: d.UniqueID + ".set", SourceID: "1.2.250.1.999.2", ContentType: d.Meta.Type},
 			Documents: []carnet.SubmittedDocument{{UniqueID: d.UniqueID, Meta: d.Meta, Content: d.Content}}}
 		body, _ := json.Marshal(mhd.ProvideBundle(s))

@@ -38,7 +38,7 @@ func startServe(t *testing.T, args ...string) *server {
 		pw.CloseWithError(err)
 		s.done <- err
 	}()
-	urlRE := regexp.MustCompile(`listens on (http://[0-9.:]+)`)
+	urlRE := regexp.MustCompile(`listens on (https?://[0-9.:]+)`)
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
