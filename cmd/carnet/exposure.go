@@ -31,7 +31,7 @@ type exposure struct {
 	Burst, MaxInFlight                             int
 	ShutdownTimeout                                time.Duration
 	Replica                                        string
-	ReplicaInterval                                time.Duration
+	ReplicaInterval, KeyringRefresh                time.Duration
 }
 
 // exposureFlags registers the flags; the returned function reads them.
@@ -49,6 +49,7 @@ func exposureFlags(fs *flagSet) func() (exposure, error) {
 	shutdown := fs.String("shutdown-timeout", "30s", "on SIGTERM/SIGINT, how long in-flight requests may take to finish")
 	replica := fs.String("replica", "", "SQLite: directory (another disk or host) the write-ahead log is shipped to continuously")
 	replicaEvery := fs.String("replica-interval", "1s", "SQLite: how often committed WAL frames are shipped to --replica")
+	keyringRefresh := fs.String("keyring-refresh", "30s", "how often the stored keyring is re-read, to wrap new data keys under a rotated key-encryption key")
 	backups := fs.String("backups", "", "where `carnet backup` writes (read by carnet doctor; /metrics shows the last backup's age)")
 	return func() (exposure, error) {
 		x := exposure{TLSCert: *cert, TLSKey: *key, ClientCA: *ca, Clients: *clients, ClientAuth: *clientAuth,
@@ -68,6 +69,9 @@ func exposureFlags(fs *flagSet) func() (exposure, error) {
 		}
 		if x.ReplicaInterval, err = time.ParseDuration(*replicaEvery); err != nil || x.ReplicaInterval <= 0 {
 			return x, errors.New("--replica-interval: a positive duration")
+		}
+		if x.KeyringRefresh, err = time.ParseDuration(*keyringRefresh); err != nil || x.KeyringRefresh <= 0 {
+			return x, errors.New("--keyring-refresh: a positive duration")
 		}
 		if (x.TLSCert == "") != (x.TLSKey == "") {
 			return x, errors.New("--tls-cert and --tls-key go together")
@@ -126,7 +130,7 @@ func (x exposure) clientMap() (edge.ClientMap, error) {
 // keyring watcher.
 func (x exposure) front(ctx context.Context, a *app, logger *slog.Logger, health *edge.Health) (http.Handler, error) {
 	if s, ok := a.sealer.(*seal.Sealer); ok {
-		go s.WatchKeyring(ctx, seal.DefaultKeyringRefresh)
+		go s.WatchKeyring(ctx, x.KeyringRefresh)
 	}
 	health.Checks = []edge.Check{
 		{Name: "store", Fn: func(ctx context.Context) error { _, err := a.store.AuditSize(ctx); return err }},
