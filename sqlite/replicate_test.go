@@ -307,6 +307,17 @@ func TestReplicaSurvivesAForeignCheckpointer(t *testing.T) {
 // restore applies: bounded, and never accepting what does not verify.
 func FuzzWALFrames(f *testing.F) {
 	f.Add([]byte{})
+	// A real WAL as seed: one committed transaction.
+	path := filepath.Join(f.TempDir(), "carnet.db")
+	s, err := Open(context.Background(), path, WithWALTruncation(time.Hour), WithReplica(filepath.Join(f.TempDir(), "r"), time.Hour))
+	if err != nil {
+		f.Fatal(err)
+	}
+	storetest.MustUpdate(f, s, func(tx carnet.Tx) error { return tx.PutContent(context.Background(), "p", "c", []byte("x")) })
+	if wal, err := os.ReadFile(path + "-wal"); err == nil && len(wal) > walHeaderSize {
+		f.Add(wal)
+	}
+	s.Close()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := parseWALHeader(b)
 		if err != nil {
