@@ -126,6 +126,7 @@ func TestKill9KeepsAcknowledgedSubmissions(t *testing.T) {
 	lgc := idp.token(t, "lgc")
 	for round := 0; round < rounds && next < len(subs); round++ {
 		c := startChild(t, args...)
+		ackedBefore := len(acked)
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
@@ -163,6 +164,16 @@ func TestKill9KeepsAcknowledgedSubmissions(t *testing.T) {
 					}
 				}
 			}()
+		}
+		// Kill at a random moment once the server is filing (under -race a
+		// filing takes about a second, longer than the window itself).
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			n := len(acked)
+			mu.Unlock()
+			if n > ackedBefore {
+				break
+			}
 		}
 		time.Sleep(time.Duration(100+r.IntN(400)) * time.Millisecond)
 		c.kill()

@@ -27,7 +27,7 @@ func TestBackupRestorePostgres(t *testing.T) {
 	keys := t.TempDir()
 	idp := newIdP(t)
 	s := startServe(t, append([]string{"--postgres", dsn, "--init-key", "--data", keys, "--allow-test-ins"}, idp.args(t)...)...)
-	fs := filings(21, 12)
+	fs := filings(21, 6)
 	acked := fileAll(s.URL, idp.token(t, "lgc"), fs)
 	if len(acked) != len(fs) {
 		t.Fatalf("%d of %d filings acknowledged", len(acked), len(fs))
