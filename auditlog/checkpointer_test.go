@@ -160,6 +160,13 @@ func TestCheckpointerRun(t *testing.T) {
 			recordN(t, r, i*5, 5)
 			time.Sleep(10 * time.Millisecond)
 		}
+		// Under load a signature may take longer than the last sleep: give
+		// Run the time to sign the final size before stopping it.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if cps := storedCheckpoints(t, d); len(cps) > 0 && cps[len(cps)-1].Size == 40 {
+				break
+			}
+		}
 		cancel()
 		if err := <-done; !errors.Is(err, context.Canceled) {
 			t.Fatalf("Run returned %v, want context.Canceled", err)

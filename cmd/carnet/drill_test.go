@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +23,6 @@ import (
 	"github.com/carnet-sante/carnet/auth"
 	"github.com/carnet-sante/carnet/mhd"
 	"github.com/carnet-sante/carnet/pcf"
-	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/synth"
 )
 
@@ -173,6 +174,33 @@ func extends(t *testing.T, base string, v auditlogVerifier, remembered []byte) e
 	return err
 }
 
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// replicationLag reads carnet_replication_lag_seconds from /metrics.
+func replicationLag(addr string) (time.Duration, error) {
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "carnet_replication_lag_seconds "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return time.Duration(f * float64(time.Second)), err
+		}
+	}
+	return 0, fmt.Errorf("no replication lag in the metrics")
+}
+
 type auditlogVerifier = interface {
 	Name() string
 	KeyHash() uint32
@@ -190,7 +218,8 @@ func TestRestoreDrill(t *testing.T) {
 	root := t.TempDir()
 	data, backups, replica := filepath.Join(root, "data"), filepath.Join(root, "backups"), filepath.Join(root, "replica")
 	idp := newIdP(t)
-	args := append([]string{"--data", data, "--allow-test-ins", "--replica", replica, "--replica-interval", "50ms"}, idp.args(t)...)
+	metricsAddr := freeAddr(t)
+	args := append([]string{"--data", data, "--allow-test-ins", "--replica", replica, "--replica-interval", "50ms", "--metrics-addr", metricsAddr}, idp.args(t)...)
 	c := startChild(t, args...)
 	lgc := idp.token(t, "lgc")
 	fs := filings(12, 40)
@@ -227,14 +256,17 @@ func TestRestoreDrill(t *testing.T) {
 	}
 	lastAck := time.Now()
 	seenLater := fetchCheckpoint(t, c.url)
-	deadline := time.Now().Add(20 * time.Second)
+	// The server says, on its metrics listener, when the last ship that
+	// left nothing committed behind began: once after lastAck, the replica
+	// holds every acknowledged filing.
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		_, last, err := sqlite.LatestReplica(replica)
-		if err == nil && last.After(lastAck.Add(200*time.Millisecond)) {
+		lag, err := replicationLag(metricsAddr)
+		if err == nil && time.Now().Add(-lag).After(lastAck) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the replica did not catch up: %v", err)
+			t.Fatalf("the replica did not catch up: lag %v, %v", lag, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
