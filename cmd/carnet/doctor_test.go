@@ -121,6 +121,7 @@ func TestDoctorRedOnDemoGreenOnProduction(t *testing.T) {
 		if err == nil {
 			t.Fatalf("doctor is green on the demo configuration:\n%s", out)
 		}
+		t.Logf("carnet doctor on the demo configuration:\n%s", out)
 		for _, want := range []string{"FAIL  demo mode", "FAIL  TLS", "FAIL  backup", "FAIL  replica", "FAIL  access matrix", "FAIL  value sets"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("doctor on demo: no %q line in\n%s", want, out)
@@ -171,6 +172,7 @@ func TestDoctorRedOnDemoGreenOnProduction(t *testing.T) {
 		if err != nil {
 			t.Fatalf("doctor is red on the production configuration: %v\n%s", err, out)
 		}
+		t.Logf("carnet doctor on the production configuration:\n%s", out)
 		for _, want := range []string{"ok    TLS", "ok    backup", "ok    replica", "ok    audit log", "ok    server TLS", "ok    server ready", "ok    key files"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("no %q line in\n%s", want, out)
