@@ -357,3 +357,14 @@ func rangeRoot(r *compact.Range) []byte {
 	root, _ := r.GetRootHash(nil)
 	return root
 }
+
+// RootAt returns the root of the tree of the log's first size leaves: what
+// a restore compares with a checkpoint it was given, to know that the
+// restored log extends it (or is it).
+func (l *Log) RootAt(ctx context.Context, size uint64) ([]byte, error) {
+	h, err := l.hashes(ctx, size)
+	if err != nil {
+		return nil, err
+	}
+	return rootOf(h), nil
+}

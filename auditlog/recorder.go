@@ -3,6 +3,7 @@ package auditlog
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/carnet-sante/carnet"
@@ -52,6 +53,10 @@ type Recorder struct {
 
 	mu     sync.RWMutex // held for reading while sending to reqs, for writing to close it
 	closed bool
+	// lag is how long the oldest event of the last batch waited until
+	// durable, in nanoseconds; failed counts failed appends.
+	lag    atomic.Int64
+	failed atomic.Int64
 	reqs   chan *pendingEvent
 	done   chan struct{} // closed when the batcher has returned
 }
@@ -59,6 +64,7 @@ type Recorder struct {
 var _ carnet.Auditor = (*Recorder)(nil)
 
 type pendingEvent struct {
+	at  time.Time // when handed over, for AppendLag
 	ctx context.Context
 	row carnet.AuditRow
 	res chan error // buffered: the batcher never waits for a caller
@@ -108,7 +114,7 @@ func (r *Recorder) Record(ctx context.Context, ev carnet.AuditEvent) error {
 	}
 	row.LeafHash = HashLeaf(leaf)
 
-	p := &pendingEvent{ctx: ctx, row: row, res: make(chan error, 1)}
+	p := &pendingEvent{at: time.Now(), ctx: ctx, row: row, res: make(chan error, 1)}
 	if err := r.enqueue(ctx, p); err != nil {
 		return err
 	}
@@ -186,6 +192,10 @@ func (r *Recorder) write(batch []*pendingEvent) {
 		return
 	}
 	err := r.append(live)
+	r.lag.Store(int64(time.Since(live[0].at)))
+	if err != nil && !carnet.IsKind(err, carnet.KindConflict) {
+		r.failed.Add(1)
+	}
 	if err != nil && carnet.IsKind(err, carnet.KindConflict) && len(live) > 1 {
 		// One event's id is in use, and the Store refused the whole batch:
 		// write each alone, so that only that event's caller fails.
@@ -215,6 +225,14 @@ func (r *Recorder) append(ps []*pendingEvent) error {
 	}
 	return nil
 }
+
+// AppendLag is how long the oldest event of the last batch waited from
+// Record until it was durable: the audit-append lag operators watch.
+func (r *Recorder) AppendLag() time.Duration { return time.Duration(r.lag.Load()) }
+
+// FailedAppends counts the batches the store refused (not counting ids
+// in use).
+func (r *Recorder) FailedAppends() int64 { return r.failed.Load() }
 
 func canceled(op string, err error) error {
 	return &carnet.Error{Kind: carnet.KindUnavailable, Op: op, Msg: "request canceled", Err: err}

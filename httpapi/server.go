@@ -40,11 +40,6 @@ type Config struct {
 	// CDS lets CDS Clients call the pastille (CDS Hooks); nil serves only
 	// an empty discovery.
 	CDS *CDSConfig
-	// LogRate is each client's budget on the log's endpoints (/log/…), in
-	// requests a second, with bursts of four times as many (default 50: a
-	// patient's client checks one inclusion proof per event of their
-	// history).
-	LogRate float64
 }
 
 // noAuthentication is what a server without an identity provider answers.
@@ -75,9 +70,6 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Authenticate == nil {
 		cfg.Authenticate = noAuthentication
-	}
-	if cfg.LogRate <= 0 {
-		cfg.LogRate = 50
 	}
 	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Logger, mux: http.NewServeMux(), started: time.Now().UTC()}
 	s.routes()

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/edge"
 	"github.com/carnet-sante/carnet/fhir"
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/synth"
@@ -518,8 +521,9 @@ func TestTrust09NoClinicalCodeInClear(t *testing.T) {
 }
 
 // Item 8: the log's proofs needed no token, and cost what the log's size
-// did. They need a token now, each client has a budget, and a proof reads
-// O(log n) stored nodes (auditlog.TestProofsReadLogarithmically).
+// did. They need a token now, each client has a budget (edge.Limiter, a
+// proof costing four requests), and a proof reads O(log n) stored nodes
+// (auditlog.TestProofsReadLogarithmically).
 func TestTrust08LogProofsNeedATokenAndABudget(t *testing.T) {
 	rec := newRecord(t, testenv.SQLite)
 	c := rec.c
@@ -537,12 +541,22 @@ func TestTrust08LogProofsNeedATokenAndABudget(t *testing.T) {
 	if cp.StatusCode != 200 {
 		t.Errorf("/log/checkpoint: %d", cp.StatusCode)
 	}
-	patient := c.as(rec.env.Token(t, "patient0"))
-	limited := 0
-	for range 400 {
+	// Each client has a budget, and a proof costs more than a read: the
+	// server's own limiter (edge), as `carnet serve` wraps the API.
+	lim := edge.NewLimiter(edge.Limits{Rate: 5, Burst: 20, Cost: edge.ProofCost})
+	front := httptest.NewServer(lim.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxy := httputil.NewSingleHostReverseProxy(mustURL(t, rec.env.URL))
+		proxy.ServeHTTP(w, r)
+	})))
+	defer front.Close()
+	patient := newClient(t, rec.env)
+	patient.base = front.URL
+	patient = patient.as(rec.env.Token(t, "patient0"))
+	served, limited := 0, false
+	for range 20 {
 		r := patient.get("/log/proof/inclusion?index=0&size=1")
 		if r.Status == 429 {
-			limited++
+			limited = true
 			if r.Header.Get("Retry-After") == "" {
 				t.Fatal("429 without Retry-After")
 			}
@@ -551,14 +565,20 @@ func TestTrust08LogProofsNeedATokenAndABudget(t *testing.T) {
 		if r.Status != 200 {
 			t.Fatalf("proof: %d %s", r.Status, r.Body)
 		}
+		served++
 	}
-	if limited == 0 {
-		t.Error("400 proofs in a row from one client were all served: no budget")
+	if !limited || served != 5 {
+		t.Errorf("%d proofs served before the budget of 20 (4 a proof) ran out, limited %v; want 5, then 429", served, limited)
 	}
-	// Another client keeps its own budget.
-	if r := c.as(rec.env.Token(t, "gp")).get("/log/proof/inclusion?index=0&size=1"); r.Status != 200 {
-		t.Errorf("another client's proof: %d", r.Status)
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return u
 }
 
 // Item 10: filing with a uniqueId already in the record told a

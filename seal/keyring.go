@@ -50,6 +50,25 @@ const (
 
 var errNoKEK = errors.New("no key-encryption key")
 
+// ErrKeyFileMode is wrapped when a key file may be read or written by
+// group or others: refused, as ssh refuses such a private key.
+var ErrKeyFileMode = errors.New("key file accessible to group or others")
+
+// CheckKeyFileMode refuses a key file that group or others may access,
+// with a message naming the file and the fix.
+func CheckKeyFileMode(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if m := fi.Mode().Perm(); m&0o077 != 0 {
+		return &carnet.Error{Kind: carnet.KindUnavailable, Op: "seal.CheckKeyFileMode",
+			Msg: fmt.Sprintf("key file %s has mode %04o, readable or writable by others: refusing it (chmod 600 %s)", path, m, path),
+			Err: ErrKeyFileMode}
+	}
+	return nil
+}
+
 // kek is one loaded key-encryption key.
 type kek struct {
 	id     string
@@ -150,6 +169,9 @@ func LoadOrCreateKeyFile(path string, create bool) (*Keyring, error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:
+		if err := CheckKeyFileMode(path); err != nil {
+			return nil, err
+		}
 		return keyringFromFile(op, path, data)
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, carnet.WrapError(carnet.KindUnavailable, op, err)

@@ -71,6 +71,7 @@ type Sealer struct {
 	cache     *keyCache
 	seed      maphash.Seed
 	creating  [64]sync.Mutex // one first data key per patient in this process
+	terms     terms          // the stored keyring (RotateKEK)
 }
 
 var _ carnet.Sealer = (*Sealer)(nil)
@@ -247,15 +248,15 @@ func (s *Sealer) RotateDataKey(ctx context.Context, p carnet.PatientKey) (string
 	if p == "" {
 		return "", carnet.WrapError(carnet.KindInternal, op, errNoPatient)
 	}
-	wk, err := s.newWrappedKey(p)
+	wk, err := s.newWrappedKey(ctx, p)
 	if err != nil {
-		return "", carnet.WrapError(carnet.KindInternal, op, err)
+		return "", err
 	}
 	all, err := s.keys.AddDataKey(ctx, p, wk, false)
 	if err != nil {
 		return "", storeError(op, err)
 	}
-	s.cache.put(p, s.unwrapAll(op, p, all))
+	s.cache.put(p, s.unwrapAll(ctx, op, p, all))
 	return wk.ID, nil
 }
 
@@ -289,7 +290,7 @@ func (s *Sealer) reload(ctx context.Context, op string, p carnet.PatientKey) (*p
 	if err != nil {
 		return nil, storeError(op, err)
 	}
-	pk := s.unwrapAll(op, p, wks)
+	pk := s.unwrapAll(ctx, op, p, wks)
 	if pk.newest != nil {
 		s.cache.put(p, pk)
 	}
@@ -314,15 +315,15 @@ func (s *Sealer) createFirst(ctx context.Context, op string, p carnet.PatientKey
 		return nil, storeError(op, err)
 	}
 	if len(wks) == 0 {
-		wk, err := s.newWrappedKey(p)
+		wk, err := s.newWrappedKey(ctx, p)
 		if err != nil {
-			return nil, carnet.WrapError(carnet.KindInternal, op, err)
+			return nil, err
 		}
 		if wks, err = s.keys.AddDataKey(ctx, p, wk, true); err != nil {
 			return nil, storeError(op, err)
 		}
 	}
-	pk := s.unwrapAll(op, p, wks)
+	pk := s.unwrapAll(ctx, op, p, wks)
 	if pk.newest == nil {
 		return nil, carnet.WrapError(carnet.KindInternal, op, errors.New("key store kept no data key"))
 	}
@@ -331,15 +332,19 @@ func (s *Sealer) createFirst(ctx context.Context, op string, p carnet.PatientKey
 }
 
 // newWrappedKey draws a data key and its id and wraps the key under the
-// current KEK, bound to p, the data key id and the KEK id.
-func (s *Sealer) newWrappedKey(p carnet.PatientKey) (carnet.WrappedKey, error) {
-	kek := s.kr.set.Load().current()
+// current KEK (the stored keyring's newest term, else the key file's newest
+// root key), bound to p, the data key id and the KEK id.
+func (s *Sealer) newWrappedKey(ctx context.Context, p carnet.PatientKey) (carnet.WrappedKey, error) {
+	kek, err := s.currentKEK(ctx)
+	if err != nil {
+		return carnet.WrappedKey{}, err
+	}
 	secret := make([]byte, KeySize)
 	var rawID [dekIDSize]byte
 	nonce := make([]byte, nonceSize)
 	for _, b := range [][]byte{secret, rawID[:], nonce} {
 		if _, err := rand.Read(b); err != nil {
-			return carnet.WrappedKey{}, err
+			return carnet.WrappedKey{}, carnet.WrapError(carnet.KindInternal, "seal.newWrappedKey", err)
 		}
 	}
 	id := hex.EncodeToString(rawID[:])
@@ -351,8 +356,7 @@ func (s *Sealer) newWrappedKey(p carnet.PatientKey) (carnet.WrappedKey, error) {
 // unwrapAll unwraps p's keys. A key that fails keeps its error instead of
 // failing the lot: a retired KEK must not make a patient's newer data
 // unreadable.
-func (s *Sealer) unwrapAll(op string, p carnet.PatientKey, wks []carnet.WrappedKey) *patientKeys {
-	set := s.kr.set.Load()
+func (s *Sealer) unwrapAll(ctx context.Context, op string, p carnet.PatientKey, wks []carnet.WrappedKey) *patientKeys {
 	pk := &patientKeys{byID: make(map[[dekIDSize]byte]*dataKey, len(wks))}
 	for _, wk := range wks {
 		dk := &dataKey{}
@@ -365,7 +369,7 @@ func (s *Sealer) unwrapAll(op string, p carnet.PatientKey, wks []carnet.WrappedK
 		if _, dup := pk.byID[dk.id]; dup {
 			continue
 		}
-		if secret, err := unwrap(set, p, wk); err != nil {
+		if secret, err := unwrapWith(s.kekByID(ctx, wk.KEKID), p, wk); err != nil {
 			dk.err = unavailable(op, fmt.Errorf("data key %s: %w", wk.ID, err))
 		} else if dk.content, err = newGCM(derive(secret, labelContent)); err != nil {
 			dk.err = unavailable(op, err)
@@ -382,7 +386,10 @@ func (s *Sealer) unwrapAll(op string, p carnet.PatientKey, wks []carnet.WrappedK
 }
 
 func unwrap(set *keySet, p carnet.PatientKey, wk carnet.WrappedKey) ([]byte, error) {
-	kek := set.byID[wk.KEKID]
+	return unwrapWith(set.byID[wk.KEKID], p, wk)
+}
+
+func unwrapWith(kek *kek, p carnet.PatientKey, wk carnet.WrappedKey) ([]byte, error) {
 	if kek == nil {
 		return nil, fmt.Errorf("wrapped by KEK %q, which is not loaded", wk.KEKID)
 	}

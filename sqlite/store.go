@@ -44,6 +44,10 @@ type Store struct {
 
 	commits     atomic.Int64 // group commits done, for benchmarks
 	commitNanos atomic.Int64 // time spent in COMMIT (the fsync), for benchmarks
+	truncations atomic.Int64 // checkpoints that emptied the WAL
+
+	// repl ships the WAL to a replica directory; nil without one.
+	repl *replicator
 
 	// commitHook, for tests, runs instead of COMMIT's first step and may
 	// make the commit fail.
@@ -61,6 +65,9 @@ type options struct {
 	busyTimeout time.Duration
 	logger      *slog.Logger
 	clock       carnet.Clock
+	replica     string
+	shipEvery   time.Duration
+	truncEvery  time.Duration
 }
 
 // WithReadConns sets the size of the read-only connection pool (default:
@@ -80,6 +87,25 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithClock sets the clock used to date applied migrations.
 func WithClock(c carnet.Clock) Option { return func(o *options) { o.clock = c } }
 
+// WithReplica ships the write-ahead log continuously to dir (another disk
+// or host), shipping committed frames every interval (default 1s):
+// docs/BACKUP.md, "Replica directory". The store then checkpoints only
+// frames already shipped.
+func WithReplica(dir string, interval time.Duration) Option {
+	return func(o *options) { o.replica, o.shipEvery = dir, interval }
+}
+
+// WithWALTruncation sets how often the writer, between two group commits,
+// checkpoints the whole WAL and empties it (default every 10s, every 1s
+// with a replica): what bounds the WAL even when readers never stop.
+func WithWALTruncation(every time.Duration) Option {
+	return func(o *options) { o.truncEvery = every }
+}
+
+// walSizeLimit is journal_size_limit: a WAL restarted by a writer is cut
+// back to it.
+const walSizeLimit = 16 << 20
+
 // Open opens (creating if needed) the database at path, applies the
 // migrations and starts the writer. The caller must Close the store.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
@@ -93,6 +119,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.truncEvery <= 0 {
+		o.truncEvery = 10 * time.Second
+		if o.replica != "" {
+			o.truncEvery = time.Second
+		}
 	}
 	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || path == ":memory:" {
 		return nil, carnet.Errorf(carnet.KindInvalid, "sqlite: the database must be a plain file path")
@@ -109,8 +141,21 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, wrap(op, err)
 	}
 	s.checkpointDone = make(chan struct{})
+	if o.replica != "" {
+		r, err := newReplicator(s, o.replica, o.shipEvery)
+		if err != nil {
+			s.closeDBs()
+			return nil, wrap(op, err)
+		}
+		s.repl = r
+		// The first generation starts now, before any write.
+		s.maintain()
+		close(s.checkpointDone) // frames are checkpointed only once shipped, by maintain
+		go r.loop()
+	} else {
+		go s.checkpointLoop()
+	}
 	go s.writeLoop()
-	go s.checkpointLoop()
 	return s, nil
 }
 
@@ -135,6 +180,7 @@ func (s *Store) open(ctx context.Context) error {
 	// document's terms touches pages all over the term index, and with the
 	// default 2 MiB cache they spill and are read again (docs/STORAGE.md).
 	s.wdb, err = sql.Open("sqlite", s.dsn("_pragma=journal_mode(WAL)", "_pragma=synchronous(FULL)", "_pragma=wal_autocheckpoint(0)",
+		fmt.Sprintf("_pragma=journal_size_limit(%d)", walSizeLimit),
 		"_pragma=cache_size(-65536)", "_pragma=mmap_size(1073741824)"))
 	if err != nil {
 		return err
@@ -239,6 +285,9 @@ func (s *Store) Close() error {
 		if s.checkpointDone != nil {
 			<-s.checkpointDone
 		}
+		if s.repl != nil {
+			s.repl.close()
+		}
 		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr
@@ -321,11 +370,17 @@ func (s *Store) writeLoop() {
 		close(s.writerDone)
 	}()
 	batch := make([]*request, 0, s.opts.maxBatch)
+	maint := time.NewTicker(s.opts.truncEvery)
+	defer maint.Stop()
 	for {
 		select {
 		case <-s.closing:
 			stopped = true
 			return
+		case <-maint.C:
+			// Between two group commits: no write is in flight.
+			s.maintain()
+			continue
 		case r := <-s.queue:
 			batch = append(batch[:0], r)
 		}
@@ -481,4 +536,18 @@ func (s *Store) runOne(r *request) (res result, broken error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// Writable reports whether the store still accepts writes: after a failed
+// commit it refuses them until restart (readiness checks read it).
+func (s *Store) Writable(context.Context) error {
+	if err := s.failed.Load(); err != nil {
+		return err
+	}
+	select {
+	case <-s.closing:
+		return wrap("sqlite.Writable", errClosed)
+	default:
+		return nil
+	}
 }

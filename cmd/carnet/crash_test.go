@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"regexp"
 	"sync"
 	"syscall"
@@ -31,7 +32,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
-		if err := run(context.Background(), argv, os.Stdout, os.Stderr); err != nil {
+		// As main does: SIGTERM and SIGINT end the context (graceful shutdown).
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := run(ctx, argv, os.Stdout, os.Stderr); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -59,7 +63,7 @@ func startChild(t *testing.T, args ...string) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	urlRE := regexp.MustCompile(`listens on (http://[0-9.:]+)`)
+	urlRE := regexp.MustCompile(`listens on (https?://[0-9.:]+)`)
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -125,6 +129,7 @@ func TestKill9KeepsAcknowledgedSubmissions(t *testing.T) {
 	}
 	for round := 0; round < rounds && next < len(subs); round++ {
 		c := startChild(t, args...)
+		ackedBefore := len(acked)
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
@@ -162,6 +167,16 @@ func TestKill9KeepsAcknowledgedSubmissions(t *testing.T) {
 					}
 				}
 			}()
+		}
+		// Kill at a random moment once the server is filing (under -race a
+		// filing takes about a second, longer than the window itself).
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			n := len(acked)
+			mu.Unlock()
+			if n > ackedBefore {
+				break
+			}
 		}
 		time.Sleep(time.Duration(100+r.IntN(400)) * time.Millisecond)
 		c.kill()

@@ -41,6 +41,10 @@ Usage:
   carnet token --user U  print a signed token for a demo user (against serve --demo)
   carnet audit verify    check a patient's access history against the signed log (client side)
   carnet fsck            re-verify every record, content and the whole audit log; name the first bad entry
+  carnet backup          online, consistent backup with a signed manifest (docs/BACKUP.md)
+  carnet restore         restore a verified backup (and a replica) into an empty instance
+  carnet keys            export/import the keys as k-of-n shares; rotate the key-encryption key
+  carnet doctor          self-check of a deployment: each line green or red, with what to do
   carnet bench pastille  relevance (nDCG@10 vs reverse-chronological) and the card's server time
   carnet version         print the version
 
@@ -57,6 +61,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "fsck":
 		return fsck(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return backupCmd(ctx, args[1:], stdout, stderr)
+	case "restore":
+		return restoreCmd(ctx, args[1:], stdout, stderr)
+	case "keys":
+		return keysCmd(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		return doctorCmd(ctx, args[1:], stdout, stderr)
 	case "audit":
 		if len(args) < 2 || args[1] != "verify" {
 			return fmt.Errorf("usage: carnet audit verify --url URL --token TOKEN [--patient SYSTEM|INS] [--state FILE]")

@@ -14,6 +14,7 @@ import (
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/auditlog"
+	"github.com/carnet-sante/carnet/edge"
 	"github.com/carnet-sante/carnet/fulltext"
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/postgres"
@@ -31,6 +32,9 @@ type serverConfig struct {
 	CDSClients                                         string
 	CISISFormats                                       string // ci-sis-formats.csv: CDA templateId → XDS formatCode
 	LogFile                                            string
+	Replica                                            string         // SQLite: ship the WAL there (serve only)
+	ReplicaInterval                                    time.Duration  // how often
+	ClientMap                                          edge.ClientMap // software certificates (mutual TLS)
 	AuditRetention, LogRetention                       time.Duration
 	Demo, AllowTestINS, InitKey                        bool
 }
@@ -55,7 +59,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	auditRet := fs.String("audit-retention", "10y", "how long the patient-facing access history keeps each event (then only its log entry stays); 0 keeps forever")
 	logFile := fs.String("log-file", "", "technical log file, rotated daily (default: standard error)")
 	logRet := fs.String("log-retention", "90d", "how long rotated technical log files are kept")
+	exposed := exposureFlags(fs)
 	if err := fs.parse(args); err != nil {
+		return err
+	}
+	x, err := exposed()
+	if err != nil {
 		return err
 	}
 	auditRetention, err := parseRetention(*auditRet)
@@ -69,7 +78,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := serverConfig{Addr: *addr, Data: *data, Postgres: *pg, KeyFile: *keyFile, ValueSets: *vs, CISISFormats: *formats, BaseURL: *base,
 		AccessMatrix: *matrix, OIDCIssuers: *issuers, Audience: *audience, NotifyWebhook: *hook, CDSClients: *cdsClients,
 		LogFile: *logFile, AuditRetention: auditRetention, LogRetention: logRetention,
-		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey}
+		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey, Replica: x.Replica, ReplicaInterval: x.ReplicaInterval}
+	tlsCfg, err := x.tlsConfig()
+	if err != nil {
+		return err
+	}
+	if c.ClientMap, err = x.clientMap(); err != nil {
+		return err
+	}
 
 	logOut := stderr
 	if c.LogFile != "" {
@@ -80,7 +96,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer f.Close()
 		logOut = f
 	}
-	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger := x.newLogger(logOut)
 	// Listen first: the demo issuer's URL is the address actually bound.
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -112,27 +128,48 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		go app.audit.Checkpointer.Run(ctx, 10*time.Second)
 	}
 
+	health := &edge.Health{}
+	handler, err := x.front(ctx, app, logger, health)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           app.handler,
+		Handler:           handler,
+		TLSConfig:         tlsCfg,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
-	url := "http://" + ln.Addr().String()
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	url := scheme + "://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "Carnet listens on %s (FHIR base; CapabilityStatement at %s/metadata)\n", url, url)
 	if c.Demo {
 		printDemoHelp(stdout, url, c)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tlsCfg != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Stop accepting, let in-flight requests (a filing being received)
+	// finish and be durable; the stores close after (deferred).
+	health.Draining.Store(true)
+	logger.Info("shutting down: finishing in-flight requests", "timeout", x.ShutdownTimeout)
+	shutdown, cancel := context.WithTimeout(context.Background(), x.ShutdownTimeout)
 	defer cancel()
 	return srv.Shutdown(shutdown)
 }
@@ -140,6 +177,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // app is a wired Carnet: store, keys, service and API.
 type app struct {
 	store   carnet.Store
+	sealer  carnet.Sealer
 	svc     *record.Service
 	handler http.Handler
 	audit   *auditlog.Deployment // nil when its key is unavailable
@@ -154,6 +192,9 @@ func (a *app) Close() error {
 
 func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, error) {
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		return nil, err
+	}
+	if err := checkKeyFiles(c); err != nil {
 		return nil, err
 	}
 	store, newDatabase, err := openStore(ctx, c, logger)
@@ -196,6 +237,9 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		store.Close()
 		return nil, err
 	}
+	if c.ClientMap != nil {
+		authenticate = c.ClientMap.Authenticate(authenticate)
+	}
 	audit, auditor := openAuditLog(ctx, c, store, sealer, newDatabase, logger)
 	svc := &record.Service{
 		Store:        store,
@@ -214,7 +258,7 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		cfg.AuditLog = audit
 	}
 	mux.Handle("/", httpapi.New(cfg))
-	return &app{store: store, svc: svc, handler: mux, audit: audit}, nil
+	return &app{store: store, sealer: sealer, svc: svc, handler: mux, audit: audit}, nil
 }
 
 // openStore opens the deployment's Store: PostgreSQL with --postgres, else
@@ -231,7 +275,11 @@ func openStore(ctx context.Context, c serverConfig, logger *slog.Logger) (store 
 	}
 	path := filepath.Join(c.Data, "carnet.db")
 	_, statErr := os.Stat(path)
-	s, err := sqlite.Open(ctx, path, sqlite.WithLogger(logger))
+	opts := []sqlite.Option{sqlite.WithLogger(logger)}
+	if c.Replica != "" {
+		opts = append(opts, sqlite.WithReplica(c.Replica, c.ReplicaInterval))
+	}
+	s, err := sqlite.Open(ctx, path, opts...)
 	if err != nil {
 		return nil, false, fmt.Errorf("open SQLite: %w", err)
 	}
@@ -255,6 +303,9 @@ func openSealer(ctx context.Context, c serverConfig, store carnet.Store, newData
 		if err == nil && newDatabase {
 			logger.Info("key-encryption key ready", "file", path, "kek", kr.CurrentKEK())
 		}
+	}
+	if errors.Is(err, seal.ErrKeyFileMode) {
+		return nil, fmt.Errorf("refusing to start: %w", err)
 	}
 	if err != nil {
 		if carnet.IsKind(err, carnet.KindUnavailable) {

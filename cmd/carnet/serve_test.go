@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func startServe(t *testing.T, args ...string) *server {
 		pw.CloseWithError(err)
 		s.done <- err
 	}()
-	urlRE := regexp.MustCompile(`listens on (http://[0-9.:]+)`)
+	urlRE := regexp.MustCompile(`listens on (https?://[0-9.:]+)`)
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
@@ -125,6 +126,22 @@ func (i *idp) softwareToken(t *testing.T, authors ...carnet.Author) string {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// filer returns, for a filing, a token of the software of its author's
+// organisation (one token per organisation).
+func (i *idp) filer(t *testing.T) func(filing) string {
+	var mu sync.Mutex
+	tokens := map[string]string{}
+	return func(f filing) string {
+		mu.Lock()
+		defer mu.Unlock()
+		k := carnet.OrgKey(f.author.OrgID)
+		if tokens[k] == "" {
+			tokens[k] = i.softwareToken(t, f.author)
+		}
+		return tokens[k]
+	}
 }
 
 // proToken is a token for the professional who is author a.
