@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -136,5 +137,42 @@ func TestIntegrator05AuditEventBundle(t *testing.T) {
 	paged := decode[fhir.Bundle](t, patient.get("/AuditEvent?_count=1"))
 	if paged.Total != nil {
 		t.Errorf("a first page of many says total %d: it does not know", *paged.Total)
+	}
+}
+
+// Item 7: a patient's choices name the professional by name and
+// profession, as the record knows them, not by RPPS only.
+func TestIntegrator07ChoicesNameTheProfessional(t *testing.T) {
+	rec := newRecord(t, testenv.SQLite)
+	patient := rec.c.as(rec.env.Token(t, "patient0"))
+	rpps := func(login string) carnet.Identifier {
+		return carnet.Identifier{System: "urn:oid:" + carnet.OIDRPPS, Value: rec.pros[login].ID.Value}
+	}
+	// The cardiologist looked at the record (and was refused: not in the
+	// care team); the GP wrote its documents; the nurse never met it.
+	rec.c.as(rec.env.Token(t, "cardio")).get(rec.search())
+	for _, login := range []string{"gp", "cardio", "nurse"} {
+		kind := carnet.ConsentBlock
+		if login == "nurse" {
+			kind = carnet.ConsentDesignate
+		}
+		if r := patient.do("POST", "/Consent", "application/fhir+json", consentBody(t, carnet.Consent{Kind: kind, Permit: kind == carnet.ConsentDesignate, Professional: rpps(login)}, carnet.Identifier{})); r.Status != 201 {
+			t.Fatalf("%s: %d %s", login, r.Status, r.Body)
+		}
+	}
+	shown := map[string]string{}
+	for _, e := range decode[fhir.Bundle](t, patient.get("/Consent")).Entry {
+		var c fhir.Consent
+		if err := json.Unmarshal(e.Resource, &c); err != nil {
+			t.Fatal(err)
+		}
+		if c.Provision != nil && len(c.Provision.Actor) == 1 && c.Provision.Actor[0].Reference.Identifier != nil {
+			shown[c.Provision.Actor[0].Reference.Identifier.Value] = c.Provision.Actor[0].Reference.Display
+		}
+	}
+	for login, want := range map[string]string{"gp": "Dr Hélène LEFEVRE (médecin)", "cardio": "Antoine GARNIER (médecin)", "nurse": ""} {
+		if got := shown[rec.pros[login].ID.Value]; got != want {
+			t.Errorf("%s shown as %q, want %q", login, got, want)
+		}
 	}
 }

@@ -64,7 +64,7 @@ func Resource(c carnet.Consent, patient carnet.Identifier) fhir.Consent {
 				{System: systemParticipant, Code: roleRecipient, Display: "information recipient"}}},
 			Reference: fhir.Reference{Type: "Practitioner",
 				Identifier: &fhir.Identifier{System: c.Professional.System, Value: c.Professional.Value},
-				Display:    c.ProfessionalName},
+				Display:    professionalDisplay(c)},
 		}}
 	}
 	if code, display := purposeOf(c.Kind); code != "" {
@@ -167,4 +167,13 @@ func Communication(n carnet.Notification, patient carnet.Identifier) fhir.Commun
 			{System: systemActReason, Code: code, Display: display}}, Text: n.Reason}}
 	}
 	return m
+}
+
+// professionalDisplay names the professional as the patient reads them:
+// "Dr Hélène Lefèvre (médecin)".
+func professionalDisplay(c carnet.Consent) string {
+	if c.ProfessionalName != "" && c.ProfessionalRole != "" {
+		return c.ProfessionalName + " (" + c.ProfessionalRole + ")"
+	}
+	return c.ProfessionalName
 }

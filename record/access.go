@@ -296,6 +296,12 @@ func (s *Service) AddConsent(ctx context.Context, r carnet.Request, id carnet.Id
 		if c.Kind == carnet.ConsentCareTeam {
 			c.Kind = carnet.ConsentAccess // the patient's word is explicit consent
 		}
+		if c.Kind.NamesProfessional() {
+			// Shown to the patient by name and profession, not a number.
+			if name, role := s.knownProfessional(ctx, a, c.Professional); name != "" {
+				c.ProfessionalName, c.ProfessionalRole = name, role
+			}
+		}
 	case carnet.ActorProfessional:
 		if c.Kind != carnet.ConsentCareTeam || c.Professional.Value != r.Actor.ID.Value {
 			return carnet.Consent{}, s.recordDenial(ctx, a.refusal(carnet.ActionConsent, nil, "a professional may only declare their own care relationship",
@@ -304,7 +310,7 @@ func (s *Service) AddConsent(ctx context.Context, r carnet.Request, id carnet.Id
 		if c.ProfessionalName == "" {
 			c.ProfessionalName = r.Actor.Name
 		}
-		c.ProfessionalRole = professionNames[r.Actor.Profession]
+		c.ProfessionalRole = s.professionName(r.Actor.Profession)
 	}
 	if _, err := a.check(ctx, carnet.ActionConsent, nil); err != nil {
 		return carnet.Consent{}, err
