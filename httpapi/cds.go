@@ -181,12 +181,12 @@ func (s *Server) cdsCall(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if cr.view.Patient == "" {
+	if cr.View.Patient == "" {
 		s.writeJSON(w, map[string]any{"cards": []cdsCard{}}) // no record, or none this clinician may see
 		return
 	}
 	link := s.relevantLink(r, cr)
-	card := pastille.Summarize(cr.input, cr.ranked, link)
+	card := pastille.Summarize(cr.Input, cr.Ranked, link)
 	s.writeJSON(w, map[string]any{"cards": []cdsCard{{
 		UUID: carnet.NewID(), Summary: card.Summary, Detail: card.Detail, Indicator: card.Indicator,
 		Source: cdsSource{Label: "Carnet — dossier partagé", URL: s.base(r)},

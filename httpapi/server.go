@@ -15,6 +15,7 @@ import (
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
+	"github.com/carnet-sante/carnet/pastille"
 	"github.com/carnet-sante/carnet/record"
 )
 
@@ -57,7 +58,7 @@ type Server struct {
 	// started dates the CapabilityStatement.
 	started time.Time
 	// care caches the ranking's form of recently ranked records' documents.
-	care careDocs
+	care pastille.ViewCache
 }
 
 // New returns the API handler.
