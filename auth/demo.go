@@ -336,7 +336,7 @@ func demoUsers() map[string]demoUser {
 		}}
 	// An auditor reads access histories and nothing else.
 	users[DemoAuditor] = demoUser{kind: carnet.ActorSystem, group: groupAuditors,
-		label: "Auditrice de démonstration (historiques des accès)",
+		label:  "Auditrice de démonstration (historiques des accès)",
 		claims: map[string]any{ClaimClientID: "auditeur-demo", ClaimName: "Auditrice de démonstration", ClaimScope: "openid system/AuditEvent.rs"}}
 	users[DemoSystem] = demoUser{kind: carnet.ActorSystem, claims: map[string]any{
 		ClaimClientID: DemoSystem,
