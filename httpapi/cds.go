@@ -186,7 +186,7 @@ func (s *Server) cdsCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	link := s.relevantLink(r, cr)
-	card := pastille.Summarize(cr.Input, cr.Ranked, link)
+	card := pastille.Summarize(cr.Input, cr.All, link)
 	s.writeJSON(w, map[string]any{"cards": []cdsCard{{
 		UUID: carnet.NewID(), Summary: card.Summary, Detail: card.Detail, Indicator: card.Indicator,
 		Source: cdsSource{Label: "Carnet — dossier partagé", URL: s.base(r)},

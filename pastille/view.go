@@ -32,6 +32,12 @@ type RankOptions struct {
 	// Keep filters the ranked lines before the Show first are picked
 	// (nil keeps every line).
 	Keep func(Ranked) bool
+	// NewFirst puts the lines new since the last visit before the others
+	// (each part in rank order), as a "what is new" view shows them.
+	NewFirst bool
+	// FirstVisit ranks as a first opening of the record whatever the view
+	// says (the first opening of a session, remembered by the web space).
+	FirstVisit bool
 	// Cache keeps the ranking's form of documents per record and stamp.
 	Cache *ViewCache
 }
@@ -39,7 +45,10 @@ type RankOptions struct {
 // Ranking is one point-of-care ranking: the view, the ranked (and kept)
 // lines, and the documents opened for the first Show of them.
 type Ranking struct {
-	Input   Input
+	Input Input
+	// All is every line in rank order (what the card counts); Ranked the
+	// lines kept, in the order shown.
+	All     []Ranked
 	Ranked  []Ranked
 	View    carnet.CareView
 	Details carnet.CareDetails
@@ -53,10 +62,26 @@ func RankView(gather Gather, o RankOptions) (*Ranking, error) {
 	ranked := false
 	pick := func(v carnet.CareView) []string {
 		cr.Input = fromView(o.Actor, v, o.Since, o.Cache)
-		cr.Ranked = Rank(cr.Input)
+		if o.FirstVisit {
+			cr.Input.LastVisit = time.Time{}
+		}
+		cr.All = Rank(cr.Input)
+		cr.Ranked = cr.All
 		ranked = true
 		if o.Keep != nil {
-			cr.Ranked = slices.DeleteFunc(cr.Ranked, func(r Ranked) bool { return !o.Keep(r) })
+			cr.Ranked = slices.DeleteFunc(slices.Clone(cr.All), func(r Ranked) bool { return !o.Keep(r) })
+		}
+		if o.NewFirst {
+			cr.Ranked = slices.Clone(cr.Ranked)
+			slices.SortStableFunc(cr.Ranked, func(a, b Ranked) int {
+				switch {
+				case a.New && !b.New:
+					return -1
+				case b.New && !a.New:
+					return 1
+				}
+				return 0
+			})
 		}
 		ids := make([]string, 0, o.Show)
 		for _, rk := range cr.Ranked {
@@ -75,13 +100,15 @@ func RankView(gather Gather, o RankOptions) (*Ranking, error) {
 	if !ranked { // nothing to rank: no record, or not the caller's to see
 		cr.Input = fromView(o.Actor, view, o.Since, o.Cache)
 	}
-	for i := range cr.Ranked {
-		d, ok := det.Documents[cr.Ranked[i].Doc.ID]
-		if !ok {
-			continue
+	for _, lines := range [][]Ranked{cr.Ranked, cr.All} {
+		for i := range lines {
+			d, ok := det.Documents[lines[i].Doc.ID]
+			if !ok {
+				continue
+			}
+			Fill(&lines[i].Doc, d, det)
+			RefreshReasons(&lines[i])
 		}
-		Fill(&cr.Ranked[i].Doc, d, det)
-		RefreshReasons(&cr.Ranked[i])
 	}
 	return cr, nil
 }
