@@ -30,6 +30,10 @@ type CDSConfig struct {
 	// fhirAuthorization: the clinician, whose rights the card is computed
 	// with (auth.Verifier.Verify).
 	User func(ctx context.Context, raw string) (carnet.Actor, error)
+	// Link, when set, is the card's link to a record, keeping the visit the
+	// card was computed for (zero: a first visit): the web space's page,
+	// which works in a browser. Nil links to $relevant.
+	Link func(base string, patient carnet.PatientKey, since time.Time) string
 }
 
 func (s *Server) cdsRoutes() {

@@ -132,6 +132,9 @@ func relevanceExtension(rk pastille.Ranked) fhir.Extension {
 // relevantLink is the card's link to the ranked list, keeping the visit the
 // card was computed for.
 func (s *Server) relevantLink(r *http.Request, cr *careRanking) string {
+	if s.cfg.CDS != nil && s.cfg.CDS.Link != nil {
+		return s.cfg.CDS.Link(s.base(r), cr.View.Patient, cr.Input.LastVisit)
+	}
 	v := url.Values{}
 	if cr.View.INS.Value != "" {
 		v.Set("patient.identifier", cr.View.INS.System+"|"+cr.View.INS.Value)

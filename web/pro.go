@@ -206,10 +206,13 @@ func (s *Server) proRecord(w http.ResponseWriter, r *http.Request, c *call) erro
 	opts := pastille.RankOptions{Actor: req.Actor, Show: show, NewFirst: true, Cache: &s.care}
 	prev, seen := c.sess.data.Visits[key]
 	mark := false
-	if v := r.URL.Query().Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return userError(carnet.KindInvalid, "Le lien de la pastille est incorrect (since).")
+	if v := r.URL.Query().Get("since"); v != "" || r.URL.Query().Get("premiere") == "1" {
+		var t time.Time
+		if v != "" {
+			var err error
+			if t, err = time.Parse(time.RFC3339Nano, v); err != nil {
+				return userError(carnet.KindInvalid, "Le lien de la pastille est incorrect (since).")
+			}
 		}
 		prev, seen = visit{Since: t}, true
 		if c.sess.data.Visits == nil {
@@ -366,4 +369,18 @@ func warningText(w string) string {
 		return "Ce document est invisible pour le patient (en attente d'annonce) : il ne le voit pas dans son espace."
 	}
 	return w
+}
+
+// CardLink is the pastille card's link to a record's page (httpapi's
+// CDSConfig.Link): the record's opaque key, and since= the visit the card
+// counted from, so that the page shows as new what the card announced. A
+// first visit (zero) has no since: the page then counts from the record's
+// own last visit, which the card has just set, and ranks as a first
+// opening.
+func CardLink(base string, patient carnet.PatientKey, since time.Time) string {
+	u := base + "/pro/dossier/" + url.PathEscape(string(patient))
+	if since.IsZero() {
+		return u + "?premiere=1"
+	}
+	return u + "?since=" + url.QueryEscape(since.UTC().Format(time.RFC3339Nano))
 }

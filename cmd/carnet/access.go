@@ -64,21 +64,25 @@ func loadPolicy(c serverConfig, logger *slog.Logger) (*policy.Engine, error) {
 // authentication builds the bearer-token verifier: the configured OpenID
 // Connect issuers, and in --demo the built-in demo issuer (mounted on mux).
 // Without any issuer every data request is refused (401).
-func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (func(*http.Request) (carnet.Actor, error), *httpapi.CDSConfig, error) {
+func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (*authSetup, error) {
 	var issuers []auth.Issuer
 	for _, u := range strings.Split(c.OIDCIssuers, ",") {
 		if u = strings.TrimSpace(u); u != "" {
 			if c.Audience == "" {
-				return nil, nil, errors.New("--oidc-issuer needs --audience: the identifier this deployment is registered under")
+				return nil, errors.New("--oidc-issuer needs --audience: the identifier this deployment is registered under")
 			}
 			issuers = append(issuers, auth.Issuer{URL: strings.TrimSuffix(u, "/"), Audience: c.Audience})
 		}
 	}
 	var client *http.Client
+	var demo *auth.DemoIssuer
 	if c.Demo {
-		demo, err := demoIssuer(c)
-		if err != nil {
-			return nil, nil, err
+		var err error
+		if demo, err = demoIssuer(c); err != nil {
+			return nil, err
+		}
+		if err := demo.EnableLogin(demoAudience, auth.DemoClient{ID: c.WebClientID, RedirectURIs: []string{webRedirectURI(c)}}); err != nil {
+			return nil, err
 		}
 		mux.Handle(demoIssuerPath+"/", http.StripPrefix(demoIssuerPath, demo))
 		issuers = append(issuers, auth.Issuer{URL: demo.IssuerURL(), Audience: demoAudience})
@@ -87,21 +91,31 @@ func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (fu
 		} else {
 			client = &http.Client{Transport: splitTransport{demo: demo.IssuerURL(), in: demo.Client().Transport, out: http.DefaultTransport}}
 		}
-		logger.Warn("demo identity provider enabled: tokens for demo users are minted by `carnet token --user NAME`; never enable --demo with real data", "issuer", demo.IssuerURL())
+		logger.Warn("demo identity provider enabled: tokens for demo users are minted by `carnet token --user NAME` and its login page; never enable --demo with real data", "issuer", demo.IssuerURL())
 	}
 	if len(issuers) == 0 {
 		logger.Warn("no --oidc-issuer configured: every data request is refused (401)")
-		return nil, nil, nil
+		return &authSetup{}, nil
 	}
 	v, err := auth.NewVerifier(auth.Config{Issuers: issuers, AllowTestINS: c.Demo || c.AllowTestINS, HTTPClient: client})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cds, err := cdsClients(c, v, client)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return v.Authenticate, cds, nil
+	return &authSetup{Authenticate: v.Authenticate, CDS: cds, Users: v, Issuers: issuers, Client: client}, nil
+}
+
+// authSetup is who the server trusts: the API's bearer tokens, the CDS
+// Clients, and the issuers the web spaces sign people in with.
+type authSetup struct {
+	Authenticate func(*http.Request) (carnet.Actor, error)
+	CDS          *httpapi.CDSConfig
+	Users        *auth.Verifier // nil without any issuer
+	Issuers      []auth.Issuer
+	Client       *http.Client // reaches the issuers (the demo one in process)
 }
 
 // cdsClients trusts the CDS Clients of --cds-client ISSUER=JWKS_URL (and, in

@@ -22,13 +22,14 @@ import (
 	"github.com/carnet-sante/carnet/seal"
 	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/terminology"
+	"github.com/carnet-sante/carnet/web"
 )
 
 // serverConfig is what `carnet serve` is told.
 type serverConfig struct {
 	Addr, Data, Postgres, KeyFile, ValueSets, BaseURL  string
 	AccessMatrix, OIDCIssuers, Audience, NotifyWebhook string
-	CDSClients                                         string
+	CDSClients, WebClientID                            string
 	LogFile                                            string
 	AuditRetention, LogRetention                       time.Duration
 	Demo, AllowTestINS, InitKey                        bool
@@ -49,6 +50,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	issuers := fs.String("oidc-issuer", "", "trusted OpenID Connect issuer URL(s), comma-separated (discovery + JWKS); without one every data request is refused")
 	audience := fs.String("audience", "", "the audience tokens must carry: this deployment's identifier at its issuers")
 	cdsClients := fs.String("cds-client", "", "CDS Clients trusted to call the pastille, as ISSUER=JWKS_URL, comma-separated")
+	webClient := fs.String("web-client-id", "carnet-web", "the web spaces' client id at the OpenID Connect issuers (redirect URI BASE/connexion/retour; CARNET_WEB_CLIENT_SECRET for a confidential client)")
 	hook := fs.String("notify-webhook", "", "URL the patients' notifications are POSTed to (HMAC-signed with CARNET_NOTIFY_WEBHOOK_SECRET)")
 	auditRet := fs.String("audit-retention", "10y", "how long the patient-facing access history keeps each event (then only its log entry stays); 0 keeps forever")
 	logFile := fs.String("log-file", "", "technical log file, rotated daily (default: standard error)")
@@ -65,7 +67,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	c := serverConfig{Addr: *addr, Data: *data, Postgres: *pg, KeyFile: *keyFile, ValueSets: *vs, BaseURL: *base,
-		AccessMatrix: *matrix, OIDCIssuers: *issuers, Audience: *audience, NotifyWebhook: *hook, CDSClients: *cdsClients,
+		AccessMatrix: *matrix, OIDCIssuers: *issuers, Audience: *audience, NotifyWebhook: *hook, CDSClients: *cdsClients, WebClientID: *webClient,
 		LogFile: *logFile, AuditRetention: auditRetention, LogRetention: logRetention,
 		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey}
 
@@ -109,6 +111,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if app.audit != nil {
 		go app.audit.Checkpointer.Run(ctx, 10*time.Second)
 	}
+	if app.web != nil {
+		go app.web.RunPruning(ctx, time.Hour)
+	}
 
 	srv := &http.Server{
 		Handler:           app.handler,
@@ -141,6 +146,7 @@ type app struct {
 	svc     *record.Service
 	handler http.Handler
 	audit   *auditlog.Deployment // nil when its key is unavailable
+	web     *web.Server          // nil when the store keeps no sessions
 }
 
 func (a *app) Close() error {
@@ -184,7 +190,7 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	authenticate, cds, err := authentication(c, mux, logger)
+	as, err := authentication(c, mux, logger)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -202,12 +208,23 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		Logger:       logger,
 		AllowTestINS: c.Demo || c.AllowTestINS,
 	}
-	cfg := httpapi.Config{Service: svc, BaseURL: c.BaseURL, Logger: logger, Version: version, Authenticate: authenticate, CDS: cds}
+	cfg := httpapi.Config{Service: svc, BaseURL: c.BaseURL, Logger: logger, Version: version, Authenticate: as.Authenticate, CDS: as.CDS}
 	if audit != nil {
 		cfg.AuditLog = audit
 	}
+	ws, err := webSpaces(c, svc, store, sealer, as, audit != nil, logger)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	if ws != nil {
+		ws.Mount(mux)
+		if cfg.CDS != nil {
+			cfg.CDS.Link = web.CardLink
+		}
+	}
 	mux.Handle("/", httpapi.New(cfg))
-	return &app{store: store, svc: svc, handler: mux, audit: audit}, nil
+	return &app{store: store, svc: svc, handler: mux, audit: audit, web: ws}, nil
 }
 
 // openStore opens the deployment's Store: PostgreSQL with --postgres, else
