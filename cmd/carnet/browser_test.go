@@ -89,7 +89,7 @@ type tab struct {
 	base    string
 	mu      sync.Mutex
 	dialogs []string
-	errors  []string
+	tamper  *sync.Once // set once proof tampering listens
 }
 
 func (b *browser) person(t *testing.T, base string) *tab {

@@ -70,8 +70,10 @@
   // The log's verifier key, note format: name+hash+base64(0x01 || key).
   async function openKey(text) {
     var k = text.trim();
-    var parts = k.split('+');
-    if (parts.length !== 3 || !/^[0-9a-f]{8}$/.test(parts[1])) { throw new Fail('clé du journal mal formée'); }
+    // The key's base64 may hold "+": the name never does, the hash is 8 hex.
+    var m = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+\/]+=*)$/.exec(k);
+    if (!m) { throw new Fail('clé du journal mal formée'); }
+    var parts = [m[1], m[2], m[3]];
     var raw = fromB64(parts[2]);
     if (raw.length !== 33 || raw[0] !== 1) { throw new Fail('clé du journal : algorithme inconnu'); }
     var h = await sha256(concat(enc.encode(parts[0] + '\n'), raw));
