@@ -31,7 +31,7 @@ func (s *Server) auditSearch(w http.ResponseWriter, r *http.Request, c *call) er
 	if !slices.ContainsFunc(s.proForm(c, proForm{}).Systems, func(o option) bool { return o.Value == f.System }) || len(f.INS) != 15 {
 		f.Problem = "Indiquez un INS de 15 caractères et son type."
 	} else {
-		entries, err := s.svc.AuditHistory(ctx, c.req, carnet.Identifier{System: "urn:oid:" + f.System, Value: f.INS}, carnet.AuditFilter{Limit: 200}, nil)
+		entries, err := s.svc.AuditHistory(ctx, c.req, carnet.Identifier{System: "urn:oid:" + f.System, Value: f.INS}, carnet.AuditFilter{Limit: 100}, nil)
 		switch {
 		case carnet.IsKind(err, carnet.KindNotFound):
 			f.Problem = "Aucun dossier pour cet INS."

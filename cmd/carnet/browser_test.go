@@ -88,15 +88,16 @@ type tab struct {
 	ctx     context.Context
 	base    string
 	mu      sync.Mutex
+	a11y    bool // tab.axe runs axe-core; off, it does nothing
 	dialogs []string
 	tamper  *sync.Once // set once proof tampering listens
 }
 
-func (b *browser) person(t *testing.T, base string) *tab {
+func (b *browser) person(t *testing.T, base string, a11y bool) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(b.root, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	tb := &tab{t: t, b: b, ctx: ctx, base: base}
+	tb := &tab{t: t, b: b, ctx: ctx, base: base, a11y: a11y}
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("new tab: %v", err)
 	}
@@ -107,7 +108,9 @@ func (b *browser) person(t *testing.T, base string) *tab {
 			tb.mu.Lock()
 			tb.dialogs = append(tb.dialogs, e.Message)
 			tb.mu.Unlock()
-			go func() { _, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}) }()
+			go func() {
+				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+			}()
 		}
 	}); err != nil {
 		t.Fatal(err)
@@ -235,6 +238,9 @@ func (tb *tab) cookie() string {
 // critical violations fail the test.
 func (tb *tab) axe(name string) {
 	tb.t.Helper()
+	if !tb.a11y {
+		return
+	}
 	eval[bool](tb, `(() => { if (!window.axe) { (0, eval)(`+jsString(tb.b.axe)+`); } return true; })()`)
 	raw := eval[string](tb, `axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}, resultTypes: ["violations"]})
 		.then(r => JSON.stringify(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}))))`)

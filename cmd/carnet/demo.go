@@ -21,8 +21,12 @@ var demoActor = carnet.Actor{Kind: carnet.ActorSystem, ID: carnet.Identifier{Sys
 // loadDemo files the synthetic demo dataset through the Service, as a
 // producing system would, unless it is already there. It returns the
 // number of documents filed.
-func loadDemo(ctx context.Context, svc *record.Service, logger *slog.Logger) (int, error) {
-	ds := synth.Generate(demoOptions)
+func loadDemo(ctx context.Context, svc *record.Service, logger *slog.Logger, patients int) (int, error) {
+	o := demoOptions
+	if patients > 0 {
+		o.Patients = patients // the first patients are the same whatever the size
+	}
+	ds := synth.Generate(o)
 	req := carnet.Request{Actor: demoActor, Mode: carnet.ModeNormal, RequestID: "demo-load"}
 	// The loader is a producing system: it feeds identities and files, and
 	// may not read. A first patient already there means the data is.

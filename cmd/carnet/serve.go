@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
@@ -33,6 +34,7 @@ type serverConfig struct {
 	LogFile                                            string
 	AuditRetention, LogRetention                       time.Duration
 	Demo, AllowTestINS, InitKey                        bool
+	DemoPatients                                       int
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,6 +46,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	vs := fs.String("valuesets", "", "directory of the ANS CI-SIS value sets (SVS XML); without it, codes are not checked against national value sets")
 	base := fs.String("base-url", "", "public base URL (default: from each request's Host)")
 	demo := fs.Bool("demo", false, "load deterministic synthetic demo data (test INS accepted); never for real data")
+	demoPatients := fs.String("demo-patients", "20", "with --demo: how many synthetic patients to load (4 to 1000; the first four are the demo logins')")
 	testINS := fs.Bool("allow-test-ins", false, "accept test INS OIDs (1.2.250.1.213.1.4.10/.11) outside demo mode: test environments only")
 	initKey := fs.Bool("init-key", false, "with --postgres: create the key file if absent (first start of a new database)")
 	matrix := fs.String("access-matrix", "", "CSV access matrix (profession × document type) of the DMP rules; required outside --demo")
@@ -66,10 +69,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	nDemo, err := strconv.Atoi(*demoPatients)
+	if err != nil || nDemo < 4 || nDemo > 1000 {
+		return fmt.Errorf("--demo-patients takes a number from 4 to 1000, got %q", *demoPatients)
+	}
 	c := serverConfig{Addr: *addr, Data: *data, Postgres: *pg, KeyFile: *keyFile, ValueSets: *vs, BaseURL: *base,
 		AccessMatrix: *matrix, OIDCIssuers: *issuers, Audience: *audience, NotifyWebhook: *hook, CDSClients: *cdsClients, WebClientID: *webClient,
 		LogFile: *logFile, AuditRetention: auditRetention, LogRetention: logRetention,
-		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey}
+		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey, DemoPatients: nDemo}
 
 	logOut := stderr
 	if c.LogFile != "" {
@@ -95,7 +102,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer app.Close()
 
 	if c.Demo {
-		n, err := loadDemo(ctx, app.svc, logger)
+		n, err := loadDemo(ctx, app.svc, logger, c.DemoPatients)
 		if err != nil {
 			return fmt.Errorf("load demo data: %w", err)
 		}

@@ -31,7 +31,8 @@ import (
 func webServer(t *testing.T, backend string) (*server, string) {
 	t.Helper()
 	data := t.TempDir()
-	args := []string{"--demo", "--data", data}
+	// The four demo patients are all the scenario needs.
+	args := []string{"--demo", "--demo-patients", "4", "--data", data}
 	if backend == "postgres" {
 		args = append(args, "--postgres", pgtest.DSN(t), "--init-key")
 	}
@@ -44,8 +45,13 @@ func TestWebSpaces(t *testing.T) {
 	b := newBrowser(t)
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
 			s, data := webServer(t, backend)
-			webScenario(t, b, s, data)
+			t.Logf("server started in %v", time.Since(start))
+			// Accessibility does not depend on the backend: axe-core runs
+			// on the first one only, which keeps the suite short.
+			webScenario(t, b, s, data, backend == "sqlite")
 		})
 	}
 }
@@ -216,8 +222,10 @@ func cardLink(t *testing.T, s *server, data, user string, ins carnet.Identifier)
 	return cards.Cards[0].Summary, cards.Cards[0].Links[0].URL
 }
 
-func webScenario(t *testing.T, b *browser, s *server, data string) {
+func webScenario(t *testing.T, b *browser, s *server, data string, a11y bool) {
 	ins := synth.Generate(demoOptions).Patients[0].INS
+	last := time.Now()
+	step := func(name string) { t.Logf("%-40s %v", name, time.Since(last).Round(time.Millisecond)); last = time.Now() }
 	mustContain := func(tb *tab, what string, want ...string) {
 		t.Helper()
 		txt := tb.text()
@@ -229,14 +237,15 @@ func webScenario(t *testing.T, b *browser, s *server, data string) {
 	}
 
 	// Signed out: the home page and the demo issuer's page.
-	visitor := b.person(t, s.URL)
+	visitor := b.person(t, s.URL, a11y)
 	visitor.open("/")
 	visitor.axe("home page")
 	visitor.open("/connexion")
 	visitor.axe("demo login page")
 
+	step("visitor")
 	// The GP opens patient0's record: the access the patient will see.
-	gp := b.person(t, s.URL)
+	gp := b.person(t, s.URL, a11y)
 	gp.login("gp")
 	if gp.path() != "/pro" {
 		t.Fatalf("the GP landed on %s, want /pro", gp.path())
@@ -250,8 +259,9 @@ func webScenario(t *testing.T, b *browser, s *server, data string) {
 	gp.axe("pastille view")
 	before := gp.lines()
 
+	step("gp opens")
 	// patient0 signs in, finds a lab report with the filters, opens it.
-	pt := b.person(t, s.URL)
+	pt := b.person(t, s.URL, a11y)
 	pt.login("patient0")
 	if pt.path() != "/patient" {
 		t.Fatalf("patient0 landed on %s, want /patient", pt.path())
@@ -272,11 +282,13 @@ func webScenario(t *testing.T, b *browser, s *server, data string) {
 	}
 	pt.axe("document viewer (patient)")
 
+	step("patient lab")
 	// The GP reads it before it is masked.
 	gp.open("/pro/dossier/" + key + "/documents/" + labID)
 	mustContain(gp, "GP reading the lab report", "Compte rendu de biologie")
 	gp.axe("document viewer (professional)")
 
+	step("gp reads")
 	// The patient masks it: the GP no longer sees it, in the web space…
 	pt.click(`button[value="masquer"]`)
 	mustContain(pt, "masking", "Le document est masqué aux professionnels")
@@ -300,9 +312,12 @@ func webScenario(t *testing.T, b *browser, s *server, data string) {
 		t.Errorf("the GP's ITI-67 search after the mask: %d, lists the masked document: %v", code, strings.Contains(fmt.Sprint(body), maskedID))
 	}
 
+	step("mask checks")
 	// The history: the GP's access is there, verified in the browser.
 	pt.open("/patient/historique")
+	vstart := time.Now()
 	state, text := pt.verification()
+	t.Logf("history verified in %v", time.Since(vstart))
 	if state != "verifie" || !strings.Contains(text, "✓ Vérifié") {
 		t.Fatalf("history not verified: %s\n%s", state, text)
 	}
@@ -329,9 +344,10 @@ func webScenario(t *testing.T, b *browser, s *server, data string) {
 	}
 	pt.tamperProofs(false)
 
+	step("history")
 	// A cardiologist: the pastille view puts the new documents first, with
 	// reasons; the card's link works in the browser and keeps since=.
-	cardio := b.person(t, s.URL)
+	cardio := b.person(t, s.URL, a11y)
 	cardio.login("cardio")
 	cardio.openRecord(ins, "ouvrir")
 	if !strings.HasPrefix(cardio.path(), "/pro/dossier/") {
@@ -367,9 +383,10 @@ func webScenario(t *testing.T, b *browser, s *server, data string) {
 	mustContain(cardio, "trends", "valeurs de référence")
 	cardio.axe("lab trends")
 
+	step("cardio")
 	// Bris de glace: refused without a reason, saying one is required; with
 	// one, a banner for the whole emergency access.
-	dentist := b.person(t, s.URL)
+	dentist := b.person(t, s.URL, a11y)
 	dentist.login("dentist")
 	dentist.openRecord(ins, "urgence")
 	mustContain(dentist, "bris de glace without a reason", "Un motif est obligatoire")
@@ -399,6 +416,7 @@ func webScenario(t *testing.T, b *browser, s *server, data string) {
 	pt.open("/patient/historique")
 	mustContain(pt, "history", "URGENCE : bris de glace", reason)
 
+	step("btg")
 	// CSRF: a form posted without its token, or with another, changes
 	// nothing.
 	pt.open("/patient/choix")
@@ -415,6 +433,7 @@ func webScenario(t *testing.T, b *browser, s *server, data string) {
 		t.Error("a form without its CSRF token changed the secondary-use choice")
 	}
 
+	step("csrf")
 	// A document whose title carries a script: shown as text, never run.
 	payload := `<script>alert("titre")</script><img src=x onerror="alert('img')">`
 	file(t, s, data, newDocuments(502, 1, payload))
@@ -433,8 +452,9 @@ func webScenario(t *testing.T, b *browser, s *server, data string) {
 	}
 	pt.mu.Unlock()
 
+	step("xss")
 	// The legal representative of the minor acts for her.
-	parent := b.person(t, s.URL)
+	parent := b.person(t, s.URL, a11y)
 	parent.login("parent2")
 	mustContain(parent, "legal representative", "Représentant légal", "documents")
 	if eval[int](parent, `document.querySelectorAll("ul.documents li").length`) == 0 {
@@ -445,8 +465,9 @@ func webScenario(t *testing.T, b *browser, s *server, data string) {
 		t.Error("a legal representative is offered to hide a document from legal representatives")
 	}
 
+	step("parent")
 	// An auditor reads a history with the policy's reasons.
-	auditor := b.person(t, s.URL)
+	auditor := b.person(t, s.URL, a11y)
 	auditor.login("auditor")
 	auditor.fill("#systeme", strings.TrimPrefix(ins.System, "urn:oid:"))
 	auditor.fill("#ins", ins.Value)
@@ -454,6 +475,7 @@ func webScenario(t *testing.T, b *browser, s *server, data string) {
 	mustContain(auditor, "auditor", "Hélène", "bris de glace")
 	auditor.axe("auditor")
 
+	step("auditor")
 	// Logout ends the session: the old cookie no longer works.
 	pt.click(`form[action="/deconnexion"] button`)
 	mustContain(pt, "logout", "Vous êtes déconnecté")
