@@ -16,8 +16,8 @@ import (
 	"github.com/carnet-sante/carnet/record"
 )
 
-// pageSize is how many documents a list shows at once.
-const pageSize = 50
+// pageSize is how many documents a list shows (and opens) at once.
+const pageSize = 20
 
 // docLine is a document as a list shows it.
 type docLine struct {

@@ -40,6 +40,19 @@ type pointRow struct{ Date, Value, Status string }
 
 const maxCharts = 12
 
+// followUp are the analytes charted by default (LOINC): the ones followed
+// over time in general practice and cardiology. Reading only them keeps
+// the page's cost independent of how many results the record holds; any
+// other analyte is charted on request (?code=).
+var followUp = []string{
+	"2160-0", "62238-1", "33914-3", "2823-3", "2951-2", // creatinine, eGFR, potassium, sodium
+	"2345-7", "4548-4", // glucose, HbA1c
+	"2093-3", "13457-7", "2085-9", "2571-8", // cholesterol, LDL, HDL, triglycerides
+	"718-7", "6690-2", "777-3", // haemoglobin, leukocytes, platelets
+	"33762-6", "89579-7", // NT-proBNP, troponin I
+	"3016-3", "1742-6", "1920-8", "6301-6", "2276-4", "17861-6", // TSH, ALT, AST, INR, ferritin, calcium
+}
+
 // proTrends draws the record's laboratory results as SVG charts, one per
 // analyte with at least two numeric results, with the reference range.
 func (s *Server) proTrends(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -48,13 +61,25 @@ func (s *Server) proTrends(w http.ResponseWriter, r *http.Request, c *call) erro
 	key := carnet.PatientKey(r.PathValue("patient"))
 	req := s.recordRequest(c, key)
 	filter := carnet.ItemFilter{Kinds: []carnet.ItemKind{carnet.ItemObservation}}
+	codes := followUp
 	only := r.URL.Query().Get("code")
 	if only != "" {
 		if len(only) > 20 || strings.ContainsAny(only, "|,") {
 			return userError(carnet.KindInvalid, "Code d'analyse incorrect.")
 		}
-		filter.Tokens = []carnet.TokenFilter{{Kind: carnet.TokCode, Values: []string{"http://loinc.org|" + only}}}
+		codes = []string{only}
 	}
+	// Found under the tokens qedm indexes items by (the one place that says
+	// how items are found).
+	var tokens []string
+	for _, c := range codes {
+		for _, tk := range qedm.ItemTokens(carnet.Item{Kind: carnet.ItemObservation, Code: carnet.Coding{System: "http://loinc.org", Code: c}}) {
+			if tk.Kind == carnet.TokCode && strings.Contains(tk.Value, "|") {
+				tokens = append(tokens, tk.Value)
+			}
+		}
+	}
+	filter.Tokens = []carnet.TokenFilter{{Kind: carnet.TokCode, Values: tokens}}
 	page, err := s.svc.FindItems(ctx, req, carnet.ItemQuery{PatientKey: key, Filter: filter, Count: 200})
 	if err != nil {
 		return err

@@ -225,7 +225,10 @@ func cardLink(t *testing.T, s *server, data, user string, ins carnet.Identifier)
 func webScenario(t *testing.T, b *browser, s *server, data string, a11y bool) {
 	ins := synth.Generate(demoOptions).Patients[0].INS
 	last := time.Now()
-	step := func(name string) { t.Logf("%-40s %v", name, time.Since(last).Round(time.Millisecond)); last = time.Now() }
+	step := func(name string) {
+		t.Logf("%-40s %v", name, time.Since(last).Round(time.Millisecond))
+		last = time.Now()
+	}
 	mustContain := func(tb *tab, what string, want ...string) {
 		t.Helper()
 		txt := tb.text()
