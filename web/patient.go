@@ -304,7 +304,7 @@ func (s *Server) documentPDF(w http.ResponseWriter, r *http.Request, c *call) er
 		}
 		pdf = doc.Attachment.Data
 	}
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'self'; sandbox")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'self'")
 	w.Header().Set("X-Frame-Options", "SAMEORIGIN")
 	w.Header().Set("Content-Type", "application/pdf")
 	w.Header().Set("Content-Disposition", `inline; filename="document.pdf"`)

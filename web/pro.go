@@ -255,6 +255,9 @@ func (s *Server) proRecord(w http.ResponseWriter, r *http.Request, c *call) erro
 	card := pastille.Summarize(cr.Input, cr.All, "")
 	var fresh, rest []proLine
 	for i, rk := range cr.Ranked {
+		if _, opened := cr.Details.Documents[rk.Doc.ID]; !opened {
+			break // the lines shown are the ones opened (and recorded as served)
+		}
 		l := proLine{Rank: i + 1}
 		d := rk.Doc
 		l.ID, l.Type, l.New = d.ID, typeName(d.Type), rk.New

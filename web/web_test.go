@@ -1,8 +1,11 @@
 package web
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -366,5 +369,71 @@ func TestChartSVG(t *testing.T) {
 		if !strings.Contains(svg, want) {
 			t.Errorf("chart lacks %q:\n%s", want, svg)
 		}
+	}
+}
+
+// "Télécharger toutes mes données": one zip with every visible document as
+// filed, their metadata as FHIR DocumentReferences, the extracted items as
+// FHIR, and a French note; SMART discovery names the real endpoints.
+func TestExportAndSMART(t *testing.T) {
+	f := newFixture(t, testenv.SQLite, 6)
+	c := f.client(t)
+	c.login("patient0")
+	p := c.get("/patient/export")
+	if p.status != 200 || p.header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("export: %d %s", p.status, p.header.Get("Content-Type"))
+	}
+	zr, err := zip.NewReader(strings.NewReader(p.body), int64(len(p.body)))
+	if err != nil {
+		t.Fatalf("export is not a zip: %v", err)
+	}
+	docs := 0
+	files := map[string][]byte{}
+	for _, zf := range zr.File {
+		rc, err := zf.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		files[zf.Name] = b
+		if strings.HasPrefix(zf.Name, "documents/") {
+			docs++
+		}
+	}
+	if docs != len(f.docs) {
+		t.Errorf("%d documents in the archive, want %d", docs, len(f.docs))
+	}
+	var meta, items struct {
+		ResourceType string
+		Entry        []struct{ Resource struct{ ResourceType string } }
+	}
+	if err := json.Unmarshal(files["metadonnees.json"], &meta); err != nil || meta.ResourceType != "Bundle" || len(meta.Entry) != len(f.docs) || meta.Entry[0].Resource.ResourceType != "DocumentReference" {
+		t.Errorf("metadonnees.json: %v, %d entries", err, len(meta.Entry))
+	}
+	if err := json.Unmarshal(files["donnees-extraites.json"], &items); err != nil || items.ResourceType != "Bundle" {
+		t.Errorf("donnees-extraites.json: %v", err)
+	}
+	kinds := map[string]bool{}
+	for _, e := range items.Entry {
+		kinds[e.Resource.ResourceType] = true
+	}
+	if !kinds["Provenance"] || len(kinds) < 2 {
+		t.Errorf("extracted data kinds: %v", kinds)
+	}
+	if !strings.Contains(string(files["LISEZMOI.txt"]), "toutes vos données") {
+		t.Error("no French note in the archive")
+	}
+
+	res, err := http.Get(f.srv.URL + "/.well-known/smart-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var smart map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&smart)
+	res.Body.Close()
+	if smart["authorization_endpoint"] != f.env.Issuer.IssuerURL()+"/authorize" || smart["token_endpoint"] != f.env.Issuer.IssuerURL()+"/token" ||
+		fmt.Sprint(smart["code_challenge_methods_supported"]) != "[S256]" {
+		t.Errorf("smart-configuration: %v", smart)
 	}
 }
