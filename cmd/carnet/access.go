@@ -202,7 +202,7 @@ func startWebhook(ctx context.Context, c serverConfig, svc *record.Service, logg
 // --demo, the same --data and the same --addr or --base-url.
 func token(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("token", stderr)
-	user := fs.String("user", "", "demo user: gp, cardio, nurse, dentist, samu, pharma, patient0…patient3, lgc")
+	user := fs.String("user", "", "demo user: gp, cardio, nurse, dentist, samu, pharma, patient0…patient3, parent2, auditor, lgc")
 	data := fs.String("data", "./carnet-data", "data directory of the --demo server (it holds the demo issuer's key)")
 	addr := fs.String("addr", "127.0.0.1:8080", "HOST:PORT of the --demo server")
 	base := fs.String("base-url", "", "public base URL of the --demo server, if it was given one")

@@ -77,7 +77,10 @@ func printDemoHelp(w io.Writer, url string, c serverConfig) {
 	fmt.Fprintf(w, `
 Demo mode: synthetic data only (test INS, OID 1.2.250.1.213.1.4.10). Never put real data here.
 A built-in identity provider signs tokens for demo users (demo only; never enabled otherwise):
-  professionals gp, cardio, nurse, dentist, samu, pharma; patients patient0…patient3; software lgc.
+  professionals gp, cardio, nurse, dentist, samu, pharma; patients patient0…patient3;
+  parent2 (legal representative of the minor patient2); auditor; software lgc.
+
+Web spaces (patients, professionals): open %[1]s/ in a browser and choose "Se connecter".
 
 Try:
   curl -s %[1]s/metadata
