@@ -120,3 +120,71 @@ func (s *Service) InRecord(ctx context.Context, id string, key carnet.PatientKey
 	p, err := s.Store.Route(ctx, id)
 	return err == nil && p == key
 }
+
+// LabResults returns the record's items matching f whose source document
+// the caller may read, newest first, at most limit of them opened, and how
+// many match: the web space's lab trends. It answers what FindItems
+// answers, deciding on the record's cached clear rows (as PointOfCare does)
+// and reading the sealed part of the items shown only, so that its cost
+// does not grow with the record's documents.
+func (s *Service) LabResults(ctx context.Context, r carnet.Request, key carnet.PatientKey, f carnet.ItemFilter, limit int) ([]carnet.Item, int, error) {
+	a, err := s.searchable(ctx, r, key, carnet.Identifier{})
+	if a == nil || err != nil {
+		return nil, 0, err
+	}
+	e, err := s.careRows(ctx, a.row.Key)
+	if err != nil {
+		return nil, 0, err
+	}
+	visible := make(map[string]bool, len(e.docs))
+	for i := range e.docs {
+		// As FindItems: items follow their document's latest row; a
+		// superseded document's items went with it.
+		if e.docs[i].Status != carnet.StatusSuperseded && a.permits(carnet.ActionRead, &e.docs[i]) {
+			visible[e.docs[i].LogicalID] = true
+		}
+	}
+	clear := f
+	clear.WithoutSealed = true
+	rows, err := s.Store.FindItems(ctx, a.row.Key, clear)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows = slices.DeleteFunc(rows, func(row carnet.ItemRow) bool { return !visible[row.SourceLogicalID] })
+	total := len(rows)
+	if len(rows) > limit {
+		rows = rows[:limit]
+	}
+	want := make(map[string]bool, len(rows))
+	var sources []string
+	for _, row := range rows {
+		want[row.ID] = true
+		if !slices.Contains(sources, row.SourceLogicalID) {
+			sources = append(sources, row.SourceLogicalID)
+		}
+	}
+	var out []carnet.Item
+	var served []string
+	if len(sources) > 0 {
+		sealed := f
+		sealed.WithoutSealed, sealed.Sources = false, sources
+		full, err := s.Store.FindItems(ctx, a.row.Key, sealed)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, row := range full {
+			if !want[row.ID] {
+				continue
+			}
+			it, err := s.openItem(ctx, row)
+			if err != nil {
+				return nil, 0, err
+			}
+			out = append(out, it)
+			if !slices.Contains(served, it.SourceID) {
+				served = append(served, it.SourceID)
+			}
+		}
+	}
+	return out, total, a.served(ctx, carnet.ActionSearch, served)
+}

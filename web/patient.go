@@ -2,6 +2,7 @@ package web
 
 import (
 	"cmp"
+	"context"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -142,11 +143,11 @@ func (s *Server) patientDocuments(w http.ResponseWriter, r *http.Request, c *cal
 		}
 		return page
 	}
-	_, det, err := s.svc.PointOfCare(ctx, c.req, "", c.req.Actor.ID, f.Q, false, pick)
+	view, det, err := s.svc.PointOfCare(ctx, c.req, "", c.req.Actor.ID, f.Q, false, pick)
 	if err != nil {
 		return err
 	}
-	pros, err := s.svc.Professionals(ctx, c.req, c.req.Actor.ID)
+	pros, err := s.authors(ctx, c.req, view.Stamp)
 	if err != nil {
 		return err
 	}
@@ -173,6 +174,38 @@ func (s *Server) patientDocuments(w http.ResponseWriter, r *http.Request, c *cal
 		"Filtered": f.Type != "" || f.Author != "" || f.Q != "" || !f.From.IsZero() || !f.To.IsZero(),
 	})
 	return nil
+}
+
+// authors are the professionals of the caller's record, for the author
+// filter: read through the Service (audited) once per record version and
+// caller, then kept while the record's stamp (its documents) is the same,
+// so that the list costs one Service call. Names are the caller's own data;
+// the cache is bounded and per process.
+func (s *Server) authors(ctx context.Context, r carnet.Request, stamp string) ([]record.RecordProfessional, error) {
+	key := authorsKey{actor: r.Actor.ID, rep: r.Actor.LegalRepresentative, stamp: stamp}
+	s.authorsMu.Lock()
+	pros, ok := s.authorsCache[key]
+	s.authorsMu.Unlock()
+	if ok && stamp != "" {
+		return pros, nil
+	}
+	pros, err := s.svc.Professionals(ctx, r, r.Actor.ID)
+	if err != nil || stamp == "" {
+		return pros, err
+	}
+	s.authorsMu.Lock()
+	if s.authorsCache == nil || len(s.authorsCache) >= 4096 {
+		s.authorsCache = map[authorsKey][]record.RecordProfessional{}
+	}
+	s.authorsCache[key] = pros
+	s.authorsMu.Unlock()
+	return pros, nil
+}
+
+type authorsKey struct {
+	actor carnet.Identifier
+	rep   bool
+	stamp string
 }
 
 type option struct {

@@ -178,7 +178,7 @@ type proLine struct {
 	Rank   int
 }
 
-const proShow = 20
+const proShow = 10
 
 // proRecord is the pastille view: the card's summary, what is new since the
 // last visit, then the ranked list with its reasons; filters and full-text

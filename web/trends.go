@@ -40,18 +40,23 @@ type pointRow struct{ Date, Value, Status string }
 
 const maxCharts = 12
 
+// maxPoints is how many results the charts read at most (the newest).
+const maxPoints = 120
+
 // followUp are the analytes charted by default (LOINC): the ones followed
 // over time in general practice and cardiology. Reading only them keeps
 // the page's cost independent of how many results the record holds; any
 // other analyte is charted on request (?code=).
 var followUp = []string{
-	"2160-0", "62238-1", "33914-3", "2823-3", "2951-2", // creatinine, eGFR, potassium, sodium
-	"2345-7", "4548-4", // glucose, HbA1c
-	"2093-3", "13457-7", "2085-9", "2571-8", // cholesterol, LDL, HDL, triglycerides
-	"718-7", "6690-2", "777-3", // haemoglobin, leukocytes, platelets
+	"2160-0", "62238-1", "2823-3", // creatinine, eGFR, potassium
+	"4548-4", "13457-7", // HbA1c, LDL cholesterol
+	"718-7",              // haemoglobin
 	"33762-6", "89579-7", // NT-proBNP, troponin I
-	"3016-3", "1742-6", "1920-8", "6301-6", "2276-4", "17861-6", // TSH, ALT, AST, INR, ferritin, calcium
+	"3016-3", "6301-6", // TSH, INR
 }
+
+// trendYears is how far back the default charts go.
+const trendYears = 3
 
 // proTrends draws the record's laboratory results as SVG charts, one per
 // analyte with at least two numeric results, with the reference range.
@@ -80,12 +85,15 @@ func (s *Server) proTrends(w http.ResponseWriter, r *http.Request, c *call) erro
 		}
 	}
 	filter.Tokens = []carnet.TokenFilter{{Kind: carnet.TokCode, Values: tokens}}
-	page, err := s.svc.FindItems(ctx, req, carnet.ItemQuery{PatientKey: key, Filter: filter, Count: 200})
+	if only == "" {
+		filter.Effective = carnet.TimeRange{From: s.now().AddDate(-trendYears, 0, 0)}
+	}
+	items, total, err := s.svc.LabResults(ctx, req, key, filter, maxPoints)
 	if err != nil {
 		return err
 	}
 	by := map[string]*series{}
-	for _, it := range page.Items {
+	for _, it := range items {
 		var o qedm.Observation
 		if json.Unmarshal(it.Resource, &o) != nil || o.ValueQuantity == nil {
 			continue
@@ -156,7 +164,7 @@ func (s *Server) proTrends(w http.ResponseWriter, r *http.Request, c *call) erro
 		}
 	}
 	s.render(w, r, c, http.StatusOK, "pro-trends", "Évolution des résultats de biologie", map[string]any{
-		"Key": key, "Charts": charts, "Results": page.Total, "Only": only,
+		"Key": key, "Charts": charts, "Results": min(total, maxPoints), "Only": only,
 	})
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
@@ -63,6 +64,9 @@ type Server struct {
 	mux   *http.ServeMux
 	pages map[string]*template.Template
 	care  pastille.ViewCache
+
+	authorsMu    sync.Mutex
+	authorsCache map[authorsKey][]record.RecordProfessional
 }
 
 // New checks cfg and returns the web spaces.
