@@ -68,20 +68,22 @@ func RankView(gather Gather, o RankOptions) (*Ranking, error) {
 		cr.All = Rank(cr.Input)
 		cr.Ranked = cr.All
 		ranked = true
-		if o.Keep != nil {
-			cr.Ranked = slices.DeleteFunc(slices.Clone(cr.All), func(r Ranked) bool { return !o.Keep(r) })
-		}
-		if o.NewFirst {
-			cr.Ranked = slices.Clone(cr.Ranked)
-			slices.SortStableFunc(cr.Ranked, func(a, b Ranked) int {
-				switch {
-				case a.New && !b.New:
-					return -1
-				case b.New && !a.New:
-					return 1
+		if o.Keep != nil || o.NewFirst {
+			// One pass: the kept lines, the new ones first when asked, each
+			// part in rank order.
+			kept := make([]Ranked, 0, len(cr.All))
+			for pass := 0; pass < 2; pass++ {
+				for _, r := range cr.All {
+					if o.Keep != nil && !o.Keep(r) {
+						continue
+					}
+					if o.NewFirst && r.New != (pass == 0) || !o.NewFirst && pass == 1 {
+						continue
+					}
+					kept = append(kept, r)
 				}
-				return 0
-			})
+			}
+			cr.Ranked = kept
 		}
 		ids := make([]string, 0, o.Show)
 		for _, rk := range cr.Ranked {

@@ -228,10 +228,10 @@ func (s *Server) proRecord(w http.ResponseWriter, r *http.Request, c *call) erro
 	} else {
 		mark = true
 	}
-	types := map[string]bool{}
-	opts.Keep = func(rk pastille.Ranked) bool {
-		types[rk.Doc.Type.Code] = true
-		return (typ == "" || rk.Doc.Type.Code == typ) && (!onlyNew || rk.New)
+	if typ != "" || onlyNew {
+		opts.Keep = func(rk pastille.Ranked) bool {
+			return (typ == "" || rk.Doc.Type.Code == typ) && (!onlyNew || rk.New)
+		}
 	}
 	gather := func(pick func(carnet.CareView) []string) (carnet.CareView, carnet.CareDetails, error) {
 		return s.svc.PointOfCare(ctx, req, key, carnet.Identifier{}, q, mark, pick)
@@ -294,6 +294,10 @@ func (s *Server) proRecord(w http.ResponseWriter, r *http.Request, c *call) erro
 		} else {
 			rest = append(rest, l)
 		}
+	}
+	types := map[string]bool{}
+	for _, rk := range cr.All {
+		types[rk.Doc.Type.Code] = true
 	}
 	var typeOpts []option
 	for code := range types {
