@@ -320,7 +320,12 @@ func (s *Server) patientDocument(w http.ResponseWriter, r *http.Request, c *call
 func (s *Server) documentPDF(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx, cancel := pageContext(r)
 	defer cancel()
-	req := s.recordRequest(c, carnet.PatientKey(r.PathValue("patient")))
+	key := carnet.PatientKey(r.PathValue("patient"))
+	if key != "" && !s.svc.InRecord(ctx, r.PathValue("id"), key) {
+		// An emergency access to one record never opens another's.
+		return carnet.Errorf(carnet.KindNotFound, "not in this record")
+	}
+	req := s.recordRequest(c, key)
 	d, _, err := s.svc.Document(ctx, req, r.PathValue("id"))
 	if err != nil {
 		return err

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/auth"
@@ -303,8 +305,10 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, c *call, err 
 // *carnet.Error whose Msg starts with a capital letter); otherwise def.
 func frenchMessage(err error, def string) string {
 	var ce *carnet.Error
-	if errors.As(err, &ce) && ce.Msg != "" && ce.Msg[0] >= 'A' && ce.Msg[0] <= 'Z' || errors.As(err, &ce) && strings.HasPrefix(ce.Msg, "É") {
-		return ce.Msg
+	if errors.As(err, &ce) && ce.Msg != "" {
+		if r, _ := utf8.DecodeRuneInString(ce.Msg); unicode.IsUpper(r) {
+			return ce.Msg
+		}
 	}
 	return def
 }

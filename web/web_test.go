@@ -437,3 +437,41 @@ func TestExportAndSMART(t *testing.T) {
 		t.Errorf("smart-configuration: %v", smart)
 	}
 }
+
+// An emergency access to one record never opens another's: a document of
+// another patient named under the record in emergency is not found, and
+// that other patient is told of no emergency access. A bris de glace
+// without a reason is refused, saying a reason is required.
+func TestEmergencyStaysInItsRecord(t *testing.T) {
+	f := newFixture(t, testenv.SQLite, 2)
+	c := f.client(t)
+	p := c.login("gp")
+	form := url.Values{"csrf": {csrfOf(t, p)}, "systeme": {strings.TrimPrefix(f.ins.System, "urn:oid:")}, "ins": {f.ins.Value}, "action": {"urgence"}}
+	if r := c.post("/pro", form); r.status != http.StatusBadRequest || !strings.Contains(r.body, "Un motif est obligatoire") {
+		t.Fatalf("bris de glace without a reason: %d", r.status)
+	}
+	form.Set("motif", "Malaise au cabinet")
+	r := c.post("/pro", form)
+	if !strings.HasPrefix(r.url.Path, "/pro/dossier/") || !strings.Contains(r.body, "Accès d'urgence en cours") {
+		t.Fatalf("bris de glace: %d %s", r.status, r.url)
+	}
+	base := r.url.Path
+	for _, path := range []string{base + "/documents/" + f.other, base + "/documents/" + f.other + "/pdf"} {
+		if p := c.get(path); p.status != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, p.status)
+		}
+	}
+	if p := c.get(base + "/documents/" + f.docs[0]); p.status != 200 || !strings.Contains(p.body, "Accès d'urgence en cours") {
+		t.Errorf("a document of the record in emergency: %d, banner %v", p.status, strings.Contains(p.body, "Accès d'urgence en cours"))
+	}
+	other := synth.Generate(synth.Options{Seed: 12, Patients: 2, DocsPerPatient: 1}).Patients[1].INS
+	notes, err := f.env.Service.Notifications(context.Background(), carnet.Request{Actor: carnet.Actor{Kind: carnet.ActorPatient, ID: other}}, other, carnet.NotificationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range notes {
+		if n.Kind == carnet.NotifyEmergency {
+			t.Errorf("the other patient was told of an emergency access: %s", n.Text)
+		}
+	}
+}
