@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -32,13 +33,16 @@ const DemoKeyFile = "demo-idp-ed25519.pem"
 type demoUser struct {
 	kind   carnet.ActorKind
 	claims map[string]any
+	// label and group are how the login page shows the user, in French.
+	label, group string
 }
 
 // DemoIssuer is the built-in identity provider of demo mode: it signs
 // tokens for fixed demo users with an Ed25519 key kept on disk, and serves
-// discovery and JWKS so that a Verifier trusts it like any issuer. It has
-// no login page and no token endpoint: tokens come from Mint (`carnet
-// token --user NAME`). Never use it outside a demo.
+// discovery and JWKS so that a Verifier trusts it like any issuer. Tokens
+// come from Mint (`carnet token --user NAME`) or, once EnableLogin was
+// called, from its authorization and token endpoints (a page to pick a demo
+// user, the code flow with PKCE). Never use it outside a demo.
 type DemoIssuer struct {
 	key   ed25519.PrivateKey
 	kid   string
@@ -47,6 +51,7 @@ type DemoIssuer struct {
 
 	mu     sync.RWMutex
 	issuer string
+	login  *demoLogin // nil: no authorization or token endpoint
 }
 
 // NewDemoIssuer loads the key from dir, creating dir (0700) and the key
@@ -218,6 +223,16 @@ func (d *DemoIssuer) JWK() JWK {
 // JWKS (…/jwks.json) wherever it is mounted, e.g. under /demo-idp/ with
 // http.StripPrefix.
 func (d *DemoIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if l := d.loginEndpoints(); l != nil {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/authorize"):
+			l.authorize(w, r)
+			return
+		case strings.HasSuffix(r.URL.Path, "/token"):
+			l.token(w, r)
+			return
+		}
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -233,7 +248,16 @@ func (d *DemoIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"id_token_signing_alg_values_supported": []string{AlgEdDSA},
 			"response_types_supported":              []string{"token"},
 			"subject_types_supported":               []string{"public"},
-			"scopes_supported":                      []string{"openid", "user/*.cruds", "patient/*.cruds", "system/*.cruds"},
+			"scopes_supported":                      []string{"openid", "fhirUser", "user/*.cruds", "patient/*.cruds", "system/*.cruds"},
+		}
+		if d.loginEndpoints() != nil {
+			m := v.(map[string]any)
+			m["authorization_endpoint"] = iss + "/authorize"
+			m["token_endpoint"] = iss + "/token"
+			m["response_types_supported"] = []string{"code"}
+			m["grant_types_supported"] = []string{"authorization_code", GrantDemoUser, GrantDemoCDSClient}
+			m["code_challenge_methods_supported"] = []string{"S256"}
+			m["token_endpoint_auth_methods_supported"] = []string{"none"}
 		}
 	case strings.HasSuffix(r.URL.Path, "/jwks.json"):
 		v = map[string]any{"keys": []JWK{d.JWK()}}
@@ -249,6 +273,22 @@ func (d *DemoIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // DemoSystem is the demo producing software (logiciel de professionnel de
 // santé) that authenticates by client credentials.
 const DemoSystem = "lgc"
+
+// DemoRepresentative is the demo legal representative of the demo minor
+// (patient DemoMinor), and DemoAuditor the demo auditor.
+const (
+	DemoRepresentative = "parent2"
+	DemoAuditor        = "auditor"
+	DemoMinor          = 2
+)
+
+// Groups of the login page, in its order.
+const (
+	groupProfessionals   = "Professionnels de santé"
+	groupPatients        = "Patients"
+	groupRepresentatives = "Représentant légal d'un mineur"
+	groupAuditors        = "Audit"
+)
 
 // demoUsers builds the demo users from synth's fixed roster and first
 // patients, so that tokens name the same people as the demo data.
@@ -280,7 +320,8 @@ func demoUsers() map[string]demoUser {
 		if p.Login == "gp" {
 			lgcOrg = c[ClaimFINESS]
 		}
-		users[p.Login] = demoUser{kind: carnet.ActorProfessional, claims: c}
+		users[p.Login] = demoUser{kind: carnet.ActorProfessional, claims: c, group: groupProfessionals,
+			label: a.DisplayName() + " — " + professionLabel(a)}
 	}
 	for i, p := range pats {
 		c := map[string]any{
@@ -289,8 +330,22 @@ func demoUsers() map[string]demoUser {
 			ClaimName:      strings.TrimSpace(strings.Join(p.Identity.Given[:1], " ") + " " + p.Identity.Family),
 			ClaimScope:     "openid fhirUser patient/*.cruds",
 		}
-		users[fmt.Sprintf("patient%d", i)] = demoUser{kind: carnet.ActorPatient, claims: c}
+		users[fmt.Sprintf("patient%d", i)] = demoUser{kind: carnet.ActorPatient, claims: c, group: groupPatients,
+			label: fmt.Sprintf("%s (née ou né le %s)", c[ClaimName], frenchDate(p.Identity.BirthDate))}
 	}
+	// The legal representative of the demo minor (patient2, Chloé Martin,
+	// born 2015): a parent, who acts for her with her INS.
+	minor := pats[DemoMinor]
+	users[DemoRepresentative] = demoUser{kind: carnet.ActorPatient, group: groupRepresentatives,
+		label: "Nathalie Martin, représentante légale de " + strings.Join(minor.Identity.Given[:1], "") + " " + minor.Identity.Family,
+		claims: map[string]any{
+			ClaimINS: minor.INS.Value, ClaimINSSystem: minor.INS.System, ClaimRepresentative: true,
+			ClaimName: "Nathalie MARTIN", ClaimScope: "openid fhirUser patient/*.cruds",
+		}}
+	// An auditor reads access histories and nothing else.
+	users[DemoAuditor] = demoUser{kind: carnet.ActorSystem, group: groupAuditors,
+		label:  "Auditrice de démonstration (historiques des accès)",
+		claims: map[string]any{ClaimClientID: "auditeur-demo", ClaimName: "Auditrice de démonstration", ClaimScope: "openid system/AuditEvent.rs"}}
 	users[DemoSystem] = demoUser{kind: carnet.ActorSystem, claims: map[string]any{
 		ClaimClientID: DemoSystem,
 		ClaimName:     "Logiciel de démonstration du cabinet du médecin généraliste",
@@ -343,4 +398,11 @@ func (m *memResponse) WriteHeader(code int) {
 func (m *memResponse) Write(b []byte) (int, error) {
 	m.wrote = true
 	return m.body.Write(b)
+}
+
+// DemoUserNames are the demo users' names, sorted.
+func DemoUserNames() []string {
+	out := slices.Collect(maps.Keys(demoUsers()))
+	slices.Sort(out)
+	return out
 }

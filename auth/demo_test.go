@@ -44,6 +44,10 @@ func TestDemoIssuerTokensVerify(t *testing.T) {
 	for i, p := range pats {
 		want["patient"+string(rune('0'+i))] = carnet.Actor{Kind: carnet.ActorPatient, ID: p.INS}
 	}
+	// The legal representative of the minor acts with the minor's INS; the
+	// auditor is a system reading access histories only.
+	want[DemoRepresentative] = carnet.Actor{Kind: carnet.ActorPatient, ID: pats[DemoMinor].INS, LegalRepresentative: true}
+	want[DemoAuditor] = carnet.Actor{Kind: carnet.ActorSystem, ID: carnet.Identifier{System: d.IssuerURL(), Value: "auditeur-demo"}, Scopes: []string{"openid", "system/AuditEvent.rs"}}
 	for _, name := range []string{"gp", "cardio", "nurse", "dentist", "samu", "pharma", "patient0", "patient3", "lgc"} {
 		if _, ok := want[name]; !ok {
 			t.Fatalf("expected demo user %s missing from synth", name)
@@ -62,7 +66,8 @@ func TestDemoIssuerTokensVerify(t *testing.T) {
 			t.Fatalf("%s: Verify: %v", name, err)
 		}
 		g := a.Actor
-		if g.Kind != w.Kind || g.ID != w.ID || g.Profession != w.Profession || g.Specialty != w.Specialty || g.Name == "" {
+		if g.Kind != w.Kind || g.ID != w.ID || g.Profession != w.Profession || g.Specialty != w.Specialty || g.Name == "" ||
+			g.LegalRepresentative != w.LegalRepresentative || (w.Scopes != nil && strings.Join(g.Scopes, " ") != strings.Join(w.Scopes, " ")) {
 			t.Errorf("%s: actor %+v, want %+v", name, g, w)
 		}
 	}

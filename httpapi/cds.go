@@ -30,6 +30,10 @@ type CDSConfig struct {
 	// fhirAuthorization: the clinician, whose rights the card is computed
 	// with (auth.Verifier.Verify).
 	User func(ctx context.Context, raw string) (carnet.Actor, error)
+	// Link, when set, is the card's link to a record, keeping the visit the
+	// card was computed for (zero: a first visit): the web space's page,
+	// which works in a browser. Nil links to $relevant.
+	Link func(base string, patient carnet.PatientKey, since time.Time) string
 }
 
 func (s *Server) cdsRoutes() {
@@ -184,12 +188,12 @@ func (s *Server) cdsCall(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if cr.view.Patient == "" {
+	if cr.View.Patient == "" {
 		s.writeJSON(w, map[string]any{"cards": []cdsCard{}}) // no record, or none this clinician may see
 		return
 	}
 	link := s.relevantLink(r, cr)
-	card := pastille.Summarize(cr.input, cr.ranked, link)
+	card := pastille.Summarize(cr.Input, cr.All, link)
 	s.writeJSON(w, map[string]any{"cards": []cdsCard{{
 		UUID: carnet.NewID(), Summary: card.Summary, Detail: card.Detail, Indicator: card.Indicator,
 		Source: cdsSource{Label: "Carnet — dossier partagé", URL: s.base(r)},

@@ -15,6 +15,7 @@ import (
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
+	"github.com/carnet-sante/carnet/pastille"
 	"github.com/carnet-sante/carnet/record"
 )
 
@@ -37,6 +38,11 @@ type Config struct {
 	// AuditLog serves the log's checkpoints and proofs (/log/…); nil
 	// serves none.
 	AuditLog AuditLog
+	// SignedIn, when set, also lets a request read the log's proofs: a
+	// person signed in to the web spaces, whose browser checks their
+	// history (proofs are digests, read with GET: a session cookie grants
+	// nothing else of the API).
+	SignedIn func(*http.Request) bool
 	// CDS lets CDS Clients call the pastille (CDS Hooks); nil serves only
 	// an empty discovery.
 	CDS *CDSConfig
@@ -57,7 +63,7 @@ type Server struct {
 	// started dates the CapabilityStatement.
 	started time.Time
 	// care caches the ranking's form of recently ranked records' documents.
-	care careDocs
+	care pastille.ViewCache
 }
 
 // New returns the API handler.

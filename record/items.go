@@ -78,6 +78,23 @@ func (s *Service) visibleSources(ctx context.Context, a *access) (map[string]car
 	return out, nil
 }
 
+// storedItemFilter is f as the Store reads it: token values blind-indexed
+// per patient where the Store keeps them so.
+func (s *Service) storedItemFilter(ctx context.Context, p carnet.PatientKey, f carnet.ItemFilter) (carnet.ItemFilter, error) {
+	f.Tokens = slices.Clone(f.Tokens)
+	for i, tf := range f.Tokens {
+		vals := make([]string, len(tf.Values))
+		for j, v := range tf.Values {
+			var err error
+			if vals[j], err = s.itemToken(ctx, p, tf.Kind, v); err != nil {
+				return f, err
+			}
+		}
+		f.Tokens[i] = carnet.TokenFilter{Kind: tf.Kind, Values: vals}
+	}
+	return f, nil
+}
+
 // FindItems answers a QEDm search: the patient's items whose source
 // document the caller may read, filtered before paging and totals.
 func (s *Service) FindItems(ctx context.Context, r carnet.Request, q carnet.ItemQuery) (carnet.Page[carnet.Item], error) {
@@ -91,16 +108,9 @@ func (s *Service) FindItems(ctx context.Context, r carnet.Request, q carnet.Item
 	if err != nil {
 		return carnet.Page[carnet.Item]{}, err
 	}
-	f := q.Filter
-	f.Tokens = slices.Clone(f.Tokens)
-	for i, tf := range f.Tokens {
-		vals := make([]string, len(tf.Values))
-		for j, v := range tf.Values {
-			if vals[j], err = s.itemToken(ctx, prow.Key, tf.Kind, v); err != nil {
-				return carnet.Page[carnet.Item]{}, err
-			}
-		}
-		f.Tokens[i] = carnet.TokenFilter{Kind: tf.Kind, Values: vals}
+	f, err := s.storedItemFilter(ctx, prow.Key, q.Filter)
+	if err != nil {
+		return carnet.Page[carnet.Item]{}, err
 	}
 	rows, err := s.Store.FindItems(ctx, prow.Key, f)
 	if err != nil {

@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"TermsInvalid", testTermsInvalid},
 		{"TermsLargeDocument", testTermsLargeDocument},
 		{"TermsContextCanceled", testTermsContextCanceled},
+		{"Sessions", testSessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

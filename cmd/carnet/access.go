@@ -2,15 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,22 +65,27 @@ func loadPolicy(c serverConfig, logger *slog.Logger) (*policy.Engine, error) {
 // authentication builds the bearer-token verifier: the configured OpenID
 // Connect issuers, and in --demo the built-in demo issuer (mounted on mux).
 // Without any issuer every data request is refused (401).
-func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (func(*http.Request) (carnet.Actor, error), *httpapi.CDSConfig, error) {
+func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (*authSetup, error) {
 	var issuers []auth.Issuer
 	for _, u := range strings.Split(c.OIDCIssuers, ",") {
 		if u = strings.TrimSpace(u); u != "" {
 			if c.Audience == "" {
-				return nil, nil, errors.New("--oidc-issuer needs --audience: the identifier this deployment is registered under")
+				return nil, errors.New("--oidc-issuer needs --audience: the identifier this deployment is registered under")
 			}
 			issuers = append(issuers, auth.Issuer{URL: strings.TrimSuffix(u, "/"), Audience: c.Audience})
 		}
 	}
 	var client *http.Client
+	var demo *auth.DemoIssuer
 	if c.Demo {
-		demo, err := demoIssuer(c)
-		if err != nil {
-			return nil, nil, err
+		var err error
+		if demo, err = demoIssuer(c); err != nil {
+			return nil, err
 		}
+		if err := demo.EnableLogin(demoAudience, auth.DemoClient{ID: c.WebClientID, RedirectURIs: []string{webRedirectURI(c)}}); err != nil {
+			return nil, err
+		}
+		demo.EnableCDSClient(publicBase(c) + "/cds-services/" + httpapi.PastilleService)
 		mux.Handle(demoIssuerPath+"/", http.StripPrefix(demoIssuerPath, demo))
 		issuers = append(issuers, auth.Issuer{URL: demo.IssuerURL(), Audience: demoAudience})
 		if len(issuers) == 1 {
@@ -87,21 +93,31 @@ func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (fu
 		} else {
 			client = &http.Client{Transport: splitTransport{demo: demo.IssuerURL(), in: demo.Client().Transport, out: http.DefaultTransport}}
 		}
-		logger.Warn("demo identity provider enabled: tokens for demo users are minted by `carnet token --user NAME`; never enable --demo with real data", "issuer", demo.IssuerURL())
+		logger.Warn("demo identity provider enabled: tokens for demo users are minted by `carnet token --user NAME` and its login page; never enable --demo with real data", "issuer", demo.IssuerURL())
 	}
 	if len(issuers) == 0 {
 		logger.Warn("no --oidc-issuer configured: every data request is refused (401)")
-		return nil, nil, nil
+		return &authSetup{}, nil
 	}
 	v, err := auth.NewVerifier(auth.Config{Issuers: issuers, AllowTestINS: c.Demo || c.AllowTestINS, HTTPClient: client})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cds, err := cdsClients(c, v, client)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return v.Authenticate, cds, nil
+	return &authSetup{Authenticate: v.Authenticate, CDS: cds, Users: v, Issuers: issuers, Client: client}, nil
+}
+
+// authSetup is who the server trusts: the API's bearer tokens, the CDS
+// Clients, and the issuers the web spaces sign people in with.
+type authSetup struct {
+	Authenticate func(*http.Request) (carnet.Actor, error)
+	CDS          *httpapi.CDSConfig
+	Users        *auth.Verifier // nil without any issuer
+	Issuers      []auth.Issuer
+	Client       *http.Client // reaches the issuers (the demo one in process)
 }
 
 // cdsClients trusts the CDS Clients of --cds-client ISSUER=JWKS_URL (and, in
@@ -184,42 +200,52 @@ func startWebhook(ctx context.Context, c serverConfig, svc *record.Service, logg
 	return nil
 }
 
-// token prints a signed token for a demo user, for a server started with
-// --demo, the same --data and the same --addr or --base-url.
+// token asks a running --demo server's issuer for a demo user's token (or
+// the demo CDS Client's JWT) and prints it. It reads no key and creates
+// none: the server signs, for its own audience.
 func token(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("token", stderr)
-	user := fs.String("user", "", "demo user: gp, cardio, nurse, dentist, samu, pharma, patient0…patient3, lgc")
-	data := fs.String("data", "./carnet-data", "data directory of the --demo server (it holds the demo issuer's key)")
-	addr := fs.String("addr", "127.0.0.1:8080", "HOST:PORT of the --demo server")
-	base := fs.String("base-url", "", "public base URL of the --demo server, if it was given one")
+	user := fs.String("user", "", "demo user: "+strings.Join(auth.DemoUserNames(), ", "))
+	base := fs.String("url", "http://127.0.0.1:8080", "URL of the running `carnet serve --demo`")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token (at most 24h)")
 	cdsClient := fs.Bool("cds-client", false, "print instead the JWT a CDS Client (the demo software) signs to call the pastille: audience the service's URL, 5 minutes, a fresh jti")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	c := serverConfig{Data: *data, Addr: *addr, BaseURL: *base, Demo: true}
-	d, err := demoIssuer(c)
+	form := url.Values{}
+	switch {
+	case *cdsClient:
+		form.Set("grant_type", auth.GrantDemoCDSClient)
+	case *user == "":
+		return fmt.Errorf("--user is required: one of %s", strings.Join(auth.DemoUserNames(), ", "))
+	case *ttl <= 0 || *ttl > auth.MaxDemoTokenTTL:
+		return fmt.Errorf("--ttl %s: a demo token lives from 1s to 24h", *ttl)
+	default:
+		form.Set("grant_type", auth.GrantDemoUser)
+		form.Set("user", *user)
+		form.Set("ttl", strconv.Itoa(int(ttl.Seconds())))
+	}
+	endpoint := strings.TrimSuffix(*base, "/") + demoIssuerPath + "/token"
+	client := &http.Client{Timeout: 10 * time.Second}
+	res, err := client.PostForm(endpoint, form)
 	if err != nil {
-		return err
+		return fmt.Errorf("no Carnet server answers at %s (%v): start one with `carnet serve --demo`, or give its address with --url", *base, err)
 	}
-	if *user == "" && !*cdsClient {
-		return fmt.Errorf("--user is required: one of %s", strings.Join(d.Users(), ", "))
+	defer res.Body.Close()
+	var body struct {
+		AccessToken string `json:"access_token"`
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
 	}
-	if *cdsClient {
-		jti := make([]byte, 16)
-		rand.Read(jti)
-		tok, err := d.Issue("", map[string]any{"sub": auth.DemoSystem, "jti": hex.EncodeToString(jti)},
-			publicBase(c)+"/cds-services/"+httpapi.PastilleService, 5*time.Minute)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, tok)
-		return nil
+	err = json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&body)
+	switch {
+	case res.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("%s has no demo identity provider (%s answered 404): `carnet token` is for a server started with --demo; a production server's tokens come from its identity provider", *base, endpoint)
+	case err != nil:
+		return fmt.Errorf("%s did not answer like a Carnet --demo server (%s: %s)", *base, endpoint, res.Status)
+	case res.StatusCode != http.StatusOK || body.AccessToken == "":
+		return fmt.Errorf("%s refused: %s %s", *base, body.Error, body.Description)
 	}
-	tok, err := d.Mint(*user, demoAudience, *ttl)
-	if err != nil {
-		return fmt.Errorf("%w (demo users: %s)", err, strings.Join(d.Users(), ", "))
-	}
-	fmt.Fprintln(stdout, tok)
+	fmt.Fprintln(stdout, body.AccessToken)
 	return nil
 }

@@ -54,8 +54,8 @@ func TestAuditVerifyAndFsck(t *testing.T) {
 	data := t.TempDir()
 	state := filepath.Join(t.TempDir(), "state.json")
 	s := startServe(t, "--demo", "--data", data)
-	patient := demoToken(t, s, "patient0", "--data", data)
-	gp := demoToken(t, s, "gp", "--data", data)
+	patient := demoToken(t, s, "patient0")
+	gp := demoToken(t, s, "gp")
 	get(t, demoSearch(s.URL), gp)
 	out, err := runCmd(t, "audit", "verify", "--url", s.URL, "--token", patient, "--state", state)
 	if err != nil || !strings.Contains(out, "ok: ") || !strings.Contains(out, "on first use") {
@@ -108,7 +108,7 @@ func TestAuditVerifyAndFsck(t *testing.T) {
 	os.RemoveAll(data)
 	copyDir(t, backup, data)
 	restored := startServe(t, "--demo", "--data", data)
-	patient = demoToken(t, restored, "patient0", "--data", data)
+	patient = demoToken(t, restored, "patient0")
 	out, err = runCmd(t, "audit", "verify", "--url", restored.URL, "--token", patient, "--state", state)
 	if err != nil {
 		t.Fatalf("verify after restoring the same log: %v\n%s", err, out)
@@ -122,7 +122,7 @@ func TestAuditVerifyAndFsck(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := startServe(t, "--demo", "--data", data)
-	out, err = runCmd(t, "audit", "verify", "--url", again.URL, "--token", demoToken(t, again, "patient0", "--data", data), "--state", state)
+	out, err = runCmd(t, "audit", "verify", "--url", again.URL, "--token", demoToken(t, again, "patient0"), "--state", state)
 	if err == nil || strings.Contains(out, "ok:") {
 		t.Errorf("verify against a rolled-back log: %v\n%s", err, out)
 	}
@@ -132,7 +132,7 @@ func TestAuditVerifyAndFsck(t *testing.T) {
 	}
 	db.Close()
 	again = startServe(t, "--demo", "--data", data)
-	out, err = runCmd(t, "audit", "verify", "--url", again.URL, "--token", demoToken(t, again, "patient0", "--data", data), "--state", state)
+	out, err = runCmd(t, "audit", "verify", "--url", again.URL, "--token", demoToken(t, again, "patient0"), "--state", state)
 	if err == nil || !(strings.Contains(err.Error(), "FORK") || strings.Contains(err.Error(), "ROLLBACK")) {
 		t.Errorf("verify against a rolled-back log and tree: %v\n%s", err, out)
 	}
@@ -144,9 +144,9 @@ func TestAuditVerifyAndFsck(t *testing.T) {
 func TestAuditVerifyFailsClosed(t *testing.T) {
 	data := t.TempDir()
 	s := startServe(t, "--demo", "--data", data)
-	gp := demoToken(t, s, "gp", "--data", data)
+	gp := demoToken(t, s, "gp")
 	get(t, demoSearch(s.URL), gp)
-	patient := demoToken(t, s, "patient0", "--data", data)
+	patient := demoToken(t, s, "patient0")
 
 	// The GP may not read the patient's history: it is shown empty, and
 	// the check must not read as success.

@@ -21,8 +21,12 @@ var demoActor = carnet.Actor{Kind: carnet.ActorSystem, ID: carnet.Identifier{Sys
 // loadDemo files the synthetic demo dataset through the Service, as a
 // producing system would, unless it is already there. It returns the
 // number of documents filed.
-func loadDemo(ctx context.Context, svc *record.Service, logger *slog.Logger) (int, error) {
-	ds := synth.Generate(demoOptions)
+func loadDemo(ctx context.Context, svc *record.Service, logger *slog.Logger, patients int) (int, error) {
+	o := demoOptions
+	if patients > 0 {
+		o.Patients = patients // the first patients are the same whatever the size
+	}
+	ds := synth.Generate(o)
 	req := carnet.Request{Actor: demoActor, Mode: carnet.ModeNormal, RequestID: "demo-load"}
 	// The loader is a producing system: it feeds identities and files, and
 	// may not read. A first patient already there means the data is.
@@ -82,7 +86,10 @@ func printDemoHelp(w io.Writer, url string, c serverConfig) {
 	fmt.Fprintf(w, `
 Demo mode: synthetic data only (test INS, OID 1.2.250.1.213.1.4.10). Never put real data here.
 A built-in identity provider signs tokens for demo users (demo only; never enabled otherwise):
-  professionals gp, cardio, nurse, dentist, samu, pharma; patients patient0…patient3; software lgc.
+  professionals gp, cardio, nurse, dentist, samu, pharma; patients patient0…patient3;
+  parent2 (legal representative of the minor patient2); auditor; software lgc.
+
+Web spaces (patients, professionals): open %[1]s/ in a browser and choose "Se connecter".
 
 Try:
   curl -s %[1]s/metadata

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
@@ -23,13 +24,14 @@ import (
 	"github.com/carnet-sante/carnet/seal"
 	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/terminology"
+	"github.com/carnet-sante/carnet/web"
 )
 
 // serverConfig is what `carnet serve` is told.
 type serverConfig struct {
 	Addr, Data, Postgres, KeyFile, ValueSets, BaseURL  string
 	AccessMatrix, OIDCIssuers, Audience, NotifyWebhook string
-	CDSClients                                         string
+	CDSClients, WebClientID                            string
 	CISISFormats                                       string // ci-sis-formats.csv: CDA templateId → XDS formatCode
 	LogFile                                            string
 	Replica                                            string         // SQLite: ship the WAL there (serve only)
@@ -37,6 +39,7 @@ type serverConfig struct {
 	ClientMap                                          edge.ClientMap // software certificates (mutual TLS)
 	AuditRetention, LogRetention                       time.Duration
 	Demo, AllowTestINS, InitKey                        bool
+	DemoPatients                                       int
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -49,12 +52,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	formats := fs.String("ci-sis-formats", "", "the ANS CI-SIS volet table (ci-sis-formats.csv: CDA templateId → XDS formatCode); without it no formatCode is derived from a CDA and producers must declare it")
 	base := fs.String("base-url", "", "public base URL (default: from each request's Host)")
 	demo := fs.Bool("demo", false, "load deterministic synthetic demo data (test INS accepted); never for real data")
+	demoPatients := fs.String("demo-patients", "20", "with --demo: how many synthetic patients to load (4 to 1000; the first four are the demo logins')")
 	testINS := fs.Bool("allow-test-ins", false, "accept test INS OIDs (1.2.250.1.213.1.4.10/.11) outside demo mode: test environments only")
 	initKey := fs.Bool("init-key", false, "with --postgres: create the key file if absent (first start of a new database)")
 	matrix := fs.String("access-matrix", "", "CSV access matrix (profession × document type) of the DMP rules; required outside --demo")
 	issuers := fs.String("oidc-issuer", "", "trusted OpenID Connect issuer URL(s), comma-separated (discovery + JWKS); without one every data request is refused")
 	audience := fs.String("audience", "", "the audience tokens must carry: this deployment's identifier at its issuers")
 	cdsClients := fs.String("cds-client", "", "CDS Clients trusted to call the pastille, as ISSUER=JWKS_URL, comma-separated")
+	webClient := fs.String("web-client-id", "carnet-web", "the web spaces' client id at the OpenID Connect issuers (redirect URI BASE/connexion/retour; CARNET_WEB_CLIENT_SECRET for a confidential client)")
 	hook := fs.String("notify-webhook", "", "URL the patients' notifications are POSTed to (HMAC-signed with CARNET_NOTIFY_WEBHOOK_SECRET)")
 	auditRet := fs.String("audit-retention", "10y", "how long the patient-facing access history keeps each event (then only its log entry stays); 0 keeps forever")
 	logFile := fs.String("log-file", "", "technical log file, rotated daily (default: standard error)")
@@ -75,10 +80,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	nDemo, err := strconv.Atoi(*demoPatients)
+	if err != nil || nDemo < 4 || nDemo > 1000 {
+		return fmt.Errorf("--demo-patients takes a number from 4 to 1000, got %q", *demoPatients)
+	}
 	c := serverConfig{Addr: *addr, Data: *data, Postgres: *pg, KeyFile: *keyFile, ValueSets: *vs, CISISFormats: *formats, BaseURL: *base,
-		AccessMatrix: *matrix, OIDCIssuers: *issuers, Audience: *audience, NotifyWebhook: *hook, CDSClients: *cdsClients,
+		AccessMatrix: *matrix, OIDCIssuers: *issuers, Audience: *audience, NotifyWebhook: *hook, CDSClients: *cdsClients, WebClientID: *webClient,
 		LogFile: *logFile, AuditRetention: auditRetention, LogRetention: logRetention,
-		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey, Replica: x.Replica, ReplicaInterval: x.ReplicaInterval}
+		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey, DemoPatients: nDemo, Replica: x.Replica, ReplicaInterval: x.ReplicaInterval}
 	tlsCfg, err := x.tlsConfig()
 	if err != nil {
 		return err
@@ -111,7 +120,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer app.Close()
 
 	if c.Demo {
-		n, err := loadDemo(ctx, app.svc, logger)
+		n, err := loadDemo(ctx, app.svc, logger, c.DemoPatients)
 		if err != nil {
 			return fmt.Errorf("load demo data: %w", err)
 		}
@@ -126,6 +135,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pruneLoop(ctx, app.store, c.AuditRetention, logger)
 	if app.audit != nil {
 		go app.audit.Checkpointer.Run(ctx, 10*time.Second)
+	}
+	if app.web != nil {
+		go app.web.RunPruning(ctx, time.Hour)
 	}
 
 	health := &edge.Health{}
@@ -181,6 +193,7 @@ type app struct {
 	svc     *record.Service
 	handler http.Handler
 	audit   *auditlog.Deployment // nil when its key is unavailable
+	web     *web.Server          // nil when the store keeps no sessions
 }
 
 func (a *app) Close() error {
@@ -232,13 +245,13 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	authenticate, cds, err := authentication(c, mux, logger)
+	as, err := authentication(c, mux, logger)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
 	if c.ClientMap != nil {
-		authenticate = c.ClientMap.Authenticate(authenticate)
+		as.Authenticate = c.ClientMap.Authenticate(as.Authenticate)
 	}
 	audit, auditor := openAuditLog(ctx, c, store, sealer, newDatabase, logger)
 	svc := &record.Service{
@@ -253,12 +266,24 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		Logger:       logger,
 		AllowTestINS: c.Demo || c.AllowTestINS,
 	}
-	cfg := httpapi.Config{Service: svc, BaseURL: c.BaseURL, Logger: logger, Version: version, Authenticate: authenticate, CDS: cds}
+	cfg := httpapi.Config{Service: svc, BaseURL: c.BaseURL, Logger: logger, Version: version, Authenticate: as.Authenticate, CDS: as.CDS}
 	if audit != nil {
 		cfg.AuditLog = audit
 	}
+	ws, err := webSpaces(c, svc, store, sealer, as, audit != nil, logger)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	if ws != nil {
+		ws.Mount(mux)
+		cfg.SignedIn = ws.SignedIn
+		if cfg.CDS != nil {
+			cfg.CDS.Link = web.CardLink
+		}
+	}
 	mux.Handle("/", httpapi.New(cfg))
-	return &app{store: store, sealer: sealer, svc: svc, handler: mux, audit: audit}, nil
+	return &app{store: store, sealer: sealer, svc: svc, handler: mux, audit: audit, web: ws}, nil
 }
 
 // openStore opens the deployment's Store: PostgreSQL with --postgres, else

@@ -159,10 +159,35 @@ func (i *idp) proToken(t *testing.T, a carnet.Author) string {
 }
 
 // demoToken runs `carnet token` against a --demo server, as a user would.
-func demoToken(t *testing.T, s *server, user string, extra ...string) string {
+// demoSoftwareToken is a token of producing software acting for the
+// organisations of sub's authors, signed with the demo issuer's key in
+// data (the operator's key: `carnet token` only mints the demo users').
+func demoSoftwareToken(t *testing.T, s *server, data string, sub carnet.Submission) string {
+	t.Helper()
+	d, err := auth.NewDemoIssuer(data, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.SetIssuerURL(s.URL + demoIssuerPath)
+	var orgs []string
+	for _, doc := range sub.Documents {
+		for _, a := range doc.Meta.Authors {
+			if k := carnet.OrgKey(a.OrgID); k != "" && !slices.Contains(orgs, k) {
+				orgs = append(orgs, k)
+			}
+		}
+	}
+	tok, err := d.Issue(carnet.ActorSystem, map[string]any{auth.ClaimClientID: "lgc-test", auth.ClaimScope: "system/*.cruds", auth.ClaimFINESS: orgs}, demoAudience, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func demoToken(t *testing.T, s *server, user string) string {
 	t.Helper()
 	var out strings.Builder
-	args := append([]string{"token", "--user", user, "--addr", strings.TrimPrefix(s.URL, "http://")}, extra...)
+	args := []string{"token", "--user", user, "--url", s.URL}
 	if err := run(context.Background(), args, &out, io.Discard); err != nil {
 		t.Fatalf("carnet token: %v", err)
 	}
@@ -208,7 +233,7 @@ func TestServeDemo(t *testing.T) {
 		t.Fatalf("ITI-67 without a token: %d %v, want 401", code, b)
 	}
 	// The README's flow: a token from `carnet token`, for the first demo patient.
-	tok := demoToken(t, s, "patient0", "--data", data)
+	tok := demoToken(t, s, "patient0")
 	code, b := get(t, demoSearch(s.URL), tok)
 	if code != 200 || b["resourceType"] != "Bundle" {
 		t.Fatalf("ITI-67: %d %v", code, b)
@@ -219,7 +244,7 @@ func TestServeDemo(t *testing.T) {
 	}
 	// The same patient's record is nobody else's business: another demo
 	// patient finds nothing there.
-	if code, b := get(t, demoSearch(s.URL), demoToken(t, s, "patient1", "--data", data)); code != 200 || b["total"].(float64) != 0 {
+	if code, b := get(t, demoSearch(s.URL), demoToken(t, s, "patient1")); code != 200 || b["total"].(float64) != 0 {
 		t.Errorf("another patient searching patient0's record: %d, %v documents; want 0", code, b["total"])
 	}
 	if info, err := os.Stat(filepath.Join(data, seal.KeyFileName)); err != nil || info.Mode().Perm() != 0o600 {
@@ -228,7 +253,7 @@ func TestServeDemo(t *testing.T) {
 	s.stop()
 
 	again := startServe(t, "--demo", "--data", data)
-	if _, b := get(t, demoSearch(again.URL), demoToken(t, again, "patient0", "--data", data)); b["total"].(float64) != total {
+	if _, b := get(t, demoSearch(again.URL), demoToken(t, again, "patient0")); b["total"].(float64) != total {
 		t.Errorf("after restart: %v documents, want %v (demo data loaded once)", b["total"], total)
 	}
 }

@@ -361,3 +361,21 @@ func Context(t testing.TB, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// SoftwareFiling is the request of producing software acting for the
+// organisations of every author of sub: what the write rules let file it
+// (docs/ACCESS.md, "Who may file for whom"), for tests calling the Service.
+func SoftwareFiling(clientID string, sub carnet.Submission) carnet.Request {
+	a := carnet.Actor{Kind: carnet.ActorSystem, ID: carnet.Identifier{System: "urn:carnet:actor", Value: clientID}}
+	for _, d := range sub.Documents {
+		for _, au := range d.Meta.Authors {
+			if k := carnet.OrgKey(au.OrgID); k != "" && !slices.ContainsFunc(a.Orgs, func(o carnet.Identifier) bool { return carnet.OrgKey(o) == k }) {
+				a.Orgs = append(a.Orgs, au.OrgID)
+			}
+		}
+	}
+	if len(a.Orgs) > 0 {
+		a.Org = a.Orgs[0]
+	}
+	return carnet.Request{Actor: a}
+}

@@ -1,0 +1,64 @@
+package pastille
+
+import (
+	"testing"
+	"time"
+
+	carnet "github.com/carnet-sante/carnet"
+)
+
+// RankView puts the new lines first when asked (each part in rank order),
+// keeps what Keep keeps, counts every line in All, and opens only the Show
+// first lines it returns.
+func TestRankViewNewFirstKeep(t *testing.T) {
+	now := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
+	visit := now.AddDate(0, 0, -10)
+	doc := func(id, typ string, filed time.Time) carnet.CareDoc {
+		return carnet.CareDoc{Filed: filed, Row: carnet.DocumentRow{ID: id, LogicalID: id, UniqueID: id, Status: carnet.StatusCurrent,
+			Created: filed, Date: filed, Tokens: []carnet.Token{{Kind: carnet.TokType, Value: "http://loinc.org|" + typ}}}}
+	}
+	view := carnet.CareView{Patient: "p", Now: now, LastVisit: visit, Docs: []carnet.CareDoc{
+		doc("old-lab", "11502-2", now.AddDate(0, 0, -20)),
+		doc("new-presc", "57833-6", now.AddDate(0, 0, -2)),
+		doc("old-letter", "11490-0", now.AddDate(0, 0, -15)),
+		doc("new-lab", "11502-2", now.AddDate(0, 0, -1)),
+	}}
+	var picked []string
+	gather := func(pick func(carnet.CareView) []string) (carnet.CareView, carnet.CareDetails, error) {
+		picked = pick(view)
+		return view, carnet.CareDetails{Documents: map[string]carnet.Document{}}, nil
+	}
+	cr, err := RankView(gather, RankOptions{Actor: carnet.Actor{Profession: "G15_10"}, Show: 3, NewFirst: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cr.All) != 4 || len(cr.Ranked) != 4 || !cr.Ranked[0].New || !cr.Ranked[1].New || cr.Ranked[2].New || cr.Ranked[3].New {
+		t.Fatalf("new first: %v", lineIDs(cr.Ranked))
+	}
+	if len(picked) != 3 || picked[0] != cr.Ranked[0].Doc.ID || picked[2] != cr.Ranked[2].Doc.ID {
+		t.Errorf("picked %v of %v", picked, lineIDs(cr.Ranked))
+	}
+	cr, err = RankView(gather, RankOptions{Actor: carnet.Actor{Profession: "G15_10"}, Show: 10,
+		Keep: func(r Ranked) bool { return r.Doc.Type.Code == "11502-2" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cr.All) != 4 || len(cr.Ranked) != 2 || len(picked) != 2 {
+		t.Errorf("keep labs: %v (all %d), picked %v", lineIDs(cr.Ranked), len(cr.All), picked)
+	}
+	// A first visit, whatever the view says: nothing is new.
+	cr, _ = RankView(gather, RankOptions{Show: 10, FirstVisit: true, NewFirst: true})
+	for _, r := range cr.Ranked {
+		if r.New {
+			t.Errorf("first visit: %s marked new", r.Doc.ID)
+		}
+	}
+}
+
+func lineIDs(rs []Ranked) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Doc.ID
+	}
+	return out
+}
