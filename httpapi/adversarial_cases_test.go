@@ -17,12 +17,12 @@ import (
 func TestAdversarialCases(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		r := newAdvRun(t, b, 1)
-		r.cases = true
+		r.cases, r.lean = true, advRaceBuild
 		r.prelude()
 		for _, s := range advCases(r) {
 			r.run(s)
 		}
-		r.sweep(r.sweepers(!advRaceBuild))
+		r.sweep()
 		r.report(fmt.Sprintf("go test ./httpapi -run 'TestAdversarialCases/%s' -v", b.Name))
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -33,7 +32,8 @@ import (
 // the card.
 func (r *advRun) observe(e *advLogEntry, tr *advTruth, touched []*advTrueDoc) {
 	n := e.step.N
-	for _, o := range r.cast.observer {
+	observers := r.observers()
+	for _, o := range observers {
 		if o.emergency() {
 			continue
 		}
@@ -41,23 +41,43 @@ func (r *advRun) observe(e *advLogEntry, tr *advTruth, touched []*advTrueDoc) {
 		r.checkReads(n, o, tr, touched, false)
 		if o.Who.patientSide() && r.relation(o.Who, tr) != carnet.RelationNone {
 			r.checkNotifications(n, o, tr)
-			r.checkHistory(n, o, tr, 40)
+			if !o.Who.Rep || !r.lean {
+				r.checkHistory(n, o, tr, 40)
+			}
 		}
 	}
 	if e.step.Kind == advPatch {
 		r.checkText(n, tr, touched)
 	}
-	o := r.cast.observer[r.deep%len(r.cast.observer)]
+	if r.lean && n%2 == 1 {
+		return
+	}
+	o := observers[r.deep%len(observers)]
 	r.deep++
 	r.observeAll(n, o, tr, touched)
 }
 
-// sweep looks at every document as every observer of the budget, once, at
-// the end.
-func (r *advRun) sweep(observers []advObserver) {
+// observers are who looks after each write: everyone, or in a lean run one
+// observer of each kind the rules tell apart.
+func (r *advRun) observers() []advObserver {
+	if !r.lean {
+		return r.cast.observer
+	}
+	var out []advObserver
+	for _, o := range r.cast.observer {
+		switch o.String() {
+		case "patient", "représentant", "autre-patient", "gp", "nurse", "dentist", "régulateur (centre 15)", "dentist (centre 15)", "logiciel-sans-finess":
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// sweep looks at every document as every observer, once, at the end.
+func (r *advRun) sweep() {
 	n := len(r.log)
 	tr := r.readTruth()
-	for _, o := range observers {
+	for _, o := range r.observers() {
 		r.observeAll(n, o, tr, tr.Docs)
 		if o.Who.patientSide() && !o.emergency() && r.relation(o.Who, tr) != carnet.RelationNone {
 			r.checkNotifications(n, o, tr)
@@ -81,7 +101,7 @@ func (r *advRun) observeAll(n int, o advObserver, tr *advTruth, docs []*advTrueD
 
 // get sends a GET as o (with o's emergency headers).
 func (r *advRun) get(o advObserver, path string) response {
-	return r.c.as(o.Who.Token).do("GET", path, "", nil, o.headers()...)
+	return r.do(o.Who.Token, advRequest{Method: "GET", Path: path, Headers: o.headers()})
 }
 
 // why says, for a failure message, what the oracle decided and why.
@@ -127,7 +147,10 @@ func (r *advRun) denial(o advObserver, tr *advTruth, d *advTrueDoc) string {
 		row.Status = carnet.StatusCurrent
 	}
 	dec := r.decide(o, carnet.ActionRead, tr, &row)
-	if dec.Permit || len(dec.Reasons) == 0 {
+	switch {
+	case dec.Permit && d.Latest.Status == carnet.StatusDeleted:
+		return "deleted"
+	case dec.Permit || len(dec.Reasons) == 0:
 		return "permitted"
 	}
 	code, _, _ := strings.Cut(dec.Reasons[len(dec.Reasons)-1], ":")
@@ -341,6 +364,9 @@ func (r *advRun) checkItems(n int, o advObserver, tr *advTruth) {
 		d := tr.byID[it.SourceLogicalID]
 		served := slices.Contains(got, it.ID)
 		switch {
+		case d != nil && d.Latest.Status == carnet.StatusSuperseded && r.sees(o, tr, d):
+			// A replaced document's items: QEDm (docs/QEDM.md) and ACCESS.md
+			// ("shown exactly when the document is") read differently; either.
 		case served && visible[it.SourceLogicalID] == nil && d != nil:
 			r.fail(n, "derived data follows its document's visibility", "QEDm serves "+o.String()+" an item of a document the policy hides ("+r.denial(o, tr, d)+")", "%s", r.why(o, tr, d))
 			return
@@ -412,7 +438,7 @@ func textMatched(body []byte, id string) bool {
 // record, and it names nothing they may not see.
 func (r *advRun) checkCard(n int, o advObserver, tr *advTruth) {
 	body := hookBody(r.t, "Practitioner/"+o.Who.rpps(), r.cast.P.System+"|"+r.cast.P.Value, o.Who.Token)
-	resp := r.c.as(clientJWT(r.t, r.env)).do("POST", "/cds-services/"+httpapi.PastilleService, "application/json", body)
+	resp := r.do(clientJWT(r.t, r.env), advRequest{Method: "POST", Path: "/cds-services/" + httpapi.PastilleService, ContentType: "application/json", Body: body})
 	if resp.Status != 200 {
 		r.fail(n, "a card request is answered", "the pastille for "+o.String()+" failed", "%d %s", resp.Status, clip(resp.Body))
 		return
@@ -476,7 +502,7 @@ func (r *advRun) checkNotifications(n int, o advObserver, tr *advTruth) {
 		}
 		if len(c.About) == 0 {
 			r.fail(n, "a notification whose documents are all hidden is not shown", "a new-document notification naming no document is shown to "+o.String(), "%q", c.Text)
-		} else if got := announcedCount(c.Text); got != len(c.About) {
+		} else if got := announcedCount(c.Text); got >= 0 && got != len(c.About) {
 			r.fail(n, "a notification's text is written from what is shown (count, author)", "a new-document notification to "+o.String()+" counts other documents than it names",
 				"%q names %d documents", c.Text, len(c.About))
 		}
@@ -501,7 +527,8 @@ func (r *advRun) checkNotifications(n int, o advObserver, tr *advTruth) {
 
 var advCountRE = regexp.MustCompile(`^(\d+) nouveaux documents`)
 
-// announcedCount reads how many documents a new-document text announces.
+// announcedCount reads how many documents a new-document text announces;
+// -1 when the text says it in other words.
 func announcedCount(text string) int {
 	if m := advCountRE.FindStringSubmatch(text); m != nil {
 		n, _ := strconv.Atoi(m[1])
@@ -588,20 +615,21 @@ func (h *advHook) deliver(e *advLogEntry, tr *advTruth) {
 		if note == nil || p.Kind != carnet.NotifyNewDocument {
 			continue
 		}
-		both := 0
+		both, hidden := 0, ""
 		for _, id := range note.Documents {
 			if d := tr.doc(id); d != nil && r.couldSee(patient, tr, d) && r.couldSee(rep, tr, d) {
 				both++
 			} else if d != nil {
-				r.fail(e.step.N, "the webhook names only documents both the patient and their representatives may see", "a webhook payload announces a document hidden from the patient or the representatives",
-					"%q: %s", p.Text, r.why(rep, tr, d)+" / "+r.why(patient, tr, d))
-				break
+				hidden = r.why(rep, tr, d) + " / " + r.why(patient, tr, d)
 			}
 		}
-		if both > 0 && announcedCount(p.Text) != both {
-			r.fail(e.step.N, "a notification's text is written from what is shown (count, author)", "a webhook payload counts other documents than it may name", "%q, %d shown", p.Text, both)
+		switch got := announcedCount(p.Text); {
+		case both == 0 && hidden != "":
+			r.fail(e.step.N, "the webhook names only documents both the patient and their representatives may see", "a webhook payload announces only documents hidden from the patient or the representatives",
+				"%q: %s", p.Text, hidden)
+		case got >= 0 && got != both:
+			r.fail(e.step.N, "the webhook names only documents both the patient and their representatives may see", "a webhook payload counts documents hidden from the patient or the representatives",
+				"%q, %d may be shown: %s", p.Text, both, hidden)
 		}
 	}
 }
-
-var _ = url.QueryEscape

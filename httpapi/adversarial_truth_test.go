@@ -5,11 +5,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"testing"
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
-	"github.com/carnet-sante/carnet/policy"
 )
 
 // The true state behind the API, read from the Store with the Sealer (the
@@ -325,12 +323,6 @@ func (r *advRun) secretsFor(o advObserver, tr *advTruth) map[string]*advTrueDoc 
 		}
 	}
 	return out
-}
-
-// newAdvOracle is the engine the server runs, with the same matrix.
-func newAdvOracle(t *testing.T, matrix *policy.Matrix) *policy.Engine {
-	t.Helper()
-	return &policy.Engine{Matrix: matrix}
 }
 
 func sortedCopy(s []string) []string {
