@@ -27,21 +27,6 @@ func TestAdversarialCases(t *testing.T) {
 	})
 }
 
-// plain is a text document of LOINC type typ and class, by authors (cast
-// names; "patient" is the patient, by INS).
-func (r *advRun) plain(typ, class string, authors []string, labels ...string) *advDocSpec {
-	return &advDocSpec{Handle: r.newHandle(), UniqueID: r.freshUID(), Class: class, Type: typ, Authors: authors, Labels: labels}
-}
-
-// cda is a copy of a synthetic CDA of kind by author (a roster login).
-func (r *advRun) cda(author string, kind synth.Kind) *advDocSpec {
-	tpl := r.templates[author+"/"+string(kind)]
-	return &advDocSpec{Handle: r.newHandle(), UniqueID: r.freshUID(), CDA: kind, CDAAuthor: author, Authors: []string{author},
-		Type: tpl.Meta.Type.Code, Results: len(tpl.Results)}
-}
-
-func one(d *advDocSpec) []*advDocSpec { return []*advDocSpec{d} }
-
 // advCases is the curated sequence. The prelude filed D1 (a lab report by
 // Dr PERRIN, "bio", filed by his laboratory's software), D2 and D3 (the
 // GP's consultation and psychiatric synthesis), D4 (the cardiologist's

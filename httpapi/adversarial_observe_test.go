@@ -324,7 +324,7 @@ func (r *advRun) checkLists(n int, o advObserver, tr *advTruth) {
 	}
 	r.checkNoSecret(n, o, tr, "ITI-66", resp.Body)
 	listed := map[string]bool{}
-	for _, id := range regexp.MustCompile(`DocumentReference/([0-9a-f-]{36})`).FindAllSubmatch(resp.Body, -1) {
+	for _, id := range advRefRE.FindAllSubmatch(resp.Body, -1) {
 		d := tr.doc(string(id[1]))
 		if d == nil {
 			continue
@@ -387,11 +387,16 @@ func (r *advRun) checkRelevant(n int, o advObserver, tr *advTruth) {
 	}
 	r.checkNoSecret(n, o, tr, "$relevant", resp.Body)
 	ids := bundleIDs(resp.Body, "DocumentReference")
-	for _, m := range regexp.MustCompile(`"valueReference":\{"reference":"DocumentReference/([0-9a-f-]{36})"`).FindAllSubmatch(resp.Body, -1) {
+	for _, m := range advFoldedRE.FindAllSubmatch(resp.Body, -1) {
 		ids = append(ids, string(m[1]))
 	}
 	r.compareSet(n, o, tr, "$relevant", ids, r.latestVisible(o, tr))
 }
+
+var (
+	advRefRE    = regexp.MustCompile(`DocumentReference/([0-9a-f-]{36})`)
+	advFoldedRE = regexp.MustCompile(`"valueReference":\{"reference":"DocumentReference/([0-9a-f-]{36})"`)
+)
 
 // checkText: after a status change, a current or archived document is
 // still found by its words (the full-text terms are not destroyed).
@@ -417,7 +422,8 @@ func (r *advRun) checkText(n int, tr *advTruth, touched []*advTrueDoc) {
 	}
 }
 
-// textMatched: the ranked line of id carries the full-text reason.
+// textMatched: the ranked line of id (or the line it is folded under, a
+// copy of the same content) carries the full-text reason.
 func textMatched(body []byte, id string) bool {
 	var b fhir.Bundle
 	if json.Unmarshal(body, &b) != nil {
@@ -425,11 +431,13 @@ func textMatched(body []byte, id string) bool {
 	}
 	for _, e := range b.Entry {
 		var dr fhir.DocumentReference
-		if json.Unmarshal(e.Resource, &dr) != nil || dr.ID != id {
+		if json.Unmarshal(e.Resource, &dr) != nil {
 			continue
 		}
 		ext, _ := json.Marshal(dr.Extension)
-		return bytes.Contains(ext, []byte(`"code":"text"`))
+		if dr.ID == id || bytes.Contains(ext, []byte("DocumentReference/"+id)) {
+			return bytes.Contains(ext, []byte(`"code":"text"`))
+		}
 	}
 	return false
 }

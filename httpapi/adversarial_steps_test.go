@@ -427,6 +427,23 @@ func jsonPatchOf(c advChange, d *advTrueDoc) []byte {
 	return []byte("[" + strings.Join(ops, ",") + "]")
 }
 
+// ---- documents ----
+
+// plain is a text document of LOINC type typ and class, by authors (cast
+// names; "patient" is the patient, by INS).
+func (r *advRun) plain(typ, class string, authors []string, labels ...string) *advDocSpec {
+	return &advDocSpec{Handle: r.newHandle(), UniqueID: r.freshUID(), Class: class, Type: typ, Authors: authors, Labels: labels}
+}
+
+// cda is a copy of a synthetic CDA of kind by author (a roster login).
+func (r *advRun) cda(author string, kind synth.Kind) *advDocSpec {
+	tpl := r.templates[author+"/"+string(kind)]
+	return &advDocSpec{Handle: r.newHandle(), UniqueID: r.freshUID(), CDA: kind, CDAAuthor: author, Authors: []string{author},
+		Type: tpl.Meta.Type.Code, Results: len(tpl.Results)}
+}
+
+func one(d *advDocSpec) []*advDocSpec { return []*advDocSpec{d} }
+
 // ---- the generator ----
 
 // advMove draws one step from the record as it is; nil: not possible now.
