@@ -62,6 +62,11 @@ func advCases(r *advRun) []*advStep {
 	add("a stranger replacing the GP's synthesis is told it is not there (control)",
 		&advStep{Actor: "dentist", Kind: advFile, Docs: one(stranger)})
 
+	wrongOrg := r.plain("11488-4", "10", []string{"cardio"})
+	wrongOrg.Replaces = "D1"
+	add("software replacing another organisation's document is told it is not there, whatever its status",
+		&advStep{Actor: "logiciel-hôpital", Kind: advFile, Docs: one(wrongOrg)})
+
 	add("a withdrawn professional declares again (issue 10, 3)",
 		&advStep{Actor: "pharma", Kind: advConsent, Consent: &advConsentSpec{Kind: carnet.ConsentCareTeam, Permit: true, Pro: "pharma"}},
 		&advStep{Actor: "patient", Kind: advRevoke, Revoke: &advConsentSpec{Kind: carnet.ConsentCareTeam, Pro: "pharma"}},
@@ -106,6 +111,8 @@ func advCases(r *advRun) []*advStep {
 		&advStep{Actor: "logiciel-labo", Kind: advFile, Docs: one(corrected)})
 	add("the patient hides a document from themself (issue 10, 14)",
 		&advStep{Actor: "patient", Kind: advPatch, Target: "D6", Change: advChange{Add: []string{carnet.LabelInvisiblePatient}}})
+	add("a representative hides a document from the representatives",
+		&advStep{Actor: "représentant", Kind: advPatch, Target: "D2", Change: advChange{Add: []string{carnet.LabelInvisibleLegalRep}}})
 	add("a representative unmasks (control)",
 		&advStep{Actor: "représentant", Kind: advPatch, Target: replacement.Handle, Change: advChange{Remove: []string{carnet.LabelMasquePS}}, JSON: true})
 	add("a representative restricts a document hidden from them",
@@ -115,6 +122,10 @@ func advCases(r *advRun) []*advStep {
 	reused.UniqueID, reused.Reuses = r.specs["D2"].UniqueID, "D2"
 	add("a uniqueId another filer used (issue 10, 10)",
 		&advStep{Actor: "dentist", Kind: advFile, Docs: one(reused)})
+	published := r.plain("11488-4", "10", []string{"nurse"})
+	published.UniqueID, published.Reuses = r.specs["D2"].UniqueID, "D2"
+	add("a uniqueId another filer used, by ITI-105 (its derived submission set) (issue 10, 10)",
+		&advStep{Actor: "nurse", Kind: advPublish, Docs: one(published)})
 	again := r.plain("11488-4", "10", []string{"gp"})
 	again.UniqueID, again.Reuses = r.specs["D3"].UniqueID, "D3"
 	add("a uniqueId the same filer used is refused and recorded",
