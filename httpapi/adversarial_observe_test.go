@@ -613,7 +613,7 @@ func (h *advHook) deliver(e *advLogEntry, tr *advTruth) {
 	patient := advObserver{Who: r.cast.get("patient"), Mode: carnet.ModeNormal}
 	rep := advObserver{Who: r.cast.get("représentant"), Mode: carnet.ModeNormal}
 	for _, p := range fresh {
-		var note *advTrueNote
+		var note *carnet.Notification
 		for i := range tr.Notes {
 			if tr.Notes[i].ID == p.ID {
 				note = &tr.Notes[i]

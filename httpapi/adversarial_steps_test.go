@@ -201,7 +201,7 @@ func newAdvTemplates() advTemplates {
 	return out
 }
 
-// kinds returns the template keys of author login, sorted.
+// of returns the template keys of author login, sorted.
 func (ts advTemplates) of(login string) []string {
 	var out []string
 	for k := range ts {

@@ -861,7 +861,7 @@ func (r *advRun) checkConsent(s *advStep, m *advMember, v advVerdict, before, af
 	if m.professional() {
 		told := false
 		for _, n := range after.Notes {
-			if !slices.ContainsFunc(before.Notes, func(x advTrueNote) bool { return x.ID == n.ID }) && n.Actor.ID.Value == m.rpps() {
+			if !slices.ContainsFunc(before.Notes, func(x carnet.Notification) bool { return x.ID == n.ID }) && n.Actor.ID.Value == m.rpps() {
 				told = true
 			}
 		}
@@ -907,7 +907,7 @@ func (r *advRun) checkEmergency(e *advLogEntry, m *advMember, before, after *adv
 		return
 	}
 	for _, n := range after.Notes {
-		if n.Kind == carnet.NotifyEmergency && n.Actor.ID.Value == m.rpps() && !slices.ContainsFunc(before.Notes, func(x advTrueNote) bool { return x.ID == n.ID }) {
+		if n.Kind == carnet.NotifyEmergency && n.Actor.ID.Value == m.rpps() && !slices.ContainsFunc(before.Notes, func(x carnet.Notification) bool { return x.ID == n.ID }) {
 			return
 		}
 	}

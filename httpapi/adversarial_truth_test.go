@@ -25,7 +25,7 @@ type advTruth struct {
 	Docs    []*advTrueDoc // in filing order
 	byID    map[string]*advTrueDoc
 	Items   []carnet.Item
-	Notes   []advTrueNote // newest first
+	Notes   []carnet.Notification // newest first
 }
 
 // advTrueDoc is one document (all its metadata versions).
@@ -35,11 +35,6 @@ type advTrueDoc struct {
 	Latest   carnet.DocumentRow
 	Doc      carnet.Document // the latest version, opened
 	Handle   string          // the suite's name for it ("" for a document it did not file)
-}
-
-type advTrueNote struct {
-	carnet.Notification
-	Delivered time.Time
 }
 
 // doc finds a document by any of its version ids or its content id.
@@ -245,7 +240,7 @@ func (r *advRun) readTruth() *advTruth {
 			n.ID = row.ID
 			r.openedNotes[row.ID] = n
 		}
-		tr.Notes = append(tr.Notes, advTrueNote{Notification: n, Delivered: row.Delivered})
+		tr.Notes = append(tr.Notes, n)
 	}
 	return tr
 }
