@@ -184,16 +184,16 @@ func withoutRelatesTo(body []byte) []byte {
 
 // ---- searches and reads ----
 
-// latestVisible are the latest version ids of what o may find: the
-// documents o sees, deleted ones never.
-func (r *advRun) latestVisible(o advObserver, tr *advTruth) map[string]*advTrueDoc {
+// visibleDocs are what o may find, by logicalId: the documents o sees,
+// deleted ones never.
+func (r *advRun) visibleDocs(o advObserver, tr *advTruth) map[string]*advTrueDoc {
 	out := map[string]*advTrueDoc{}
 	if !r.searchable(o, tr) {
 		return out
 	}
 	for _, d := range tr.Docs {
 		if d.Latest.Status != carnet.StatusDeleted && r.sees(o, tr, d) {
-			out[d.Latest.ID] = d
+			out[d.Logical] = d
 		}
 	}
 	return out
@@ -210,25 +210,32 @@ func (r *advRun) checkSearchBody(n int, o advObserver, tr *advTruth, resp respon
 		return
 	}
 	r.checkNoSecret(n, o, tr, "ITI-67", resp.Body)
-	r.compareSet(n, o, tr, "ITI-67", bundleIDs(resp.Body, "DocumentReference"), r.latestVisible(o, tr))
+	r.compareDocs(n, o, tr, "ITI-67", bundleIDs(resp.Body, "DocumentReference"), r.visibleDocs(o, tr))
 }
 
-// compareSet compares the latest version ids served with those the
-// oracle permits.
-func (r *advRun) compareSet(n int, o advObserver, tr *advTruth, where string, got []string, want map[string]*advTrueDoc) {
+// compareDocs compares the documents served, each named by any of its ids
+// (a FHIR id names a document, whichever version id the server uses for
+// it), with those the oracle permits; each is served once.
+func (r *advRun) compareDocs(n int, o advObserver, tr *advTruth, where string, got []string, want map[string]*advTrueDoc) {
+	const rule = "every path returns exactly what the policy permits"
+	shown := map[string]bool{}
 	for _, id := range got {
-		if want[id] != nil {
-			continue
+		d := tr.doc(id)
+		switch {
+		case d == nil:
+			r.fail(n, rule, where+" serves "+o.String()+" an id that names no document of the record", "%s", id)
+		case want[d.Logical] == nil:
+			r.fail(n, rule, where+" serves "+o.String()+" a document the policy hides ("+r.denial(o, tr, d)+")", "%s", r.why(o, tr, d))
+		case shown[d.Logical]:
+			r.fail(n, rule, where+" serves "+o.String()+" one document twice", "%s", r.why(o, tr, d))
 		}
-		if d := tr.doc(id); d != nil {
-			r.fail(n, "every path returns exactly what the policy permits", where+" serves "+o.String()+" a document the policy hides ("+r.denial(o, tr, d)+")", "%s", r.why(o, tr, d))
-		} else {
-			r.fail(n, "every path returns exactly what the policy permits", where+" serves "+o.String()+" an id that is no latest version", "%s", id)
+		if d != nil {
+			shown[d.Logical] = true
 		}
 	}
-	for id, d := range want {
-		if !slices.Contains(got, id) {
-			r.fail(n, "every path returns exactly what the policy permits", where+" withholds from "+o.String()+" a document the policy permits", "%s", r.why(o, tr, d))
+	for _, d := range tr.Docs {
+		if want[d.Logical] != nil && !shown[d.Logical] {
+			r.fail(n, rule, where+" withholds from "+o.String()+" a document the policy permits", "%s", r.why(o, tr, d))
 		}
 	}
 }
@@ -249,31 +256,65 @@ func bundleIDs(body []byte, typ string) []string {
 	return out
 }
 
-// checkReads reads docs by id as o: the latest version, or with all
-// every version and the content.
+// servedVersion reads the id and version of a DocumentReference answered.
+func servedVersion(body []byte) (id, version string) {
+	var res struct {
+		ID   string
+		Meta struct{ VersionID string }
+	}
+	_ = json.Unmarshal(body, &res)
+	return res.ID, res.Meta.VersionID
+}
+
+// checkReads reads docs as o: by the id of their latest version, or with
+// all by every version id, every version (vread) and the content.
 func (r *advRun) checkReads(n int, o advObserver, tr *advTruth, docs []*advTrueDoc, all bool) {
+	const rule = "every path returns exactly what the policy permits"
 	for _, d := range docs {
 		if d == nil {
 			continue
 		}
-		sees := r.sees(o, tr, d)
+		sees, hidden := r.sees(o, tr, d), !r.couldSee(o, tr, d)
 		versions := d.Versions
 		if !all {
 			versions = versions[len(versions)-1:]
 		}
 		for _, v := range versions {
+			// A read by the id of any version is the document as it is now
+			// (or, where versions have ids of their own, that version).
 			resp := r.get(o, "/DocumentReference/"+v.ID)
+			id, _ := servedVersion(resp.Body)
 			switch {
 			case sees && resp.Status != 200:
-				r.fail(n, "every path returns exactly what the policy permits", "a read by id is refused to "+o.String()+", whom the policy permits",
+				r.fail(n, rule, "a read by id is refused to "+o.String()+", whom the policy permits",
 					"%s v%d: %d %s", r.why(o, tr, d), v.Version, resp.Status, clip(resp.Body))
-			case sees && !bytes.Contains(resp.Body, []byte(`"id":"`+v.ID+`"`)):
-				r.fail(n, "a read by id serves the version named", "a read by id serves another version", "%s v%d", d.Handle, v.Version)
+			case sees && tr.doc(id) != d:
+				r.fail(n, "a read by id serves the document named", "a read by id serves another document", "%s v%d: %s", d.Handle, v.Version, id)
 			case !sees && resp.Status == 200:
-				r.fail(n, "every path returns exactly what the policy permits", "a read by id (version "+versionKind(v)+") serves "+o.String()+" a document the policy hides ("+r.denial(o, tr, d)+")",
+				r.fail(n, rule, "a read by id (version "+versionKind(v)+") serves "+o.String()+" a document the policy hides ("+r.denial(o, tr, d)+")",
 					"%s v%d", r.why(o, tr, d), v.Version)
-			case !sees && !r.couldSee(o, tr, d):
-				r.likeAbsent(n, o, "a read by id", resp, "/DocumentReference/", v.ID)
+			case hidden:
+				r.likeAbsent(n, o, "a read by id", resp, func(id string) string { return "/DocumentReference/" + id }, v.ID)
+			}
+			if !all {
+				continue
+			}
+			// vread: every version by the document's id (its first
+			// version's) and its number.
+			vread := func(id string) string { return "/DocumentReference/" + id + "/_history/" + strconv.Itoa(v.Version) }
+			resp = r.get(o, vread(d.Versions[0].ID))
+			_, version := servedVersion(resp.Body)
+			switch {
+			case sees && resp.Status != 200:
+				r.fail(n, rule, "a version read (vread, …/_history/N) is refused to "+o.String()+", whom the policy permits",
+					"%s v%d: %d %s", r.why(o, tr, d), v.Version, resp.Status, clip(resp.Body))
+			case sees && version != strconv.Itoa(v.Version):
+				r.fail(n, "a version read serves the version named", "a vread serves another version", "%s v%d: version %q", d.Handle, v.Version, version)
+			case !sees && resp.Status == 200:
+				r.fail(n, rule, "a version read (vread) serves "+o.String()+" a document the policy hides ("+r.denial(o, tr, d)+")",
+					"%s v%d", r.why(o, tr, d), v.Version)
+			case hidden:
+				r.likeAbsent(n, o, "a version read", resp, vread, d.Versions[0].ID)
 			}
 		}
 		if !all {
@@ -282,11 +323,11 @@ func (r *advRun) checkReads(n int, o advObserver, tr *advTruth, docs []*advTrueD
 		resp := r.get(o, "/Binary/"+d.Latest.ContentID)
 		switch {
 		case sees && d.Latest.Status != carnet.StatusDeleted && resp.Status != 200:
-			r.fail(n, "every path returns exactly what the policy permits", "ITI-68 is refused to "+o.String()+", whom the policy permits", "%s: %d", r.why(o, tr, d), resp.Status)
+			r.fail(n, rule, "ITI-68 is refused to "+o.String()+", whom the policy permits", "%s: %d", r.why(o, tr, d), resp.Status)
 		case (!sees || d.Latest.Status == carnet.StatusDeleted) && resp.Status == 200:
-			r.fail(n, "every path returns exactly what the policy permits", "ITI-68 serves "+o.String()+" content the policy hides ("+r.denial(o, tr, d)+")", "%s", r.why(o, tr, d))
-		case !r.couldSee(o, tr, d):
-			r.likeAbsent(n, o, "ITI-68", resp, "/Binary/", d.Latest.ContentID)
+			r.fail(n, rule, "ITI-68 serves "+o.String()+" content the policy hides ("+r.denial(o, tr, d)+")", "%s", r.why(o, tr, d))
+		case hidden:
+			r.likeAbsent(n, o, "ITI-68", resp, func(id string) string { return "/Binary/" + id }, d.Latest.ContentID)
 		}
 	}
 }
@@ -299,14 +340,14 @@ func versionKind(v carnet.DocumentRow) string {
 }
 
 // likeAbsent: a denied read is answered exactly like a read of an id that
-// does not exist.
-func (r *advRun) likeAbsent(n int, o advObserver, what string, denied response, prefix, id string) {
+// does not exist (path makes the request's path of an id).
+func (r *advRun) likeAbsent(n int, o advObserver, what string, denied response, path func(string) string, id string) {
 	// The answer for an absent id, once per observer and path.
-	key := o.String() + prefix
+	key := o.String() + path("{id}")
 	a, ok := r.absent[key]
 	if !ok {
 		a.id = carnet.NewID()
-		a.resp = r.get(o, prefix+a.id)
+		a.resp = r.get(o, path(a.id))
 		r.absent[key] = a
 	}
 	if diff := sameAnswer(denied, a.resp, []string{id}, a.id); diff != "" {
@@ -334,7 +375,7 @@ func (r *advRun) checkLists(n int, o advObserver, tr *advTruth) {
 			r.fail(n, "every path returns exactly what the policy permits", "ITI-66 lists to "+o.String()+" a document the policy hides ("+r.denial(o, tr, d)+")", "%s", r.why(o, tr, d))
 		}
 	}
-	for _, d := range r.latestVisible(o, tr) {
+	for _, d := range r.visibleDocs(o, tr) {
 		if !listed[d.Logical] {
 			r.fail(n, "every path returns exactly what the policy permits", "ITI-66 leaves out of its set a document "+o.String()+" may see", "%s", r.why(o, tr, d))
 		}
@@ -352,7 +393,7 @@ func (r *advRun) checkItems(n int, o advObserver, tr *advTruth) {
 	r.checkNoSecret(n, o, tr, "QEDm", resp.Body)
 	got := bundleIDs(resp.Body, "Observation")
 	visible := map[string]*advTrueDoc{}
-	for _, d := range r.latestVisible(o, tr) {
+	for _, d := range r.visibleDocs(o, tr) {
 		if d.Latest.Status == carnet.StatusCurrent || d.Latest.Status == carnet.StatusArchived {
 			visible[d.Logical] = d
 		}
@@ -390,7 +431,7 @@ func (r *advRun) checkRelevant(n int, o advObserver, tr *advTruth) {
 	for _, m := range advFoldedRE.FindAllSubmatch(resp.Body, -1) {
 		ids = append(ids, string(m[1]))
 	}
-	r.compareSet(n, o, tr, "$relevant", ids, r.latestVisible(o, tr))
+	r.compareDocs(n, o, tr, "$relevant", ids, r.visibleDocs(o, tr))
 }
 
 var (
@@ -416,15 +457,15 @@ func (r *advRun) checkText(n int, tr *advTruth, touched []*advTrueDoc) {
 			continue
 		}
 		resp := r.get(*o, "/DocumentReference/$relevant?_count=200&"+insQuery(r.cast.P)+"&q="+r.canaryOf(d.Handle))
-		if !textMatched(resp.Body, d.Latest.ID) {
+		if !textMatched(resp.Body, tr, d) {
 			r.fail(n, "derived data is never destroyed by a reversible change", "a current document is no longer found by its words", "%s, searched by %s", r.why(*o, tr, d), o)
 		}
 	}
 }
 
-// textMatched: the ranked line of id (or the line it is folded under, a
+// textMatched: the ranked line of d (or the line it is folded under, a
 // copy of the same content) carries the full-text reason.
-func textMatched(body []byte, id string) bool {
+func textMatched(body []byte, tr *advTruth, d *advTrueDoc) bool {
 	var b fhir.Bundle
 	if json.Unmarshal(body, &b) != nil {
 		return false
@@ -435,7 +476,11 @@ func textMatched(body []byte, id string) bool {
 			continue
 		}
 		ext, _ := json.Marshal(dr.Extension)
-		if dr.ID == id || bytes.Contains(ext, []byte("DocumentReference/"+id)) {
+		folded := false
+		for _, m := range advRefRE.FindAllSubmatch(ext, -1) {
+			folded = folded || tr.doc(string(m[1])) == d
+		}
+		if tr.doc(dr.ID) == d || folded {
 			return bytes.Contains(ext, []byte(`"code":"text"`))
 		}
 	}

@@ -29,6 +29,9 @@ type advVerdict struct {
 	// Replay: an identical retry by the same filer, answered as the first
 	// time; nothing changes.
 	Replay bool
+	// Conflict: refusing with 409 is right too (a change naming an older
+	// metadata version, see patchVerdict).
+	Conflict bool
 	// Joiners are the RPPS an accepted filing or declaration puts in the
 	// care team.
 	Joiners []string
@@ -108,8 +111,10 @@ func (r *advRun) fileVerdict(m *advMember, docs []*advDocSpec, kind advKind, rep
 					return refuse("a professional files only documents they author (metadata and CDA header)")
 				}
 			case m.software():
+				// "An author with no organisation … files nothing": the
+				// patient, as author of their own document, has none.
 				for _, a := range authors {
-					if isProfessional(a) && !authorOrgMatches(a, m.FINESS) {
+					if !authorOrgMatches(a, m.FINESS) {
 						return refuse("software files only for the authors of its organisations (finess)")
 					}
 				}
@@ -301,10 +306,14 @@ func (r *advRun) patchVerdict(m *advMember, s *advStep, tr *advTruth) advVerdict
 		}
 		return v
 	}
-	if s.Version > 0 && s.Version < len(d.Versions) {
-		return advVerdict{Rule: "a change names the latest metadata version", Status: 409, StatusRule: "a change of an older metadata version is a conflict (409)"}
-	}
-	return allow("the " + string(r.role(m, d, tr)) + " may " + strings.Join(s.Change.ops(), " "))
+	v := allow("the " + string(r.role(m, d, tr)) + " may " + strings.Join(s.Change.ops(), " "))
+	// Named by an older version's id, the change is decided on the latest
+	// version either way; docs/MHD.md refused it as a conflict (409) until
+	// FHIR ids became stable (issue 13), and since applies it to the latest
+	// version (If-Match guards the version the caller saw). Either answer
+	// is right; what an accepted one changed is checked.
+	v.Conflict = s.Version > 0 && s.Version < len(d.Versions)
+	return v
 }
 
 // ---- declarations and consents ----
@@ -331,10 +340,12 @@ func (r *advRun) consentVerdict(m *advMember, c *advConsentSpec, tr *advTruth) a
 			return refuse("a professional declares only their own care relationship")
 		}
 		if slices.Contains(s.Blocked, m.rpps()) {
-			return refuse("a professional the patient blocked may not declare")
+			const rule = "a professional the patient blocked may not declare; they are told there is nothing (404)"
+			return advVerdict{Rule: rule, Status: 404, StatusRule: rule}
 		}
 		if r.withdrawn[m.rpps()] {
-			return refuse("a professional the patient withdrew from the care team needs a new grant from the patient")
+			const rule = "a professional the patient withdrew from the care team needs a new grant from the patient; they are told so (403)"
+			return advVerdict{Rule: rule, Status: 403, StatusRule: rule}
 		}
 		if s.Closed {
 			return refuse("no declaration on a closed record")

@@ -456,7 +456,7 @@ func (r *advRun) checkOutcome(e *advLogEntry, v advVerdict, resp response) {
 	switch {
 	case resp.Status >= 500:
 		r.fail(s.N, "no write fails with a server error", "5xx: "+what, "%s: %d %s", s, resp.Status, clip(resp.Body))
-	case v.Allowed && !e.accepted:
+	case v.Allowed && !e.accepted && !(v.Conflict && resp.Status == 409):
 		r.fail(s.N, v.Rule, "refused, the rules allow: "+what, "%s: %d %s", s, resp.Status, clip(resp.Body))
 	case !v.Allowed && e.accepted:
 		r.fail(s.N, v.Rule, "accepted, the rules refuse: "+what, "%s: %d %s", s, resp.Status, clip(resp.Body))
@@ -706,6 +706,14 @@ func (r *advRun) checkFiling(s *advStep, m *advMember, v advVerdict, docs []*adv
 		r.fail(s.N, "a filing puts in the care team the professional filing, or the authors software files for; never one blocked or withdrawn",
 			"the care team after a filing by "+m.kindName()+" is not what the rules say", "%s: care team %s, want %s", s, r.names(got), r.names(wantTeam))
 	}
+	// Every professional joining by filing is notified to the patient.
+	for _, rpps := range after.careTeam() {
+		if !slices.Contains(before.careTeam(), rpps) {
+			if a, ok := r.authorOf(rpps); ok && !r.toldOf(a, before, after) {
+				r.fail(s.N, "every professional joining the care team by filing is notified to the patient", "a professional joining by a filing of "+m.kindName()+" is not notified", "%s: %s", s, r.names([]string{rpps}))
+			}
+		}
+	}
 	// No filing without its notification (by someone else than the
 	// patient side, of what the patient may see; one hidden from them is
 	// announced when the label is lifted, which the observers check).
@@ -726,6 +734,30 @@ func (r *advRun) checkFiling(s *advStep, m *advMember, v advVerdict, docs []*adv
 		}
 	}
 	return touched
+}
+
+// toldOf: a notification written between before and after names the
+// professional (as who acted, or by name in its text).
+func (r *advRun) toldOf(a carnet.Author, before, after *advTruth) bool {
+	for _, n := range after.Notes {
+		if slices.ContainsFunc(before.Notes, func(x carnet.Notification) bool { return x.ID == n.ID }) {
+			continue
+		}
+		if n.Actor.ID.Value == a.ID.Value || strings.Contains(carnet.FoldName(n.Text), carnet.FoldName(a.Family)) {
+			return true
+		}
+	}
+	return false
+}
+
+// authorOf is the cast's professional with an RPPS.
+func (r *advRun) authorOf(rpps string) (carnet.Author, bool) {
+	for _, p := range advPros {
+		if m := r.cast.get(p); m.rpps() == rpps {
+			return m.Author, true
+		}
+	}
+	return carnet.Author{}, false
 }
 
 // advFilerToken is the filer token docs/ACCESS.md names.
@@ -781,11 +813,13 @@ func (r *advRun) checkPatch(s *advStep, m *advMember, before, after *advTruth, r
 	if a.Latest.Status != wantStatus {
 		r.fail(s.N, "a change sets the status it names", "the status after a change is not the one asked", "%s: %s, want %s", s, a.Latest.Status, wantStatus)
 	}
-	// The answer carries the new version only if the caller may read it
-	// (a document they just deleted: if they could read it before).
-	reads := r.couldSee(advObserver{Who: m, Mode: carnet.ModeNormal}, after, a)
+	// The answer carries the new version only if the caller may read it.
+	// A deleted document is read by no one: its author may be answered
+	// either way.
+	o := advObserver{Who: m, Mode: carnet.ModeNormal}
+	reads, couldRead := r.sees(o, after, a), r.couldSee(o, after, a)
 	isDoc := bytes.Contains(resp.Body, []byte(`"resourceType":"DocumentReference"`))
-	if !reads && isDoc {
+	if !couldRead && isDoc {
 		r.fail(s.N, "the answer to a change carries the new version only if the caller may read it",
 			"a change answered with the document to "+m.kindName()+", who may not read it", "%s: %s", s, clip(resp.Body))
 	}
@@ -858,16 +892,8 @@ func (r *advRun) checkConsent(s *advStep, m *advMember, v advVerdict, before, af
 		r.fail(s.N, "a choice replaces the same choice made before, and nothing else", "the consents after "+string(c.Kind)+" by "+m.kindName()+" are not what was asked",
 			"%s: %v, want %v", s, got, want)
 	}
-	if m.professional() {
-		told := false
-		for _, n := range after.Notes {
-			if !slices.ContainsFunc(before.Notes, func(x carnet.Notification) bool { return x.ID == n.ID }) && n.Actor.ID.Value == m.rpps() {
-				told = true
-			}
-		}
-		if !told {
-			r.fail(s.N, "every declaration is notified to the patient", "a professional's declaration is not notified to the patient", "%s", s)
-		}
+	if m.professional() && !slices.Contains(before.careTeam(), m.rpps()) && !r.toldOf(m.Author, before, after) {
+		r.fail(s.N, "every declaration is notified to the patient", "a professional joining by declaration is not notified to the patient", "%s", s)
 	}
 	return touched
 }
