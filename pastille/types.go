@@ -35,7 +35,7 @@ func (f Finding) Critical() bool {
 type Doc struct {
 	ID            string // DocumentReference id (entryUUID)
 	LogicalID     string
-	UniqueID      string
+	UniqueID      string // folds versions of one document: its filer's uniqueId (filer|uniqueId in RankView)
 	SubmissionSet string
 	Status        carnet.DocumentStatus // current, superseded, archived
 	Type          carnet.Coding         // LOINC (JDV_J07)

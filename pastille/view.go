@@ -188,7 +188,14 @@ func fromView(a carnet.Actor, v carnet.CareView, since time.Time, c *ViewCache) 
 // viewDoc is the ranking's form of a document from its clear fields.
 func viewDoc(cd carnet.CareDoc) Doc {
 	row := cd.Row
-	d := Doc{ID: row.ID, LogicalID: row.LogicalID, UniqueID: row.UniqueID, SubmissionSet: row.SubmissionSet,
+	// A uniqueId folds documents of one filer only: two filers' documents
+	// under one uniqueId are two documents (or one hiding another); the same
+	// document filed by two systems still folds by its content's hash.
+	uid := row.UniqueID
+	if uid != "" && row.Filer != "" {
+		uid = row.Filer + "|" + uid
+	}
+	d := Doc{ID: row.ID, LogicalID: row.LogicalID, UniqueID: uid, SubmissionSet: row.SubmissionSet,
 		Status: row.Status, Created: row.Created, Date: row.Date, Superseded: row.Status == carnet.StatusSuperseded}
 	codings := map[string]*carnet.Coding{carnet.TokType: &d.Type, carnet.TokClass: &d.Class, carnet.TokFormat: &d.Format,
 		carnet.TokFacility: &d.Facility, carnet.TokSetting: &d.Practice}

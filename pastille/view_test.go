@@ -62,3 +62,32 @@ func lineIDs(rs []Ranked) []string {
 	}
 	return out
 }
+
+// A uniqueId folds the documents of one filer: another filer's document
+// under the same uniqueId is a line of its own (else a filer could hide a
+// document under theirs); the same document filed twice still folds by
+// its hash.
+func TestRankViewFoldsUniqueIDsPerFiler(t *testing.T) {
+	now := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
+	doc := func(id, filer, hash string) carnet.CareDoc {
+		return carnet.CareDoc{Filed: now, Row: carnet.DocumentRow{ID: id, LogicalID: id, UniqueID: "1.2.250.1.999.1", Filer: filer, Status: carnet.StatusCurrent,
+			Created: now, Date: now, Tokens: []carnet.Token{{Kind: carnet.TokType, Value: "http://loinc.org|11502-2"}, {Kind: carnet.TokContentHash, Value: hash}}}}
+	}
+	lines := func(docs ...carnet.CareDoc) int {
+		view := carnet.CareView{Patient: "p", Now: now, Docs: docs}
+		cr, err := RankView(func(pick func(carnet.CareView) []string) (carnet.CareView, carnet.CareDetails, error) {
+			pick(view)
+			return view, carnet.CareDetails{Documents: map[string]carnet.Document{}}, nil
+		}, RankOptions{Actor: carnet.Actor{Profession: "G15_10"}, Show: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(cr.Ranked)
+	}
+	if n := lines(doc("a", "system|labo", "h1"), doc("b", "system|autre", "h2")); n != 2 {
+		t.Errorf("two filers' documents under one uniqueId: %d lines, want 2", n)
+	}
+	if n := lines(doc("a", "system|labo", "h1"), doc("b", "system|autre", "h1")); n != 1 {
+		t.Errorf("one document filed by two systems: %d lines, want 1", n)
+	}
+}
