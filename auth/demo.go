@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -288,6 +289,7 @@ const (
 	groupPatients        = "Patients"
 	groupRepresentatives = "Représentant légal d'un mineur"
 	groupAuditors        = "Audit"
+	groupSoftware        = "Logiciels"
 )
 
 // demoUsers builds the demo users from synth's fixed roster and first
@@ -346,12 +348,13 @@ func demoUsers() map[string]demoUser {
 	users[DemoAuditor] = demoUser{kind: carnet.ActorSystem, group: groupAuditors,
 		label:  "Auditrice de démonstration (historiques des accès)",
 		claims: map[string]any{ClaimClientID: "auditeur-demo", ClaimName: "Auditrice de démonstration", ClaimScope: "openid system/AuditEvent.rs"}}
-	users[DemoSystem] = demoUser{kind: carnet.ActorSystem, claims: map[string]any{
-		ClaimClientID: DemoSystem,
-		ClaimName:     "Logiciel de démonstration du cabinet du médecin généraliste",
-		ClaimScope:    "system/*.cruds",
-		ClaimFINESS:   lgcOrg, // files for the authors of that practice only
-	}}
+	users[DemoSystem] = demoUser{kind: carnet.ActorSystem, group: groupSoftware,
+		label: "Logiciel du cabinet du médecin généraliste (dépose les documents de ses auteurs)", claims: map[string]any{
+			ClaimClientID: DemoSystem,
+			ClaimName:     "Logiciel de démonstration du cabinet du médecin généraliste",
+			ClaimScope:    "system/*.cruds",
+			ClaimFINESS:   lgcOrg, // files for the authors of that practice only
+		}}
 	return users
 }
 
@@ -398,6 +401,19 @@ func (m *memResponse) WriteHeader(code int) {
 func (m *memResponse) Write(b []byte) (int, error) {
 	m.wrote = true
 	return m.body.Write(b)
+}
+
+// DemoUser is a demo user as the server's banner and login page show it.
+type DemoUser struct{ Name, Label, Group string }
+
+// DemoUsers are the demo users, by group then name.
+func DemoUsers() []DemoUser {
+	var out []DemoUser
+	for name, u := range demoUsers() {
+		out = append(out, DemoUser{Name: name, Label: u.label, Group: u.group})
+	}
+	slices.SortFunc(out, func(a, b DemoUser) int { return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Name, b.Name)) })
+	return out
 }
 
 // DemoUserNames are the demo users' names, sorted.

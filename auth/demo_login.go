@@ -178,7 +178,7 @@ func (l *demoLogin) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	user := v.Get("user")
 	u, ok := l.d.users[user]
-	if !ok || u.group == "" {
+	if !ok || u.group == "" || u.group == groupSoftware { // software signs in with client credentials, not here
 		l.page(w, http.StatusBadRequest, a, "Choisissez un utilisateur de démonstration.")
 		return
 	}

@@ -176,3 +176,55 @@ func TestIntegrator07ChoicesNameTheProfessional(t *testing.T) {
 		}
 	}
 }
+
+// Item 12: a _page cursor that is garbage or belongs to another search is
+// refused (400), never answered with a silent first page; following the
+// next links still walks the whole result.
+func TestIntegrator12PageCursors(t *testing.T) {
+	rec := newRecord(t, testenv.SQLite)
+	patient := rec.c.as(rec.env.Token(t, "patient0"))
+	next := func(b fhir.Bundle) string {
+		for _, l := range b.Link {
+			if l.Relation == "next" {
+				return l.URL
+			}
+		}
+		return ""
+	}
+	for _, path := range []string{"/DocumentReference?_count=1&" + insQuery(rec.ins)} {
+		first := decode[fhir.Bundle](t, patient.get(path))
+		link := next(first)
+		if link == "" {
+			t.Fatalf("%s: no next link over %d entries", path, len(first.Entry))
+		}
+		u, err := url.Parse(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cursor := u.Query().Get("_page")
+		seen := len(first.Entry)
+		for link != "" {
+			b := decode[fhir.Bundle](t, patient.get(strings.TrimPrefix(link, rec.env.URL)))
+			seen += len(b.Entry)
+			link = next(b)
+		}
+		if first.Total != nil && seen != *first.Total {
+			t.Errorf("%s: the pages served %d of %d", path, seen, *first.Total)
+		}
+		for name, q := range map[string]string{
+			"garbage":          path + "&_page=abcdefghijklmnop",
+			"not base64":       path + "&_page=" + url.QueryEscape("!!"),
+			"another search's": path + "&status=current&_page=" + cursor,
+		} {
+			r := patient.get(q)
+			if r.Status != 400 || !bytes.Contains(r.Body, []byte("_page")) {
+				t.Errorf("%s: a %s cursor: %d %s, want 400", path, name, r.Status, r.Body)
+			}
+		}
+	}
+	for _, path := range []string{"/List?" + insQuery(rec.ins), "/Observation?" + insQuery(rec.ins)} {
+		if r := patient.get(path + "&_page=abcdefghijklmnop"); r.Status != 400 {
+			t.Errorf("%s with a garbage cursor: %d %s, want 400", path, r.Status, r.Body)
+		}
+	}
+}

@@ -132,18 +132,23 @@ func (s *Service) FindItems(ctx context.Context, r carnet.Request, q carnet.Item
 		slices.Reverse(visible[:dated])
 	}
 	// Items are few per patient next to documents; page by offset.
+	tag := searchTag("items", prow.Key, q.Filter)
 	start := 0
 	if q.Page != "" {
-		n, err := strconv.Atoi(q.Page)
+		pos, err := readCursor(tag, q.Page)
+		if err != nil {
+			return carnet.Page[carnet.Item]{}, err
+		}
+		n, err := strconv.Atoi(string(pos))
 		if err != nil || n < 0 {
-			return carnet.Page[carnet.Item]{}, carnet.Invalid(carnet.Issue{Severity: "error", Code: "value", Diagnostics: "the _page cursor is not one this server made", Expression: "_page"})
+			return carnet.Page[carnet.Item]{}, badCursor("the _page cursor is not one this server made")
 		}
 		start = min(n, len(visible))
 	}
 	end := min(start+s.count(q.Count), len(visible))
 	out := carnet.Page[carnet.Item]{Total: len(visible)}
 	if end < len(visible) {
-		out.Next = strconv.Itoa(end)
+		out.Next = makeCursor(tag, []byte(strconv.Itoa(end)))
 	}
 	ids := make([]string, 0, end-start)
 	for _, row := range visible[start:end] {

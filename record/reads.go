@@ -1,11 +1,9 @@
 package record
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -312,7 +310,7 @@ func (s *Service) FindDocuments(ctx context.Context, r carnet.Request, q carnet.
 			warnings = append(warnings, dec.Warnings...)
 		}
 	}
-	page, next, err := s.pageOf(visible, q.Count, q.Page)
+	page, next, err := s.pageOf(visible, q.Count, q.Page, searchTag("DocumentReference", prow.Key, q.Filter))
 	if err != nil {
 		return carnet.Page[carnet.Document]{}, err
 	}
@@ -352,11 +350,11 @@ func (s *Service) count(n int) int {
 // pageOf cuts rows (sorted by date desc, id asc) after the cursor. The
 // cursor names the last row served, so pages stay stable when documents
 // are added meanwhile.
-func (s *Service) pageOf(rows []carnet.DocumentRow, count int, cursor string) ([]carnet.DocumentRow, string, error) {
+func (s *Service) pageOf(rows []carnet.DocumentRow, count int, cursor string, tag []byte) ([]carnet.DocumentRow, string, error) {
 	n := s.count(count)
 	start := 0
 	if cursor != "" {
-		at, id, err := decodeCursor(cursor)
+		at, id, err := decodeCursor(tag, cursor)
 		if err != nil {
 			return nil, "", err
 		}
@@ -372,25 +370,28 @@ func (s *Service) pageOf(rows []carnet.DocumentRow, count int, cursor string) ([
 	next := ""
 	if end < len(rows) && end > start {
 		last := rows[end-1]
-		next = encodeCursor(last.Date, last.ID)
+		next = encodeCursor(tag, last.Date, last.ID)
 	}
 	return rows[start:end], next, nil
 }
 
-func encodeCursor(at time.Time, id string) string {
-	var b bytes.Buffer
-	_ = binary.Write(&b, binary.BigEndian, at.UnixNano())
-	b.WriteString(id)
-	return base64.RawURLEncoding.EncodeToString(b.Bytes())
+// A documents cursor's position is the last row served: its date (Unix
+// nanoseconds, big endian) and id.
+func encodeCursor(tag []byte, at time.Time, id string) string {
+	pos := binary.BigEndian.AppendUint64(nil, uint64(at.UnixNano()))
+	return makeCursor(tag, append(pos, id...))
 }
 
-func decodeCursor(c string) (time.Time, string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(raw) < 8 || len(raw) > 8+64 {
-		return time.Time{}, "", carnet.Invalid(carnet.Issue{Severity: "error", Code: "value", Diagnostics: "the _page cursor is not one this server made", Expression: "_page"})
+func decodeCursor(tag []byte, c string) (time.Time, string, error) {
+	pos, err := readCursor(tag, c)
+	if err != nil {
+		return time.Time{}, "", err
 	}
-	ns := int64(binary.BigEndian.Uint64(raw[:8]))
-	return time.Unix(0, ns).UTC(), string(raw[8:]), nil
+	if len(pos) < 8 || len(pos) > 8+64 {
+		return time.Time{}, "", badCursor("the _page cursor is not one this server made")
+	}
+	ns := int64(binary.BigEndian.Uint64(pos[:8]))
+	return time.Unix(0, ns).UTC(), string(pos[8:]), nil
 }
 
 // ---- submission sets ----
@@ -480,11 +481,18 @@ func (s *Service) FindLists(ctx context.Context, r carnet.Request, q carnet.List
 		}
 	}
 	n := s.count(q.Count)
+	tag := searchTag("List", a.row.Key, q.Filter)
 	start := 0
 	if q.Page != "" {
+		pos, err := readCursor(tag, q.Page)
+		if err != nil {
+			return carnet.Page[carnet.SubmissionSet]{}, err
+		}
+		// After the last set served (gone since: from the start of what
+		// came after it in the order, i.e. the end).
 		start = len(sets)
 		for i, set := range sets {
-			if set.ID == q.Page {
+			if set.ID == string(pos) {
 				start = i + 1
 				break
 			}
@@ -493,7 +501,7 @@ func (s *Service) FindLists(ctx context.Context, r carnet.Request, q carnet.List
 	end := min(start+n, len(sets))
 	out := carnet.Page[carnet.SubmissionSet]{Total: len(sets)}
 	if end < len(sets) && end > start {
-		out.Next = sets[end-1].ID
+		out.Next = makeCursor(tag, []byte(sets[end-1].ID))
 	}
 	out.Items = append(out.Items, sets[start:end]...)
 	return out, a.served(ctx, carnet.ActionSearch, nil)

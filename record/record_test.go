@@ -20,7 +20,7 @@ func TestPagingStable(t *testing.T) {
 	var served []string
 	cursor := ""
 	for pages := 0; pages < 10; pages++ {
-		page, next, err := s.pageOf(rows, 10, cursor)
+		page, next, err := s.pageOf(rows, 10, cursor, searchTag("t", "p", nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +42,11 @@ func TestPagingStable(t *testing.T) {
 			t.Fatalf("page order broken at %d: %s", i, id)
 		}
 	}
-	if _, _, err := s.pageOf(rows, 10, "not a cursor!"); !carnet.IsKind(err, carnet.KindInvalid) {
+	if _, _, err := s.pageOf(rows, 10, "not a cursor!", searchTag("t", "p", nil)); !carnet.IsKind(err, carnet.KindInvalid) {
 		t.Errorf("a forged cursor: %v, want invalid", err)
+	}
+	_, next, _ := s.pageOf(rows, 10, "", searchTag("t", "p", nil))
+	if _, _, err := s.pageOf(rows, 10, next, searchTag("t", "p", carnet.DocumentFilter{LogicalID: "x"})); !carnet.IsKind(err, carnet.KindInvalid) {
+		t.Errorf("another search's cursor: %v, want invalid", err)
 	}
 }

@@ -27,6 +27,9 @@ import (
 // server is registered under at its own demo issuer.
 const demoAudience = "carnet-demo"
 
+// defaultURL is where `carnet serve` answers by default.
+const defaultURL = "http://127.0.0.1:8080"
+
 // demoIssuerPath is where a --demo server mounts its built-in issuer.
 const demoIssuerPath = "/demo-idp"
 
@@ -206,7 +209,7 @@ func startWebhook(ctx context.Context, c serverConfig, svc *record.Service, logg
 func token(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("token", stderr)
 	user := fs.String("user", "", "demo user: "+strings.Join(auth.DemoUserNames(), ", "))
-	base := fs.String("url", "http://127.0.0.1:8080", "URL of the running `carnet serve --demo`")
+	base := fs.String("url", defaultURL, "URL of the running `carnet serve --demo`")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token (at most 24h)")
 	cdsClient := fs.Bool("cds-client", false, "print instead the JWT a CDS Client (the demo software) signs to call the pastille: audience the service's URL, 5 minutes, a fresh jti")
 	if err := fs.parse(args); err != nil {

@@ -40,6 +40,9 @@ func benchPastille(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	if len(scenarios) == 0 {
+		return fmt.Errorf("no scenario (*.json) in %s: run from the repository's root, or give --scenarios DIR (the graded scenarios are pastille/testdata/scenarios)", *dir)
+	}
 	fmt.Fprintf(stdout, "nDCG@10 on %d scenarios graded blind to the ranking (%s)\n\n", len(scenarios), *dir)
 	fmt.Fprintf(stdout, "%-52s %-26s %7s %7s\n", "scenario", "query", "carnet", "chrono")
 	var sc, sb float64

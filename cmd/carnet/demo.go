@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/auth"
 	"github.com/carnet-sante/carnet/record"
 	"github.com/carnet-sante/carnet/synth"
 )
@@ -72,32 +73,34 @@ func loadDemo(ctx context.Context, svc *record.Service, logger *slog.Logger, pat
 	return n, nil
 }
 
-func printDemoHelp(w io.Writer, url string, c serverConfig) {
+func printDemoHelp(w io.Writer, url string) {
 	ds := synth.Generate(demoOptions)
 	flags := ""
-	if c.Data != "./carnet-data" {
-		flags += " --data " + c.Data
-	}
-	if c.BaseURL != "" {
-		flags += " --base-url " + c.BaseURL
-	} else if c.Addr != "127.0.0.1:8080" {
-		flags += " --addr " + c.Addr
+	if url != defaultURL {
+		flags = " --url " + url
 	}
 	fmt.Fprintf(w, `
 Demo mode: synthetic data only (test INS, OID 1.2.250.1.213.1.4.10). Never put real data here.
-A built-in identity provider signs tokens for demo users (demo only; never enabled otherwise):
-  professionals gp, cardio, nurse, dentist, samu, pharma; patients patient0…patient3;
-  parent2 (legal representative of the minor patient2); auditor; software lgc.
-
+A built-in identity provider signs tokens for the demo users (demo only; never enabled otherwise):
+`)
+	group := ""
+	for _, u := range auth.DemoUsers() {
+		if u.Group != group {
+			group = u.Group
+			fmt.Fprintf(w, "  %s\n", group)
+		}
+		fmt.Fprintf(w, "    %-9s %s\n", u.Name, u.Label)
+	}
+	fmt.Fprintf(w, `
 Web spaces (patients, professionals): open %[1]s/ in a browser and choose "Se connecter".
 
-Try:
+Try (from the repository; with the binary, "carnet" for "go run ./cmd/carnet"):
   curl -s %[1]s/metadata
   TOKEN=$(go run ./cmd/carnet token --user gp%[2]s)
 `, url, flags)
-	for _, p := range ds.Patients[:3] {
-		fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/DocumentReference?patient.identifier=%s|%s&status=current'   # %s %s\n",
-			url, p.INS.System, p.INS.Value, firstOf(p.Identity.Given), p.Identity.Family)
+	for i, p := range ds.Patients[:min(len(ds.Patients), 4)] {
+		fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/DocumentReference?patient.identifier=%s|%s&status=current'   # patient%d, %s %s\n",
+			url, p.INS.System, p.INS.Value, i, firstOf(p.Identity.Given), p.Identity.Family)
 	}
 	fmt.Fprintf(w, `
   As a patient:   TOKEN=$(go run ./cmd/carnet token --user patient0%[2]s); curl -s -H "Authorization: Bearer $TOKEN" %[1]s/Communication

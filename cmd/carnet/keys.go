@@ -24,6 +24,10 @@ const keysUsage = `usage:
   carnet keys rotate [--data DIR | --postgres DSN] [--data-keys]                      new key-encryption key; every server sees it without restart`
 
 func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if isHelp(args) {
+		fmt.Fprintln(stdout, keysUsage)
+		return nil
+	}
 	if len(args) == 0 {
 		return errors.New(keysUsage)
 	}

@@ -26,11 +26,12 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if code := exitCode(err); code != 0 {
+		if code == 1 {
 			fmt.Fprintln(os.Stderr, "carnet:", err)
 		}
-		os.Exit(1)
+		os.Exit(code)
 	}
 }
 
@@ -51,10 +52,31 @@ Usage:
 Run "carnet serve -h" for the server's flags and their environment variables.
 `
 
+// exitCode is the process's exit status after run: 0 when done or when
+// help was asked (-h, --help), 2 for a command line naming no command, 1
+// for a failure (printed).
+func exitCode(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	return 1
+}
+
+// errUsage is a command line that names no command: the usage was printed.
+var errUsage = errors.New("usage")
+
+// isHelp says whether args ask for help.
+func isHelp(args []string) bool {
+	return len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help")
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return flag.ErrHelp
+		return errUsage
 	}
 	switch args[0] {
 	case "serve":
@@ -70,11 +92,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "doctor":
 		return doctorCmd(ctx, args[1:], stdout, stderr)
 	case "audit":
+		if isHelp(args[1:]) {
+			fmt.Fprintln(stdout, "usage: carnet audit verify --url URL --token TOKEN [--patient SYSTEM|INS] [--state FILE]  (carnet audit verify -h: the flags)")
+			return nil
+		}
 		if len(args) < 2 || args[1] != "verify" {
 			return fmt.Errorf("usage: carnet audit verify --url URL --token TOKEN [--patient SYSTEM|INS] [--state FILE]")
 		}
 		return auditVerify(ctx, args[2:], stdout, stderr)
 	case "bench":
+		if isHelp(args[1:]) {
+			fmt.Fprintln(stdout, "usage: carnet bench pastille [--scenarios DIR] [--docs N] [--calls N] [--postgres DSN]  (carnet bench pastille -h: the flags)")
+			return nil
+		}
 		if len(args) < 2 || args[1] != "pastille" {
 			return fmt.Errorf("usage: carnet bench pastille [--scenarios DIR] [--docs N] [--calls N] [--postgres DSN]")
 		}

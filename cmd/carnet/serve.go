@@ -121,10 +121,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	if c.Demo {
 		n, err := loadDemo(ctx, app.svc, logger, c.DemoPatients)
-		if err != nil {
+		switch {
+		case carnet.IsKind(err, carnet.KindUnavailable):
+			// Without its keys the demo serves like any deployment: 503
+			// to every data request, until the right keys are given.
+			logger.Error("demo data not loaded: the keys are unavailable; every data request is refused with 503", "err", err)
+		case err != nil:
 			return fmt.Errorf("load demo data: %w", err)
-		}
-		if n > 0 {
+		case n > 0:
 			logger.Info("demo data loaded", "documents", n)
 		}
 	}
@@ -162,7 +166,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	url := scheme + "://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "Carnet listens on %s (FHIR base; CapabilityStatement at %s/metadata)\n", url, url)
 	if c.Demo {
-		printDemoHelp(stdout, url, c)
+		printDemoHelp(stdout, url)
 	}
 	errc := make(chan error, 1)
 	go func() {

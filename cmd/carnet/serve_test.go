@@ -18,6 +18,7 @@ import (
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/auditlog"
 	"github.com/carnet-sante/carnet/auth"
 	"github.com/carnet-sante/carnet/seal"
 	"github.com/carnet-sante/carnet/synth"
@@ -272,16 +273,28 @@ func TestServeRefusesWithoutItsKey(t *testing.T) {
 	}
 
 	idp := newIdP(t)
+	// In both modes: --demo (which loads its data at start) keeps the
+	// promise too (issue 13 item 12).
 	check := func(t *testing.T) {
-		s := startServe(t, append([]string{"--data", data, "--allow-test-ins"}, idp.args(t)...)...)
-		if code, _ := get(t, s.URL+"/metadata"); code != 200 {
-			t.Errorf("/metadata without key: %d, want 200", code)
+		for _, demo := range []bool{false, true} {
+			var s *server
+			var tok string
+			if demo {
+				s = startServe(t, "--demo", "--data", data)
+				tok = demoToken(t, s, "patient0")
+			} else {
+				s = startServe(t, append([]string{"--data", data, "--allow-test-ins"}, idp.args(t)...)...)
+				tok = idp.token(t, "patient0")
+			}
+			if code, _ := get(t, s.URL+"/metadata"); code != 200 {
+				t.Errorf("demo %v: /metadata without key: %d, want 200", demo, code)
+			}
+			code, b := get(t, demoSearch(s.URL), tok)
+			if code != 503 || b["resourceType"] != "OperationOutcome" {
+				t.Errorf("demo %v: ITI-67 without the right key: %d %v, want 503 OperationOutcome", demo, code, b["resourceType"])
+			}
+			s.stop()
 		}
-		code, b := get(t, demoSearch(s.URL), idp.token(t, "patient0"))
-		if code != 503 || b["resourceType"] != "OperationOutcome" {
-			t.Errorf("ITI-67 without the right key: %d %v, want 503 OperationOutcome", code, b["resourceType"])
-		}
-		s.stop()
 	}
 	t.Run("missing", func(t *testing.T) {
 		if err := os.Remove(keyPath); err != nil {
@@ -302,6 +315,23 @@ func TestServeRefusesWithoutItsKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(t)
+	})
+	t.Run("audit log key missing", func(t *testing.T) {
+		if err := os.WriteFile(keyPath, original, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		logKey := filepath.Join(data, auditlog.SigningKeyFile)
+		b, err := os.ReadFile(logKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(logKey); err != nil {
+			t.Fatal(err)
+		}
+		check(t)
+		if err := os.WriteFile(logKey, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	})
 	t.Run("restored", func(t *testing.T) {
 		if err := os.WriteFile(keyPath, original, 0o600); err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -36,13 +37,20 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	base := fs.String("url", "http://127.0.0.1:8080", "Carnet's FHIR base URL")
 	token := fs.String("token", "", "bearer token of the patient (or a legal representative, or an auditor)")
 	patient := fs.String("patient", "", "the record, as SYSTEM|INS (default: the token's own)")
-	statePath := fs.String("state", "carnet-audit-state.json", "file remembering the trusted log key and the last checkpoint")
+	statePath := fs.String("state", "", "file remembering the trusted log key and the last checkpoint (default: one per server in the user's configuration directory, e.g. ~/.config/carnet/)")
 	logKey := fs.String("log-key", "", "the log's verifier key, if known from elsewhere (default: trusted on first use)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *token == "" {
 		return errors.New("--token is required")
+	}
+	if *statePath == "" {
+		p, err := defaultStatePath(*base)
+		if err != nil {
+			return err
+		}
+		*statePath = p
 	}
 	cl := &verifyClient{base: strings.TrimSuffix(*base, "/"), token: *token, http: &http.Client{Timeout: 30 * time.Second}}
 	var st verifyState
@@ -153,6 +161,9 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	st = verifyState{VerifierKey: served, Checkpoint: note}
 	b, _ := json.MarshalIndent(st, "", "  ")
+	if err := os.MkdirAll(filepath.Dir(*statePath), 0o700); err != nil {
+		return err
+	}
 	if err := os.WriteFile(*statePath, b, 0o600); err != nil {
 		return err
 	}
@@ -309,4 +320,25 @@ func decodeHashes(ss []string) ([][]byte, error) {
 		out[i] = b
 	}
 	return out, nil
+}
+
+// defaultStatePath is where the check remembers a server's log: one file
+// per server (scheme, host and port) under the user's configuration
+// directory, never the working directory (a repository checkout).
+func defaultStatePath(base string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("--url %q is not a URL", base)
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no user configuration directory to keep the check's state in (%v): give --state FILE", err)
+	}
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '_'
+	}, strings.ToLower(u.Scheme+"_"+u.Host))
+	return filepath.Join(dir, "carnet", "audit-"+name+".json"), nil
 }
