@@ -294,3 +294,32 @@ func (s *Store) FindSubmissionSets(ctx context.Context, p carnet.PatientKey, f c
 	})
 	return rows, err
 }
+
+// Initialized says whether the database at dsn (its schema, by
+// search_path) already holds Carnet data: its tables and at least one data
+// key (the first start seals the key check). It creates nothing, so that a
+// first start refused (no key to create) leaves the database as it was.
+func Initialized(ctx context.Context, dsn string) (bool, error) {
+	const op = "postgres.Initialized"
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return false, carnet.WrapError(carnet.KindInvalid, op, err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return false, mapError(op, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var tables bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('data_keys') IS NOT NULL`).Scan(&tables); err != nil {
+		return false, mapError(op, err)
+	}
+	if !tables {
+		return false, nil
+	}
+	var keys bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM data_keys)`).Scan(&keys); err != nil {
+		return false, mapError(op, err)
+	}
+	return keys, nil
+}

@@ -38,6 +38,9 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errors.New("--backups is required: where backups are kept (another disk, copied off the host)")
 	}
 	c := serverConfig{Data: *data, Postgres: *pg, KeyFile: *keyFile}
+	if err := fs.postgresKeys(c); err != nil {
+		return err
+	}
 	signer, verifier, err := logKeys(c)
 	if err != nil {
 		return err
@@ -212,6 +215,9 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errors.New("--backup is required")
 	}
 	c := serverConfig{Data: *data, Postgres: *pg, KeyFile: *keyFile}
+	if err := fs.postgresKeys(c); err != nil {
+		return err
+	}
 	v, err := restoreVerifier(c, *logKey)
 	if err != nil {
 		return err

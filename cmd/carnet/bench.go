@@ -70,7 +70,7 @@ func timeCard(ctx context.Context, docs, calls int, dsn string, stdout io.Writer
 	}
 	defer os.RemoveAll(tmp)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, _, err := openStore(ctx, serverConfig{Data: tmp, Postgres: dsn}, logger)
+	store, _, err := openStore(ctx, serverConfig{Data: tmp, Postgres: dsn, InitKey: true}, logger)
 	if err != nil {
 		return err
 	}

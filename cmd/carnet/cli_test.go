@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/carnet-sante/carnet/auth"
+	"github.com/carnet-sante/carnet/postgres/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 // The CLI as a newcomer meets it (issue 13, items 8, 9 and 11).
@@ -117,5 +119,54 @@ func TestBenchWithoutScenariosFails(t *testing.T) {
 	err := run(context.Background(), []string{"bench", "pastille", "--docs", "0"}, &out, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "--scenarios") || strings.Contains(out.String(), "NaN") {
 		t.Errorf("bench outside the repository: %v\n%s", err, out.String())
+	}
+}
+
+// Item 13: PostgreSQL's first start without --init-key says to add it and
+// creates nothing; --postgres never borrows the embedded database's keys.
+func TestPostgresFirstStart(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	keys := t.TempDir()
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--postgres", dsn, "--data", keys, "--demo"}, &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--init-key") {
+		t.Fatalf("first start without --init-key: %v", err)
+	}
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var tables int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()`).Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("a refused first start left %d tables (%v)", tables, err)
+	}
+	if entries, _ := os.ReadDir(keys); len(entries) != 0 {
+		t.Errorf("a refused first start left %v in the key directory", entries)
+	}
+
+	// Without --data, the default directory is the embedded database's.
+	err = run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--postgres", dsn, "--init-key", "--demo"}, &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--data") {
+		t.Errorf("--postgres without --data: %v", err)
+	}
+	// A directory holding an embedded database is not PostgreSQL's.
+	sqliteDir := t.TempDir()
+	startServe(t, "--demo", "--data", sqliteDir).stop()
+	err = run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--postgres", dsn, "--init-key", "--data", sqliteDir, "--demo"}, &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "carnet.db") {
+		t.Errorf("--postgres with the embedded database's directory: %v", err)
+	}
+
+	// As the README says: the first start with --init-key, then without.
+	s := startServe(t, "--postgres", dsn, "--init-key", "--data", keys, "--demo", "--demo-patients", "4")
+	tok := demoToken(t, s, "patient0")
+	if code, _ := get(t, demoSearch(s.URL), tok); code != 200 {
+		t.Errorf("first start with --init-key: %d", code)
+	}
+	s.stop()
+	s = startServe(t, "--postgres", dsn, "--data", keys, "--demo", "--demo-patients", "4")
+	if code, _ := get(t, demoSearch(s.URL), demoToken(t, s, "patient0")); code != 200 {
+		t.Errorf("next start: %d", code)
 	}
 }

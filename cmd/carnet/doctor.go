@@ -55,6 +55,9 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	c := serverConfig{Data: *data, Postgres: *pg, KeyFile: *keyFile}
+	if err := fs.postgresKeys(c); err != nil {
+		return err
+	}
 	d := &doctor{out: stdout}
 
 	d.check("demo mode", !*demo, "off", "demo mode is ON (synthetic data, built-in identity provider): never with real data; remove --demo / CARNET_DEMO")

@@ -33,6 +33,9 @@ func fsck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	c := serverConfig{Data: *data, Postgres: *pg, KeyFile: *keyFile}
+	if err := fs.postgresKeys(c); err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if c.Postgres == "" {
 		// fsck checks a database; it never creates one.

@@ -209,6 +209,9 @@ func keysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	c := serverConfig{Data: *data, Postgres: *pg, KeyFile: *keyFile}
+	if err := fs.postgresKeys(c); err != nil {
+		return err
+	}
 	if c.Postgres == "" && !fileExists(filepath.Join(c.Data, "carnet.db")) {
 		return fmt.Errorf("no database at %s", filepath.Join(c.Data, "carnet.db"))
 	}

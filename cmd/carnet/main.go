@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	_ "time/tzdata" // notifications are dated in Europe/Paris, whatever the host has
@@ -159,4 +160,30 @@ func (fs *flagSet) parse(args []string) error {
 		}
 	}
 	return fs.Parse(args)
+}
+
+// given says whether a flag was set, on the command line or by its
+// environment variable.
+func (fs *flagSet) given(name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// postgresKeys refuses a PostgreSQL deployment whose keys would be looked
+// for in a directory nobody chose: the default ./carnet-data is the
+// embedded database's, and its key file is not this database's. With
+// --postgres, --data (or --key-file, or CARNET_KEK) says where they live,
+// and never beside an embedded database.
+func (fs *flagSet) postgresKeys(c serverConfig) error {
+	if c.Postgres == "" || os.Getenv("CARNET_KEK") != "" {
+		return nil
+	}
+	if !fs.given("data") && !fs.given("key-file") {
+		return fmt.Errorf("with --postgres, say where this database's keys live: --data DIR (its key file and audit-log keys; not %s, the embedded database's default)", c.Data)
+	}
+	if fileExists(filepath.Join(keyDir(c), "carnet.db")) {
+		return fmt.Errorf("%s holds an embedded SQLite database (carnet.db): its keys are not this PostgreSQL database's; give PostgreSQL a directory of its own with --data", keyDir(c))
+	}
+	return nil
 }

@@ -95,6 +95,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if c.ClientMap, err = x.clientMap(); err != nil {
 		return err
 	}
+	if err := fs.postgresKeys(c); err != nil {
+		return err
+	}
 
 	logOut := stderr
 	if c.LogFile != "" {
@@ -296,11 +299,23 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 // keys with it.
 func openStore(ctx context.Context, c serverConfig, logger *slog.Logger) (store carnet.Store, newDatabase bool, err error) {
 	if c.Postgres != "" {
+		// Decided before anything is created: a first start that cannot
+		// make its key leaves the database untouched.
+		initialized, err := postgres.Initialized(ctx, c.Postgres)
+		if err != nil {
+			return nil, false, fmt.Errorf("open PostgreSQL: %w", err)
+		}
+		switch {
+		case !initialized && !c.InitKey && os.Getenv("CARNET_KEK") == "":
+			return nil, false, fmt.Errorf("this PostgreSQL database holds no Carnet data yet: on its first start add --init-key, which creates its key file (%s) to keep safe with the backups; nothing was created", keyFilePath(c))
+		case initialized && c.InitKey:
+			logger.Info("--init-key ignored: the database is already initialised (its key file is never created anew)")
+		}
 		s, err := postgres.Open(ctx, c.Postgres)
 		if err != nil {
 			return nil, false, fmt.Errorf("open PostgreSQL: %w", err)
 		}
-		return s, c.InitKey, nil
+		return s, !initialized && c.InitKey, nil
 	}
 	path := filepath.Join(c.Data, "carnet.db")
 	_, statErr := os.Stat(path)
@@ -315,6 +330,14 @@ func openStore(ctx context.Context, c serverConfig, logger *slog.Logger) (store 
 	return s, errors.Is(statErr, os.ErrNotExist), nil
 }
 
+// keyFilePath is the key-encryption key file: --key-file, else DATA/carnet.keys.
+func keyFilePath(c serverConfig) string {
+	if c.KeyFile != "" {
+		return c.KeyFile
+	}
+	return filepath.Join(c.Data, seal.KeyFileName)
+}
+
 // openSealer loads the key-encryption key. Without it the server still
 // starts, but refuses every data request with 503: it never serves garbage
 // and never writes data it could not read back.
@@ -324,10 +347,7 @@ func openSealer(ctx context.Context, c serverConfig, store carnet.Store, newData
 	if env := os.Getenv("CARNET_KEK"); env != "" {
 		kr, err = seal.KeyringFromEnv(env)
 	} else {
-		path := c.KeyFile
-		if path == "" {
-			path = filepath.Join(c.Data, seal.KeyFileName)
-		}
+		path := keyFilePath(c)
 		kr, err = seal.LoadOrCreateKeyFile(path, newDatabase)
 		if err == nil && newDatabase {
 			logger.Info("key-encryption key ready", "file", path, "kek", kr.CurrentKEK())
