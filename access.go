@@ -3,6 +3,8 @@ package carnet
 import (
 	"context"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ActorKind says who is calling.
@@ -96,6 +98,8 @@ type Filing struct {
 	Authors       []Author
 	HeaderAuthors []Author
 	Class         Coding
+	// Labels are the document's confidentiality codes as filed.
+	Labels []string
 }
 
 // Decision is the policy's answer. Reasons are for the audit trail only,
@@ -179,4 +183,24 @@ type Request struct {
 	Mode      Mode
 	Reason    string
 	RequestID string
+}
+
+// MaxReasonChars bounds a stated access reason (bris de glace).
+const MaxReasonChars = 500
+
+// ValidReason accepts a stated access reason that can be shown as one line
+// of text: valid UTF-8, at most MaxReasonChars characters, no control or
+// format characters (no line break, no bidirectional override, no
+// zero-width character). A reason is written into notifications and the
+// access history; it is escaped wherever it is shown, and read as typed.
+func ValidReason(s string) bool {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxReasonChars {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' {
+			return false
+		}
+	}
+	return true
 }

@@ -100,6 +100,11 @@ type Consent struct {
 	// filing a professional's document).
 	Recorder      ActorKind `json:"recorder"`
 	RecorderLegal bool      `json:"recorderLegal,omitempty"`
+	// ByFiling: a care-team entry made by filing the professional's
+	// documents. The patient side is shown it only while one of the
+	// professional's documents is visible to them: joining by a filing
+	// hidden from them would otherwise tell what the document's label hides.
+	ByFiling bool `json:"byFiling,omitempty"`
 }
 
 // Check returns the issues of a consent as submitted (path is the FHIRPath

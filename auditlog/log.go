@@ -140,6 +140,9 @@ func (l *Log) InclusionProof(ctx context.Context, index, size uint64) ([][]byte,
 	if index >= size {
 		return nil, carnet.Errorf(carnet.KindInvalid, "leaf index %d not below tree size %d", index, size)
 	}
+	if err := l.within(ctx, size); err != nil {
+		return nil, err
+	}
 	nodes, err := proof.Inclusion(index, size)
 	if err != nil {
 		return nil, carnet.WrapError(carnet.KindInvalid, "auditlog.InclusionProof", err)
@@ -153,11 +156,27 @@ func (l *Log) ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, 
 	if from > to {
 		return nil, carnet.Errorf(carnet.KindInvalid, "tree size %d above %d", from, to)
 	}
+	if err := l.within(ctx, to); err != nil {
+		return nil, err
+	}
 	nodes, err := proof.Consistency(from, to)
 	if err != nil {
 		return nil, carnet.WrapError(carnet.KindInvalid, "auditlog.ConsistencyProof", err)
 	}
 	return l.rehash(ctx, nodes, to)
+}
+
+// within refuses a tree size beyond the log's: a caller's mistake (400),
+// not the server's.
+func (l *Log) within(ctx context.Context, size uint64) error {
+	n, err := l.Size(ctx)
+	if err != nil {
+		return err
+	}
+	if size > n {
+		return carnet.Errorf(carnet.KindInvalid, "tree size %d above the log's size %d", size, n)
+	}
+	return nil
 }
 
 // hashes reads the leaf hashes of the tree of the given size.

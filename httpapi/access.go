@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/auth"
@@ -19,7 +17,6 @@ import (
 const (
 	HeaderPurposeOfUse = "X-Purpose-Of-Use"
 	HeaderAccessReason = "X-Access-Reason"
-	maxReasonChars     = 500
 )
 
 // accessMode reads the access mode a request asks for.
@@ -36,8 +33,8 @@ func accessMode(r *http.Request) (carnet.Mode, string, error) {
 	}
 	raw := r.Header.Get(HeaderAccessReason)
 	reason, err := url.PathUnescape(raw)
-	if err != nil || !validReason(reason) {
-		return "", "", refuse(carnet.KindInvalid, "value", fmt.Sprintf("%s must be percent-encoded UTF-8 text of at most %d characters, without control characters (line breaks included)", HeaderAccessReason, maxReasonChars))
+	if err != nil || !carnet.ValidReason(reason) {
+		return "", "", refuse(carnet.KindInvalid, "value", fmt.Sprintf("%s must be percent-encoded UTF-8 text of at most %d characters, without control characters (line breaks included)", HeaderAccessReason, carnet.MaxReasonChars))
 	}
 	reason = strings.TrimSpace(reason)
 	if mode == carnet.ModeBreakGlass && reason == "" {
@@ -45,22 +42,6 @@ func accessMode(r *http.Request) (carnet.Mode, string, error) {
 		return "", "", refuse(carnet.KindInvalid, "required", "bris de glace needs a reason: give it in "+HeaderAccessReason+" (percent-encoded)")
 	}
 	return mode, reason, nil
-}
-
-// validReason accepts a stated reason that can be shown as one line of
-// text: valid UTF-8, bounded, no control or format characters (a reason is
-// written into notifications and the access history; it is escaped
-// wherever it is shown, and never breaks a line).
-func validReason(s string) bool {
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxReasonChars {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' {
-			return false
-		}
-	}
-	return true
 }
 
 // allow checks the caller's SMART scopes for one action on one resource

@@ -251,14 +251,45 @@ func (s *Server) cdsFeedback(w http.ResponseWriter, r *http.Request) {
 		s.cdsError(w, r, http.StatusBadRequest, "structure", "feedback takes {\"feedback\": [{\"card\", \"outcome\", \"outcomeTimestamp\"}]}")
 		return
 	}
+	// Cards are ids this service made (UUIDs), times are RFC 3339: what is
+	// logged is bounded by what is accepted, and a client cannot flood the
+	// technical log.
+	const maxFeedback = 20
+	if len(fb.Feedback) > maxFeedback {
+		s.cdsError(w, r, http.StatusBadRequest, "value", fmt.Sprintf("at most %d feedback entries per request", maxFeedback))
+		return
+	}
 	for _, f := range fb.Feedback {
-		if f.Card == "" || (f.Outcome != "accepted" && f.Outcome != "overridden") || f.OutcomeTimestamp == "" {
-			s.cdsError(w, r, http.StatusBadRequest, "value", "each feedback names its card, an outcome (accepted or overridden) and its outcomeTimestamp")
+		_, tsErr := time.Parse(time.RFC3339Nano, f.OutcomeTimestamp)
+		if !validCardID(f.Card) || (f.Outcome != "accepted" && f.Outcome != "overridden") || tsErr != nil {
+			s.cdsError(w, r, http.StatusBadRequest, "value", "each feedback names its card (the uuid this service gave it), an outcome (accepted or overridden) and its outcomeTimestamp (RFC 3339)")
 			return
 		}
 	}
+	accepted := 0
 	for _, f := range fb.Feedback {
-		s.log.Info("pastille feedback", "card", f.Card, "outcome", f.Outcome, "at", f.OutcomeTimestamp)
+		if f.Outcome == "accepted" {
+			accepted++
+		}
 	}
+	s.log.Info("pastille feedback", "entries", len(fb.Feedback), "accepted", accepted)
 	w.WriteHeader(http.StatusOK)
+}
+
+// validCardID accepts a card id as this service makes them: a UUID.
+func validCardID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if r != '-' {
+				return false
+			}
+		case !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F'):
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/carnet-sante/carnet"
 )
@@ -85,6 +86,9 @@ const (
 	ReasonAuthorOutsideOrg     = "author-outside-organisation"
 	ReasonPatientDocumentOnly  = "patient-document-only"
 	ReasonPatientClass         = "patient-class-reserved"
+	ReasonFilerIdentity        = "filer-identity"
+	ReasonCoAuthor             = "co-author"
+	ReasonPatientLabel         = "patient-side-label"
 	ReasonUnmaskPatientOnly    = "unmask-patient-only"
 	ReasonChangeNotAllowed     = "change-not-allowed"
 	ReasonSystemNotFiler       = "system-not-for-document"
@@ -361,7 +365,7 @@ func patient(d *decision, in Input, closed bool) carnet.Decision {
 			return d.deny(ReasonRecordClosed, "nothing new is filed")
 		}
 		if f := req.Filing; f != nil {
-			if code, why := patientFiling(f); code != "" {
+			if code, why := patientFiling(req.Actor, f); code != "" {
 				return d.deny(code, why)
 			}
 		}
@@ -537,7 +541,60 @@ func professionalFiling(a carnet.Actor, f *carnet.Filing) (string, string) {
 	if f.HeaderAuthors != nil && !namesProfessional(f.HeaderAuthors, a.ID.Value) {
 		return ReasonFilerNotAuthor, "the document's header does not name the filer as an author"
 	}
+	for _, au := range slices.Concat(f.Authors, f.HeaderAuthors) {
+		switch {
+		case !isProfessional(au):
+			// an organisation, a device: the filer's structure, shown as such
+		case au.ID.Value != a.ID.Value:
+			// Another professional would be shown as an author, and join
+			// the care team, on the filer's word alone.
+			return ReasonCoAuthor, "a professional files the documents they author alone; co-authored documents are filed by their organisation's software"
+		case !agreesWithToken(a, au):
+			return ReasonFilerIdentity, "the author with the filer's RPPS names another person or profession than the filer's token"
+		}
+	}
 	return "", ""
+}
+
+// agreesWithToken says whether what an author entry states of the filer
+// (name, profession, specialty) agrees with the filer's token: readers and
+// the patient are shown the author entry, so it must be the filer's.
+func agreesWithToken(a carnet.Actor, au carnet.Author) bool {
+	if a.Profession != "" && au.Profession.Code != "" && au.Profession.Code != a.Profession {
+		return false
+	}
+	if a.Specialty != "" && au.Specialty.Code != "" && lastPart(au.Specialty.Code) != lastPart(a.Specialty) {
+		return false
+	}
+	if strings.TrimSpace(a.Name) == "" {
+		return true
+	}
+	token := strings.Fields(carnet.FoldName(nameWords(a.Name)))
+	for _, w := range strings.Fields(carnet.FoldName(nameWords(strings.Join(append(slices.Clone(au.Given), au.Family), " ")))) {
+		if !slices.Contains(token, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// nameWords keeps a name's letters, one space between words: "LE FÈVRE-
+// Dupont" and "Le Fèvre Dupont" are the same words.
+func nameWords(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) {
+			return r
+		}
+		return ' '
+	}, s)
+}
+
+// lastPart is a specialty's code without its profession: "G15_10/SM54" is SM54.
+func lastPart(code string) string {
+	if i := strings.LastIndexByte(code, '/'); i >= 0 {
+		return code[i+1:]
+	}
+	return code
 }
 
 // systemFiling: software files for the authors of its organisations: every
@@ -568,14 +625,23 @@ func systemFiling(a carnet.Actor, f *carnet.Filing) (string, string) {
 	return "", ""
 }
 
-// patientFiling: the patient side files the patient's own documents.
-func patientFiling(f *carnet.Filing) (string, string) {
+// patientFiling: the patient side files the patient's own documents, with
+// the labels it may set (docs/ACCESS.md, "Who may change what").
+func patientFiling(a carnet.Actor, f *carnet.Filing) (string, string) {
 	if !carnet.IsPatientClass(f.Class) {
 		return ReasonPatientDocumentOnly, "a patient files documents of class 90 (document du patient)"
 	}
 	for _, au := range slices.Concat(f.Authors, f.HeaderAuthors) {
-		if isProfessional(au) || carnet.OrgKey(au.OrgID) != "" {
-			return ReasonPatientDocumentOnly, "a patient's document names no professional or organisation as author"
+		if isProfessional(au) || carnet.OrgKey(au.OrgID) != "" || au.Profession.Code != "" || au.Specialty.Code != "" || au.Role.Code != "" {
+			return ReasonPatientDocumentOnly, "a patient's document names no professional, profession or organisation as author"
+		}
+	}
+	for _, l := range f.Labels {
+		switch {
+		case l == carnet.LabelInvisiblePatient:
+			return ReasonPatientLabel, "only professionals hide a document from the patient"
+		case l == carnet.LabelInvisibleLegalRep && a.LegalRepresentative:
+			return ReasonPatientLabel, "only the patient hides a document from their legal representatives"
 		}
 	}
 	return "", ""

@@ -157,6 +157,16 @@ func parseFiling(s string) *carnet.Filing {
 		switch w {
 		case "self":
 			return []carnet.Author{{ID: rpps(proID), OrgID: org(orgF1)}}
+		case "selfandother":
+			return []carnet.Author{{ID: rpps(proID), OrgID: org(orgF1)}, {ID: rpps(otherPro), OrgID: org(orgF1)}}
+		case "selfandorg":
+			return []carnet.Author{{ID: rpps(proID), OrgID: org(orgF1)}, {Org: "Structure", OrgID: org(orgF1)}}
+		case "selfforged":
+			// the filer's RPPS under another profession than the token's
+			return []carnet.Author{{ID: rpps(proID), OrgID: org(orgF1), Profession: carnet.Coding{Code: "G15_40"}}}
+		case "proname":
+			// a médecin named, without an RPPS
+			return []carnet.Author{{Family: "LEFEVRE", Given: []string{"Hélène"}, Profession: carnet.Coding{Code: "G15_10"}}}
 		case "other":
 			return []carnet.Author{{ID: rpps(otherPro), OrgID: org(orgF1)}}
 		case "orgother":
@@ -181,6 +191,8 @@ func parseFiling(s string) *carnet.Filing {
 			f.HeaderAuthors = who(v)
 		case "class":
 			f.Class.Code = v
+		case "label":
+			f.Labels = append(f.Labels, v)
 		}
 	}
 	return f

@@ -3,6 +3,7 @@ package record
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	carnet "github.com/carnet-sante/carnet"
@@ -24,6 +25,10 @@ type access struct {
 
 // access opens the record's consents and finds how the actor relates to it.
 func (s *Service) access(ctx context.Context, r carnet.Request, row *carnet.PatientRow) (*access, error) {
+	if r.Reason != "" && !carnet.ValidReason(r.Reason) {
+		// Whatever the transport: a reason is shown to the patient as typed.
+		return nil, carnet.Invalid(carnet.Issue{Severity: "error", Code: "value", Diagnostics: fmt.Sprintf("the access reason must be one line of text of at most %d characters, without control or format characters", carnet.MaxReasonChars)})
+	}
 	a := &access{s: s, r: r, row: row}
 	if row.Sealed != nil {
 		p, err := s.openPatient(ctx, *row)
@@ -276,7 +281,43 @@ func (s *Service) Consents(ctx context.Context, r carnet.Request, id carnet.Iden
 	if err := a.patientSide(ctx, carnet.ActionConsent); err != nil {
 		return carnet.Patient{}, nil, err
 	}
-	return a.patient, a.patient.Consents, a.s.audit(ctx, r, carnet.ActionRead, a.row.Key, nil)
+	consents, err := s.shownConsents(ctx, a)
+	if err != nil {
+		return carnet.Patient{}, nil, err
+	}
+	return a.patient, consents, a.s.audit(ctx, r, carnet.ActionRead, a.row.Key, nil)
+}
+
+// shownConsents are the record's consents as the patient side is shown
+// them: a professional who joined the care team by filing is shown while
+// one of their documents is visible to the reader (a join by a filing
+// hidden from them would tell what the label hides).
+func (s *Service) shownConsents(ctx context.Context, a *access) ([]carnet.Consent, error) {
+	if !slices.ContainsFunc(a.patient.Consents, func(c carnet.Consent) bool { return c.ByFiling }) {
+		return a.patient.Consents, nil
+	}
+	rows, err := s.Store.FindDocuments(ctx, a.row.Key, carnet.DocumentFilter{WithoutSealed: true})
+	if err != nil {
+		return nil, err
+	}
+	authors := map[string]bool{}
+	for _, row := range rows {
+		if !a.couldRead(row) {
+			continue
+		}
+		for _, t := range row.Tokens {
+			if t.Kind == carnet.TokAuthor {
+				authors[t.Value] = true
+			}
+		}
+	}
+	var out []carnet.Consent
+	for _, c := range a.patient.Consents {
+		if !c.ByFiling || authors[c.Professional.Value] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // AddConsent records a consent: the patient's (or a legal
@@ -326,7 +367,7 @@ func (s *Service) AddConsent(ctx context.Context, r carnet.Request, id carnet.Id
 		// The patient is told of every professional who declares
 		// themselves in their care team.
 		row, err := s.sealNotification(ctx, careTeamNotification(a.row.Key, carnet.Author{ID: r.Actor.ID, Family: c.ProfessionalName,
-			Profession: carnet.Coding{Code: r.Actor.Profession}}, r.Actor, true, c.Date))
+			Profession: carnet.Coding{Code: r.Actor.Profession}}, r.Actor, nil, c.Date))
 		if err != nil {
 			return carnet.Consent{}, err
 		}

@@ -258,6 +258,9 @@ func (f *filing) decide(ctx context.Context) error {
 	var reasons []string
 	for i, sd := range f.sub.Documents {
 		fl := &carnet.Filing{Authors: sd.Meta.Authors, HeaderAuthors: f.extracted[i].Derived.Authors, Class: sd.Meta.Class}
+		for _, c := range sd.Meta.Confidentiality {
+			fl.Labels = append(fl.Labels, c.Code)
+		}
 		req := f.a.request(carnet.ActionCreate, nil)
 		req.Filing = fl
 		if dec := f.s.Policy.Decide(req); !dec.Permit {
@@ -274,7 +277,14 @@ func (f *filing) decide(ctx context.Context) error {
 	f.replaced = map[string]replacement{}
 	for _, sd := range f.sub.Documents {
 		for _, rel := range sd.Meta.RelatesTo {
-			if rel.Code != "replaces" || f.newRecord {
+			if f.newRecord {
+				// A new record holds nothing to relate to.
+				return f.s.recordDenial(ctx, relationAbsent(rel, sd.Path))
+			}
+			if rel.Code != "replaces" {
+				if err := f.s.relatedTo(ctx, f.a, rel, sd.Path); err != nil {
+					return f.s.recordDenial(ctx, err)
+				}
 				continue
 			}
 			rep, err := f.s.replacementOf(ctx, f.s.Store, f.a, rel.Target, sd.Path)
@@ -285,6 +295,43 @@ func (f *filing) decide(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// relationAbsent is the answer for a relation to a document the caller
+// cannot relate to: the same words whether it is absent, in another
+// record or hidden.
+func relationAbsent(rel carnet.Relation, path string) error {
+	what := "related"
+	if rel.Code == "replaces" {
+		what = "replaced"
+	}
+	return carnet.Invalid(carnet.Issue{Severity: "error", Code: "not-found", Diagnostics: fmt.Sprintf("the %s document %s is not in this patient's record", what, rel.Target), Expression: path + ".relatesTo"})
+}
+
+// relatedTo checks an addendum, transformation or signature: its target
+// is a document of this record that the caller may read or change
+// (software relates to what it may change; it reads nothing).
+func (s *Service) relatedTo(ctx context.Context, a *access, rel carnet.Relation, path string) error {
+	old, err := s.Store.Document(ctx, a.row.Key, rel.Target)
+	if carnet.IsKind(err, carnet.KindNotFound) {
+		return relationAbsent(rel, path)
+	}
+	if err != nil {
+		return err
+	}
+	latest, err := s.latestOf(ctx, s.Store, old)
+	if err != nil {
+		return err
+	}
+	if a.permits(carnet.ActionRead, &latest) {
+		return nil
+	}
+	req := a.request(carnet.ActionUpdate, &latest)
+	req.Change = &carnet.Change{Replace: true}
+	if s.Policy.Decide(req).Permit {
+		return nil
+	}
+	return a.refusal(carnet.ActionCreate, &latest, "relatesTo "+rel.Code+": neither readable nor changeable by the filer", relationAbsent(rel, path))
 }
 
 // filingRefusal tells a caller which documents they may file.
@@ -334,7 +381,7 @@ func careTeamJoining(actor carnet.Actor, docs []carnet.SubmittedDocument) []carn
 // not in the record, whatever its status: a replacement says nothing of
 // hidden documents.
 func (s *Service) replacementOf(ctx context.Context, r carnet.Reader, a *access, target, path string) (replacement, error) {
-	absent := carnet.Invalid(carnet.Issue{Severity: "error", Code: "not-found", Diagnostics: fmt.Sprintf("the replaced document %s is not in this patient's record", target), Expression: path + ".relatesTo"})
+	absent := relationAbsent(carnet.Relation{Code: "replaces", Target: target}, path)
 	old, err := r.Document(ctx, a.row.Key, target)
 	if carnet.IsKind(err, carnet.KindNotFound) {
 		return replacement{}, absent
@@ -451,7 +498,15 @@ func (f *filing) seal(ctx context.Context) (*sealed, error) {
 		out.newDocs = &row
 	}
 	for _, au := range f.joining {
-		row, err := s.sealNotification(ctx, careTeamNotification(p, au, f.r.Actor, false, f.now))
+		// The notice names the documents the professional joined by: it is
+		// shown to whom may see one of them, like the documents.
+		var docs []string
+		for _, d := range out.docs {
+			if f.r.Actor.Kind == carnet.ActorProfessional || slices.ContainsFunc(d.Meta.Authors, func(x carnet.Author) bool { return x.ID.Value == au.ID.Value }) {
+				docs = append(docs, d.LogicalID)
+			}
+		}
+		row, err := s.sealNotification(ctx, careTeamNotification(p, au, f.r.Actor, docs, f.now))
 		if err != nil {
 			return nil, err
 		}
@@ -495,7 +550,7 @@ func (f *filing) addCareTeam(pt *carnet.Patient) []string {
 			continue
 		}
 		pt.Consents = append(pt.Consents, carnet.Consent{ID: carnet.NewID(), Kind: carnet.ConsentCareTeam, Permit: true, Professional: au.ID,
-			ProfessionalName: au.DisplayName(), ProfessionalRole: professionalRole(au), Date: f.now, Recorder: f.r.Actor.Kind})
+			ProfessionalName: au.DisplayName(), ProfessionalRole: professionalRole(au), Date: f.now, Recorder: f.r.Actor.Kind, ByFiling: true})
 		joined = append(joined, id)
 	}
 	return joined

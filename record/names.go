@@ -30,17 +30,33 @@ func (s *Service) professionName(code string) string {
 // from the history of who accessed it, from the authors of its documents.
 // A patient blocking or designating someone by number is then shown who
 // that is. Nothing is returned for a professional the record has never
-// met: the patient's own words stay.
+// met, or met only where the reader may not look (a care team joined by a
+// hidden filing, a hidden document, an access shown to no one on the
+// patient side): the patient's own words stay, and the answer is no
+// oracle.
 func (s *Service) knownProfessional(ctx context.Context, a *access, rpps carnet.Identifier) (name, role string) {
-	for _, c := range a.patient.Consents {
+	consents, err := s.shownConsents(ctx, a)
+	if err != nil {
+		return "", ""
+	}
+	for _, c := range consents {
 		if c.Professional.Value == rpps.Value && c.ProfessionalName != "" {
 			return c.ProfessionalName, c.ProfessionalRole
 		}
 	}
 	if tok, err := carnet.AuditActorToken(ctx, s.Sealer, a.row.Key, carnet.Identifier{System: rpps.System, Value: rpps.Value}); err == nil {
-		if rows, err := s.Store.FindAudit(ctx, a.row.Key, carnet.AuditFilter{Actors: []string{tok}, Limit: 1}); err == nil && len(rows) == 1 && rows[0].Sealed != nil {
-			if ev, err := carnet.OpenAuditEvent(ctx, s.Sealer, rows[0]); err == nil && strings.TrimSpace(ev.Actor.Name) != "" {
-				return strings.TrimSpace(ev.Actor.Name), s.professionName(ev.Actor.Profession)
+		if rows, err := s.Store.FindAudit(ctx, a.row.Key, carnet.AuditFilter{Actors: []string{tok}, Limit: 20}); err == nil && len(rows) > 0 {
+			latest, err := s.latestRows(ctx, a.row.Key)
+			if err != nil {
+				return "", ""
+			}
+			for _, row := range rows {
+				if row.Sealed == nil {
+					continue
+				}
+				if ev, err := carnet.OpenAuditEvent(ctx, s.Sealer, row); err == nil && strings.TrimSpace(ev.Actor.Name) != "" && shownInHistory(&ev, latest, a) {
+					return strings.TrimSpace(ev.Actor.Name), s.professionName(ev.Actor.Profession)
+				}
 			}
 		}
 	}
@@ -49,6 +65,9 @@ func (s *Service) knownProfessional(ctx context.Context, a *access, rpps carnet.
 		return "", ""
 	}
 	for _, row := range rows {
+		if !a.couldRead(row) {
+			continue
+		}
 		d, err := s.openDocument(ctx, row)
 		if err != nil {
 			continue

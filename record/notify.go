@@ -65,8 +65,10 @@ func newDocumentsNotification(p carnet.PatientKey, docs []carnet.Document, actor
 }
 
 // careTeamNotification tells the patient that a professional joined their
-// care team, by filing a document or by declaring the relationship.
-func careTeamNotification(p carnet.PatientKey, who carnet.Author, actor carnet.Actor, declared bool, now time.Time) carnet.Notification {
+// care team, by filing documents (docs: shown only to whom may see one of
+// them) or by declaring the relationship (docs nil).
+func careTeamNotification(p carnet.PatientKey, who carnet.Author, actor carnet.Actor, docs []string, now time.Time) carnet.Notification {
+	declared := docs == nil
 	name := strings.TrimSpace(who.DisplayName())
 	if name == "" {
 		name = "Un professionnel de santé"
@@ -78,7 +80,7 @@ func careTeamNotification(p carnet.PatientKey, who carnet.Author, actor carnet.A
 	if declared {
 		how = "en déclarant vous prendre en charge"
 	}
-	return carnet.Notification{ID: carnet.NewID(), Patient: p, Kind: carnet.NotifyCareTeam, Time: now, Actor: publicActor(actor),
+	return carnet.Notification{ID: carnet.NewID(), Patient: p, Kind: carnet.NotifyCareTeam, Time: now, Actor: publicActor(actor), Documents: docs,
 		Text: name + " a rejoint votre équipe de soins " + how + ", le " + frenchTime(now) +
 			". Vous pouvez le retirer ou le bloquer dans vos paramètres de confidentialité."}
 }
@@ -137,7 +139,7 @@ func shownAs(n carnet.Notification, latest map[string]carnet.DocumentRow, sees f
 			authors = append(authors, n.DocumentAuthors[i])
 		}
 	}
-	if len(docs) == 0 && n.Kind == carnet.NotifyNewDocument {
+	if len(docs) == 0 && (n.Kind == carnet.NotifyNewDocument || n.Kind == carnet.NotifyCareTeam) {
 		return n, false
 	}
 	n.Documents, n.DocumentAuthors = docs, authors

@@ -129,8 +129,13 @@ func (s *Service) InRecord(ctx context.Context, id string, key carnet.PatientKey
 // does not grow with the record's documents.
 func (s *Service) LabResults(ctx context.Context, r carnet.Request, key carnet.PatientKey, f carnet.ItemFilter, limit int) ([]carnet.Item, int, error) {
 	a, err := s.searchable(ctx, r, key, carnet.Identifier{})
-	if a == nil || err != nil {
+	if err != nil {
 		return nil, 0, err
+	}
+	if a == nil {
+		// A page of a record: absent or not to be opened look the same,
+		// as the record's own page (404).
+		return nil, 0, errNotFound()
 	}
 	e, err := s.careRows(ctx, a.row.Key)
 	if err != nil {

@@ -3,7 +3,6 @@ package web
 import (
 	"archive/zip"
 	"encoding/json"
-	"fmt"
 	"net/http"
 
 	carnet "github.com/carnet-sante/carnet"
@@ -55,17 +54,17 @@ func (s *Server) patientExport(w http.ResponseWriter, r *http.Request, c *call) 
 	}
 	var items []carnet.Item
 	for _, k := range exportKinds {
-		for start := 0; ; {
+		for cursor := ""; ; {
 			page, err := s.svc.FindItems(ctx, c.req, carnet.ItemQuery{PatientID: id, Filter: carnet.ItemFilter{Kinds: []carnet.ItemKind{k}},
-				Count: 200, Page: fmt.Sprint(start)})
+				Count: 200, Page: cursor})
 			if err != nil {
 				return err
 			}
 			items = append(items, page.Items...)
-			start += len(page.Items)
-			if len(page.Items) == 0 || start >= page.Total {
+			if page.Next == "" || len(page.Items) == 0 {
 				break
 			}
+			cursor = page.Next
 		}
 	}
 	meta := fhir.Bundle{Type: "collection"}

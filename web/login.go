@@ -56,7 +56,7 @@ func (s *Server) redirectToLogin(w http.ResponseWriter, r *http.Request, sess *s
 		s.startLogin(w, r, 0, ret)
 		return
 	}
-	if _, err := s.newSession(w, r, sessionData{Return: ret}, s.now().Add(loginTimeout)); err != nil {
+	if err := s.setLoginCookie(w, r, loginCookie{Return: ret}); err != nil {
 		s.errorPage(w, r, nil, err)
 		return
 	}
@@ -74,8 +74,8 @@ func (s *Server) loginStart(w http.ResponseWriter, r *http.Request, c *call) err
 		return userError(carnet.KindUnavailable, "Aucun fournisseur d'identité n'est configuré.")
 	}
 	ret := ""
-	if c.sess != nil {
-		ret = c.sess.data.Return
+	if lc := s.readLoginCookie(r); lc != nil {
+		ret = lc.Return
 	}
 	if v := r.URL.Query().Get("fournisseur"); v != "" || len(s.cfg.Login) == 1 {
 		i, err := strconv.Atoi(v)
@@ -84,9 +84,6 @@ func (s *Server) loginStart(w http.ResponseWriter, r *http.Request, c *call) err
 		}
 		if err != nil || i < 0 || i >= len(s.cfg.Login) {
 			return userError(carnet.KindInvalid, "Fournisseur d'identité inconnu.")
-		}
-		if c.sess != nil {
-			_ = s.cfg.Sessions.DeleteSession(r.Context(), c.sess.row.ID)
 		}
 		s.startLogin(w, r, i, ret)
 		return nil
@@ -99,7 +96,9 @@ func (s *Server) loginStart(w http.ResponseWriter, r *http.Request, c *call) err
 	return nil
 }
 
-// startLogin creates the pending session and sends the browser to issuer i.
+// startLogin keeps the pending login in its sealed cookie (nothing is
+// stored for a visitor who has not signed in) and sends the browser to
+// issuer i.
 func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, i int, ret string) {
 	l, err := auth.NewLoginRequest()
 	if err != nil {
@@ -113,7 +112,7 @@ func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, i int, ret s
 		return
 	}
 	pending := &pendingLogin{Issuer: i, State: l.State, Nonce: l.Nonce, Verifier: l.Verifier}
-	if _, err := s.newSession(w, r, sessionData{Pending: pending, Return: ret}, s.now().Add(loginTimeout)); err != nil {
+	if err := s.setLoginCookie(w, r, loginCookie{Pending: pending, Return: ret}); err != nil {
 		s.errorPage(w, r, nil, err)
 		return
 	}
@@ -121,18 +120,23 @@ func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, i int, ret s
 }
 
 // loginCallback is where the issuer sends the browser back: the state is
-// checked against the pending session, which is used once; the code is
-// exchanged; a new session (new id) is created for who signed in.
+// checked against the pending login's cookie, cleared at once (the code it
+// waits for is single-use at the issuer, bound to its PKCE verifier); the
+// code is exchanged; a new session (new id) is created for who signed in.
 func (s *Server) loginCallback(w http.ResponseWriter, r *http.Request, c *call) error {
 	q := r.URL.Query()
-	if c.sess == nil || c.sess.data.Pending == nil {
+	lc := s.readLoginCookie(r)
+	s.clearLoginCookie(w, r)
+	if lc == nil || lc.Pending == nil {
 		return userError(carnet.KindInvalid, "Cette connexion a expiré ou a déjà servi. Recommencez depuis la page d'accueil.")
 	}
-	p := *c.sess.data.Pending
-	ret := c.sess.data.Return
-	// Used once, whatever happens next.
-	if err := s.cfg.Sessions.DeleteSession(r.Context(), c.sess.row.ID); err != nil {
-		return err
+	p := *lc.Pending
+	ret := lc.Return
+	if c.sess != nil {
+		// A previous session of this browser ends with the new login.
+		if err := s.cfg.Sessions.DeleteSession(r.Context(), c.sess.row.ID); err != nil {
+			return err
+		}
 	}
 	l := auth.LoginRequest{State: p.State, Nonce: p.Nonce, Verifier: p.Verifier}
 	if !l.CheckState(q.Get("state")) {

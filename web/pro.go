@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/pastille"
@@ -59,15 +58,7 @@ func (s *Server) proHome(w http.ResponseWriter, r *http.Request, c *call) error 
 // patient and kept in the history).
 func validReason(s string) (string, bool) {
 	s = strings.TrimSpace(s)
-	if s == "" || len([]rune(s)) > 300 {
-		return s, false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return s, false
-		}
-	}
-	return s, true
+	return s, s != "" && carnet.ValidReason(s)
 }
 
 // proFind opens a record by INS: normally, after declaring the care

@@ -18,7 +18,69 @@ import (
 const (
 	cookieName       = "carnet_session"
 	secureCookieName = "__Host-carnet_session"
+	loginName        = "carnet_connexion"
+	secureLoginName  = "__Host-carnet_connexion"
 )
+
+// loginCookie is a login under way, kept by the browser, sealed: the
+// visitor who has not signed in costs the database nothing.
+type loginCookie struct {
+	Pending *pendingLogin `json:"pending,omitempty"`
+	// Return is where to go once signed in (a path of this site).
+	Return  string    `json:"return,omitempty"`
+	Expires time.Time `json:"expires"`
+}
+
+var loginBinding = carnet.Binding{Kind: "web-login", ID: "pending", Version: 1}
+
+func (s *Server) loginCookieName(r *http.Request) string {
+	if s.secure(r) {
+		return secureLoginName
+	}
+	return loginName
+}
+
+func (s *Server) setLoginCookie(w http.ResponseWriter, r *http.Request, lc loginCookie) error {
+	lc.Expires = s.now().Add(loginTimeout)
+	b, err := json.Marshal(lc)
+	if err != nil {
+		return carnet.WrapError(carnet.KindInternal, "login cookie", err)
+	}
+	sealed, err := s.cfg.Sealer.Seal(r.Context(), carnet.WebKeyRecord, loginBinding, b)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.loginCookieName(r), Value: base64.RawURLEncoding.EncodeToString(sealed), Path: "/", HttpOnly: true,
+		Secure: s.secure(r), SameSite: http.SameSiteLaxMode, Expires: lc.Expires})
+	return nil
+}
+
+// readLoginCookie returns the pending login, nil when absent, forged or
+// expired.
+func (s *Server) readLoginCookie(r *http.Request) *loginCookie {
+	ck, err := r.Cookie(s.loginCookieName(r))
+	if err != nil || len(ck.Value) > 4096 {
+		return nil
+	}
+	sealed, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	if err != nil {
+		return nil
+	}
+	b, err := s.cfg.Sealer.Open(r.Context(), carnet.WebKeyRecord, loginBinding, sealed)
+	if err != nil {
+		return nil
+	}
+	var lc loginCookie
+	if json.Unmarshal(b, &lc) != nil || !s.now().Before(lc.Expires) {
+		return nil
+	}
+	return &lc
+}
+
+func (s *Server) clearLoginCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: s.loginCookieName(r), Value: "", Path: "/", HttpOnly: true, Secure: s.secure(r),
+		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+}
 
 // session is one browser's session: the id it holds (only its hash is
 // stored) and the sealed content.
@@ -34,10 +96,6 @@ type sessionData struct {
 	Scopes []string     `json:"scopes,omitempty"` // Actor.Scopes is not serialised
 	Issuer string       `json:"issuer,omitempty"`
 	CSRF   string       `json:"csrf"`
-	// Pending is a login under way (before the issuer sends the user back).
-	Pending *pendingLogin `json:"pending,omitempty"`
-	// Return is where to go once signed in (a path of this site).
-	Return string `json:"return,omitempty"`
 	// Emergency is the professional's emergency access, per record.
 	Emergency map[carnet.PatientKey]emergency `json:"emergency,omitempty"`
 	// Visits is, per record, the last visit the pastille view counts from
@@ -122,11 +180,7 @@ func (s *Server) loadSession(r *http.Request) (*session, error) {
 		return nil, err
 	}
 	now := s.now()
-	idle := IdleTimeout
-	if row.Seen.Equal(row.Created) && row.Expires.Sub(row.Created) <= loginTimeout {
-		idle = loginTimeout
-	}
-	if !now.Before(row.Expires) || now.Sub(row.Seen) > idle {
+	if !now.Before(row.Expires) || now.Sub(row.Seen) > IdleTimeout {
 		_ = s.cfg.Sessions.DeleteSession(ctx, row.ID)
 		return nil, nil
 	}
