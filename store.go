@@ -164,6 +164,10 @@ type Tx interface {
 	PutPatient(ctx context.Context, row PatientRow) error
 	// PutDataKey stores a wrapped data key for p (ids are unique per patient).
 	PutDataKey(ctx context.Context, p PatientKey, k WrappedKey) error
+	// DropUnusedDataKeys deletes p's data keys when no record has key p
+	// (a record creation that lost a race to another, whose keys would
+	// otherwise stay, unused), and returns how many it deleted.
+	DropUnusedDataKeys(ctx context.Context, p PatientKey) (int, error)
 	// InsertDocument stores a new document version. A latest document of the
 	// same patient and Filer with the same UniqueID is KindConflict; so is an
 	// id in use.

@@ -120,6 +120,17 @@ type AuditStore interface {
 	PutCheckpoint(ctx context.Context, cp StoredCheckpoint) error
 	// Checkpoints returns the stored checkpoints, smallest size first.
 	Checkpoints(ctx context.Context) ([]StoredCheckpoint, error)
+	// LatestCheckpoint returns the stored checkpoint of the largest size
+	// (KindNotFound when none): what every node of a deployment serves
+	// at least.
+	LatestCheckpoint(ctx context.Context) (StoredCheckpoint, error)
+	// AuditLogKey returns the log's key as the deployment recorded it
+	// (KindNotFound before it is).
+	AuditLogKey(ctx context.Context) (AuditLogKey, error)
+	// InitAuditLogKey records k unless a key is recorded already, in a
+	// transaction of its own, and returns the recorded key: the first of
+	// several nodes starting together wins, the others learn its key.
+	InitAuditLogKey(ctx context.Context, k AuditLogKey) (AuditLogKey, error)
 	// AuditNodes returns the stored hashes of the perfect subtrees named
 	// by ids (Level >= 1; Hash ignored), in order, nil for each one not
 	// stored.
@@ -132,6 +143,15 @@ type AuditStore interface {
 	// AuditNodesCover returns how many leaves the stored nodes cover: every
 	// perfect subtree of the leaves [0, cover) is stored.
 	AuditNodesCover(ctx context.Context) (uint64, error)
+}
+
+// AuditLogKey is the audit log's key as a deployment records it once: every
+// node signs checkpoints with it. Verifier is the public note verifier key;
+// Signer, when set, the signing key sealed under the deployment's keys, so
+// that a node with the deployment's key-encryption key needs no other file.
+type AuditLogKey struct {
+	Verifier string
+	Signer   []byte
 }
 
 // AuditNode is the hash of a perfect subtree of the audit log's Merkle

@@ -41,9 +41,8 @@ type Checkpointer struct {
 	logger *slog.Logger
 
 	mu     sync.Mutex
-	loaded bool
 	last   *signedCheckpoint // latest stored, nil when none
-	signed time.Time         // when last was signed by this process
+	signed time.Time         // when last was signed (by any node)
 }
 
 type signedCheckpoint struct {
@@ -77,10 +76,11 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (Checkpoint, []byte, erro
 	const op = "auditlog.Checkpoint"
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.loaded {
-		if err := c.load(ctx); err != nil {
-			return Checkpoint{}, nil, err
-		}
+	// Several nodes share the log: one of them may have signed a larger
+	// checkpoint since. Never serve one older than the newest stored (a
+	// monitor polling several nodes must never see the log shrink).
+	if err := c.catchUp(ctx); err != nil {
+		return Checkpoint{}, nil, err
 	}
 	size, err := c.log.Size(ctx)
 	if err != nil {
@@ -117,24 +117,27 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (Checkpoint, []byte, erro
 	return cp, signed, nil
 }
 
-// load reads the last stored checkpoint, once: a process starting over a
-// log carries on from it.
-func (c *Checkpointer) load(ctx context.Context) error {
+// catchUp takes the newest stored checkpoint when it is larger than the
+// one this process holds: a process starting over a log carries on from
+// it, and a node behind a load balancer follows what the others signed.
+func (c *Checkpointer) catchUp(ctx context.Context) error {
 	const op = "auditlog.Checkpoint"
-	stored, err := c.store.Checkpoints(ctx)
+	s, err := c.store.LatestCheckpoint(ctx)
+	if carnet.IsKind(err, carnet.KindNotFound) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	if n := len(stored); n > 0 {
-		s := stored[n-1]
-		cp, err := OpenCheckpoint(s.Note, c.log.Origin(), c.v)
-		if err != nil || cp.Size != s.Size {
-			return &carnet.Error{Kind: carnet.KindInternal, Op: op,
-				Msg: "the last stored audit log checkpoint does not verify: run carnet fsck", Err: err}
-		}
-		c.last = &signedCheckpoint{cp: cp, note: s.Note}
+	if c.last != nil && s.Size <= c.last.cp.Size {
+		return nil
 	}
-	c.loaded = true
+	cp, err := OpenCheckpoint(s.Note, c.log.Origin(), c.v)
+	if err != nil || cp.Size != s.Size {
+		return &carnet.Error{Kind: carnet.KindInternal, Op: op,
+			Msg: "the last stored audit log checkpoint does not verify: run carnet fsck", Err: err}
+	}
+	c.last, c.signed = &signedCheckpoint{cp: cp, note: s.Note}, s.Time
 	return nil
 }
 

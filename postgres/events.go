@@ -511,3 +511,43 @@ func (s *Store) AuditNodesCover(ctx context.Context) (cover uint64, err error) {
 	})
 	return cover, err
 }
+
+// LatestCheckpoint implements carnet.AuditStore.
+func (s *Store) LatestCheckpoint(ctx context.Context) (cp carnet.StoredCheckpoint, err error) {
+	const op = "postgres.LatestCheckpoint"
+	err = s.withReader(ctx, op, func(r reader) error {
+		var size int64
+		err := r.q.QueryRow(ctx, `SELECT size, note, time FROM audit_checkpoints ORDER BY size DESC LIMIT 1`).Scan(&size, &cp.Note, &cp.Time)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &carnet.Error{Kind: carnet.KindNotFound, Op: op, Msg: "no checkpoint stored"}
+		}
+		cp.Size, cp.Time = uint64(size), cp.Time.UTC()
+		return mapError(op, err)
+	})
+	return cp, err
+}
+
+// AuditLogKey implements carnet.AuditStore.
+func (s *Store) AuditLogKey(ctx context.Context) (k carnet.AuditLogKey, err error) {
+	const op = "postgres.AuditLogKey"
+	err = s.withReader(ctx, op, func(r reader) error {
+		err := r.q.QueryRow(ctx, `SELECT verifier, signer FROM audit_log_key WHERE one = 1`).Scan(&k.Verifier, &k.Signer)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &carnet.Error{Kind: carnet.KindNotFound, Op: op, Msg: "no audit log key recorded"}
+		}
+		return mapError(op, err)
+	})
+	return k, err
+}
+
+// InitAuditLogKey implements carnet.AuditStore.
+func (s *Store) InitAuditLogKey(ctx context.Context, k carnet.AuditLogKey) (carnet.AuditLogKey, error) {
+	const op = "postgres.InitAuditLogKey"
+	if k.Verifier == "" {
+		return k, &carnet.Error{Kind: carnet.KindInvalid, Op: op, Msg: "no verifier key"}
+	}
+	if _, err := s.exec(ctx, op, `INSERT INTO audit_log_key (one, verifier, signer) VALUES (1, $1, $2) ON CONFLICT (one) DO NOTHING`, k.Verifier, k.Signer); err != nil {
+		return k, err
+	}
+	return s.AuditLogKey(ctx)
+}

@@ -130,6 +130,15 @@ func (t *tx) PutPatient(ctx context.Context, row carnet.PatientRow) error {
 	return nil
 }
 
+func (t *tx) DropUnusedDataKeys(ctx context.Context, p carnet.PatientKey) (int, error) {
+	const op = "postgres.DropUnusedDataKeys"
+	tag, err := t.q.Exec(ctx, `DELETE FROM data_keys WHERE patient_key = $1 AND NOT EXISTS (SELECT 1 FROM patients WHERE patient_key = $1)`, string(p))
+	if err != nil {
+		return 0, mapError(op, err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 func (t *tx) PutDataKey(ctx context.Context, p carnet.PatientKey, k carnet.WrappedKey) error {
 	const op = "postgres.PutDataKey"
 	tag, err := t.q.Exec(ctx, `

@@ -211,6 +211,16 @@ func (s *Service) file(ctx context.Context, r carnet.Request, sub carnet.Submiss
 		res, err = f.store(ctx, tx, sl)
 		return err
 	})
+	if errors.Is(err, errRetry) && f.newRecord {
+		// Another filing created the record first: this attempt's record
+		// key goes, with the data key sealing made for it.
+		if derr := s.Store.Update(ctx, func(tx carnet.Tx) error {
+			_, err := tx.DropUnusedDataKeys(ctx, f.a.row.Key)
+			return err
+		}); derr != nil {
+			s.log().Warn("dropping the data key of a record creation that lost a race", "err", derr)
+		}
+	}
 	if err != nil {
 		return carnet.SubmissionResult{}, s.recordDenial(ctx, err)
 	}

@@ -485,3 +485,54 @@ func (s *Store) AuditNodesCover(ctx context.Context) (uint64, error) {
 		"SELECT cover FROM audit_tree WHERE one = 1")
 	return uint64(cover), wrap("sqlite.AuditNodesCover", err)
 }
+
+// LatestCheckpoint implements carnet.AuditStore.
+func (s *Store) LatestCheckpoint(ctx context.Context) (carnet.StoredCheckpoint, error) {
+	const op = "sqlite.LatestCheckpoint"
+	var (
+		cp   carnet.StoredCheckpoint
+		size int64
+		at   sql.NullInt64
+	)
+	err := s.rc.queryOne(ctx, func(r *sql.Rows) error { return r.Scan(&size, &cp.Note, &at) },
+		"SELECT size, note, time FROM audit_checkpoints ORDER BY size DESC LIMIT 1")
+	if errors.Is(err, sql.ErrNoRows) {
+		return cp, &carnet.Error{Kind: carnet.KindNotFound, Op: op, Msg: "no checkpoint stored"}
+	}
+	if err != nil {
+		return cp, wrap(op, err)
+	}
+	cp.Size, cp.Time = uint64(size), goTime(at)
+	return cp, nil
+}
+
+// AuditLogKey implements carnet.AuditStore.
+func (s *Store) AuditLogKey(ctx context.Context) (carnet.AuditLogKey, error) {
+	const op = "sqlite.AuditLogKey"
+	var k carnet.AuditLogKey
+	err := s.rc.queryOne(ctx, func(r *sql.Rows) error { return r.Scan(&k.Verifier, &k.Signer) },
+		"SELECT verifier, signer FROM audit_log_key WHERE one = 1")
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, &carnet.Error{Kind: carnet.KindNotFound, Op: op, Msg: "no audit log key recorded"}
+	}
+	return k, wrap(op, err)
+}
+
+// InitAuditLogKey implements carnet.AuditStore.
+func (s *Store) InitAuditLogKey(ctx context.Context, k carnet.AuditLogKey) (carnet.AuditLogKey, error) {
+	const op = "sqlite.InitAuditLogKey"
+	if k.Verifier == "" {
+		return k, &carnet.Error{Kind: carnet.KindInvalid, Op: op, Msg: "no verifier key"}
+	}
+	err := s.Update(ctx, func(ct carnet.Tx) error {
+		t := ct.(*tx)
+		return t.step(ctx, op, func(ctx context.Context) error {
+			_, err := t.c.exec(ctx, "INSERT INTO audit_log_key (one, verifier, signer) VALUES (1, ?, ?) ON CONFLICT (one) DO NOTHING", k.Verifier, k.Signer)
+			return err
+		})
+	})
+	if err != nil {
+		return k, wrap(op, err)
+	}
+	return s.AuditLogKey(ctx)
+}

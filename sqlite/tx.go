@@ -209,6 +209,20 @@ func (t *tx) PutPatient(ctx context.Context, row carnet.PatientRow) error {
 	})
 }
 
+func (t *tx) DropUnusedDataKeys(ctx context.Context, p carnet.PatientKey) (int, error) {
+	const op = "sqlite.DropUnusedDataKeys"
+	var n int64
+	err := t.step(ctx, op, func(ctx context.Context) error {
+		res, err := t.c.exec(ctx, "DELETE FROM data_keys WHERE patient_key = ? AND NOT EXISTS (SELECT 1 FROM patients WHERE patient_key = ?)", string(p), string(p))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
 func (t *tx) PutDataKey(ctx context.Context, p carnet.PatientKey, k carnet.WrappedKey) error {
 	const op = "sqlite.PutDataKey"
 	return t.step(ctx, op, func(ctx context.Context) error {

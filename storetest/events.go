@@ -687,6 +687,9 @@ func testCheckpoints(t *testing.T, s carnet.Store) {
 	if cps, err := s.Checkpoints(ctx); err != nil || len(cps) != 0 {
 		t.Fatalf("Checkpoints of an empty store: got %d, %v", len(cps), err)
 	}
+	if _, err := s.LatestCheckpoint(ctx); !carnet.IsKind(err, carnet.KindNotFound) {
+		t.Fatalf("LatestCheckpoint of an empty store: %v, want KindNotFound", err)
+	}
 	paris := time.FixedZone("Europe/Paris", 3600)
 	five := carnet.StoredCheckpoint{Size: 5, Note: []byte("carnet.example.fr/audit\n5\nroot5\n\n— sig\n"), Time: time.Date(2025, 8, 1, 9, 0, 0, 7_000, paris)}
 	two := carnet.StoredCheckpoint{Size: 2, Note: []byte("note of size 2"), Time: Epoch}
@@ -704,6 +707,9 @@ func testCheckpoints(t *testing.T, s carnet.Store) {
 	want := []carnet.StoredCheckpoint{two, five, big}
 	if len(got) != len(want) {
 		t.Fatalf("Checkpoints: got %d, want %d", len(got), len(want))
+	}
+	if latest, err := s.LatestCheckpoint(ctx); err != nil || latest.Size != big.Size || string(latest.Note) != string(big.Note) {
+		t.Fatalf("LatestCheckpoint: size %d %q, %v; want the largest", latest.Size, latest.Note, err)
 	}
 	for i := range want {
 		var d differ
@@ -750,6 +756,44 @@ func testEventsContextCanceled(t *testing.T, s carnet.Store) {
 	wantAuditLog(t, s, withSeq(0, NewAuditRow("p1", "ev-a", Epoch, "actor"))...)
 	if cps, err := s.Checkpoints(context.Background()); err != nil || len(cps) != 0 {
 		t.Fatalf("Checkpoints: got %d, %v; want none", len(cps), err)
+	}
+}
+
+// testAuditLogKey: the log's key is recorded once; the first recorded
+// wins, every later InitAuditLogKey returns it unchanged.
+func testAuditLogKey(t *testing.T, s carnet.Store) {
+	ctx := context.Background()
+	if _, err := s.AuditLogKey(ctx); !carnet.IsKind(err, carnet.KindNotFound) {
+		t.Fatalf("AuditLogKey of an empty store: %v, want KindNotFound", err)
+	}
+	if _, err := s.InitAuditLogKey(ctx, carnet.AuditLogKey{}); !carnet.IsKind(err, carnet.KindInvalid) {
+		t.Errorf("InitAuditLogKey without a verifier: %v, want KindInvalid", err)
+	}
+	first := carnet.AuditLogKey{Verifier: "carnet.example.fr/audit+1234abcd+AQID", Signer: []byte{1, 2, 3}}
+	second := carnet.AuditLogKey{Verifier: "carnet.example.fr/audit+99999999+BAUG"}
+	var wg sync.WaitGroup
+	got := make([]carnet.AuditLogKey, 2)
+	errs := make([]error, 2)
+	for i, k := range []carnet.AuditLogKey{first, second} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = s.InitAuditLogKey(ctx, k)
+		}()
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("InitAuditLogKey: %v, %v", errs[0], errs[1])
+	}
+	if got[0].Verifier != got[1].Verifier || !bytes.Equal(got[0].Signer, got[1].Signer) {
+		t.Fatalf("two nodes initialising together got %q and %q: one key must win", got[0].Verifier, got[1].Verifier)
+	}
+	stored, err := s.AuditLogKey(ctx)
+	if err != nil || stored.Verifier != got[0].Verifier || !bytes.Equal(stored.Signer, got[0].Signer) {
+		t.Fatalf("AuditLogKey: %q %v, want %q", stored.Verifier, err, got[0].Verifier)
+	}
+	if again, err := s.InitAuditLogKey(ctx, carnet.AuditLogKey{Verifier: "another+key"}); err != nil || again.Verifier != stored.Verifier {
+		t.Errorf("a later InitAuditLogKey: %q %v, want the recorded %q", again.Verifier, err, stored.Verifier)
 	}
 }
 

@@ -199,6 +199,28 @@ func testDataKeys(t *testing.T, s carnet.Store) {
 	if keys, _ := s.DataKeys(ctx, "p2"); len(keys) != 2 {
 		t.Fatalf("DataKeys(p2): got %d keys, want 2", len(keys))
 	}
+
+	// DropUnusedDataKeys deletes the keys of a key no record has, and
+	// only those.
+	mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) error { return tx.PutPatient(ctx, NewPatientRow("p1")) })
+	var dropped [2]int
+	mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) error {
+		var err error
+		if dropped[0], err = tx.DropUnusedDataKeys(ctx, "p1"); err != nil {
+			return err
+		}
+		dropped[1], err = tx.DropUnusedDataKeys(ctx, "p2")
+		return err
+	})
+	if dropped != [2]int{0, 2} {
+		t.Errorf("DropUnusedDataKeys: dropped %d of a record's keys and %d of an unused key's, want 0 and 2", dropped[0], dropped[1])
+	}
+	if keys, _ := s.DataKeys(ctx, "p1"); len(keys) != 3 {
+		t.Errorf("DataKeys(p1) after dropping unused keys: %d, want 3", len(keys))
+	}
+	if keys, _ := s.DataKeys(ctx, "p2"); len(keys) != 0 {
+		t.Errorf("DataKeys(p2) after dropping them: %d, want 0", len(keys))
+	}
 }
 
 // Whole-store tools visit every record by key, in pages.

@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"FindAudit", testFindAudit},
 		{"PruneAudit", testPruneAudit},
 		{"Checkpoints", testCheckpoints},
+		{"AuditLogKey", testAuditLogKey},
 		{"AuditNodes", testAuditNodes},
 		{"EventsContextCanceled", testEventsContextCanceled},
 		{"TermsRoundTrip", testTermsRoundTrip},

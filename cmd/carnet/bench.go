@@ -80,7 +80,7 @@ func timeCard(ctx context.Context, docs, calls int, dsn string, stdout io.Writer
 		return err
 	}
 	sealer := seal.New(kr, seal.StoreKeys(store))
-	audit, err := auditlog.OpenDeployment(store, sealer, tmp, "bench.local/carnet-audit", true, carnet.SystemClock{})
+	audit, err := auditlog.OpenDeployment(ctx, store, sealer, tmp, "bench.local/carnet-audit", true, carnet.SystemClock{})
 	if err != nil {
 		return err
 	}

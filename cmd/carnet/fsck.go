@@ -69,11 +69,23 @@ func fsck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		bad = true
 	}
 
-	vb, err := os.ReadFile(filepath.Join(keyDir(c), auditlog.VerifierKeyFile))
-	if err != nil {
+	// The verifier key file is the anchor kept apart from the database; the
+	// key the database records must be the same.
+	recorded, recErr := store.AuditLogKey(ctx)
+	vkey := ""
+	if vb, err := os.ReadFile(filepath.Join(keyDir(c), auditlog.VerifierKeyFile)); err == nil {
+		vkey = strings.TrimSpace(string(vb))
+		if recErr == nil && recorded.Verifier != vkey {
+			fmt.Fprintf(stdout, "audit log: FIRST BAD ENTRY: the database records the log key %s, not %s (%s)\n", recorded.Verifier, vkey, auditlog.VerifierKeyFile)
+			bad = true
+		}
+	} else if recErr == nil {
+		vkey = recorded.Verifier
+		fmt.Fprintf(stdout, "audit log: no %s in %s; checking against the key the database records (keep a copy of the verifier key apart to check the database itself)\n", auditlog.VerifierKeyFile, keyDir(c))
+	} else {
 		return fmt.Errorf("audit log verifier key: %w", err)
 	}
-	v, err := auditlog.NewVerifier(string(vb))
+	v, err := auditlog.NewVerifier(vkey)
 	if err != nil {
 		return err
 	}

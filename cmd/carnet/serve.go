@@ -260,7 +260,11 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 	if c.ClientMap != nil {
 		as.Authenticate = c.ClientMap.Authenticate(as.Authenticate)
 	}
-	audit, auditor := openAuditLog(ctx, c, store, sealer, newDatabase, logger)
+	audit, auditor, err := openAuditLog(ctx, c, store, sealer, newDatabase, logger)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	svc := &record.Service{
 		Store:        store,
 		Sealer:       sealer,

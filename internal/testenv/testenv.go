@@ -266,7 +266,7 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	}
 	var audit *auditlog.Deployment
 	if !o.NoAudit {
-		audit, err = auditlog.OpenDeployment(store, sealer, keyDir, "carnet.test/audit", true, clock)
+		audit, err = auditlog.OpenDeployment(context.Background(), store, sealer, keyDir, "carnet.test/audit", true, clock)
 		if err != nil {
 			t.Fatalf("audit log: %v", err)
 		}
