@@ -79,6 +79,17 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if syncCommit == "off" {
 		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	}
+	// Update runs SERIALIZABLE. A sequential scan takes a predicate lock on
+	// the whole relation, so that while tables are small (a new
+	// deployment: the planner scans them whole) every concurrent filing
+	// conflicts with every other, and writers behind several nodes can
+	// exhaust their retries. Index scans lock only what they read
+	// (PostgreSQL manual, 13.2.3, "Serializable Isolation Level"): the
+	// planner is told to prefer them; a query with no usable index still
+	// scans.
+	if _, ok := cfg.ConnConfig.RuntimeParams["enable_seqscan"]; !ok {
+		cfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
+	}
 	if err := migrate(ctx, conn); err != nil {
 		return nil, mapError(op, err)
 	}

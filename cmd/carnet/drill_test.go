@@ -100,10 +100,12 @@ func fileAll(base string, token func(filing) string, fs []filing) map[int]bool {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if code, _, err := post(base, "/", token(fs[i]), "application/fhir+json", fs[i].body); err == nil && code == 200 {
+				if code, body, err := post(base, "/", token(fs[i]), "application/fhir+json", fs[i].body); err == nil && code == 200 {
 					mu.Lock()
 					acked[i] = true
 					mu.Unlock()
+				} else if os.Getenv("CARNET_DEBUG_FILINGS") != "" {
+					fmt.Fprintf(os.Stderr, "filing %d: %d %v %s\n", i, code, err, body)
 				}
 			}
 		}()

@@ -37,7 +37,7 @@ func startServe(t *testing.T, args ...string) *server {
 	pr, pw := io.Pipe()
 	s := &server{cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		err := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), pw, io.Discard)
+		err := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), pw, debugStderr())
 		pw.CloseWithError(err)
 		s.done <- err
 	}()
@@ -354,4 +354,13 @@ func TestFlagsReadEnvironment(t *testing.T) {
 	if !strings.HasPrefix(s.URL, "http://127.0.0.1:") {
 		t.Errorf("URL %s", s.URL)
 	}
+}
+
+// debugStderr is where test servers log: nowhere, unless
+// CARNET_DEBUG_SERVE is set.
+func debugStderr() io.Writer {
+	if os.Getenv("CARNET_DEBUG_SERVE") != "" {
+		return os.Stderr
+	}
+	return io.Discard
 }
