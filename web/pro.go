@@ -29,7 +29,7 @@ type proForm struct {
 	Problem             string
 	NotFound            bool
 	Systems             []option
-	Physician           bool
+	Regulator           bool // may use the centre 15 mode (a regulator)
 }
 
 func (s *Server) proForm(c *call, f proForm) proForm {
@@ -44,7 +44,7 @@ func (s *Server) proForm(c *call, f proForm) proForm {
 	if f.System == "" && s.svc.AllowTestINS && len(f.Systems) > 2 {
 		f.Systems[2].Selected = true
 	}
-	f.Physician = c.req.Actor.Profession == "G15_10"
+	f.Regulator = c.req.Actor.Centre15 // regulators of a SAMU – centre 15 only (docs/ACCESS.md)
 	return f
 }
 

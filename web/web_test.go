@@ -475,3 +475,18 @@ func TestEmergencyStaysInItsRecord(t *testing.T) {
 		}
 	}
 }
+
+// The centre 15 mode is offered to the regulators of a SAMU – centre 15
+// only (the policy refuses it to anyone else): not to every physician.
+func TestCentre15OfferedToRegulators(t *testing.T) {
+	f := newFixture(t, testenv.SQLite, 1)
+	for user, want := range map[string]bool{"gp": false, "cardio": false, "samu": true} {
+		p := f.client(t).login(user)
+		if p.status != 200 {
+			t.Fatalf("%s: home %d", user, p.status)
+		}
+		if got := strings.Contains(p.body, `value="centre15"`); got != want {
+			t.Errorf("%s is offered the centre 15 mode: %v, want %v", user, got, want)
+		}
+	}
+}
