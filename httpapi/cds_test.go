@@ -181,6 +181,17 @@ func TestPastilleRefusals(t *testing.T) {
 	if r, _ := callPastille(t, rec, clientJWT(t, env), hookBody(t, "Practitioner/"+rec.pros["cardio"].ID.Value, patientID, gp)); r.Status != 403 {
 		t.Errorf("userId of another professional than the token's: %d", r.Status)
 	}
+	// userId forms: a PractitionerRole is the client's own id (accepted,
+	// the card is the token's professional's); a patient or a malformed
+	// id names no professional.
+	for userID, want := range map[string]int{
+		"PractitionerRole/role-42": 200, "Patient/" + rec.ins.Value: 403, "RelatedPerson/7": 403,
+		gpID: 400, "Practitioner/": 403, "Device/lgc": 400, "PractitionerRole/": 400,
+	} {
+		if r, _ := callPastille(t, rec, clientJWT(t, env), hookBody(t, userID, patientID, gp)); r.Status != want {
+			t.Errorf("userId %q: %d, want %d", userID, r.Status, want)
+		}
+	}
 	// A prefetched Patient that is not context.patientId: refused, lest a
 	// card show in another patient's chart.
 	var mixed map[string]any
