@@ -117,6 +117,10 @@ func TestAffinityTableEveryRow(t *testing.T) {
 			if fold(code) != code {
 				t.Errorf("%s %s: title word not folded", r.Who, r.What)
 			}
+		case whatConcept:
+			if !concepts.names[code] {
+				t.Errorf("%s %s: not a concept of concepts.csv", r.Who, r.What)
+			}
 		default:
 			t.Errorf("%s %s: kind %q", r.Who, r.What, kind)
 		}

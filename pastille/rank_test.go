@@ -385,7 +385,7 @@ func TestGroupKeepsASubmissionTogether(t *testing.T) {
 		doc("cs-recent", tConsultation, 5),
 		doc("img", tImaging, 8),
 		doc("cs-old", tConsultation, 300),
-		doc("vsm", tVSM, 200),
+		doc("vsm", tVSM, 10), // written after the stay: pinned
 	}
 	for _, sub := range []string{"", "S-discharge"} {
 		docs[6].SubmissionSet = "S-vsm"

@@ -114,7 +114,7 @@ func (s Scenario) Input(q string) Input {
 			Status: d.Status, Type: d.Type, Class: d.Class, Format: d.Format, Facility: d.Facility, Practice: d.Practice,
 			Title: d.Title, Created: d.Created, Date: d.Date, Labels: d.Labels, SHA256: sum, Replaces: d.Replaces,
 			Superseded: d.Superseded, LabelsChanged: d.LabelsChanged, AuthorNames: d.AuthorNames, Findings: d.Findings,
-			TextScore: scores[d.LogicalID]})
+			Concepts: ConceptsOf(Evidence{Text: d.Title + "\n" + d.Text}), TextScore: scores[d.LogicalID]})
 	}
 	return in
 }

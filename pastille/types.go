@@ -62,6 +62,10 @@ type Doc struct {
 	AuthorSpecialties []string
 	// Findings are its out-of-range structured results.
 	Findings []Finding
+	// Concepts are what it carries that some professional must know before
+	// acting (concepts.csv: "anticoagulant", "antiresorptive"…), from
+	// ConceptsOf; the findings' LOINC codes add theirs when ranked.
+	Concepts []string
 	// TextScore is the full-text (BM25) score of the caller's query, 0
 	// without a query or without a match.
 	TextScore float64
