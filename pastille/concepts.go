@@ -49,8 +49,8 @@ const (
 )
 
 type conceptTable struct {
-	names   map[string]bool // every concept
-	lasting map[string]bool // founding events: they do not fade
+	names   map[string]bool     // every concept
+	lasting map[string]bool     // founding events: they do not fade
 	atc     map[string][]string // ATC prefix → concepts
 	atcLens []int               // the prefix lengths in use, longest first
 	loinc   map[string][]string

@@ -545,7 +545,10 @@ func (r *ranker) pin(lines []line, docs []*Doc) {
 			d.Status != carnet.StatusCurrent || d.Superseded || d.Class.Code == classPatient {
 			continue
 		}
-		if r.in.Now.Sub(clinicalDate(d)) > pinnedDays*day || latestStay.After(clinicalDate(d)) {
+		// At a later visit, a summary the caller has already seen is not
+		// what comes first: a new one is.
+		if r.in.Now.Sub(clinicalDate(d)) > pinnedDays*day || latestStay.After(clinicalDate(d)) ||
+			!r.first && !d.Date.After(r.in.LastVisit) {
 			continue
 		}
 		if j, ok := best[d.Type.Code]; !ok || newerFirst(d, docs[lines[j].head]) < 0 {
@@ -826,21 +829,15 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 	series := map[string]latest{}
 	analytes := map[string]time.Time{}
 	var buf []byte
-	// The same analysis: same type, same title, same analytes out of
-	// range, same concepts (a generic title alone is no series).
+	// The same analysis: same type, same title, same concepts; a title
+	// that only repeats the type's name ("CR d'examens biologiques") names
+	// no analysis.
 	key := func(d *Doc) string {
-		if !seriesTypes[d.Type.Code] || strings.TrimSpace(d.Title) == "" {
+		title := strings.TrimSpace(d.Title)
+		if !seriesTypes[d.Type.Code] || title == "" || strings.EqualFold(title, strings.TrimSpace(d.Type.Display)) {
 			return ""
 		}
-		buf = foldAppend(append(buf[:0], d.Type.Code+"|"...), strings.TrimSpace(d.Title))
-		codes := make([]string, 0, len(d.Findings))
-		for _, f := range d.Findings {
-			codes = append(codes, f.Code.Code)
-		}
-		slices.Sort(codes)
-		for _, c := range slices.Compact(codes) {
-			buf = append(append(buf, '|'), c...)
-		}
+		buf = foldAppend(append(buf[:0], d.Type.Code+"|"...), title)
 		buf = append(buf, '#')
 		for _, c := range d.Concepts {
 			buf = append(append(buf, '|'), c...)
@@ -895,10 +892,12 @@ func routine(d *Doc, h historyNote, concepts, useless, wanted bool) bool {
 	switch {
 	case useless, h.newer:
 		return true
-	case concepts, wanted:
+	case wanted:
 		return false
 	case d.Type.Code == "60593-1" || d.Type.Code == "DISP_AUT":
-		return true
+		return true // the usual treatment handed out again, whatever it names
+	case concepts:
+		return false
 	case seriesTypes[d.Type.Code] && len(d.Findings) == 0:
 		return true // a normal result
 	}
