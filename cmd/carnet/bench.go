@@ -57,6 +57,28 @@ func benchPastille(ctx context.Context, args []string, stdout, stderr io.Writer)
 		sb += r.Chronological
 	}
 	fmt.Fprintf(stdout, "%-52s %-26s %7.3f %7.3f\n\n", "mean", "", sc/float64(len(res)), sb/float64(len(res)))
+	// Per role: every profession served, not the mean only. The card
+	// ranking (the scenario's own grades) first, then card and queries.
+	var cards []pastille.Result
+	for _, r := range res {
+		if r.Query == "" {
+			cards = append(cards, r)
+		}
+	}
+	for _, set := range []struct {
+		name string
+		res  []pastille.Result
+	}{{"card", cards}, {"card and queries", res}} {
+		fmt.Fprintf(stdout, "nDCG@10 by role (%s)\n%-28s %8s %7s %7s\n", set.name, "role", "rankings", "carnet", "chrono")
+		for _, m := range pastille.ByRole(set.res) {
+			role := m.Role
+			if role == "" {
+				role = "moyenne"
+			}
+			fmt.Fprintf(stdout, "%-28s %8d %7.3f %7.3f\n", role, m.N, m.Carnet, m.Chronological)
+		}
+		fmt.Fprintln(stdout)
+	}
 	if *docs <= 0 {
 		return nil
 	}
