@@ -286,3 +286,29 @@ func (t *conceptTable) scan(folded []byte, found map[string]bool) {
 		}
 	}
 }
+
+// ConceptReader is the carnet.ConceptReader of the concept table, for the
+// Service to read documents' concepts at filing.
+type ConceptReader struct{}
+
+var _ carnet.ConceptReader = ConceptReader{}
+
+// Concepts lists the concepts of a document's text and items.
+func (ConceptReader) Concepts(text string, items []carnet.Item) []string {
+	e := Evidence{Text: text}
+	for _, it := range items {
+		e.Codes = append(e.Codes, it.Code)
+		e.Kinds = append(e.Kinds, it.Kind)
+	}
+	return ConceptsOf(e)
+}
+
+// ConceptNames lists every concept of the table, sorted.
+func (ConceptReader) ConceptNames() []string {
+	out := make([]string, 0, len(concepts.names))
+	for n := range concepts.names {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -833,11 +833,18 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 	// that only repeats the type's name ("CR d'examens biologiques") names
 	// no analysis.
 	key := func(d *Doc) string {
-		title := strings.TrimSpace(d.Title)
-		if !seriesTypes[d.Type.Code] || title == "" || strings.EqualFold(title, strings.TrimSpace(d.Type.Display)) {
+		if !seriesTypes[d.Type.Code] {
 			return ""
 		}
-		buf = foldAppend(append(buf[:0], d.Type.Code+"|"...), title)
+		title := strings.TrimSpace(d.Title)
+		switch {
+		case title == "" && d.TitleKey != "":
+			buf = append(append(buf[:0], d.Type.Code+"|#"...), d.TitleKey...)
+		case title == "" || strings.EqualFold(title, strings.TrimSpace(d.Type.Display)):
+			return ""
+		default:
+			buf = foldAppend(append(buf[:0], d.Type.Code+"|"...), title)
+		}
 		buf = append(buf, '#')
 		for _, c := range d.Concepts {
 			buf = append(append(buf, '|'), c...)

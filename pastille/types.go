@@ -66,6 +66,10 @@ type Doc struct {
 	// acting (concepts.csv: "anticoagulant", "antiresorptive"…), from
 	// ConceptsOf; the findings' LOINC codes add theirs when ranked.
 	Concepts []string
+	// TitleKey stands for the title when the title is not known (the
+	// server ranks on clear fields; CareDoc.TitleKey): equal titles, equal
+	// keys. Optional.
+	TitleKey string
 	// TextScore is the full-text (BM25) score of the caller's query, 0
 	// without a query or without a match.
 	TextScore float64

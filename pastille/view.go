@@ -220,6 +220,7 @@ func viewDoc(cd carnet.CareDoc) Doc {
 	for _, f := range cd.Findings {
 		d.Findings = append(d.Findings, Finding{Code: f.Code, Interpretation: f.Interpretation})
 	}
+	d.Concepts, d.TitleKey = cd.Concepts, cd.TitleKey
 	return d
 }
 

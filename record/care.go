@@ -75,7 +75,7 @@ func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.
 		if f, ok := e.filed[rows[i].LogicalID]; ok {
 			filed = f
 		}
-		view.Docs = append(view.Docs, carnet.CareDoc{Row: rows[i], Filed: filed})
+		view.Docs = append(view.Docs, carnet.CareDoc{Row: rows[i], Filed: filed, Concepts: e.concepts[i], TitleKey: e.titleKeys[i]})
 	}
 	careFindings(e.findings, &view, byLogical)
 	view.Stamp = stamp
@@ -165,6 +165,10 @@ type careEntry struct {
 	// filed is the first filing date of the documents that have several
 	// metadata versions, by logicalId.
 	filed map[string]time.Time
+	// concepts and titleKeys are each row's concepts (read from their
+	// blind tokens) and title key, by the rows' order.
+	concepts  [][]string
+	titleKeys []string
 }
 
 // careFinding is an abnormal result and the document it came from.
@@ -185,6 +189,39 @@ type careCache struct {
 }
 
 const careCacheRows = 200_000
+
+// careConcepts reads each row's concepts from their blind tokens (the
+// concepts' tokens of this record, made once) and its title key.
+func (s *Service) careConcepts(ctx context.Context, key carnet.PatientKey, e *careEntry) error {
+	var names map[string]string
+	if s.Concepts != nil {
+		all := s.Concepts.ConceptNames()
+		names = make(map[string]string, len(all))
+		for _, n := range all {
+			tok, err := s.Sealer.Token(ctx, key, carnet.TokConcept, n)
+			if err != nil {
+				return err
+			}
+			names[tok] = n
+		}
+	}
+	e.concepts = make([][]string, len(e.docs))
+	e.titleKeys = make([]string, len(e.docs))
+	for i, d := range e.docs {
+		for _, t := range d.Tokens {
+			switch t.Kind {
+			case carnet.TokConcept:
+				if n, ok := names[t.Value]; ok {
+					e.concepts[i] = append(e.concepts[i], n)
+				}
+			case carnet.TokTitleKey:
+				e.titleKeys[i] = t.Value
+			}
+		}
+		slices.Sort(e.concepts[i])
+	}
+	return nil
+}
 
 // careRows returns the record's latest document rows (current, superseded,
 // archived) and abnormal results, without their sealed parts.
@@ -215,6 +252,9 @@ func (s *Service) careRows(ctx context.Context, key carnet.PatientKey) (*careEnt
 		return nil, err
 	}
 	e := &careEntry{stamp: stamp, docs: docs}
+	if err := s.careConcepts(ctx, key, e); err != nil {
+		return nil, err
+	}
 	for _, ir := range items {
 		it, err := s.openItem(ctx, ir)
 		if err != nil {

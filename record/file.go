@@ -467,6 +467,9 @@ func (f *filing) seal(ctx context.Context) (*sealed, error) {
 			d.Meta.SHA256 = sum[:]
 		}
 		d.Meta.Size = int64(len(sd.Content))
+		if s.Concepts != nil {
+			d.Concepts = s.Concepts.Concepts(documentText(sd, f.extracted[i]), f.extracted[i].Items)
+		}
 		var err error
 		if out.docRows[i], err = s.sealDocument(ctx, d); err != nil {
 			return nil, err

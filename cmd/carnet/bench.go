@@ -108,7 +108,7 @@ func timeCard(ctx context.Context, docs, calls int, dsn string, stdout io.Writer
 	}
 	defer audit.Close()
 	svc := &record.Service{Store: store, Sealer: sealer, Policy: &policy.Engine{Matrix: &policy.Matrix{}}, Audit: audit.Recorder,
-		Clock: carnet.SystemClock{}, Extractor: qedm.Extractor{}, Index: fulltext.Indexer{}, Logger: logger, AllowTestINS: true}
+		Clock: carnet.SystemClock{}, Extractor: qedm.Extractor{}, Index: fulltext.Indexer{}, Concepts: pastille.ConceptReader{}, Logger: logger, AllowTestINS: true}
 
 	o := synth.Options{Seed: 71, Patients: 1, DocsPerPatient: docs}
 	pats, pros := o.People()
