@@ -186,6 +186,29 @@ type careCache struct {
 	mu      sync.Mutex
 	entries map[carnet.PatientKey]*careEntry
 	rows    int
+	// loading are the records whose entry is being read: a request that
+	// comes meanwhile waits for it rather than reading the same rows.
+	loading map[carnet.PatientKey]*careLoad
+}
+
+type careLoad struct {
+	done chan struct{}
+	e    *careEntry
+	err  error
+}
+
+// warmCare reads the record's entry again in the background after a
+// change (WarmOnChange): the next opening finds it current. Errors are
+// left to that opening, which reads again.
+func (s *Service) warmCare(key carnet.PatientKey) {
+	if !s.WarmOnChange || key == "" {
+		return
+	}
+	go func() {
+		if _, err := s.careRows(context.Background(), key); err != nil {
+			s.log().Debug("warming the point-of-care view", "err", err)
+		}
+	}()
 }
 
 const careCacheRows = 200_000
@@ -236,7 +259,40 @@ func (s *Service) careRows(ctx context.Context, key carnet.PatientKey) (*careEnt
 		c.mu.Unlock()
 		return e, nil
 	}
+	if l := c.loading[key]; l != nil {
+		c.mu.Unlock()
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if l.err == nil && l.e.stamp == stamp {
+			return l.e, nil
+		}
+		return s.careRows(ctx, key) // another stamp by now: read again
+	}
+	l := &careLoad{done: make(chan struct{})}
+	if c.loading == nil {
+		c.loading = map[carnet.PatientKey]*careLoad{}
+	}
+	c.loading[key] = l
+	prev := c.entries[key]
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.loading, key)
+		c.mu.Unlock()
+		close(l.done)
+	}()
+	l.e, l.err = s.loadCare(ctx, key, stamp, prev)
+	return l.e, l.err
+}
+
+// loadCare reads a record's entry at stamp; the results of prev, the
+// record's previous entry, are reused (items never change: a replaced
+// document's items go with it), so that a filing costs its own results.
+func (s *Service) loadCare(ctx context.Context, key carnet.PatientKey, stamp string, prev *careEntry) (*careEntry, error) {
+	c := &s.care
 	docs, err := s.Store.FindDocuments(ctx, key, carnet.DocumentFilter{WithoutSealed: true,
 		Statuses: []carnet.DocumentStatus{carnet.StatusCurrent, carnet.StatusSuperseded, carnet.StatusArchived}})
 	if err != nil {
@@ -255,7 +311,17 @@ func (s *Service) careRows(ctx context.Context, key carnet.PatientKey) (*careEnt
 	if err := s.careConcepts(ctx, key, e); err != nil {
 		return nil, err
 	}
+	opened := map[string]careFinding{}
+	if prev != nil {
+		for _, f := range prev.findings {
+			opened[f.ItemID] = f
+		}
+	}
 	for _, ir := range items {
+		if f, ok := opened[ir.ID]; ok {
+			e.findings = append(e.findings, f)
+			continue
+		}
 		it, err := s.openItem(ctx, ir)
 		if err != nil {
 			return nil, err

@@ -81,6 +81,9 @@ func (s *Service) Provide(ctx context.Context, r carnet.Request, sub carnet.Subm
 			continue
 		}
 		res.Warnings = warnings
+		if err == nil && len(res.Documents) > 0 {
+			s.warmCare(res.Documents[0].Patient)
+		}
 		return res, err
 	}
 	return carnet.SubmissionResult{}, carnet.Errorf(carnet.KindConflict, "the patient record changed concurrently; retry")

@@ -29,7 +29,11 @@ type Service struct {
 	// a document's text and items (pastille.ConceptReader); nil reads
 	// nothing.
 	Concepts carnet.ConceptReader
-	Logger   *slog.Logger
+	// WarmOnChange reads a record's point-of-care view again in the
+	// background after each filing or metadata change, so that the next
+	// card finds it current (the server sets it; tests need not).
+	WarmOnChange bool
+	Logger       *slog.Logger
 	// AllowTestINS accepts the test INS OIDs (demo and test mode only).
 	AllowTestINS bool
 	// DefaultCount and MaxCount bound search pages.

@@ -276,6 +276,7 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		Extractor:    qedm.Extractor{Formats: formats},
 		Index:        fulltext.Indexer{},
 		Concepts:     pastille.ConceptReader{},
+		WarmOnChange: true,
 		Logger:       logger,
 		AllowTestINS: c.Demo || c.AllowTestINS,
 	}
