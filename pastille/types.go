@@ -89,7 +89,7 @@ type Input struct {
 
 // Reason says why a document is where it is, in French for the clinician.
 type Reason struct {
-	Code string  // stable: new, recent, affinity, abnormal, critical, summary, text, patient, replaced, labels-changed, duplicate, superseded, archived, window
+	Code string  // stable: new, recent, affinity, concept, history, abnormal, critical, summary, text, patient, replaced, labels-changed, duplicate, superseded, archived, window
 	Text string  // e.g. "nouveau depuis votre dernière visite"
 	Gain float64 // what it added to the score
 }
