@@ -63,6 +63,22 @@ func (s *Service) sealDocument(ctx context.Context, d carnet.Document) (carnet.D
 			}
 		}
 	}
+	// What the point-of-care ranking reads without opening the document:
+	// its concepts and, for series, a key of its title; blind per patient.
+	for _, c := range d.Concepts {
+		tok, err := s.Sealer.Token(ctx, d.Patient, carnet.TokConcept, c)
+		if err != nil {
+			return row, err
+		}
+		row.Tokens = append(row.Tokens, carnet.Token{Kind: carnet.TokConcept, Value: tok})
+	}
+	if title := carnet.FoldName(d.Meta.Title); title != "" && title != carnet.FoldName(d.Meta.Type.Display) {
+		tok, err := s.Sealer.Token(ctx, d.Patient, carnet.TokTitleKey, title)
+		if err != nil {
+			return row, err
+		}
+		row.Tokens = append(row.Tokens, carnet.Token{Kind: carnet.TokTitleKey, Value: tok})
+	}
 	if len(d.Meta.SHA256) > 0 {
 		// Duplicates (the same content filed twice) are found without
 		// unsealing: by a blind token of the content's hash.

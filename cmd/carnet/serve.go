@@ -18,6 +18,7 @@ import (
 	"github.com/carnet-sante/carnet/edge"
 	"github.com/carnet-sante/carnet/fulltext"
 	"github.com/carnet-sante/carnet/httpapi"
+	"github.com/carnet-sante/carnet/pastille"
 	"github.com/carnet-sante/carnet/postgres"
 	"github.com/carnet-sante/carnet/qedm"
 	"github.com/carnet-sante/carnet/record"
@@ -274,6 +275,8 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		Terminology:  terms,
 		Extractor:    qedm.Extractor{Formats: formats},
 		Index:        fulltext.Indexer{},
+		Concepts:     pastille.ConceptReader{},
+		WarmOnChange: true,
 		Logger:       logger,
 		AllowTestINS: c.Demo || c.AllowTestINS,
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/carnet-sante/carnet/cda"
 	"github.com/carnet-sante/carnet/fulltext"
 	"github.com/carnet-sante/carnet/httpapi"
+	"github.com/carnet-sante/carnet/pastille"
 	"github.com/carnet-sante/carnet/policy"
 	"github.com/carnet-sante/carnet/postgres"
 	"github.com/carnet-sante/carnet/postgres/pgtest"
@@ -262,7 +263,7 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	svc := &record.Service{
 		Store: store, Sealer: sealer,
 		Policy: engine, Audit: carnet.NoAuditor{},
-		Clock: clock, Terminology: terms, Extractor: qedm.Extractor{Formats: Formats(t)}, Index: fulltext.Indexer{}, Logger: logger, AllowTestINS: true,
+		Clock: clock, Terminology: terms, Extractor: qedm.Extractor{Formats: Formats(t)}, Index: fulltext.Indexer{}, Concepts: pastille.ConceptReader{}, Logger: logger, AllowTestINS: true,
 	}
 	var audit *auditlog.Deployment
 	if !o.NoAudit {
