@@ -75,7 +75,6 @@ func recordFixtureFor(b *testing.B, be testenv.Backend) *recordFixture {
 	storeDocs := benchEnvInts("CARNET_BENCH_STORE_DOCS", []int{10_000})[0]
 	env := testenv.New(fixtureTB{b}, be, testenv.Options{AccessMatrix: testenv.HasShared(b)})
 	ctx := context.Background()
-	req := carnet.Request{Actor: carnet.Actor{Kind: carnet.ActorSystem, ID: carnet.Identifier{System: "urn:carnet:actor", Value: "bench"}}}
 	start := time.Now()
 	filed := 0
 	// file sends a patient's documents in submissions of 50; with gp set,
@@ -90,7 +89,7 @@ func recordFixtureFor(b *testing.B, be testenv.Backend) *recordFixture {
 				batch[0].Meta.Authors = append(batch[0].Meta.Authors, *gp)
 			}
 			sub := carnet.Submission{Patient: ins, Set: carnet.SubmissionSet{UniqueID: batch[0].UniqueID + ".set", SourceID: "1.2.250.1.999.2", ContentType: batch[0].Meta.Type}, Documents: batch}
-			if _, err := env.Service.Provide(ctx, req, sub); err != nil {
+			if _, err := env.Service.Provide(ctx, testenv.SoftwareFiling("bench", sub), sub); err != nil {
 				b.Fatal(err)
 			}
 			filed += len(batch)
