@@ -110,9 +110,9 @@ func TestVisibilityAgrees(t *testing.T) {
 	docs := visibilityDocs(r, 400)
 	// Every actor, mode and action; random combinations of the settings,
 	// each against random documents.
-	combos, perRequest := 96, 8
+	combos, perRequest := 48, 8
 	if testing.Short() {
-		combos = 24
+		combos = 16
 	}
 	n := 0
 	for name, e := range engines {

@@ -194,8 +194,10 @@ func documentWhere(p carnet.PatientKey, f carnet.DocumentFilter) *where {
 	}
 	if f.After != nil {
 		// After the last row served, in the order date DESC, id.
+		// The first term bounds the index range; the second cuts the tie.
 		at := w.arg(f.After.Date)
-		w.add("(d.date < " + at + " OR (d.date = " + at + " AND d.id > " + w.arg(f.After.ID) + "))")
+		w.add("d.date <= " + at)
+		w.add("(d.date < " + at + " OR d.id > " + w.arg(f.After.ID) + ")")
 	}
 	return w
 }

@@ -315,8 +315,10 @@ func documentWhere(q *query, p carnet.PatientKey, f carnet.DocumentFilter) {
 	}
 	if f.After != nil {
 		// After the last row served, in the order date DESC, id.
+		// The first term bounds the index range; the second cuts the tie.
 		at := f.After.Date.UnixMicro()
-		q.add("(date < ? OR (date = ? AND id > ?))", at, at, f.After.ID)
+		q.add("date <= ?", at)
+		q.add("(date < ? OR id > ?)", at, f.After.ID)
 	}
 }
 
