@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"UpdateDocument", testUpdateDocument},
 		{"FindDocuments", testFindDocuments},
 		{"FindDocumentsOrder", testFindDocumentsOrder},
+		{"FindVisible", testFindVisible},
 		{"PatientIsolation", testPatientIsolation},
 		{"Content", testContent},
 		{"SubmissionSets", testSubmissionSets},
