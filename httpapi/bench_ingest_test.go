@@ -52,7 +52,7 @@ type ingestWork struct {
 	size   int // bytes of CDA per document
 }
 
-func newIngestWork(b *testing.B, env *testenv.Env, n, patients int) ingestWork {
+func newIngestWork(b testing.TB, env *testenv.Env, n, patients int) ingestWork {
 	b.Helper()
 	orig, err := os.ReadFile(filepath.Join(testenv.Shared(b, "corpus", "ans-cda"), ingestExample))
 	if err != nil {
@@ -101,8 +101,9 @@ func ingestBody(ins carnet.Identifier, uid string, meta carnet.DocumentMeta, con
 }
 
 // run sends every body with ingestClients clients through send and
-// returns the documents per second and the latencies.
-func (w ingestWork) run(b *testing.B, send func(body []byte) error) (float64, []time.Duration) {
+// returns the documents per second, the latencies and the process's CPU
+// time per document (the benchmark's own client included).
+func (w ingestWork) run(b *testing.B, send func(body []byte) error) (float64, []time.Duration, time.Duration) {
 	var (
 		mu     sync.Mutex
 		next   int
@@ -110,7 +111,7 @@ func (w ingestWork) run(b *testing.B, send func(body []byte) error) (float64, []
 		failed error
 		wg     sync.WaitGroup
 	)
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	for range ingestClients {
 		wg.Go(func() {
 			for {
@@ -133,11 +134,11 @@ func (w ingestWork) run(b *testing.B, send func(body []byte) error) (float64, []
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU()-cpu
 	if failed != nil {
 		b.Fatal(failed)
 	}
-	return float64(len(w.bodies)) / elapsed.Seconds(), lat
+	return float64(len(w.bodies)) / elapsed.Seconds(), lat, cpu / time.Duration(len(w.bodies))
 }
 
 // floorStore is the floor's store: one SQLite table in WAL mode with
@@ -249,9 +250,10 @@ func BenchmarkIngestFloor(b *testing.B) {
 	w := newIngestWork(b, nil, b.N, ingestPatients)
 	send := floorIngest(b)
 	b.ResetTimer()
-	rate, lat := w.run(b, send)
+	rate, lat, cpu := w.run(b, send)
 	b.StopTimer()
 	b.ReportMetric(rate, "docs/s")
+	b.ReportMetric(float64(cpu.Microseconds())/1000, "cpu-ms/doc")
 	reportLatency(b, lat)
 }
 
@@ -269,7 +271,7 @@ func BenchmarkPublish(b *testing.B) {
 			b.Run(c.name, func(b *testing.B) {
 				env := testenv.New(b, be, testenv.Options{ValueSets: true})
 				w := newIngestWork(b, env, b.N, c.patients)
-				floorRate, _ := w.run(b, floorIngest(b))
+				floorRate, _, floorCPU := w.run(b, floorIngest(b))
 				httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: ingestClients}}
 				send := func(body []byte) error {
 					req, _ := http.NewRequest("POST", env.URL+"/DocumentReference", bytes.NewReader(body))
@@ -287,12 +289,14 @@ func BenchmarkPublish(b *testing.B) {
 					return nil
 				}
 				b.ResetTimer()
-				rate, lat := w.run(b, send)
+				rate, lat, cpu := w.run(b, send)
 				b.StopTimer()
 				b.ReportMetric(float64(w.size)/1024, "KB/doc")
 				b.ReportMetric(floorRate, "floor-docs/s")
 				b.ReportMetric(rate, "docs/s")
 				b.ReportMetric(rate/floorRate, "of-floor")
+				b.ReportMetric(float64(floorCPU.Microseconds())/1000, "floor-cpu-ms/doc")
+				b.ReportMetric(float64(cpu.Microseconds())/1000, "cpu-ms/doc")
 				reportLatency(b, lat)
 			})
 		}
