@@ -221,7 +221,7 @@ func Select(items []carnet.Item, now time.Time) Selection {
 		v := viewOf(it)
 		key := sectionOf(it, v, now)
 		if key == "" {
-			if it.Kind == carnet.ItemMedicationRequest {
+			if it.Kind == carnet.ItemMedicationRequest && v.Status != "cancelled" && v.Status != "entered-in-error" {
 				sel.Sections[index["medications"]].Older++
 			}
 			continue
