@@ -164,6 +164,7 @@ type hiddenRecord struct {
 	c                   client
 	ins                 carnet.Identifier
 	plain, hidden, mask string // document ids
+	minor               string // hidden from legal representatives
 	pro, stranger       string // tokens
 	proRPPS             string
 }
@@ -173,10 +174,13 @@ func newHiddenRecord(t *testing.T, b testenv.Backend) *hiddenRecord {
 	env := testenv.New(t, b, testenv.Options{})
 	c := newClient(t, env)
 	ds := synth.Generate(synth.Options{Seed: 61, Patients: 1, DocsPerPatient: 40})
-	pick := func(k synth.Kind) synth.Document {
+	pick := func(k synth.Kind, nth int) synth.Document {
 		for _, d := range ds.Documents {
 			if d.Kind == k {
-				return d
+				if nth == 0 {
+					return d
+				}
+				nth--
 			}
 		}
 		t.Fatalf("no %s document in the synthetic record", k)
@@ -186,7 +190,8 @@ func newHiddenRecord(t *testing.T, b testenv.Backend) *hiddenRecord {
 		d.Meta.Confidentiality = append(slices.Clone(d.Meta.Confidentiality), carnet.Coding{System: "urn:oid:" + carnet.OIDVisibility, Code: l})
 		return d
 	}
-	docs := []synth.Document{pick(synth.KindLabN3), label(pick(synth.KindVaccination), carnet.LabelInvisiblePatient), label(pick(synth.KindSummary), carnet.LabelMasquePS)}
+	docs := []synth.Document{pick(synth.KindLabN3, 0), label(pick(synth.KindVaccination, 0), carnet.LabelInvisiblePatient), label(pick(synth.KindSummary, 0), carnet.LabelMasquePS),
+		label(pick(synth.KindLabN3, 1), carnet.LabelInvisibleLegalRep)}
 	h := &hiddenRecord{env: env, c: c, ins: ds.Patients[0].INS}
 	var ids []string
 	authors := map[string]bool{}
@@ -201,7 +206,7 @@ func newHiddenRecord(t *testing.T, b testenv.Backend) *hiddenRecord {
 			authors[a.ID.Value] = true
 		}
 	}
-	h.plain, h.hidden, h.mask = ids[0], ids[1], ids[2]
+	h.plain, h.hidden, h.mask, h.minor = ids[0], ids[1], ids[2], ids[3]
 	// Two physicians who wrote none of the documents: one declares their
 	// care relationship, the other does not.
 	var doctors []carnet.Author
@@ -301,6 +306,24 @@ func TestSummaryAndEverythingHideWhatPolicyHides(t *testing.T) {
 		for _, id := range []string{h.plain, h.mask} {
 			if _, ok := all[c.base+"/DocumentReference/"+id]; !ok {
 				t.Errorf("the patient's $everything lacks their document %s", id)
+			}
+		}
+
+		// A legal representative: none of the report hidden from legal
+		// representatives, which the patient sees.
+		if !src[h.minor] {
+			t.Errorf("the patient's summary lacks the items of the report hidden from legal representatives only")
+		}
+		rep := c.as(h.env.PatientToken(t, h.ins, true))
+		r = rep.get("/Patient/$summary")
+		rdoc := summaryOf(t, p, rep, "/Patient/$summary", h.ins)
+		if h.sources(t, rdoc)[h.minor] || bytes.Contains(r.Body, []byte(h.minor)) {
+			t.Errorf("the legal representative's summary shows the report hidden from legal representatives")
+		}
+		rall, _, _ := everything(t, rep, "/Patient/$everything")
+		for u, raw := range rall {
+			if strings.Contains(u, h.minor) || bytes.Contains(raw, []byte(h.minor)) {
+				t.Errorf("the legal representative's $everything shows the report hidden from them in %s", u)
 			}
 		}
 
