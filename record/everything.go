@@ -138,14 +138,9 @@ func (s *Service) Everything(ctx context.Context, r carnet.Request, q Everything
 	tag := searchTag("everything", a.row.Key, sorted)
 	phase, bound, pos := phasePatient, uint64(0), []byte(nil)
 	if q.Page != "" {
-		raw, err := readCursor(tag, q.Page)
-		if err != nil {
+		if phase, bound, pos, err = readEverythingCursor(tag, q.Page); err != nil {
 			return EverythingPage{}, err
 		}
-		if len(raw) < 9 || raw[0] >= phaseEnd {
-			return EverythingPage{}, badCursor("the _page cursor is not one this server made")
-		}
-		phase, bound, pos = raw[0], binary.BigEndian.Uint64(raw[1:9]), raw[9:]
 	} else {
 		// The history is served as it stood at the first page: the paging
 		// adds events of its own as it goes.
@@ -181,12 +176,31 @@ func (s *Service) Everything(ctx context.Context, r carnet.Request, q Everything
 			return EverythingPage{}, err
 		}
 		if !done {
-			c := append([]byte{phase}, binary.BigEndian.AppendUint64(nil, bound)...)
-			e.page.Next = makeCursor(tag, append(c, last...))
+			e.page.Next = everythingCursor(tag, phase, bound, last)
 			break
 		}
 	}
 	return e.page, a.served(ctx, carnet.ActionRead, e.docs)
+}
+
+// everythingCursor is the cursor of the page after position pos of
+// phase; bound keeps the history to events before the first page.
+func everythingCursor(tag []byte, phase byte, bound uint64, pos []byte) string {
+	c := append([]byte{phase}, binary.BigEndian.AppendUint64(nil, bound)...)
+	return makeCursor(tag, append(c, pos...))
+}
+
+// readEverythingCursor reads a cursor everythingCursor made for the search
+// tag names; the position is checked by the phase that reads it.
+func readEverythingCursor(tag []byte, c string) (phase byte, bound uint64, pos []byte, err error) {
+	raw, err := readCursor(tag, c)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	if len(raw) < 9 || raw[0] >= phaseEnd || raw[0] == phasePatient {
+		return 0, 0, nil, badCursor("the _page cursor is not one this server made")
+	}
+	return raw[0], binary.BigEndian.Uint64(raw[1:9]), raw[9:], nil
 }
 
 // timeID is a position in a list ordered newest first, then by id: the
