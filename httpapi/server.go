@@ -110,6 +110,7 @@ func (s *Server) routes() {
 	h("GET /Communication", "Communication", carnet.ActionSearch, s.searchNotifications)
 	h("GET /DocumentReference/$relevant", "DocumentReference", carnet.ActionSearch, s.relevant)
 	s.itemRoutes()
+	s.summaryRoutes()
 	s.auditRoutes()
 	s.cdsRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -72,6 +72,22 @@ func Shared(t testing.TB, rel ...string) string {
 	return p
 }
 
+// NPMPackage returns the directory of an npm package's files
+// (node_modules/name/package, as npm pack unpacks them: scripts/fetch-ips-ig.sh
+// for the IPS implementation guide). Where it is absent the test is skipped
+// with a message, except under CI=true where it fails (.ci/run fetches it).
+func NPMPackage(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(ModuleRoot(t), "node_modules", name, "package")
+	if _, err := os.Stat(filepath.Join(p, "package.json")); err != nil {
+		if ci.Enforced() {
+			t.Fatalf("%s is missing: CI fetches it (.ci/run)", p)
+		}
+		t.Skipf("skipped: %s is absent (run scripts/fetch-ips-ig.sh)", p)
+	}
+	return p
+}
+
 // HasShared reports whether ../shared is there (always under CI=true,
 // where its absence fails the tests that read it).
 func HasShared(t testing.TB) bool {
