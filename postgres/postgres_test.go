@@ -1,8 +1,8 @@
 package postgres_test
 
 import (
-	"path/filepath"
 	"context"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
