@@ -261,8 +261,8 @@ func wants(req ExportRequest, t string) bool {
 }
 
 // qi reads a record's quasi-identifiers: birth year and sex from its
-// identity, the département from the newest releasable CDA header's
-// postcode (nil when the document cannot be read).
+// identity (else the CDA header's), the département from the newest
+// releasable CDA header's postcode.
 func (s *Service) qi(ctx context.Context, sel *selection) (QI, *cda.Document, error) {
 	id := sel.patient.Identity
 	q := QI{Sex: id.Gender}
@@ -282,6 +282,14 @@ func (s *Service) qi(ctx context.Context, sel *selection) (QI, *cda.Document, er
 		return q, nil, nil
 	}
 	q.Departement = Departement(doc.Patient.PostalCode)
+	// Without an identity feed the record knows its patient from the
+	// documents' headers only.
+	if q.BirthYear == "" && !doc.Patient.BirthDate.Time.IsZero() {
+		q.BirthYear = doc.Patient.BirthDate.Time.Format("2006")
+	}
+	if q.Sex == "" {
+		q.Sex = map[string]string{"F": "female", "M": "male", "U": "unknown"}[doc.Patient.Gender]
+	}
 	return q, doc, nil
 }
 

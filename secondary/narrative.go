@@ -54,14 +54,34 @@ var (
 	// A run of five digits or more, separated at most by single spaces,
 	// dots or dashes: INS/NIR, RPPS, phone numbers, postcodes, ids.
 	reDigits = regexp.MustCompile(`\+?\d(?:[ .\-]?\d){4,}`)
+	// A street address: a number, a kind of way, and what follows up to
+	// the next punctuation.
+	reStreet = regexp.MustCompile(`(?i)\b\d{1,4}\s*(?:bis|ter)?,?\s+(?:rue|avenue|av\.|boulevard|bd|place|chemin|all[ée]e|impasse|route|quai|cours|square|lieu-dit|r[ée]sidence|hameau)\b[^,.;:\n()]*`)
+	// A title followed by capitalised words: a person's name, known to the
+	// record or not.
+	reTitled = regexp.MustCompile(`\b(?:Dr|Docteur|Pr|Professeur|Mme|Mlle|Madame|Mademoiselle|Monsieur|M\.)\s+(?:\p{Lu}[\p{L}'’\-]*\.?\s*){1,3}`)
 )
 
 // Scrub returns text without what s knows and what looks identifying.
 func (s *Scrubber) Scrub(text string) string {
-	t := fold(text)
-	// Folding maps one rune to one rune, so positions in runes agree.
+	// Patterns first, on the text as written (a known word inside an
+	// address would otherwise break the address's pattern).
+	out := reEmail.ReplaceAllString(text, redacted)
+	out = reStreet.ReplaceAllString(out, redacted)
+	out = reTitled.ReplaceAllStringFunc(out, func(m string) string {
+		title, _, _ := strings.Cut(m, " ")
+		return title + " " + redacted + " "
+	})
+	out = reDate.ReplaceAllString(out, redacted)
+	out = s.scrubKnown(out)
+	return reDigits.ReplaceAllString(out, redacted)
+}
+
+// scrubKnown replaces the identifiers and name words s knows.
+func (s *Scrubber) scrubKnown(text string) string {
 	src := []rune(text)
-	low := []rune(t)
+	low := []rune(fold(text))
+	// Folding maps one rune to one rune, so positions in runes agree.
 	if len(src) != len(low) {
 		src = low
 	}
@@ -104,9 +124,7 @@ func (s *Scrubber) Scrub(text string) string {
 		}
 		b.WriteString(redacted)
 	}
-	out := reEmail.ReplaceAllString(b.String(), redacted)
-	out = reDate.ReplaceAllString(out, redacted)
-	return reDigits.ReplaceAllString(out, redacted)
+	return b.String()
 }
 
 // knownIdentities adds what a CDA header names: the patient (names, ids,
