@@ -426,7 +426,11 @@ func postJSON(t *testing.T, c bulkClient, path string, v any) (int, []byte) {
 // is pseudonymised, minimised and k-anonymous; what must not leave does
 // not; patients see the use in their history without the recipient.
 func TestBulkExportUnderPermits(t *testing.T) {
-	env := testenv.New(t, testenv.SQLite, testenv.Options{})
+	forEachBackend(t, testBulkExportUnderPermits)
+}
+
+func testBulkExportUnderPermits(t *testing.T, backend testenv.Backend) {
+	env := testenv.New(t, backend, testenv.Options{})
 	pop := newPopulation(t, env)
 	ctx := testenv.Context(t, 5*time.Minute)
 	op := bulkClient{t: t, base: env.URL, token: env.OperatorToken(t)}

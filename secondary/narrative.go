@@ -2,6 +2,7 @@ package secondary
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -89,7 +90,7 @@ func (s *Scrubber) scrubKnown(text string) string {
 	for _, p := range s.phrases {
 		pr := []rune(p)
 		for i := 0; i+len(pr) <= len(low); i++ {
-			if string(low[i:i+len(pr)]) == p {
+			if low[i] == pr[0] && slices.Equal(low[i:i+len(pr)], pr) {
 				for j := i; j < i+len(pr); j++ {
 					mask[j] = true
 				}
