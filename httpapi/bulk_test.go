@@ -562,7 +562,7 @@ func testBulkExportUnderPermits(t *testing.T, backend testenv.Backend) {
 		}
 	}
 	b := bulkClient{t: t, base: env.URL, token: env.PermitToken(t, "chercheur-b", permitB)}
-	other, _, _ := b.export("/Group/" + permitB + "/$export?_type=Patient,DocumentReference", false)
+	other, _, _ := b.export("/Group/"+permitB+"/$export?_type=Patient,DocumentReference", false)
 	if len(other["Patient"]) != 27 {
 		t.Errorf("permit B: %d patients", len(other["Patient"]))
 	}
@@ -581,7 +581,7 @@ func testBulkExportUnderPermits(t *testing.T, backend testenv.Backend) {
 	}
 
 	// _since: nothing registered after now.
-	since, _, _ := a.export("/$export?_type=DocumentReference&_since=" + url.QueryEscape(time.Now().Add(time.Hour).Format(time.RFC3339)), false)
+	since, _, _ := a.export("/$export?_type=DocumentReference&_since="+url.QueryEscape(time.Now().Add(time.Hour).Format(time.RFC3339)), false)
 	if len(since["DocumentReference"]) != 0 {
 		t.Errorf("_since in the future exported %d documents", len(since["DocumentReference"]))
 	}
