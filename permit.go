@@ -148,7 +148,7 @@ func (p *Permit) Check() []Issue {
 	if p.Narrative != NarrativeRemove && p.Narrative != NarrativeDeidentify {
 		bad("value", "narrative is remove or deidentify", "narrative")
 	}
-	if p.Epsilon < 0 || p.Epsilon > 10 {
+	if !(p.Epsilon >= 0 && p.Epsilon <= 10) {
 		bad("value", "epsilon is between 0 and 10", "epsilon")
 	}
 	return issues

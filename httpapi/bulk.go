@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -350,7 +351,8 @@ func (s *Server) job(r *http.Request, req carnet.Request) (*bulkJob, error) {
 	s.bulk.mu.Lock()
 	j := s.bulk.jobs[r.PathValue("job")]
 	s.bulk.mu.Unlock()
-	if j == nil || j.client != clientKey(req.Actor) {
+	// The job's client, with its permit's scope still in the token.
+	if j == nil || j.client != clientKey(req.Actor) || !slices.Contains(req.Actor.Scopes, secondary.ScopePrefix+j.permit) {
 		return nil, carnet.Errorf(carnet.KindNotFound, "no such export")
 	}
 	return j, nil
@@ -523,9 +525,11 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, req carnet.Reques
 	}
 	var eps float64
 	if v := q.Get("epsilon"); v != "" {
-		if _, err := fmt.Sscanf(v, "%g", &eps); err != nil || eps <= 0 {
-			return refuse(carnet.KindInvalid, "invalid", "epsilon is a positive number")
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0 && f <= 10) {
+			return refuse(carnet.KindInvalid, "invalid", "epsilon is a number in (0, 10]")
 		}
+		eps = f
 	}
 	var codes []string
 	for _, c := range q["code"] {

@@ -605,9 +605,14 @@ func testBulkExportUnderPermits(t *testing.T, backend testenv.Backend) {
 			t.Errorf("%s: %d %s, want %d", tc.name, code, body, tc.want)
 		}
 	}
-	// The finished export's files are the job's client's only.
+	// The finished export's files are the job's client's only, and only
+	// under the permit's scope.
 	if res := b.do("GET", status, nil, nil); res.StatusCode != 404 {
 		t.Errorf("another client reads a job's status: %d", res.StatusCode)
+	}
+	sameClientOtherScope := bulkClient{t: t, base: env.URL, token: env.PermitToken(t, "chercheur-a", expired)}
+	if res := sameClientOtherScope.do("GET", m.Output[0].URL, nil, nil); res.StatusCode != 404 {
+		t.Errorf("the client reads a file without the permit's scope: %d", res.StatusCode)
 	}
 
 	// Cancel: DELETE answers 202, then the job is gone.
@@ -687,5 +692,10 @@ func testBulkExportUnderPermits(t *testing.T, backend testenv.Backend) {
 	}
 	if code, body = stats("0.1"); code != 403 {
 		t.Errorf("stats past the budget: %d %s", code, body)
+	}
+	for _, bad := range []string{"NaN", "-1", "Inf", "0"} {
+		if code, body = stats(bad); code != 400 {
+			t.Errorf("stats with epsilon %s: %d %s", bad, code, body)
+		}
 	}
 }

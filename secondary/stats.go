@@ -85,7 +85,7 @@ func (s *Service) Stats(ctx context.Context, req StatsRequest) (StatsResult, err
 	if req.Epsilon == 0 {
 		req.Epsilon = 0.1
 	}
-	if req.Epsilon <= 0 || req.Epsilon > 10 {
+	if !(req.Epsilon > 0 && req.Epsilon <= 10) { // NaN too: a NaN spent would never exhaust the budget
 		return StatsResult{}, carnet.Errorf(carnet.KindInvalid, "epsilon is between 0 and 10")
 	}
 	seen := map[string]bool{}
