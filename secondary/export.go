@@ -9,6 +9,7 @@ import (
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/cda"
+	"github.com/carnet-sante/carnet/policy"
 )
 
 // ExportRequest is one Bulk Data export under a permit.
@@ -121,8 +122,6 @@ type selection struct {
 	newest  *carnet.DocumentRow
 }
 
-var hiddenLabels = []string{carnet.LabelMasquePS, carnet.LabelInvisiblePatient, carnet.LabelInvisibleLegalRep}
-
 func tokenValues(ts []carnet.Token, kind string) []string {
 	var out []string
 	for _, t := range ts {
@@ -174,15 +173,12 @@ func (s *Service) selectRecord(ctx context.Context, key carnet.PatientKey, req E
 	if err != nil {
 		return nil, err
 	}
-	if row.State == carnet.RecordClosed {
-		return nil, nil
-	}
 	pat, err := s.openPatient(ctx, row)
 	if err != nil {
 		return nil, err
 	}
 	set := pat.Settings()
-	if set.OptOutSecondary {
+	if ok, _ := policy.SecondaryRecord(row.State, set); !ok {
 		return nil, nil
 	}
 	p := req.Permit
@@ -192,10 +188,9 @@ func (s *Service) selectRecord(ctx context.Context, key carnet.PatientKey, req E
 	}
 	sel := &selection{patient: pat}
 	releasable := map[string]carnet.DocumentRow{}
-	for i, d := range docs {
-		labels := tokenValues(d.Tokens, carnet.TokLabel)
-		if slices.ContainsFunc(labels, func(l string) bool { return slices.Contains(hiddenLabels, l) }) ||
-			slices.Contains(set.Restricted, d.LogicalID) {
+	for i := range docs {
+		d := docs[i]
+		if ok, _ := policy.SecondaryDocument(set, &d); !ok {
 			continue
 		}
 		releasable[d.LogicalID] = d
