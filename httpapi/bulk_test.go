@@ -580,6 +580,19 @@ func testBulkExportUnderPermits(t *testing.T, backend testenv.Backend) {
 		}
 	}
 
+	// A POST kick-off carries its parameters in a Parameters resource.
+	res := a.do("POST", env.URL+"/$export", map[string]string{"Accept": "application/fhir+json", "Prefer": "respond-async", "Content-Type": "application/fhir+json"},
+		[]byte(`{"resourceType":"Parameters","parameter":[{"name":"_type","valueString":"Patient"},{"name":"_since","valueInstant":"2000-01-01T00:00:00Z"}]}`))
+	if body := readAll(t, res); res.StatusCode != http.StatusAccepted {
+		t.Errorf("POST kick-off: %d %s", res.StatusCode, body)
+	} else {
+		pm := a.wait(res.Header.Get("Content-Location"))
+		if len(pm.Output) != 1 || pm.Output[0].Type != "Patient" || pm.Output[0].Count != 27 {
+			t.Errorf("POST kick-off manifest: %+v", pm.Output)
+		}
+		a.do("DELETE", res.Header.Get("Content-Location"), nil, nil).Body.Close()
+	}
+
 	// _since: nothing registered after now.
 	since, _, _ := a.export("/$export?_type=DocumentReference&_since="+url.QueryEscape(time.Now().Add(time.Hour).Format(time.RFC3339)), false)
 	if len(since["DocumentReference"]) != 0 {
