@@ -21,6 +21,10 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 	cs.URL = base + "/metadata"
 	cs.Instantiates = append(cs.Instantiates, "https://profiles.ihe.net/PCC/QEDm/CapabilityStatement/IHE.QEDm.Clinical-Data-Source")
 	rest := &cs.Rest[0]
+	if s.cfg.Secondary != nil {
+		cs.Instantiates = append(cs.Instantiates, "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data")
+		rest.Documentation += " Secondary use under data permits (docs/SECONDARY.md): Bulk Data $export (system and Group/<permit id>) and $stats for a permit's client (scope permit/<id>), pseudonymised at the source."
+	}
 	rest.Documentation += " Every request carries an OAuth2 bearer token (OpenID Connect, SMART App Launch v2 scopes, checked per request and per transaction entry); the DMP access rules and the patient's consents decide each access; every access is recorded in a tamper-evident log before anything is served (GET /AuditEvent, /log/checkpoint). Emergency access: X-Purpose-Of-Use BTG (with X-Access-Reason) or ETREAT. The pastille is a CDS Hooks service at /cds-services."
 	for i := range rest.Resource {
 		if rest.Resource[i].Type == "DocumentReference" {

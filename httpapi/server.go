@@ -17,6 +17,7 @@ import (
 	"github.com/carnet-sante/carnet/fhir"
 	"github.com/carnet-sante/carnet/pastille"
 	"github.com/carnet-sante/carnet/record"
+	"github.com/carnet-sante/carnet/secondary"
 )
 
 // Config configures the API.
@@ -46,6 +47,13 @@ type Config struct {
 	// CDS lets CDS Clients call the pastille (CDS Hooks); nil serves only
 	// an empty discovery.
 	CDS *CDSConfig
+	// Secondary serves secondary use under data permits: Bulk $export,
+	// $stats and the operator's /Permit routes (docs/SECONDARY.md); nil
+	// serves none of them.
+	Secondary *secondary.Service
+	// BulkDir is where export files are written (a private directory is
+	// made in it); empty: the system's temporary directory.
+	BulkDir string
 }
 
 // noAuthentication is what a server without an identity provider answers.
@@ -64,6 +72,8 @@ type Server struct {
 	started time.Time
 	// care caches the ranking's form of recently ranked records' documents.
 	care pastille.ViewCache
+	// bulk are the running and finished exports.
+	bulk bulkJobs
 }
 
 // New returns the API handler.
@@ -113,6 +123,7 @@ func (s *Server) routes() {
 	s.summaryRoutes()
 	s.auditRoutes()
 	s.cdsRoutes()
+	s.bulkRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, carnet.Errorf(carnet.KindNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

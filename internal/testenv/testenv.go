@@ -32,6 +32,7 @@ import (
 	"github.com/carnet-sante/carnet/qedm"
 	"github.com/carnet-sante/carnet/record"
 	"github.com/carnet-sante/carnet/seal"
+	"github.com/carnet-sante/carnet/secondary"
 	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/terminology"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for tampering tests
@@ -151,8 +152,10 @@ type Env struct {
 	KeyDir  string
 	Keyring *seal.Keyring
 	Service *record.Service
-	Server  *httptest.Server
-	URL     string
+	// Secondary is secondary use under data permits (docs/SECONDARY.md).
+	Secondary *secondary.Service
+	Server    *httptest.Server
+	URL       string
 	// Issuer is the test identity provider the server trusts (the demo
 	// issuer, mounted at URL/demo-idp): tests hold real signed tokens.
 	Issuer *auth.DemoIssuer
@@ -224,6 +227,34 @@ func (e *Env) SoftwareToken(t testing.TB, clientID string, authors ...carnet.Aut
 	}
 	tok, err := e.Issuer.Issue(carnet.ActorSystem, map[string]any{auth.ClaimClientID: clientID, auth.ClaimScope: "system/*.cruds",
 		auth.ClaimFINESS: orgs}, Audience, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// OperatorToken returns a signed token for the deployment operator's
+// client, which manages data permits (carnet_operator, system/Permit.cruds).
+func (e *Env) OperatorToken(t testing.TB) string {
+	t.Helper()
+	tok, err := e.Issuer.Issue(carnet.ActorSystem, map[string]any{auth.ClaimClientID: "operateur", auth.ClaimOperator: true,
+		auth.ClaimScope: "system/Permit.cruds"}, Audience, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// PermitToken returns a signed client-credentials token of clientID with
+// the scope of each permit id (permit/<id>): a data permit's recipient.
+func (e *Env) PermitToken(t testing.TB, clientID string, permits ...string) string {
+	t.Helper()
+	var scopes []string
+	for _, p := range permits {
+		scopes = append(scopes, secondary.ScopePrefix+p)
+	}
+	tok, err := e.Issuer.Issue(carnet.ActorSystem, map[string]any{auth.ClaimClientID: clientID,
+		auth.ClaimScope: strings.Join(scopes, " ")}, Audience, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,8 +352,12 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	if audit != nil {
 		cfg.AuditLog = audit
 	}
-	mux.Handle("/", httpapi.New(cfg))
-	return &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Server: srv, URL: srv.URL, Issuer: issuer, Audit: audit}
+	sec := &secondary.Service{Store: store, Permits: store.(carnet.PermitStore), Sealer: sealer, Audit: svc.Audit, Clock: clock, Logger: logger}
+	cfg.Secondary, cfg.BulkDir = sec, t.TempDir()
+	api := httpapi.New(cfg)
+	t.Cleanup(api.Close)
+	mux.Handle("/", api)
+	return &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Secondary: sec, Server: srv, URL: srv.URL, Issuer: issuer, Audit: audit}
 }
 
 // LoadMatrix returns the partial national access matrix from ../shared.
