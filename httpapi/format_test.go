@@ -12,6 +12,7 @@ import (
 	"github.com/carnet-sante/carnet/fhirxml"
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/mhd"
+	"github.com/carnet-sante/carnet/qedm"
 	"github.com/carnet-sante/carnet/synth"
 )
 
@@ -156,6 +157,23 @@ func TestXMLFiling(t *testing.T) {
 	got := c.as(rec.env.PatientToken(t, ds.Patients[0].INS, false)).get(dr.Content[0].Attachment.URL)
 	if got.Status != 200 || !bytes.Equal(got.Body, ds.Documents[0].Content) {
 		t.Errorf("ITI-68 of the CDA filed in XML: %d, %d bytes, want the %d filed", got.Status, len(got.Body), len(ds.Documents[0].Content))
+	}
+
+	// ITI-106 in XML: a Parameters holding a CDA as a Binary, filed by its
+	// author from its header.
+	cdaDoc := synth.Generate(synth.Options{Seed: 18, Patients: 1, DocsPerPatient: 1}).Documents[0].Content
+	x, _, err := (qedm.Extractor{}).Extract("text/xml", cdaDoc)
+	if err != nil || len(x.Derived.Authors) == 0 {
+		t.Fatalf("the synthetic CDA names no author: %v", err)
+	}
+	author := c.as(rec.env.ProfessionalToken(t, x.Derived.Authors[0], ""))
+	r = author.do("POST", "/DocumentReference/$generate-metadata", fhirXML, toXML(t, generateBody(cdaDoc)))
+	if r.Status != 201 {
+		t.Fatalf("ITI-106 in XML: %d %s", r.Status, r.Body)
+	}
+	dr = decode[fhir.DocumentReference](t, fromXML(t, r))
+	if got := author.get(dr.Content[0].Attachment.URL); got.Status != 200 || !bytes.Equal(got.Body, cdaDoc) {
+		t.Errorf("ITI-68 of the CDA filed by ITI-106 in XML: %d, %d bytes, want the %d filed", got.Status, len(got.Body), len(cdaDoc))
 	}
 }
 
