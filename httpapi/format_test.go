@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -153,10 +154,29 @@ func TestXMLFiling(t *testing.T) {
 		t.Fatalf("ITI-65 of a CDA in XML, JSON asked: %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Body)
 	}
 	id := documentIDs(t, r)[0]
+	items := 0
 	dr := decode[fhir.DocumentReference](t, c.as(rec.env.PatientToken(t, ds.Patients[0].INS, false)).get("/DocumentReference/"+id))
 	got := c.as(rec.env.PatientToken(t, ds.Patients[0].INS, false)).get(dr.Content[0].Attachment.URL)
 	if got.Status != 200 || !bytes.Equal(got.Body, ds.Documents[0].Content) {
 		t.Errorf("ITI-68 of the CDA filed in XML: %d, %d bytes, want the %d filed", got.Status, len(got.Body), len(ds.Documents[0].Content))
+	}
+
+	// QEDm items extracted from it, with their Provenance, in XML.
+	pt := c.as(rec.env.PatientToken(t, ds.Patients[0].INS, false))
+	for _, kind := range []string{"Observation", "Condition", "AllergyIntolerance", "Immunization", "MedicationRequest"} {
+		path := "/" + kind + "?" + insQuery(ds.Patients[0].INS) + "&_revinclude=Provenance:target"
+		j := pt.get(path)
+		x := fromXML(t, pt.do("GET", path, "", nil, "Accept", fhirXML))
+		var a, b any
+		_ = json.Unmarshal(x.Body, &a)
+		_ = json.Unmarshal(j.Body, &b)
+		if x.Status != 200 || !reflect.DeepEqual(scrub(a), scrub(b)) {
+			t.Errorf("%s: %d, XML and JSON differ:\n%s\n%s", path, x.Status, x.Body, j.Body)
+		}
+		items += len(decode[fhir.Bundle](t, j).Entry)
+	}
+	if items == 0 {
+		t.Errorf("the CDA gave no QEDm item to read in XML")
 	}
 
 	// ITI-106 in XML: a Parameters holding a CDA as a Binary, filed by its
@@ -254,4 +274,78 @@ func TestXMLRefusals(t *testing.T) {
 	if r.Status != 401 {
 		t.Errorf("no token: %d", r.Status)
 	}
+}
+
+// Every kind of FHIR answer Carnet gives is served in XML, equal to its
+// JSON: the resources of MHD, PCF, BALP, QEDm and the identity feed.
+func TestXMLAnswersEveryRead(t *testing.T) {
+	rec := newRecord(t, testenv.SQLite)
+	patient := rec.c.as(rec.env.Token(t, "patient0"))
+	gp := rec.c.as(rec.env.Token(t, "gp"))
+	gp.get(rec.search()) // an access, for the patient's AuditEvents and Communications
+	pid := decode[fhir.Bundle](t, gp.get("/Patient?identifier="+url.QueryEscape(rec.ins.System+"|"+rec.ins.Value)))
+	if len(pid.Entry) == 0 {
+		t.Fatalf("the patient is not found")
+	}
+	var p struct{ ID string }
+	_ = json.Unmarshal(pid.Entry[0].Resource, &p)
+	for _, tc := range []struct {
+		c    client
+		path string
+	}{
+		{gp, "/metadata"},
+		{gp, rec.search()},
+		{gp, "/DocumentReference/" + rec.consult},
+		{gp, "/DocumentReference/" + rec.consult + "/_history"},
+		{gp, "/DocumentReference/$relevant?" + insQuery(rec.ins)},
+		{gp, "/List?" + insQuery(rec.ins)},
+		{gp, "/Patient/" + p.ID},
+		{gp, "/Observation?" + insQuery(rec.ins) + "&_revinclude=Provenance:target"},
+		{patient, "/Consent"},
+		{patient, "/Communication"},
+		{patient, "/AuditEvent"},
+		{gp, "/DocumentReference/" + carnet.NewID()},
+	} {
+		j := tc.c.get(tc.path)
+		x := fromXML(t, tc.c.do("GET", tc.path, "", nil, "Accept", fhirXML))
+		if x.Status != j.Status {
+			t.Errorf("%s: %d in XML, %d in JSON", tc.path, x.Status, j.Status)
+			continue
+		}
+		var a, b any
+		_ = json.Unmarshal(x.Body, &a)
+		_ = json.Unmarshal(j.Body, &b)
+		// Each request adds to the patient's AuditEvents: the XML answer
+		// has one more.
+		if strings.HasPrefix(tc.path, "/AuditEvent") {
+			if n, m := len(decode[fhir.Bundle](t, x).Entry), len(decode[fhir.Bundle](t, j).Entry); n != m+1 || m == 0 {
+				t.Errorf("%s: %d entries in XML after %d in JSON", tc.path, n, m)
+			}
+			continue
+		}
+		if !reflect.DeepEqual(scrub(a), scrub(b)) {
+			t.Errorf("%s: XML and JSON differ:\n%s\n%s", tc.path, x.Body, j.Body)
+		}
+	}
+}
+
+// scrub removes what two successive answers may differ by: a Bundle's id
+// and timestamp, a ranking's scores (they weigh time).
+func scrub(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		delete(x, "score")
+		if x["resourceType"] == "Bundle" {
+			delete(x, "id")
+			delete(x, "timestamp")
+		}
+		for k, e := range x {
+			x[k] = scrub(e)
+		}
+	case []any:
+		for i := range x {
+			x[i] = scrub(x[i])
+		}
+	}
+	return v
 }
