@@ -3,6 +3,9 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strings"
@@ -11,6 +14,7 @@ import (
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
 	"github.com/carnet-sante/carnet/fhirxml"
+	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/mhd"
 	"github.com/carnet-sante/carnet/qedm"
@@ -348,4 +352,38 @@ func scrub(v any) any {
 		}
 	}
 	return v
+}
+
+// An XML body past MaxBody is refused as a JSON one is: 413, too-costly,
+// told in XML; before a byte of it is converted.
+func TestXMLBodyBound(t *testing.T) {
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{MaxBody: 4096,
+		Authenticate: func(*http.Request) (carnet.Actor, error) {
+			return carnet.Actor{Kind: carnet.ActorSystem, Scopes: []string{"system/*.cruds"}}, nil
+		}}))
+	defer srv.Close()
+	big := `<Bundle xmlns="http://hl7.org/fhir"><type value="transaction"/>` + strings.Repeat(`<entry><fullUrl value="urn:uuid:x"/></entry>`, 200) + `</Bundle>`
+	for _, ct := range []string{fhirXML, "application/fhir+json"} {
+		body := big
+		if ct != fhirXML {
+			j, err := fhirxml.ToJSON([]byte(big))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = string(j)
+		}
+		req, _ := http.NewRequest("POST", srv.URL+"/", strings.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		req.Header.Set("Accept", fhirXML)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		r := fromXML(t, response{res.StatusCode, res.Header, b})
+		if oo := outcome(t, r); r.Status != 413 || oo.Issue[0].Code != "too-costly" {
+			t.Errorf("%s body of %d bytes: %d %s, want 413 too-costly", ct, len(body), r.Status, r.Body)
+		}
+	}
 }
