@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/fhirxml/internal/r4gen"
 	"github.com/carnet-sante/carnet/internal/ci"
 )
 
@@ -243,4 +244,18 @@ func diffValue(at string, a, b any) string {
 		return fmt.Sprintf("%s: %#v vs %#v", at, a, b)
 	}
 	return ""
+}
+
+// The committed table is what the generator makes of the package.
+func TestTableIsGenerated(t *testing.T) {
+	b, err := r4gen.Table(examplesDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != table {
+		t.Error("r4.txt differs from the generator's output: run go generate ./fhirxml")
+	}
+	if _, err := parseTable(table); err != nil {
+		t.Fatal(err)
+	}
 }
