@@ -12,13 +12,11 @@ import (
 // parsers); the server adds what it serves besides: the identity feed,
 // QEDm resources, ITI-106, and how callers are authenticated.
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
-	if err := acceptsJSON(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	base := s.base(r)
 	cs := mhd.CapabilityStatement(base, s.cfg.Version, s.started)
 	cs.URL = base + "/metadata"
+	cs.Format = append(cs.Format, mediaFHIRXML)
+	cs.PatchFormat = append(cs.PatchFormat, mediaFHIRXML)
 	cs.Instantiates = append(cs.Instantiates, "https://profiles.ihe.net/PCC/QEDm/CapabilityStatement/IHE.QEDm.Clinical-Data-Source")
 	rest := &cs.Rest[0]
 	if s.cfg.Secondary != nil {

@@ -130,7 +130,14 @@ func (s *Server) routes() {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mux.ServeHTTP(w, r)
+	w.Header().Add("Vary", "Accept")
+	if !wantsXML(r) {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	x := &xmlWriter{ResponseWriter: w, s: s}
+	s.mux.ServeHTTP(x, r)
+	x.finish(r)
 }
 
 type ctxKey int
@@ -172,7 +179,7 @@ func (s *Server) wrap(resource string, act carnet.Action, fn handler) http.Handl
 			s.writeError(w, r, err)
 			return
 		}
-		if err := acceptsJSON(r); err != nil {
+		if err := s.xmlBody(r); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -180,24 +187,6 @@ func (s *Server) wrap(resource string, act carnet.Action, fn handler) http.Handl
 			s.writeError(w, r, err)
 		}
 	})
-}
-
-// acceptsJSON refuses a request that asks for FHIR XML (Accept or
-// _format), which Carnet does not serve yet: 406, rather than JSON the
-// client did not ask for.
-func acceptsJSON(r *http.Request) error {
-	f := strings.ToLower(r.URL.Query().Get("_format"))
-	xml := f == "xml" || strings.Contains(f, "xml")
-	if !xml && f == "" {
-		if accept := strings.ToLower(r.Header.Get("Accept")); strings.Contains(accept, "xml") &&
-			!strings.Contains(accept, "json") && !strings.Contains(accept, "*/*") {
-			xml = true
-		}
-	}
-	if xml {
-		return &carnet.Error{Kind: carnet.KindNotAcceptable, Msg: "this server answers FHIR JSON only (application/fhir+json); FHIR XML is not served yet"}
-	}
-	return nil
 }
 
 // statusOf is the one mapping from error kinds to HTTP statuses.
