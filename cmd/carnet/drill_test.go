@@ -100,7 +100,14 @@ func fileAll(base string, token func(filing) string, fs []filing) map[int]bool {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if code, body, err := post(base, "/", token(fs[i]), "application/fhir+json", fs[i].body); err == nil && code == 200 {
+				// As producing software does: a 503 or 429 is "try again"
+				// (an ITI-65 retry is idempotent), a few times.
+				code, body, err := post(base, "/", token(fs[i]), "application/fhir+json", fs[i].body)
+				for try := 1; try < 4 && err == nil && (code == 503 || code == 429); try++ {
+					time.Sleep(time.Duration(try) * 200 * time.Millisecond)
+					code, body, err = post(base, "/", token(fs[i]), "application/fhir+json", fs[i].body)
+				}
+				if err == nil && code == 200 {
 					mu.Lock()
 					acked[i] = true
 					mu.Unlock()
