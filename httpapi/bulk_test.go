@@ -461,6 +461,20 @@ func testBulkExportUnderPermits(t *testing.T, backend testenv.Backend) {
 	permitB := newPermit("chercheur-b", carnet.NarrativeRemove, time.Now().Add(24*time.Hour), 0)
 	expired := newPermit("chercheur-a", carnet.NarrativeRemove, time.Now().Add(-time.Minute), 0)
 
+	// A permit must say what it covers, until when, and a k of 2 or more.
+	for name, bad := range map[string]map[string]any{
+		"k of 1":        {"purpose": "x", "recipient": "y", "client": "z", "documentTypes": docTypes, "expires": time.Now().Add(time.Hour), "minK": 1},
+		"no categories": {"purpose": "x", "recipient": "y", "client": "z", "expires": time.Now().Add(time.Hour)},
+		"no expiry":     {"purpose": "x", "recipient": "y", "client": "z", "documentTypes": docTypes},
+		"unknown field": {"purpose": "x", "recipient": "y", "client": "z", "documentTypes": docTypes, "expires": time.Now().Add(time.Hour), "secret": "AAAA"},
+		"bad code":      {"purpose": "x", "recipient": "y", "client": "z", "documentTypes": []string{"11502-2"}, "expires": time.Now().Add(time.Hour)},
+		"unknown type":  {"purpose": "x", "recipient": "y", "client": "z", "itemTypes": []string{"Binary"}, "expires": time.Now().Add(time.Hour)},
+	} {
+		if code, body := postJSON(t, op, "/Permit", bad); code != http.StatusUnprocessableEntity && code != http.StatusBadRequest {
+			t.Errorf("permit with %s: %d %s", name, code, body)
+		}
+	}
+
 	// Only the operator manages permits.
 	for _, tok := range []string{env.Token(t, "lgc"), env.PermitToken(t, "chercheur-a", permitA)} {
 		if code, body := postJSON(t, bulkClient{t: t, base: env.URL, token: tok}, "/Permit", map[string]any{"purpose": "x"}); code != http.StatusForbidden {
