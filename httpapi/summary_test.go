@@ -479,3 +479,25 @@ func countPrefix(m map[string]json.RawMessage, prefix string) int {
 	}
 	return n
 }
+
+// The CapabilityStatement names both operations on Patient.
+func TestMetadataNamesSummary(t *testing.T) {
+	env := testenv.New(t, testenv.SQLite, testenv.Options{})
+	r := newClient(t, env).get("/metadata")
+	var cs fhir.CapabilityStatement
+	if err := json.Unmarshal(r.Body, &cs); err != nil || r.Status != 200 {
+		t.Fatalf("GET /metadata: %d %v", r.Status, err)
+	}
+	var ops []string
+	for _, res := range cs.Rest[0].Resource {
+		if res.Type == "Patient" {
+			for _, op := range res.Operation {
+				ops = append(ops, op.Name+" "+op.Definition)
+			}
+		}
+	}
+	want := []string{"summary http://hl7.org/fhir/uv/ips/OperationDefinition/summary", "everything http://hl7.org/fhir/OperationDefinition/Patient-everything"}
+	if !slices.Equal(ops, want) {
+		t.Errorf("Patient operations in /metadata: %v, want %v", ops, want)
+	}
+}
