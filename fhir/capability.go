@@ -56,6 +56,14 @@ type CapabilityResource struct {
 	UpdateCreate      *bool                   `json:"updateCreate,omitempty"`
 	ConditionalCreate *bool                   `json:"conditionalCreate,omitempty"`
 	SearchParam       []CapabilitySearchParam `json:"searchParam,omitempty"`
+	Operation         []CapabilityOperation   `json:"operation,omitempty"`
+}
+
+// CapabilityOperation is CapabilityStatement.rest.resource.operation.
+type CapabilityOperation struct {
+	Name          string `json:"name"`
+	Definition    string `json:"definition"`
+	Documentation string `json:"documentation,omitempty"`
 }
 
 // CapabilityInteraction is an interaction code with its documentation.

@@ -46,7 +46,8 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		fhir.CapabilityResource{Type: "Patient",
 			Interaction:  []fhir.CapabilityInteraction{{Code: "read"}, {Code: "search-type"}, {Code: "update", Documentation: "conditional update on ?identifier= (identity feed)"}},
 			UpdateCreate: &yes,
-			SearchParam:  []fhir.CapabilitySearchParam{{Name: "identifier", Type: "token", Documentation: "the INS"}}},
+			SearchParam:  []fhir.CapabilitySearchParam{{Name: "identifier", Type: "token", Documentation: "the INS"}},
+			Operation:    summaryOperations},
 	)
 	s.writeResource(w, http.StatusOK, cs)
 }

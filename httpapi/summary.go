@@ -32,6 +32,14 @@ var everythingTypes = append([]string{"Patient", "DocumentReference", "Binary", 
 	return out
 }()...)
 
+// summaryOperations are the Patient operations of the CapabilityStatement.
+var summaryOperations = []fhir.CapabilityOperation{
+	{Name: "summary", Definition: "http://hl7.org/fhir/uv/ips/OperationDefinition/summary",
+		Documentation: "GET /Patient/{id}/$summary or /Patient/$summary[?identifier=INS]: the HL7 International Patient Summary (IPS document Bundle) of what the caller may see (docs/IPS.md)"},
+	{Name: "everything", Definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+		Documentation: "GET /Patient/{id}/$everything or /Patient/$everything: for the patient and legal representatives, documents with their bytes, items, consents and access history, paged (_count, _type)"},
+}
+
 func (s *Server) summaryRoutes() {
 	s.mux.Handle("GET /Patient/{id}/$summary", s.wrap("Patient", carnet.ActionRead, s.patientSummary))
 	s.mux.Handle("GET /Patient/$summary", s.wrap("Patient", carnet.ActionRead, s.patientSummary))

@@ -67,6 +67,16 @@ func summaryOf(t *testing.T, p ipsProfile, c client, path string, ins carnet.Ide
 	if !slices.ContainsFunc(pat.Identifier, func(id fhir.Identifier) bool { return id.Value == ins.Value }) {
 		t.Errorf("the summary's Patient is not the patient asked for: %+v", pat.Identifier)
 	}
+	// The fullUrls on the server are the resources themselves: the
+	// Patient, each item, each source document, read by the same caller.
+	for u, ty := range doc.types {
+		if ty != "Patient" && ty != "DocumentReference" && doc.sectionOf[u] == "" {
+			continue
+		}
+		if r := c.get(u); r.Status != 200 || !bytes.Contains(r.Body, []byte(u[strings.LastIndex(u, "/")+1:])) {
+			t.Errorf("GET %s (the fullUrl of a %s of the summary): %d", u, ty, r.Status)
+		}
+	}
 	// Each item with its Provenance, whose source is a DocumentReference of
 	// the bundle; and the item as QEDm shows it to the same caller.
 	visible := itemsOf(t, c, ins)
@@ -468,4 +478,26 @@ func countPrefix(m map[string]json.RawMessage, prefix string) int {
 		}
 	}
 	return n
+}
+
+// The CapabilityStatement names both operations on Patient.
+func TestMetadataNamesSummary(t *testing.T) {
+	env := testenv.New(t, testenv.SQLite, testenv.Options{})
+	r := newClient(t, env).get("/metadata")
+	var cs fhir.CapabilityStatement
+	if err := json.Unmarshal(r.Body, &cs); err != nil || r.Status != 200 {
+		t.Fatalf("GET /metadata: %d %v", r.Status, err)
+	}
+	var ops []string
+	for _, res := range cs.Rest[0].Resource {
+		if res.Type == "Patient" {
+			for _, op := range res.Operation {
+				ops = append(ops, op.Name+" "+op.Definition)
+			}
+		}
+	}
+	want := []string{"summary http://hl7.org/fhir/uv/ips/OperationDefinition/summary", "everything http://hl7.org/fhir/OperationDefinition/Patient-everything"}
+	if !slices.Equal(ops, want) {
+		t.Errorf("Patient operations in /metadata: %v, want %v", ops, want)
+	}
 }
