@@ -26,6 +26,9 @@ const (
 	MaxAttributes = 32
 )
 
+// maxElements is MaxElements, lowered by a test.
+var maxElements = MaxElements
+
 // node is an element, or a run of text when name.Local is "".
 type node struct {
 	name  xml.Name
@@ -66,8 +69,8 @@ func parse(data []byte, where string) (*node, error) {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			count++
-			if count > MaxElements {
-				return nil, tooLarge(where, fmt.Sprintf("the body has more than %d elements", MaxElements))
+			if count > maxElements {
+				return nil, tooLarge(where, fmt.Sprintf("the body has more than %d elements", maxElements))
 			}
 			if len(stack) >= MaxDepth {
 				return nil, invalid(where, "invalid", fmt.Sprintf("XML nests deeper than %d levels", MaxDepth))
@@ -101,8 +104,8 @@ func parse(data []byte, where string) (*node, error) {
 				continue
 			}
 			count++
-			if count > MaxElements {
-				return nil, tooLarge(where, fmt.Sprintf("the body has more than %d elements", MaxElements))
+			if count > maxElements {
+				return nil, tooLarge(where, fmt.Sprintf("the body has more than %d elements", maxElements))
 			}
 			p.kids = append(p.kids, &node{text: string(t)})
 		case xml.Comment:

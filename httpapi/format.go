@@ -43,7 +43,7 @@ func wantsXML(r *http.Request) bool {
 		mt, _, _ := mime.ParseMediaType(f)
 		return f == "xml" || isXMLMedia(mt)
 	}
-	qXML, qJSON := -1.0, -1.0
+	qXML, qJSON, qAny := -1.0, -1.0, -1.0
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
@@ -58,17 +58,20 @@ func wantsXML(r *http.Request) bool {
 		switch {
 		case isXMLMedia(mt):
 			qXML = max(qXML, q)
-		case mt == "application/fhir+json" || mt == "application/json" || mt == "*/*" || mt == "application/*":
+		case mt == "application/fhir+json" || mt == "application/json":
 			qJSON = max(qJSON, q)
+		case mt == "*/*" || mt == "application/*":
+			qAny = max(qAny, q)
 		}
 	}
-	if qXML > 0 && qXML > qJSON {
+	switch {
+	case qXML > 0 && qXML > qJSON && qXML >= qAny:
 		return true
+	case qJSON > 0 && qJSON >= qXML || qXML == 0:
+		return false
 	}
-	if qXML < 0 && qJSON < 0 || qJSON == qXML {
-		return bodyIsXML(r)
-	}
-	return false
+	// No preference said (no Accept, or */* only): the body's format.
+	return bodyIsXML(r)
 }
 
 // xmlBody replaces an XML request body by its JSON, with the same bound

@@ -268,6 +268,13 @@ func TestXMLRefusals(t *testing.T) {
 	if docs, _ := rec.c.search(insQuery(rec.ins)); len(docs) != 3 {
 		t.Errorf("%d documents in the record after the refusals, want the 3 of the setup", len(docs))
 	}
+	// Accept */* says no preference: the answer is in the body's format.
+	if r := fromXML(t, sw.do("POST", "/", fhirXML, []byte(`<Bundle/>`), "Accept", "*/*")); r.Status != 400 {
+		t.Errorf("Accept */*: %d", r.Status)
+	}
+	if r := sw.do("POST", "/", fhirXML, []byte(`<Bundle/>`), "Accept", "application/fhir+json"); r.Status != 400 || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/fhir+json") {
+		t.Errorf("an XML body, JSON asked: %d %s", r.Status, r.Header.Get("Content-Type"))
+	}
 	// Errors of a JSON request are in XML when XML is asked for.
 	r := fromXML(t, rec.c.as(rec.env.Token(t, "gp")).do("GET", "/DocumentReference/"+carnet.NewID(), "", nil, "Accept", fhirXML))
 	if r.Status != 404 || outcome(t, r).Issue[0].Code == "" {

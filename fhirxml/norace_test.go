@@ -1,0 +1,5 @@
+//go:build !race
+
+package fhirxml
+
+const raceDetector = false
