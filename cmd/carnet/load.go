@@ -38,7 +38,7 @@ import (
 // GP, whose documents are the ones filed).
 func benchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench load", stderr)
-	base := fs.String("url", defaultURL, "URL of the running server (a loopback or test address: this sends load)")
+	base := fs.String("url", defaultURL, "URL of the running server (a loopback or test address: this sends load); several nodes: URLs separated by commas, the clients spread over them")
 	clients := fs.Int("clients", 8, "concurrent clients")
 	count := fs.Int("count", 2000, "operations in all, then stop (0: until --duration)")
 	duration := fs.Duration("duration", time.Minute, "stop after this long")
@@ -72,7 +72,11 @@ func benchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *seed == 0 {
 		*seed = uint64(time.Now().UnixNano()>>20) % 1_000_000_000
 	}
-	root := strings.TrimSuffix(*base, "/")
+	var roots []string
+	for u := range strings.SplitSeq(*base, ",") {
+		roots = append(roots, strings.TrimSuffix(strings.TrimSpace(u), "/"))
+	}
+	root := roots[0]
 	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: *clients * 2, MaxIdleConnsPerHost: *clients * 2, IdleConnTimeout: time.Minute}}
 	if *softTok == "" {
@@ -90,14 +94,14 @@ func benchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	l := &loader{base: root, client: client, soft: *softTok, pro: *proTok, pool: pool, publish: *publish,
+	l := &loader{bases: roots, client: client, soft: *softTok, pro: *proTok, pool: pool, publish: *publish,
 		stats: map[string]*opStats{}, declared: make([]atomic.Bool, len(pool.patients)),
 		filed: make([]atomic.Int64, len(pool.patients)), gp: pool.docs[0].Meta.Authors[0].ID}
 	for _, op := range []string{"file", "consent", "search", "read"} {
 		l.stats[op] = &opStats{}
 	}
 	fmt.Fprintf(stdout, "load on %s: %d clients, mix %s, %d records, %d distinct %s documents (%.0f KB on average), seed %d, at most %d operations or %s\n",
-		root, *clients, *mix, len(pool.patients), len(pool.docs), *publish, pool.meanKB(), *seed, *count, *duration)
+		strings.Join(roots, ", "), *clients, *mix, len(pool.patients), len(pool.docs), *publish, pool.meanKB(), *seed, *count, *duration)
 
 	runCtx, cancel := context.WithTimeout(ctx, *duration)
 	defer cancel()
@@ -111,7 +115,7 @@ func benchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for c := range *clients {
 		wg.Go(func() {
 			rnd := rand.New(rand.NewPCG(*seed, uint64(c)))
-			var st clientState
+			st := clientState{base: roots[c%len(roots)]}
 			for runCtx.Err() == nil && left.Add(-1) >= 0 {
 				l.step(runCtx, rnd, weights, &st)
 			}
@@ -229,7 +233,7 @@ func (p *loadPool) take(pi int) carnet.SubmittedDocument {
 
 // loader is the shared state of the clients.
 type loader struct {
-	base       string
+	bases      []string
 	client     *http.Client
 	soft, pro  string
 	pool       *loadPool
@@ -250,6 +254,7 @@ type opStats struct {
 // clientState is what one client remembers: the documents its last
 // search returned, to read.
 type clientState struct {
+	base  string   // the node this client talks to
 	found []string // attachment URLs
 }
 
@@ -269,18 +274,18 @@ func (l *loader) step(ctx context.Context, rnd *rand.Rand, w map[string]int, st 
 	}
 	switch op {
 	case "file":
-		if l.file(ctx, pi) {
+		if l.file(ctx, st.base, pi) {
 			l.filed[pi].Add(1)
 		}
 	case "search", "read":
-		if l.declared[pi].CompareAndSwap(false, true) && !l.consent(ctx, pi) {
+		if l.declared[pi].CompareAndSwap(false, true) && !l.consent(ctx, st.base, pi) {
 			l.declared[pi].Store(false) // another client tries again
 		}
 		if op == "read" && len(st.found) > 0 {
-			l.read(ctx, st.found[rnd.IntN(len(st.found))])
+			l.read(ctx, st.base, st.found[rnd.IntN(len(st.found))])
 			return
 		}
-		st.found = l.search(ctx, pi)
+		st.found = l.search(ctx, st.base, pi)
 	}
 }
 
@@ -299,7 +304,7 @@ func pickOp(rnd *rand.Rand, w map[string]int) string {
 	return "search"
 }
 
-func (l *loader) file(ctx context.Context, pi int) bool {
+func (l *loader) file(ctx context.Context, base string, pi int) bool {
 	ins := l.pool.patients[pi]
 	d := l.pool.take(pi)
 	sub := carnet.Submission{Patient: ins, Set: carnet.SubmissionSet{UniqueID: d.UniqueID + ".9", SourceID: "1.2.250.1.999.2", ContentType: d.Meta.Type},
@@ -321,11 +326,11 @@ func (l *loader) file(ctx context.Context, pi int) bool {
 		l.fail("file", err.Error())
 		return false
 	}
-	_, ok := l.do(ctx, "file", "POST", path, l.soft, "application/fhir+json", body, want)
+	_, ok := l.do(ctx, base, "file", "POST", path, l.soft, "application/fhir+json", body, want)
 	return ok
 }
 
-func (l *loader) consent(ctx context.Context, pi int) bool {
+func (l *loader) consent(ctx context.Context, base string, pi int) bool {
 	ins := l.pool.patients[pi]
 	c := map[string]any{
 		"resourceType": "Consent", "status": "active",
@@ -336,14 +341,14 @@ func (l *loader) consent(ctx context.Context, pi int) bool {
 			"reference": map[string]any{"identifier": map[string]any{"system": l.gp.System, "value": l.gp.Value}}}}},
 	}
 	body, _ := json.Marshal(c)
-	_, ok := l.do(ctx, "consent", "POST", "/Consent", l.pro, "application/fhir+json", body, 201)
+	_, ok := l.do(ctx, base, "consent", "POST", "/Consent", l.pro, "application/fhir+json", body, 201)
 	return ok
 }
 
-func (l *loader) search(ctx context.Context, pi int) []string {
+func (l *loader) search(ctx context.Context, base string, pi int) []string {
 	ins := l.pool.patients[pi]
 	q := url.Values{"patient.identifier": {ins.System + "|" + ins.Value}, "status": {"current"}, "_count": {"20"}}
-	b, ok := l.do(ctx, "search", "GET", "/DocumentReference?"+q.Encode(), l.pro, "", nil, 200)
+	b, ok := l.do(ctx, base, "search", "GET", "/DocumentReference?"+q.Encode(), l.pro, "", nil, 200)
 	if !ok {
 		return nil
 	}
@@ -371,20 +376,18 @@ func (l *loader) search(ctx context.Context, pi int) []string {
 	return urls
 }
 
-func (l *loader) read(ctx context.Context, u string) {
+func (l *loader) read(ctx context.Context, base, u string) {
 	path := u
-	if rest, ok := strings.CutPrefix(u, l.base); ok {
-		path = rest
-	} else if i := strings.Index(u, "/Binary/"); i >= 0 {
-		path = u[i:]
+	if i := strings.Index(u, "/Binary/"); i >= 0 {
+		path = u[i:] // from this client's node, whichever named it
 	}
-	l.do(ctx, "read", "GET", path, l.pro, "", nil, 200)
+	l.do(ctx, base, "read", "GET", path, l.pro, "", nil, 200)
 }
 
 // do sends one request and records its latency under op when it answers
 // want; any other answer counts as an error.
-func (l *loader) do(ctx context.Context, op, method, path, token, ctype string, body []byte, want int) ([]byte, bool) {
-	req, err := http.NewRequestWithContext(ctx, method, l.base+path, bytes.NewReader(body))
+func (l *loader) do(ctx context.Context, base, op, method, path, token, ctype string, body []byte, want int) ([]byte, bool) {
+	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
 	if err != nil {
 		l.fail(op, err.Error())
 		return nil, false
