@@ -1,4 +1,0 @@
--- Placeholder: number 0009 is another branch's (issue 15's helpers). Migrations are
--- numbered without gaps, so this branch carries an empty one to apply 0011;
--- drop this file when merging the branch that owns 0009.
-SELECT 1;
