@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -168,20 +167,17 @@ func (r reader) auditRows(ctx context.Context, op, q string, args []any) ([]carn
 	return out, mapError(op, err)
 }
 
-// AppendAudit appends in two statements, each its own transaction, so
-// that appenders of every node do not wait in line through their inserts
-// and commits:
-//
-//  1. the rows go to audit_pending under a new batch number, without any
-//     lock, all or nothing (an id already logged or waiting is
-//     KindConflict, nothing stays);
-//  2. audit_sequence (migration 0011), under the log's advisory lock,
-//     moves every waiting batch, its own and those of others, into
-//     audit_events at the next indexes, in one statement, and says where
-//     the appender's rows landed. An appender whose rows another one
-//     already moved writes nothing: its transaction ends without a flush.
-//
-// Each batch's rows get consecutive indexes, in the order given.
+// auditLockSQL takes the lock appends serialise on, until the transaction
+// ends. It is keyed by the schema, as migrations are: two deployments in
+// two schemas of one database keep two logs and do not wait for each other.
+const auditLockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('carnet.audit.' || coalesce(current_schema(), ''), 0))`
+
+// AppendAudit appends in a READ COMMITTED transaction of its own that first
+// takes an advisory lock: appenders from every process wait in line for it,
+// then each reads the size its predecessor committed (a statement of a READ
+// COMMITTED transaction sees what committed before it began, and the lock
+// is released only after the commit). A SERIALIZABLE transaction would let
+// them all read the same size and all but one fail and retry.
 func (s *Store) AppendAudit(ctx context.Context, rows []carnet.AuditRow) (uint64, error) {
 	const op = "postgres.AppendAudit"
 	if len(rows) == 0 {
@@ -203,71 +199,39 @@ func (s *Store) AppendAudit(ctx context.Context, rows []carnet.AuditRow) (uint64
 		actors[i], digests[i], leaves[i] = []byte(row.Actor), emptyIfNil(row.Digest), emptyIfNil(row.LeafHash)
 		sealed[i] = row.Sealed // nil is NULL: an event stored already pruned
 	}
-	// One statement: atomic without a transaction block. An id waiting
-	// already is a unique violation (KindConflict), one logged already
-	// makes it insert nothing.
-	tag, err := s.exec(ctx, op, `
-		WITH b AS (SELECT nextval('audit_pending_batch') AS batch)
-		INSERT INTO audit_pending (batch, ord, id, patient_key, time, actor, digest, sealed, leaf_hash)
-		SELECT b.batch, x.ord, x.id, x.patient_key, x.time, x.actor, x.digest, x.sealed, x.leaf_hash
-		FROM b, unnest($1::text[], $2::text[], $3::timestamptz[], $4::bytea[], $5::bytea[], $6::bytea[], $7::bytea[])
-			WITH ORDINALITY AS x(id, patient_key, time, actor, digest, sealed, leaf_hash, ord)
-		WHERE NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.id = ANY($1::text[]))`,
-		ids, patients, times, actors, digests, sealed, leaves)
+
+	conn, ptx, err := s.begin(ctx, op, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return 0, err
 	}
-	if tag.RowsAffected() != int64(n) {
-		return 0, conflict(op, "an audit event id is already in use")
-	}
-	return s.sequenceAudit(ctx, op, ids, leaves)
-}
-
-// sequenceAudit runs audit_sequence and returns the index of the first of
-// ids, checking that each of ids is in the log with its leaf hash, at
-// consecutive indexes. A waiting event whose id reached the log meanwhile
-// (two appends of one id racing) is dropped by the move, never logged
-// twice: its append is KindConflict.
-func (s *Store) sequenceAudit(ctx context.Context, op string, ids []string, leaves [][]byte) (uint64, error) {
-	conn, err := s.acquire(ctx)
-	if err != nil {
-		return 0, mapError(op, err)
-	}
 	defer conn.Release()
-	rows, err := conn.Query(ctx, `SELECT out_seq, out_id, out_leaf FROM audit_sequence($1::text[])`, ids)
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = ptx.Rollback(rctx) // a no-op after commit
+	}()
+	if _, err := ptx.Exec(ctx, auditLockSQL); err != nil {
+		return 0, mapError(op, err)
+	}
+	var first int64
+	if err := ptx.QueryRow(ctx, `SELECT coalesce(max(seq) + 1, 0) FROM audit_events`).Scan(&first); err != nil {
+		return 0, mapError(op, err)
+	}
+	tag, err := ptx.Exec(ctx, `
+		INSERT INTO audit_events (seq, id, patient_key, time, actor, digest, sealed, leaf_hash)
+		SELECT $1 + x.ord - 1, x.id, x.patient_key, x.time, x.actor, x.digest, x.sealed, x.leaf_hash
+		FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::bytea[], $6::bytea[], $7::bytea[], $8::bytea[])
+			WITH ORDINALITY AS x(id, patient_key, time, actor, digest, sealed, leaf_hash, ord)
+		ON CONFLICT (id) DO NOTHING`,
+		first, ids, patients, times, actors, digests, sealed, leaves)
 	if err != nil {
 		return 0, mapError(op, err)
 	}
-	want := make(map[string][]byte, len(ids))
-	for i, id := range ids {
-		want[id] = leaves[i]
+	if tag.RowsAffected() != int64(n) {
+		return 0, conflict(op, "an audit event id is already in use") // rolled back: nothing stays
 	}
-	at := make(map[string]int64, len(ids))
-	var (
-		seq  int64
-		id   string
-		leaf []byte
-	)
-	_, err = pgx.ForEachRow(rows, []any{&seq, &id, &leaf}, func() error {
-		if bytes.Equal(leaf, want[id]) {
-			at[id] = seq
-		}
-		return nil
-	})
-	if err != nil {
+	if err := ptx.Commit(ctx); err != nil {
 		return 0, mapError(op, err)
-	}
-	first, ok := at[ids[0]]
-	for i, id := range ids {
-		if s, in := at[id]; !in || s != first+int64(i) {
-			ok = false
-		}
-	}
-	if !ok {
-		// Only a racing append of the same id can do this; what of the
-		// batch did land stays logged (an event may exist for an access
-		// that then failed).
-		return 0, conflict(op, "an audit event id is already in use")
 	}
 	return uint64(first), nil
 }

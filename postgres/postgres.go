@@ -127,7 +127,7 @@ func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 // transaction may lose many times before it wins.
 const (
 	maxAttempts = 30
-	maxBackoff  = 200 * time.Millisecond
+	maxBackoff  = 50 * time.Millisecond
 )
 
 // Update runs fn in one SERIALIZABLE transaction and commits it. A
