@@ -84,6 +84,13 @@ type WrappedKey struct {
 	Created time.Time
 }
 
+// KeyChange is a record whose keys changed (Tx.NoteKeyChange): Seq orders
+// the changes of a store.
+type KeyChange struct {
+	Seq     uint64
+	Patient PatientKey
+}
+
 // TokenFilter matches rows having at least one token of Kind among Values.
 type TokenFilter struct {
 	Kind   string
@@ -178,6 +185,14 @@ type Tx interface {
 	// (a record creation that lost a race to another, whose keys would
 	// otherwise stay, unused), and returns how many it deleted.
 	DropUnusedDataKeys(ctx context.Context, p PatientKey) (int, error)
+	// ShredDataKeys deletes every data key of p (crypto-shredding: what
+	// was sealed with them can no longer be opened) and notes the change
+	// (NoteKeyChange). It returns how many keys it deleted.
+	ShredDataKeys(ctx context.Context, p PatientKey) (int, error)
+	// NoteKeyChange records that p's keys changed (a data key rotated, or
+	// the stored keyring), so that every process sharing the store drops
+	// what it cached (Store.KeyChanges).
+	NoteKeyChange(ctx context.Context, p PatientKey) error
 	// InsertDocument stores a new document version. A latest document of the
 	// same patient and Filer with the same UniqueID is KindConflict; so is an
 	// id in use.
@@ -223,6 +238,10 @@ type Store interface {
 	// of a record's clear fields knows it is current. Its form is the
 	// Store's own; compare stamps for equality only.
 	RecordStamp(ctx context.Context, p PatientKey) (string, error)
+	// KeyChanges returns up to limit key changes noted after seq after,
+	// in order (after 0: from the first). Sequence numbers follow commit
+	// order: a reader that goes on from the last seq it saw misses none.
+	KeyChanges(ctx context.Context, after uint64, limit int) ([]KeyChange, error)
 	AuditStore
 	// Close releases the store.
 	Close() error

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/auditlog"
 	"github.com/carnet-sante/carnet/postgres"
 	"github.com/carnet-sante/carnet/postgres/pgtest"
+	"github.com/carnet-sante/carnet/seal"
 	"github.com/carnet-sante/carnet/storetest"
 	"github.com/jackc/pgx/v5"
 )
@@ -217,6 +219,63 @@ func BenchmarkUpdate(b *testing.B) {
 			elapsed := time.Since(start)
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "docs/s")
 			reportLatencies(b, slices.Concat(lats...))
+		})
+	}
+}
+
+// BenchmarkAuditNodes measures audited events per second through 1, 2
+// and 3 nodes on one database: each node a Store with its Recorder (one
+// batching goroutine, as `carnet serve` has), 24 concurrent requests
+// spread over the nodes, each recording one event and waiting until it
+// is durable.
+//
+//	CARNET_TEST_POSTGRES=… go test ./postgres -run '^$' -bench AuditNodes -benchtime 3000x
+func BenchmarkAuditNodes(b *testing.B) {
+	ctx := context.Background()
+	for _, nodes := range []int{1, 2, 3} {
+		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
+			dsn := pgtest.DSN(b)
+			kek, err := seal.GenerateKEK()
+			if err != nil {
+				b.Fatal(err)
+			}
+			kr, err := seal.NewKeyring(kek)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sealer := seal.New(kr, seal.NewMemoryKeys())
+			recs := make([]*auditlog.Recorder, nodes)
+			for i := range recs {
+				s, err := postgres.Open(ctx, dsn)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { s.Close() })
+				recs[i] = auditlog.NewRecorder(s, sealer, auditlog.RecorderOptions{})
+				b.Cleanup(func() { recs[i].Close() })
+			}
+			const clients = 24
+			var next atomic.Int64
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for c := range clients {
+				wg.Go(func() {
+					r := recs[c%nodes]
+					for {
+						i := next.Add(1)
+						if i > int64(b.N) {
+							return
+						}
+						ev := carnet.AuditEvent{ID: fmt.Sprintf("ev-%d", i), Patient: "p1", Action: carnet.ActionRead, Outcome: "success"}
+						if err := r.Record(ctx, ev); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
 }

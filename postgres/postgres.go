@@ -334,3 +334,27 @@ func Initialized(ctx context.Context, dsn string) (bool, error) {
 	}
 	return keys, nil
 }
+
+// KeyChanges implements carnet.Store.
+func (s *Store) KeyChanges(ctx context.Context, after uint64, limit int) (out []carnet.KeyChange, err error) {
+	const op = "postgres.KeyChanges"
+	if limit <= 0 {
+		return nil, carnet.Errorf(carnet.KindInvalid, "%s: limit must be positive", op)
+	}
+	err = s.withReader(ctx, op, func(r reader) error {
+		rows, err := r.q.Query(ctx, `SELECT seq, patient_key FROM key_changes WHERE seq > $1 ORDER BY seq LIMIT $2`, seqArg(after), limit)
+		if err != nil {
+			return mapError(op, err)
+		}
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (carnet.KeyChange, error) {
+			var (
+				seq int64
+				p   string
+			)
+			err := row.Scan(&seq, &p)
+			return carnet.KeyChange{Seq: uint64(seq), Patient: carnet.PatientKey(p)}, err
+		})
+		return mapError(op, err)
+	})
+	return out, err
+}

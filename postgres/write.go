@@ -292,3 +292,27 @@ func (t *tx) InsertSubmissionSet(ctx context.Context, row carnet.SubmissionSetRo
 		DELETE FROM set_tokens WHERE patient_key = $1 AND set_id = $2`,
 		"a submission set with this id or uniqueId exists")
 }
+
+func (t *tx) ShredDataKeys(ctx context.Context, p carnet.PatientKey) (int, error) {
+	const op = "postgres.ShredDataKeys"
+	tag, err := t.q.Exec(ctx, `DELETE FROM data_keys WHERE patient_key = $1`, string(p))
+	if err != nil {
+		return 0, mapError(op, err)
+	}
+	if err := t.NoteKeyChange(ctx, p); err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// NoteKeyChange locks key_changes until the transaction ends, so that
+// sequence numbers are committed in order (KeyChanges readers go on from
+// the last one they saw); plain reads of the table do not wait.
+func (t *tx) NoteKeyChange(ctx context.Context, p carnet.PatientKey) error {
+	const op = "postgres.NoteKeyChange"
+	if _, err := t.q.Exec(ctx, `LOCK TABLE key_changes IN EXCLUSIVE MODE`); err != nil {
+		return mapError(op, err)
+	}
+	_, err := t.q.Exec(ctx, `INSERT INTO key_changes (patient_key) VALUES ($1)`, string(p))
+	return mapError(op, err)
+}

@@ -15,6 +15,10 @@ type keyCache struct {
 	max   int
 	order *list.List // front: most recently used; values are *cacheEntry
 	items map[carnet.PatientKey]*list.Element
+	// gen counts removals: keys read from the store before a removal
+	// (a shredding or rotation seen from another process) must not be
+	// cached after it (putIfGen).
+	gen uint64
 }
 
 type cacheEntry struct {
@@ -40,9 +44,31 @@ func (c *keyCache) get(p carnet.PatientKey) *patientKeys {
 	return e.Value.(*cacheEntry).keys
 }
 
+// generation is the count of removals so far, for putIfGen.
+func (c *keyCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// putIfGen caches keys read from the store when no removal happened since
+// generation returned gen: otherwise they may be keys just shredded.
+func (c *keyCache) putIfGen(p carnet.PatientKey, keys *patientKeys, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	c.putLocked(p, keys)
+}
+
 func (c *keyCache) put(p carnet.PatientKey, keys *patientKeys) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.putLocked(p, keys)
+}
+
+func (c *keyCache) putLocked(p carnet.PatientKey, keys *patientKeys) {
 	if e := c.items[p]; e != nil {
 		e.Value.(*cacheEntry).keys = keys
 		c.order.MoveToFront(e)
@@ -59,6 +85,7 @@ func (c *keyCache) put(p carnet.PatientKey, keys *patientKeys) {
 func (c *keyCache) remove(p carnet.PatientKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	if e := c.items[p]; e != nil {
 		c.order.Remove(e)
 		delete(c.items, p)

@@ -47,6 +47,12 @@ func (k storeKeys) AddDataKey(ctx context.Context, p carnet.PatientKey, wk carne
 		if err := tx.PutDataKey(ctx, p, wk); err != nil {
 			return err
 		}
+		if len(have) > 0 || p == KeyringRecord {
+			// A rotation: other processes drop what they cached.
+			if err := tx.NoteKeyChange(ctx, p); err != nil {
+				return err
+			}
+		}
 		out, err = tx.DataKeys(ctx, p)
 		return err
 	})
@@ -55,6 +61,31 @@ func (k storeKeys) AddDataKey(ctx context.Context, p carnet.PatientKey, wk carne
 	}
 	return out, nil
 }
+
+// ShredDataKeys deletes p's data keys and notes the change, in one Update.
+func (k storeKeys) ShredDataKeys(ctx context.Context, p carnet.PatientKey) (n int, err error) {
+	err = k.s.Update(ctx, func(tx carnet.Tx) (err error) {
+		n, err = tx.ShredDataKeys(ctx, p)
+		return err
+	})
+	return n, err
+}
+
+// KeyChanges is the Store's.
+func (k storeKeys) KeyChanges(ctx context.Context, after uint64, limit int) ([]carnet.KeyChange, error) {
+	return k.s.KeyChanges(ctx, after, limit)
+}
+
+// SharedKeyStore is a KeyStore shared by several processes (StoreKeys):
+// it shreds a record's keys and tells every process which records' keys
+// changed, so that each drops what it cached (Sealer.WatchKeyChanges).
+type SharedKeyStore interface {
+	KeyStore
+	ShredDataKeys(ctx context.Context, p carnet.PatientKey) (int, error)
+	KeyChanges(ctx context.Context, after uint64, limit int) ([]carnet.KeyChange, error)
+}
+
+var _ SharedKeyStore = storeKeys{}
 
 // MemoryKeys is a KeyStore in memory, for tests and demos. Keys are kept in
 // insertion order.

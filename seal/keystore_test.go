@@ -19,11 +19,18 @@ type fakeStore struct {
 	keys    map[carnet.PatientKey][]carnet.WrappedKey
 	updates int
 	retries int // how many times Update runs fn before the attempt that counts
+	changes []carnet.PatientKey
 }
 
 type fakeTx struct {
 	carnet.Tx
-	keys map[carnet.PatientKey][]carnet.WrappedKey
+	keys    map[carnet.PatientKey][]carnet.WrappedKey
+	changes []carnet.PatientKey
+}
+
+func (tx *fakeTx) NoteKeyChange(_ context.Context, p carnet.PatientKey) error {
+	tx.changes = append(tx.changes, p)
+	return nil
 }
 
 func (s *fakeStore) DataKeys(_ context.Context, p carnet.PatientKey) ([]carnet.WrappedKey, error) {
@@ -48,6 +55,7 @@ func (s *fakeStore) Update(_ context.Context, fn func(carnet.Tx) error) error {
 			continue // a serialization failure: discard and run fn again
 		}
 		s.keys = tx.keys
+		s.changes = append(s.changes, tx.changes...)
 		return nil
 	}
 }
@@ -90,6 +98,10 @@ func TestStoreKeys(t *testing.T) {
 	}
 	if st.updates != 3 {
 		t.Errorf("AddDataKey ran %d Store.Update, want one per call (3)", st.updates)
+	}
+	// The rotation, not the first key, is noted for other processes.
+	if len(st.changes) != 1 || st.changes[0] != "p" {
+		t.Errorf("key changes noted: %v, want [p] (the rotation)", st.changes)
 	}
 	_, err = ks.AddDataKey(ctx, "p", k1, false)
 	wantKind(t, "AddDataKey(duplicate id)", err, carnet.KindConflict)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/carnet-sante/carnet"
 )
@@ -72,6 +73,8 @@ type Sealer struct {
 	seed      maphash.Seed
 	creating  [64]sync.Mutex // one first data key per patient in this process
 	terms     terms          // the stored keyring (RotateKEK)
+	// changesFrom is the last key change applied (WatchKeyChanges).
+	changesFrom atomic.Uint64
 }
 
 var _ carnet.Sealer = (*Sealer)(nil)
@@ -252,11 +255,12 @@ func (s *Sealer) RotateDataKey(ctx context.Context, p carnet.PatientKey) (string
 	if err != nil {
 		return "", err
 	}
+	gen := s.cache.generation()
 	all, err := s.keys.AddDataKey(ctx, p, wk, false)
 	if err != nil {
 		return "", storeError(op, err)
 	}
-	s.cache.put(p, s.unwrapAll(ctx, op, p, all))
+	s.cache.putIfGen(p, s.unwrapAll(ctx, op, p, all), gen)
 	return wk.ID, nil
 }
 
@@ -286,13 +290,14 @@ func (s *Sealer) patientKeys(ctx context.Context, op string, p carnet.PatientKey
 
 // reload reads p's keys from the store and caches them if there are any.
 func (s *Sealer) reload(ctx context.Context, op string, p carnet.PatientKey) (*patientKeys, error) {
+	gen := s.cache.generation()
 	wks, err := s.keys.DataKeys(ctx, p)
 	if err != nil {
 		return nil, storeError(op, err)
 	}
 	pk := s.unwrapAll(ctx, op, p, wks)
 	if pk.newest != nil {
-		s.cache.put(p, pk)
+		s.cache.putIfGen(p, pk, gen)
 	}
 	return pk, nil
 }
@@ -310,6 +315,7 @@ func (s *Sealer) createFirst(ctx context.Context, op string, p carnet.PatientKey
 	if pk := s.cache.get(p); pk != nil {
 		return pk, nil
 	}
+	gen := s.cache.generation()
 	wks, err := s.keys.DataKeys(ctx, p)
 	if err != nil {
 		return nil, storeError(op, err)
@@ -327,7 +333,7 @@ func (s *Sealer) createFirst(ctx context.Context, op string, p carnet.PatientKey
 	if pk.newest == nil {
 		return nil, carnet.WrapError(carnet.KindInternal, op, errors.New("key store kept no data key"))
 	}
-	s.cache.put(p, pk)
+	s.cache.putIfGen(p, pk, gen)
 	return pk, nil
 }
 

@@ -536,3 +536,28 @@ func (s *Store) InitAuditLogKey(ctx context.Context, k carnet.AuditLogKey) (carn
 	}
 	return s.AuditLogKey(ctx)
 }
+
+// KeyChanges implements carnet.Store.
+func (s *Store) KeyChanges(ctx context.Context, after uint64, limit int) ([]carnet.KeyChange, error) {
+	const op = "sqlite.KeyChanges"
+	if limit <= 0 {
+		return nil, carnet.Errorf(carnet.KindInvalid, "%s: limit must be positive", op)
+	}
+	rows, err := s.rc.query(ctx, "SELECT seq, patient_key FROM key_changes WHERE seq > ? ORDER BY seq LIMIT ?", int64(min(after, math.MaxInt64)), limit)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	var out []carnet.KeyChange
+	for rows.Next() {
+		var (
+			seq int64
+			p   string
+		)
+		if err := rows.Scan(&seq, &p); err != nil {
+			return nil, wrap(op, err)
+		}
+		out = append(out, carnet.KeyChange{Seq: uint64(seq), Patient: carnet.PatientKey(p)})
+	}
+	return out, wrap(op, rows.Err())
+}

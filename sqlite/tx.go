@@ -397,3 +397,27 @@ func (t *tx) InsertSubmissionSet(ctx context.Context, row carnet.SubmissionSetRo
 		return t.insertTokens(ctx, "set_tokens", "set_id", row.Patient, row.ID, row.Tokens)
 	})
 }
+
+func (t *tx) ShredDataKeys(ctx context.Context, p carnet.PatientKey) (int, error) {
+	const op = "sqlite.ShredDataKeys"
+	var n int64
+	err := t.step(ctx, op, func(ctx context.Context) error {
+		res, err := t.c.exec(ctx, "DELETE FROM data_keys WHERE patient_key = ?", string(p))
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = t.c.exec(ctx, "INSERT INTO key_changes (patient_key) VALUES (?)", string(p))
+		return err
+	})
+	return int(n), err
+}
+
+func (t *tx) NoteKeyChange(ctx context.Context, p carnet.PatientKey) error {
+	return t.step(ctx, "sqlite.NoteKeyChange", func(ctx context.Context) error {
+		_, err := t.c.exec(ctx, "INSERT INTO key_changes (patient_key) VALUES (?)", string(p))
+		return err
+	})
+}

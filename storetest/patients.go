@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -220,6 +221,44 @@ func testDataKeys(t *testing.T, s carnet.Store) {
 	}
 	if keys, _ := s.DataKeys(ctx, "p2"); len(keys) != 0 {
 		t.Errorf("DataKeys(p2) after dropping them: %d, want 0", len(keys))
+	}
+
+	// Key changes: noted in order, read on from a seq; a shredding
+	// deletes every key of the record and is noted too; a transaction
+	// that fails notes nothing.
+	if cs, err := s.KeyChanges(ctx, 0, 10); err != nil || len(cs) != 0 {
+		t.Fatalf("KeyChanges of a new store: %v, %v; want none", cs, err)
+	}
+	mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) error { return tx.NoteKeyChange(ctx, "p2") })
+	err = update(s, func(ctx context.Context, tx carnet.Tx) error {
+		if err := tx.NoteKeyChange(ctx, "p-failed"); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("failing Update: %v", err)
+	}
+	var shredded int
+	mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) (err error) {
+		shredded, err = tx.ShredDataKeys(ctx, "p1")
+		return err
+	})
+	if keys, _ := s.DataKeys(ctx, "p1"); shredded != 3 || len(keys) != 0 {
+		t.Errorf("ShredDataKeys(p1): %d deleted, %d left; want 3, 0", shredded, len(keys))
+	}
+	cs, err := s.KeyChanges(ctx, 0, 10)
+	if err != nil || len(cs) != 2 || cs[0].Patient != "p2" || cs[1].Patient != "p1" || cs[1].Seq <= cs[0].Seq {
+		t.Fatalf("KeyChanges: %+v, %v; want p2 then p1, in order", cs, err)
+	}
+	if rest, err := s.KeyChanges(ctx, cs[0].Seq, 10); err != nil || len(rest) != 1 || rest[0] != cs[1] {
+		t.Errorf("KeyChanges after the first: %+v, %v; want the second only", rest, err)
+	}
+	if rest, err := s.KeyChanges(ctx, 0, 1); err != nil || len(rest) != 1 || rest[0] != cs[0] {
+		t.Errorf("KeyChanges limited to 1: %+v, %v", rest, err)
+	}
+	if _, err := s.KeyChanges(ctx, 0, 0); !carnet.IsKind(err, carnet.KindInvalid) {
+		t.Errorf("KeyChanges without a limit: %v, want KindInvalid", err)
 	}
 }
 

@@ -25,13 +25,13 @@ import (
 // (docs/OPERATIONS.md, "Exposure"): TLS, client certificates, budgets,
 // health, metrics, logs, shutdown, and the replica.
 type exposure struct {
-	TLSCert, TLSKey, ClientCA, Clients, ClientAuth string
-	MetricsAddr, LogFormat, Backups                string
-	Rate                                           float64
-	Burst, MaxInFlight                             int
-	ShutdownTimeout                                time.Duration
-	Replica                                        string
-	ReplicaInterval, KeyringRefresh                time.Duration
+	TLSCert, TLSKey, ClientCA, Clients, ClientAuth  string
+	MetricsAddr, LogFormat, Backups                 string
+	Rate                                            float64
+	Burst, MaxInFlight                              int
+	ShutdownTimeout                                 time.Duration
+	Replica                                         string
+	ReplicaInterval, KeyringRefresh, KeyChangesPoll time.Duration
 }
 
 // exposureFlags registers the flags; the returned function reads them.
@@ -52,6 +52,7 @@ func exposureFlags(fs *flagSet) func() (exposure, error) {
 	replica := fs.String("replica", "", "SQLite: directory (another disk or host) the write-ahead log is shipped to continuously")
 	replicaEvery := fs.String("replica-interval", "1s", "SQLite: how often committed WAL frames are shipped to --replica")
 	keyringRefresh := fs.String("keyring-refresh", "30s", "how often the stored keyring is re-read, to wrap new data keys under a rotated key-encryption key")
+	keyChanges := fs.String("key-changes-poll", "1s", "how often the database is asked which records' keys were rotated or shredded (by any node), to drop them from this node's cache")
 	backups := fs.String("backups", "", "where `carnet backup` writes (read by carnet doctor; /metrics shows the last backup's age)")
 	return func() (exposure, error) {
 		x := exposure{TLSCert: *cert, TLSKey: *key, ClientCA: *ca, Clients: *clients, ClientAuth: *clientAuth,
@@ -74,6 +75,9 @@ func exposureFlags(fs *flagSet) func() (exposure, error) {
 		}
 		if x.KeyringRefresh, err = time.ParseDuration(*keyringRefresh); err != nil || x.KeyringRefresh <= 0 {
 			return x, errors.New("--keyring-refresh: a positive duration")
+		}
+		if x.KeyChangesPoll, err = time.ParseDuration(*keyChanges); err != nil || x.KeyChangesPoll <= 0 {
+			return x, errors.New("--key-changes-poll: a positive duration")
 		}
 		if (x.TLSCert == "") != (x.TLSKey == "") {
 			return x, errors.New("--tls-cert and --tls-key go together")
@@ -133,6 +137,7 @@ func (x exposure) clientMap() (edge.ClientMap, error) {
 func (x exposure) front(ctx context.Context, a *app, logger *slog.Logger, health *edge.Health) (http.Handler, error) {
 	if s, ok := a.sealer.(*seal.Sealer); ok {
 		go s.WatchKeyring(ctx, x.KeyringRefresh)
+		go s.WatchKeyChanges(ctx, x.KeyChangesPoll)
 	}
 	health.Checks = []edge.Check{
 		{Name: "store", Fn: func(ctx context.Context) error { _, err := a.store.AuditSize(ctx); return err }},

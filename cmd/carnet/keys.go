@@ -234,8 +234,8 @@ func keysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	terms, _ := s.KeyringTerms(ctx)
-	fmt.Fprintf(stdout, "key-encryption key %s is now the one wrapping new data keys (%d in the stored keyring); running servers use it within %s\n",
-		id, len(terms), seal.DefaultKeyringRefresh)
+	fmt.Fprintf(stdout, "key-encryption key %s is now the one wrapping new data keys (%d in the stored keyring); running servers use it within %s (--key-changes-poll)\n",
+		id, len(terms), seal.DefaultKeyChangesPoll)
 	if !*dataKeys {
 		return nil
 	}

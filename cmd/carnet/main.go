@@ -48,6 +48,7 @@ Usage:
   carnet keys            export/import the keys as k-of-n shares; rotate the key-encryption key
   carnet doctor          self-check of a deployment: each line green or red, with what to do
   carnet bench pastille  relevance (nDCG@10 vs reverse-chronological) and the card's server time
+  carnet bench load      drives a running server over HTTP (file, declare care, search, read): throughput and latency percentiles
   carnet version         print the version
 
 Run "carnet serve -h" for the server's flags and their environment variables.
@@ -102,14 +103,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return auditVerify(ctx, args[2:], stdout, stderr)
 	case "bench":
+		const benchUsage = "usage: carnet bench pastille [--scenarios DIR] [--docs N] [--calls N] [--postgres DSN]\n       carnet bench load [--url URL] [--clients N] [--count N] [--duration D] [--mix file=1,search=1,read=1] [--patients N]"
 		if isHelp(args[1:]) {
-			fmt.Fprintln(stdout, "usage: carnet bench pastille [--scenarios DIR] [--docs N] [--calls N] [--postgres DSN]  (carnet bench pastille -h: the flags)")
+			fmt.Fprintln(stdout, benchUsage+"  (carnet bench pastille -h, carnet bench load -h: the flags)")
 			return nil
 		}
-		if len(args) < 2 || args[1] != "pastille" {
-			return fmt.Errorf("usage: carnet bench pastille [--scenarios DIR] [--docs N] [--calls N] [--postgres DSN]")
+		switch {
+		case len(args) >= 2 && args[1] == "pastille":
+			return benchPastille(ctx, args[2:], stdout, stderr)
+		case len(args) >= 2 && args[1] == "load":
+			return benchLoad(ctx, args[2:], stdout, stderr)
 		}
-		return benchPastille(ctx, args[2:], stdout, stderr)
+		return errors.New(benchUsage)
 	case "token":
 		return token(args[1:], stdout, stderr)
 	case "version":

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,12 +13,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/auditlog"
 	"github.com/carnet-sante/carnet/internal/ci"
 	"github.com/carnet-sante/carnet/postgres/pgtest"
+	"github.com/carnet-sante/carnet/seal"
 )
 
 // Several nodes on one PostgreSQL (issue 15, docs/POSTGRES.md "Running
@@ -191,4 +195,117 @@ func checkpointSize(t *testing.T, note string) uint64 {
 		t.Fatalf("checkpoint size %q: %v", lines[1], err)
 	}
 	return n
+}
+
+// Key rotation and crypto-shredding reach every node through the database,
+// without restart (docs/POSTGRES.md, "Running several nodes"): node B has
+// a record's data key cached; after `carnet keys rotate --data-keys` (a
+// third process) B seals what it is next given under the new data key,
+// and after the record's keys are shredded (through another process) B no
+// longer finds nor opens the record's documents.
+func TestKeyChangesReachEveryNode(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	kek := make([]byte, 32)
+	rand.Read(kek)
+	t.Setenv("CARNET_KEK", base64.StdEncoding.EncodeToString(kek))
+	idp := newIdP(t)
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a := startServe(t, append([]string{"--postgres", dsn, "--data", dirA, "--allow-test-ins", "--key-changes-poll", "100ms"}, idp.args(t)...)...)
+	b := startServe(t, append([]string{"--postgres", dsn, "--data", dirB, "--allow-test-ins", "--key-changes-poll", "100ms"}, idp.args(t)...)...)
+
+	var same []filing // three filings into one record
+	for _, f := range filings(31, 40) {
+		if len(same) == 0 || f.ins == same[0].ins {
+			same = append(same, f)
+		}
+	}
+	if len(same) < 3 {
+		t.Fatalf("%d filings for one record", len(same))
+	}
+	if got := fileAll(a.URL, idp.filer(t), same[:1]); !got[0] {
+		t.Fatal("first filing refused")
+	}
+	if !idp.found(t, b.URL, same[0]) { // B caches the record's data key
+		t.Fatal("node B does not find the filing of node A")
+	}
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var patient string
+	if err := conn.QueryRow(ctx, `SELECT patient_key FROM patients LIMIT 1`).Scan(&patient); err != nil {
+		t.Fatal(err)
+	}
+
+	mustCarnet(t, "keys", "rotate", "--postgres", dsn, "--data", dirA, "--data-keys")
+	var newest string
+	if err := conn.QueryRow(ctx, `SELECT id FROM data_keys WHERE patient_key = $1 ORDER BY created DESC, id DESC LIMIT 1`, patient).Scan(&newest); err != nil {
+		t.Fatal(err)
+	}
+	underNewest := func() (n int) {
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM contents WHERE patient_key = $1 AND substring(sealed from 2 for 16) = decode($2, 'hex')`,
+			patient, newest).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := underNewest(); n != 0 {
+		t.Fatalf("%d contents under a data key made after them", n)
+	}
+	time.Sleep(time.Second) // ten polls of B
+	if got := fileAll(b.URL, idp.filer(t), same[1:2]); !got[0] {
+		t.Fatal("second filing refused")
+	}
+	if n := underNewest(); n != 1 {
+		t.Errorf("node B sealed the filing after the rotation under an older data key (%d contents under the new one)", n)
+	}
+
+	// Shredding, through another process (an operator's tool on the same
+	// database): node B no longer finds the documents.
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c := serverConfig{Data: dirA, Postgres: dsn}
+	store, _, err := openStore(ctx, c, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	sealer, err := openSealer(ctx, c, store, false, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := sealer.(*seal.Sealer).Shred(ctx, carnet.PatientKey(patient)); err != nil || n != 2 {
+		t.Fatalf("Shred: %d keys, %v; want 2", n, err)
+	}
+	gone := false
+	for range 50 {
+		if gone = !idp.found(t, b.URL, same[0]) && !idp.found(t, b.URL, same[1]); gone {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !gone {
+		t.Error("node B still finds the documents of a shredded record")
+	}
+	req, _ := http.NewRequest("GET", b.URL+"/Binary/"+contentIDOf(t, conn, patient), nil)
+	req.Header.Set("Authorization", "Bearer "+idp.proToken(t, same[0].author))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode == 200 {
+		t.Error("node B serves the content of a shredded record")
+	}
+}
+
+func contentIDOf(t *testing.T, conn *pgx.Conn, patient string) string {
+	t.Helper()
+	var id string
+	if err := conn.QueryRow(context.Background(), `SELECT id FROM contents WHERE patient_key = $1 LIMIT 1`, patient).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

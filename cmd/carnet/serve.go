@@ -388,6 +388,11 @@ func openSealer(ctx context.Context, c serverConfig, store carnet.Store, newData
 		return nil, fmt.Errorf("load key: %w", err)
 	}
 	s := seal.New(kr, seal.StoreKeys(store))
+	// Before any key is cached: rotations and shreddings from here on,
+	// through any node, make this one drop what it cached.
+	if err := s.MarkKeyChanges(ctx); err != nil {
+		return nil, fmt.Errorf("read key changes: %w", err)
+	}
 	if err := checkKey(ctx, s); err != nil {
 		if carnet.IsKind(err, carnet.KindUnavailable) {
 			logger.Error("the key-encryption key does not open this database's keys: every data request will be refused with 503 until the right key is given", "kek", kr.CurrentKEK())
