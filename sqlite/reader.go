@@ -276,6 +276,18 @@ func (q *query) tokens(p carnet.PatientKey, idCol, table, rowCol string, fs []ca
 	}
 }
 
+// selectiveTokens reports whether fs holds a filter on a kind that names
+// few documents (ids, not codes).
+func selectiveTokens(fs []carnet.TokenFilter) bool {
+	for _, f := range fs {
+		switch f.Kind {
+		case carnet.TokContent, carnet.TokIdentifier, carnet.TokRelated:
+			return true
+		}
+	}
+	return false
+}
+
 // documentWhere writes the WHERE clause of f for p's documents.
 func documentWhere(q *query, p carnet.PatientKey, f carnet.DocumentFilter) {
 	q.b.WriteString(" WHERE patient_key = ?")
@@ -330,6 +342,13 @@ func (r reader) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet
 		cols = documentColsUnsealed
 	}
 	q.b.WriteString("SELECT " + cols + " FROM documents")
+	if selectiveTokens(f.Tokens) {
+		// A content id, an identifier or a relation names a document or
+		// two: find them by key from their tokens. Without statistics the
+		// planner would walk the record in date order (for ORDER BY) and
+		// probe every row: a retrieve would cost what the record holds.
+		q.b.WriteString(" INDEXED BY sqlite_autoindex_documents_1")
+	}
 	documentWhere(&q, p, f)
 	q.b.WriteString(" ORDER BY date DESC, id")
 	if f.Limit > 0 {
