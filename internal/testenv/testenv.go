@@ -33,6 +33,7 @@ import (
 	"github.com/carnet-sante/carnet/seal"
 	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/terminology"
+	"github.com/carnet-sante/carnet/xds"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for tampering tests
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite", for tampering tests
 )
@@ -304,6 +305,7 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	if audit != nil {
 		cfg.AuditLog = audit
 	}
+	mux.Handle("/xds/", xds.New(xds.Config{Service: svc, Logger: logger, Authenticate: verifier.Authenticate}))
 	mux.Handle("/", httpapi.New(cfg))
 	return &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Server: srv, URL: srv.URL, Issuer: issuer, Audit: audit}
 }
