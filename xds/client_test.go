@@ -1,0 +1,401 @@
+package xds_test
+
+// A test client of XDS.b written from IHE ITI TF-2a/2b/3 (SOAP 1.2,
+// WS-Addressing, MTOM/XOP, ebRIM 3.0), not from the xds package: it builds
+// its own messages and reads answers with encoding/xml.
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"testing"
+)
+
+type xdsClient struct {
+	t     testing.TB
+	base  string
+	token string
+}
+
+// reply is an answer: the HTTP status, the SOAP envelope, MIME attachments.
+type reply struct {
+	Status int
+	Env    *xnode
+	Parts  map[string][]byte
+	Raw    []byte
+}
+
+// xnode is a generic XML element.
+type xnode struct {
+	XMLName  xml.Name
+	Attrs    []xml.Attr `xml:",any,attr"`
+	Children []*xnode   `xml:",any"`
+	Text     string     `xml:",chardata"`
+}
+
+func (n *xnode) attr(name string) string {
+	for _, a := range n.Attrs {
+		if a.Name.Local == name {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// find returns every descendant named local.
+func (n *xnode) find(local string) []*xnode {
+	var out []*xnode
+	var walk func(*xnode)
+	walk = func(x *xnode) {
+		for _, c := range x.Children {
+			if c.XMLName.Local == local {
+				out = append(out, c)
+			}
+			walk(c)
+		}
+	}
+	if n != nil {
+		walk(n)
+	}
+	return out
+}
+
+func (n *xnode) first(local string) *xnode {
+	if f := n.find(local); len(f) > 0 {
+		return f[0]
+	}
+	return nil
+}
+
+const (
+	soapNS = "http://www.w3.org/2003/05/soap-envelope"
+	wsaNS  = "http://www.w3.org/2005/08/addressing"
+)
+
+func soapEnvelope(action, body string) string {
+	return `<?xml version="1.0" encoding="UTF-8"?>` +
+		`<s:Envelope xmlns:s="` + soapNS + `" xmlns:a="` + wsaNS + `"><s:Header>` +
+		`<a:Action s:mustUnderstand="1">` + action + `</a:Action>` +
+		`<a:MessageID>urn:uuid:5a1b0ae0-0000-4000-8000-000000000001</a:MessageID>` +
+		`<a:To>http://carnet.test/xds</a:To></s:Header><s:Body>` + body + `</s:Body></s:Envelope>`
+}
+
+// post sends a plain SOAP 1.2 request.
+func (c *xdsClient) post(path, action, body string) reply {
+	return c.send(path, `application/soap+xml; charset=UTF-8; action="`+action+`"`, []byte(soapEnvelope(action, body)))
+}
+
+// postMTOM sends an MTOM/XOP package: the envelope, then each attachment.
+func (c *xdsClient) postMTOM(path, action, body string, attachments map[string][]byte) reply {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Type", `application/xop+xml; charset=UTF-8; type="application/soap+xml"`)
+	h.Set("Content-Transfer-Encoding", "binary")
+	h.Set("Content-ID", "<root.message@cxf.apache.org>")
+	pw, _ := mw.CreatePart(h)
+	io.WriteString(pw, soapEnvelope(action, body))
+	for id, b := range attachments {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Type", "application/octet-stream")
+		h.Set("Content-Transfer-Encoding", "binary")
+		h.Set("Content-ID", "<"+id+">")
+		pw, _ := mw.CreatePart(h)
+		pw.Write(b)
+	}
+	mw.Close()
+	ct := `multipart/related; type="application/xop+xml"; boundary="` + mw.Boundary() + `"; start="<root.message@cxf.apache.org>"; start-info="application/soap+xml"; action="` + action + `"`
+	return c.send(path, ct, buf.Bytes())
+}
+
+func (c *xdsClient) send(path, contentType string, body []byte) reply {
+	c.t.Helper()
+	req, err := http.NewRequest("POST", c.base+path, bytes.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{Status: resp.StatusCode, Raw: raw, Parts: map[string][]byte{}}
+	mt, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	envBytes := raw
+	if mt == "multipart/related" {
+		mr := multipart.NewReader(bytes.NewReader(raw), params["boundary"])
+		start := strings.Trim(params["start"], "<>")
+		for {
+			p, err := mr.NextRawPart()
+			if err != nil {
+				break
+			}
+			b, _ := io.ReadAll(p)
+			id := strings.Trim(p.Header.Get("Content-ID"), "<>")
+			if id == start {
+				envBytes = b
+			} else {
+				r.Parts[id] = b
+			}
+		}
+	}
+	var env xnode
+	if err := xml.Unmarshal(envBytes, &env); err != nil {
+		c.t.Fatalf("answer is not XML (%d): %v\n%s", resp.StatusCode, err, raw)
+	}
+	if env.XMLName.Space != soapNS || env.XMLName.Local != "Envelope" {
+		c.t.Fatalf("answer is not a SOAP 1.2 envelope: %s", envBytes)
+	}
+	r.Env = &env
+	return r
+}
+
+// status is the RegistryResponse / AdhocQueryResponse status, short.
+func (r reply) status() string {
+	for _, n := range []string{"RegistryResponse", "AdhocQueryResponse"} {
+		if x := r.Env.first(n); x != nil {
+			s := x.attr("status")
+			return s[strings.LastIndex(s, ":")+1:]
+		}
+	}
+	return ""
+}
+
+// errorCodes lists the RegistryError codes with their locations.
+func (r reply) errorCodes() []string {
+	var out []string
+	for _, e := range r.Env.find("RegistryError") {
+		out = append(out, e.attr("errorCode")+"@"+e.attr("location"))
+	}
+	return out
+}
+
+func (r reply) hasError(code string) bool {
+	for _, e := range r.Env.find("RegistryError") {
+		if e.attr("errorCode") == code {
+			return true
+		}
+	}
+	return false
+}
+
+// Metadata of a document entry, as the producer knows it.
+type entry struct {
+	ID, UniqueID, MimeType, Title string
+	PatientCX                     string
+	Class, Type, Format           [3]string // code, scheme, display
+	Facility, Practice            [3]string
+	Confidentiality               [][3]string
+	CreationTime                  string
+	AuthorPerson, AuthorInst      string
+	AuthorRole, AuthorSpecialty   string
+	Content                       []byte
+	Inline                        bool // base64 inside the envelope, not MTOM
+	BadHash                       bool
+	NoDocument                    bool
+}
+
+func classification(scheme, object, c [3]string) string {
+	return ""
+}
+
+func codeClass(id, scheme, object string, c [3]string) string {
+	if c[0] == "" {
+		return ""
+	}
+	return `<rim:Classification id="` + id + `" classificationScheme="` + scheme + `" classifiedObject="` + object + `" nodeRepresentation="` + c[0] + `">` +
+		`<rim:Name><rim:LocalizedString value="` + c[2] + `"/></rim:Name>` +
+		slotXML("codingScheme", c[1]) + `</rim:Classification>`
+}
+
+func slotXML(name string, values ...string) string {
+	s := `<rim:Slot name="` + name + `"><rim:ValueList>`
+	for _, v := range values {
+		s += `<rim:Value>` + xmlEsc(v) + `</rim:Value>`
+	}
+	return s + `</rim:ValueList></rim:Slot>`
+}
+
+func xmlEsc(s string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+func extID(scheme, object, value, name string) string {
+	return `<rim:ExternalIdentifier id="ei-` + object + `-` + name[len(name)-3:] + `" identificationScheme="` + scheme + `" registryObject="` + object + `" value="` + xmlEsc(value) + `"><rim:Name><rim:LocalizedString value="` + name + `"/></rim:Name></rim:ExternalIdentifier>`
+}
+
+func (e entry) extrinsic() string {
+	h := sha1.Sum(e.Content)
+	hash := hex.EncodeToString(h[:])
+	if e.BadHash {
+		hash = strings.Repeat("0", 40)
+	}
+	s := `<rim:ExtrinsicObject id="` + e.ID + `" mimeType="` + e.MimeType + `" objectType="urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1">` +
+		slotXML("creationTime", e.CreationTime) + slotXML("hash", hash) + slotXML("languageCode", "fr-FR") +
+		slotXML("size", fmt.Sprint(len(e.Content))) + slotXML("sourcePatientId", e.PatientCX) +
+		`<rim:Name><rim:LocalizedString value="` + xmlEsc(e.Title) + `"/></rim:Name>`
+	s += `<rim:Classification id="` + e.ID + `-au" classificationScheme="urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d" classifiedObject="` + e.ID + `" nodeRepresentation="">` +
+		slotXML("authorPerson", e.AuthorPerson) + slotXML("authorInstitution", e.AuthorInst) +
+		slotXML("authorRole", e.AuthorRole) + slotXML("authorSpecialty", e.AuthorSpecialty) + `</rim:Classification>`
+	s += codeClass(e.ID+"-cl", "urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a", e.ID, e.Class)
+	for i, c := range e.Confidentiality {
+		s += codeClass(fmt.Sprintf("%s-cf%d", e.ID, i), "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f", e.ID, c)
+	}
+	s += codeClass(e.ID+"-fm", "urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d", e.ID, e.Format)
+	s += codeClass(e.ID+"-hc", "urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1", e.ID, e.Facility)
+	s += codeClass(e.ID+"-ps", "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead", e.ID, e.Practice)
+	s += codeClass(e.ID+"-ty", "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983", e.ID, e.Type)
+	s += extID("urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427", e.ID, e.PatientCX, "XDSDocumentEntry.patientId")
+	s += extID("urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab", e.ID, e.UniqueID, "XDSDocumentEntry.uniqueId")
+	return s + `</rim:ExtrinsicObject>`
+}
+
+// submission is one ITI-41 request.
+type submissionSet struct {
+	ID, UniqueID, SourceID, PatientCX, Time string
+	ContentType                             [3]string
+	Entries                                 []entry
+	Associations                            [][3]string // type, source, target (RPLC, APND, XFRM)
+}
+
+// provide sends ITI-41.
+func (c *xdsClient) provide(s submissionSet) reply {
+	var b strings.Builder
+	b.WriteString(`<xdsb:ProvideAndRegisterDocumentSetRequest xmlns:xdsb="urn:ihe:iti:xds-b:2007" xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">`)
+	b.WriteString(`<lcm:SubmitObjectsRequest><rim:RegistryObjectList>`)
+	for _, e := range s.Entries {
+		b.WriteString(e.extrinsic())
+	}
+	b.WriteString(`<rim:RegistryPackage id="` + s.ID + `">` + slotXML("submissionTime", s.Time) +
+		`<rim:Name><rim:LocalizedString value="Envoi"/></rim:Name>`)
+	b.WriteString(codeClass(s.ID+"-ct", "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500", s.ID, s.ContentType))
+	b.WriteString(extID("urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8", s.ID, s.UniqueID, "XDSSubmissionSet.uniqueId"))
+	b.WriteString(extID("urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832", s.ID, s.SourceID, "XDSSubmissionSet.sourceId"))
+	b.WriteString(extID("urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446", s.ID, s.PatientCX, "XDSSubmissionSet.patientId"))
+	b.WriteString(`</rim:RegistryPackage>`)
+	b.WriteString(`<rim:Classification id="` + s.ID + `-node" classifiedObject="` + s.ID + `" classificationNode="urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd"/>`)
+	for i, e := range s.Entries {
+		fmt.Fprintf(&b, `<rim:Association id="as%d" associationType="urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember" sourceObject="%s" targetObject="%s">%s</rim:Association>`,
+			i, s.ID, e.ID, slotXML("SubmissionSetStatus", "Original"))
+	}
+	for i, a := range s.Associations {
+		fmt.Fprintf(&b, `<rim:Association id="rel%d" associationType="urn:ihe:iti:2007:AssociationType:%s" sourceObject="%s" targetObject="%s"/>`, i, a[0], a[1], a[2])
+	}
+	b.WriteString(`</rim:RegistryObjectList></lcm:SubmitObjectsRequest>`)
+	att := map[string][]byte{}
+	inline := true
+	for i, e := range s.Entries {
+		if e.NoDocument {
+			continue
+		}
+		if e.Inline {
+			b.WriteString(`<xdsb:Document id="` + e.ID + `">` + base64.StdEncoding.EncodeToString(e.Content) + `</xdsb:Document>`)
+			continue
+		}
+		inline = false
+		cid := fmt.Sprintf("doc%d.%d@example.org", i, len(e.Content))
+		att[cid] = e.Content
+		b.WriteString(`<xdsb:Document id="` + e.ID + `"><xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include" href="cid:` + strings.ReplaceAll(cid, "@", "%40") + `"/></xdsb:Document>`)
+	}
+	b.WriteString(`</xdsb:ProvideAndRegisterDocumentSetRequest>`)
+	const action = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b"
+	if inline {
+		return c.post("/xds/repository", action, b.String())
+	}
+	return c.postMTOM("/xds/repository", action, b.String(), att)
+}
+
+// query sends ITI-18.
+func (c *xdsClient) query(id, returnType string, params ...[2]string) reply {
+	var b strings.Builder
+	b.WriteString(`<query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">`)
+	b.WriteString(`<query:ResponseOption returnComposedObjects="true" returnType="` + returnType + `"/>`)
+	b.WriteString(`<rim:AdhocQuery id="` + id + `">`)
+	for _, p := range params {
+		b.WriteString(slotXML(p[0], p[1]))
+	}
+	b.WriteString(`</rim:AdhocQuery></query:AdhocQueryRequest>`)
+	return c.post("/xds/registry", "urn:ihe:iti:2007:RegistryStoredQuery", b.String())
+}
+
+// retrieve sends ITI-43 and returns the documents by uniqueId.
+func (c *xdsClient) retrieve(repository string, uniqueIDs ...string) (reply, map[string][]byte) {
+	var b strings.Builder
+	b.WriteString(`<xdsb:RetrieveDocumentSetRequest xmlns:xdsb="urn:ihe:iti:xds-b:2007">`)
+	for _, u := range uniqueIDs {
+		b.WriteString(`<xdsb:DocumentRequest><xdsb:RepositoryUniqueId>` + repository + `</xdsb:RepositoryUniqueId><xdsb:DocumentUniqueId>` + xmlEsc(u) + `</xdsb:DocumentUniqueId></xdsb:DocumentRequest>`)
+	}
+	b.WriteString(`</xdsb:RetrieveDocumentSetRequest>`)
+	r := c.postMTOM("/xds/repository", "urn:ihe:iti:2007:RetrieveDocumentSet", b.String(), nil)
+	docs := map[string][]byte{}
+	for _, dr := range r.Env.find("DocumentResponse") {
+		uid := strings.TrimSpace(dr.first("DocumentUniqueId").Text)
+		inc := dr.first("Include")
+		if inc == nil {
+			c.t.Errorf("document %s not sent as an XOP attachment", uid)
+			continue
+		}
+		cid := strings.TrimPrefix(inc.attr("href"), "cid:")
+		docs[uid] = r.Parts[cid]
+	}
+	return r, docs
+}
+
+// update sends ITI-57.
+func (c *xdsClient) update(body string) reply {
+	return c.post("/xds/registry", "urn:ihe:iti:2010:UpdateDocumentSet",
+		`<lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"><rim:RegistryObjectList>`+body+`</rim:RegistryObjectList></lcm:SubmitObjectsRequest>`)
+}
+
+// entries reads the ExtrinsicObjects of a LeafClass answer: uniqueId →
+// element.
+func (r reply) entries() map[string]*xnode {
+	out := map[string]*xnode{}
+	for _, eo := range r.Env.find("ExtrinsicObject") {
+		for _, ei := range eo.find("ExternalIdentifier") {
+			if ei.attr("identificationScheme") == "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab" {
+				out[ei.attr("value")] = eo
+			}
+		}
+	}
+	return out
+}
+
+// codes returns the nodeRepresentations of an entry's classifications of scheme.
+func codes(eo *xnode, scheme string) []string {
+	var out []string
+	for _, c := range eo.find("Classification") {
+		if c.attr("classificationScheme") == scheme {
+			out = append(out, c.attr("nodeRepresentation"))
+		}
+	}
+	return out
+}
+
+// slotValue returns the first value of a slot of an element.
+func slotValue(eo *xnode, name string) string {
+	for _, s := range eo.Children {
+		if s.XMLName.Local == "Slot" && s.attr("name") == name {
+			if v := s.first("Value"); v != nil {
+				return v.Text
+			}
+		}
+	}
+	return ""
+}
