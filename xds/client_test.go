@@ -203,14 +203,12 @@ type entry struct {
 	CreationTime                  string
 	AuthorPerson, AuthorInst      string
 	AuthorRole, AuthorSpecialty   string
+	Authors                       [][4]string // person, institution, role, specialty (when set, instead of the single author)
+	Events                        [][3]string
 	Content                       []byte
 	Inline                        bool // base64 inside the envelope, not MTOM
 	BadHash                       bool
 	NoDocument                    bool
-}
-
-func classification(scheme, object, c [3]string) string {
-	return ""
 }
 
 func codeClass(id, scheme, object string, c [3]string) string {
@@ -250,9 +248,22 @@ func (e entry) extrinsic() string {
 		slotXML("creationTime", e.CreationTime) + slotXML("hash", hash) + slotXML("languageCode", "fr-FR") +
 		slotXML("size", fmt.Sprint(len(e.Content))) + slotXML("sourcePatientId", e.PatientCX) +
 		`<rim:Name><rim:LocalizedString value="` + xmlEsc(e.Title) + `"/></rim:Name>`
-	s += `<rim:Classification id="` + e.ID + `-au" classificationScheme="urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d" classifiedObject="` + e.ID + `" nodeRepresentation="">` +
-		slotXML("authorPerson", e.AuthorPerson) + slotXML("authorInstitution", e.AuthorInst) +
-		slotXML("authorRole", e.AuthorRole) + slotXML("authorSpecialty", e.AuthorSpecialty) + `</rim:Classification>`
+	authors := e.Authors
+	if authors == nil {
+		authors = [][4]string{{e.AuthorPerson, e.AuthorInst, e.AuthorRole, e.AuthorSpecialty}}
+	}
+	for i, a := range authors {
+		s += fmt.Sprintf(`<rim:Classification id="%s-au%d" classificationScheme="urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d" classifiedObject="%s" nodeRepresentation="">`, e.ID, i, e.ID)
+		for j, name := range []string{"authorPerson", "authorInstitution", "authorRole", "authorSpecialty"} {
+			if a[j] != "" {
+				s += slotXML(name, a[j])
+			}
+		}
+		s += `</rim:Classification>`
+	}
+	for i, c := range e.Events {
+		s += codeClass(fmt.Sprintf("%s-ev%d", e.ID, i), "urn:uuid:2c6b8cb7-8b2a-4051-b291-b1ae6a575ef4", e.ID, c)
+	}
 	s += codeClass(e.ID+"-cl", "urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a", e.ID, e.Class)
 	for i, c := range e.Confidentiality {
 		s += codeClass(fmt.Sprintf("%s-cf%d", e.ID, i), "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f", e.ID, c)

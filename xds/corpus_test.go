@@ -1,0 +1,141 @@
+package xds_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/fhir"
+	"github.com/carnet-sante/carnet/internal/testenv"
+	"github.com/carnet-sante/carnet/qedm"
+)
+
+func oidOf(system string) string { return strings.TrimPrefix(system, "urn:oid:") }
+
+func code3(c carnet.Coding) [3]string { return [3]string{c.Code, oidOf(c.System), c.Display} }
+
+// The test client's own HL7 v2 writing of an author (XCN, XON, CE).
+func authorSlots(a carnet.Author) [4]string {
+	var out [4]string
+	if a.ID.Value != "" || a.Family != "" {
+		given := ""
+		if len(a.Given) > 0 {
+			given = a.Given[0]
+		}
+		out[0] = a.ID.Value + "^" + a.Family + "^" + given + "^^^^^^"
+		if a.ID.Value != "" {
+			out[0] += "&" + oidOf(a.ID.System) + "&ISO^D^^^IDNPS"
+		}
+	}
+	if a.Org != "" {
+		out[1] = a.Org
+		if a.OrgID.Value != "" {
+			out[1] += "^^^^^&" + oidOf(a.OrgID.System) + "&ISO^IDNST^^^" + a.OrgID.Value
+		}
+	}
+	if a.Role.Code != "" {
+		out[2] = a.Role.Code + "^" + a.Role.Display + "^" + oidOf(a.Role.System)
+	}
+	switch {
+	case a.Specialty.Code != "":
+		out[3] = a.Specialty.Code + "^" + a.Specialty.Display + "^" + oidOf(a.Specialty.System)
+	case a.Profession.Code != "":
+		out[3] = a.Profession.Code + "^" + a.Profession.Display + "^" + oidOf(a.Profession.System)
+	}
+	return out
+}
+
+// Every ANS CDA example filed through ITI-41 is found by ITI-67 and ITI-18
+// and retrieved byte-identical through ITI-68 and ITI-43.
+func TestANSExamplesThroughXDS(t *testing.T) {
+	dir := testenv.Shared(t, "corpus", "ans-cda")
+	files, err := filepath.Glob(filepath.Join(dir, "*.xml"))
+	if err != nil || len(files) < 55 {
+		t.Fatalf("found %d ANS examples, want 55 (%v)", len(files), err)
+	}
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		env := testenv.New(t, b, testenv.Options{})
+		for i, f := range files {
+			name := filepath.Base(f)
+			content, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Described as a careful producer would: from its own header.
+			x, ok, err := qedm.Extractor{}.Extract("text/xml", content)
+			if err != nil || !ok {
+				t.Fatalf("%s: header not read: %v", name, err)
+			}
+			ins, meta := x.Patient, x.Derived
+			if meta.Format.Code == "" {
+				meta.Format = carnet.Coding{System: "urn:oid:1.3.6.1.4.1.19376.1.2.3", Code: "urn:ihe:iti:xds-sd:text:2008"}
+			}
+			if len(meta.Confidentiality) == 0 {
+				meta.Confidentiality = []carnet.Coding{{System: "urn:oid:2.16.840.1.113883.5.25", Code: "N"}}
+			}
+			uid := fmt.Sprintf("%s.%d", strings.NewReplacer("^", ".").Replace(x.UniqueID), i)
+			cxPatient := ins.Value + "^^^&" + oidOf(ins.System) + "&ISO^NH"
+			e := entry{ID: "Document01", UniqueID: uid, MimeType: "text/xml", Title: meta.Title, PatientCX: cxPatient,
+				Class: code3(meta.Class), Type: code3(meta.Type), Format: code3(meta.Format), Facility: code3(meta.Facility), Practice: code3(meta.PracticeSetting),
+				CreationTime: meta.Created.UTC().Format("20060102150405"), Content: content, Inline: i%3 == 0}
+			for _, c := range meta.Confidentiality {
+				e.Confidentiality = append(e.Confidentiality, code3(c))
+			}
+			for _, c := range meta.Events {
+				e.Events = append(e.Events, code3(c))
+			}
+			e.Authors = [][4]string{}
+			for _, a := range meta.Authors {
+				e.Authors = append(e.Authors, authorSlots(a))
+			}
+			s := submissionSet{ID: "SubmissionSet01", UniqueID: uid + ".1", SourceID: "1.2.250.1.999.2", PatientCX: cxPatient, Time: "20240305101600",
+				ContentType: code3(meta.Type), Entries: []entry{e}}
+			filer := &xdsClient{t: t, base: env.URL, token: env.SoftwareToken(t, "lgc-xds", meta.Authors...)}
+			if r := filer.provide(s); r.status() != "Success" {
+				t.Fatalf("%s via ITI-41: %s %v", name, r.status(), r.errorCodes())
+			}
+			// An author who is a health professional reads what they
+			// filed, whatever its labels; else the patient does.
+			reader := env.PatientToken(t, ins, false)
+			for _, a := range meta.Authors {
+				if strings.HasPrefix(a.Profession.Code, "G15_") && a.ID.Value != "" {
+					reader = env.ProfessionalToken(t, a, "")
+					break
+				}
+			}
+			c := &xdsClient{t: t, base: env.URL, token: reader}
+			q := c.query(findDocs, "LeafClass", [2]string{"$XDSDocumentEntryPatientId", "'" + cxPatient + "'"}, [2]string{"$XDSDocumentEntryStatus", "('" + approved + "')"})
+			if q.entries()[uid] == nil {
+				t.Fatalf("%s: ITI-18 does not find it (%s %v)", name, q.status(), q.errorCodes())
+			}
+			r, got := c.retrieve(repository, uid)
+			if r.status() != "Success" || !bytes.Equal(got[uid], content) {
+				t.Errorf("%s: ITI-43 gives %d bytes (%s %v), not the %d filed", name, len(got[uid]), r.status(), r.errorCodes(), len(content))
+			}
+			// ITI-67 and ITI-68.
+			body := mhdGet(t, reader, env.URL+"/DocumentReference?patient.identifier="+url.QueryEscape(ins.System+"|"+ins.Value)+"&identifier="+url.QueryEscape(uid))
+			var bundle fhir.Bundle
+			if err := fhir.Decode(bytes.NewReader(body), 64<<20, &bundle); err != nil {
+				t.Fatal(err)
+			}
+			var dr fhir.DocumentReference
+			for _, en := range bundle.Entry {
+				var d fhir.DocumentReference
+				if fhir.Decode(bytes.NewReader(en.Resource), 64<<20, &d) == nil && d.ResourceType == "DocumentReference" {
+					dr = d
+				}
+			}
+			if len(dr.Content) == 0 {
+				t.Fatalf("%s: ITI-67 does not find it", name)
+			}
+			if b := mhdGet(t, reader, dr.Content[0].Attachment.URL); !bytes.Equal(b, content) {
+				t.Errorf("%s: ITI-68 gives %d bytes, not the %d filed", name, len(b), len(content))
+			}
+		}
+	})
+}
