@@ -119,7 +119,10 @@ func (m *Message) readParts(body []byte, params map[string]string, lim Limits) (
 		return nil, "", senderFault("multipart/related without boundary")
 	}
 	start := strings.Trim(params["start"], "<>")
-	action := params["start-info"]
+	action := params["action"]
+	if _, ps, err := mime.ParseMediaType(params["start-info"]); err == nil && ps["action"] != "" && action == "" {
+		action = ps["action"]
+	}
 	r := multipart.NewReader(bytes.NewReader(body), boundary)
 	var root []byte
 	var rootFound bool
@@ -163,9 +166,6 @@ func (m *Message) readParts(body []byte, params map[string]string, lim Limits) (
 	}
 	if !rootFound {
 		return nil, "", senderFault("no root part (start %q) in the MIME package", start)
-	}
-	if a, ok := strings.CutPrefix(action, "action="); ok {
-		action = a
 	}
 	return root, action, nil
 }
