@@ -14,6 +14,7 @@ import (
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
 	"github.com/carnet-sante/carnet/internal/testenv"
+	. "github.com/carnet-sante/carnet/internal/xdsclient"
 	"github.com/carnet-sante/carnet/mhd"
 	"github.com/carnet-sante/carnet/xds"
 )
@@ -38,9 +39,12 @@ var author = carnet.Author{ID: carnet.Identifier{System: "urn:oid:1.2.250.1.71.4
 	Profession: carnet.Coding{System: "urn:oid:1.2.250.1.71.1.2.7", Code: "G15_10"}, Specialty: carnet.Coding{System: "urn:oid:1.2.250.1.71.1.2.7", Code: "G15_10/SM54"},
 	Org: "Centre de santé", OrgID: carnet.Identifier{System: "urn:oid:1.2.250.1.71.4.2.2", Value: "1750000001"}}
 
-// doc is a plain-text document entry authored by author.
-func doc(id, uid, text string) entry {
-	return entry{ID: id, UniqueID: uid, MimeType: "text/plain", Title: "Compte rendu " + id, PatientCX: testCX,
+// stranger is a professional who neither wrote nor treats.
+var stranger = carnet.Author{ID: carnet.Identifier{System: "urn:oid:1.2.250.1.71.4.2.1", Value: "810009999999"}, Family: "AUTRE", Profession: carnet.Coding{Code: "G15_10"}}
+
+// doc is a plain-text document Entry authored by author.
+func doc(id, uid, text string) Entry {
+	return Entry{ID: id, UniqueID: uid, MimeType: "text/plain", Title: "Compte rendu " + id, PatientCX: testCX,
 		Class:           [3]string{"10", "1.2.250.1.213.1.1.4.1", "Compte rendu"},
 		Type:            [3]string{"11488-4", "2.16.840.1.113883.6.1", "Compte rendu de consultation"},
 		Format:          [3]string{"urn:ihe:iti:xds-sd:text:2008", "1.3.6.1.4.1.19376.1.2.3", "Document à corps non structuré"},
@@ -55,8 +59,8 @@ func doc(id, uid, text string) entry {
 		Content:         []byte(text)}
 }
 
-func set(id, uid string, entries ...entry) submissionSet {
-	return submissionSet{ID: id, UniqueID: uid, SourceID: "1.2.250.1.999.2", PatientCX: testCX, Time: "20240305101600",
+func set(id, uid string, entries ...Entry) SubmissionSet {
+	return SubmissionSet{ID: id, UniqueID: uid, SourceID: "1.2.250.1.999.2", PatientCX: testCX, Time: "20240305101600",
 		ContentType: [3]string{"11488-4", "2.16.840.1.113883.6.1", "Compte rendu"}, Entries: entries}
 }
 
@@ -66,8 +70,8 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b testenv.Backend)) {
 	}
 }
 
-func findDocuments(c *xdsClient, returnType string, statuses string, extra ...[2]string) reply {
-	return c.query(findDocs, returnType, append([][2]string{{"$XDSDocumentEntryPatientId", "'" + testCX + "'"}, {"$XDSDocumentEntryStatus", statuses}}, extra...)...)
+func findDocuments(c *Client, returnType string, statuses string, extra ...[2]string) Reply {
+	return c.Query(findDocs, returnType, append([][2]string{{"$XDSDocumentEntryPatientId", "'" + testCX + "'"}, {"$XDSDocumentEntryStatus", statuses}}, extra...)...)
 }
 
 // The IHE flow as a producer and a consumer run it: provide (MTOM, several
@@ -76,79 +80,79 @@ func findDocuments(c *xdsClient, returnType string, statuses string, extra ...[2
 func TestConformanceProvideQueryRetrieveReplace(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{})
-		c := &xdsClient{t: t, base: env.URL, token: env.ProfessionalToken(t, author, "")}
+		c := New(t, env.URL, env.ProfessionalToken(t, author, ""))
 
 		// ITI-41 with two documents as two MTOM parts.
-		r := c.provide(set("SubmissionSet01", "1.2.250.1.999.3.1", doc("Document01", "1.2.250.1.999.4.1", "premier compte rendu"), doc("Document02", "1.2.250.1.999.4.2", "second compte rendu")))
-		if r.Status != 200 || r.status() != "Success" {
-			t.Fatalf("ITI-41: %d %s %v\n%s", r.Status, r.status(), r.errorCodes(), r.Raw)
+		r := c.Provide(set("SubmissionSet01", "1.2.250.1.999.3.1", doc("Document01", "1.2.250.1.999.4.1", "premier compte rendu"), doc("Document02", "1.2.250.1.999.4.2", "second compte rendu")))
+		if r.Status != 200 || r.ResponseStatus() != "Success" {
+			t.Fatalf("ITI-41: %d %s %v\n%s", r.Status, r.ResponseStatus(), r.ErrorCodes(), r.Raw)
 		}
 		// The same submission again is answered as the first time (idempotent).
-		if r := c.provide(set("SubmissionSet01", "1.2.250.1.999.3.1", doc("Document01", "1.2.250.1.999.4.1", "premier compte rendu"), doc("Document02", "1.2.250.1.999.4.2", "second compte rendu"))); r.status() != "Success" {
-			t.Errorf("replayed ITI-41: %s %v", r.status(), r.errorCodes())
+		if r := c.Provide(set("SubmissionSet01", "1.2.250.1.999.3.1", doc("Document01", "1.2.250.1.999.4.1", "premier compte rendu"), doc("Document02", "1.2.250.1.999.4.2", "second compte rendu"))); r.ResponseStatus() != "Success" {
+			t.Errorf("replayed ITI-41: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
 
 		// ITI-18 FindDocuments, LeafClass: both, with the DMP metadata.
 		r = findDocuments(c, "LeafClass", "('"+approved+"')")
-		es := r.entries()
-		if r.status() != "Success" || len(es) != 2 {
-			t.Fatalf("FindDocuments: %s %v, %d entries\n%s", r.status(), r.errorCodes(), len(es), r.Raw)
+		es := r.Entries()
+		if r.ResponseStatus() != "Success" || len(es) != 2 {
+			t.Fatalf("FindDocuments: %s %v, %d entries\n%s", r.ResponseStatus(), r.ErrorCodes(), len(es), r.Raw)
 		}
 		e1 := es["1.2.250.1.999.4.1"]
-		if got := codes(e1, schemeConf); !slices.Equal(got, []string{"N"}) {
+		if got := Codes(e1, schemeConf); !slices.Equal(got, []string{"N"}) {
 			t.Errorf("confidentialityCode %v", got)
 		}
 		var pid string
-		for _, ei := range e1.find("ExternalIdentifier") {
-			if ei.attr("identificationScheme") == "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427" {
-				pid = ei.attr("value")
+		for _, ei := range e1.Find("ExternalIdentifier") {
+			if ei.Attr("identificationScheme") == "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427" {
+				pid = ei.Attr("value")
 			}
 		}
 		if pid != testCX {
 			t.Errorf("patientId %q, want %q", pid, testCX)
 		}
 		au := ""
-		for _, cl := range e1.find("Classification") {
-			if cl.attr("classificationScheme") == "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d" {
-				au = slotValue(cl, "authorPerson") + "|" + slotValue(cl, "authorInstitution") + "|" + slotValue(cl, "authorSpecialty")
+		for _, cl := range e1.Find("Classification") {
+			if cl.Attr("classificationScheme") == "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d" {
+				au = SlotValue(cl, "authorPerson") + "|" + SlotValue(cl, "authorInstitution") + "|" + SlotValue(cl, "authorSpecialty")
 			}
 		}
 		if !strings.HasPrefix(au, "810002345678^MARTIN^Jeanne") || !strings.Contains(au, "IDNST^^^1750000001") || !strings.Contains(au, "G15_10/SM54") {
 			t.Errorf("author served as %q", au)
 		}
-		if slotValue(e1, "repositoryUniqueId") != repository || slotValue(e1, "size") != "20" || e1.attr("status") != approved {
-			t.Errorf("entry slots: repository %q size %q status %q", slotValue(e1, "repositoryUniqueId"), slotValue(e1, "size"), e1.attr("status"))
+		if SlotValue(e1, "repositoryUniqueId") != repository || SlotValue(e1, "size") != "20" || e1.Attr("status") != approved {
+			t.Errorf("Entry slots: repository %q size %q status %q", SlotValue(e1, "repositoryUniqueId"), SlotValue(e1, "size"), e1.Attr("status"))
 		}
-		entryUUID1 := e1.attr("id")
+		entryUUID1 := e1.Attr("id")
 		// ObjectRef: ids only.
-		if r := findDocuments(c, "ObjectRef", "('"+approved+"')"); len(r.Env.find("ObjectRef")) != 2 || len(r.Env.find("ExtrinsicObject")) != 0 {
+		if r := findDocuments(c, "ObjectRef", "('"+approved+"')"); len(r.Env.Find("ObjectRef")) != 2 || len(r.Env.Find("ExtrinsicObject")) != 0 {
 			t.Errorf("ObjectRef answer: %s", r.Raw)
 		}
 		// A code filter: a type no document has finds nothing.
-		if r := findDocuments(c, "ObjectRef", "('"+approved+"')", [2]string{"$XDSDocumentEntryTypeCode", "('34133-9^^2.16.840.1.113883.6.1')"}); len(r.Env.find("ObjectRef")) != 0 {
+		if r := findDocuments(c, "ObjectRef", "('"+approved+"')", [2]string{"$XDSDocumentEntryTypeCode", "('34133-9^^2.16.840.1.113883.6.1')"}); len(r.Env.Find("ObjectRef")) != 0 {
 			t.Errorf("type filter ignored: %s", r.Raw)
 		}
 
 		// ITI-43: both documents in one MTOM answer, byte-identical.
-		r, got := c.retrieve(repository, "1.2.250.1.999.4.1", "1.2.250.1.999.4.2")
-		if r.status() != "Success" || string(got["1.2.250.1.999.4.1"]) != "premier compte rendu" || string(got["1.2.250.1.999.4.2"]) != "second compte rendu" {
-			t.Fatalf("ITI-43: %s %v %q", r.status(), r.errorCodes(), got)
+		r, got := c.Retrieve(repository, "1.2.250.1.999.4.1", "1.2.250.1.999.4.2")
+		if r.ResponseStatus() != "Success" || string(got["1.2.250.1.999.4.1"]) != "premier compte rendu" || string(got["1.2.250.1.999.4.2"]) != "second compte rendu" {
+			t.Fatalf("ITI-43: %s %v %q", r.ResponseStatus(), r.ErrorCodes(), got)
 		}
 		// One unknown document among two: PartialSuccess, as IHE allows for ITI-43.
-		if r, got := c.retrieve(repository, "1.2.250.1.999.4.1", "1.2.250.1.999.4.99"); r.status() != "PartialSuccess" || len(got) != 1 || !r.hasError("XDSDocumentUniqueIdError") {
-			t.Errorf("partial retrieve: %s %v", r.status(), r.errorCodes())
+		if r, got := c.Retrieve(repository, "1.2.250.1.999.4.1", "1.2.250.1.999.4.99"); r.ResponseStatus() != "PartialSuccess" || len(got) != 1 || !r.HasError("XDSDocumentUniqueIdError") {
+			t.Errorf("partial retrieve: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
-		if r, _ := c.retrieve("1.2.3.4", "1.2.250.1.999.4.1"); r.status() != "Failure" || !r.hasError("XDSUnknownRepositoryId") {
-			t.Errorf("unknown repository: %s %v", r.status(), r.errorCodes())
+		if r, _ := c.Retrieve("1.2.3.4", "1.2.250.1.999.4.1"); r.ResponseStatus() != "Failure" || !r.HasError("XDSUnknownRepositoryId") {
+			t.Errorf("unknown repository: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
 
 		// The same documents through MHD: ITI-67 finds them, ITI-68 gives the same bytes.
-		mhdDocs := mhdSearch(t, env, c.token)
+		mhdDocs := mhdSearch(t, env, c.Token)
 		if len(mhdDocs) != 2 {
 			t.Fatalf("ITI-67 finds %d documents filed by ITI-41", len(mhdDocs))
 		}
 		for _, dr := range mhdDocs {
-			if b := mhdGet(t, c.token, dr.Content[0].Attachment.URL); string(b) != "premier compte rendu" && string(b) != "second compte rendu" {
+			if b := mhdGet(t, c.Token, dr.Content[0].Attachment.URL); string(b) != "premier compte rendu" && string(b) != "second compte rendu" {
 				t.Errorf("ITI-68 of %s: %q", dr.MasterIdentifier.Value, b)
 			}
 		}
@@ -158,33 +162,33 @@ func TestConformanceProvideQueryRetrieveReplace(t *testing.T) {
 		repl.Inline = true
 		s := set("SubmissionSet02", "1.2.250.1.999.3.2", repl)
 		s.Associations = [][3]string{{"RPLC", "Document03", entryUUID1}}
-		if r := c.provide(s); r.status() != "Success" {
-			t.Fatalf("RPLC: %s %v", r.status(), r.errorCodes())
+		if r := c.Provide(s); r.ResponseStatus() != "Success" {
+			t.Fatalf("RPLC: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
-		if es := findDocuments(c, "LeafClass", "('"+approved+"')").entries(); len(es) != 2 || es["1.2.250.1.999.4.1"] != nil || es["1.2.250.1.999.4.3"] == nil {
+		if es := findDocuments(c, "LeafClass", "('"+approved+"')").Entries(); len(es) != 2 || es["1.2.250.1.999.4.1"] != nil || es["1.2.250.1.999.4.3"] == nil {
 			t.Errorf("after RPLC the approved documents are %v", keys(es))
 		}
-		if es := findDocuments(c, "LeafClass", "('"+deprecated+"')").entries(); len(es) != 1 || es["1.2.250.1.999.4.1"] == nil {
+		if es := findDocuments(c, "LeafClass", "('"+deprecated+"')").Entries(); len(es) != 1 || es["1.2.250.1.999.4.1"] == nil {
 			t.Errorf("after RPLC the deprecated documents are %v", keys(es))
 		}
 		// GetRelatedDocuments: the replacement and what it replaces, with the association.
-		r = c.query(getRelated, "LeafClass", [2]string{"$XDSDocumentEntryUniqueId", "'1.2.250.1.999.4.3'"}, [2]string{"$AssociationTypes", "('urn:ihe:iti:2007:AssociationType:RPLC')"})
-		if es := r.entries(); len(es) != 2 || len(r.Env.find("Association")) != 1 || r.Env.first("Association").attr("targetObject") != entryUUID1 {
-			t.Errorf("GetRelatedDocuments: %s %v\n%s", r.status(), keys(r.entries()), r.Raw)
+		r = c.Query(getRelated, "LeafClass", [2]string{"$XDSDocumentEntryUniqueId", "'1.2.250.1.999.4.3'"}, [2]string{"$AssociationTypes", "('urn:ihe:iti:2007:AssociationType:RPLC')"})
+		if es := r.Entries(); len(es) != 2 || len(r.Env.Find("Association")) != 1 || r.Env.First("Association").Attr("targetObject") != entryUUID1 {
+			t.Errorf("GetRelatedDocuments: %s %v\n%s", r.ResponseStatus(), keys(r.Entries()), r.Raw)
 		}
 		// APND and XFRM of the replacement.
 		apnd := doc("Document04", "1.2.250.1.999.4.4", "addendum")
 		xfrm := doc("Document05", "1.2.250.1.999.4.5", "transformation")
 		s = set("SubmissionSet03", "1.2.250.1.999.3.3", apnd, xfrm)
-		uuid3 := findDocuments(c, "LeafClass", "('"+approved+"')").entries()["1.2.250.1.999.4.3"].attr("id")
+		uuid3 := findDocuments(c, "LeafClass", "('"+approved+"')").Entries()["1.2.250.1.999.4.3"].Attr("id")
 		s.Associations = [][3]string{{"APND", "Document04", uuid3}, {"XFRM", "Document05", uuid3}}
-		if r := c.provide(s); r.status() != "Success" {
-			t.Fatalf("APND/XFRM: %s %v", r.status(), r.errorCodes())
+		if r := c.Provide(s); r.ResponseStatus() != "Success" {
+			t.Fatalf("APND/XFRM: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
-		r = c.query(getAssocs, "LeafClass", [2]string{"$uuid", "('" + uuid3 + "')"})
+		r = c.Query(getAssocs, "LeafClass", [2]string{"$uuid", "('" + uuid3 + "')"})
 		var types []string
-		for _, a := range r.Env.find("Association") {
-			types = append(types, a.attr("associationType"))
+		for _, a := range r.Env.Find("Association") {
+			types = append(types, a.Attr("associationType"))
 		}
 		slices.Sort(types)
 		if want := []string{"urn:ihe:iti:2007:AssociationType:APND", "urn:ihe:iti:2007:AssociationType:RPLC", "urn:ihe:iti:2007:AssociationType:XFRM", "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"}; !slices.Equal(types, want) {
@@ -192,70 +196,70 @@ func TestConformanceProvideQueryRetrieveReplace(t *testing.T) {
 		}
 
 		// GetDocuments by uniqueId and by entryUUID.
-		if es := c.query(getDocs, "LeafClass", [2]string{"$XDSDocumentEntryUniqueId", "('1.2.250.1.999.4.2','1.2.250.1.999.4.4')"}).entries(); len(es) != 2 {
+		if es := c.Query(getDocs, "LeafClass", [2]string{"$XDSDocumentEntryUniqueId", "('1.2.250.1.999.4.2','1.2.250.1.999.4.4')"}).Entries(); len(es) != 2 {
 			t.Errorf("GetDocuments by uniqueId: %v", keys(es))
 		}
-		if es := c.query(getDocs, "LeafClass", [2]string{"$XDSDocumentEntryEntryUUID", "('" + entryUUID1 + "')"}).entries(); len(es) != 1 || es["1.2.250.1.999.4.1"].attr("status") != deprecated {
+		if es := c.Query(getDocs, "LeafClass", [2]string{"$XDSDocumentEntryEntryUUID", "('" + entryUUID1 + "')"}).Entries(); len(es) != 1 || es["1.2.250.1.999.4.1"].Attr("status") != deprecated {
 			t.Errorf("GetDocuments by entryUUID: %v", keys(es))
 		}
 		// FindSubmissionSets and GetSubmissionSetAndContents.
-		r = c.query(findSets, "LeafClass", [2]string{"$XDSSubmissionSetPatientId", "'" + testCX + "'"}, [2]string{"$XDSSubmissionSetStatus", "('" + approved + "')"})
-		if n := len(r.Env.find("RegistryPackage")); n != 3 {
+		r = c.Query(findSets, "LeafClass", [2]string{"$XDSSubmissionSetPatientId", "'" + testCX + "'"}, [2]string{"$XDSSubmissionSetStatus", "('" + approved + "')"})
+		if n := len(r.Env.Find("RegistryPackage")); n != 3 {
 			t.Errorf("FindSubmissionSets: %d sets\n%s", n, r.Raw)
 		}
-		r = c.query(getSetAndC, "LeafClass", [2]string{"$XDSSubmissionSetUniqueId", "'1.2.250.1.999.3.1'"})
-		if len(r.Env.find("RegistryPackage")) != 1 || len(r.entries()) != 2 || len(r.Env.find("Association")) != 2 {
+		r = c.Query(getSetAndC, "LeafClass", [2]string{"$XDSSubmissionSetUniqueId", "'1.2.250.1.999.3.1'"})
+		if len(r.Env.Find("RegistryPackage")) != 1 || len(r.Entries()) != 2 || len(r.Env.Find("Association")) != 2 {
 			t.Errorf("GetSubmissionSetAndContents: %s", r.Raw)
 		}
 
 		// ITI-57: mask the second document (MASQUE_PS), then archive it.
-		e2 := findDocuments(c, "LeafClass", "('"+approved+"')").entries()["1.2.250.1.999.4.2"]
+		e2 := findDocuments(c, "LeafClass", "('"+approved+"')").Entries()["1.2.250.1.999.4.2"]
 		masked := doc("Document02v2", "1.2.250.1.999.4.2", "")
 		masked.Confidentiality = append(masked.Confidentiality, [3]string{"MASQUE_PS", "1.2.250.1.213.1.1.4.13", "Masqué aux professionnels"})
-		body := strings.Replace(masked.extrinsic(), `<rim:ExtrinsicObject id="Document02v2"`, `<rim:ExtrinsicObject id="Document02v2" lid="`+e2.attr("lid")+`"`, 1)
+		body := strings.Replace(masked.Extrinsic(), `<rim:ExtrinsicObject id="Document02v2"`, `<rim:ExtrinsicObject id="Document02v2" lid="`+e2.Attr("lid")+`"`, 1)
 		body += updateSet("SubmissionSet04", "1.2.250.1.999.3.4") +
-			`<rim:Association id="up1" associationType="urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember" sourceObject="SubmissionSet04" targetObject="Document02v2">` + slotXML("SubmissionSetStatus", "Original") + slotXML("PreviousVersion", "1") + `</rim:Association>`
-		if r := c.update(body); r.status() != "Success" {
-			t.Fatalf("ITI-57 mask: %s %v", r.status(), r.errorCodes())
+			`<rim:Association id="up1" associationType="urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember" sourceObject="SubmissionSet04" targetObject="Document02v2">` + SlotXML("SubmissionSetStatus", "Original") + SlotXML("PreviousVersion", "1") + `</rim:Association>`
+		if r := c.Update(body); r.ResponseStatus() != "Success" {
+			t.Fatalf("ITI-57 mask: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
-		e2 = findDocuments(c, "LeafClass", "('"+approved+"')").entries()["1.2.250.1.999.4.2"]
-		if got := codes(e2, schemeConf); !slices.Contains(got, "MASQUE_PS") {
+		e2 = findDocuments(c, "LeafClass", "('"+approved+"')").Entries()["1.2.250.1.999.4.2"]
+		if got := Codes(e2, schemeConf); !slices.Contains(got, "MASQUE_PS") {
 			t.Errorf("after ITI-57 the labels are %v", got)
 		}
 		// A stale PreviousVersion is refused.
-		if r := c.update(body); r.status() != "Failure" || !r.hasError("XDSMetadataVersionError") {
-			t.Errorf("stale ITI-57: %s %v", r.status(), r.errorCodes())
+		if r := c.Update(body); r.ResponseStatus() != "Failure" || !r.HasError("XDSMetadataVersionError") {
+			t.Errorf("stale ITI-57: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
 		archive := updateSet("SubmissionSet05", "1.2.250.1.999.3.5") +
-			`<rim:Association id="up2" associationType="urn:ihe:iti:2010:AssociationType:UpdateAvailabilityStatus" sourceObject="SubmissionSet05" targetObject="` + e2.attr("id") + `">` +
-			slotXML("OriginalStatus", approved) + slotXML("NewStatus", archivedXDS) + `</rim:Association>`
-		if r := c.update(archive); r.status() != "Success" {
-			t.Fatalf("ITI-57 archive: %s %v", r.status(), r.errorCodes())
+			`<rim:Association id="up2" associationType="urn:ihe:iti:2010:AssociationType:UpdateAvailabilityStatus" sourceObject="SubmissionSet05" targetObject="` + e2.Attr("id") + `">` +
+			SlotXML("OriginalStatus", approved) + SlotXML("NewStatus", archivedXDS) + `</rim:Association>`
+		if r := c.Update(archive); r.ResponseStatus() != "Success" {
+			t.Fatalf("ITI-57 archive: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
-		if es := findDocuments(c, "LeafClass", "('"+archivedXDS+"')").entries(); len(es) != 1 || es["1.2.250.1.999.4.2"] == nil {
+		if es := findDocuments(c, "LeafClass", "('"+archivedXDS+"')").Entries(); len(es) != 1 || es["1.2.250.1.999.4.2"] == nil {
 			t.Errorf("archived documents: %v", keys(es))
 		}
 
 		// Another professional, not in the care team, sees none of it.
-		other := &xdsClient{t: t, base: env.URL, token: env.ProfessionalToken(t, carnet.Author{ID: carnet.Identifier{System: "urn:oid:1.2.250.1.71.4.2.1", Value: "810009999999"}, Family: "AUTRE", Profession: carnet.Coding{Code: "G15_10"}}, "")}
-		if r := findDocuments(other, "ObjectRef", "('"+approved+"','"+deprecated+"')"); r.status() != "Success" || len(r.Env.find("ObjectRef")) != 0 {
-			t.Errorf("an unrelated professional finds %d documents", len(r.Env.find("ObjectRef")))
+		other := New(t, env.URL, env.ProfessionalToken(t, stranger, ""))
+		if r := findDocuments(other, "ObjectRef", "('"+approved+"','"+deprecated+"')"); r.ResponseStatus() != "Success" || len(r.Env.Find("ObjectRef")) != 0 {
+			t.Errorf("an unrelated professional finds %d documents", len(r.Env.Find("ObjectRef")))
 		}
-		if r, got := other.retrieve(repository, "1.2.250.1.999.4.3"); len(got) != 0 || r.status() != "Failure" {
+		if r, got := other.Retrieve(repository, "1.2.250.1.999.4.3"); len(got) != 0 || r.ResponseStatus() != "Failure" {
 			t.Errorf("an unrelated professional retrieves %d documents", len(got))
 		}
 	})
 }
 
 func updateSet(id, uid string) string {
-	return `<rim:RegistryPackage id="` + id + `">` + slotXML("submissionTime", "20240306090000") +
-		extID("urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8", id, uid, "XDSSubmissionSet.uniqueId") +
-		extID("urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832", id, "1.2.250.1.999.2", "XDSSubmissionSet.sourceId") +
-		extID("urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446", id, testCX, "XDSSubmissionSet.patientId") +
+	return `<rim:RegistryPackage id="` + id + `">` + SlotXML("submissionTime", "20240306090000") +
+		ExtID("urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8", id, uid, "XDSSubmissionSet.uniqueId") +
+		ExtID("urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832", id, "1.2.250.1.999.2", "XDSSubmissionSet.sourceId") +
+		ExtID("urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446", id, testCX, "XDSSubmissionSet.patientId") +
 		`</rim:RegistryPackage><rim:Classification id="` + id + `-n" classifiedObject="` + id + `" classificationNode="urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd"/>`
 }
 
-func keys(m map[string]*xnode) []string {
+func keys(m map[string]*Node) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
@@ -324,18 +328,18 @@ func TestMHDFiledFoundByXDS(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("ITI-65: %d", resp.StatusCode)
 	}
-	c := &xdsClient{t: t, base: env.URL, token: tok}
-	es := findDocuments(c, "LeafClass", "('"+approved+"')").entries()
+	c := New(t, env.URL, tok)
+	es := findDocuments(c, "LeafClass", "('"+approved+"')").Entries()
 	e := es["1.2.250.1.999.4.9"]
 	if e == nil {
 		t.Fatalf("ITI-18 does not find the MHD document: %v", keys(es))
 	}
-	if got := codes(e, "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983"); !slices.Equal(got, []string{"11488-4"}) {
+	if got := Codes(e, "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983"); !slices.Equal(got, []string{"11488-4"}) {
 		t.Errorf("typeCode %v", got)
 	}
-	r, got := c.retrieve(repository, "1.2.250.1.999.4.9")
-	if r.status() != "Success" || !bytes.Equal(got["1.2.250.1.999.4.9"], content) {
-		t.Errorf("ITI-43 of an MHD document: %s %v", r.status(), r.errorCodes())
+	r, got := c.Retrieve(repository, "1.2.250.1.999.4.9")
+	if r.ResponseStatus() != "Success" || !bytes.Equal(got["1.2.250.1.999.4.9"], content) {
+		t.Errorf("ITI-43 of an MHD document: %s %v", r.ResponseStatus(), r.ErrorCodes())
 	}
 }
 
@@ -344,9 +348,9 @@ func TestMHDFiledFoundByXDS(t *testing.T) {
 func TestConformanceErrors(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{})
-		c := &xdsClient{t: t, base: env.URL, token: env.ProfessionalToken(t, author, "")}
-		if r := c.provide(set("SS", "1.2.250.1.999.3.1", doc("D1", "1.2.250.1.999.4.1", "un"))); r.status() != "Success" {
-			t.Fatalf("setup: %v", r.errorCodes())
+		c := New(t, env.URL, env.ProfessionalToken(t, author, ""))
+		if r := c.Provide(set("SS", "1.2.250.1.999.3.1", doc("D1", "1.2.250.1.999.4.1", "un"))); r.ResponseStatus() != "Success" {
+			t.Fatalf("setup: %v", r.ErrorCodes())
 		}
 		other := doc("D2", "1.2.250.1.999.4.20", "x")
 		other.PatientCX = "180012345678901^^^&1.2.250.1.213.1.4.10&ISO^NH"
@@ -358,7 +362,7 @@ func TestConformanceErrors(t *testing.T) {
 		badType.MimeType = "application/x-msdownload"
 		cases := []struct {
 			name, code, location string
-			s                    submissionSet
+			s                    SubmissionSet
 		}{
 			{"patient mismatch", "XDSPatientIdDoesNotMatch", "ExtrinsicObject[D2].patientId", set("SS2", "1.2.250.1.999.3.2", other)},
 			{"duplicate uniqueId", "XDSDuplicateUniqueIdInRegistry", "ExtrinsicObject[D1].uniqueId", set("SS3", "1.2.250.1.999.3.3", doc("D1", "1.2.250.1.999.4.1", "autre contenu"))},
@@ -367,27 +371,27 @@ func TestConformanceErrors(t *testing.T) {
 			{"media type", "XDSRegistryMetadataError", "ExtrinsicObject[D5].mimeType", set("SS6", "1.2.250.1.999.3.6", badType)},
 		}
 		for _, tc := range cases {
-			r := c.provide(tc.s)
-			if r.Status != 200 || r.status() != "Failure" || !slices.Contains(r.errorCodes(), tc.code+"@"+tc.location) {
-				t.Errorf("%s: %d %s %v, want %s@%s", tc.name, r.Status, r.status(), r.errorCodes(), tc.code, tc.location)
+			r := c.Provide(tc.s)
+			if r.Status != 200 || r.ResponseStatus() != "Failure" || !slices.Contains(r.ErrorCodes(), tc.code+"@"+tc.location) {
+				t.Errorf("%s: %d %s %v, want %s@%s", tc.name, r.Status, r.ResponseStatus(), r.ErrorCodes(), tc.code, tc.location)
 			}
 		}
 		// Replacing an unknown document.
 		s := set("SS7", "1.2.250.1.999.3.7", doc("D7", "1.2.250.1.999.4.70", "x"))
 		s.Associations = [][3]string{{"RPLC", "D7", "urn:uuid:00000000-0000-4000-8000-000000000000"}}
-		if r := c.provide(s); r.status() != "Failure" || len(r.errorCodes()) == 0 {
-			t.Errorf("RPLC of an unknown document: %s %v", r.status(), r.errorCodes())
+		if r := c.Provide(s); r.ResponseStatus() != "Failure" || len(r.ErrorCodes()) == 0 {
+			t.Errorf("RPLC of an unknown document: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
 		// Someone who is not the author cannot file in their name.
-		intruder := &xdsClient{t: t, base: env.URL, token: env.ProfessionalToken(t, carnet.Author{ID: carnet.Identifier{System: "urn:oid:1.2.250.1.71.4.2.1", Value: "810009999999"}, Family: "AUTRE", Profession: carnet.Coding{Code: "G15_10"}}, "")}
-		if r := intruder.provide(set("SS8", "1.2.250.1.999.3.8", doc("D8", "1.2.250.1.999.4.80", "x"))); r.status() != "Failure" || !r.hasError("XDSRegistryError") {
-			t.Errorf("filing for another author: %s %v", r.status(), r.errorCodes())
+		intruder := New(t, env.URL, env.ProfessionalToken(t, stranger, ""))
+		if r := intruder.Provide(set("SS8", "1.2.250.1.999.3.8", doc("D8", "1.2.250.1.999.4.80", "x"))); r.ResponseStatus() != "Failure" || !r.HasError("XDSRegistryError") {
+			t.Errorf("filing for another author: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
-		if r := c.query("urn:uuid:10b545ea-725c-446d-9b95-8aeb444eddf3", "LeafClass"); !r.hasError("XDSUnknownStoredQuery") {
-			t.Errorf("GetAll: %v", r.errorCodes())
+		if r := c.Query("urn:uuid:10b545ea-725c-446d-9b95-8aeb444eddf3", "LeafClass"); !r.HasError("XDSUnknownStoredQuery") {
+			t.Errorf("GetAll: %v", r.ErrorCodes())
 		}
-		if r := c.query(findDocs, "LeafClass", [2]string{"$XDSDocumentEntryStatus", "('" + approved + "')"}); !r.hasError("XDSStoredQueryParamNumber") {
-			t.Errorf("FindDocuments without patient: %v", r.errorCodes())
+		if r := c.Query(findDocs, "LeafClass", [2]string{"$XDSDocumentEntryStatus", "('" + approved + "')"}); !r.HasError("XDSStoredQueryParamNumber") {
+			t.Errorf("FindDocuments without patient: %v", r.ErrorCodes())
 		}
 		// Not what it claims: SOAP faults, 4xx.
 		faults := []struct {
@@ -396,27 +400,27 @@ func TestConformanceErrors(t *testing.T) {
 			status   int
 		}{
 			{"not XML", `application/soap+xml; action="urn:ihe:iti:2007:RegistryStoredQuery"`, "bonjour", 400},
-			{"SOAP 1.1", "text/xml", soapEnvelope("urn:ihe:iti:2007:RegistryStoredQuery", "<x/>"), 400},
-			{"action and body disagree", "application/soap+xml", soapEnvelope("urn:ihe:iti:2007:RetrieveDocumentSet", `<query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0"/>`), 400},
-			{"DTD", "application/soap+xml", `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>` + soapEnvelope("urn:ihe:iti:2007:RegistryStoredQuery", "<x/>")[len(`<?xml version="1.0" encoding="UTF-8"?>`):], 400},
+			{"SOAP 1.1", "text/xml", Envelope("urn:ihe:iti:2007:RegistryStoredQuery", "<x/>"), 400},
+			{"action and body disagree", "application/soap+xml", Envelope("urn:ihe:iti:2007:RetrieveDocumentSet", `<query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0"/>`), 400},
+			{"DTD", "application/soap+xml", `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>` + Envelope("urn:ihe:iti:2007:RegistryStoredQuery", "<x/>")[len(`<?xml version="1.0" encoding="UTF-8"?>`):], 400},
 			{"MTOM without its part", `multipart/related; type="application/xop+xml"; boundary="b"; start="<root>"`, "--b\r\nContent-ID: <other>\r\n\r\nx\r\n--b--\r\n", 400},
 		}
 		for _, f := range faults {
-			r := c.send("/xds/registry", f.ct, []byte(f.body))
-			if r.Status != f.status || r.Env.first("Fault") == nil {
+			r := c.Send("/xds/registry", f.ct, []byte(f.body))
+			if r.Status != f.status || r.Env.First("Fault") == nil {
 				t.Errorf("%s: %d, want a SOAP fault with %d\n%s", f.name, r.Status, f.status, r.Raw)
 			}
 		}
-		anon := &xdsClient{t: t, base: env.URL}
-		if r := anon.query(findDocs, "LeafClass"); r.Status != 401 || r.Env.first("Fault") == nil {
+		anon := New(t, env.URL, "")
+		if r := anon.Query(findDocs, "LeafClass"); r.Status != 401 || r.Env.First("Fault") == nil {
 			t.Errorf("anonymous: %d", r.Status)
 		}
 		// A provide with a document missing from the MTOM package.
 		missing := doc("D9", "1.2.250.1.999.4.90", "x")
 		body := `<xdsb:ProvideAndRegisterDocumentSetRequest xmlns:xdsb="urn:ihe:iti:xds-b:2007" xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"><lcm:SubmitObjectsRequest><rim:RegistryObjectList>` +
-			missing.extrinsic() + `</rim:RegistryObjectList></lcm:SubmitObjectsRequest><xdsb:Document id="D9"><xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include" href="cid:absent@example.org"/></xdsb:Document></xdsb:ProvideAndRegisterDocumentSetRequest>`
-		if r := c.postMTOM("/xds/repository", "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", body, map[string][]byte{"x@example.org": []byte("x")}); r.Status != 200 || r.status() != "Failure" {
-			t.Errorf("missing attachment: %d %s %v", r.Status, r.status(), r.errorCodes())
+			missing.Extrinsic() + `</rim:RegistryObjectList></lcm:SubmitObjectsRequest><xdsb:Document id="D9"><xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include" href="cid:absent@example.org"/></xdsb:Document></xdsb:ProvideAndRegisterDocumentSetRequest>`
+		if r := c.PostMTOM("/xds/repository", "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", body, map[string][]byte{"x@example.org": []byte("x")}); r.Status != 200 || r.ResponseStatus() != "Failure" {
+			t.Errorf("missing attachment: %d %s %v", r.Status, r.ResponseStatus(), r.ErrorCodes())
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
 	"github.com/carnet-sante/carnet/internal/testenv"
+	. "github.com/carnet-sante/carnet/internal/xdsclient"
 	"github.com/carnet-sante/carnet/qedm"
 )
 
@@ -80,7 +81,7 @@ func TestANSExamplesThroughXDS(t *testing.T) {
 			}
 			uid := fmt.Sprintf("%s.%d", strings.NewReplacer("^", ".").Replace(x.UniqueID), i)
 			cxPatient := ins.Value + "^^^&" + oidOf(ins.System) + "&ISO^NH"
-			e := entry{ID: "Document01", UniqueID: uid, MimeType: "text/xml", Title: meta.Title, PatientCX: cxPatient,
+			e := Entry{ID: "Document01", UniqueID: uid, MimeType: "text/xml", Title: meta.Title, PatientCX: cxPatient,
 				Class: code3(meta.Class), Type: code3(meta.Type), Format: code3(meta.Format), Facility: code3(meta.Facility), Practice: code3(meta.PracticeSetting),
 				CreationTime: meta.Created.UTC().Format("20060102150405"), Content: content, Inline: i%3 == 0}
 			for _, c := range meta.Confidentiality {
@@ -93,11 +94,11 @@ func TestANSExamplesThroughXDS(t *testing.T) {
 			for _, a := range meta.Authors {
 				e.Authors = append(e.Authors, authorSlots(a))
 			}
-			s := submissionSet{ID: "SubmissionSet01", UniqueID: uid + ".1", SourceID: "1.2.250.1.999.2", PatientCX: cxPatient, Time: "20240305101600",
-				ContentType: code3(meta.Type), Entries: []entry{e}}
-			filer := &xdsClient{t: t, base: env.URL, token: env.SoftwareToken(t, "lgc-xds", meta.Authors...)}
-			if r := filer.provide(s); r.status() != "Success" {
-				t.Fatalf("%s via ITI-41: %s %v", name, r.status(), r.errorCodes())
+			s := SubmissionSet{ID: "SubmissionSet01", UniqueID: uid + ".1", SourceID: "1.2.250.1.999.2", PatientCX: cxPatient, Time: "20240305101600",
+				ContentType: code3(meta.Type), Entries: []Entry{e}}
+			filer := New(t, env.URL, env.SoftwareToken(t, "lgc-xds", meta.Authors...))
+			if r := filer.Provide(s); r.ResponseStatus() != "Success" {
+				t.Fatalf("%s via ITI-41: %s %v", name, r.ResponseStatus(), r.ErrorCodes())
 			}
 			// An author who is a health professional reads what they
 			// filed, whatever its labels; else the patient does.
@@ -108,14 +109,14 @@ func TestANSExamplesThroughXDS(t *testing.T) {
 					break
 				}
 			}
-			c := &xdsClient{t: t, base: env.URL, token: reader}
-			q := c.query(findDocs, "LeafClass", [2]string{"$XDSDocumentEntryPatientId", "'" + cxPatient + "'"}, [2]string{"$XDSDocumentEntryStatus", "('" + approved + "')"})
-			if q.entries()[uid] == nil {
-				t.Fatalf("%s: ITI-18 does not find it (%s %v)", name, q.status(), q.errorCodes())
+			c := New(t, env.URL, reader)
+			q := c.Query(findDocs, "LeafClass", [2]string{"$XDSDocumentEntryPatientId", "'" + cxPatient + "'"}, [2]string{"$XDSDocumentEntryStatus", "('" + approved + "')"})
+			if q.Entries()[uid] == nil {
+				t.Fatalf("%s: ITI-18 does not find it (%s %v)", name, q.ResponseStatus(), q.ErrorCodes())
 			}
-			r, got := c.retrieve(repository, uid)
-			if r.status() != "Success" || !bytes.Equal(got[uid], content) {
-				t.Errorf("%s: ITI-43 gives %d bytes (%s %v), not the %d filed", name, len(got[uid]), r.status(), r.errorCodes(), len(content))
+			r, got := c.Retrieve(repository, uid)
+			if r.ResponseStatus() != "Success" || !bytes.Equal(got[uid], content) {
+				t.Errorf("%s: ITI-43 gives %d bytes (%s %v), not the %d filed", name, len(got[uid]), r.ResponseStatus(), r.ErrorCodes(), len(content))
 			}
 			// ITI-67 and ITI-68.
 			body := mhdGet(t, reader, env.URL+"/DocumentReference?patient.identifier="+url.QueryEscape(ins.System+"|"+ins.Value)+"&identifier="+url.QueryEscape(uid))

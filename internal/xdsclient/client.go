@@ -1,8 +1,8 @@
-package xds_test
-
-// A test client of XDS.b written from IHE ITI TF-2a/2b/3 (SOAP 1.2,
-// WS-Addressing, MTOM/XOP, ebRIM 3.0), not from the xds package: it builds
-// its own messages and reads answers with encoding/xml.
+// Package xdsclient is a test client of XDS.b written from IHE ITI
+// TF-2a/2b/3 (SOAP 1.2, WS-Addressing, MTOM/XOP, ebRIM 3.0), not from the
+// xds package: it builds its own messages, as producing and consuming
+// software does, and reads answers with encoding/xml. For tests only.
+package xdsclient
 
 import (
 	"bytes"
@@ -20,29 +20,36 @@ import (
 	"testing"
 )
 
-type xdsClient struct {
+type Client struct {
 	t     testing.TB
-	base  string
-	token string
+	Base  string
+	Token string
+	// HTTP sends the requests (http.DefaultClient when nil): a client
+	// with a TLS certificate for mutual TLS.
+	HTTP *http.Client
 }
 
-// reply is an answer: the HTTP status, the SOAP envelope, MIME attachments.
-type reply struct {
+// New returns a client of the XDS.b endpoints under base, with a bearer
+// token (none when empty).
+func New(t testing.TB, base, token string) *Client { return &Client{t: t, Base: base, Token: token} }
+
+// Reply is an answer: the HTTP status, the SOAP envelope, MIME attachments.
+type Reply struct {
 	Status int
-	Env    *xnode
+	Env    *Node
 	Parts  map[string][]byte
 	Raw    []byte
 }
 
-// xnode is a generic XML element.
-type xnode struct {
+// Node is a generic XML element.
+type Node struct {
 	XMLName  xml.Name
 	Attrs    []xml.Attr `xml:",any,attr"`
-	Children []*xnode   `xml:",any"`
+	Children []*Node    `xml:",any"`
 	Text     string     `xml:",chardata"`
 }
 
-func (n *xnode) attr(name string) string {
+func (n *Node) Attr(name string) string {
 	for _, a := range n.Attrs {
 		if a.Name.Local == name {
 			return a.Value
@@ -52,10 +59,10 @@ func (n *xnode) attr(name string) string {
 }
 
 // find returns every descendant named local.
-func (n *xnode) find(local string) []*xnode {
-	var out []*xnode
-	var walk func(*xnode)
-	walk = func(x *xnode) {
+func (n *Node) Find(local string) []*Node {
+	var out []*Node
+	var walk func(*Node)
+	walk = func(x *Node) {
 		for _, c := range x.Children {
 			if c.XMLName.Local == local {
 				out = append(out, c)
@@ -69,8 +76,8 @@ func (n *xnode) find(local string) []*xnode {
 	return out
 }
 
-func (n *xnode) first(local string) *xnode {
-	if f := n.find(local); len(f) > 0 {
+func (n *Node) First(local string) *Node {
+	if f := n.Find(local); len(f) > 0 {
 		return f[0]
 	}
 	return nil
@@ -81,7 +88,7 @@ const (
 	wsaNS  = "http://www.w3.org/2005/08/addressing"
 )
 
-func soapEnvelope(action, body string) string {
+func Envelope(action, body string) string {
 	return `<?xml version="1.0" encoding="UTF-8"?>` +
 		`<s:Envelope xmlns:s="` + soapNS + `" xmlns:a="` + wsaNS + `"><s:Header>` +
 		`<a:Action s:mustUnderstand="1">` + action + `</a:Action>` +
@@ -90,12 +97,12 @@ func soapEnvelope(action, body string) string {
 }
 
 // post sends a plain SOAP 1.2 request.
-func (c *xdsClient) post(path, action, body string) reply {
-	return c.send(path, `application/soap+xml; charset=UTF-8; action="`+action+`"`, []byte(soapEnvelope(action, body)))
+func (c *Client) Post(path, action, body string) Reply {
+	return c.Send(path, `application/soap+xml; charset=UTF-8; action="`+action+`"`, []byte(Envelope(action, body)))
 }
 
 // postMTOM sends an MTOM/XOP package: the envelope, then each attachment.
-func (c *xdsClient) postMTOM(path, action, body string, attachments map[string][]byte) reply {
+func (c *Client) PostMTOM(path, action, body string, attachments map[string][]byte) Reply {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	h := textproto.MIMEHeader{}
@@ -103,7 +110,7 @@ func (c *xdsClient) postMTOM(path, action, body string, attachments map[string][
 	h.Set("Content-Transfer-Encoding", "binary")
 	h.Set("Content-ID", "<root.message@cxf.apache.org>")
 	pw, _ := mw.CreatePart(h)
-	io.WriteString(pw, soapEnvelope(action, body))
+	io.WriteString(pw, Envelope(action, body))
 	for id, b := range attachments {
 		h := textproto.MIMEHeader{}
 		h.Set("Content-Type", "application/octet-stream")
@@ -114,26 +121,30 @@ func (c *xdsClient) postMTOM(path, action, body string, attachments map[string][
 	}
 	mw.Close()
 	ct := `multipart/related; type="application/xop+xml"; boundary="` + mw.Boundary() + `"; start="<root.message@cxf.apache.org>"; start-info="application/soap+xml"; action="` + action + `"`
-	return c.send(path, ct, buf.Bytes())
+	return c.Send(path, ct, buf.Bytes())
 }
 
-func (c *xdsClient) send(path, contentType string, body []byte) reply {
+func (c *Client) Send(path, contentType string, body []byte) Reply {
 	c.t.Helper()
-	req, err := http.NewRequest("POST", c.base+path, bytes.NewReader(body))
+	req, err := http.NewRequest("POST", c.Base+path, bytes.NewReader(body))
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", contentType)
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	r := reply{Status: resp.StatusCode, Raw: raw, Parts: map[string][]byte{}}
+	r := Reply{Status: resp.StatusCode, Raw: raw, Parts: map[string][]byte{}}
 	mt, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	envBytes := raw
 	if mt == "multipart/related" {
@@ -153,7 +164,7 @@ func (c *xdsClient) send(path, contentType string, body []byte) reply {
 			}
 		}
 	}
-	var env xnode
+	var env Node
 	if err := xml.Unmarshal(envBytes, &env); err != nil {
 		c.t.Fatalf("answer is not XML (%d): %v\n%s", resp.StatusCode, err, raw)
 	}
@@ -165,36 +176,36 @@ func (c *xdsClient) send(path, contentType string, body []byte) reply {
 }
 
 // status is the RegistryResponse / AdhocQueryResponse status, short.
-func (r reply) status() string {
+func (r Reply) ResponseStatus() string {
 	for _, n := range []string{"RegistryResponse", "AdhocQueryResponse"} {
-		if x := r.Env.first(n); x != nil {
-			s := x.attr("status")
+		if x := r.Env.First(n); x != nil {
+			s := x.Attr("status")
 			return s[strings.LastIndex(s, ":")+1:]
 		}
 	}
 	return ""
 }
 
-// errorCodes lists the RegistryError codes with their locations.
-func (r reply) errorCodes() []string {
+// errorCodes lists the RegistryError Codes with their locations.
+func (r Reply) ErrorCodes() []string {
 	var out []string
-	for _, e := range r.Env.find("RegistryError") {
-		out = append(out, e.attr("errorCode")+"@"+e.attr("location"))
+	for _, e := range r.Env.Find("RegistryError") {
+		out = append(out, e.Attr("errorCode")+"@"+e.Attr("location"))
 	}
 	return out
 }
 
-func (r reply) hasError(code string) bool {
-	for _, e := range r.Env.find("RegistryError") {
-		if e.attr("errorCode") == code {
+func (r Reply) HasError(code string) bool {
+	for _, e := range r.Env.Find("RegistryError") {
+		if e.Attr("errorCode") == code {
 			return true
 		}
 	}
 	return false
 }
 
-// Metadata of a document entry, as the producer knows it.
-type entry struct {
+// Metadata of a document Entry, as the producer knows it.
+type Entry struct {
 	ID, UniqueID, MimeType, Title string
 	PatientCX                     string
 	Class, Type, Format           [3]string // code, scheme, display
@@ -217,10 +228,10 @@ func codeClass(id, scheme, object string, c [3]string) string {
 	}
 	return `<rim:Classification id="` + id + `" classificationScheme="` + scheme + `" classifiedObject="` + object + `" nodeRepresentation="` + c[0] + `">` +
 		`<rim:Name><rim:LocalizedString value="` + c[2] + `"/></rim:Name>` +
-		slotXML("codingScheme", c[1]) + `</rim:Classification>`
+		SlotXML("codingScheme", c[1]) + `</rim:Classification>`
 }
 
-func slotXML(name string, values ...string) string {
+func SlotXML(name string, values ...string) string {
 	s := `<rim:Slot name="` + name + `"><rim:ValueList>`
 	for _, v := range values {
 		s += `<rim:Value>` + xmlEsc(v) + `</rim:Value>`
@@ -234,19 +245,19 @@ func xmlEsc(s string) string {
 	return b.String()
 }
 
-func extID(scheme, object, value, name string) string {
+func ExtID(scheme, object, value, name string) string {
 	return `<rim:ExternalIdentifier id="ei-` + object + `-` + name[len(name)-3:] + `" identificationScheme="` + scheme + `" registryObject="` + object + `" value="` + xmlEsc(value) + `"><rim:Name><rim:LocalizedString value="` + name + `"/></rim:Name></rim:ExternalIdentifier>`
 }
 
-func (e entry) extrinsic() string {
+func (e Entry) Extrinsic() string {
 	h := sha1.Sum(e.Content)
 	hash := hex.EncodeToString(h[:])
 	if e.BadHash {
 		hash = strings.Repeat("0", 40)
 	}
 	s := `<rim:ExtrinsicObject id="` + e.ID + `" mimeType="` + e.MimeType + `" objectType="urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1">` +
-		slotXML("creationTime", e.CreationTime) + slotXML("hash", hash) + slotXML("languageCode", "fr-FR") +
-		slotXML("size", fmt.Sprint(len(e.Content))) + slotXML("sourcePatientId", e.PatientCX) +
+		SlotXML("creationTime", e.CreationTime) + SlotXML("hash", hash) + SlotXML("languageCode", "fr-FR") +
+		SlotXML("size", fmt.Sprint(len(e.Content))) + SlotXML("sourcePatientId", e.PatientCX) +
 		`<rim:Name><rim:LocalizedString value="` + xmlEsc(e.Title) + `"/></rim:Name>`
 	authors := e.Authors
 	if authors == nil {
@@ -256,7 +267,7 @@ func (e entry) extrinsic() string {
 		s += fmt.Sprintf(`<rim:Classification id="%s-au%d" classificationScheme="urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d" classifiedObject="%s" nodeRepresentation="">`, e.ID, i, e.ID)
 		for j, name := range []string{"authorPerson", "authorInstitution", "authorRole", "authorSpecialty"} {
 			if a[j] != "" {
-				s += slotXML(name, a[j])
+				s += SlotXML(name, a[j])
 			}
 		}
 		s += `</rim:Classification>`
@@ -272,38 +283,38 @@ func (e entry) extrinsic() string {
 	s += codeClass(e.ID+"-hc", "urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1", e.ID, e.Facility)
 	s += codeClass(e.ID+"-ps", "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead", e.ID, e.Practice)
 	s += codeClass(e.ID+"-ty", "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983", e.ID, e.Type)
-	s += extID("urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427", e.ID, e.PatientCX, "XDSDocumentEntry.patientId")
-	s += extID("urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab", e.ID, e.UniqueID, "XDSDocumentEntry.uniqueId")
+	s += ExtID("urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427", e.ID, e.PatientCX, "XDSDocumentEntry.patientId")
+	s += ExtID("urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab", e.ID, e.UniqueID, "XDSDocumentEntry.uniqueId")
 	return s + `</rim:ExtrinsicObject>`
 }
 
 // submission is one ITI-41 request.
-type submissionSet struct {
+type SubmissionSet struct {
 	ID, UniqueID, SourceID, PatientCX, Time string
 	ContentType                             [3]string
-	Entries                                 []entry
+	Entries                                 []Entry
 	Associations                            [][3]string // type, source, target (RPLC, APND, XFRM)
 }
 
 // provide sends ITI-41.
-func (c *xdsClient) provide(s submissionSet) reply {
+func (c *Client) Provide(s SubmissionSet) Reply {
 	var b strings.Builder
 	b.WriteString(`<xdsb:ProvideAndRegisterDocumentSetRequest xmlns:xdsb="urn:ihe:iti:xds-b:2007" xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">`)
 	b.WriteString(`<lcm:SubmitObjectsRequest><rim:RegistryObjectList>`)
 	for _, e := range s.Entries {
-		b.WriteString(e.extrinsic())
+		b.WriteString(e.Extrinsic())
 	}
-	b.WriteString(`<rim:RegistryPackage id="` + s.ID + `">` + slotXML("submissionTime", s.Time) +
+	b.WriteString(`<rim:RegistryPackage id="` + s.ID + `">` + SlotXML("submissionTime", s.Time) +
 		`<rim:Name><rim:LocalizedString value="Envoi"/></rim:Name>`)
 	b.WriteString(codeClass(s.ID+"-ct", "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500", s.ID, s.ContentType))
-	b.WriteString(extID("urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8", s.ID, s.UniqueID, "XDSSubmissionSet.uniqueId"))
-	b.WriteString(extID("urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832", s.ID, s.SourceID, "XDSSubmissionSet.sourceId"))
-	b.WriteString(extID("urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446", s.ID, s.PatientCX, "XDSSubmissionSet.patientId"))
+	b.WriteString(ExtID("urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8", s.ID, s.UniqueID, "XDSSubmissionSet.uniqueId"))
+	b.WriteString(ExtID("urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832", s.ID, s.SourceID, "XDSSubmissionSet.sourceId"))
+	b.WriteString(ExtID("urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446", s.ID, s.PatientCX, "XDSSubmissionSet.patientId"))
 	b.WriteString(`</rim:RegistryPackage>`)
 	b.WriteString(`<rim:Classification id="` + s.ID + `-node" classifiedObject="` + s.ID + `" classificationNode="urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd"/>`)
 	for i, e := range s.Entries {
 		fmt.Fprintf(&b, `<rim:Association id="as%d" associationType="urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember" sourceObject="%s" targetObject="%s">%s</rim:Association>`,
-			i, s.ID, e.ID, slotXML("SubmissionSetStatus", "Original"))
+			i, s.ID, e.ID, SlotXML("SubmissionSetStatus", "Original"))
 	}
 	for i, a := range s.Associations {
 		fmt.Fprintf(&b, `<rim:Association id="rel%d" associationType="urn:ihe:iti:2007:AssociationType:%s" sourceObject="%s" targetObject="%s"/>`, i, a[0], a[1], a[2])
@@ -327,83 +338,83 @@ func (c *xdsClient) provide(s submissionSet) reply {
 	b.WriteString(`</xdsb:ProvideAndRegisterDocumentSetRequest>`)
 	const action = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b"
 	if inline {
-		return c.post("/xds/repository", action, b.String())
+		return c.Post("/xds/repository", action, b.String())
 	}
-	return c.postMTOM("/xds/repository", action, b.String(), att)
+	return c.PostMTOM("/xds/repository", action, b.String(), att)
 }
 
 // query sends ITI-18.
-func (c *xdsClient) query(id, returnType string, params ...[2]string) reply {
+func (c *Client) Query(id, returnType string, params ...[2]string) Reply {
 	var b strings.Builder
 	b.WriteString(`<query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">`)
 	b.WriteString(`<query:ResponseOption returnComposedObjects="true" returnType="` + returnType + `"/>`)
 	b.WriteString(`<rim:AdhocQuery id="` + id + `">`)
 	for _, p := range params {
-		b.WriteString(slotXML(p[0], p[1]))
+		b.WriteString(SlotXML(p[0], p[1]))
 	}
 	b.WriteString(`</rim:AdhocQuery></query:AdhocQueryRequest>`)
-	return c.post("/xds/registry", "urn:ihe:iti:2007:RegistryStoredQuery", b.String())
+	return c.Post("/xds/registry", "urn:ihe:iti:2007:RegistryStoredQuery", b.String())
 }
 
 // retrieve sends ITI-43 and returns the documents by uniqueId.
-func (c *xdsClient) retrieve(repository string, uniqueIDs ...string) (reply, map[string][]byte) {
+func (c *Client) Retrieve(repository string, uniqueIDs ...string) (Reply, map[string][]byte) {
 	var b strings.Builder
 	b.WriteString(`<xdsb:RetrieveDocumentSetRequest xmlns:xdsb="urn:ihe:iti:xds-b:2007">`)
 	for _, u := range uniqueIDs {
 		b.WriteString(`<xdsb:DocumentRequest><xdsb:RepositoryUniqueId>` + repository + `</xdsb:RepositoryUniqueId><xdsb:DocumentUniqueId>` + xmlEsc(u) + `</xdsb:DocumentUniqueId></xdsb:DocumentRequest>`)
 	}
 	b.WriteString(`</xdsb:RetrieveDocumentSetRequest>`)
-	r := c.postMTOM("/xds/repository", "urn:ihe:iti:2007:RetrieveDocumentSet", b.String(), nil)
+	r := c.PostMTOM("/xds/repository", "urn:ihe:iti:2007:RetrieveDocumentSet", b.String(), nil)
 	docs := map[string][]byte{}
-	for _, dr := range r.Env.find("DocumentResponse") {
-		uid := strings.TrimSpace(dr.first("DocumentUniqueId").Text)
-		inc := dr.first("Include")
+	for _, dr := range r.Env.Find("DocumentResponse") {
+		uid := strings.TrimSpace(dr.First("DocumentUniqueId").Text)
+		inc := dr.First("Include")
 		if inc == nil {
 			c.t.Errorf("document %s not sent as an XOP attachment", uid)
 			continue
 		}
-		cid := strings.TrimPrefix(inc.attr("href"), "cid:")
+		cid := strings.TrimPrefix(inc.Attr("href"), "cid:")
 		docs[uid] = r.Parts[cid]
 	}
 	return r, docs
 }
 
 // update sends ITI-57.
-func (c *xdsClient) update(body string) reply {
-	return c.post("/xds/registry", "urn:ihe:iti:2010:UpdateDocumentSet",
+func (c *Client) Update(body string) Reply {
+	return c.Post("/xds/registry", "urn:ihe:iti:2010:UpdateDocumentSet",
 		`<lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"><rim:RegistryObjectList>`+body+`</rim:RegistryObjectList></lcm:SubmitObjectsRequest>`)
 }
 
 // entries reads the ExtrinsicObjects of a LeafClass answer: uniqueId →
 // element.
-func (r reply) entries() map[string]*xnode {
-	out := map[string]*xnode{}
-	for _, eo := range r.Env.find("ExtrinsicObject") {
-		for _, ei := range eo.find("ExternalIdentifier") {
-			if ei.attr("identificationScheme") == "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab" {
-				out[ei.attr("value")] = eo
+func (r Reply) Entries() map[string]*Node {
+	out := map[string]*Node{}
+	for _, eo := range r.Env.Find("ExtrinsicObject") {
+		for _, ei := range eo.Find("ExternalIdentifier") {
+			if ei.Attr("identificationScheme") == "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab" {
+				out[ei.Attr("value")] = eo
 			}
 		}
 	}
 	return out
 }
 
-// codes returns the nodeRepresentations of an entry's classifications of scheme.
-func codes(eo *xnode, scheme string) []string {
+// Codes returns the nodeRepresentations of an entry's classifications of scheme.
+func Codes(eo *Node, scheme string) []string {
 	var out []string
-	for _, c := range eo.find("Classification") {
-		if c.attr("classificationScheme") == scheme {
-			out = append(out, c.attr("nodeRepresentation"))
+	for _, c := range eo.Find("Classification") {
+		if c.Attr("classificationScheme") == scheme {
+			out = append(out, c.Attr("nodeRepresentation"))
 		}
 	}
 	return out
 }
 
-// slotValue returns the first value of a slot of an element.
-func slotValue(eo *xnode, name string) string {
+// SlotValue returns the first value of a slot of an element.
+func SlotValue(eo *Node, name string) string {
 	for _, s := range eo.Children {
-		if s.XMLName.Local == "Slot" && s.attr("name") == name {
-			if v := s.first("Value"); v != nil {
+		if s.XMLName.Local == "Slot" && s.Attr("name") == name {
+			if v := s.First("Value"); v != nil {
 				return v.Text
 			}
 		}
