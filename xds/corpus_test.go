@@ -16,41 +16,6 @@ import (
 	"github.com/carnet-sante/carnet/qedm"
 )
 
-func oidOf(system string) string { return strings.TrimPrefix(system, "urn:oid:") }
-
-func code3(c carnet.Coding) [3]string { return [3]string{c.Code, oidOf(c.System), c.Display} }
-
-// The test client's own HL7 v2 writing of an author (XCN, XON, CE).
-func authorSlots(a carnet.Author) [4]string {
-	var out [4]string
-	if a.ID.Value != "" || a.Family != "" {
-		given := ""
-		if len(a.Given) > 0 {
-			given = a.Given[0]
-		}
-		out[0] = a.ID.Value + "^" + a.Family + "^" + given + "^^^^^^"
-		if a.ID.Value != "" {
-			out[0] += "&" + oidOf(a.ID.System) + "&ISO^D^^^IDNPS"
-		}
-	}
-	if a.Org != "" {
-		out[1] = a.Org
-		if a.OrgID.Value != "" {
-			out[1] += "^^^^^&" + oidOf(a.OrgID.System) + "&ISO^IDNST^^^" + a.OrgID.Value
-		}
-	}
-	if a.Role.Code != "" {
-		out[2] = a.Role.Code + "^" + a.Role.Display + "^" + oidOf(a.Role.System)
-	}
-	switch {
-	case a.Specialty.Code != "":
-		out[3] = a.Specialty.Code + "^" + a.Specialty.Display + "^" + oidOf(a.Specialty.System)
-	case a.Profession.Code != "":
-		out[3] = a.Profession.Code + "^" + a.Profession.Display + "^" + oidOf(a.Profession.System)
-	}
-	return out
-}
-
 // Every ANS CDA example filed through ITI-41 is found by ITI-67 and ITI-18
 // and retrieved byte-identical through ITI-68 and ITI-43.
 func TestANSExamplesThroughXDS(t *testing.T) {
@@ -80,22 +45,12 @@ func TestANSExamplesThroughXDS(t *testing.T) {
 				meta.Confidentiality = []carnet.Coding{{System: "urn:oid:2.16.840.1.113883.5.25", Code: "N"}}
 			}
 			uid := fmt.Sprintf("%s.%d", strings.NewReplacer("^", ".").Replace(x.UniqueID), i)
-			cxPatient := ins.Value + "^^^&" + oidOf(ins.System) + "&ISO^NH"
-			e := Entry{ID: "Document01", UniqueID: uid, MimeType: "text/xml", Title: meta.Title, PatientCX: cxPatient,
-				Class: code3(meta.Class), Type: code3(meta.Type), Format: code3(meta.Format), Facility: code3(meta.Facility), Practice: code3(meta.PracticeSetting),
-				CreationTime: meta.Created.UTC().Format("20060102150405"), Content: content, Inline: i%3 == 0}
-			for _, c := range meta.Confidentiality {
-				e.Confidentiality = append(e.Confidentiality, code3(c))
-			}
-			for _, c := range meta.Events {
-				e.Events = append(e.Events, code3(c))
-			}
-			e.Authors = [][4]string{}
-			for _, a := range meta.Authors {
-				e.Authors = append(e.Authors, authorSlots(a))
-			}
+			cxPatient := CX(ins)
+			meta.ContentType = "text/xml"
+			e := EntryFromMeta("Document01", uid, ins, meta, content)
+			e.Inline = i%3 == 0
 			s := SubmissionSet{ID: "SubmissionSet01", UniqueID: uid + ".1", SourceID: "1.2.250.1.999.2", PatientCX: cxPatient, Time: "20240305101600",
-				ContentType: code3(meta.Type), Entries: []Entry{e}}
+				ContentType: Code3(meta.Type), Entries: []Entry{e}}
 			filer := New(t, env.URL, env.SoftwareToken(t, "lgc-xds", meta.Authors...))
 			if r := filer.Provide(s); r.ResponseStatus() != "Success" {
 				t.Fatalf("%s via ITI-41: %s %v", name, r.ResponseStatus(), r.ErrorCodes())

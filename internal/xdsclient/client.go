@@ -18,6 +18,8 @@ import (
 	"net/textproto"
 	"strings"
 	"testing"
+
+	carnet "github.com/carnet-sante/carnet"
 )
 
 type Client struct {
@@ -420,4 +422,62 @@ func SlotValue(eo *Node, name string) string {
 		}
 	}
 	return ""
+}
+
+func oidOf(system string) string { return strings.TrimPrefix(system, "urn:oid:") }
+
+// Code3 writes a coding as the client's (code, scheme, display).
+func Code3(c carnet.Coding) [3]string { return [3]string{c.Code, oidOf(c.System), c.Display} }
+
+// CX writes a patient identifier as HL7 v2 CX, INS typed NH.
+func CX(id carnet.Identifier) string { return id.Value + "^^^&" + oidOf(id.System) + "&ISO^NH" }
+
+// AuthorSlots writes an author as the client's XCN, XON and CE slots
+// (person, institution, role, specialty).
+func AuthorSlots(a carnet.Author) [4]string {
+	var out [4]string
+	if a.ID.Value != "" || a.Family != "" {
+		given := ""
+		if len(a.Given) > 0 {
+			given = a.Given[0]
+		}
+		out[0] = a.ID.Value + "^" + a.Family + "^" + given + "^^^^^^"
+		if a.ID.Value != "" {
+			out[0] += "&" + oidOf(a.ID.System) + "&ISO^D^^^IDNPS"
+		}
+	}
+	if a.Org != "" {
+		out[1] = a.Org
+		if a.OrgID.Value != "" {
+			out[1] += "^^^^^&" + oidOf(a.OrgID.System) + "&ISO^IDNST^^^" + a.OrgID.Value
+		}
+	}
+	if a.Role.Code != "" {
+		out[2] = a.Role.Code + "^" + a.Role.Display + "^" + oidOf(a.Role.System)
+	}
+	switch {
+	case a.Specialty.Code != "":
+		out[3] = a.Specialty.Code + "^" + a.Specialty.Display + "^" + oidOf(a.Specialty.System)
+	case a.Profession.Code != "":
+		out[3] = a.Profession.Code + "^" + a.Profession.Display + "^" + oidOf(a.Profession.System)
+	}
+	return out
+}
+
+// EntryFromMeta describes a document the way producing software does from
+// what it knows of it.
+func EntryFromMeta(id, uniqueID string, ins carnet.Identifier, m carnet.DocumentMeta, content []byte) Entry {
+	e := Entry{ID: id, UniqueID: uniqueID, MimeType: m.ContentType, Title: m.Title, PatientCX: CX(ins),
+		Class: Code3(m.Class), Type: Code3(m.Type), Format: Code3(m.Format), Facility: Code3(m.Facility), Practice: Code3(m.PracticeSetting),
+		CreationTime: m.Created.UTC().Format("20060102150405"), Content: content, Authors: [][4]string{}}
+	for _, c := range m.Confidentiality {
+		e.Confidentiality = append(e.Confidentiality, Code3(c))
+	}
+	for _, c := range m.Events {
+		e.Events = append(e.Events, Code3(c))
+	}
+	for _, a := range m.Authors {
+		e.Authors = append(e.Authors, AuthorSlots(a))
+	}
+	return e
 }
