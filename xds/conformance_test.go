@@ -240,6 +240,63 @@ func TestConformanceProvideQueryRetrieveReplace(t *testing.T) {
 			t.Errorf("archived documents: %v", keys(es))
 		}
 
+		// Unmask it (PreviousVersion 3: masking and archiving each made a
+		// version): the DMP lets only the patient unmask, not the author.
+		patient := New(t, env.URL, env.PatientToken(t, carnet.Identifier{System: "urn:oid:1.2.250.1.213.1.4.10", Value: testINS}, false))
+		unmasked := doc("Document02v4", "1.2.250.1.999.4.2", "")
+		body = strings.Replace(unmasked.Extrinsic(), `<rim:ExtrinsicObject id="Document02v4"`, `<rim:ExtrinsicObject id="Document02v4" lid="`+e2.Attr("lid")+`"`, 1)
+		body += updateSet("SubmissionSet06", "1.2.250.1.999.3.6") +
+			`<rim:Association id="up3" associationType="urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember" sourceObject="SubmissionSet06" targetObject="Document02v4">` + SlotXML("SubmissionSetStatus", "Original") + SlotXML("PreviousVersion", "3") + `</rim:Association>`
+		if r := c.Update(body); r.ResponseStatus() != "Failure" || !r.HasError("XDSRegistryError") {
+			t.Errorf("the author unmasked: %s %v", r.ResponseStatus(), r.ErrorCodes())
+		}
+		if r := patient.Update(body); r.ResponseStatus() != "Success" {
+			t.Fatalf("ITI-57 unmask by the patient: %s %v\n%s", r.ResponseStatus(), r.ErrorCodes(), r.Raw)
+		}
+		if e := findDocuments(c, "LeafClass", "('"+archivedXDS+"')").Entries()["1.2.250.1.999.4.2"]; e == nil || !slices.Equal(Codes(e, schemeConf), []string{"N"}) {
+			t.Errorf("after unmasking: %v", e)
+		}
+		// Hide the replacement from the patient (INVISIBLE_PATIENT): the
+		// patient no longer finds it through XDS, the author still does.
+		e3 := findDocuments(c, "LeafClass", "('"+approved+"')").Entries()["1.2.250.1.999.4.3"]
+		hidden := doc("Document03v2", "1.2.250.1.999.4.3", "")
+		hidden.Confidentiality = append(hidden.Confidentiality, [3]string{"INVISIBLE_PATIENT", "1.2.250.1.213.1.1.4.13", "Non visible par le patient"})
+		body = strings.Replace(hidden.Extrinsic(), `<rim:ExtrinsicObject id="Document03v2"`, `<rim:ExtrinsicObject id="Document03v2" lid="`+e3.Attr("lid")+`"`, 1)
+		body += updateSet("SubmissionSet07", "1.2.250.1.999.3.7") +
+			`<rim:Association id="up4" associationType="urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember" sourceObject="SubmissionSet07" targetObject="Document03v2">` + SlotXML("SubmissionSetStatus", "Original") + SlotXML("PreviousVersion", "1") + `</rim:Association>`
+		if r := c.Update(body); r.ResponseStatus() != "Success" {
+			t.Fatalf("ITI-57 INVISIBLE_PATIENT: %s %v", r.ResponseStatus(), r.ErrorCodes())
+		}
+		if es := findDocuments(patient, "LeafClass", "('"+approved+"')").Entries(); es["1.2.250.1.999.4.3"] != nil || es["1.2.250.1.999.4.4"] == nil {
+			t.Errorf("the patient finds %v", keys(es))
+		}
+		if r, got := patient.Retrieve(repository, "1.2.250.1.999.4.3"); len(got) != 0 || r.ResponseStatus() != "Failure" {
+			t.Errorf("the patient retrieves a document hidden from them")
+		}
+		if es := findDocuments(c, "LeafClass", "('"+approved+"')").Entries(); es["1.2.250.1.999.4.3"] == nil {
+			t.Errorf("the author lost their document: %v", keys(es))
+		}
+		// Delete the addendum (logical deletion by its author).
+		e4 := findDocuments(c, "LeafClass", "('"+approved+"')").Entries()["1.2.250.1.999.4.4"]
+		del := updateSet("SubmissionSet08", "1.2.250.1.999.3.8") +
+			`<rim:Association id="up5" associationType="urn:ihe:iti:2010:AssociationType:UpdateAvailabilityStatus" sourceObject="SubmissionSet08" targetObject="` + e4.Attr("id") + `">` +
+			SlotXML("OriginalStatus", approved) + SlotXML("NewStatus", "urn:oasis:names:tc:ebxml-regrep:StatusType:Deleted") + `</rim:Association>`
+		if r := c.Update(del); r.ResponseStatus() != "Success" {
+			t.Fatalf("ITI-57 delete: %s %v", r.ResponseStatus(), r.ErrorCodes())
+		}
+		if es := findDocuments(c, "LeafClass", "('"+approved+"')").Entries(); es["1.2.250.1.999.4.4"] != nil {
+			t.Errorf("a deleted document is still approved")
+		}
+		if r, got := c.Retrieve(repository, "1.2.250.1.999.4.4"); len(got) != 0 || !r.HasError("XDSDocumentUniqueIdError") {
+			t.Errorf("a deleted document is retrieved: %v", r.ErrorCodes())
+		}
+		// Only its author deletes a document.
+		e5 := findDocuments(c, "LeafClass", "('"+approved+"')").Entries()["1.2.250.1.999.4.5"]
+		del = strings.ReplaceAll(strings.ReplaceAll(del, e4.Attr("id"), e5.Attr("id")), "SubmissionSet08", "SubmissionSet09")
+		if r := New(t, env.URL, env.ProfessionalToken(t, stranger, "")).Update(del); r.ResponseStatus() != "Failure" {
+			t.Errorf("a stranger deleted a document")
+		}
+
 		// Another professional, not in the care team, sees none of it.
 		other := New(t, env.URL, env.ProfessionalToken(t, stranger, ""))
 		if r := findDocuments(other, "ObjectRef", "('"+approved+"','"+deprecated+"')"); r.ResponseStatus() != "Success" || len(r.Env.Find("ObjectRef")) != 0 {
