@@ -1,4 +1,4 @@
-package xds_test
+package conformance_test
 
 import (
 	"bytes"
