@@ -108,3 +108,20 @@ func TestReadMessageBounds(t *testing.T) {
 		t.Errorf("MTOM seed: %v", err)
 	}
 }
+
+// Software pretty-prints its envelopes: text between elements at every
+// level (a copied strings.Builder once made this panic).
+func TestReadMessageIndented(t *testing.T) {
+	indented := strings.NewReplacer("><", ">\n    <").Replace(seedQuery)
+	m, err := ReadMessage([]byte(indented), "application/soap+xml", Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ParseQuery(m, DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FindDocumentsSearch(q); err != nil {
+		t.Fatalf("indented FindDocuments: %v", err)
+	}
+}

@@ -130,7 +130,7 @@ func parseXML(b []byte, lim Limits) (*node, error) {
 	}
 	var root *node
 	var stack []*node
-	var text []strings.Builder
+	var text []*strings.Builder
 	tokens := 0
 	for {
 		tok, err := d.Token()
@@ -160,7 +160,7 @@ func parseXML(b []byte, lim Limits) (*node, error) {
 				p.Children = append(p.Children, n)
 			}
 			stack = append(stack, n)
-			text = append(text, strings.Builder{})
+			text = append(text, &strings.Builder{})
 		case xml.EndElement:
 			n := stack[len(stack)-1]
 			n.Text = text[len(text)-1].String()
