@@ -91,11 +91,12 @@ const (
 )
 
 func Envelope(action, body string) string {
-	return `<?xml version="1.0" encoding="UTF-8"?>` +
-		`<s:Envelope xmlns:s="` + soapNS + `" xmlns:a="` + wsaNS + `"><s:Header>` +
-		`<a:Action s:mustUnderstand="1">` + action + `</a:Action>` +
-		`<a:MessageID>urn:uuid:5a1b0ae0-0000-4000-8000-000000000001</a:MessageID>` +
-		`<a:To>http://carnet.test/xds</a:To></s:Header><s:Body>` + body + `</s:Body></s:Envelope>`
+	// Indented, as most SOAP stacks write it.
+	return `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+		`<s:Envelope xmlns:s="` + soapNS + `" xmlns:a="` + wsaNS + `">` + "\n  <s:Header>\n    " +
+		`<a:Action s:mustUnderstand="1">` + action + `</a:Action>` + "\n    " +
+		`<a:MessageID>urn:uuid:5a1b0ae0-0000-4000-8000-000000000001</a:MessageID>` + "\n    " +
+		`<a:To>http://carnet.test/xds</a:To>` + "\n  </s:Header>\n  <s:Body>\n    " + body + "\n  </s:Body>\n</s:Envelope>\n"
 }
 
 // post sends a plain SOAP 1.2 request.

@@ -17,7 +17,8 @@ import (
 )
 
 // Every ANS CDA example filed through ITI-41 is found by ITI-67 and ITI-18
-// and retrieved byte-identical through ITI-68 and ITI-43.
+// and retrieved byte-identical through ITI-68 and ITI-43 (all 55 on
+// SQLite; on PostgreSQL a fifth of them, all with CARNET_TEST_LONG=1).
 func TestANSExamplesThroughXDS(t *testing.T) {
 	dir := testenv.Shared(t, "corpus", "ans-cda")
 	files, err := filepath.Glob(filepath.Join(dir, "*.xml"))
@@ -27,6 +28,11 @@ func TestANSExamplesThroughXDS(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		env := testenv.New(t, b, testenv.Options{})
 		for i, f := range files {
+			// PostgreSQL files every fifth example unless CARNET_TEST_LONG
+			// is set (CI time); SQLite files them all.
+			if b.Name == "postgres" && i%5 != 0 && os.Getenv("CARNET_TEST_LONG") == "" {
+				continue
+			}
 			name := filepath.Base(f)
 			content, err := os.ReadFile(f)
 			if err != nil {
