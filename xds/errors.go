@@ -9,23 +9,25 @@ import (
 
 // IHE error codes (ITI TF-3 4.2.4) answered by Carnet.
 const (
-	ErrRegistry             = "XDSRegistryError"
-	ErrRegistryMetadata     = "XDSRegistryMetadataError"
-	ErrRepositoryMetadata   = "XDSRepositoryMetadataError"
-	ErrPatientIDMismatch    = "XDSPatientIdDoesNotMatch"
-	ErrUnknownPatientID     = "XDSUnknownPatientId"
-	ErrDuplicateUniqueID    = "XDSDuplicateUniqueIdInRegistry"
-	ErrMissingDocument      = "XDSMissingDocument"
-	ErrMissingMetadata      = "XDSMissingDocumentMetadata"
-	ErrUnknownDocumentEntry = "XDSUnknownDocumentEntry" // not in ITI TF-3 Table 4.2.4.1-2; used by registries for a missing association target
-	ErrReplaceFailed        = "XDSReplaceFailed"
-	ErrUnknownStoredQuery   = "XDSUnknownStoredQuery"
-	ErrStoredQueryParam     = "XDSStoredQueryParamNumber"
-	ErrTooManyResults       = "XDSTooManyResults"
-	ErrUnknownRepository    = "XDSUnknownRepositoryId"
-	ErrDocumentUniqueID     = "XDSDocumentUniqueIdError"
-	ErrMetadataUpdate       = "XDSMetadataUpdateError"
-	ErrMetadataVersion      = "XDSMetadataVersionError"
+	ErrRegistry           = "XDSRegistryError"
+	ErrRegistryMetadata   = "XDSRegistryMetadataError"
+	ErrRepositoryMetadata = "XDSRepositoryMetadataError"
+	ErrPatientIDMismatch  = "XDSPatientIdDoesNotMatch"
+	ErrUnknownPatientID   = "XDSUnknownPatientId"
+	ErrDuplicateUniqueID  = "XDSDuplicateUniqueIdInRegistry"
+	ErrMissingDocument    = "XDSMissingDocument"
+	ErrMissingMetadata    = "XDSMissingDocumentMetadata"
+	// ErrUnresolvedReference is ebRS's code for a reference to an object
+	// the registry does not hold (or the caller may not see): the target
+	// of an RPLC/APND/XFRM, the document of an ITI-57.
+	ErrUnresolvedReference = "UnresolvedReferenceException"
+	ErrUnknownStoredQuery  = "XDSUnknownStoredQuery"
+	ErrStoredQueryParam    = "XDSStoredQueryParamNumber"
+	ErrTooManyResults      = "XDSTooManyResults"
+	ErrUnknownRepository   = "XDSUnknownRepositoryId"
+	ErrDocumentUniqueID    = "XDSDocumentUniqueIdError"
+	ErrMetadataUpdate      = "XDSMetadataUpdateError"
+	ErrMetadataVersion     = "XDSMetadataVersionError"
 )
 
 // RegistryError is one rs:RegistryError.
@@ -119,9 +121,9 @@ func FromError(err error) *Errors {
 		case strings.Contains(loc, ".patientId") && is.Code != "business-rule":
 			code = ErrUnknownPatientID
 		case strings.Contains(loc, ".association") && is.Code == "not-found":
-			code = ErrUnknownDocumentEntry
+			code = ErrUnresolvedReference
 		case strings.Contains(loc, ".association"):
-			code = ErrReplaceFailed
+			code = ErrRegistryMetadata // a target not current (XDSReplaceFailed is deprecated, ITI TF-2b 3.42.4.1.3.5)
 		case strings.Contains(loc, ".Document") || strings.Contains(loc, ".hash") || strings.Contains(loc, ".size"):
 			code = ErrRepositoryMetadata
 		case is.Code == "business-rule" || is.Code == "forbidden" || is.Code == "security":

@@ -389,7 +389,7 @@ func ParseProvide(m *Message, opts ParseOptions) (carnet.Submission, error) {
 			}
 			target, isUUID := strings.CutPrefix(a.Target, "urn:uuid:")
 			if _, inSub := byID[a.Target]; inSub || !isUUID || target == "" {
-				l.add(ErrUnknownDocumentEntry, path+".targetObject", "the target must be the urn:uuid: entryUUID of a stored document")
+				l.add(ErrUnresolvedReference, path+".targetObject", "the target must be the urn:uuid: entryUUID of a stored document")
 				continue
 			}
 			for _, c := range codes {

@@ -136,7 +136,7 @@ func (s *Server) update(ctx context.Context, req carnet.Request, m *Message) ans
 	ch, err := ParseUpdate(m, s.lim, func(id string) (carnet.Document, error) {
 		d, _, err := s.svc.Document(ctx, req, id)
 		if err != nil {
-			return d, &Errors{List: []RegistryError{{Code: ErrUnknownDocumentEntry, Context: "no such document", Location: "urn:uuid:" + clip(id)}}}
+			return d, &Errors{List: []RegistryError{{Code: ErrUnresolvedReference, Context: "no such document", Location: "urn:uuid:" + clip(id)}}}
 		}
 		return d, nil
 	})
@@ -150,7 +150,7 @@ func (s *Server) update(ctx context.Context, req carnet.Request, m *Message) ans
 			errs = []RegistryError{{Code: ErrMetadataVersion, Context: "PreviousVersion is not the document's latest version", Location: ch.Path}}
 		}
 		if carnet.IsKind(err, carnet.KindNotFound) {
-			errs = []RegistryError{{Code: ErrUnknownDocumentEntry, Context: "no such document", Location: ch.Path}}
+			errs = []RegistryError{{Code: ErrUnresolvedReference, Context: "no such document", Location: ch.Path}}
 		}
 		a.body = registryResponse(errs)
 		return a

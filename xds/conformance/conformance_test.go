@@ -436,8 +436,20 @@ func TestConformanceErrors(t *testing.T) {
 		// Replacing an unknown document.
 		s := set("SS7", "1.2.250.1.999.3.7", doc("D7", "1.2.250.1.999.4.70", "x"))
 		s.Associations = [][3]string{{"RPLC", "D7", "urn:uuid:00000000-0000-4000-8000-000000000000"}}
-		if r := c.Provide(s); r.ResponseStatus() != "Failure" || len(r.ErrorCodes()) == 0 {
+		if r := c.Provide(s); r.ResponseStatus() != "Failure" || !r.HasError("UnresolvedReferenceException") {
 			t.Errorf("RPLC of an unknown document: %s %v", r.ResponseStatus(), r.ErrorCodes())
+		}
+		// Replacing a document twice: the second time it is no longer current.
+		d1 := findDocuments(c, "LeafClass", "('"+approved+"')").Entries()["1.2.250.1.999.4.1"].Attr("id")
+		s = set("SS10", "1.2.250.1.999.3.10", doc("D10", "1.2.250.1.999.4.100", "v2"))
+		s.Associations = [][3]string{{"RPLC", "D10", d1}}
+		if r := c.Provide(s); r.ResponseStatus() != "Success" {
+			t.Fatalf("first RPLC: %v", r.ErrorCodes())
+		}
+		s = set("SS11", "1.2.250.1.999.3.11", doc("D11", "1.2.250.1.999.4.110", "v3"))
+		s.Associations = [][3]string{{"RPLC", "D11", d1}}
+		if r := c.Provide(s); r.ResponseStatus() != "Failure" || !slices.Contains(r.ErrorCodes(), "XDSRegistryMetadataError@ExtrinsicObject[D11].association") {
+			t.Errorf("second RPLC of the same document: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
 		// Someone who is not the author cannot file in their name.
 		intruder := New(t, env.URL, env.ProfessionalToken(t, stranger, ""))
