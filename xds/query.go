@@ -498,8 +498,18 @@ func (s *Server) documentByUUID(ctx context.Context, req carnet.Request, uuid st
 	return &d, nil
 }
 
-// documentsByUniqueID finds uniqueId in the caller's recent records.
-func (s *Server) documentsByUniqueID(ctx context.Context, req carnet.Request, uid string, res *result) ([]carnet.Document, error) {
+// documentsByUniqueID finds uniqueIds in the caller's recent records: one
+// search per record for all of them.
+func (s *Server) documentsByUniqueID(ctx context.Context, req carnet.Request, res *result, uids ...string) ([]carnet.Document, error) {
+	if len(uids) == 0 {
+		return nil, nil
+	}
+	want := map[string]bool{}
+	var escaped []string
+	for _, u := range uids {
+		want[carnet.NormalizeIdentifier(u)] = true
+		escaped = append(escaped, strings.ReplaceAll(u, ",", `\,`))
+	}
 	var out []carnet.Document
 	recs := s.recent.records(req.Actor)
 	keys := make([]carnet.PatientKey, 0, len(recs))
@@ -508,16 +518,17 @@ func (s *Server) documentsByUniqueID(ctx context.Context, req carnet.Request, ui
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		ds, _, err := mhd.ParseDocumentSearch(url.Values{"patient": {string(k)}, "identifier": {strings.ReplaceAll(uid, ",", `\,`)}})
+		ds, _, err := mhd.ParseDocumentSearch(url.Values{"patient": {string(k)}, "identifier": {strings.Join(escaped, ",")}})
 		if err != nil {
 			return nil, paramErr("$XDSDocumentEntryUniqueId", carnet.ErrorMessage(err))
 		}
+		ds.Count = s.lim.MaxObjects
 		page, err := s.svc.FindDocuments(ctx, req, ds)
 		if err != nil {
 			return nil, err
 		}
 		for _, d := range page.Items {
-			if d.UniqueID == carnet.NormalizeIdentifier(uid) {
+			if want[d.UniqueID] {
 				res.ins[k] = recs[k]
 				out = append(out, d)
 			}
@@ -542,14 +553,11 @@ func (s *Server) targets(ctx context.Context, req carnet.Request, q StoredQuery,
 			out = append(out, *d)
 		}
 	}
-	for _, u := range uids {
-		ds, err := s.documentsByUniqueID(ctx, req, u, res)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ds...)
+	ds, err := s.documentsByUniqueID(ctx, req, res, uids...)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return append(out, ds...), nil
 }
 
 // getDocuments answers GetDocuments and (related) GetRelatedDocuments.
@@ -743,6 +751,17 @@ func (s *Server) retrieve(ctx context.Context, req carnet.Request, m *Message) a
 		if len(drs) == 0 || len(drs) > s.lim.MaxDocuments {
 			errs = append(errs, RegistryError{Code: ErrRepositoryMetadata, Context: fmt.Sprintf("between 1 and %d DocumentRequest", s.lim.MaxDocuments), Location: "RetrieveDocumentSetRequest"})
 		} else {
+			var uids []string
+			for _, dr := range drs {
+				if uid := strings.TrimSpace(dr.child(nsXDS, "DocumentUniqueId").textOr()); uid != "" {
+					uids = append(uids, uid)
+				}
+			}
+			found, err := s.documentsByUniqueID(ctx, req, newResult(), uids...)
+			if err != nil {
+				errs = append(errs, s.failed(req, err)...)
+				drs = nil
+			}
 			for _, dr := range drs {
 				repo := strings.TrimSpace(dr.child(nsXDS, "RepositoryUniqueId").textOr())
 				uid := strings.TrimSpace(dr.child(nsXDS, "DocumentUniqueId").textOr())
@@ -754,7 +773,7 @@ func (s *Server) retrieve(ctx context.Context, req carnet.Request, m *Message) a
 					errs = append(errs, RegistryError{Code: ErrDocumentUniqueID, Context: "DocumentUniqueId is required", Location: "DocumentRequest"})
 					continue
 				}
-				got, err := s.retrieveOne(ctx, req, uid)
+				got, err := s.retrieveOne(ctx, req, uid, found)
 				if err != nil {
 					if k := carnet.ErrorKind(err); k == carnet.KindInternal || k == carnet.KindUnavailable {
 						errs = append(errs, s.failed(req, err)...)
@@ -772,13 +791,11 @@ func (s *Server) retrieve(ctx context.Context, req carnet.Request, m *Message) a
 	return answer{raw: raw, contentType: ct}
 }
 
-func (s *Server) retrieveOne(ctx context.Context, req carnet.Request, uid string) (retrieved, error) {
-	found, err := s.documentsByUniqueID(ctx, req, uid, newResult())
-	if err != nil {
-		return retrieved{}, err
-	}
+// retrieveOne reads the content of the document uid among found, through
+// the Service (policy, audit of ITI-68).
+func (s *Server) retrieveOne(ctx context.Context, req carnet.Request, uid string, found []carnet.Document) (retrieved, error) {
 	for _, d := range found {
-		if !d.Latest {
+		if !d.Latest || d.UniqueID != carnet.NormalizeIdentifier(uid) {
 			continue
 		}
 		_, b, err := s.svc.Content(ctx, req, d.ContentID)

@@ -230,7 +230,11 @@ func newRecent(actors, records int, ttl time.Duration) *recentRecords {
 
 // actorKey names a caller: a hash, so that the map holds no identifier.
 func actorKey(a carnet.Actor) string {
-	h := sha256.Sum256([]byte(string(a.Kind) + "\x00" + a.ID.System + "\x00" + a.ID.Value))
+	rep := "0"
+	if a.LegalRepresentative {
+		rep = "1"
+	}
+	h := sha256.Sum256([]byte(string(a.Kind) + "\x00" + a.ID.System + "\x00" + a.ID.Value + "\x00" + rep))
 	return hex.EncodeToString(h[:16])
 }
 
