@@ -398,6 +398,30 @@ func TestMHDFiledFoundByXDS(t *testing.T) {
 	if r.ResponseStatus() != "Success" || !bytes.Equal(got["1.2.250.1.999.4.9"], content) {
 		t.Errorf("ITI-43 of an MHD document: %s %v", r.ResponseStatus(), r.ErrorCodes())
 	}
+	// Replaced through XDS.b (RPLC of its entryUUID): MHD then shows it superseded.
+	s := set("SubmissionSet01", "1.2.250.1.999.3.10", doc("Document01", "1.2.250.1.999.4.10", "remplaçant"))
+	s.Associations = [][3]string{{"RPLC", "Document01", e.Attr("id")}}
+	if r := c.Provide(s); r.ResponseStatus() != "Success" {
+		t.Fatalf("RPLC of an MHD document: %v", r.ErrorCodes())
+	}
+	seen := 0
+	for _, dr := range mhdSearch(t, env, tok) {
+		switch dr.MasterIdentifier.Value {
+		case "urn:oid:1.2.250.1.999.4.9":
+			seen++
+			if dr.Status != "superseded" {
+				t.Errorf("the MHD document replaced by XDS.b is %s", dr.Status)
+			}
+		case "urn:oid:1.2.250.1.999.4.10":
+			seen++
+			if len(dr.RelatesTo) != 1 || dr.RelatesTo[0].Code != "replaces" {
+				t.Errorf("the XDS.b replacement relates to %+v", dr.RelatesTo)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("ITI-67 shows %d of the replaced and the replacing documents", seen)
+	}
 }
 
 // Every error case answers the IHE error code at the element at fault, or
