@@ -34,6 +34,9 @@ type Actor struct {
 	// LegalRepresentative: a patient actor acting for the patient whose INS
 	// is ID (a parent for a minor), not the patient themselves.
 	LegalRepresentative bool `json:"legalRepresentative,omitempty"`
+	// Operator: a system of the deployment's operator, who manages data
+	// permits (with the scope system/Permit.cruds).
+	Operator bool `json:"operator,omitempty"`
 }
 
 // Action is what an actor wants to do.

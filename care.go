@@ -36,6 +36,22 @@ type CareDoc struct {
 	Findings      []CareFinding
 	TextScore     float64
 	LabelsChanged bool // its confidentiality changed since the caller's last visit
+	// Concepts are the document's concepts (Document.Concepts), read from
+	// their blind tokens; TitleKey stands for its title (equal titles,
+	// equal keys) when the title is more than its type's name: what a
+	// series of the same analysis is recognised by.
+	Concepts []string
+	TitleKey string
+}
+
+// ConceptReader reads, at filing, what a document carries that some
+// professional must know before acting (an anticoagulant, a valve
+// prosthesis, an HbA1c…), from its text (title, narrative) and its
+// structured items; ConceptNames lists every concept it may give (package
+// pastille).
+type ConceptReader interface {
+	Concepts(text string, items []Item) []string
+	ConceptNames() []string
 }
 
 // CareView is what the pastille ranks: the record's documents the caller

@@ -172,6 +172,11 @@ type Document struct {
 	// filed invisible to them, and is announced when a professional lifts
 	// the label.
 	Untold bool `json:"untold,omitempty"`
+	// Concepts are what the document carries that a professional must
+	// know before acting (ConceptReader, read once at filing from its text
+	// and items): the point-of-care ranking reads them, blind-indexed,
+	// without opening the document. Kept by every metadata version.
+	Concepts []string `json:"concepts,omitempty"`
 }
 
 // FilerOf is the filer value of an actor: "professional|RPPS",

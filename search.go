@@ -13,7 +13,15 @@ type DocumentSearch struct {
 	Filter     DocumentFilter
 	Count      int    // page size; 0 means the server default
 	Page       string // opaque cursor from a previous page's next link
+	// Total asks for the number of matches the caller may see
+	// (_total=accurate): without it Page.Total is known only when one page
+	// holds every match (TotalUnknown otherwise), so that a page costs
+	// what it returns, not what the record holds.
+	Total bool
 }
+
+// TotalUnknown is Page.Total when the total was not counted.
+const TotalUnknown = -1
 
 // ListSearch is an ITI-66 Find Document Lists query in domain terms.
 type ListSearch struct {
@@ -27,7 +35,7 @@ type ListSearch struct {
 // Page is one page of results with the cursor of the next one.
 type Page[T any] struct {
 	Items    []T
-	Total    int    // matches the caller may see, before paging
+	Total    int    // matches the caller may see, before paging; TotalUnknown when not counted
 	Next     string // cursor of the next page, "" on the last
 	Warnings []string
 }

@@ -113,6 +113,16 @@ type DocumentFilter struct {
 	WithoutSealed bool
 	LogicalID     string
 	SubmissionSet string
+	// Visible, when set, keeps only the rows it matches (Cond.Match): the
+	// caller's access condition (VisibilityCompiler), evaluated in the
+	// query so that a page reads only what it returns.
+	Visible *Cond
+	// After, when set, keeps only the rows after it in the search order
+	// (keyset paging: the last row of the previous page).
+	After *Position
+	// Limit, when positive, returns at most that many rows, the first in
+	// the search order.
+	Limit int
 }
 
 // SubmissionSetFilter selects submission sets of one patient.
@@ -136,8 +146,8 @@ type Reader interface {
 	Route(ctx context.Context, id string) (PatientKey, error)
 	// Document returns one metadata version by its id.
 	Document(ctx context.Context, p PatientKey, id string) (DocumentRow, error)
-	// FindDocuments returns all of p's documents that match f, newest
-	// registration date first, then by id. Callers filter by policy, then page.
+	// FindDocuments returns p's documents that match f, newest
+	// registration date first, then by id (f.After and f.Limit page them).
 	FindDocuments(ctx context.Context, p PatientKey, f DocumentFilter) ([]DocumentRow, error)
 	// Content returns a document's sealed bytes.
 	Content(ctx context.Context, p PatientKey, contentID string) ([]byte, error)

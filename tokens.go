@@ -52,6 +52,8 @@ const (
 	TokInterpretation  = "interpretation" // an item's result interpretation (H, HH, L, …), blind-indexed
 	TokAbnormal        = "abnormal"       // "true" for an out-of-range result, blind-indexed
 	TokContentHash     = "content-hash"   // blind token of a document's SHA-256, to fold duplicates
+	TokConcept         = "concept"        // blind token of a concept the document carries (Document.Concepts)
+	TokTitleKey        = "title-key"      // blind token of the folded title, when more than the type's name (series)
 	TokFiler           = "filer"          // who filed the document (FilerOf): what the write rules read
 	TokAuthorOrg       = "author.org"     // each author's organisation (OrgKey): software acts for its organisations' authors
 )

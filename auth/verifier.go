@@ -34,6 +34,9 @@ const (
 	// ClaimCentre15 (boolean) marks a regulating physician of a SAMU –
 	// centre 15: only they may use the centre 15 mode (ETREAT).
 	ClaimCentre15 = "centre15"
+	// ClaimOperator (boolean) marks an operator's client: with the scope
+	// system/Permit.cruds it manages data permits (docs/SECONDARY.md).
+	ClaimOperator = "carnet_operator"
 )
 
 // Skew bounds.
@@ -450,6 +453,14 @@ func (v *Verifier) principal(iss string, c map[string]json.RawMessage) (*Princip
 		}
 		if p.Actor.Centre15 && p.Actor.Kind != carnet.ActorProfessional {
 			return nil, errors.New("centre15 names a professional")
+		}
+	}
+	if raw, ok := c[ClaimOperator]; ok {
+		if err := json.Unmarshal(raw, &p.Actor.Operator); err != nil {
+			return nil, errors.New("carnet_operator is not a boolean")
+		}
+		if p.Actor.Operator && p.Actor.Kind != carnet.ActorSystem {
+			return nil, errors.New("carnet_operator names a system (client credentials)")
 		}
 	}
 	return p, nil

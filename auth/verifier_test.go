@@ -621,3 +621,28 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// The operator claim marks a system only, and must be a boolean.
+func TestVerifyOperator(t *testing.T) {
+	_, _, d := testKeys(t)
+	k := testKey{"ed1", d}
+	ti := newTestIssuer(t, k)
+	v := newVerifier(t, ti, &clock{t: testNow})
+	base := map[string]any{"iss": ti.srv.URL, "aud": testAud, "exp": testNow.Add(time.Minute).Unix()}
+	p, err := v.Verify(context.Background(), signToken(t, k, nil, with(base, "client_id", "op", "scope", "system/Permit.cruds", "carnet_operator", true)))
+	if err != nil || !p.Actor.Operator || p.Actor.Kind != carnet.ActorSystem {
+		t.Errorf("operator: %+v, %v", p, err)
+	}
+	p, err = v.Verify(context.Background(), signToken(t, k, nil, with(base, "client_id", "lgc", "scope", "system/*.cruds")))
+	if err != nil || p.Actor.Operator {
+		t.Errorf("a system without the claim is an operator: %+v, %v", p, err)
+	}
+	for name, claims := range map[string]map[string]any{
+		"professional": with(proClaims(ti.srv.URL), "carnet_operator", true),
+		"not boolean":  with(base, "client_id", "op", "carnet_operator", "yes"),
+	} {
+		if _, err := v.Verify(context.Background(), signToken(t, k, nil, claims)); err == nil {
+			t.Errorf("%s: operator claim accepted", name)
+		}
+	}
+}

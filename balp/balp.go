@@ -37,6 +37,8 @@ var interactions = map[carnet.Action]struct{ code, action string }{
 	carnet.ActionUpdate:  {"update", "U"},
 	carnet.ActionDelete:  {"delete", "D"},
 	carnet.ActionConsent: {"update", "U"},
+	// Data read for an export under a data permit (docs/SECONDARY.md).
+	carnet.ActionSecondaryUse: {"read", "R"},
 }
 
 var actorRoles = map[carnet.ActorKind]string{

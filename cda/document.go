@@ -65,6 +65,13 @@ type Patient struct {
 	Given     []string
 	Gender    string // CDA administrativeGenderCode: F, M, U
 	BirthDate Time
+	// Address is patientRole/addr: the postcode (for a département, in
+	// secondary use), the city and street lines; Telecom its telecom values
+	// (tel:, mailto:), so that de-identification knows what to remove.
+	PostalCode string
+	City       string
+	Street     []string
+	Telecom    []string
 }
 
 // Author is one author of the document.

@@ -39,6 +39,9 @@ const (
 // notes (ci-sis-formats.md). It is a rule of the table, not a row.
 var FallbackFormat = carnet.Coding{System: "urn:oid:" + oidFormatANS, Code: "urn:asipSante:modelesHorsProfils:2011", Display: "Document non référencé IHE ou CI-SIS"}
 
+// xdsSDPDF is IHE XDS-SD's formatCode of a PDF body (TRE_A11).
+var xdsSDPDF = carnet.Coding{System: "urn:oid:" + oidFormatIHE, Code: "urn:ihe:iti:xds-sd:pdf:2008", Display: "Document à corps non structuré en Pdf/A-1"}
+
 // nonPDFBodies are the TRE_A11 codes of N1 bodies other than PDF: the
 // table's notes say to use the code whose label names the body's format,
 // and the table itself has a row for PDF only.
@@ -237,12 +240,12 @@ type FormatMatch struct {
 // document matching no row gets FallbackFormat; a document with no CI-SIS
 // template (a US C-CDA, say) gets none, and Reason says why.
 //
-// A nil table derives nothing: without it the producer declares the format.
+// A nil table derives the N1 codes only (IHE XDS-SD): without it the
+// producer of a structured document declares the format.
 func (t *FormatTable) Match(d *Document) FormatMatch {
-	if t == nil {
-		return FormatMatch{How: FormatNone, Reason: "this server was started without the CI-SIS format table (--ci-sis-formats): the formatCode must be declared"}
-	}
 	if d.Level == LevelN1 {
+		// The N1 codes are IHE XDS-SD's (TRE_A11): known without the
+		// national table, which has a row for PDF only.
 		mt := ""
 		if d.Attachment != nil {
 			mt = strings.ToLower(strings.TrimSpace(d.Attachment.MediaType))
@@ -251,11 +254,17 @@ func (t *FormatTable) Match(d *Document) FormatMatch {
 			return FormatMatch{Code: c, How: FormatByBody}
 		}
 		if mt == "application/pdf" {
-			if i, ok := t.byRoot[templatePDF]; ok {
-				return FormatMatch{Code: t.rows[i].Code, How: FormatByBody, Row: &t.rows[i]}
+			if t != nil {
+				if i, ok := t.byRoot[templatePDF]; ok {
+					return FormatMatch{Code: t.rows[i].Code, How: FormatByBody, Row: &t.rows[i]}
+				}
 			}
+			return FormatMatch{Code: xdsSDPDF, How: FormatByBody}
 		}
 		return FormatMatch{How: FormatNone, Reason: fmt.Sprintf("the unstructured body's media type %q has no CI-SIS format code: the formatCode must be declared", mt)}
+	}
+	if t == nil {
+		return FormatMatch{How: FormatNone, Reason: "this server was started without the CI-SIS format table (--ci-sis-formats): the formatCode of a structured document must be declared"}
 	}
 	lookup := func(exact, byRoot map[string]int) (int, bool) {
 		for _, tp := range d.Templates {

@@ -118,6 +118,15 @@ func TestFormatMatch(t *testing.T) {
 	if m := (*FormatTable)(nil).Match(doc(LevelN3, "", head, "1.2.250.1.213.1.1.1.40/2022.01")); m.How != FormatNone || !strings.Contains(m.Reason, "--ci-sis-formats") {
 		t.Errorf("without a table: %+v, want none, naming the flag", m)
 	}
+	// The N1 codes are IHE XDS-SD's: an unstructured document gets its
+	// code without the national table, the same as with it.
+	for _, media := range []string{"application/pdf", "text/plain"} {
+		d := doc(LevelN1, media, head, "1.3.6.1.4.1.19376.1.2.20")
+		without, with := (*FormatTable)(nil).Match(d), ft.Match(d)
+		if without.How != FormatByBody || without.Code.Code != with.Code.Code || without.Code.System != with.Code.System {
+			t.Errorf("N1 %s without a table: %+v, with it %+v; want the same code", media, without.Code, with.Code)
+		}
+	}
 }
 
 func TestLoadFormatsRefusesDamagedTables(t *testing.T) {

@@ -126,6 +126,22 @@ func readHeader(d *Document, cd *node) {
 		d.Patient.Family, d.Patient.Given = personName(p.child("name"))
 		d.Patient.Gender = p.child("administrativeGenderCode").attr("code")
 		d.Patient.BirthDate = nodeTime(p.child("birthTime"))
+		if a := pr.child("addr"); a != nil {
+			d.Patient.PostalCode = strings.TrimSpace(a.child("postalCode").textContent())
+			d.Patient.City = strings.TrimSpace(a.child("city").textContent())
+			for _, name := range []string{"streetAddressLine", "houseNumber", "streetName"} {
+				for _, l := range a.children(name) {
+					if v := strings.TrimSpace(l.textContent()); v != "" {
+						d.Patient.Street = append(d.Patient.Street, v)
+					}
+				}
+			}
+		}
+		for _, tc := range pr.children("telecom") {
+			if v := tc.attr("value"); v != "" {
+				d.Patient.Telecom = append(d.Patient.Telecom, v)
+			}
+		}
 	}
 
 	for _, an := range cd.children("author") {

@@ -80,9 +80,12 @@ func Parse(b []byte, lim Limits) (doc *Document, err error) {
 			doc, err = nil, carnet.WrapError(carnet.KindInternal, op, fmt.Errorf("panic: %v", r))
 		}
 	}()
-	root, err := readTree(b, lim)
-	if err != nil {
-		return nil, err
+	root, ok := leanTree(b, lim)
+	if !ok {
+		// Anything unusual, and every error, is encoding/xml's to read.
+		if root, err = readTree(b, lim); err != nil {
+			return nil, err
+		}
 	}
 	return build(root, lim)
 }

@@ -46,8 +46,135 @@ func fastUnmarshal(data []byte, v any) bool {
 			*p = b
 		}
 		return ok
+	case *DocumentReference:
+		if p == nil || !reflect.ValueOf(*p).IsZero() {
+			return false
+		}
+		dr, ok := fastDocumentReference(data)
+		if ok {
+			*p = dr
+		}
+		return ok
+	case *Resource:
+		if p == nil || *p != (Resource{}) {
+			return false
+		}
+		r, ok := fastResource(data)
+		if ok {
+			*p = r
+		}
+		return ok
 	}
 	return false
+}
+
+// attachmentData finds the data of every content[].attachment of the
+// DocumentReference object in valid JSON data: the strings an ITI-105 body
+// is made of. It returns the spans and, for each, its content's index; ok
+// false when encoding/json might read the body otherwise (see memberSpan)
+// or a data value is not a plain string.
+func attachmentData(data []byte) (cut []span, at []int, elems int, ok bool) {
+	top := skipSpace(data, 0)
+	if top >= len(data) || data[top] != '{' || !validJSON(data) {
+		return nil, nil, 0, false
+	}
+	content, ok := memberSpan(data, top, "content")
+	if !ok || content.end == 0 || data[content.start] != '[' {
+		return nil, nil, 0, false
+	}
+	for i := skipSpace(data, content.start+1); data[i] != ']'; elems++ {
+		if data[i] != '{' {
+			return nil, nil, 0, false
+		}
+		end := skipValue(data, i)
+		att, ok := memberSpan(data, i, "attachment")
+		if !ok {
+			return nil, nil, 0, false
+		}
+		if att.end != 0 && data[att.start] == '{' {
+			d, ok := memberSpan(data, att.start, "data")
+			if !ok {
+				return nil, nil, 0, false
+			}
+			if d.end != 0 {
+				if data[d.start] != '"' || bytes.IndexByte(data[d.start:d.end], '\\') >= 0 {
+					return nil, nil, 0, false
+				}
+				cut = append(cut, d)
+				at = append(at, elems)
+			}
+		}
+		i = skipSpace(data, end)
+		if data[i] == ',' {
+			i = skipSpace(data, i+1)
+		}
+	}
+	return cut, at, elems, true
+}
+
+// withCuts is data with each cut value replaced by repl.
+func withCuts(data []byte, cut []span, repl string) []byte {
+	n := len(data)
+	for _, c := range cut {
+		n -= c.end - c.start - len(repl)
+	}
+	out := make([]byte, 0, n)
+	prev := 0
+	for _, c := range cut {
+		out = append(out, data[prev:c.start]...)
+		out = append(out, repl...)
+		prev = c.end
+	}
+	return append(out, data[prev:]...)
+}
+
+func fastDocumentReference(data []byte) (DocumentReference, bool) {
+	var dr DocumentReference
+	cut, at, elems, ok := attachmentData(data)
+	if !ok || len(cut) == 0 {
+		return dr, false
+	}
+	if json.Unmarshal(withCuts(data, cut, "null"), &dr) != nil || len(dr.Content) != elems {
+		return DocumentReference{}, false
+	}
+	for k, c := range cut {
+		var v Base64Binary
+		if v.UnmarshalJSON(data[c.start:c.end]) != nil {
+			return DocumentReference{}, false
+		}
+		dr.Content[at[k]].Attachment.Data = v
+	}
+	return dr, true
+}
+
+// fastResource reads the common elements of a DocumentReference body
+// without crossing its documents again: encoding/json ignores content,
+// which Resource does not have, whatever its value.
+func fastResource(data []byte) (Resource, bool) {
+	var r Resource
+	top := skipSpace(data, 0)
+	if top >= len(data) || data[top] != '{' || !validJSON(data) {
+		return r, false
+	}
+	content, ok := memberSpan(data, top, "content")
+	if !ok || content.end == 0 {
+		return r, false
+	}
+	if json.Unmarshal(withCuts(data, []span{content}, "null"), &r) != nil {
+		return Resource{}, false
+	}
+	return r, true
+}
+
+// WithoutAttachmentData returns a DocumentReference body with the data of
+// its attachments replaced by empty strings, or ok false when the body is
+// not an ordinary one (the caller then walks it the usual way).
+func WithoutAttachmentData(data []byte) (_ []byte, ok bool) {
+	cut, _, _, ok := attachmentData(data)
+	if !ok {
+		return nil, false
+	}
+	return withCuts(data, cut, `""`), true
 }
 
 // span is data[start:end], one JSON value.

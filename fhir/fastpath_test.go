@@ -31,7 +31,64 @@ func sameAsJSON(t *testing.T, data []byte) (bundleFast, binaryFast bool) {
 		}
 		binaryFast = true
 	}
+	if dr, ok := fastDocumentReference(data); ok {
+		var want DocumentReference
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatalf("fast path decoded a DocumentReference that encoding/json refuses (%v): %q", err, data)
+		}
+		if !reflect.DeepEqual(dr, want) {
+			t.Fatalf("DocumentReference %q:\n got %+v\nwant %+v", data, dr, want)
+		}
+	}
+	if r, ok := fastResource(data); ok {
+		var want Resource
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatalf("fast path decoded a Resource that encoding/json refuses (%v): %q", err, data)
+		}
+		if !reflect.DeepEqual(r, want) {
+			t.Fatalf("Resource %q:\n got %+v\nwant %+v", data, r, want)
+		}
+	}
 	return bundleFast, binaryFast
+}
+
+func TestDocumentReferenceFastPath(t *testing.T) {
+	long := strings.Repeat("QUJD", 300)
+	for _, c := range []struct {
+		name, body string
+		fast       bool
+	}{
+		{"ITI-105", `{"resourceType":"DocumentReference","status":"current","content":[{"attachment":{"contentType":"text/xml","data":"` + long + `"},"format":{"code":"x"}}],"subject":{"reference":"Patient/1"}}`, true},
+		{"two contents, one without data", `{"resourceType":"DocumentReference","content":[{"attachment":{"url":"x"}},{"attachment":{"data":"QUJD"}}]}`, true},
+		{"data escaped", `{"resourceType":"DocumentReference","content":[{"attachment":{"data":"QU\u004aD"}}]}`, false},
+		{"data not base64", `{"resourceType":"DocumentReference","content":[{"attachment":{"data":"!!!!"}}]}`, false},
+		{"data twice", `{"resourceType":"DocumentReference","content":[{"attachment":{"data":"QUJD","data":"QUJE"}}]}`, false},
+		{"Data", `{"resourceType":"DocumentReference","content":[{"attachment":{"Data":"QUJD"}}]}`, false},
+		{"data a number", `{"resourceType":"DocumentReference","content":[{"attachment":{"data":12}}]}`, false},
+		{"content not an array", `{"resourceType":"DocumentReference","content":{"attachment":{"data":"QUJD"}}}`, false},
+		{"type error elsewhere", `{"resourceType":"DocumentReference","status":1,"content":[{"attachment":{"data":"QUJD"}}]}`, false},
+		{"no data", `{"resourceType":"DocumentReference","content":[{"attachment":{"url":"x"}}]}`, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, got := fastDocumentReference([]byte(c.body))
+			if got != c.fast {
+				t.Errorf("shortcut taken: %v, want %v", got, c.fast)
+			}
+			sameAsJSON(t, []byte(c.body))
+			var dr, want DocumentReference
+			err := Unmarshal([]byte(c.body), &dr, "DocumentReference")
+			wantErr := json.Unmarshal([]byte(c.body), &want)
+			if (err == nil) != (wantErr == nil) || err == nil && !reflect.DeepEqual(dr, want) {
+				t.Errorf("Unmarshal: %v %+v, encoding/json: %v %+v", err, dr, wantErr, want)
+			}
+			var r, wantR Resource
+			err = Unmarshal([]byte(c.body), &r, "DocumentReference")
+			wantErr = json.Unmarshal([]byte(c.body), &wantR)
+			if (err == nil) != (wantErr == nil) || err == nil && r != wantR {
+				t.Errorf("Unmarshal Resource: %v %+v, encoding/json: %v %+v", err, r, wantErr, wantR)
+			}
+		})
+	}
 }
 
 func TestFastPathMatchesEncodingJSON(t *testing.T) {
@@ -100,6 +157,7 @@ func FuzzFastPath(f *testing.F) {
 	f.Add([]byte(`{"resourceType":"Bundle","entry":[{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Binary","data":"aGk="}}]}`))
 	f.Add([]byte(`{"resourceType":"Binary","contentType":"text/plain","data":"aGVsbG8gd29ybGQ="}`))
 	f.Add([]byte(`{"entry":[{"resource":"a\"b\\"},{"resource":[1,{"x":null}]}]}`))
+	f.Add([]byte(`{"resourceType":"DocumentReference","status":"current","content":[{"attachment":{"contentType":"text/xml","data":"aGk="}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if got, want := validJSON(data), json.Valid(data); got != want {
 			t.Fatalf("validJSON(%q) = %v, want %v", data, got, want)

@@ -140,6 +140,24 @@ func (p *SearchParams) Count(name string, values []string, def, max int) int {
 	return n
 }
 
+// Total reads _total (none, estimate, accurate) and reports whether an
+// accurate total is asked for. Estimate is answered as none: the total is
+// given when it costs nothing (one page holds every match).
+func (p *SearchParams) Total(name string, values []string) bool {
+	v, ok := p.Single(name, values)
+	if !ok {
+		return false
+	}
+	switch v {
+	case "accurate":
+		return true
+	case "none", "estimate":
+		return false
+	}
+	p.Add("value", name, "_total is none, estimate or accurate")
+	return false
+}
+
 // Page reads _page, an opaque cursor this server gave: printable ASCII, at
 // most MaxCursorLen bytes. An empty value is no cursor (the first page).
 func (p *SearchParams) Page(name string, values []string) string {

@@ -168,8 +168,22 @@ func (s *Server) cdsCall(w http.ResponseWriter, r *http.Request) {
 		s.cdsError(w, r, http.StatusPreconditionFailed, "security", "fhirAuthorization.access_token is not a valid professional's token for this server")
 		return
 	}
-	if typ, id, _ := strings.Cut(hr.Context.UserID, "/"); typ == "Practitioner" && id != actor.ID.Value {
+	// context.userId is [ResourceType]/[id] (CDS Hooks 2.0). The card is
+	// always computed for the professional of fhirAuthorization; userId
+	// must agree with them where Carnet can tell: a Practitioner by RPPS.
+	// A PractitionerRole id is the client's own (Carnet keeps no directory
+	// of roles), so it is accepted unchecked and never trusted; a patient
+	// or anything else names no professional.
+	switch typ, id, _ := strings.Cut(hr.Context.UserID, "/"); {
+	case typ == "Practitioner" && id != actor.ID.Value:
 		s.cdsError(w, r, http.StatusForbidden, "forbidden", "context.userId is not the professional of fhirAuthorization")
+		return
+	case typ == "Practitioner", typ == "PractitionerRole" && id != "":
+	case typ == "Patient", typ == "RelatedPerson":
+		s.cdsError(w, r, http.StatusForbidden, "forbidden", "context.userId names a patient: the pastille is for the professional of fhirAuthorization")
+		return
+	default:
+		s.cdsError(w, r, http.StatusBadRequest, "invalid", "context.userId must be Practitioner/{RPPS} of the professional of fhirAuthorization (or the client's PractitionerRole/{id})")
 		return
 	}
 	if err := allow(actor, "DocumentReference", carnet.ActionSearch); err != nil {

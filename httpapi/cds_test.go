@@ -181,6 +181,17 @@ func TestPastilleRefusals(t *testing.T) {
 	if r, _ := callPastille(t, rec, clientJWT(t, env), hookBody(t, "Practitioner/"+rec.pros["cardio"].ID.Value, patientID, gp)); r.Status != 403 {
 		t.Errorf("userId of another professional than the token's: %d", r.Status)
 	}
+	// userId forms: a PractitionerRole is the client's own id (accepted,
+	// the card is the token's professional's); a patient or a malformed
+	// id names no professional.
+	for userID, want := range map[string]int{
+		"PractitionerRole/role-42": 200, "Patient/" + rec.ins.Value: 403, "RelatedPerson/7": 403,
+		gpID: 400, "Practitioner/": 403, "Device/lgc": 400, "PractitionerRole/": 400,
+	} {
+		if r, _ := callPastille(t, rec, clientJWT(t, env), hookBody(t, userID, patientID, gp)); r.Status != want {
+			t.Errorf("userId %q: %d, want %d", userID, r.Status, want)
+		}
+	}
 	// A prefetched Patient that is not context.patientId: refused, lest a
 	// card show in another patient's chart.
 	var mixed map[string]any
@@ -299,5 +310,65 @@ func TestPastilleConfidentialityChange(t *testing.T) {
 	_, cards := callPastille(t, rec, clientJWT(t, env), hookBody(t, "Practitioner/"+gpID, patientID, gp))
 	if len(cards) != 1 || !strings.Contains(cards[0].Summary, "changement de confidentialité") {
 		t.Errorf("the card after a confidentiality change: %+v", cards)
+	}
+}
+
+// What a document carries that the caller must know before acting is read
+// at filing (its text and items), kept blind-indexed with the record, and
+// shown on its line of $relevant with its reason; a later metadata version
+// keeps it.
+func TestRelevantReadsConcepts(t *testing.T) {
+	rec := newRecord(t, testenv.SQLite)
+	env, c := rec.env, rec.c
+	base := synth.Generate(synth.Options{Seed: 64, Patients: 1, DocsPerPatient: 1}).Documents[0]
+	avk := plainDocument(base, "1.2.250.1.999.64.1.1", "11488-4", "Consultation", rec.pros["gp"])
+	avk.Content = []byte("Fibrillation atriale. Traitement : warfarine 5 mg le soir, INR cible 2,5.")
+	sprain := plainDocument(base, "1.2.250.1.999.64.1.2", "11488-4", "Consultation", rec.pros["gp"])
+	sprain.Content = []byte("Entorse de la cheville droite. Pas d'anticoagulant.")
+	sub := carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.64.1", SourceID: "1.2.250.1.999.2", ContentType: avk.Meta.Type},
+		Documents: []carnet.SubmittedDocument{avk, sprain}}
+	r := c.asSoftware(sub).provide(sub)
+	if r.Status != 200 {
+		t.Fatalf("filing: %d %s", r.Status, r.Body)
+	}
+	ids := documentIDs(t, r)
+	gp := env.Token(t, "gp")
+	reasons := func() map[string][]string {
+		t.Helper()
+		resp := c.as(gp).get("/DocumentReference/$relevant?_count=200&patient.identifier=" + url.QueryEscape(rec.ins.System+"|"+rec.ins.Value))
+		if resp.Status != 200 {
+			t.Fatalf("$relevant: %d %s", resp.Status, resp.Body)
+		}
+		out := map[string][]string{}
+		for _, e := range decode[fhir.Bundle](t, resp).Entry {
+			var dr fhir.DocumentReference
+			json.Unmarshal(e.Resource, &dr)
+			for _, ext := range dr.Extension {
+				for _, x := range ext.Extension {
+					if x.URL == "reason" && x.ValueCoding != nil && x.ValueCoding.Code == "concept" {
+						out[dr.ID] = append(out[dr.ID], x.ValueCoding.Display)
+					}
+				}
+			}
+		}
+		return out
+	}
+	got := reasons()
+	if len(got[ids[0]]) != 1 || !strings.Contains(got[ids[0]][0], "anticoagulant") {
+		t.Errorf("the warfarin letter's concept reasons: %q, want one naming the anticoagulant", got[ids[0]])
+	}
+	if len(got[ids[1]]) != 0 {
+		t.Errorf("\"Pas d'anticoagulant\" gives %q", got[ids[1]])
+	}
+	// A new metadata version (the author masks it from the patient) keeps
+	// what the document says.
+	hide := `{"resourceType":"Parameters","parameter":[{"name":"operation","part":[{"name":"type","valueCode":"add"},` +
+		`{"name":"path","valueString":"DocumentReference"},{"name":"name","valueString":"securityLabel"},` +
+		`{"name":"value","valueCodeableConcept":{"coding":[{"system":"urn:oid:1.2.250.1.213.1.1.4.13","code":"INVISIBLE_PATIENT"}]}}]}]}`
+	if r := c.as(gp).do("PATCH", "/DocumentReference/"+ids[0], "application/fhir+json", []byte(hide)); r.Status != 200 {
+		t.Fatalf("the author hides the letter from the patient: %d %s", r.Status, r.Body)
+	}
+	if got := reasons(); len(got[ids[0]]) != 1 {
+		t.Errorf("after a metadata change, the letter's concept reasons: %q", got[ids[0]])
 	}
 }

@@ -202,8 +202,9 @@ func (s *Server) retrieve(w http.ResponseWriter, r *http.Request, req carnet.Req
 	if err != nil {
 		return err
 	}
-	accept := r.Header.Get("Accept")
-	if strings.Contains(accept, "application/fhir+json") {
+	// A FHIR format asked for (JSON, or XML: format.go) gets the Binary
+	// resource; anything else the document's own bytes.
+	if accept := r.Header.Get("Accept"); strings.Contains(accept, "application/fhir+json") || wantsXML(r) {
 		bin := fhir.Binary{ContentType: d.Meta.ContentType, Data: content}
 		bin.ID = r.PathValue("id")
 		s.writeResource(w, http.StatusOK, bin)

@@ -384,7 +384,7 @@ func TestFileFindRetrieve(t *testing.T) {
 			t.Fatalf("ITI-65 other patient: %d\n%s", r.Status, r.Body)
 		}
 
-		found, total := c.search(insQuery(p.INS) + "&status=current&_count=5")
+		found, total := c.search(insQuery(p.INS) + "&status=current&_count=5&_total=accurate")
 		if total != len(docs) || len(found) != len(docs) {
 			t.Fatalf("search: total %d, %d entries over the pages; want %d", total, len(found), len(docs))
 		}

@@ -98,23 +98,28 @@ func TestIntegrator03PatientSearchesTheirOwnRecord(t *testing.T) {
 	}
 }
 
-// Item 4: FHIR XML is refused (406) until it is served, not answered in
-// JSON.
-func TestIntegrator04XMLNotAcceptable(t *testing.T) {
+// Item 4: FHIR XML is answered when asked for (Accept, _format; issue 17),
+// and JSON when it comes first.
+func TestIntegrator04XMLAnswered(t *testing.T) {
 	rec := newRecord(t, testenv.SQLite)
 	gp := rec.c.as(rec.env.Token(t, "gp"))
+	want := len(decode[fhir.Bundle](t, gp.get(rec.search())).Entry)
 	for _, tc := range []struct{ path, accept string }{
 		{rec.search(), "application/fhir+xml"},
 		{rec.search() + "&_format=xml", ""},
-		{"/metadata", "application/fhir+xml"},
+		{rec.search() + "&_format=" + url.QueryEscape("application/fhir+xml"), "application/fhir+json"},
 	} {
-		r := gp.do("GET", tc.path, "", nil, "Accept", tc.accept)
-		if r.Status != 406 || outcome(t, r).Issue[0].Code != "not-supported" {
-			t.Errorf("GET %s (Accept %q): %d %s, want 406", tc.path, tc.accept, r.Status, r.Body)
+		r := fromXML(t, gp.do("GET", tc.path, "", nil, "Accept", tc.accept))
+		if b := decode[fhir.Bundle](t, r); r.Status != 200 || b.ResourceType != "Bundle" || len(b.Entry) != want || want == 0 {
+			t.Errorf("GET %s (Accept %q): %d, %d entries, want 200 and %d", tc.path, tc.accept, r.Status, len(b.Entry), want)
 		}
 	}
-	if r := gp.do("GET", rec.search(), "", nil, "Accept", "application/fhir+json, application/fhir+xml;q=0.5"); r.Status != 200 {
-		t.Errorf("JSON first among what is accepted: %d", r.Status)
+	cs := fromXML(t, gp.do("GET", "/metadata", "", nil, "Accept", "application/fhir+xml"))
+	if cs.Status != 200 || !bytes.Contains(cs.Body, []byte(`"format":["application/fhir+json","application/fhir+xml"]`)) {
+		t.Errorf("/metadata in XML: %d %s", cs.Status, cs.Body)
+	}
+	if r := gp.do("GET", rec.search(), "", nil, "Accept", "application/fhir+json, application/fhir+xml;q=0.5"); r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/fhir+json") {
+		t.Errorf("JSON first among what is accepted: %d %s", r.Status, r.Header.Get("Content-Type"))
 	}
 }
 

@@ -12,15 +12,17 @@ import (
 // parsers); the server adds what it serves besides: the identity feed,
 // QEDm resources, ITI-106, and how callers are authenticated.
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
-	if err := acceptsJSON(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	base := s.base(r)
 	cs := mhd.CapabilityStatement(base, s.cfg.Version, s.started)
 	cs.URL = base + "/metadata"
+	cs.Format = append(cs.Format, mediaFHIRXML)
+	cs.PatchFormat = append(cs.PatchFormat, mediaFHIRXML)
 	cs.Instantiates = append(cs.Instantiates, "https://profiles.ihe.net/PCC/QEDm/CapabilityStatement/IHE.QEDm.Clinical-Data-Source")
 	rest := &cs.Rest[0]
+	if s.cfg.Secondary != nil {
+		cs.Instantiates = append(cs.Instantiates, "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data")
+		rest.Documentation += " Secondary use under data permits (docs/SECONDARY.md): Bulk Data $export (system and Group/<permit id>) and $stats for a permit's client (scope permit/<id>), pseudonymised at the source."
+	}
 	rest.Documentation += " Every request carries an OAuth2 bearer token (OpenID Connect, SMART App Launch v2 scopes, checked per request and per transaction entry); the DMP access rules and the patient's consents decide each access; every access is recorded in a tamper-evident log before anything is served (GET /AuditEvent, /log/checkpoint). Emergency access: X-Purpose-Of-Use BTG (with X-Access-Reason) or ETREAT. The pastille is a CDS Hooks service at /cds-services."
 	for i := range rest.Resource {
 		if rest.Resource[i].Type == "DocumentReference" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/synth"
@@ -95,7 +96,7 @@ func TestSearchParameters(t *testing.T) {
 			if tc.want == 0 && !strings.HasPrefix(tc.name, "status=superseded") || tc.want == len(docs) && !strings.HasPrefix(tc.name, "s") {
 				t.Errorf("%s: the fixture makes this case trivial (%d of %d)", tc.name, tc.want, len(docs))
 			}
-			found, total := c.search(insQuery(p.INS) + "&" + tc.query)
+			found, total := c.search(insQuery(p.INS) + "&" + tc.query + "&_total=accurate")
 			if len(found) != tc.want || total != tc.want {
 				t.Errorf("%s (%s): %d results (total %d), want %d", tc.name, tc.query, len(found), total, tc.want)
 			}
@@ -168,6 +169,88 @@ func TestFindLists(t *testing.T) {
 		r = c.get("/List?" + insQuery(ds.Patients[0].INS) + "&identifier=" + url.QueryEscape("urn:oid:1.2.250.1.999.42.2"))
 		if b := decode[fhir.Bundle](t, r); b.Total == nil || *b.Total != 1 {
 			t.Errorf("ITI-66 by identifier: %v, want 1", b.Total)
+		}
+	})
+}
+
+// ITI-67 totals (docs/VISIBILITY.md): given when one page holds every
+// match or when asked with _total=accurate, and then counting only what
+// the reader may see; omitted otherwise. Pages never show a hidden
+// document, and walking them finds every visible one once.
+func TestSearchTotal(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		env := testenv.New(t, b, testenv.Options{})
+		c := newClient(t, env)
+		ds := synth.Generate(synth.Options{Seed: 43, Patients: 1, DocsPerPatient: 25})
+		p := ds.Patients[0]
+		hidden := map[string]bool{}
+		for i, d := range ds.Documents {
+			if i%5 == 2 {
+				d.Meta.Confidentiality = append(d.Meta.Confidentiality, carnet.Coding{System: "urn:oid:" + carnet.OIDVisibility, Code: carnet.LabelInvisiblePatient})
+			}
+			for _, l := range d.Meta.Confidentiality {
+				// Synthetic documents carry labels of their own too.
+				if l.Code == carnet.LabelInvisiblePatient {
+					hidden[d.UniqueID] = true
+				}
+			}
+			if r := c.provide(submissionOf(p.INS, "1.2.250.1.999.43."+strconv.Itoa(i), d)); r.Status != 200 {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+		}
+		visible := len(ds.Documents) - len(hidden)
+		patient := c.as(env.PatientToken(t, p.INS, false))
+		bundle := func(query string) fhir.Bundle {
+			t.Helper()
+			r := patient.get("/DocumentReference?" + insQuery(p.INS) + query)
+			if r.Status != 200 {
+				t.Fatalf("%s: %d %s", query, r.Status, r.Body)
+			}
+			return decode[fhir.Bundle](t, r)
+		}
+		hasNext := func(b fhir.Bundle) bool {
+			for _, l := range b.Link {
+				if l.Relation == "next" {
+					return true
+				}
+			}
+			return false
+		}
+		if first := bundle("&_count=7"); first.Total != nil || !hasNext(first) || len(first.Entry) != 7 {
+			t.Errorf("a first page of several: total %v, next %v, %d entries; want no total, a next link, 7 entries", first.Total, hasNext(first), len(first.Entry))
+		}
+		if est := bundle("&_count=7&_total=estimate"); est.Total != nil {
+			t.Errorf("_total=estimate on a first page of several: total %d, want none", *est.Total)
+		}
+		for _, q := range []string{"&_count=7&_total=accurate", "&_count=50", "&_count=50&_total=none"} {
+			if b := bundle(q); b.Total == nil || *b.Total != visible {
+				got := -1
+				if b.Total != nil {
+					got = *b.Total
+				}
+				t.Errorf("%s: total %d, want %d (the documents the patient may see)", q, got, visible)
+			}
+		}
+		if r := patient.get("/DocumentReference?" + insQuery(p.INS) + "&_total=all"); r.Status != 400 {
+			t.Errorf("_total=all: %d, want 400", r.Status)
+		}
+		found, _ := patient.search(insQuery(p.INS) + "&_count=3")
+		seen := map[string]bool{}
+		for _, dr := range found {
+			uid := ""
+			if dr.MasterIdentifier != nil {
+				uid = carnet.NormalizeIdentifier(dr.MasterIdentifier.Value)
+			}
+			if uid == "" || hidden[uid] {
+				t.Errorf("a document invisible to the patient (or without uniqueId) was served: %q", uid)
+			}
+			if seen[dr.ID] {
+				t.Errorf("%s served twice over the pages", dr.ID)
+			}
+			seen[dr.ID] = true
+		}
+		if len(found) != visible {
+			t.Errorf("pages of 3: %d documents, want %d", len(found), visible)
 		}
 	})
 }

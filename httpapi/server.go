@@ -17,6 +17,7 @@ import (
 	"github.com/carnet-sante/carnet/fhir"
 	"github.com/carnet-sante/carnet/pastille"
 	"github.com/carnet-sante/carnet/record"
+	"github.com/carnet-sante/carnet/secondary"
 )
 
 // Config configures the API.
@@ -46,6 +47,13 @@ type Config struct {
 	// CDS lets CDS Clients call the pastille (CDS Hooks); nil serves only
 	// an empty discovery.
 	CDS *CDSConfig
+	// Secondary serves secondary use under data permits: Bulk $export,
+	// $stats and the operator's /Permit routes (docs/SECONDARY.md); nil
+	// serves none of them.
+	Secondary *secondary.Service
+	// BulkDir is where export files are written (a private directory is
+	// made in it); empty: the system's temporary directory.
+	BulkDir string
 }
 
 // noAuthentication is what a server without an identity provider answers.
@@ -64,6 +72,8 @@ type Server struct {
 	started time.Time
 	// care caches the ranking's form of recently ranked records' documents.
 	care pastille.ViewCache
+	// bulk are the running and finished exports.
+	bulk bulkJobs
 }
 
 // New returns the API handler.
@@ -110,15 +120,24 @@ func (s *Server) routes() {
 	h("GET /Communication", "Communication", carnet.ActionSearch, s.searchNotifications)
 	h("GET /DocumentReference/$relevant", "DocumentReference", carnet.ActionSearch, s.relevant)
 	s.itemRoutes()
+	s.summaryRoutes()
 	s.auditRoutes()
 	s.cdsRoutes()
+	s.bulkRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, carnet.Errorf(carnet.KindNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mux.ServeHTTP(w, r)
+	w.Header().Add("Vary", "Accept")
+	if !wantsXML(r) {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	x := &xmlWriter{ResponseWriter: w, s: s}
+	s.mux.ServeHTTP(x, r)
+	x.finish(r)
 }
 
 type ctxKey int
@@ -160,7 +179,7 @@ func (s *Server) wrap(resource string, act carnet.Action, fn handler) http.Handl
 			s.writeError(w, r, err)
 			return
 		}
-		if err := acceptsJSON(r); err != nil {
+		if err := s.xmlBody(r); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -168,24 +187,6 @@ func (s *Server) wrap(resource string, act carnet.Action, fn handler) http.Handl
 			s.writeError(w, r, err)
 		}
 	})
-}
-
-// acceptsJSON refuses a request that asks for FHIR XML (Accept or
-// _format), which Carnet does not serve yet: 406, rather than JSON the
-// client did not ask for.
-func acceptsJSON(r *http.Request) error {
-	f := strings.ToLower(r.URL.Query().Get("_format"))
-	xml := f == "xml" || strings.Contains(f, "xml")
-	if !xml && f == "" {
-		if accept := strings.ToLower(r.Header.Get("Accept")); strings.Contains(accept, "xml") &&
-			!strings.Contains(accept, "json") && !strings.Contains(accept, "*/*") {
-			xml = true
-		}
-	}
-	if xml {
-		return &carnet.Error{Kind: carnet.KindNotAcceptable, Msg: "this server answers FHIR JSON only (application/fhir+json); FHIR XML is not served yet"}
-	}
-	return nil
 }
 
 // statusOf is the one mapping from error kinds to HTTP statuses.

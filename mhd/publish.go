@@ -63,6 +63,11 @@ func ParseSimplifiedPublish(body []byte, opts ParseOptions) (carnet.Submission, 
 // withoutData returns the DocumentReference JSON without its attachments'
 // data (elements then come in key order; the rest is unchanged).
 func withoutData(body []byte) []byte {
+	// Blanked first when that is cheap, so that the walk below does not
+	// cross the documents again; their data goes anyway.
+	if small, ok := fhir.WithoutAttachmentData(body); ok {
+		body = small
+	}
 	var dr map[string]json.RawMessage
 	if json.Unmarshal(body, &dr) != nil {
 		return body

@@ -31,7 +31,9 @@ var documentTokenParams = map[string]string{
 // into a DocumentSearch. Parameters (see docs/MHD.md for the semantics):
 // patient, patient.identifier, status, author.given, author.family,
 // category, creation, date, event, facility, format, identifier, period,
-// related, security-label, setting, type, _count, _page.
+// related, security-label, setting, type, _count, _page, _total (accurate
+// counts every match; without it the total is given only when one page
+// holds them all).
 //
 // Token parameters accept system|code, |code and code, which are passed on
 // as given: carnet.DocumentTokens indexes codes in the same forms. Commas separate
@@ -117,6 +119,8 @@ func ParseDocumentSearch(q url.Values) (carnet.DocumentSearch, []string, error) 
 			s.Count = sp.Count(name, values, DefaultCount, MaxCount)
 		case "_page":
 			s.Page = sp.Page(name, values)
+		case "_total":
+			s.Total = sp.Total(name, values)
 		default:
 			sp.warn(name)
 		}

@@ -40,8 +40,13 @@ func ListSearchBundle(p carnet.Page[carnet.SubmissionSet], base, self, next stri
 	return withWarnings(b, p.Warnings)
 }
 
+// searchBundle starts a searchset; a total of carnet.TotalUnknown (not
+// counted) leaves Bundle.total out, as FHIR allows.
 func searchBundle(total int, self, next, cursor string) fhir.Bundle {
-	b := fhir.Bundle{Resource: fhir.Resource{ResourceType: "Bundle"}, Type: "searchset", Total: &total}
+	b := fhir.Bundle{Resource: fhir.Resource{ResourceType: "Bundle"}, Type: "searchset"}
+	if total != carnet.TotalUnknown {
+		b.Total = &total
+	}
 	if self != "" {
 		b.Link = append(b.Link, fhir.BundleLink{Relation: "self", URL: self})
 	}

@@ -46,6 +46,7 @@ const (
 	whatAuthor   = "author"   // an author's profession or specialty
 	whatTitle    = "title"    // a word (or words) the title starts a word with, folded
 	whatAs       = "as"       // who inherits another who's rows, weight = factor
+	whatConcept  = "concept"  // a concept of concepts.csv the document carries
 )
 
 type affinityRow struct {
@@ -148,12 +149,15 @@ func parseAffinityRow(rec []string) (affinityRow, error) {
 	}
 	row.Weight = w
 	switch kind {
-	case whatType, whatPractice, whatFinding, whatAuthor, whatTitle:
+	case whatType, whatPractice, whatFinding, whatAuthor, whatTitle, whatConcept:
 		if w < -5 || w > 5 || w == 0 {
 			return row, fmt.Errorf("weight %v outside [-5, 5] or zero", w)
 		}
 		if kind == whatAuthor && !whoPattern.MatchString(code) {
 			return row, fmt.Errorf("author %q is not a TRE_G15 code", code)
+		}
+		if kind == whatConcept && !concepts.names[code] {
+			return row, fmt.Errorf("concept %q is not in concepts.csv", code)
 		}
 	case whatAs:
 		if row.Who == "*" || !whoPattern.MatchString(code) || code == "*" || code == row.Who {
@@ -163,7 +167,7 @@ func parseAffinityRow(rec []string) (affinityRow, error) {
 			return row, fmt.Errorf("alias factor %v outside (0, 1]", w)
 		}
 	default:
-		return row, fmt.Errorf("what kind %q is not one of type, practice, finding, author, title, as", kind)
+		return row, fmt.Errorf("what kind %q is not one of type, practice, finding, author, title, concept, as", kind)
 	}
 	if row.Note == "" {
 		return row, errors.New("note is empty: it is what the clinician reads")
@@ -183,7 +187,9 @@ type affinityEntry struct {
 type affinityView struct {
 	whats  map[whatKey]affinityEntry
 	titles []titleWord // the title: entries, longest first
-	table  *affinityTable
+	// concepts are the concept: entries, by concept name.
+	concepts map[string]affinityEntry
+	table    *affinityTable
 }
 
 type whatKey struct{ kind, code string }
@@ -234,8 +240,14 @@ func (t *affinityTable) view(c Caller) affinityView {
 		}
 	}
 	for k, e := range v.whats {
-		if k.kind == whatTitle {
+		switch k.kind {
+		case whatTitle:
 			v.titles = append(v.titles, titleWord{k.code, e})
+		case whatConcept:
+			if v.concepts == nil {
+				v.concepts = map[string]affinityEntry{}
+			}
+			v.concepts[k.code] = e
 		}
 	}
 	slices.SortFunc(v.titles, func(a, b titleWord) int {

@@ -117,6 +117,10 @@ func TestAffinityTableEveryRow(t *testing.T) {
 			if fold(code) != code {
 				t.Errorf("%s %s: title word not folded", r.Who, r.What)
 			}
+		case whatConcept:
+			if !concepts.names[code] {
+				t.Errorf("%s %s: not a concept of concepts.csv", r.Who, r.What)
+			}
 		default:
 			t.Errorf("%s %s: kind %q", r.Who, r.What, kind)
 		}
@@ -221,5 +225,28 @@ func TestAffinityView(t *testing.T) {
 		if _, got := v.title(foldAppend(nil, title)); got != want {
 			t.Errorf("title %q matches %v, want %v", title, got, want)
 		}
+	}
+}
+
+// A malformed concept table is refused, row by row.
+func TestParseConceptsRefuses(t *testing.T) {
+	head := "concept,match,lasting,note\n"
+	for _, row := range []string{
+		"anticoagulant,atc:b01aa,yes,minuscules",                 // not an ATC code
+		"haemostasis,loinc:6301-5,no,INR",                        // wrong check digit
+		"allergy,term:Allergie,yes,allergie",                     // not folded
+		"allergy,item:Allergy,yes,allergie",                      // not an item kind
+		"allergy,term:allergi,maybe,allergie",                    // lasting neither yes nor no
+		"allergy,term:allergi,yes,",                              // no note
+		"Allergy,term:allergi,yes,allergie",                      // concept name
+		"allergy,snomed:1234,yes,allergie",                       // unknown match
+		"allergy,term:allergi,yes,a\nallergy,term:allergi,yes,b", // twice
+	} {
+		if _, err := parseConcepts([]byte(head + row + "\n")); err == nil {
+			t.Errorf("accepted %q", row)
+		}
+	}
+	if _, err := parseConcepts([]byte(head + "anticoagulant,atc:B01AF,yes,AOD\nhaemostasis,loinc:6301-6,no,INR\n")); err != nil {
+		t.Errorf("refused a valid table: %v", err)
 	}
 }

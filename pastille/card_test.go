@@ -132,7 +132,7 @@ func TestCardTexts(t *testing.T) {
 
 func TestCardDetail(t *testing.T) {
 	docs := []Doc{
-		doc("vsm", tVSM, 200),
+		with(doc("vsm", tVSM, 200), func(d *Doc) { d.Date = lastVisit.Add(day) }), // new since the visit: pinned
 		with(doc("lab", tLab, 3), func(d *Doc) {
 			d.Findings = []Finding{finding("89579-7", "Troponine I ultrasensible", "640 ng/L", "HH")}
 		}),

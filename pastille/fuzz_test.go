@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -127,4 +128,47 @@ func FuzzRank(f *testing.F) {
 		}
 		checkInvariants(t, in, ranked)
 	})
+}
+
+// FuzzConcepts: any text and codes give sorted, distinct concepts of the
+// table, without panicking; a negation before a term denies it.
+func FuzzConcepts(f *testing.F) {
+	for _, s := range []string{"Warfarine 5 mg, INR 2,6", "Pas d'allergie connue", "Allergies : aucune", "ne pas arrêter l'aspirine",
+		"TAVI en 2023 ; endocardite 2021", "inr", "é", "\xff\xfe", "sans sans sans"} {
+		f.Add(s, "B01AF02")
+	}
+	f.Fuzz(func(t *testing.T, text, atc string) {
+		got := ConceptsOf(Evidence{Text: text, Codes: []carnet.Coding{{System: "http://www.whocc.no/atc", Code: atc}}})
+		for i, c := range got {
+			if !concepts.names[c] {
+				t.Fatalf("%q is not a concept", c)
+			}
+			if i > 0 && got[i-1] >= c {
+				t.Fatalf("not sorted and distinct: %v", got)
+			}
+		}
+	})
+}
+
+func TestConceptsOf(t *testing.T) {
+	for _, c := range []struct {
+		text  string
+		codes []carnet.Coding
+		want  string
+	}{
+		{"Fluindione 20 mg le soir", nil, "anticoagulant"},
+		{"Ne pas interrompre l'aspirine", nil, "antiplatelet"},
+		{"Pas d'allergie connue", nil, ""},
+		{"Allergies : aucune", nil, ""},
+		{"Allergie à la pénicilline", nil, "allergy"},
+		{"", []carnet.Coding{{System: "http://www.whocc.no/atc", Code: "M05BX04"}}, "antiresorptive"},
+		{"", []carnet.Coding{{System: "urn:oid:2.16.840.1.113883.6.73", Code: "B01AC04"}}, "antiplatelet"},
+		{"", []carnet.Coding{{System: "http://loinc.org", Code: "6301-6"}}, "haemostasis"},
+		{"Raideur du genou", nil, ""}, // "rai" is a whole word only
+	} {
+		got := ConceptsOf(Evidence{Text: c.text, Codes: c.codes})
+		if c.want == "" && len(got) > 0 || c.want != "" && !slices.Contains(got, c.want) {
+			t.Errorf("%q %v: %v, want %q", c.text, c.codes, got, c.want)
+		}
+	}
 }

@@ -26,6 +26,17 @@ const (
 	affinityMax            = 5.0
 	criticalAffinityFactor = 1.5 // a critical result weighs more for whom it concerns
 
+	weightNewRoutine = 1.0  // new, but routine: a dispensation, a normal result, a paper
+	wantedAffinity   = 1.5  // a type the caller wants this much is never routine to them
+	weightHistory    = -1.0 // an older result of a series a newer one replaced
+	historyFactor    = 0.25 // what is left of an old result's gains once a newer one replaced it
+	conceptMax       = 5.0  // bound of the concepts' gain
+	conceptFadeFloor = 0.35 // a concept that is not a founding event fades to this part
+
+	// pinnedDays: a summary older than this is not pinned, nor one a
+	// newer hospital report supersedes: it is ranked like the others.
+	pinnedDays = 365
+
 	// firstVisitYears is the window of a first visit (ANS guidance).
 	firstVisitYears = 2
 )
@@ -51,9 +62,10 @@ func Rank(in Input) []Ranked {
 	}
 	r := newRanker(in, docs)
 	clusters := collapse(docs)
+	hist := history(docs, clusters)
 	lines := make([]line, len(clusters))
 	for i, c := range clusters {
-		r.score(&lines[i], docs, c)
+		r.score(&lines[i], docs, c, hist[i])
 	}
 	r.pin(lines, docs)
 	perm := order(lines, docs)
@@ -343,7 +355,7 @@ const (
 )
 
 // score scores the line of cluster c and decides its tier.
-func (r *ranker) score(l *line, docs []*Doc, c cluster) {
+func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 	d := docs[c.head]
 	l.head = int32(c.head)
 	l.tier = tierMain
@@ -368,9 +380,23 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster) {
 	fade := 0.5 + 0.5*rec
 	fadeResult := 0.25 + 0.75*rec
 
+	concept, conceptNotes, conceptOK := r.conceptAffinity(d, rec)
+	aff, affNotes, affOK := r.docAffinity(d)
 	if !r.first && d.Date.After(r.in.LastVisit) {
 		l.new = true
-		add("new", textNew, weightNew)
+		// New is not relevant by itself: a dispensation, a normal routine
+		// result or a paper filed since the last visit is news, not what
+		// the caller must know before acting.
+		gain := weightNew
+		if routine(d, hist, conceptOK && concept > 0, affOK && aff < 0, affOK && aff >= wantedAffinity) {
+			gain = weightNewRoutine
+		}
+		add("new", textNew, gain)
+	}
+	resultFactor := 1.0
+	if hist.newer {
+		resultFactor = historyFactor
+		add("history", hist.text, weightHistory)
 	}
 
 	if n := len(d.Findings); n > 0 {
@@ -381,12 +407,12 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster) {
 			}
 		}
 		if crit > 0 {
-			add("critical", findingsText(d.Findings, true), weightCritical*fadeResult)
+			add("critical", findingsText(d.Findings, true), weightCritical*fadeResult*resultFactor)
 		}
 		if crit < n {
 			gain := 0.0
 			if crit == 0 {
-				gain = weightAbnormal * fadeResult
+				gain = weightAbnormal * fadeResult * resultFactor
 			}
 			add("abnormal", findingsText(d.Findings, false), gain)
 		}
@@ -404,17 +430,20 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster) {
 			}
 		}
 		if best.Weight > 0 {
-			add("affinity", r.text('f', best.Note, "résultat utile pour votre pratique : "), best.Weight*fadeResult)
+			add("affinity", r.text('f', best.Note, "résultat utile pour votre pratique : "), best.Weight*fadeResult*resultFactor)
 		}
 	}
 
-	if aff, notes, ok := r.docAffinity(d); ok {
+	if affOK {
 		aff = min(max(aff, affinityMin), affinityMax)
 		if aff >= 0 {
-			add("affinity", r.text('+', notes, "utile pour votre pratique : "), aff*fade)
+			add("affinity", r.text('+', affNotes, "utile pour votre pratique : "), aff*fade)
 		} else { // what is of no use to the caller stays so, however recent
-			add("affinity", r.text('-', notes, "peu utile pour votre pratique : "), aff)
+			add("affinity", r.text('-', affNotes, "peu utile pour votre pratique : "), aff)
 		}
+	}
+	if conceptOK && concept > 0 {
+		add("concept", r.text('c', conceptNotes, "à savoir avant d'agir : "), concept*resultFactorConcept(hist))
 	}
 
 	if !r.first && d.LabelsChanged {
@@ -501,10 +530,25 @@ func (r *ranker) docAffinity(d *Doc) (weight float64, notes string, ok bool) {
 // window, filed by a professional, matching the query if there is one.
 func (r *ranker) pin(lines []line, docs []*Doc) {
 	best := map[string]int{}
+	// The latest hospital report: a summary written before it no longer
+	// says what matters first.
+	var latestStay time.Time
+	for i := range lines {
+		d := docs[lines[i].head]
+		if stayTypes[d.Type.Code] && d.Status == carnet.StatusCurrent && !superseded(d) && clinicalDate(d).After(latestStay) {
+			latestStay = clinicalDate(d)
+		}
+	}
 	for i := range lines {
 		d := docs[lines[i].head]
 		if _, ok := summaryTypes[d.Type.Code]; !ok || lines[i].tier != tierMain ||
 			d.Status != carnet.StatusCurrent || d.Superseded || d.Class.Code == classPatient {
+			continue
+		}
+		// At a later visit, a summary the caller has already seen is not
+		// what comes first: a new one is.
+		if r.in.Now.Sub(clinicalDate(d)) > pinnedDays*day || latestStay.After(clinicalDate(d)) ||
+			!r.first && !d.Date.After(r.in.LastVisit) {
 			continue
 		}
 		if j, ok := best[d.Type.Code]; !ok || newerFirst(d, docs[lines[j].head]) < 0 {
@@ -686,4 +730,183 @@ func ago(days int) string {
 		return "il y a 1 an"
 	}
 	return "il y a " + strconv.Itoa(days/365) + " ans"
+}
+
+// resultFactorConcept: an older member of a series carries its concepts at
+// the history's factor too (the tenth INR says "INR" as well as the last).
+func resultFactorConcept(h historyNote) float64 {
+	if h.newer {
+		return historyFactor
+	}
+	return 1
+}
+
+// conceptAffinity is what the document's concepts are worth to the caller:
+// the sum of the caller's concept rows, a founding event (a valve, a
+// device, a cancer treated, a drug that changes every procedure) at its
+// full weight whatever its age, the others fading with the document; with
+// the notes of the two that weigh most.
+func (r *ranker) conceptAffinity(d *Doc, rec float64) (gain float64, notes string, ok bool) {
+	if len(r.view.concepts) == 0 {
+		return 0, "", false
+	}
+	var seen [16]string
+	n := 0
+	var top [2]affinityEntry
+	consider := func(name string) {
+		for _, s := range seen[:n] {
+			if s == name {
+				return
+			}
+		}
+		if n < len(seen) {
+			seen[n] = name
+			n++
+		}
+		e, found := r.view.concepts[name]
+		if !found || e.Weight <= 0 {
+			return
+		}
+		w := e.Weight
+		if !concepts.lasting[name] {
+			w *= conceptFadeFloor + (1-conceptFadeFloor)*rec
+		}
+		gain += w
+		ok = true
+		switch {
+		case w > top[0].Weight:
+			top[1] = top[0]
+			top[0] = affinityEntry{Weight: w, Note: e.Note}
+		case w > top[1].Weight && e.Note != top[0].Note:
+			top[1] = affinityEntry{Weight: w, Note: e.Note}
+		}
+	}
+	for _, c := range d.Concepts {
+		consider(c)
+	}
+	for _, f := range d.Findings {
+		for _, c := range concepts.loinc[f.Code.Code] {
+			consider(c)
+		}
+	}
+	if !ok {
+		return 0, "", false
+	}
+	notes = top[0].Note
+	if top[1].Note != "" {
+		notes += ", " + top[1].Note
+	}
+	return min(gain, conceptMax), notes, true
+}
+
+// historyNote says that a line is an older member of a series: the same
+// routine analysis (same type and title) or the same analytes measured
+// again later.
+type historyNote struct {
+	newer bool
+	text  string
+}
+
+// seriesTypes are the routine documents that come in series: laboratory,
+// dispensations, vital signs.
+var seriesTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "60593-1": true, "DISP_AUT": true, "29274-8": true}
+
+// stayTypes are hospital reports: a summary older than the latest is not
+// pinned.
+var stayTypes = map[string]bool{"34112-3": true, "11490-0": true, "34133-9": true, "15507-7": true}
+
+// history finds, for each line, whether a newer document of the same
+// series exists: a routine document of the same type and title, or a
+// document whose results cover every analyte of its out-of-range ones.
+// The latest of a series is the line to read, with its trend; the others
+// are history.
+func history(docs []*Doc, clusters []cluster) []historyNote {
+	out := make([]historyNote, len(clusters))
+	type latest struct {
+		at time.Time
+		i  int
+	}
+	series := map[string]latest{}
+	analytes := map[string]time.Time{}
+	var buf []byte
+	// The same analysis: same type, same title, same concepts; a title
+	// that only repeats the type's name ("CR d'examens biologiques") names
+	// no analysis.
+	key := func(d *Doc) string {
+		if !seriesTypes[d.Type.Code] {
+			return ""
+		}
+		title := strings.TrimSpace(d.Title)
+		switch {
+		case title == "" && d.TitleKey != "":
+			buf = append(append(buf[:0], d.Type.Code+"|#"...), d.TitleKey...)
+		case title == "" || strings.EqualFold(title, strings.TrimSpace(d.Type.Display)):
+			return ""
+		default:
+			buf = foldAppend(append(buf[:0], d.Type.Code+"|"...), title)
+		}
+		buf = append(buf, '#')
+		for _, c := range d.Concepts {
+			buf = append(append(buf, '|'), c...)
+		}
+		return string(buf)
+	}
+	keys := make([]string, len(clusters))
+	for i, c := range clusters {
+		d := docs[c.head]
+		if d.Status != carnet.StatusCurrent || superseded(d) {
+			continue
+		}
+		at := clinicalDate(d)
+		if k := key(d); k != "" {
+			keys[i] = k
+			if l, ok := series[k]; !ok || at.After(l.at) {
+				series[k] = latest{at, i}
+			}
+		}
+		for _, f := range d.Findings {
+			if at.After(analytes[f.Code.Code]) {
+				analytes[f.Code.Code] = at
+			}
+		}
+	}
+	for i, c := range clusters {
+		d := docs[c.head]
+		at := clinicalDate(d)
+		if k := keys[i]; k != "" && series[k].at.After(at) {
+			out[i] = historyNote{newer: true, text: "série : un résultat plus récent existe (" + docs[clusters[series[k].i].head].Date.Format("02/01/2006") + ")"}
+			continue
+		}
+		if len(d.Findings) == 0 {
+			continue
+		}
+		all := true
+		for _, f := range d.Findings {
+			if !analytes[f.Code.Code].After(at) {
+				all = false
+				break
+			}
+		}
+		if all {
+			out[i] = historyNote{newer: true, text: "historique : mesuré à nouveau depuis"}
+		}
+	}
+	return out
+}
+
+// routine: news of no consequence for the caller by itself.
+func routine(d *Doc, h historyNote, concepts, useless, wanted bool) bool {
+	switch {
+	case useless, h.newer:
+		return true
+	case wanted:
+		return false
+	case d.Type.Code == "60593-1" || d.Type.Code == "DISP_AUT":
+		return true // the usual treatment handed out again, whatever it names
+	case concepts:
+		return false
+	case seriesTypes[d.Type.Code] && len(d.Findings) == 0:
+		return true // a normal result
+	}
+	return false
 }

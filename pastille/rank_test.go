@@ -128,11 +128,51 @@ func TestSignals(t *testing.T) {
 			docs: []Doc{with(doc("ldl", tLab, 30), func(d *Doc) { d.Findings = []Finding{ldl} }),
 				with(doc("tsh", tLab, 30), func(d *Doc) { d.Findings = []Finding{tshHigh} })},
 			first: "tsh", second: "ldl", reason: "affinity"},
-		{name: "the medical summary is pinned above a new critical result",
-			caller: gp, lastVisit: lastVisit,
+		{name: "first visit: the medical summary of the year is pinned above a critical result",
+			caller: gp,
 			docs: []Doc{with(doc("crit", tLab, 1), func(d *Doc) { d.Findings = []Finding{troponin} }),
 				doc("vsm", tVSM, 300)},
 			first: "vsm", second: "crit", reason: "summary"},
+		{name: "later visit: a new critical result before the summary already seen",
+			caller: gp, lastVisit: lastVisit,
+			docs: []Doc{with(doc("crit", tLab, 1), func(d *Doc) { d.Findings = []Finding{troponin} }),
+				doc("vsm", tVSM, 300)},
+			first: "crit", second: "vsm", reason: "critical"},
+		{name: "a hospital report written after the summary comes before it",
+			caller: gp,
+			docs:   []Doc{doc("stay", tDischarge, 20), doc("vsm", tVSM, 100)},
+			first:  "stay", second: "vsm", reason: "affinity"},
+		{name: "dentist: a letter naming a bisphosphonate before a more recent letter",
+			caller: Caller{Profession: "G15_40"},
+			docs: []Doc{with(doc("bisph", tConsultation, 200), func(d *Doc) { d.Concepts = ConceptsOf(Evidence{Text: "Acide zolédronique 5 mg IV annuel"}) }),
+				doc("cs", tConsultation, 20)},
+			first: "bisph", second: "cs", reason: "concept"},
+		{name: "dentist: a prescription coded with an ATC anticoagulant before a more recent letter",
+			caller: Caller{Profession: "G15_40"},
+			docs: []Doc{with(doc("rx", tPrescription, 90), func(d *Doc) {
+				d.Concepts = ConceptsOf(Evidence{Codes: []carnet.Coding{{System: "http://www.whocc.no/atc", Code: "B01AF02"}}})
+			}), doc("cs", tConsultation, 20)},
+			first: "rx", second: "cs", reason: "concept"},
+		{name: "cardiologist: a letter of the pacemaker's implantation before a recent letter",
+			caller: cardio, lastVisit: now.AddDate(0, 0, -10),
+			docs: []Doc{with(doc("pm", tConsultation, 900), func(d *Doc) {
+				d.Concepts = ConceptsOf(Evidence{Text: "Implantation d'un stimulateur cardiaque double chambre"})
+			}),
+				doc("cs", tConsultation, 20)},
+			first: "pm", second: "cs", reason: "concept"},
+		{name: "a new dispensation is routine: a letter of last month before it",
+			caller: gp, lastVisit: now.AddDate(0, 0, -45),
+			docs:  []Doc{doc("disp", loincType("60593-1", "Dispensation"), 2), doc("cs", tConsultation, 30)},
+			first: "cs", second: "disp", reason: "new"},
+		{name: "the latest of a series of the same analysis before the older ones",
+			caller: gp,
+			docs: []Doc{with(doc("inr-old", tLab, 10), func(d *Doc) {
+				d.Title = "INR"
+				d.Findings = []Finding{{Code: carnet.Coding{System: "http://loinc.org", Code: "6301-6"}, Interpretation: "H"}}
+			}),
+				with(doc("inr-new", tLab, 40), func(d *Doc) { d.Title = "INR" }),
+				with(doc("inr-last", tLab, 3), func(d *Doc) { d.Title = "INR" })},
+			first: "inr-last", second: "inr-old", reason: "recent"},
 		{name: "confidentiality changed since the last visit",
 			caller: neutral, lastVisit: lastVisit,
 			docs: []Doc{doc("same", tConsultation, 100),
@@ -241,13 +281,37 @@ func TestOnlyTheLatestSummaryIsPinned(t *testing.T) {
 		with(doc("vsm-patient", tVSM, 2), func(d *Doc) { d.Class.Code = "90" }),
 		doc("lab", tLab, 3),
 	}
-	got := Rank(Input{Caller: gp, Now: now, LastVisit: lastVisit, Docs: docs})
+	got := Rank(Input{Caller: gp, Now: now, Docs: docs})
 	if got[0].Doc.ID != "vsm-2025" || !got[0].Pinned {
 		t.Fatalf("first line %s pinned=%v, want vsm-2025 pinned\n%s", got[0].Doc.ID, got[0].Pinned, explain(got))
 	}
 	for _, r := range got[1:] {
 		if r.Pinned {
 			t.Errorf("%s pinned too", r.Doc.ID)
+		}
+	}
+}
+
+// A summary is pinned when it is recent and says what matters now: not
+// when it is over a year old, nor at a later visit when the caller has
+// seen it already, nor when a hospital report was written after it.
+func TestSummaryPinnedOnlyWhenRecent(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		lastVisit time.Time
+		docs      []Doc
+		pinned    bool
+	}{
+		{"first visit, 3 months old", time.Time{}, []Doc{doc("vsm", tVSM, 100), doc("cs", tConsultation, 10)}, true},
+		{"first visit, 16 months old", time.Time{}, []Doc{doc("vsm", tVSM, 500), doc("cs", tConsultation, 10)}, false},
+		{"first visit, a stay after it", time.Time{}, []Doc{doc("vsm", tVSM, 100), doc("stay", tDischarge, 20)}, false},
+		{"first visit, a stay before it", time.Time{}, []Doc{doc("vsm", tVSM, 100), doc("stay", tDischarge, 200)}, true},
+		{"later visit, seen already", lastVisit, []Doc{doc("vsm", tVSM, 300), doc("cs", tConsultation, 10)}, false},
+		{"later visit, new", now.AddDate(0, 0, -30), []Doc{doc("vsm", tVSM, 10), doc("cs", tConsultation, 5)}, true},
+	} {
+		got := Rank(Input{Caller: gp, Now: now, LastVisit: c.lastVisit, Docs: c.docs})
+		if p := lineOf(t, got, "vsm").Pinned; p != c.pinned {
+			t.Errorf("%s: pinned %v, want %v\n%s", c.name, p, c.pinned, explain(got))
 		}
 	}
 }
@@ -385,7 +449,7 @@ func TestGroupKeepsASubmissionTogether(t *testing.T) {
 		doc("cs-recent", tConsultation, 5),
 		doc("img", tImaging, 8),
 		doc("cs-old", tConsultation, 300),
-		doc("vsm", tVSM, 200),
+		doc("vsm", tVSM, 10), // written after the stay: pinned
 	}
 	for _, sub := range []string{"", "S-discharge"} {
 		docs[6].SubmissionSet = "S-vsm"

@@ -4,9 +4,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
@@ -111,7 +114,7 @@ func (s Scenario) Input(q string) Input {
 			Status: d.Status, Type: d.Type, Class: d.Class, Format: d.Format, Facility: d.Facility, Practice: d.Practice,
 			Title: d.Title, Created: d.Created, Date: d.Date, Labels: d.Labels, SHA256: sum, Replaces: d.Replaces,
 			Superseded: d.Superseded, LabelsChanged: d.LabelsChanged, AuthorNames: d.AuthorNames, Findings: d.Findings,
-			TextScore: scores[d.LogicalID]})
+			Concepts: ConceptsOf(Evidence{Text: d.Title + "\n" + d.Text}), TextScore: scores[d.LogicalID]})
 	}
 	return in
 }
@@ -138,7 +141,95 @@ func Gains(ranked []Ranked, grades map[string]int) map[string]int {
 // reverse-chronological list.
 type Result struct {
 	Scenario, Query       string
+	Role                  string // the caller's role (RoleOf)
 	Carnet, Chronological float64
+}
+
+// Roles are the callers' roles the benchmark reports on, in its order.
+var Roles = []string{"médecin généraliste", "cardiologue", "urgentiste", "infirmier", "pharmacien", "chirurgien-dentiste", "sage-femme", "masseur-kinésithérapeute"}
+
+// RoleOf names the role of a caller for the benchmark's per-role figures:
+// a specialty counts as the one it is an alias of in the affinity table
+// (a rhythmologist is a cardiologist), a profession as itself.
+func RoleOf(c Caller) string {
+	spec := c.Specialty
+	if a, ok := affinities.aliases[spec]; ok && a.factor == 1 {
+		spec = a.target
+	}
+	prof := c.Profession
+	if prof == "" {
+		prof, _, _ = strings.Cut(c.Specialty, "/")
+	}
+	if a, ok := affinities.aliases[prof]; ok {
+		prof = a.target
+	}
+	switch spec {
+	case "G15_10/SM54":
+		return Roles[0]
+	case "G15_10/SM04":
+		return Roles[1]
+	case "G15_10/SM59":
+		return Roles[2]
+	}
+	switch prof {
+	case "G15_60":
+		return Roles[3]
+	case "G15_21":
+		return Roles[4]
+	case "G15_40":
+		return Roles[5]
+	case "G15_50":
+		return Roles[6]
+	case "G15_70":
+		return Roles[7]
+	}
+	if spec != "" {
+		return spec
+	}
+	return prof
+}
+
+// RoleMean is the mean nDCG@10 of one role's rankings, both ways.
+type RoleMean struct {
+	Role                  string
+	N                     int
+	Carnet, Chronological float64
+}
+
+// ByRole averages results per role, in the order of Roles (others after,
+// by name), then the mean over every ranking as the role "".
+func ByRole(res []Result) []RoleMean {
+	m := map[string]*RoleMean{}
+	var all RoleMean
+	for _, r := range res {
+		e := m[r.Role]
+		if e == nil {
+			e = &RoleMean{Role: r.Role}
+			m[r.Role] = e
+		}
+		e.N++
+		e.Carnet += r.Carnet
+		e.Chronological += r.Chronological
+		all.N++
+		all.Carnet += r.Carnet
+		all.Chronological += r.Chronological
+	}
+	var out []RoleMean
+	for _, role := range Roles {
+		if e := m[role]; e != nil {
+			out = append(out, *e)
+			delete(m, role)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, *m[k])
+	}
+	out = append(out, all)
+	for i := range out {
+		out[i].Carnet /= float64(out[i].N)
+		out[i].Chronological /= float64(out[i].N)
+	}
+	return out
 }
 
 // Evaluate ranks every scenario (and its queries) both ways.
@@ -149,7 +240,7 @@ func Evaluate(scenarios []Scenario) []Result {
 		for _, q := range queries {
 			in := s.Input(q.Q)
 			ranked, chrono := Rank(in), ReverseChronological(in)
-			out = append(out, Result{Scenario: s.File, Query: q.Q,
+			out = append(out, Result{Scenario: s.File, Query: q.Q, Role: RoleOf(s.Caller),
 				Carnet:        NDCG(ranked, Gains(ranked, q.Grades), 10),
 				Chronological: NDCG(chrono, q.Grades, 10)})
 		}

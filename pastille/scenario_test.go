@@ -34,6 +34,28 @@ func TestScenarios(t *testing.T) {
 			worse++
 		}
 	}
+	// Per role, for the card (the scenario's own grades) and for every
+	// ranking (card and queries): the issue wants every role served, not
+	// the mean only.
+	all := Evaluate(scenarios)
+	var cards []Result
+	for _, r := range all {
+		if r.Query == "" {
+			cards = append(cards, r)
+		}
+	}
+	for _, set := range []struct {
+		name string
+		res  []Result
+	}{{"card", cards}, {"card and queries", all}} {
+		for _, m := range ByRole(set.res) {
+			role := m.Role
+			if role == "" {
+				role = "moyenne"
+			}
+			t.Logf("%-17s %-25s %3d rankings  carnet %.3f  chronological %.3f", set.name, role, m.N, m.Carnet, m.Chronological)
+		}
+	}
 	meanC, meanB := sumC/float64(n), sumB/float64(n)
 	t.Logf("mean nDCG@10 over %d rankings: carnet %.3f, chronological %.3f; %d rankings below the baseline", n, meanC, meanB, worse)
 	if meanC < meanB+0.15 || card/float64(cardN) < 0.15 {

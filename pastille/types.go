@@ -62,6 +62,14 @@ type Doc struct {
 	AuthorSpecialties []string
 	// Findings are its out-of-range structured results.
 	Findings []Finding
+	// Concepts are what it carries that some professional must know before
+	// acting (concepts.csv: "anticoagulant", "antiresorptive"…), from
+	// ConceptsOf; the findings' LOINC codes add theirs when ranked.
+	Concepts []string
+	// TitleKey stands for the title when the title is not known (the
+	// server ranks on clear fields; CareDoc.TitleKey): equal titles, equal
+	// keys. Optional.
+	TitleKey string
 	// TextScore is the full-text (BM25) score of the caller's query, 0
 	// without a query or without a match.
 	TextScore float64
@@ -81,7 +89,7 @@ type Input struct {
 
 // Reason says why a document is where it is, in French for the clinician.
 type Reason struct {
-	Code string  // stable: new, recent, affinity, abnormal, critical, summary, text, patient, replaced, labels-changed, duplicate, superseded, archived, window
+	Code string  // stable: new, recent, affinity, concept, history, abnormal, critical, summary, text, patient, replaced, labels-changed, duplicate, superseded, archived, window
 	Text string  // e.g. "nouveau depuis votre dernière visite"
 	Gain float64 // what it added to the score
 }

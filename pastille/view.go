@@ -149,7 +149,18 @@ func fromView(a carnet.Actor, v carnet.CareView, since time.Time, c *ViewCache) 
 		c.mu.Unlock()
 	}
 	fresh := cached == nil // only an entry not yet shared is written to
+	var prev map[string]Doc
 	if fresh {
+		// The record changed: its other documents' forms still hold (a
+		// row id is one metadata version, never changed), only the new
+		// rows are made.
+		if c != nil && v.Stamp != "" {
+			c.mu.Lock()
+			if e := c.m[v.Patient]; e != nil {
+				prev = e.docs
+			}
+			c.mu.Unlock()
+		}
 		cached = &viewCacheEntry{stamp: v.Stamp, docs: make(map[string]Doc, len(v.Docs))}
 		defer func() {
 			if c == nil || v.Stamp == "" {
@@ -168,6 +179,11 @@ func fromView(a carnet.Actor, v carnet.CareView, since time.Time, c *ViewCache) 
 	in.Docs = make([]Doc, 0, len(v.Docs))
 	for _, cd := range v.Docs {
 		d, ok := cached.docs[cd.Row.ID]
+		if !ok && prev != nil {
+			if d, ok = prev[cd.Row.ID]; ok && fresh {
+				cached.docs[cd.Row.ID] = d
+			}
+		}
 		if !ok {
 			d = viewDoc(cd)
 			if fresh {
@@ -220,6 +236,7 @@ func viewDoc(cd carnet.CareDoc) Doc {
 	for _, f := range cd.Findings {
 		d.Findings = append(d.Findings, Finding{Code: f.Code, Interpretation: f.Interpretation})
 	}
+	d.Concepts, d.TitleKey = cd.Concepts, cd.TitleKey
 	return d
 }
 

@@ -55,11 +55,33 @@ func migrate(ctx context.Context, conn *pgx.Conn) error {
 	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&current); err != nil {
 		return err
 	}
-	if current > len(ms) {
+	if current > migration.Newest(ms) {
 		return &carnet.Error{Kind: carnet.KindUnavailable, Op: "postgres.migrate",
-			Msg: fmt.Sprintf("database schema version %d is newer than this program's %d: upgrade the program", current, len(ms))}
+			Msg: fmt.Sprintf("database schema version %d is newer than this program's %d: upgrade the program", current, migration.Newest(ms))}
 	}
-	for _, m := range ms[current:] {
+	// Every version not yet recorded is applied, in order: numbers may
+	// leave gaps filled by a later program (internal/migration).
+	applied := map[int]bool{}
+	rows, err := tx.Query(ctx, `SELECT version FROM schema_version`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		applied[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if applied[m.Version] {
+			continue
+		}
 		// Without arguments pgx uses the simple protocol, which takes a
 		// script of several statements.
 		if _, err := tx.Exec(ctx, m.SQL); err != nil {

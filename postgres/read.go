@@ -146,12 +146,11 @@ func (r reader) Document(ctx context.Context, p carnet.PatientKey, id string) (c
 	return d, mapError(op, err)
 }
 
-// FindDocuments builds one statement from the filter. Its usual shape
-// (patient, latest, status, newest first) is the prefix of the
-// documents_search index; token conditions probe document_tokens.
-func (r reader) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet.DocumentFilter) ([]carnet.DocumentRow, error) {
-	const op = "postgres.FindDocuments"
-	w := where{args: []any{string(p)}}
+// documentWhere builds the conditions of f for p's documents. Its usual
+// shape (patient, latest, status, newest first) is the prefix of the
+// documents_find index; token conditions probe document_tokens.
+func documentWhere(p carnet.PatientKey, f carnet.DocumentFilter) *where {
+	w := &where{args: []any{string(p)}}
 	w.add("d.patient_key = $1")
 	if !f.AllVersions {
 		w.add("d.latest")
@@ -188,11 +187,34 @@ func (r reader) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet
 			WHERE t.patient_key = d.patient_key AND t.doc_id = d.id
 			AND t.kind = ` + w.arg(tf.Kind) + ` AND t.value = ANY(` + w.arg(bytesOf(tf.Values)) + `::bytea[]))`)
 	}
+	if f.Visible != nil {
+		var b strings.Builder
+		w.cond(&b, *f.Visible)
+		w.add(b.String())
+	}
+	if f.After != nil {
+		// After the last row served, in the order date DESC, id.
+		// The first term bounds the index range; the second cuts the tie.
+		at := w.arg(f.After.Date)
+		w.add("d.date <= " + at)
+		w.add("(d.date < " + at + " OR d.id > " + w.arg(f.After.ID) + ")")
+	}
+	return w
+}
+
+// FindDocuments builds one statement from the filter (documentWhere).
+func (r reader) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet.DocumentFilter) ([]carnet.DocumentRow, error) {
+	const op = "postgres.FindDocuments"
+	w := documentWhere(p, f)
 	sel := documentSelect
 	if f.WithoutSealed {
 		sel = documentSelectUnsealed
 	}
-	rows, err := r.q.Query(ctx, sel+w.String()+" ORDER BY d.date DESC, d.id", w.args...)
+	q := sel + w.String() + " ORDER BY d.date DESC, d.id"
+	if f.Limit > 0 {
+		q += " LIMIT " + w.arg(f.Limit)
+	}
+	rows, err := r.q.Query(ctx, q, w.args...)
 	if err != nil {
 		return nil, mapError(op, err)
 	}
@@ -200,6 +222,66 @@ func (r reader) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet
 		return scanDocument(row)
 	})
 	return docs, mapError(op, err)
+}
+
+// cond writes c as one condition on the documents row d.
+func (w *where) cond(b *strings.Builder, c carnet.Cond) {
+	join := func(op string) {
+		b.WriteByte('(')
+		for i, a := range c.Args {
+			if i > 0 {
+				b.WriteString(op)
+			}
+			w.cond(b, a)
+		}
+		b.WriteByte(')')
+	}
+	switch c.Op {
+	case carnet.CondTrue:
+		b.WriteString("true")
+	case carnet.CondAnd:
+		if len(c.Args) == 0 {
+			b.WriteString("true")
+			return
+		}
+		join(" AND ")
+	case carnet.CondOr:
+		if len(c.Args) == 0 {
+			b.WriteString("false")
+			return
+		}
+		join(" OR ")
+	case carnet.CondNot:
+		if len(c.Args) != 1 {
+			b.WriteString("false")
+			return
+		}
+		b.WriteString("NOT ")
+		w.cond(b, c.Args[0])
+	case carnet.CondHas:
+		if len(c.Values) == 0 {
+			b.WriteString("false")
+			return
+		}
+		b.WriteString(`EXISTS (SELECT 1 FROM document_tokens t
+			WHERE t.patient_key = d.patient_key AND t.doc_id = d.id
+			AND t.kind = ` + w.arg(c.Kind) + ` AND (t.value = ANY(` + w.arg(bytesOf(c.Values)) + `::bytea[])`)
+		if c.Suffix {
+			// A code in "system|code" form, whatever the system.
+			for _, v := range c.Values {
+				sfx := []byte("|" + v)
+				n := w.arg(len(sfx))
+				b.WriteString(" OR (octet_length(t.value) >= " + n + "::int AND substring(t.value from octet_length(t.value) - " + n + "::int + 1) = " + w.arg(sfx) + "::bytea)")
+			}
+		}
+		b.WriteString("))")
+	case carnet.CondStatus:
+		b.WriteString("d.status = ANY(" + w.arg(c.Values) + "::text[])")
+	case carnet.CondLogicalID:
+		b.WriteString("d.logical_id = ANY(" + w.arg(c.Values) + "::text[])")
+	default: // CondFalse, and what this store does not know: nothing
+		b.WriteString("false")
+	}
 }
 
 func (r reader) Content(ctx context.Context, p carnet.PatientKey, contentID string) ([]byte, error) {

@@ -75,7 +75,7 @@ func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.
 		if f, ok := e.filed[rows[i].LogicalID]; ok {
 			filed = f
 		}
-		view.Docs = append(view.Docs, carnet.CareDoc{Row: rows[i], Filed: filed})
+		view.Docs = append(view.Docs, carnet.CareDoc{Row: rows[i], Filed: filed, Concepts: e.concepts[i], TitleKey: e.titleKeys[i]})
 	}
 	careFindings(e.findings, &view, byLogical)
 	view.Stamp = stamp
@@ -165,6 +165,10 @@ type careEntry struct {
 	// filed is the first filing date of the documents that have several
 	// metadata versions, by logicalId.
 	filed map[string]time.Time
+	// concepts and titleKeys are each row's concepts (read from their
+	// blind tokens) and title key, by the rows' order.
+	concepts  [][]string
+	titleKeys []string
 }
 
 // careFinding is an abnormal result and the document it came from.
@@ -182,9 +186,65 @@ type careCache struct {
 	mu      sync.Mutex
 	entries map[carnet.PatientKey]*careEntry
 	rows    int
+	// loading are the records whose entry is being read: a request that
+	// comes meanwhile waits for it rather than reading the same rows.
+	loading map[carnet.PatientKey]*careLoad
+}
+
+type careLoad struct {
+	done chan struct{}
+	e    *careEntry
+	err  error
+}
+
+// warmCare reads the record's entry again in the background after a
+// change (WarmOnChange): the next opening finds it current. Errors are
+// left to that opening, which reads again.
+func (s *Service) warmCare(key carnet.PatientKey) {
+	if !s.WarmOnChange || key == "" {
+		return
+	}
+	go func() {
+		if _, err := s.careRows(context.Background(), key); err != nil {
+			s.log().Debug("warming the point-of-care view", "err", err)
+		}
+	}()
 }
 
 const careCacheRows = 200_000
+
+// careConcepts reads each row's concepts from their blind tokens (the
+// concepts' tokens of this record, made once) and its title key.
+func (s *Service) careConcepts(ctx context.Context, key carnet.PatientKey, e *careEntry) error {
+	var names map[string]string
+	if s.Concepts != nil {
+		all := s.Concepts.ConceptNames()
+		names = make(map[string]string, len(all))
+		for _, n := range all {
+			tok, err := s.Sealer.Token(ctx, key, carnet.TokConcept, n)
+			if err != nil {
+				return err
+			}
+			names[tok] = n
+		}
+	}
+	e.concepts = make([][]string, len(e.docs))
+	e.titleKeys = make([]string, len(e.docs))
+	for i, d := range e.docs {
+		for _, t := range d.Tokens {
+			switch t.Kind {
+			case carnet.TokConcept:
+				if n, ok := names[t.Value]; ok {
+					e.concepts[i] = append(e.concepts[i], n)
+				}
+			case carnet.TokTitleKey:
+				e.titleKeys[i] = t.Value
+			}
+		}
+		slices.Sort(e.concepts[i])
+	}
+	return nil
+}
 
 // careRows returns the record's latest document rows (current, superseded,
 // archived) and abnormal results, without their sealed parts.
@@ -199,7 +259,40 @@ func (s *Service) careRows(ctx context.Context, key carnet.PatientKey) (*careEnt
 		c.mu.Unlock()
 		return e, nil
 	}
+	if l := c.loading[key]; l != nil {
+		c.mu.Unlock()
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if l.err == nil && l.e.stamp == stamp {
+			return l.e, nil
+		}
+		return s.careRows(ctx, key) // another stamp by now: read again
+	}
+	l := &careLoad{done: make(chan struct{})}
+	if c.loading == nil {
+		c.loading = map[carnet.PatientKey]*careLoad{}
+	}
+	c.loading[key] = l
+	prev := c.entries[key]
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.loading, key)
+		c.mu.Unlock()
+		close(l.done)
+	}()
+	l.e, l.err = s.loadCare(ctx, key, stamp, prev)
+	return l.e, l.err
+}
+
+// loadCare reads a record's entry at stamp; the results of prev, the
+// record's previous entry, are reused (items never change: a replaced
+// document's items go with it), so that a filing costs its own results.
+func (s *Service) loadCare(ctx context.Context, key carnet.PatientKey, stamp string, prev *careEntry) (*careEntry, error) {
+	c := &s.care
 	docs, err := s.Store.FindDocuments(ctx, key, carnet.DocumentFilter{WithoutSealed: true,
 		Statuses: []carnet.DocumentStatus{carnet.StatusCurrent, carnet.StatusSuperseded, carnet.StatusArchived}})
 	if err != nil {
@@ -215,7 +308,20 @@ func (s *Service) careRows(ctx context.Context, key carnet.PatientKey) (*careEnt
 		return nil, err
 	}
 	e := &careEntry{stamp: stamp, docs: docs}
+	if err := s.careConcepts(ctx, key, e); err != nil {
+		return nil, err
+	}
+	opened := map[string]careFinding{}
+	if prev != nil {
+		for _, f := range prev.findings {
+			opened[f.ItemID] = f
+		}
+	}
 	for _, ir := range items {
+		if f, ok := opened[ir.ID]; ok {
+			e.findings = append(e.findings, f)
+			continue
+		}
 		it, err := s.openItem(ctx, ir)
 		if err != nil {
 			return nil, err

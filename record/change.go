@@ -27,6 +27,7 @@ func (s *Service) ChangeDocument(ctx context.Context, r carnet.Request, id strin
 	if err != nil {
 		return carnet.Document{}, false, s.recordDenial(ctx, err)
 	}
+	s.warmCare(p)
 	prow, err := s.Store.Patient(ctx, p)
 	if err != nil {
 		return carnet.Document{}, false, err

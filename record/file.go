@@ -81,6 +81,9 @@ func (s *Service) Provide(ctx context.Context, r carnet.Request, sub carnet.Subm
 			continue
 		}
 		res.Warnings = warnings
+		if err == nil && len(res.Documents) > 0 {
+			s.warmCare(res.Documents[0].Patient)
+		}
 		return res, err
 	}
 	return carnet.SubmissionResult{}, carnet.Errorf(carnet.KindConflict, "the patient record changed concurrently; retry")
@@ -467,6 +470,9 @@ func (f *filing) seal(ctx context.Context) (*sealed, error) {
 			d.Meta.SHA256 = sum[:]
 		}
 		d.Meta.Size = int64(len(sd.Content))
+		if s.Concepts != nil {
+			d.Concepts = s.Concepts.Concepts(documentText(sd, f.extracted[i]), f.extracted[i].Items)
+		}
 		var err error
 		if out.docRows[i], err = s.sealDocument(ctx, d); err != nil {
 			return nil, err

@@ -63,6 +63,22 @@ func (s *Service) sealDocument(ctx context.Context, d carnet.Document) (carnet.D
 			}
 		}
 	}
+	// What the point-of-care ranking reads without opening the document:
+	// its concepts and, for series, a key of its title; blind per patient.
+	for _, c := range d.Concepts {
+		tok, err := s.Sealer.Token(ctx, d.Patient, carnet.TokConcept, c)
+		if err != nil {
+			return row, err
+		}
+		row.Tokens = append(row.Tokens, carnet.Token{Kind: carnet.TokConcept, Value: tok})
+	}
+	if title := carnet.FoldName(d.Meta.Title); title != "" && title != carnet.FoldName(d.Meta.Type.Display) {
+		tok, err := s.Sealer.Token(ctx, d.Patient, carnet.TokTitleKey, title)
+		if err != nil {
+			return row, err
+		}
+		row.Tokens = append(row.Tokens, carnet.Token{Kind: carnet.TokTitleKey, Value: tok})
+	}
 	if len(d.Meta.SHA256) > 0 {
 		// Duplicates (the same content filed twice) are found without
 		// unsealing: by a blind token of the content's hash.
@@ -297,8 +313,120 @@ func (s *Service) FindDocuments(ctx context.Context, r carnet.Request, q carnet.
 	if len(f.Statuses) == 0 {
 		f.Statuses = []carnet.DocumentStatus{carnet.StatusCurrent, carnet.StatusSuperseded, carnet.StatusArchived}
 	}
-	f.WithoutSealed = true // decide on clear fields; unseal the page only
+	tag := searchTag("DocumentReference", prow.Key, q.Filter)
+	vis, ok := a.visibility()
+	if !ok {
+		return s.findDocumentsDecidingAll(ctx, a, f, q, tag)
+	}
+	// The policy's condition for this caller goes into the query: the store
+	// returns the page the caller may see, and nothing else is read.
+	n := s.count(q.Count)
+	f.Visible = &vis
+	f.Limit = n + 1 // one more, to know whether a next page exists
+	if q.Page != "" {
+		at, id, err := decodeCursor(tag, q.Page)
+		if err != nil {
+			return carnet.Page[carnet.Document]{}, err
+		}
+		f.After = &carnet.Position{Date: at, ID: id}
+	}
 	rows, err := s.Store.FindDocuments(ctx, prow.Key, f)
+	if err != nil {
+		return carnet.Page[carnet.Document]{}, err
+	}
+	out := carnet.Page[carnet.Document]{Total: carnet.TotalUnknown}
+	if len(rows) > n {
+		rows = rows[:n]
+		last := rows[n-1]
+		out.Next = encodeCursor(tag, last.Date, last.ID)
+	}
+	var warnings []string
+	ids := make([]string, 0, len(rows))
+	for i := range rows {
+		// Every document served is decided in full, as every read is.
+		dec, ok := a.decideServed(ctx, &rows[i], vis)
+		if !ok {
+			continue
+		}
+		warnings = append(warnings, dec.Warnings...)
+		d, err := s.openDocument(ctx, rows[i])
+		if err != nil {
+			return carnet.Page[carnet.Document]{}, err
+		}
+		out.Items = append(out.Items, d)
+		ids = append(ids, d.LogicalID)
+	}
+	out.Warnings = compactWarnings(warnings)
+	switch {
+	case q.Total:
+		if out.Total, err = s.countVisible(ctx, a, f, vis); err != nil {
+			return carnet.Page[carnet.Document]{}, err
+		}
+	case q.Page == "" && out.Next == "":
+		out.Total = len(out.Items) // one page holds every match: its size is the total
+	}
+	return out, a.served(ctx, carnet.ActionSearch, ids)
+}
+
+// visibility compiles the policy's decision on reading this record's
+// documents into a condition the store evaluates (carnet.VisibilityCompiler).
+func (a *access) visibility() (carnet.Cond, bool) {
+	vc, ok := a.s.Policy.(carnet.VisibilityCompiler)
+	if !ok {
+		return carnet.Cond{}, false
+	}
+	return vc.Visibility(a.request(carnet.ActionRead, nil))
+}
+
+// decideServed decides in full a row the store found under the compiled
+// condition vis. The two agree (policy.TestVisibilityAgrees); should they
+// not, the full decision wins, the row is not served and the disagreement
+// is logged as the fault it is.
+func (a *access) decideServed(ctx context.Context, row *carnet.DocumentRow, vis carnet.Cond) (carnet.Decision, bool) {
+	dec := a.decide(carnet.ActionRead, row)
+	if !dec.Permit {
+		a.s.log().ErrorContext(ctx, "policy: the compiled visibility condition let through a document the policy denies; not served",
+			"document", row.ID, "actor_kind", a.r.Actor.Kind, "condition", vis.String(), "reasons", dec.Reasons)
+		return dec, false
+	}
+	return dec, true
+}
+
+// countVisible counts the documents of f the caller may see
+// (_total=accurate): the store's rows under the compiled condition, each
+// decided in full, so that a count never tells of a document the policy
+// hides. Its cost grows with the matches; only a caller who asks pays it.
+func (s *Service) countVisible(ctx context.Context, a *access, f carnet.DocumentFilter, vis carnet.Cond) (int, error) {
+	f.After, f.Limit, f.WithoutSealed = nil, 0, true
+	rows, err := s.Store.FindDocuments(ctx, a.row.Key, f)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range rows {
+		if _, ok := a.decideServed(ctx, &rows[i], vis); ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// compactWarnings keeps each warning once, in first-seen order.
+func compactWarnings(ws []string) []string {
+	var out []string
+	for _, w := range ws {
+		if !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// findDocumentsDecidingAll answers ITI-67 for a policy that does not
+// compile its decisions: every match is decided before paging.
+func (s *Service) findDocumentsDecidingAll(ctx context.Context, a *access, f carnet.DocumentFilter, q carnet.DocumentSearch, tag []byte) (carnet.Page[carnet.Document], error) {
+	f.WithoutSealed = true // decide on clear fields; unseal the page only
+	rows, err := s.Store.FindDocuments(ctx, a.row.Key, f)
 	if err != nil {
 		return carnet.Page[carnet.Document]{}, err
 	}
@@ -310,14 +438,15 @@ func (s *Service) FindDocuments(ctx context.Context, r carnet.Request, q carnet.
 			warnings = append(warnings, dec.Warnings...)
 		}
 	}
-	page, next, err := s.pageOf(visible, q.Count, q.Page, searchTag("DocumentReference", prow.Key, q.Filter))
+	page, next, err := s.pageOf(visible, q.Count, q.Page, tag)
 	if err != nil {
 		return carnet.Page[carnet.Document]{}, err
 	}
-	out := carnet.Page[carnet.Document]{Total: len(visible), Next: next, Warnings: slices.Compact(warnings)}
+	// Every match was decided: the total costs nothing more.
+	out := carnet.Page[carnet.Document]{Total: len(visible), Next: next, Warnings: compactWarnings(warnings)}
 	ids := make([]string, 0, len(page))
 	for _, row := range page {
-		if row, err = s.Store.Document(ctx, prow.Key, row.ID); err != nil {
+		if row, err = s.Store.Document(ctx, a.row.Key, row.ID); err != nil {
 			return carnet.Page[carnet.Document]{}, err
 		}
 		d, err := s.openDocument(ctx, row)

@@ -25,7 +25,15 @@ type Service struct {
 	// checked against what producers declare, and structured items. Nil
 	// reads nothing.
 	Extractor carnet.Extractor
-	Logger    *slog.Logger
+	// Concepts reads, at filing, what the point-of-care ranking needs from
+	// a document's text and items (pastille.ConceptReader); nil reads
+	// nothing.
+	Concepts carnet.ConceptReader
+	// WarmOnChange reads a record's point-of-care view again in the
+	// background after each filing or metadata change, so that the next
+	// card finds it current (the server sets it; tests need not).
+	WarmOnChange bool
+	Logger       *slog.Logger
 	// AllowTestINS accepts the test INS OIDs (demo and test mode only).
 	AllowTestINS bool
 	// DefaultCount and MaxCount bound search pages.

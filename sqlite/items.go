@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/carnet-sante/carnet"
@@ -92,39 +93,67 @@ func (t *tx) InsertItems(ctx context.Context, rows []carnet.ItemRow) error {
 	return t.step(ctx, op, func(ctx context.Context) error {
 		// Refuse before writing anything, so that a conflict leaves nothing
 		// of the call (the writer is alone: nobody can take an id between
-		// this check and the inserts).
+		// this check and the inserts). A filing inserts its items in a
+		// few statements, whatever their number: each statement costs the
+		// single writer far more than the rows it writes.
 		seen := make(map[string]bool, len(rows))
 		for _, row := range rows {
 			if seen[row.ID] {
 				return refused(conflict(op, "an item id appears twice", nil))
 			}
 			seen[row.ID] = true
-			var owner string
-			err := t.c.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&owner) },
-				"SELECT patient_key FROM routes WHERE id = ?", row.ID)
-			if err == nil {
+		}
+		for chunk := range slices.Chunk(rows, itemRowsPerInsert) {
+			args := make([]any, 0, 7*len(chunk))
+			for _, row := range chunk {
+				args = append(args, row.ID)
+			}
+			var taken bool
+			err := t.c.queryOne(ctx, func(r *sql.Rows) error { taken = true; return nil },
+				"SELECT 1 FROM routes WHERE id IN "+in(len(chunk))+" LIMIT 1", args...)
+			if err == nil && taken {
+				// As before: an id in use anywhere is a conflict.
 				return refused(conflict(op, "the item id is already in use", nil))
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
 		}
-		for _, row := range rows {
-			if _, err := t.c.exec(ctx, "INSERT INTO items ("+itemCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-				string(row.Patient), row.ID, string(row.Kind), row.SourceLogicalID, dbTime(row.Effective),
-				encodeTokens(row.Tokens), nonNil(row.Sealed)); err != nil {
-				return err // the check above rules a conflict out: anything else breaks the batch
+		for chunk := range slices.Chunk(rows, itemRowsPerInsert) {
+			// The check above rules a conflict out: any error breaks the batch.
+			items := make([]any, 0, 7*len(chunk))
+			routes := make([]any, 0, 2*len(chunk))
+			for _, row := range chunk {
+				items = append(items, string(row.Patient), row.ID, string(row.Kind), row.SourceLogicalID, dbTime(row.Effective),
+					encodeTokens(row.Tokens), nonNil(row.Sealed))
+				routes = append(routes, row.ID, string(row.Patient))
 			}
-			if _, err := t.c.exec(ctx, "INSERT INTO routes (id, patient_key, kind) VALUES (?, ?, 'item')",
-				row.ID, string(row.Patient)); err != nil {
+			if _, err := t.c.exec(ctx, "INSERT INTO items ("+itemCols+") VALUES "+valueRows(len(chunk), 7), items...); err != nil {
 				return err
 			}
-			if err := t.insertTokens(ctx, "item_tokens", "item_id", row.Patient, row.ID, row.Tokens); err != nil {
+			if _, err := t.c.exec(ctx, "INSERT INTO routes (id, patient_key, kind) VALUES "+
+				strings.TrimSuffix(strings.Repeat("(?, ?, 'item'), ", len(chunk)), ", "), routes...); err != nil {
 				return err
 			}
 		}
-		return nil
+		var toks []ownedToken
+		for _, row := range rows {
+			for _, tok := range row.Tokens {
+				toks = append(toks, ownedToken{row.Patient, row.ID, tok})
+			}
+		}
+		return t.insertOwnedTokens(ctx, "item_tokens", "item_id", toks)
 	})
+}
+
+// itemRowsPerInsert bounds the items one statement writes (7 parameters
+// each; SQLite takes 32,766).
+const itemRowsPerInsert = 64
+
+// valueRows is n rows of k placeholders, for a multi-row INSERT.
+func valueRows(n, k int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", k), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
 func (t *tx) DeleteItems(ctx context.Context, p carnet.PatientKey, source string) (int, error) {

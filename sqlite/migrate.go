@@ -37,9 +37,9 @@ func migrate(ctx context.Context, c *sql.Conn, now time.Time) error {
 	if err := c.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_version").Scan(&newest); err != nil {
 		return err
 	}
-	if newest > len(ms) {
+	if newest > migration.Newest(ms) {
 		// Written by a newer Carnet: this program does not know its schema.
-		return carnet.Errorf(carnet.KindUnavailable, "the database schema (version %d) is newer than this program's (%d)", newest, len(ms))
+		return carnet.Errorf(carnet.KindUnavailable, "the database schema (version %d) is newer than this program's (%d)", newest, migration.Newest(ms))
 	}
 	for _, m := range ms {
 		if err := applyMigration(ctx, c, m, now); err != nil {

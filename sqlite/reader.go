@@ -276,14 +276,9 @@ func (q *query) tokens(p carnet.PatientKey, idCol, table, rowCol string, fs []ca
 	}
 }
 
-func (r reader) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet.DocumentFilter) ([]carnet.DocumentRow, error) {
-	const op = "sqlite.FindDocuments"
-	var q query
-	cols := documentCols
-	if f.WithoutSealed {
-		cols = documentColsUnsealed
-	}
-	q.b.WriteString("SELECT " + cols + " FROM documents WHERE patient_key = ?")
+// documentWhere writes the WHERE clause of f for p's documents.
+func documentWhere(q *query, p carnet.PatientKey, f carnet.DocumentFilter) {
+	q.b.WriteString(" WHERE patient_key = ?")
 	q.args = append(q.args, string(p))
 	if !f.AllVersions {
 		q.add("latest = 1")
@@ -315,7 +310,32 @@ func (r reader) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet
 		}
 	}
 	q.tokens(p, "id", "document_tokens", "doc_id", f.Tokens)
+	if f.Visible != nil {
+		q.cond(*f.Visible)
+	}
+	if f.After != nil {
+		// After the last row served, in the order date DESC, id.
+		// The first term bounds the index range; the second cuts the tie.
+		at := f.After.Date.UnixMicro()
+		q.add("date <= ?", at)
+		q.add("(date < ? OR id > ?)", at, f.After.ID)
+	}
+}
+
+func (r reader) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet.DocumentFilter) ([]carnet.DocumentRow, error) {
+	const op = "sqlite.FindDocuments"
+	var q query
+	cols := documentCols
+	if f.WithoutSealed {
+		cols = documentColsUnsealed
+	}
+	q.b.WriteString("SELECT " + cols + " FROM documents")
+	documentWhere(&q, p, f)
 	q.b.WriteString(" ORDER BY date DESC, id")
+	if f.Limit > 0 {
+		q.b.WriteString(" LIMIT ?")
+		q.args = append(q.args, f.Limit)
+	}
 
 	rows, err := r.c.query(ctx, q.b.String(), q.args...)
 	if err != nil {

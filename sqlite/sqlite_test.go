@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/internal/migration"
 	"github.com/carnet-sante/carnet/storetest"
 )
 
@@ -109,8 +110,8 @@ func TestMigrationsIdempotent(t *testing.T) {
 	}
 	s := openTest(t, path)
 	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != len(ms) {
-		t.Fatalf("SchemaVersion: got %d, %v; want %d", v, err, len(ms))
+	if err != nil || v != migration.Newest(ms) {
+		t.Fatalf("SchemaVersion: got %d, %v; want %d", v, err, migration.Newest(ms))
 	}
 	// Applying again, on the open store and through a second Open, changes nothing.
 	if err := migrate(ctx, s.wconn, carnet.SystemClock{}.Now()); err != nil {

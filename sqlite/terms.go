@@ -67,18 +67,27 @@ func deleteTokensSQL(n int) string {
 	return "DELETE FROM doc_terms WHERE patient_key = ? AND logical_id = ? AND token IN " + in(n)
 }
 
-// inChunks calls fn on consecutive chunks of items, each of a power of two
-// up to termRowsPerStmt.
+// inChunks calls fn on consecutive chunks of items of at most
+// termRowsPerStmt, each padded to a power of two by repeating its last item
+// (a statement per distinct size is prepared; writing or deleting a posting
+// twice in one statement does what doing it once does), so that a document
+// of 57 terms is one statement of 64 rows, not four of 32, 16, 8 and 1.
 func inChunks(items []string, fn func(chunk []string) error) error {
+	var padded []string
 	for len(items) > 0 {
-		n := termRowsPerStmt
-		for n > len(items) {
-			n /= 2
+		chunk := items[:min(len(items), termRowsPerStmt)]
+		items = items[len(chunk):]
+		n := 1
+		for n < len(chunk) {
+			n *= 2
 		}
-		if err := fn(items[:n]); err != nil {
+		padded = append(padded[:0], chunk...)
+		for len(padded) < n {
+			padded = append(padded, chunk[len(chunk)-1])
+		}
+		if err := fn(padded); err != nil {
 			return err
 		}
-		items = items[n:]
 	}
 	return nil
 }

@@ -257,6 +257,22 @@ func (t *tx) route(ctx context.Context, op string, p carnet.PatientKey, id, kind
 const tokenRowsPerInsert = 16
 
 func (t *tx) insertTokens(ctx context.Context, table, idCol string, p carnet.PatientKey, id string, ts []carnet.Token) error {
+	owned := make([]ownedToken, len(ts))
+	for i, tok := range ts {
+		owned[i] = ownedToken{p, id, tok}
+	}
+	return t.insertOwnedTokens(ctx, table, idCol, owned)
+}
+
+// ownedToken is a token row: the token of row id of patient p.
+type ownedToken struct {
+	p   carnet.PatientKey
+	id  string
+	tok carnet.Token
+}
+
+// insertOwnedTokens writes token rows of one or more rows, in chunks.
+func (t *tx) insertOwnedTokens(ctx context.Context, table, idCol string, ts []ownedToken) error {
 	args := make([]any, 0, 4*min(len(ts), tokenRowsPerInsert))
 	for len(ts) > 0 {
 		chunk := ts[:min(len(ts), tokenRowsPerInsert)]
@@ -264,12 +280,12 @@ func (t *tx) insertTokens(ctx context.Context, table, idCol string, p carnet.Pat
 		var q strings.Builder
 		q.WriteString("INSERT INTO " + table + " (patient_key, kind, value, " + idCol + ") VALUES ")
 		args = args[:0]
-		for i, tok := range chunk {
+		for i, o := range chunk {
 			if i > 0 {
 				q.WriteByte(',')
 			}
 			q.WriteString("(?, ?, ?, ?)")
-			args = append(args, string(p), tok.Kind, tok.Value, id)
+			args = append(args, string(o.p), o.tok.Kind, o.tok.Value, o.id)
 		}
 		// As with one row at a time, a duplicate token (also within the
 		// chunk) is written once.

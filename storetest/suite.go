@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"UpdateDocument", testUpdateDocument},
 		{"FindDocuments", testFindDocuments},
 		{"FindDocumentsOrder", testFindDocumentsOrder},
+		{"FindVisible", testFindVisible},
 		{"PatientIsolation", testPatientIsolation},
 		{"Content", testContent},
 		{"SubmissionSets", testSubmissionSets},
@@ -77,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"TermsLargeDocument", testTermsLargeDocument},
 		{"TermsContextCanceled", testTermsContextCanceled},
 		{"Sessions", testSessions},
+		{"Permits", testPermits},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

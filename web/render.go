@@ -209,6 +209,8 @@ func actionName(a carnet.Action) string {
 		return "suppression"
 	case carnet.ActionConsent:
 		return "choix de confidentialité"
+	case carnet.ActionSecondaryUse:
+		return "utilisation secondaire de données pseudonymisées (permis de données)"
 	}
 	return string(a)
 }

@@ -25,7 +25,18 @@ import (
 
 // TestMain lets this test binary play `carnet` itself in a child process,
 // so that the crash test can kill a real server with SIGKILL.
+//
+// With CARNET_TEST_AS_CARNET set, it is the `carnet` command itself, its
+// arguments those of the command line (TestDocExamples puts it on the
+// PATH of the shell that runs the documented examples).
 func TestMain(m *testing.M) {
+	if os.Getenv("CARNET_TEST_AS_CARNET") != "" {
+		if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(exitCode(err))
+		}
+		os.Exit(0)
+	}
 	if args := os.Getenv("CARNET_TEST_CHILD_ARGS"); args != "" {
 		var argv []string
 		if err := json.Unmarshal([]byte(args), &argv); err != nil {

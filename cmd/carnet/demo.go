@@ -12,9 +12,8 @@ import (
 	"github.com/carnet-sante/carnet/synth"
 )
 
-// demoOptions is the demo dataset: small enough to load in seconds, large
-// enough to show paging, several kinds of documents and several authors.
-var demoOptions = synth.Options{Seed: 2024, Patients: 20, DocsPerPatient: 15}
+// demoOptions is the demo dataset (synth.DemoOptions).
+var demoOptions = synth.DemoOptions
 
 // demoActor files the demo documents.
 var demoActor = carnet.Actor{Kind: carnet.ActorSystem, ID: carnet.Identifier{System: "urn:carnet:actor", Value: "demo-loader"}, Name: "Carnet demo loader"}

@@ -13,7 +13,7 @@ import (
 // producers declare content.format, and the server says so at start.
 func loadFormats(c serverConfig, logger *slog.Logger) (*cda.FormatTable, error) {
 	if c.CISISFormats == "" {
-		logger.Warn("no --ci-sis-formats table: the formatCode of a CDA document is NOT derived from its templateIds; ITI-106 refuses CDA documents and producers must declare content.format")
+		logger.Warn("no --ci-sis-formats table: the formatCode of a structured CDA document is NOT derived from its templateIds; ITI-106 refuses them and producers must declare content.format (unstructured N1 documents get IHE XDS-SD codes)")
 		return nil, nil
 	}
 	t, err := cda.LoadFormatsFile(c.CISISFormats)

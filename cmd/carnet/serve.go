@@ -18,10 +18,12 @@ import (
 	"github.com/carnet-sante/carnet/edge"
 	"github.com/carnet-sante/carnet/fulltext"
 	"github.com/carnet-sante/carnet/httpapi"
+	"github.com/carnet-sante/carnet/pastille"
 	"github.com/carnet-sante/carnet/postgres"
 	"github.com/carnet-sante/carnet/qedm"
 	"github.com/carnet-sante/carnet/record"
 	"github.com/carnet-sante/carnet/seal"
+	"github.com/carnet-sante/carnet/secondary"
 	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/terminology"
 	"github.com/carnet-sante/carnet/web"
@@ -204,9 +206,13 @@ type app struct {
 	handler http.Handler
 	audit   *auditlog.Deployment // nil when its key is unavailable
 	web     *web.Server          // nil when the store keeps no sessions
+	api     *httpapi.Server
 }
 
 func (a *app) Close() error {
+	if a.api != nil {
+		a.api.Close() // stops running exports, deletes their files
+	}
 	if a.audit != nil {
 		a.audit.Close()
 	}
@@ -277,12 +283,25 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		Terminology:  terms,
 		Extractor:    qedm.Extractor{Formats: formats},
 		Index:        fulltext.Indexer{},
+		Concepts:     pastille.ConceptReader{},
+		WarmOnChange: true,
 		Logger:       logger,
 		AllowTestINS: c.Demo || c.AllowTestINS,
 	}
 	cfg := httpapi.Config{Service: svc, BaseURL: c.BaseURL, Logger: logger, Version: version, Authenticate: as.Authenticate, CDS: as.CDS}
 	if audit != nil {
 		cfg.AuditLog = audit
+	}
+	if ps, ok := store.(carnet.PermitStore); ok {
+		// Secondary use: exports are written under the private data
+		// directory; a previous process's files are useless (its jobs died
+		// with it) and go.
+		cfg.BulkDir = filepath.Join(c.Data, "bulk")
+		if err := os.RemoveAll(cfg.BulkDir); err != nil {
+			store.Close()
+			return nil, err
+		}
+		cfg.Secondary = &secondary.Service{Store: store, Permits: ps, Sealer: sealer, Audit: auditor, Clock: carnet.SystemClock{}, Logger: logger}
 	}
 	ws, err := webSpaces(c, svc, store, sealer, as, audit != nil, logger)
 	if err != nil {
@@ -297,8 +316,9 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		}
 	}
 	mux.Handle("/xds/", xds.New(xds.Config{Service: svc, Logger: logger, Authenticate: as.Authenticate, RepositoryUniqueID: c.XDSRepository}))
-	mux.Handle("/", httpapi.New(cfg))
-	return &app{store: store, sealer: sealer, svc: svc, handler: mux, audit: audit, web: ws}, nil
+	api := httpapi.New(cfg)
+	mux.Handle("/", api)
+	return &app{store: store, sealer: sealer, svc: svc, handler: mux, audit: audit, web: ws, api: api}, nil
 }
 
 // openStore opens the deployment's Store: PostgreSQL with --postgres, else

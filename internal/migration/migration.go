@@ -1,5 +1,8 @@
 // Package migration reads a Store's embedded schema migrations: files named
-// NNNN_what.sql, numbered from 1 without gaps. Each Store applies them its
+// NNNN_what.sql, numbered from 1, in increasing order. Numbers may leave
+// gaps: branches developed side by side are given their numbers in advance,
+// and a database records each version it applied, so a lower number merged
+// later is still applied. Each Store applies them its
 // own way (SQLite per IMMEDIATE transaction, PostgreSQL under an advisory
 // lock); reading and checking them is the same for both.
 package migration
@@ -42,9 +45,18 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 	}
 	slices.SortFunc(ms, func(a, b Migration) int { return a.Version - b.Version })
 	for i, m := range ms {
-		if m.Version != i+1 {
-			return nil, fmt.Errorf("migration %s: expected version %d", m.Name, i+1)
+		if i > 0 && m.Version == ms[i-1].Version {
+			return nil, fmt.Errorf("migration %s: version %d used twice", m.Name, m.Version)
 		}
 	}
 	return ms, nil
+}
+
+// Newest returns the highest version of ms, 0 for none: a database whose
+// schema is newer was written by a newer program.
+func Newest(ms []Migration) int {
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].Version
 }

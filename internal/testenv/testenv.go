@@ -25,12 +25,14 @@ import (
 	"github.com/carnet-sante/carnet/cda"
 	"github.com/carnet-sante/carnet/fulltext"
 	"github.com/carnet-sante/carnet/httpapi"
+	"github.com/carnet-sante/carnet/pastille"
 	"github.com/carnet-sante/carnet/policy"
 	"github.com/carnet-sante/carnet/postgres"
 	"github.com/carnet-sante/carnet/postgres/pgtest"
 	"github.com/carnet-sante/carnet/qedm"
 	"github.com/carnet-sante/carnet/record"
 	"github.com/carnet-sante/carnet/seal"
+	"github.com/carnet-sante/carnet/secondary"
 	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/terminology"
 	"github.com/carnet-sante/carnet/xds"
@@ -68,6 +70,22 @@ func Shared(t testing.TB, rel ...string) string {
 			t.Fatalf("%s is missing: CI must run the tests that read ../shared", p)
 		}
 		t.Skipf("skipped: %s is absent (the shared corpus sits beside the repository in CI)", p)
+	}
+	return p
+}
+
+// NPMPackage returns the directory of an npm package's files
+// (node_modules/name/package, as npm pack unpacks them: scripts/fetch-ips-ig.sh
+// for the IPS implementation guide). Where it is absent the test is skipped
+// with a message, except under CI=true where it fails (.ci/run fetches it).
+func NPMPackage(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(ModuleRoot(t), "node_modules", name, "package")
+	if _, err := os.Stat(filepath.Join(p, "package.json")); err != nil {
+		if ci.Enforced() {
+			t.Fatalf("%s is missing: CI fetches it (.ci/run)", p)
+		}
+		t.Skipf("skipped: %s is absent (run scripts/fetch-ips-ig.sh)", p)
 	}
 	return p
 }
@@ -135,8 +153,10 @@ type Env struct {
 	KeyDir  string
 	Keyring *seal.Keyring
 	Service *record.Service
-	Server  *httptest.Server
-	URL     string
+	// Secondary is secondary use under data permits (docs/SECONDARY.md).
+	Secondary *secondary.Service
+	Server    *httptest.Server
+	URL       string
 	// Issuer is the test identity provider the server trusts (the demo
 	// issuer, mounted at URL/demo-idp): tests hold real signed tokens.
 	Issuer *auth.DemoIssuer
@@ -214,6 +234,34 @@ func (e *Env) SoftwareToken(t testing.TB, clientID string, authors ...carnet.Aut
 	return tok
 }
 
+// OperatorToken returns a signed token for the deployment operator's
+// client, which manages data permits (carnet_operator, system/Permit.cruds).
+func (e *Env) OperatorToken(t testing.TB) string {
+	t.Helper()
+	tok, err := e.Issuer.Issue(carnet.ActorSystem, map[string]any{auth.ClaimClientID: "operateur", auth.ClaimOperator: true,
+		auth.ClaimScope: "system/Permit.cruds"}, Audience, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// PermitToken returns a signed client-credentials token of clientID with
+// the scope of each permit id (permit/<id>): a data permit's recipient.
+func (e *Env) PermitToken(t testing.TB, clientID string, permits ...string) string {
+	t.Helper()
+	var scopes []string
+	for _, p := range permits {
+		scopes = append(scopes, secondary.ScopePrefix+p)
+	}
+	tok, err := e.Issuer.Issue(carnet.ActorSystem, map[string]any{auth.ClaimClientID: clientID,
+		auth.ClaimScope: strings.Join(scopes, " ")}, Audience, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 // Options adjust a test environment.
 type Options struct {
 	// ValueSets loads the national value sets from ../shared (skipping the
@@ -263,7 +311,7 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	svc := &record.Service{
 		Store: store, Sealer: sealer,
 		Policy: engine, Audit: carnet.NoAuditor{},
-		Clock: clock, Terminology: terms, Extractor: qedm.Extractor{Formats: Formats(t)}, Index: fulltext.Indexer{}, Logger: logger, AllowTestINS: true,
+		Clock: clock, Terminology: terms, Extractor: qedm.Extractor{Formats: Formats(t)}, Index: fulltext.Indexer{}, Concepts: pastille.ConceptReader{}, Logger: logger, AllowTestINS: true,
 	}
 	var audit *auditlog.Deployment
 	if !o.NoAudit {
@@ -305,9 +353,13 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	if audit != nil {
 		cfg.AuditLog = audit
 	}
+	sec := &secondary.Service{Store: store, Permits: store.(carnet.PermitStore), Sealer: sealer, Audit: svc.Audit, Clock: clock, Logger: logger}
+	cfg.Secondary, cfg.BulkDir = sec, t.TempDir()
+	api := httpapi.New(cfg)
+	t.Cleanup(api.Close)
 	mux.Handle("/xds/", xds.New(xds.Config{Service: svc, Logger: logger, Authenticate: verifier.Authenticate}))
-	mux.Handle("/", httpapi.New(cfg))
-	return &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Server: srv, URL: srv.URL, Issuer: issuer, Audit: audit}
+	mux.Handle("/", api)
+	return &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Secondary: sec, Server: srv, URL: srv.URL, Issuer: issuer, Audit: audit}
 }
 
 // LoadMatrix returns the partial national access matrix from ../shared.
