@@ -88,6 +88,10 @@ func (o ParseOptions) contentTypeOK(ct string) bool {
 	return false
 }
 
+// ContentTypeAccepted reports whether documents of media type ct are
+// accepted (other transports, XDS.b, accept the same).
+func (o ParseOptions) ContentTypeAccepted(ct string) bool { return o.withDefaults().contentTypeOK(ct) }
+
 func isOID(s string) bool { return carnet.IsOID(s) }
 
 // bareID strips the urn:oid: prefix: XDS keeps uniqueIds and sourceIds as

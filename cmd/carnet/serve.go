@@ -27,6 +27,7 @@ import (
 	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/terminology"
 	"github.com/carnet-sante/carnet/web"
+	"github.com/carnet-sante/carnet/xds"
 )
 
 // serverConfig is what `carnet serve` is told.
@@ -36,6 +37,7 @@ type serverConfig struct {
 	CDSClients, WebClientID                            string
 	CISISFormats                                       string // ci-sis-formats.csv: CDA templateId → XDS formatCode
 	LogFile                                            string
+	XDSRepository                                      string         // the XDS.b repositoryUniqueId
 	Replica                                            string         // SQLite: ship the WAL there (serve only)
 	ReplicaInterval                                    time.Duration  // how often
 	ClientMap                                          edge.ClientMap // software certificates (mutual TLS)
@@ -64,6 +66,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	webClient := fs.String("web-client-id", "carnet-web", "the web spaces' client id at the OpenID Connect issuers (redirect URI BASE/connexion/retour; CARNET_WEB_CLIENT_SECRET for a confidential client)")
 	hook := fs.String("notify-webhook", "", "URL the patients' notifications are POSTed to (HMAC-signed with CARNET_NOTIFY_WEBHOOK_SECRET)")
 	auditRet := fs.String("audit-retention", "10y", "how long the patient-facing access history keeps each event (then only its log entry stays); 0 keeps forever")
+	xdsRepo := fs.String("xds-repository-id", xds.DefaultRepositoryUniqueID, "the OID of this deployment's XDS.b Document Repository (repositoryUniqueId, docs/XDS.md)")
 	logFile := fs.String("log-file", "", "technical log file, rotated daily (default: standard error)")
 	logRet := fs.String("log-retention", "90d", "how long rotated technical log files are kept")
 	exposed := exposureFlags(fs)
@@ -88,7 +91,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	c := serverConfig{Addr: *addr, Data: *data, Postgres: *pg, KeyFile: *keyFile, ValueSets: *vs, CISISFormats: *formats, BaseURL: *base,
 		AccessMatrix: *matrix, OIDCIssuers: *issuers, Audience: *audience, NotifyWebhook: *hook, CDSClients: *cdsClients, WebClientID: *webClient,
-		LogFile: *logFile, AuditRetention: auditRetention, LogRetention: logRetention,
+		LogFile: *logFile, XDSRepository: *xdsRepo, AuditRetention: auditRetention, LogRetention: logRetention,
 		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey, DemoPatients: nDemo, Replica: x.Replica, ReplicaInterval: x.ReplicaInterval}
 	tlsCfg, err := x.tlsConfig()
 	if err != nil {
@@ -312,6 +315,7 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 			cfg.CDS.Link = web.CardLink
 		}
 	}
+	mux.Handle("/xds/", xds.New(xds.Config{Service: svc, Logger: logger, Authenticate: as.Authenticate, RepositoryUniqueID: c.XDSRepository}))
 	api := httpapi.New(cfg)
 	mux.Handle("/", api)
 	return &app{store: store, sealer: sealer, svc: svc, handler: mux, audit: audit, web: ws, api: api}, nil

@@ -35,6 +35,7 @@ import (
 	"github.com/carnet-sante/carnet/secondary"
 	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/terminology"
+	"github.com/carnet-sante/carnet/xds"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for tampering tests
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite", for tampering tests
 )
@@ -356,6 +357,7 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	cfg.Secondary, cfg.BulkDir = sec, t.TempDir()
 	api := httpapi.New(cfg)
 	t.Cleanup(api.Close)
+	mux.Handle("/xds/", xds.New(xds.Config{Service: svc, Logger: logger, Authenticate: verifier.Authenticate}))
 	mux.Handle("/", api)
 	return &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Secondary: sec, Server: srv, URL: srv.URL, Issuer: issuer, Audit: audit}
 }
