@@ -299,6 +299,14 @@ func (ConceptReader) Concepts(text string, items []carnet.Item) []string {
 	for _, it := range items {
 		e.Codes = append(e.Codes, it.Code)
 		e.Kinds = append(e.Kinds, it.Kind)
+		// Other codes the item is found by (a medication's ATC class).
+		for _, t := range it.Tokens {
+			if t.Kind == carnet.TokCode {
+				if c, ok := TokenCoding(t.Value); ok && c != it.Code {
+					e.Codes = append(e.Codes, c)
+				}
+			}
+		}
 	}
 	return ConceptsOf(e)
 }
