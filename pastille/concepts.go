@@ -226,11 +226,12 @@ func ConceptsOf(e Evidence) []string {
 }
 
 // negations deny a term when one of the two words before it is one ("pas
-// d'allergie", "sans anticoagulant", but not "ne pas arrêter l'aspirine");
+// d'allergie", "sans anticoagulant", "dépistage du cancer", but not "ne pas
+// arrêter l'aspirine");
 // negationsAfter when one of the two words after it is ("allergie :
 // aucune").
 var (
-	negations      = map[string]bool{"pas": true, "sans": true, "aucun": true, "aucune": true, "ni": true, "absence": true, "jamais": true}
+	negations      = map[string]bool{"pas": true, "sans": true, "aucun": true, "aucune": true, "ni": true, "absence": true, "jamais": true, "depistage": true}
 	negationsAfter = map[string]bool{"aucun": true, "aucune": true, "neant": true}
 )
 
