@@ -330,6 +330,7 @@ func (x *extractor) medication(n *node, sec int) Medication {
 	med := Medication{
 		Mood:    n.attr("moodCode"),
 		Product: materialCode(m),
+		Class:   coding(m.other("asSpecializedKind").other("generalizedMedicineClass").other("code")),
 		Name:    m.child("name").textContent(),
 		Route:   coding(n.child("routeCode")),
 		Status:  n.child("statusCode").attr("code"),

@@ -182,10 +182,14 @@ type LabResult struct {
 
 // Medication is a substanceAdministration (prescribed, dispensed or taken).
 type Medication struct {
-	Mood      string        // INT: prescribed; EVN: taken
-	Product   carnet.Coding // manufacturedMaterial/code (CIS, ATC, …)
-	Name      string        // manufacturedMaterial/name or the code's display
-	Dose      *Quantity     // doseQuantity (value, or low of a range)
+	Mood    string        // INT: prescribed; EVN: taken
+	Product carnet.Coding // manufacturedMaterial/code (CIS, ATC, …)
+	// Class is the generic class the product belongs to, when stated
+	// (pharm:asSpecializedKind/pharm:generalizedMedicineClass/pharm:code:
+	// ATC in the ANS volets).
+	Class     carnet.Coding
+	Name      string    // manufacturedMaterial/name or the code's display
+	Dose      *Quantity // doseQuantity (value, or low of a range)
 	Route     carnet.Coding
 	Frequency string // the dosage instructions as text
 	Start     Time

@@ -299,6 +299,20 @@ func (n *node) child(name string) *node {
 	return nil
 }
 
+// other returns the first child element called name outside the HL7
+// namespace (the IHE pharmacy extensions: pharm:asSpecializedKind…).
+func (n *node) other(name string) *node {
+	if n == nil {
+		return nil
+	}
+	for _, k := range n.kids {
+		if !k.hl7 && k.name == name {
+			return k
+		}
+	}
+	return nil
+}
+
 // children returns the HL7 child elements called name.
 func (n *node) children(name string) []*node {
 	if n == nil {

@@ -226,11 +226,12 @@ func ConceptsOf(e Evidence) []string {
 }
 
 // negations deny a term when one of the two words before it is one ("pas
-// d'allergie", "sans anticoagulant", but not "ne pas arrêter l'aspirine");
+// d'allergie", "sans anticoagulant", "dépistage du cancer", but not "ne pas
+// arrêter l'aspirine");
 // negationsAfter when one of the two words after it is ("allergie :
 // aucune").
 var (
-	negations      = map[string]bool{"pas": true, "sans": true, "aucun": true, "aucune": true, "ni": true, "absence": true, "jamais": true}
+	negations      = map[string]bool{"pas": true, "sans": true, "aucun": true, "aucune": true, "ni": true, "absence": true, "jamais": true, "depistage": true}
 	negationsAfter = map[string]bool{"aucun": true, "aucune": true, "neant": true}
 )
 
@@ -299,6 +300,14 @@ func (ConceptReader) Concepts(text string, items []carnet.Item) []string {
 	for _, it := range items {
 		e.Codes = append(e.Codes, it.Code)
 		e.Kinds = append(e.Kinds, it.Kind)
+		// Other codes the item is found by (a medication's ATC class).
+		for _, t := range it.Tokens {
+			if t.Kind == carnet.TokCode {
+				if c, ok := TokenCoding(t.Value); ok && c != it.Code {
+					e.Codes = append(e.Codes, c)
+				}
+			}
+		}
 	}
 	return ConceptsOf(e)
 }

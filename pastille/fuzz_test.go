@@ -172,3 +172,17 @@ func TestConceptsOf(t *testing.T) {
 		}
 	}
 }
+
+// The Service's reader finds a medication's class among the codes its item
+// is found by, not only its product code.
+func TestConceptReaderReadsItemCodes(t *testing.T) {
+	it := carnet.Item{Kind: carnet.ItemMedicationRequest, Code: carnet.Coding{System: "urn:oid:1.2.250.1.213.2.3.1", Code: "64379498"},
+		Tokens: []carnet.Token{{Kind: carnet.TokCode, Value: "urn:oid:1.2.250.1.213.2.3.1|64379498"}, {Kind: carnet.TokCode, Value: "urn:oid:2.16.840.1.113883.6.73|B01AF02"}}}
+	if got := (ConceptReader{}).Concepts("Ordonnance", []carnet.Item{it}); !slices.Contains(got, "anticoagulant") {
+		t.Errorf("concepts %v, want anticoagulant (ATC B01AF02)", got)
+	}
+	allergy := carnet.Item{Kind: carnet.ItemAllergy}
+	if got := (ConceptReader{}).Concepts("", []carnet.Item{allergy}); !slices.Contains(got, "allergy") {
+		t.Errorf("concepts %v, want allergy (an AllergyIntolerance entry)", got)
+	}
+}

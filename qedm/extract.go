@@ -140,6 +140,9 @@ func fromDocument(doc *cda.Document, contentType string, formats *cda.FormatTabl
 			x.Items = append(x.Items, it)
 		}
 	}
+	// The generic class a prescribed product states (ATC) is found too:
+	// what the point-of-care ranking reads an anticoagulant by.
+	classes := map[int]carnet.Coding{}
 	for _, m := range doc.Medications {
 		if m.Mood != "INT" && m.Mood != "" {
 			continue // taken or dispensed, not prescribed: not a MedicationRequest
@@ -150,6 +153,9 @@ func fromDocument(doc *cda.Document, contentType string, formats *cda.FormatTabl
 		it := carnet.Item{Kind: carnet.ItemMedicationRequest, Code: normCoding(m.Product), Effective: firstTime(m.Start.Time, docDate)}
 		if err := setResource(&it, medicationRequest(m, docDate)); err != nil {
 			return x, err
+		}
+		if m.Class.Code != "" {
+			classes[len(x.Items)] = normCoding(m.Class)
 		}
 		x.Items = append(x.Items, it)
 	}
@@ -186,6 +192,9 @@ func fromDocument(doc *cda.Document, contentType string, formats *cda.FormatTabl
 	x.Text = searchText(doc)
 	for i := range x.Items {
 		x.Items[i].Tokens = ItemTokens(x.Items[i])
+		if c, ok := classes[i]; ok {
+			x.Items[i].Tokens = append(x.Items[i].Tokens, carnet.CodingTokens(TokCode, c)...)
+		}
 	}
 	return x, nil
 }

@@ -93,3 +93,21 @@ func TestCorpusGolden(t *testing.T) {
 		}
 	}
 }
+
+// A prescribed product's generic class (pharm:generalizedMedicineClass,
+// ATC in the ANS volets) is one more code the MedicationRequest is found
+// by: what the point-of-care ranking reads the drug class from.
+func TestMedicationClassFoundByATC(t *testing.T) {
+	x := corpusFile(t, "eP-MED-DM_2024.01_PosoStruct.xml")
+	found := false
+	for _, it := range itemsOf(x, carnet.ItemMedicationRequest) {
+		for _, tok := range it.Tokens {
+			if tok.Kind == TokCode && tok.Value == "urn:oid:2.16.840.1.113883.6.73|N02BE01" {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no MedicationRequest found by the ATC class N02BE01 (paracetamol) the document states")
+	}
+}
