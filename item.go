@@ -63,6 +63,8 @@ type ItemFilter struct {
 	// WithoutSealed returns rows with Sealed nil, for callers that decide
 	// on the clear fields only.
 	WithoutSealed bool
+	// Limit > 0 returns at most Limit rows, the first in FindItems' order.
+	Limit int
 }
 
 // ItemStore is the part of the Store that keeps extracted items. Items are

@@ -60,7 +60,11 @@ func (r reader) FindItems(ctx context.Context, p carnet.PatientKey, f carnet.Ite
 	if f.WithoutSealed {
 		sel = strings.Replace(itemSelect, "i.sealed", "NULL::bytea", 1)
 	}
-	rows, err := r.q.Query(ctx, sel+w.String()+" ORDER BY i.effective DESC NULLS LAST, i.id", w.args...)
+	order := " ORDER BY i.effective DESC NULLS LAST, i.id"
+	if f.Limit > 0 {
+		order += " LIMIT " + w.arg(f.Limit)
+	}
+	rows, err := r.q.Query(ctx, sel+w.String()+order, w.args...)
 	if err != nil {
 		return nil, mapError(op, err)
 	}

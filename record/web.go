@@ -123,10 +123,12 @@ func (s *Service) InRecord(ctx context.Context, id string, key carnet.PatientKey
 
 // LabResults returns the record's items matching f whose source document
 // the caller may read, newest first, at most limit of them opened, and how
-// many match: the web space's lab trends. It answers what FindItems
-// answers, deciding on the record's cached clear rows (as PointOfCare does)
-// and reading the sealed part of the items shown only, so that its cost
-// does not grow with the record's documents.
+// many match, counted up to limit+1 (limit+1 means "more than limit"):
+// the web space's lab trends. It answers what FindItems answers, deciding
+// on the record's cached clear rows (as PointOfCare does), reading the
+// clear rows in order only until limit+1 visible ones are found, and the
+// sealed part of the items shown only, so that its cost does not grow with
+// the record's results.
 func (s *Service) LabResults(ctx context.Context, r carnet.Request, key carnet.PatientKey, f carnet.ItemFilter, limit int) ([]carnet.Item, int, error) {
 	a, err := s.searchable(ctx, r, key, carnet.Identifier{})
 	if err != nil {
@@ -153,14 +155,24 @@ func (s *Service) LabResults(ctx context.Context, r carnet.Request, key carnet.P
 	if err != nil {
 		return nil, 0, err
 	}
+	// The newest clear rows, as many as may hold limit+1 visible ones;
+	// read again, further, when hidden documents' items took their place.
 	clear := f
 	clear.WithoutSealed = true
-	rows, err := s.Store.FindItems(ctx, a.row.Key, clear)
-	if err != nil {
-		return nil, 0, err
+	clear.Limit = max(2*(limit+1), 64)
+	var rows []carnet.ItemRow
+	for {
+		read, err := s.Store.FindItems(ctx, a.row.Key, clear)
+		if err != nil {
+			return nil, 0, err
+		}
+		rows = slices.DeleteFunc(read, func(row carnet.ItemRow) bool { return !visible[row.SourceLogicalID] })
+		if len(rows) > limit || len(read) < clear.Limit {
+			break
+		}
+		clear.Limit *= 4
 	}
-	rows = slices.DeleteFunc(rows, func(row carnet.ItemRow) bool { return !visible[row.SourceLogicalID] })
-	total := len(rows)
+	total := min(len(rows), limit+1)
 	if len(rows) > limit {
 		rows = rows[:limit]
 	}

@@ -81,6 +81,33 @@ func TestLabResultsIsFindItems(t *testing.T) {
 					t.Errorf("%s: LabResults %d items (total %d), FindItems %d (total %d)", name, len(got), total, len(want), page.Total)
 				}
 			}
+			// A short page: the newest results the reader may see, in
+			// FindItems' order, and "more than the page" as limit+1.
+			for name, r := range map[string]carnet.Request{"patient": patient, "GP": doctor} {
+				page, err := env.Service.FindItems(ctx, r, carnet.ItemQuery{PatientID: sub.Patient, Filter: f, Count: 200})
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := env.Service.PatientByINS(ctx, patient, sub.Patient)
+				if err != nil {
+					t.Fatal(err)
+				}
+				const short = 3
+				items, total, err := env.Service.LabResults(ctx, r, p.Key, f, short)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(page.Items) <= short {
+					t.Fatalf("%s: %d results, too few for a short page", name, len(page.Items))
+				}
+				var want, got []string
+				for i := range short {
+					want, got = append(want, page.Items[i].ID), append(got, items[min(i, len(items)-1)].ID)
+				}
+				if len(items) != short || !slices.Equal(want, got) || total != short+1 {
+					t.Errorf("%s: LabResults(limit %d) gave %d items %v, total %d; want %v, total %d", name, short, len(items), got, total, want, short+1)
+				}
+			}
 			if totals["GP"] >= totals["patient"] {
 				t.Errorf("the GP sees %d results, the patient %d: masking hid nothing", totals["GP"], totals["patient"])
 			}

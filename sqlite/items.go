@@ -64,6 +64,10 @@ func (r reader) FindItems(ctx context.Context, p carnet.PatientKey, f carnet.Ite
 	q.tokens(p, "id", "item_tokens", "item_id", f.Tokens)
 	// NULL sorts lowest in SQLite: unknown times come last.
 	q.b.WriteString(" ORDER BY effective DESC, id")
+	if f.Limit > 0 {
+		q.b.WriteString(" LIMIT ?")
+		q.args = append(q.args, f.Limit)
+	}
 
 	rows, err := r.c.query(ctx, q.b.String(), q.args...)
 	if err != nil {

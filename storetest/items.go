@@ -131,6 +131,11 @@ func testFindItemsOrder(t *testing.T, s carnet.Store) {
 	insertItems(t, s, rows...)
 	want := []carnet.ItemRow{rows[4], rows[3], rows[2], rows[1], rows[6], rows[5], rows[0]}
 	wantItems(t, s, "p1", carnet.ItemFilter{}, want...)
+	// A limit keeps the first rows of that order, unknown times last.
+	for _, n := range []int{1, 3, 6, 7, 20} {
+		wantItems(t, s, "p1", carnet.ItemFilter{Limit: n}, want[:min(n, len(want))]...)
+	}
+	wantItems(t, s, "p1", carnet.ItemFilter{Limit: 2, Effective: carnet.TimeRange{From: Epoch}}, rows[4], rows[3])
 }
 
 // itemFixture files items for p1 (and a look-alike for p2) covering every
