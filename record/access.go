@@ -296,14 +296,14 @@ func (s *Service) shownConsents(ctx context.Context, a *access) ([]carnet.Consen
 	if !slices.ContainsFunc(a.patient.Consents, func(c carnet.Consent) bool { return c.ByFiling }) {
 		return a.patient.Consents, nil
 	}
-	rows, err := s.Store.FindDocuments(ctx, a.row.Key, carnet.DocumentFilter{WithoutSealed: true})
+	latest, err := s.latestRows(ctx, a.row.Key) // kept under the record's stamp
 	if err != nil {
 		return nil, err
 	}
 	authors := map[string]bool{}
-	for _, row := range rows {
-		if !a.couldRead(row) {
-			continue
+	for id, row := range latest {
+		if id != row.ID || !a.couldRead(row) {
+			continue // an older version: its latest row is read once
 		}
 		for _, t := range row.Tokens {
 			if t.Kind == carnet.TokAuthor {

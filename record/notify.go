@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
@@ -99,7 +100,49 @@ func noteText(n carnet.Notification) string {
 
 // latestRows maps every version id of a record's documents to the latest
 // version of its document, whose labels and status decide.
+//
+// The map is kept per record under its stamp (the access history, the
+// notifications and the choices pages ask for it on every view) and must
+// not be changed by callers.
 func (s *Service) latestRows(ctx context.Context, p carnet.PatientKey) (map[string]carnet.DocumentRow, error) {
+	stamp, err := s.Store.RecordStamp(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	c := &s.latest
+	c.mu.Lock()
+	if e, ok := c.entries[p]; ok && e.stamp == stamp {
+		c.mu.Unlock()
+		return e.rows, nil
+	}
+	c.mu.Unlock()
+	out, err := s.readLatestRows(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= maxLatestEntries {
+		c.entries = map[carnet.PatientKey]latestEntry{}
+	}
+	c.entries[p] = latestEntry{stamp: stamp, rows: out}
+	return out, nil
+}
+
+// maxLatestEntries bounds the records whose latest rows are kept.
+const maxLatestEntries = 256
+
+type latestCache struct {
+	mu      sync.Mutex
+	entries map[carnet.PatientKey]latestEntry
+}
+
+type latestEntry struct {
+	stamp string
+	rows  map[string]carnet.DocumentRow
+}
+
+func (s *Service) readLatestRows(ctx context.Context, p carnet.PatientKey) (map[string]carnet.DocumentRow, error) {
 	rows, err := s.Store.FindDocuments(ctx, p, carnet.DocumentFilter{AllVersions: true, WithoutSealed: true})
 	if err != nil {
 		return nil, err

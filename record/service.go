@@ -39,7 +39,8 @@ type Service struct {
 	// DefaultCount and MaxCount bound search pages.
 	DefaultCount, MaxCount int
 
-	care careCache // the point-of-care view's clear fields, per record
+	care   careCache   // the point-of-care view's clear fields, per record
+	latest latestCache // each document version's latest row, per record
 }
 
 func (s *Service) now() time.Time {
