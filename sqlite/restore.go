@@ -80,7 +80,7 @@ func RestoreReplica(ctx context.Context, dir, dst string) (ReplicaPosition, erro
 	if _, err := os.Stat(dst); !errors.Is(err, fs.ErrNotExist) {
 		return pos, carnet.Errorf(carnet.KindConflict, "restore target %s already exists", dst)
 	}
-	if err := copyFile(filepath.Join(gdir, "snapshot.db"), dst); err != nil {
+	if err := CopyDatabase(filepath.Join(gdir, "snapshot.db"), dst); err != nil {
 		return pos, carnet.WrapError(carnet.KindUnavailable, op, err)
 	}
 	ents, err := os.ReadDir(filepath.Join(gdir, "wal"))
@@ -219,7 +219,10 @@ func IntegrityCheck(ctx context.Context, path string) error {
 	return nil
 }
 
-func copyFile(src, dst string) error {
+// CopyDatabase copies the database file src to dst, a new file (0600; an
+// existing dst is never overwritten), synced before it returns: how a
+// restore brings a backup's or a replica's snapshot into place.
+func CopyDatabase(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err

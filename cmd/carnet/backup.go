@@ -298,7 +298,7 @@ func restoreSQLite(ctx context.Context, c serverConfig, from, replica string, cp
 		os.Remove(tmp)
 		fmt.Fprintf(stdout, "replica NOT used (%v): restoring the backup alone\n", err)
 	}
-	if err := copyFileSynced(filepath.Join(from, "carnet.db"), dst); err != nil {
+	if err := sqlite.CopyDatabase(filepath.Join(from, "carnet.db"), dst); err != nil {
 		return nil, err
 	}
 	return sqlite.Open(ctx, dst, sqlite.WithLogger(logger))
@@ -371,24 +371,4 @@ func checkRestoredLog(ctx context.Context, store carnet.Store, v note.Verifier, 
 		return 0, err
 	}
 	return size, nil
-}
-
-func copyFileSynced(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, in)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
