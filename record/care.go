@@ -200,15 +200,63 @@ type careLoad struct {
 // warmCare reads the record's entry again in the background after a
 // change (WarmOnChange): the next opening finds it current. Errors are
 // left to that opening, which reads again.
+//
+// One reader at a time, off the filing's path: a burst of filings queues
+// each record once (a queued record is read at its newest stamp), so that
+// bulk ingest does not start a read of the whole record per filing.
 func (s *Service) warmCare(key carnet.PatientKey) {
 	if !s.WarmOnChange || key == "" {
 		return
 	}
-	go func() {
+	w := &s.warming
+	w.mu.Lock()
+	if w.pending[key] || len(w.pending) >= maxWarmPending {
+		w.mu.Unlock()
+		return
+	}
+	if w.pending == nil {
+		w.pending = map[carnet.PatientKey]bool{}
+	}
+	w.pending[key] = true
+	start := !w.running
+	w.running = true
+	w.mu.Unlock()
+	if start {
+		go s.warmPending()
+	}
+}
+
+// maxWarmPending bounds the records waiting to be warmed; past it a
+// record is left to its next opening.
+const maxWarmPending = 10_000
+
+type warmQueue struct {
+	mu      sync.Mutex
+	pending map[carnet.PatientKey]bool
+	running bool
+}
+
+// warmPending reads the queued records one by one until none is left.
+func (s *Service) warmPending() {
+	w := &s.warming
+	for {
+		w.mu.Lock()
+		var key carnet.PatientKey
+		for k := range w.pending {
+			key = k
+			break
+		}
+		if key == "" {
+			w.running = false
+			w.mu.Unlock()
+			return
+		}
+		delete(w.pending, key)
+		w.mu.Unlock()
 		if _, err := s.careRows(context.Background(), key); err != nil {
 			s.log().Debug("warming the point-of-care view", "err", err)
 		}
-	}()
+	}
 }
 
 const careCacheRows = 200_000

@@ -41,6 +41,9 @@ type Service struct {
 
 	care   careCache   // the point-of-care view's clear fields, per record
 	latest latestCache // each document version's latest row, per record
+	// warming are the records whose point-of-care view is read again
+	// after a change (WarmOnChange).
+	warming warmQueue
 }
 
 func (s *Service) now() time.Time {
