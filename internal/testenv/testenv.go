@@ -163,6 +163,9 @@ type Env struct {
 	// Audit is the tamper-evident log every access is recorded in (nil
 	// with Options.NoAudit).
 	Audit *auditlog.Deployment
+	// Authenticate is the server's authentication (the Issuer's tokens),
+	// for tests that mount a second node on the same Service.
+	Authenticate func(*http.Request) (carnet.Actor, error)
 }
 
 // Audience is the audience test tokens carry and the server requires.
@@ -359,7 +362,7 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	t.Cleanup(api.Close)
 	mux.Handle("/xds/", xds.New(xds.Config{Service: svc, Logger: logger, Authenticate: verifier.Authenticate}))
 	mux.Handle("/", api)
-	return &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Secondary: sec, Server: srv, URL: srv.URL, Issuer: issuer, Audit: audit}
+	return &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Secondary: sec, Server: srv, URL: srv.URL, Issuer: issuer, Audit: audit, Authenticate: verifier.Authenticate}
 }
 
 // LoadMatrix returns the partial national access matrix from ../shared.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -141,6 +142,20 @@ func TestConformanceProvideQueryRetrieveReplace(t *testing.T) {
 		// One unknown document among two: PartialSuccess, as IHE allows for ITI-43.
 		if r, got := c.Retrieve(repository, "1.2.250.1.999.4.1", "1.2.250.1.999.4.99"); r.ResponseStatus() != "PartialSuccess" || len(got) != 1 || !r.HasError("XDSDocumentUniqueIdError") {
 			t.Errorf("partial retrieve: %s %v", r.ResponseStatus(), r.ErrorCodes())
+		}
+		// Another node (no memory of this caller's queries) finds the
+		// documents by uniqueId in the store: ITI-43 and GetDocuments.
+		node2 := httptest.NewServer(xds.New(xds.Config{Service: env.Service, Authenticate: env.Authenticate}))
+		defer node2.Close()
+		c2 := New(t, node2.URL, env.ProfessionalToken(t, author, ""))
+		if r, got := c2.Retrieve(repository, "1.2.250.1.999.4.2"); r.ResponseStatus() != "Success" || string(got["1.2.250.1.999.4.2"]) != "second compte rendu" {
+			t.Errorf("ITI-43 on another node with no prior query: %s %v %q", r.ResponseStatus(), r.ErrorCodes(), got)
+		}
+		if r := c2.Query(getDocs, "ObjectRef", [2]string{"$XDSDocumentEntryUniqueId", "('1.2.250.1.999.4.1')"}); len(r.Env.Find("ObjectRef")) != 1 {
+			t.Errorf("GetDocuments by uniqueId on another node: %s %v", r.ResponseStatus(), r.ErrorCodes())
+		}
+		if r, got := New(t, node2.URL, env.ProfessionalToken(t, stranger, "")).Retrieve(repository, "1.2.250.1.999.4.2"); len(got) != 0 || !r.HasError("XDSDocumentUniqueIdError") {
+			t.Errorf("a professional outside the care team retrieves by uniqueId: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
 		if r, _ := c.Retrieve("1.2.3.4", "1.2.250.1.999.4.1"); r.ResponseStatus() != "Failure" || !r.HasError("XDSUnknownRepositoryId") {
 			t.Errorf("unknown repository: %s %v", r.ResponseStatus(), r.ErrorCodes())
