@@ -360,6 +360,17 @@ func (s *Server) query(ctx context.Context, req carnet.Request, m *Message) answ
 	if err != nil {
 		return fail(err)
 	}
+	for _, name := range []string{"$XDSDocumentEntryPatientId", "$XDSSubmissionSetPatientId"} {
+		if _, given := q.one(name); given && m.Patient.Value != "" {
+			id, err := q.patientParam(name)
+			if err == nil {
+				err = m.samePatient(id, name)
+			}
+			if err != nil {
+				return fail(err)
+			}
+		}
+	}
 	res := newResult()
 	switch q.ID {
 	case QueryFindDocuments:
