@@ -208,7 +208,9 @@ func TestVerifyRefuses(t *testing.T) {
 			g := good()
 			return envelope(g[:strings.Index(g, "<ds:Signature")] + g[strings.Index(g, "</ds:Signature>")+len("</ds:Signature>"):])
 		}},
-		{"a comment inserted", func() []byte { return envelope(strings.Replace(good(), "<saml2:Subject>", "<saml2:Subject><!--x-->", 1)) }},
+		{"a comment inserted", func() []byte {
+			return envelope(strings.Replace(good(), "<saml2:Subject>", "<saml2:Subject><!--x-->", 1))
+		}},
 		{"DTD", func() []byte {
 			return append([]byte(`<!DOCTYPE s:Envelope [<!ENTITY x "810009999999">]>`), envelope(good())[len(`<?xml version="1.0" encoding="UTF-8"?>`):]...)
 		}},
