@@ -134,7 +134,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if as != nil {
 			// The software authenticated by its certificate or token acts
-			// for the professional its trusted issuer vouches for.
+			// for the professional its trusted issuer vouches for. A
+			// patient's credential never carries a professional's
+			// assertion, nor a professional's another's.
+			if actor.Kind == carnet.ActorPatient || (actor.Kind == carnet.ActorProfessional && actor.ID != as.Actor.ID) {
+				s.log.Info("XUA assertion refused: it names another person than the caller", "request_id", rid)
+				s.fault(w, http.StatusUnauthorized, &Fault{Code: "Sender", Subcode: "wsse:InvalidSecurityToken", Reason: "the SAML assertion names another person than the caller's credential"})
+				return
+			}
 			s.log.Debug("XUA assertion accepted", "request_id", rid, "assertion", as.ID, "transport_actor", string(actor.Kind))
 			req.Actor, req.Mode, req.Reason = as.Actor, as.Mode, as.Reason
 			m.Patient = as.Patient

@@ -77,6 +77,12 @@ func TestXUA(t *testing.T) {
 		if r := findDocuments(c, "ObjectRef", "('"+approved+"')"); !r.HasError("XDSPatientIdDoesNotMatch") {
 			t.Errorf("query on another patient than the assertion's: %v", r.ErrorCodes())
 		}
+		// A professional's own token cannot carry another's assertion.
+		other := New(t, node.URL, env.ProfessionalToken(t, stranger, ""))
+		other.Security = assertion(author.ID.Value, "normal", "", testCX)
+		if r := findDocuments(other, "ObjectRef", "('"+approved+"')"); r.Status != 401 {
+			t.Errorf("a professional's token with another's assertion: %d", r.Status)
+		}
 		// A professional outside the care team sees nothing; in bris de
 		// glace, with a reason, they see the record, as through MHD.
 		c.Security = assertion(stranger.ID.Value, "normal", "", testCX)
