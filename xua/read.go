@@ -16,6 +16,14 @@ func (v *Verifier) read(a *elem, is Issuer) (*Assertion, error) {
 	if ver, _ := a.attr("Version"); ver != "2.0" {
 		return nil, refuse("SAML version %q, want 2.0", clip(ver))
 	}
+	for _, one := range []string{"Issuer", "Subject", "Conditions"} {
+		if n := len(a.all(nsSAML, one)); n != 1 {
+			return nil, refuse("%d %s elements, want one", n, one)
+		}
+	}
+	if n := len(a.child(nsSAML, "Subject").all(nsSAML, "NameID")); n != 1 {
+		return nil, refuse("%d NameID, want one", n)
+	}
 	out := &Assertion{ID: id, Issuer: strings.TrimSpace(a.child(nsSAML, "Issuer").textOr())}
 	if err := v.checkTimes(a, out); err != nil {
 		return nil, err
@@ -114,7 +122,7 @@ func (v *Verifier) checkTimes(a *elem, out *Assertion) error {
 	}
 	end := ii.Add(v.cfg.MaxLifetime)
 	c := a.child(nsSAML, "Conditions")
-	if len(a.all(nsSAML, "Conditions")) != 1 {
+	if c == nil {
 		return refuse("one Conditions element is required (the audience)")
 	}
 	if s := c.attrOr("NotBefore"); s != "" {
@@ -139,16 +147,30 @@ func (v *Verifier) checkTimes(a *elem, out *Assertion) error {
 		return refuse("expired")
 	}
 	out.Expires = end
-	found := false
-	for _, ar := range c.all(nsSAML, "AudienceRestriction") {
-		for _, au := range ar.all(nsSAML, "Audience") {
-			if strings.TrimSpace(au.text()) == v.cfg.Audience {
-				found = true
+	// Every AudienceRestriction must name this deployment (SAML core
+	// 2.5.1.4), and there must be one; a condition Carnet does not know
+	// makes the assertion invalid (2.5.1.2).
+	restrictions := 0
+	for _, k := range c.kids() {
+		switch {
+		case k.is(nsSAML, "AudienceRestriction"):
+			restrictions++
+			found := false
+			for _, au := range k.all(nsSAML, "Audience") {
+				if strings.TrimSpace(au.text()) == v.cfg.Audience {
+					found = true
+				}
 			}
+			if !found {
+				return refuse("the audience is not this deployment's")
+			}
+		case k.is(nsSAML, "OneTimeUse"), k.is(nsSAML, "ProxyRestriction"):
+		default:
+			return refuse("unknown condition %s", clip(k.Local))
 		}
 	}
-	if !found {
-		return refuse("the audience is not this deployment's")
+	if restrictions == 0 {
+		return refuse("no AudienceRestriction")
 	}
 	return nil
 }

@@ -58,7 +58,6 @@ func Sign(c Claims, key crypto.Signer, cert *x509.Certificate) (string, error) {
 	var b strings.Builder
 	b.WriteString(`<saml2:Assertion xmlns:saml2="` + nsSAML + `" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="` + esc(c.ID) + `" IssueInstant="` + ts(c.IssueInstant) + `" Version="2.0">`)
 	b.WriteString(`<saml2:Issuer Format="urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName">` + esc(c.Issuer) + `</saml2:Issuer>`)
-	sigAt := b.Len()
 	b.WriteString(`<saml2:Subject><saml2:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">` + esc(c.NameID) + `</saml2:NameID>` +
 		`<saml2:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:sender-vouches"/></saml2:Subject>`)
 	b.WriteString(`<saml2:Conditions NotBefore="` + ts(c.IssueInstant) + `" NotOnOrAfter="` + ts(c.NotOnOrAfter) + `"><saml2:AudienceRestriction><saml2:Audience>` + esc(c.Audience) + `</saml2:Audience></saml2:AudienceRestriction></saml2:Conditions>`)
@@ -89,12 +88,22 @@ func Sign(c Claims, key crypto.Signer, cert *x509.Certificate) (string, error) {
 	attrStr("VIHF_Version", "4.0")
 	attrStr("Authentification_Mode", "INDIRECTE")
 	b.WriteString(`</saml2:AttributeStatement></saml2:Assertion>`)
-	unsigned := b.String()
+	return signAssertion(b.String(), key, cert)
+}
 
+// signAssertion signs an assertion written without its signature, which
+// goes right after its Issuer element.
+func signAssertion(unsigned string, key crypto.Signer, cert *x509.Certificate) (string, error) {
 	root, err := parse([]byte(unsigned))
 	if err != nil {
 		return "", err
 	}
+	id, _ := root.attr("ID")
+	sigAt := strings.Index(unsigned, "</saml2:Issuer>")
+	if sigAt < 0 {
+		return "", errors.New("xua: no saml2:Issuer to sign after")
+	}
+	sigAt += len("</saml2:Issuer>")
 	digest := sha256.Sum256(canonical(root, nil, nil))
 	var alg string
 	switch key.Public().(type) {
@@ -106,7 +115,7 @@ func Sign(c Claims, key crypto.Signer, cert *x509.Certificate) (string, error) {
 		return "", errors.New("xua: RSA or ECDSA keys only")
 	}
 	signedInfo := `<ds:SignedInfo><ds:CanonicalizationMethod Algorithm="` + AlgExcC14N + `"/><ds:SignatureMethod Algorithm="` + alg + `"/>` +
-		`<ds:Reference URI="#` + esc(c.ID) + `"><ds:Transforms><ds:Transform Algorithm="` + AlgEnveloped + `"/><ds:Transform Algorithm="` + AlgExcC14N + `"/></ds:Transforms>` +
+		`<ds:Reference URI="#` + esc(id) + `"><ds:Transforms><ds:Transform Algorithm="` + AlgEnveloped + `"/><ds:Transform Algorithm="` + AlgExcC14N + `"/></ds:Transforms>` +
 		`<ds:DigestMethod Algorithm="` + AlgSHA256 + `"/><ds:DigestValue>` + base64.StdEncoding.EncodeToString(digest[:]) + `</ds:DigestValue></ds:Reference></ds:SignedInfo>`
 	sig, err := parse([]byte(`<ds:Signature xmlns:ds="` + nsDS + `">` + signedInfo + `</ds:Signature>`))
 	if err != nil {
@@ -119,7 +128,7 @@ func Sign(c Claims, key crypto.Signer, cert *x509.Certificate) (string, error) {
 	}
 	if alg == AlgECDSASHA256 {
 		var v struct{ R, S *big.Int }
-		if _, err := asn1Unmarshal(raw, &v); err != nil {
+		if _, err := asn1.Unmarshal(raw, &v); err != nil {
 			return "", err
 		}
 		raw = make([]byte, 64)
@@ -136,5 +145,3 @@ func esc(s string) string {
 	_ = xml.EscapeText(&b, []byte(s))
 	return b.String()
 }
-
-func asn1Unmarshal(b []byte, v any) ([]byte, error) { return asn1.Unmarshal(b, v) }

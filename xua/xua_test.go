@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -229,6 +230,15 @@ func TestVerifyRefuses(t *testing.T) {
 			c.Audience = "urn:another:service"
 			return envelope(sign(t, c, pki.rsaKey, pki.rsaCert))
 		}},
+		{"a second AudienceRestriction naming another service", func() []byte {
+			return envelope(resign(t, good(), "</saml2:AudienceRestriction>", "</saml2:AudienceRestriction><saml2:AudienceRestriction><saml2:Audience>urn:other</saml2:Audience></saml2:AudienceRestriction>"))
+		}},
+		{"an unknown condition", func() []byte {
+			return envelope(resign(t, good(), "</saml2:AudienceRestriction>", "</saml2:AudienceRestriction><saml2:Condition/>"))
+		}},
+		{"a second Subject", func() []byte {
+			return envelope(resign(t, good(), "</saml2:Subject>", "</saml2:Subject><saml2:Subject><saml2:NameID>810009999999</saml2:NameID></saml2:Subject>"))
+		}},
 		{"bris de glace without a reason", func() []byte {
 			c := claims(now)
 			c.PurposeOfUse = "bris_de_glace"
@@ -251,7 +261,19 @@ func TestVerifyRefuses(t *testing.T) {
 		var xe *Error
 		if err == nil || !errors.As(err, &xe) {
 			t.Errorf("%s: accepted (%+v)", tc.name, a)
+		} else {
+			t.Logf("%s: %v", tc.name, err)
 		}
+	}
+	// With one trusted issuer, an assertion without KeyInfo is checked
+	// against that issuer's key: a forged one fails the signature.
+	one, err := New(Config{Issuers: []Issuer{{Cert: pki.rsaCert}}, Audience: audience, AllowTestINS: true, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noKeyInfo := forged[:strings.Index(forged, "<ds:KeyInfo>")] + forged[strings.Index(forged, "</ds:KeyInfo>")+len("</ds:KeyInfo>"):]
+	if _, err := one.Verify(envelope(noKeyInfo)); err == nil || !strings.Contains(err.Error(), "signature") {
+		t.Errorf("forged assertion without KeyInfo, one trusted issuer: %v", err)
 	}
 	// Replay: the same assertion twice.
 	v := newVerifier(t, &now)
@@ -295,4 +317,46 @@ func FuzzVerify(f *testing.F) {
 			}
 		}
 	})
+}
+
+// resign edits a signed assertion (old → new) and signs it again with the
+// trusted key, exactly as the issuer would have: what is refused is the
+// content, not the signature.
+func resign(t *testing.T, signed, old, new string) string {
+	t.Helper()
+	start := strings.Index(signed, "<ds:Signature")
+	end := strings.Index(signed, "</ds:Signature>") + len("</ds:Signature>")
+	s, err := signAssertion(strings.Replace(signed[:start]+signed[end:], old, new, 1), pki.rsaKey, pki.rsaCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// BenchmarkVerify is the cost of one assertion's check (parse, c14n,
+// SHA-256, RSA-2048 verification) within a small SOAP envelope.
+func BenchmarkVerify(b *testing.B) {
+	now := time.Now()
+	v, err := New(Config{Issuers: []Issuer{{Cert: pki.rsaCert}}, Audience: audience, AllowTestINS: true, Now: func() time.Time { return now }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	envs := make([][]byte, b.N)
+	for i := range envs {
+		c := claims(now)
+		c.ID = fmt.Sprintf("_bench%d", i)
+		s, err := Sign(c, pki.rsaKey, pki.rsaCert)
+		if err != nil {
+			b.Fatal(err)
+		}
+		envs[i] = envelope(s)
+	}
+	b.ResetTimer()
+	cpu0 := processCPU()
+	for i := 0; i < b.N; i++ {
+		if _, err := v.Verify(envs[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 }
