@@ -8,6 +8,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/carnet-sante/carnet/internal/safexml"
 )
 
 // elem is one element of a parsed document, with what exclusive
@@ -111,14 +113,7 @@ var errMalformed = errors.New("malformed XML")
 // tree (a comment would change nothing signed but is refused rather than
 // dropped), bounded in depth and tokens.
 func parse(b []byte) (*elem, error) {
-	d := xml.NewDecoder(bytes.NewReader(b))
-	d.Strict = true
-	d.CharsetReader = func(charset string, r io.Reader) (io.Reader, error) {
-		if strings.EqualFold(charset, "utf-8") {
-			return r, nil
-		}
-		return nil, fmt.Errorf("charset %q: only UTF-8 is read", charset)
-	}
+	d := safexml.NewDecoder(b)
 	var root, cur *elem
 	depth, tokens := 0, 0
 	for {
@@ -317,37 +312,28 @@ func writeQName(b *bytes.Buffer, prefix, local string) {
 	b.WriteString(local)
 }
 
-func escapeText(b *bytes.Buffer, s string) {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '&':
-			b.WriteString("&amp;")
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		case '\r':
-			b.WriteString("&#xD;")
-		default:
-			b.WriteByte(c)
-		}
-	}
-}
+// escapeText and escapeAttr escape as c14n does: text escapes &, <, >
+// and CR; attribute values &, <, ", TAB, LF and CR.
+func escapeText(b *bytes.Buffer, s string) { escape(b, s, false) }
 
-func escapeAttr(b *bytes.Buffer, s string) {
+func escapeAttr(b *bytes.Buffer, s string) { escape(b, s, true) }
+
+func escape(b *bytes.Buffer, s string, inAttr bool) {
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '&':
+		switch c := s[i]; {
+		case c == '&':
 			b.WriteString("&amp;")
-		case '<':
+		case c == '<':
 			b.WriteString("&lt;")
-		case '"':
+		case c == '>' && !inAttr:
+			b.WriteString("&gt;")
+		case c == '"' && inAttr:
 			b.WriteString("&quot;")
-		case '\t':
+		case c == '\t' && inAttr:
 			b.WriteString("&#x9;")
-		case '\n':
+		case c == '\n' && inAttr:
 			b.WriteString("&#xA;")
-		case '\r':
+		case c == '\r':
 			b.WriteString("&#xD;")
 		default:
 			b.WriteByte(c)

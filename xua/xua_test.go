@@ -16,6 +16,7 @@ import (
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/internal/cputime"
 )
 
 // Canonical forms written by hand from the exclusive c14n rules: inherited
@@ -352,11 +353,11 @@ func BenchmarkVerify(b *testing.B) {
 		envs[i] = envelope(s)
 	}
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		if _, err := v.Verify(envs[i]); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((cputime.Process()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 }
