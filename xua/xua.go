@@ -186,7 +186,7 @@ func (v *Verifier) Verify(envelope []byte) (*Assertion, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !v.once(out.ID, out.Expires) {
+	if !v.once(out.Issuer+"\x00"+out.ID, out.Expires) {
 		return nil, refuse("assertion %q replayed (or too many live assertions)", clip(out.ID))
 	}
 	return out, nil
