@@ -1,0 +1,87 @@
+package conformance_test
+
+import (
+	"strings"
+	"testing"
+
+	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/internal/testenv"
+	. "github.com/carnet-sante/carnet/internal/xdsclient"
+)
+
+// The third hostile review (docs/SECURITY-REVIEW-3.md) tried the XDS.b
+// paths as an attacker would. Each TestReview3… reproduces one finding: it
+// fails on the code the review was run on (main at eefcc3d).
+
+// colleague is a second general practitioner, who joins the care team by
+// filing.
+var colleague = carnet.Author{ID: carnet.Identifier{System: "urn:oid:1.2.250.1.71.4.2.1", Value: "810001111111"}, Family: "DURAND", Given: []string{"Paul"},
+	Profession: carnet.Coding{System: "urn:oid:1.2.250.1.71.1.2.7", Code: "G15_10"}, Specialty: carnet.Coding{System: "urn:oid:1.2.250.1.71.1.2.7", Code: "G15_10/SM54"},
+	Org: "Cabinet", OrgID: carnet.Identifier{System: "urn:oid:1.2.250.1.71.4.2.2", Value: "1750000002"}}
+
+// docBy is doc authored by a.
+func docBy(a carnet.Author, id, uid, text string) Entry {
+	e := doc(id, uid, text)
+	s := AuthorSlots(a)
+	e.AuthorPerson, e.AuthorInst, e.AuthorSpecialty = s[0], s[1], s[3]
+	return e
+}
+
+// Finding 1 (medium): GetAssociations on a document the caller may see
+// listed its RPLC/APND/XFRM associations whatever their target: a
+// colleague in the care team, to whom a document is masked (MASQUE_PS),
+// learnt from the addendum's associations that the masked document exists
+// and its entryUUID — what GetRelatedDocuments, FindDocuments and ITI-43
+// all hide.
+func TestReview3AssociationsRevealMaskedTarget(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		env := testenv.New(t, b, testenv.Options{})
+		c := New(t, env.URL, env.ProfessionalToken(t, author, ""))
+		if r := c.Provide(set("S1", "1.2.250.1.999.3.1", doc("D1", "1.2.250.1.999.4.1", "un"), doc("D2", "1.2.250.1.999.4.2", "deux"))); r.ResponseStatus() != "Success" {
+			t.Fatalf("ITI-41: %v", r.ErrorCodes())
+		}
+		e2 := findDocuments(c, "LeafClass", "('"+approved+"')").Entries()["1.2.250.1.999.4.2"]
+		// The author masks D2 to the other professionals.
+		masked := doc("D2v2", "1.2.250.1.999.4.2", "")
+		masked.Confidentiality = append(masked.Confidentiality, [3]string{"MASQUE_PS", "1.2.250.1.213.1.1.4.13", "Masqué aux professionnels"})
+		body := strings.Replace(masked.Extrinsic(), `<rim:ExtrinsicObject id="D2v2"`, `<rim:ExtrinsicObject id="D2v2" lid="`+e2.Attr("lid")+`"`, 1)
+		body += updateSet("SU1", "1.2.250.1.999.3.91") +
+			`<rim:Association id="up1" associationType="urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember" sourceObject="SU1" targetObject="D2v2">` + SlotXML("SubmissionSetStatus", "Original") + SlotXML("PreviousVersion", "1") + `</rim:Association>`
+		if r := c.Update(body); r.ResponseStatus() != "Success" {
+			t.Fatalf("ITI-57 mask: %v", r.ErrorCodes())
+		}
+		// and files an addendum to it (APND), which is not masked.
+		s3 := set("S3", "1.2.250.1.999.3.3", doc("D3", "1.2.250.1.999.4.3", "addendum"))
+		s3.Associations = [][3]string{{"APND", "D3", e2.Attr("id")}}
+		if r := c.Provide(s3); r.ResponseStatus() != "Success" {
+			t.Fatalf("APND: %v", r.ErrorCodes())
+		}
+		e3 := findDocuments(c, "LeafClass", "('"+approved+"')").Entries()["1.2.250.1.999.4.3"]
+
+		// A colleague joins the care team by filing, and reads the record.
+		col := New(t, env.URL, env.ProfessionalToken(t, colleague, ""))
+		if r := col.Provide(set("S4", "1.2.250.1.999.3.4", docBy(colleague, "D4", "1.2.250.1.999.4.4", "quatre"))); r.ResponseStatus() != "Success" {
+			t.Fatalf("the colleague files: %v", r.ErrorCodes())
+		}
+		seen := string(findDocuments(col, "ObjectRef", "('"+approved+"')").Raw)
+		if strings.Contains(seen, e2.Attr("id")) || !strings.Contains(seen, e3.Attr("id")) {
+			t.Fatalf("setup: the colleague should see the addendum and not the masked document: %s", seen)
+		}
+		for _, rt := range []string{"ObjectRef", "LeafClass"} {
+			r := col.Query(getAssocs, rt, [2]string{"$uuid", "('" + e3.Attr("id") + "')"})
+			if r.ResponseStatus() != "Success" {
+				t.Fatalf("GetAssociations: %v", r.ErrorCodes())
+			}
+			if strings.Contains(string(r.Raw), e2.Attr("id")) {
+				t.Errorf("GetAssociations (%s) of the addendum names the document masked to the colleague: %s", rt, r.Raw)
+			}
+			if n := len(r.Env.Find("Association")) + len(r.Env.Find("ObjectRef")); n != 1 {
+				t.Errorf("GetAssociations (%s) of the addendum: want only its HasMember, got %d associations", rt, n)
+			}
+		}
+		// The author, who sees both, still gets the APND association.
+		if r := c.Query(getAssocs, "LeafClass", [2]string{"$uuid", "('" + e3.Attr("id") + "')"}); !strings.Contains(string(r.Raw), "AssociationType:APND") || !strings.Contains(string(r.Raw), e2.Attr("id")) {
+			t.Errorf("the author lost the APND association: %s", r.Raw)
+		}
+	})
+}
