@@ -78,6 +78,11 @@ func parse(data []byte, where string) (*node, error) {
 			if len(t.Attr) > MaxAttributes {
 				return nil, invalid(where, "invalid", fmt.Sprintf("an element has more than %d attributes", MaxAttributes))
 			}
+			if a, dup := duplicateAttr(t.Attr); dup {
+				// Not well-formed XML, which encoding/xml reads anyway: a
+				// reader that keeps the first value would see another resource.
+				return nil, invalid(where, "invalid", fmt.Sprintf("<%s> has the attribute %s twice", t.Name.Local, a))
+			}
 			n := &node{name: t.Name, attrs: t.Attr}
 			if len(stack) == 0 {
 				if root != nil {
@@ -125,6 +130,20 @@ func parse(data []byte, where string) (*node, error) {
 		return nil, invalid(where, "required", "the body holds no XML element")
 	}
 	return root, nil
+}
+
+// duplicateAttr reports an attribute given twice (the same namespace and
+// local name, once namespaces are resolved; the attributes are bounded by
+// MaxAttributes).
+func duplicateAttr(attrs []xml.Attr) (string, bool) {
+	for i := range attrs {
+		for j := range i {
+			if attrs[i].Name == attrs[j].Name {
+				return attrs[i].Name.Local, true
+			}
+		}
+	}
+	return "", false
 }
 
 // procInstParam reads param="value" from an XML declaration.

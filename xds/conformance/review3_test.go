@@ -1,6 +1,10 @@
 package conformance_test
 
 import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -84,4 +88,43 @@ func TestReview3AssociationsRevealMaskedTarget(t *testing.T) {
 			t.Errorf("the author lost the APND association: %s", r.Raw)
 		}
 	})
+}
+
+// Finding 3 (low): an ebRIM element with an attribute given twice is not
+// well-formed XML, but was read (the first value kept): a gateway in front
+// of Carnet that keeps the last — or checks the patient against the
+// caller's rights — saw another patientId than the one Carnet filed under.
+func TestReview3DuplicateAttributeRefused(t *testing.T) {
+	env := testenv.New(t, testenv.SQLite, testenv.Options{})
+	const otherCX = "190017512345603^^^&1.2.250.1.213.1.4.10&ISO^NH"
+	// A proxy that doubles every patientId value attribute.
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		esc := func(s string) string { return strings.ReplaceAll(s, "&", "&amp;") }
+		b = []byte(strings.ReplaceAll(string(b), `value="`+esc(testCX)+`"`, `value="`+esc(testCX)+`" value="`+esc(otherCX)+`"`))
+		req, _ := http.NewRequest(r.Method, env.URL+r.URL.Path, bytes.NewReader(b))
+		req.Header = r.Header.Clone()
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer res.Body.Close()
+		for k, v := range res.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(res.StatusCode)
+		io.Copy(w, res.Body)
+	}))
+	defer proxy.Close()
+	c := New(t, proxy.URL, env.ProfessionalToken(t, author, ""))
+	d := doc("D1", "1.2.250.1.999.4.1", "un")
+	d.Inline = true
+	r := c.Provide(set("S1", "1.2.250.1.999.3.1", d))
+	if r.Status != http.StatusBadRequest {
+		t.Errorf("ITI-41 with patientId value=A value=B: %d %s %v", r.Status, r.ResponseStatus(), r.ErrorCodes())
+	}
+	if es := findDocuments(New(t, env.URL, env.ProfessionalToken(t, author, "")), "ObjectRef", "('"+approved+"')"); len(es.Env.Find("ObjectRef")) != 0 {
+		t.Errorf("the document was filed")
+	}
 }
