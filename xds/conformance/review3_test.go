@@ -128,3 +128,48 @@ func TestReview3DuplicateAttributeRefused(t *testing.T) {
 		t.Errorf("the document was filed")
 	}
 }
+
+// Finding 4 (low): ITI-57 read the SubmissionSet's patientId and did not
+// compare it with the record of the document it changes: an update
+// "for" patient B changed (masked, archived, deleted) a document of
+// patient A. What the change is allowed to do is still the policy's, but
+// the request lies about whose record it touches, which ITI-57 forbids
+// (XDSPatientIdDoesNotMatch) and which a gateway authorising by the
+// submission's patient (an XUA resource-id) trusts.
+func TestReview3UpdateOfAnotherPatientsDocument(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		env := testenv.New(t, b, testenv.Options{})
+		c := New(t, env.URL, env.ProfessionalToken(t, author, ""))
+		if r := c.Provide(set("S1", "1.2.250.1.999.3.1", doc("D1", "1.2.250.1.999.4.1", "un"))); r.ResponseStatus() != "Success" {
+			t.Fatalf("ITI-41: %v", r.ErrorCodes())
+		}
+		e1 := findDocuments(c, "LeafClass", "('"+approved+"')").Entries()["1.2.250.1.999.4.1"]
+		const otherCX = "190017512345603^^^&1.2.250.1.213.1.4.10&ISO^NH"
+		other := func(s string) string { return strings.ReplaceAll(s, xmlEscape(testCX), xmlEscape(otherCX)) }
+		archive := other(updateSet("SU1", "1.2.250.1.999.3.91")) +
+			`<rim:Association id="up1" associationType="urn:ihe:iti:2010:AssociationType:UpdateAvailabilityStatus" sourceObject="SU1" targetObject="` + e1.Attr("id") + `">` +
+			SlotXML("OriginalStatus", approved) + SlotXML("NewStatus", archivedXDS) + `</rim:Association>`
+		if r := c.Update(archive); r.ResponseStatus() != "Failure" || !r.HasError("XDSPatientIdDoesNotMatch") {
+			t.Errorf("ITI-57 status change naming another patient: %s %v", r.ResponseStatus(), r.ErrorCodes())
+		}
+		masked := doc("D1v2", "1.2.250.1.999.4.1", "")
+		masked.PatientCX = otherCX
+		masked.Confidentiality = append(masked.Confidentiality, [3]string{"MASQUE_PS", "1.2.250.1.213.1.1.4.13", "Masqué aux professionnels"})
+		body := strings.Replace(masked.Extrinsic(), `<rim:ExtrinsicObject id="D1v2"`, `<rim:ExtrinsicObject id="D1v2" lid="`+e1.Attr("lid")+`"`, 1)
+		body += other(updateSet("SU2", "1.2.250.1.999.3.92")) +
+			`<rim:Association id="up2" associationType="urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember" sourceObject="SU2" targetObject="D1v2">` + SlotXML("SubmissionSetStatus", "Original") + SlotXML("PreviousVersion", "1") + `</rim:Association>`
+		if r := c.Update(body); r.ResponseStatus() != "Failure" || !r.HasError("XDSPatientIdDoesNotMatch") {
+			t.Errorf("ITI-57 new version naming another patient: %s %v", r.ResponseStatus(), r.ErrorCodes())
+		}
+		e1 = findDocuments(c, "LeafClass", "('"+approved+"')").Entries()["1.2.250.1.999.4.1"]
+		if e1 == nil || len(Codes(e1, schemeConf)) != 1 {
+			t.Errorf("the document was changed by requests naming another patient")
+		}
+		// The same requests naming the document's patient pass.
+		if r := c.Update(strings.ReplaceAll(archive, xmlEscape(otherCX), xmlEscape(testCX))); r.ResponseStatus() != "Success" {
+			t.Errorf("ITI-57 archive naming the right patient: %v", r.ErrorCodes())
+		}
+	})
+}
+
+func xmlEscape(s string) string { return strings.ReplaceAll(s, "&", "&amp;") }
