@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/internal/testenv"
@@ -173,3 +174,43 @@ func TestReview3UpdateOfAnotherPatientsDocument(t *testing.T) {
 }
 
 func xmlEscape(s string) string { return strings.ReplaceAll(s, "&", "&amp;") }
+
+// Finding 5 (medium): the XDS.b endpoints read the whole body (up to
+// 64 MiB) into memory before authenticating the caller: anyone able to
+// reach the port held 64 MiB of the server's memory per connection, for as
+// long as they took to send it. The FHIR API authenticates first.
+func TestReview3UnauthenticatedBodyNotRead(t *testing.T) {
+	env := testenv.New(t, testenv.SQLite, testenv.Options{})
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() {
+		// A first kilobyte, then nothing: the rest of a large body that a
+		// slow sender has not sent yet.
+		pw.Write(bytes.Repeat([]byte("<"), 1024))
+	}()
+	req, _ := http.NewRequest("POST", env.URL+"/xds/repository", pr)
+	req.Header.Set("Content-Type", `application/soap+xml; charset=UTF-8; action="urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b"`)
+	req.ContentLength = 60 << 20
+	type result struct {
+		status int
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		res.Body.Close()
+		done <- result{status: res.StatusCode}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil || r.status != http.StatusUnauthorized {
+			t.Errorf("unauthenticated ITI-41: %d %v, want 401", r.status, r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("the server waits for the body of an unauthenticated caller instead of answering 401")
+	}
+}
