@@ -227,7 +227,10 @@ func writeXHTML(b *bytes.Buffer, n *node, top bool, where string) error {
 	return nil
 }
 
-// escape writes s as XML character data, or as an attribute value.
+// escape writes s as XML character data, or as an attribute value. A
+// character XML 1.0 does not allow (C0 controls but tab and line breaks,
+// U+FFFE, U+FFFF), which JSON may carry, is written U+FFFD: the answer
+// stays well-formed. s is UTF-8 (JSON decoding made it so).
 func escape(b *bytes.Buffer, s string, attr bool) {
 	last := 0
 	for i := 0; i < len(s); i++ {
@@ -247,6 +250,15 @@ func escape(b *bytes.Buffer, s string, attr bool) {
 			r = "&#x9;"
 		case c == '\r':
 			r = "&#xD;"
+		case c < 0x20 && c != '\t' && c != '\n':
+			r = "\uFFFD" // not an XML 1.0 character, not even as a reference
+		case c == 0xEF && i+2 < len(s) && s[i+1] == 0xBF && (s[i+2] == 0xBE || s[i+2] == 0xBF):
+			// U+FFFE, U+FFFF: not XML 1.0 characters either.
+			b.WriteString(s[last:i])
+			b.WriteString("\uFFFD")
+			i += 2
+			last = i + 1
+			continue
 		default:
 			continue
 		}

@@ -1,7 +1,10 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"encoding/xml"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -95,6 +98,44 @@ func TestReview3PermitClientOfAnotherIssuer(t *testing.T) {
 		readAll(t, res)
 		if res.StatusCode != http.StatusNotFound {
 			t.Errorf("a client of another issuer with the same client_id asks statistics under the permit: %d", res.StatusCode)
+		}
+	})
+}
+
+// Finding 6 (medium): FHIR XML answers copied every string as is, and JSON
+// lets a filer write characters XML 1.0 forbids ("\u0001", U+FFFF) in a
+// title, a description, a name. A professional who files one document so
+// titled made every XML answer that holds it — the patient's whole
+// document search — not well-formed: XML clients could no longer read any
+// of the patient's documents (the record blinded for them, emergency
+// included). The XML answer writes U+FFFD for such characters.
+func TestReview3XMLAnswerWithControlCharacters(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		rec := newRecord(t, b)
+		env, c := rec.env, rec.c
+		gp := rec.pros["gp"]
+		d := review2Doc("1.2.250.1.999.93.1.1", "Compte rendu\u0001\uffff piégé", gp)
+		r := c.as(env.Token(t, "gp")).do("POST", "/DocumentReference", "application/fhir+json",
+			publishBody(t, rec.ins, d.UniqueID, d.Meta, d.Content))
+		if r.Status != 201 {
+			t.Fatalf("the gp files a document: %d %s", r.Status, r.Body)
+		}
+		x := c.as(env.Token(t, "gp")).get(rec.search() + "&_format=xml")
+		if x.Status != 200 {
+			t.Fatalf("XML search: %d %s", x.Status, x.Body)
+		}
+		dec := xml.NewDecoder(bytes.NewReader(x.Body))
+		for {
+			_, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("the patient's document search in XML is not well-formed: %v", err)
+			}
+		}
+		if !bytes.Contains(x.Body, []byte("Compte rendu\ufffd\ufffd piégé")) || !bytes.Contains(x.Body, []byte("Consultation confidentielle")) {
+			t.Errorf("the XML search lacks the documents: %s", x.Body)
 		}
 	})
 }
