@@ -552,6 +552,7 @@ type permitJSON struct {
 	Purpose       string     `json:"purpose"`
 	Recipient     string     `json:"recipient"`
 	Client        string     `json:"client"`
+	Issuer        string     `json:"issuer,omitempty"` // the client's token issuer (default: the operator's)
 	DocumentTypes []string   `json:"documentTypes,omitempty"`
 	ItemTypes     []string   `json:"itemTypes,omitempty"`
 	Codes         []string   `json:"codes,omitempty"`
@@ -570,7 +571,7 @@ type permitJSON struct {
 }
 
 func permitView(p carnet.Permit, now time.Time) permitJSON {
-	v := permitJSON{ID: p.ID, Purpose: p.Purpose, Recipient: p.Recipient, Client: p.Client, DocumentTypes: p.DocumentTypes,
+	v := permitJSON{ID: p.ID, Purpose: p.Purpose, Recipient: p.Recipient, Client: p.Client, Issuer: p.Issuer, DocumentTypes: p.DocumentTypes,
 		Codes: p.Codes, Cohort: p.Cohort, Expires: p.Expires, MinK: p.MinK, Dates: p.Dates, ShiftDays: p.ShiftDays,
 		Narrative: p.Narrative, Epsilon: p.Epsilon, EpsilonSpent: p.EpsilonSpent, Status: "active"}
 	for _, k := range p.ItemTypes {
@@ -604,7 +605,7 @@ func (s *Server) createPermit(w http.ResponseWriter, r *http.Request, req carnet
 	if err := dec.Decode(&in); err != nil {
 		return refuse(carnet.KindInvalid, "invalid", "the permit is not valid JSON of the permit's fields: "+err.Error())
 	}
-	p := carnet.Permit{Purpose: in.Purpose, Recipient: in.Recipient, Client: in.Client, DocumentTypes: in.DocumentTypes,
+	p := carnet.Permit{Purpose: in.Purpose, Recipient: in.Recipient, Client: in.Client, Issuer: in.Issuer, DocumentTypes: in.DocumentTypes,
 		Codes: in.Codes, Cohort: in.Cohort, Expires: in.Expires.UTC(), MinK: in.MinK, Dates: in.Dates, ShiftDays: in.ShiftDays,
 		Narrative: in.Narrative, Epsilon: in.Epsilon}
 	for _, k := range in.ItemTypes {

@@ -709,7 +709,15 @@ func (s *Server) getAssociations(ctx context.Context, req carnet.Request, q Stor
 			continue
 		}
 		for _, rel := range d.Meta.RelatesTo {
-			res.addAssoc(associationTypeOf(rel.Code), EntryUUID(*d), "urn:uuid:"+rel.Target)
+			// Only towards a document the caller may see: the association
+			// would otherwise tell that a masked or hidden one exists.
+			t, err := s.documentByUUID(ctx, req, "urn:uuid:"+rel.Target, res)
+			if err != nil {
+				return err
+			}
+			if t != nil {
+				res.addAssoc(associationTypeOf(rel.Code), EntryUUID(*d), "urn:uuid:"+rel.Target)
+			}
 		}
 		rs, err := s.relatedTo(ctx, req, *d)
 		if err != nil {

@@ -94,6 +94,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fault(w, http.StatusMethodNotAllowed, senderFault("XDS.b endpoints take SOAP 1.2 POST requests"))
 		return
 	}
+	// The caller first: an unauthenticated one gets no buffer of up to
+	// MaxBytes (the bearer token and the certificate are not in the body).
+	actor, err := s.cfg.Authenticate(r)
+	if err != nil {
+		s.log.Info("XDS request not authenticated", "request_id", rid, "reason", err)
+		s.fault(w, http.StatusUnauthorized, &Fault{Code: "Sender", Subcode: "wsse:FailedAuthentication", Reason: "authentication failed: a bearer token or a software certificate is required"})
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.lim.MaxBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -102,12 +110,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.fault(w, http.StatusBadRequest, senderFault("the body cannot be read"))
-		return
-	}
-	actor, err := s.cfg.Authenticate(r)
-	if err != nil {
-		s.log.Info("XDS request not authenticated", "request_id", rid, "reason", err)
-		s.fault(w, http.StatusUnauthorized, &Fault{Code: "Sender", Subcode: "wsse:FailedAuthentication", Reason: "authentication failed: a bearer token or a software certificate is required"})
 		return
 	}
 	m, err := ReadMessage(body, r.Header.Get("Content-Type"), s.lim)
