@@ -196,6 +196,19 @@ func TestReview3ExportFilesOutliveTheirUse(t *testing.T) {
 			return holder, status
 		}
 
+		// gone polls the job's status and checks its files are deleted.
+		gone := func(holder bulkClient, status string, want int, why string) {
+			t.Helper()
+			res := holder.do("GET", status, nil, nil)
+			readAll(t, res)
+			if res.StatusCode != want {
+				t.Errorf("status of %s: %d, want %d", why, res.StatusCode, want)
+			}
+			if files := onDisk(status); len(files) != 0 {
+				t.Errorf("the files of %s stay on disk: %v", why, files)
+			}
+		}
+
 		// The permit is revoked: its job's files are refused, and deleted.
 		permit := newPermit()
 		holder, status := export(permit)
@@ -204,26 +217,12 @@ func TestReview3ExportFilesOutliveTheirUse(t *testing.T) {
 		if res.StatusCode != http.StatusNoContent {
 			t.Fatalf("revoke: %d", res.StatusCode)
 		}
-		res = holder.do("GET", status, nil, nil)
-		readAll(t, res)
-		if res.StatusCode != http.StatusForbidden {
-			t.Errorf("status of a revoked permit's export: %d, want 403", res.StatusCode)
-		}
-		if files := onDisk(status); len(files) != 0 {
-			t.Errorf("a revoked permit's export files stay on disk: %v", files)
-		}
+		gone(holder, status, http.StatusForbidden, "a revoked permit's export")
 
 		// Past its retention, the job and its files are gone.
 		holder, status = export(newPermit())
 		defer httpapi.SetBulkRetention(time.Millisecond)()
 		time.Sleep(5 * time.Millisecond)
-		res = holder.do("GET", status, nil, nil)
-		readAll(t, res)
-		if res.StatusCode != http.StatusNotFound {
-			t.Errorf("status of an export past its retention: %d, want 404", res.StatusCode)
-		}
-		if files := onDisk(status); len(files) != 0 {
-			t.Errorf("an export's files stay on disk past their retention: %v", files)
-		}
+		gone(holder, status, http.StatusNotFound, "an export past its retention")
 	})
 }
