@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +42,12 @@ func (r issuerRouter) RoundTrip(req *http.Request) (*http.Response, error) {
 // trusts env's issuer and a second one (a hospital group's identity
 // provider, say), as a deployment with several issuers does.
 func twoIssuers(t *testing.T, env *testenv.Env) (base string, other *auth.DemoIssuer) {
+	base, _, other = serveTwoIssuers(t, env)
+	return base, other
+}
+
+// serveTwoIssuers is twoIssuers, also returning where exports are written.
+func serveTwoIssuers(t *testing.T, env *testenv.Env) (base, bulkDir string, other *auth.DemoIssuer) {
 	t.Helper()
 	other, err := auth.NewDemoIssuer(t.TempDir(), time.Now)
 	if err != nil {
@@ -51,11 +59,12 @@ func twoIssuers(t *testing.T, env *testenv.Env) (base string, other *auth.DemoIs
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(httpapi.Config{Service: env.Service, Authenticate: v.Authenticate, Secondary: env.Secondary, BulkDir: t.TempDir()})
+	bulkDir = t.TempDir()
+	api := httpapi.New(httpapi.Config{Service: env.Service, Authenticate: v.Authenticate, Secondary: env.Secondary, BulkDir: bulkDir})
 	t.Cleanup(api.Close)
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return srv.URL, other
+	return srv.URL, bulkDir, other
 }
 
 // Finding 2 (high where several issuers are trusted): a data permit named
@@ -137,5 +146,83 @@ func TestReview3XMLAnswerWithControlCharacters(t *testing.T) {
 		if !bytes.Contains(x.Body, []byte("Compte rendu\ufffd\ufffd piégé")) || !bytes.Contains(x.Body, []byte("Consultation confidentielle")) {
 			t.Errorf("the XML search lacks the documents: %s", x.Body)
 		}
+	})
+}
+
+// Finding 7 (low): a finished export's NDJSON files stayed on the server's
+// disk until their client sent DELETE or the server stopped: past the
+// manifest's Expires (24 hours), and after the permit was revoked or
+// expired — when nobody may download them any more — the pseudonymised
+// data of every record released stayed in the bulk directory, and the job
+// still counted against the client's two. Now a revoked or expired
+// permit's job is deleted at its next status or download request, and a
+// job past its retention at any request (and at the next kick-off).
+func TestReview3ExportFilesOutliveTheirUse(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		env := testenv.New(t, b, testenv.Options{})
+		pop := newPopulation(t, env)
+		base, bulkDir, _ := serveTwoIssuers(t, env)
+		op := bulkClient{t: t, base: base, token: env.OperatorToken(t)}
+		var docTypes []string
+		for _, d := range pop.ds.Documents {
+			if tok := d.Meta.Type.Token(); !slices.Contains(docTypes, tok) {
+				docTypes = append(docTypes, tok)
+			}
+		}
+		newPermit := func() string {
+			code, body := postJSON(t, op, "/Permit", map[string]any{"purpose": "Étude", "recipient": "Institut", "client": "labo",
+				"documentTypes": docTypes, "expires": time.Now().Add(time.Hour), "minK": 2})
+			if code != http.StatusCreated {
+				t.Fatalf("create permit: %d %s", code, body)
+			}
+			var p struct{ ID string }
+			json.Unmarshal(body, &p)
+			return p.ID
+		}
+		onDisk := func(status string) []string {
+			job := status[strings.LastIndex(status, "/")+1:]
+			files, _ := filepath.Glob(filepath.Join(bulkDir, "carnet-bulk-*", job, "*.ndjson"))
+			return files
+		}
+		export := func(permit string) (bulkClient, string) {
+			holder := bulkClient{t: t, base: base, token: env.PermitToken(t, "labo", permit)}
+			status, code, body := holder.kickOff("/$export")
+			if status == "" {
+				t.Fatalf("kick-off: %d %s", code, body)
+			}
+			if m := holder.wait(status); len(m.Output) == 0 || len(onDisk(status)) == 0 {
+				t.Fatalf("setup: the export wrote no file: %+v %v", m, onDisk(status))
+			}
+			return holder, status
+		}
+
+		// gone polls the job's status and checks its files are deleted.
+		gone := func(holder bulkClient, status string, want int, why string) {
+			t.Helper()
+			res := holder.do("GET", status, nil, nil)
+			readAll(t, res)
+			if res.StatusCode != want {
+				t.Errorf("status of %s: %d, want %d", why, res.StatusCode, want)
+			}
+			if files := onDisk(status); len(files) != 0 {
+				t.Errorf("the files of %s stay on disk: %v", why, files)
+			}
+		}
+
+		// The permit is revoked: its job's files are refused, and deleted.
+		permit := newPermit()
+		holder, status := export(permit)
+		res := op.do("DELETE", base+"/Permit/"+permit, nil, nil)
+		readAll(t, res)
+		if res.StatusCode != http.StatusNoContent {
+			t.Fatalf("revoke: %d", res.StatusCode)
+		}
+		gone(holder, status, http.StatusForbidden, "a revoked permit's export")
+
+		// Past its retention, the job and its files are gone.
+		holder, status = export(newPermit())
+		defer httpapi.SetBulkRetention(time.Millisecond)()
+		time.Sleep(5 * time.Millisecond)
+		gone(holder, status, http.StatusNotFound, "an export past its retention")
 	})
 }
