@@ -32,6 +32,15 @@ const (
 	historyFactor    = 0.25 // what is left of an old result's gains once a newer one replaced it
 	conceptMax       = 5.0  // bound of the concepts' gain
 	conceptFadeFloor = 0.35 // a concept that is not a founding event fades to this part
+	foundingWeight   = 3  // a lasting concept this heavy for the caller keeps an old document in a first visit's window
+
+	// lateFiled: a document dated more than this before the last visit
+	// and filed since is a late filing.
+	lateFiled = 7 * day
+
+	// groupShare: a line is pulled up to its submission's best line when
+	// it scores at least this share of it.
+	groupShare = 0.5
 
 	// pinnedDays: a summary older than this is not pinned, nor one a
 	// newer hospital report supersedes: it is ranked like the others.
@@ -339,12 +348,13 @@ func inWindow(d *Doc, start time.Time) bool {
 	if d.Status != carnet.StatusCurrent || d.Superseded {
 		return false
 	}
-	return vaccinationTypes[d.Type.Code] || !clinicalDate(d).Before(start)
+	return vaccinationTypes[d.Type.Code] || agingOf(d.Type.Code).HalfLife == 0 || !clinicalDate(d).Before(start)
 }
 
 // French texts of the reasons.
 const (
 	textNew        = "nouveau depuis votre dernière visite"
+	textLate       = "déposé depuis votre dernière visite, daté du "
 	textLabels     = "confidentialité modifiée depuis votre dernière visite"
 	textPatient    = "déposé par le patient"
 	textText       = "correspond à votre recherche"
@@ -380,7 +390,7 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 	fade := 0.5 + 0.5*rec
 	fadeResult := 0.25 + 0.75*rec
 
-	concept, conceptNotes, conceptOK := r.conceptAffinity(d, rec)
+	concept, conceptNotes, conceptOK, founding := r.conceptAffinity(d, rec)
 	aff, affNotes, affOK := r.docAffinity(d)
 	if !r.first && d.Date.After(r.in.LastVisit) {
 		l.new = true
@@ -391,7 +401,17 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 		if routine(d, hist, conceptOK && concept > 0, affOK && aff < 0, affOK && aff >= wantedAffinity) {
 			gain = weightNewRoutine
 		}
-		add("new", textNew, gain)
+		text := textNew
+		// A report filed late is news of an old act: its novelty fades
+		// with how long before the last visit the act took place, at the
+		// pace of its kind (a 2019 operative report filed today is not
+		// what happened since; the letter of the visit itself, filed the
+		// next day, is).
+		if before := r.in.LastVisit.Sub(clinicalDate(d)); before > lateFiled {
+			gain = max(gain*ag.factor(before), weightNewRoutine)
+			text = r.text('l', clinicalDate(d).Format("02/01/2006"), textLate)
+		}
+		add("new", text, gain)
 	}
 	resultFactor := 1.0
 	if hist.newer {
@@ -471,7 +491,7 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 	if d.Status == carnet.StatusArchived {
 		add("archived", textArchived, weightArchived)
 	}
-	if r.first && !inWindow(d, r.windowStart) {
+	if r.first && !inWindow(d, r.windowStart) && !(founding && !hist.newer && d.Status == carnet.StatusCurrent && !superseded(d)) {
 		l.tier++ // tierMain → tierOld, tierNoMatch → tierNoMatchOld
 		if d.Status == carnet.StatusCurrent && !d.Superseded {
 			add("window", textWindow, 0)
@@ -596,8 +616,10 @@ func order(lines []line, docs []*Doc) []int32 {
 		if set := docs[l.head].SubmissionSet; set != "" && !l.pinned {
 			k := groupKey{l.tier, set}
 			if q, ok := leader[k]; ok {
-				at[i] = q
-				grouped = true
+				if l.score >= groupShare*lines[perm[q]].score {
+					at[i] = q
+					grouped = true
+				}
 			} else {
 				leader[k] = int32(p)
 			}
@@ -746,9 +768,9 @@ func resultFactorConcept(h historyNote) float64 {
 // device, a cancer treated, a drug that changes every procedure) at its
 // full weight whatever its age, the others fading with the document; with
 // the notes of the two that weigh most.
-func (r *ranker) conceptAffinity(d *Doc, rec float64) (gain float64, notes string, ok bool) {
+func (r *ranker) conceptAffinity(d *Doc, rec float64) (gain float64, notes string, ok, founding bool) {
 	if len(r.view.concepts) == 0 {
-		return 0, "", false
+		return 0, "", false, false
 	}
 	var seen [16]string
 	n := 0
@@ -770,6 +792,8 @@ func (r *ranker) conceptAffinity(d *Doc, rec float64) (gain float64, notes strin
 		w := e.Weight
 		if !concepts.lasting[name] {
 			w *= conceptFadeFloor + (1-conceptFadeFloor)*rec
+		} else if w >= foundingWeight {
+			founding = true
 		}
 		gain += w
 		ok = true
@@ -790,13 +814,13 @@ func (r *ranker) conceptAffinity(d *Doc, rec float64) (gain float64, notes strin
 		}
 	}
 	if !ok {
-		return 0, "", false
+		return 0, "", false, false
 	}
 	notes = top[0].Note
 	if top[1].Note != "" {
 		notes += ", " + top[1].Note
 	}
-	return min(gain, conceptMax), notes, true
+	return min(gain, conceptMax), notes, true, founding
 }
 
 // historyNote says that a line is an older member of a series: the same
