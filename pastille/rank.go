@@ -32,7 +32,7 @@ const (
 	historyFactor    = 0.25 // what is left of an old result's gains once a newer one replaced it
 	conceptMax       = 5.0  // bound of the concepts' gain
 	conceptFadeFloor = 0.35 // a concept that is not a founding event fades to this part
-	foundingWeight   = 3  // a lasting concept this heavy for the caller keeps an old document in a first visit's window
+	foundingWeight   = 3    // a lasting concept this heavy for the caller keeps an old document in a first visit's window
 
 	// lateFiled: a document dated more than this before the last visit
 	// and filed since is a late filing.
