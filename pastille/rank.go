@@ -463,7 +463,14 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 		}
 	}
 	if conceptOK && concept > 0 {
-		add("concept", r.text('c', conceptNotes, "à savoir avant d'agir : "), concept*resultFactorConcept(hist))
+		f := resultFactorConcept(hist)
+		// A dispensation or an order repeats what its prescription or its
+		// result says: its concepts are echoes, unless the caller is the
+		// one it is addressed to.
+		if echoTypes[d.Type.Code] && !(affOK && aff >= wantedAffinity) {
+			f = min(f, historyFactor)
+		}
+		add("concept", r.text('c', conceptNotes, "à savoir avant d'agir : "), concept*f)
 	}
 
 	if !r.first && d.LabelsChanged {
@@ -834,6 +841,12 @@ type historyNote struct {
 // seriesTypes are the routine documents that come in series: laboratory,
 // dispensations, vital signs.
 var seriesTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "60593-1": true, "DISP_AUT": true, "29274-8": true}
+
+// echoTypes repeat what another document says: dispensations (of a
+// prescription), orders for tests or for another profession's care (what
+// matters is the result, the care given), a sick note.
+var echoTypes = map[string]bool{"60593-1": true, "DISP_AUT": true, "PRESC-BIO": true, "PRESC-KINE": true,
+	"PRESC-PEDI": true, "PRESC-ORTHOPHO": true, "PRESC-ORTHOPTIE": true, "PRESC-AAT": true}
 
 // stayTypes are hospital reports: a summary older than the latest is not
 // pinned.
