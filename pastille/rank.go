@@ -839,8 +839,14 @@ type historyNote struct {
 }
 
 // seriesTypes are the routine documents that come in series: laboratory,
-// dispensations, vital signs.
-var seriesTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "60593-1": true, "DISP_AUT": true, "29274-8": true}
+// dispensations, vital signs, nursing follow-up sheets, administration
+// reports (a cure after another), remote-monitoring transmissions.
+var seriesTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "60593-1": true, "DISP_AUT": true, "29274-8": true,
+	"11506-3": true, "80565-5": true, "85208-7": true}
+
+// resultTypes are the results whose news is routine when nothing is out
+// of range: laboratory, vital signs.
+var resultTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "29274-8": true}
 
 // echoTypes repeat what another document says: dispensations (of a
 // prescription), orders for tests or for another profession's care (what
@@ -942,7 +948,7 @@ func routine(d *Doc, h historyNote, concepts, useless, wanted bool) bool {
 		return true // the usual treatment handed out again, whatever it names
 	case concepts:
 		return false
-	case seriesTypes[d.Type.Code] && len(d.Findings) == 0:
+	case resultTypes[d.Type.Code] && len(d.Findings) == 0:
 		return true // a normal result
 	}
 	return false
