@@ -871,6 +871,9 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 	}
 	series := map[string]latest{}
 	analytes := map[string]time.Time{}
+	// measured: when each concept was last the subject of a result (a
+	// renal function, an INR, an HbA1c).
+	measured := map[string]time.Time{}
 	var buf []byte
 	// The same analysis: same type, same title, same concepts; a title
 	// that only repeats the type's name ("CR d'examens biologiques") names
@@ -912,6 +915,13 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 				analytes[f.Code.Code] = at
 			}
 		}
+		if resultTypes[d.Type.Code] {
+			for _, c := range d.Concepts {
+				if at.After(measured[c]) {
+					measured[c] = at
+				}
+			}
+		}
 	}
 	for i, c := range clusters {
 		d := docs[c.head]
@@ -919,6 +929,21 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 		if k := keys[i]; k != "" && series[k].at.After(at) {
 			out[i] = historyNote{newer: true, text: "série : un résultat plus récent existe (" + docs[clusters[series[k].i].head].Date.Format("02/01/2006") + ")"}
 			continue
+		}
+		// A result whose every analysis (its concepts) was done again
+		// since is history, normal or not.
+		if resultTypes[d.Type.Code] && len(d.Concepts) > 0 {
+			again := true
+			for _, c := range d.Concepts {
+				if !measured[c].After(at) {
+					again = false
+					break
+				}
+			}
+			if again {
+				out[i] = historyNote{newer: true, text: "historique : les mêmes analyses ont été refaites depuis"}
+				continue
+			}
 		}
 		if len(d.Findings) == 0 {
 			continue
