@@ -32,6 +32,7 @@ const (
 	historyFactor    = 0.25 // what is left of an old result's gains once a newer one replaced it
 	conceptMax       = 5.0  // bound of the concepts' gain
 	conceptFadeFloor = 0.35 // a concept that is not a founding event fades to this part
+	actFactor        = 1.5  // a lasting concept in the report of the act itself
 	foundingWeight   = 3    // a lasting concept this heavy for the caller keeps an old document in a first visit's window
 
 	// lateFiled: a document dated more than this before the last visit
@@ -799,8 +800,13 @@ func (r *ranker) conceptAffinity(d *Doc, rec float64) (gain float64, notes strin
 		w := e.Weight
 		if !concepts.lasting[name] {
 			w *= conceptFadeFloor + (1-conceptFadeFloor)*rec
-		} else if w >= foundingWeight {
-			founding = true
+		} else {
+			if actTypes[d.Type.Code] {
+				w *= actFactor // the report of the act itself, not a mention
+			}
+			if w >= foundingWeight {
+				founding = true
+			}
 		}
 		gain += w
 		ok = true
@@ -853,6 +859,11 @@ var resultTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "29274-8": 
 // matters is the result, the care given), a sick note.
 var echoTypes = map[string]bool{"60593-1": true, "DISP_AUT": true, "PRESC-BIO": true, "PRESC-KINE": true,
 	"PRESC-PEDI": true, "PRESC-ORTHOPHO": true, "PRESC-ORTHOPTIE": true, "PRESC-AAT": true}
+
+// actTypes report the founding act itself: an operation, a procedure, an
+// implant, a hospital stay. A lasting concept they carry weighs actFactor
+// more than the same concept mentioned in a letter.
+var actTypes = map[string]bool{"34874-8": true, "11505-5": true, "101881-1": true}
 
 // stayTypes are hospital reports: a summary older than the latest is not
 // pinned.
