@@ -43,6 +43,10 @@ const (
 	// it scores at least this share of it.
 	groupShare = 0.5
 
+	// The latest prescription, written within currentTreatmentDays, is
+	// the treatment in progress (its weight: the caller's rule row).
+	currentTreatmentDays = 183
+
 	// pinnedDays: a summary older than this is not pinned, nor one a
 	// newer hospital report supersedes: it is ranked like the others.
 	pinnedDays = 365
@@ -474,6 +478,11 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 		add("concept", r.text('c', conceptNotes, "à savoir avant d'agir : "), concept*f)
 	}
 
+	if hist.current && age <= currentTreatmentDays*day {
+		if e, ok := r.view.get(whatRule, ruleCurrentTreatment); ok && e.Weight > 0 {
+			add("current", r.text('t', e.Note, "traitement en cours : "), e.Weight)
+		}
+	}
 	if !r.first && d.LabelsChanged {
 		add("labels-changed", textLabels, weightLabels)
 	}
@@ -840,9 +849,14 @@ func (r *ranker) conceptAffinity(d *Doc, rec float64) (gain float64, notes strin
 // routine analysis (same type and title) or the same analytes measured
 // again later.
 type historyNote struct {
-	newer bool
-	text  string
+	newer   bool
+	text    string
+	current bool // the latest prescription of the record: the treatment in progress
 }
+
+// prescriptionTypes are prescriptions of medicines: the latest says the
+// treatment in progress.
+var prescriptionTypes = map[string]bool{"57833-6": true, "57828-6": true}
 
 // seriesTypes are the routine documents that come in series: laboratory,
 // dispensations, vital signs, nursing follow-up sheets, administration
@@ -909,12 +923,16 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 		return string(buf)
 	}
 	keys := make([]string, len(clusters))
+	latestRx, rxAt := -1, time.Time{}
 	for i, c := range clusters {
 		d := docs[c.head]
 		if d.Status != carnet.StatusCurrent || superseded(d) {
 			continue
 		}
 		at := clinicalDate(d)
+		if prescriptionTypes[d.Type.Code] && d.Class.Code != classPatient && at.After(rxAt) {
+			latestRx, rxAt = i, at
+		}
 		if k := key(d); k != "" {
 			keys[i] = k
 			if l, ok := series[k]; !ok || at.After(l.at) {
@@ -969,6 +987,9 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 		if all {
 			out[i] = historyNote{newer: true, text: "historique : mesuré à nouveau depuis"}
 		}
+	}
+	if latestRx >= 0 {
+		out[latestRx].current = true
 	}
 	return out
 }
