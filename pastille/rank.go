@@ -516,7 +516,7 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 			add("window", textNotCurrent, 0)
 		}
 	}
-	add("recent", r.recencyText(ag, age, rec), weightRecency*rec)
+	add("recent", r.recencyText(ag, age, rec), weightRecency*rec*resultFactor)
 	l.reasons = reasons
 }
 
