@@ -478,7 +478,7 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 		add("concept", r.text('c', conceptNotes, "à savoir avant d'agir : "), concept*f)
 	}
 
-	if hist.current && age <= currentTreatmentDays*day {
+	if hist.current && !r.query && age <= currentTreatmentDays*day {
 		if e, ok := r.view.get(whatRule, ruleCurrentTreatment); ok && e.Weight > 0 {
 			add("current", r.text('t', e.Note, "traitement en cours : "), e.Weight)
 		}
