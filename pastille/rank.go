@@ -359,7 +359,7 @@ func inWindow(d *Doc, start time.Time) bool {
 // French texts of the reasons.
 const (
 	textNew        = "nouveau depuis votre dernière visite"
-	textLate       = "déposé depuis votre dernière visite, daté du "
+	textLate       = textNew + " (acte du "
 	textLabels     = "confidentialité modifiée depuis votre dernière visite"
 	textPatient    = "déposé par le patient"
 	textText       = "correspond à votre recherche"
@@ -414,7 +414,7 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 		// next day, is).
 		if before := r.in.LastVisit.Sub(clinicalDate(d)); before > lateFiled {
 			gain = max(gain*ag.factor(before), weightNewRoutine)
-			text = r.text('l', clinicalDate(d).Format("02/01/2006"), textLate)
+			text = r.text('l', clinicalDate(d).Format("02/01/2006")+")", textLate)
 		}
 		add("new", text, gain)
 	}
