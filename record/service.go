@@ -66,9 +66,19 @@ var errRetry = errors.New("patient record created concurrently")
 
 // audit records a successful access; it must succeed before anything is served.
 func (s *Service) audit(ctx context.Context, r carnet.Request, act carnet.Action, p carnet.PatientKey, docs []string) error {
-	ev := carnet.AuditEvent{Time: s.now(), RequestID: r.RequestID, Actor: r.Actor, Action: act, Mode: r.Mode, Reason: r.Reason, Patient: p, Documents: docs, Outcome: "success"}
-	if err := s.Audit.Record(ctx, ev); err != nil {
-		return carnet.WrapError(carnet.KindUnavailable, "audit", err)
+	if err := s.Audit.Record(ctx, s.successEvent(r, act, p, docs)); err != nil {
+		return auditUnavailable(err)
 	}
 	return nil
+}
+
+// successEvent is the event of a successful access.
+func (s *Service) successEvent(r carnet.Request, act carnet.Action, p carnet.PatientKey, docs []string) carnet.AuditEvent {
+	return carnet.AuditEvent{Time: s.now(), RequestID: r.RequestID, Actor: r.Actor, Action: act, Mode: r.Mode, Reason: r.Reason, Patient: p, Documents: docs, Outcome: "success"}
+}
+
+// auditUnavailable is the error of a request whose event could not be
+// recorded: nothing is served.
+func auditUnavailable(err error) error {
+	return carnet.WrapError(carnet.KindUnavailable, "audit", err)
 }
