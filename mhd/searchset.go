@@ -17,7 +17,8 @@ func DocumentSearchBundle(p carnet.Page[carnet.Document], base, self, next strin
 	base = strings.TrimSuffix(base, "/")
 	b := searchBundle(p.Total, self, next, p.Next)
 	for _, d := range p.Items {
-		raw, err := json.Marshal(DocumentReference(d, base))
+		dr := DocumentReference(d, base)
+		raw, err := dr.AppendJSON(nil, true) // as json.Marshal wrote it
 		if err != nil {
 			continue
 		}
