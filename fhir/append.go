@@ -541,7 +541,7 @@ func (bd *Bundle) AppendJSON(dst []byte) ([]byte, error) {
 	w.links(&o, bd.Link)
 	o.list("entry", len(bd.Entry), func(i int) {
 		e := &bd.Entry[i]
-		if len(e.Resource) > 0 && !validJSON(e.Resource) {
+		if len(e.Resource) > 0 && !e.Encoded && !validJSON(e.Resource) {
 			if w.err == nil {
 				w.err = fmt.Errorf("bundle entry %d: resource is not valid JSON", i)
 			}

@@ -162,6 +162,10 @@ type BundleEntry struct {
 	Request  *BundleRequest  `json:"request,omitempty"`
 	Response *BundleResponse `json:"response,omitempty"`
 	Link     []BundleLink    `json:"link,omitempty"`
+	// Encoded says Resource was written by this package's encoders
+	// (AppendJSON): valid by construction, it is not checked again when
+	// the Bundle is written. Never set it for bytes received.
+	Encoded bool `json:"-"`
 }
 
 // BundleSearch is Bundle.entry.search.

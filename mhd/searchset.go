@@ -22,7 +22,7 @@ func DocumentSearchBundle(p carnet.Page[carnet.Document], base, self, next strin
 		if err != nil {
 			continue
 		}
-		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: base + "/DocumentReference/" + d.ID, Resource: raw, Search: &fhir.BundleSearch{Mode: "match"}})
+		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: base + "/DocumentReference/" + d.ID, Resource: raw, Search: &fhir.BundleSearch{Mode: "match"}, Encoded: true})
 	}
 	return withWarnings(b, p.Warnings)
 }
