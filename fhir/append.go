@@ -386,7 +386,17 @@ func (w *jsonw) attachment(a *Attachment) {
 	o.end()
 }
 
-func (w *jsonw) result() ([]byte, error) {
+// startResource opens a resource's object and writes its header.
+func startResource(b []byte, escapeHTML bool, r Resource, typ string) (*jsonw, obj) {
+	w := &jsonw{b: b, html: escapeHTML}
+	o := w.object()
+	o.resource(r, typ)
+	return w, o
+}
+
+// finish closes o, the outermost object, and returns what w wrote.
+func (w *jsonw) finish(o *obj) ([]byte, error) {
+	o.end()
 	if w.err != nil {
 		return nil, w.err
 	}
@@ -457,59 +467,46 @@ func (d *DocumentReference) AppendJSON(b []byte, escapeHTML bool) ([]byte, error
 		w.references(&co, "related", c.Related)
 		co.end()
 	}
-	o.end()
-	return w.result()
+	return w.finish(&o)
 }
 
 // AppendJSON appends p's JSON to b (see the top of this file).
 func (p *Patient) AppendJSON(b []byte, escapeHTML bool) ([]byte, error) {
-	w := &jsonw{b: b, html: escapeHTML}
-	o := w.object()
-	o.resource(p.Resource, "Patient")
+	w, o := startResource(b, escapeHTML, p.Resource, "Patient")
 	w.extensions(&o, "extension", p.Extension)
 	w.identifiers(&o, "identifier", p.Identifier)
 	o.boolPtr("active", p.Active)
 	w.names(&o, "name", p.Name)
 	o.str("gender", p.Gender)
 	o.str("birthDate", p.BirthDate)
-	o.end()
-	return w.result()
+	return w.finish(&o)
 }
 
 // AppendJSON appends p's JSON to b (see the top of this file).
 func (p *Practitioner) AppendJSON(b []byte, escapeHTML bool) ([]byte, error) {
-	w := &jsonw{b: b, html: escapeHTML}
-	o := w.object()
-	o.resource(p.Resource, "Practitioner")
+	w, o := startResource(b, escapeHTML, p.Resource, "Practitioner")
 	w.identifiers(&o, "identifier", p.Identifier)
 	w.names(&o, "name", p.Name)
-	o.end()
-	return w.result()
+	return w.finish(&o)
 }
 
 // AppendJSON appends p's JSON to b (see the top of this file).
 func (p *PractitionerRole) AppendJSON(b []byte, escapeHTML bool) ([]byte, error) {
-	w := &jsonw{b: b, html: escapeHTML}
-	o := w.object()
-	o.resource(p.Resource, "PractitionerRole")
+	w, o := startResource(b, escapeHTML, p.Resource, "PractitionerRole")
 	w.identifiers(&o, "identifier", p.Identifier)
 	w.refPtr(&o, "practitioner", p.Practitioner)
 	w.refPtr(&o, "organization", p.Organization)
 	w.concepts(&o, "code", p.Code)
 	w.concepts(&o, "specialty", p.Specialty)
-	o.end()
-	return w.result()
+	return w.finish(&o)
 }
 
 // AppendJSON appends org's JSON to b (see the top of this file).
 func (org *Organization) AppendJSON(b []byte, escapeHTML bool) ([]byte, error) {
-	w := &jsonw{b: b, html: escapeHTML}
-	o := w.object()
-	o.resource(org.Resource, "Organization")
+	w, o := startResource(b, escapeHTML, org.Resource, "Organization")
 	w.identifiers(&o, "identifier", org.Identifier)
 	o.str("name", org.Name)
-	o.end()
-	return w.result()
+	return w.finish(&o)
 }
 
 // AppendJSON appends b's JSON to dst, as Bundle.MarshalJSON writes it: the
@@ -578,8 +575,7 @@ func (bd *Bundle) AppendJSON(dst []byte) ([]byte, error) {
 		}
 		eo.end()
 	})
-	o.end()
-	return w.result()
+	return w.finish(&o)
 }
 
 func (w *jsonw) links(o *obj, v []BundleLink) {

@@ -100,9 +100,13 @@ func (g *gen) fill(v reflect.Value) {
 // wantJSON is what encoding/json wrote before append.go: MarshalPlain of
 // the plain type (escapeHTML false), and json.Marshal's compaction of that
 // (escapeHTML true).
-func wantJSON(t *testing.T, plain any, escapeHTML bool) string {
+func wantJSON(t *testing.T, plain any, resourceType string, escapeHTML bool) string {
 	t.Helper()
-	b, err := MarshalPlain(plain)
+	// MarshalJSON always wrote the type's own resourceType.
+	v := reflect.New(reflect.TypeOf(plain)).Elem()
+	v.Set(reflect.ValueOf(plain))
+	v.FieldByName("ResourceType").SetString(resourceType)
+	b, err := MarshalPlain(v.Interface())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,47 +133,38 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 			t.Fatalf("%s %d:\n got %s\nwant %s", what, i, got, want)
 		}
 	}
+	type (
+		plainDR           DocumentReference
+		plainPatient      Patient
+		plainPractitioner Practitioner
+		plainRole         PractitionerRole
+		plainOrg          Organization
+	)
 	for i := range n {
 		for _, html := range []bool{false, true} {
-			var d DocumentReference
-			g.fill(reflect.ValueOf(&d).Elem())
-			type plainDR DocumentReference
-			p := plainDR(d)
-			p.ResourceType = "DocumentReference"
-			got, err := d.AppendJSON(nil, html)
-			check(i, "DocumentReference", got, err, wantJSON(t, p, html))
-
-			var pt Patient
-			g.fill(reflect.ValueOf(&pt).Elem())
-			type plainPatient Patient
-			pp := plainPatient(pt)
-			pp.ResourceType = "Patient"
-			got, err = pt.AppendJSON(nil, html)
-			check(i, "Patient", got, err, wantJSON(t, pp, html))
-
-			var pr Practitioner
-			g.fill(reflect.ValueOf(&pr).Elem())
-			type plainPractitioner Practitioner
-			ppr := plainPractitioner(pr)
-			ppr.ResourceType = "Practitioner"
-			got, err = pr.AppendJSON(nil, html)
-			check(i, "Practitioner", got, err, wantJSON(t, ppr, html))
-
-			var role PractitionerRole
-			g.fill(reflect.ValueOf(&role).Elem())
-			type plainRole PractitionerRole
-			prole := plainRole(role)
-			prole.ResourceType = "PractitionerRole"
-			got, err = role.AppendJSON(nil, html)
-			check(i, "PractitionerRole", got, err, wantJSON(t, prole, html))
-
-			var org Organization
-			g.fill(reflect.ValueOf(&org).Elem())
-			type plainOrg Organization
-			porg := plainOrg(org)
-			porg.ResourceType = "Organization"
-			got, err = org.AppendJSON(nil, html)
-			check(i, "Organization", got, err, wantJSON(t, porg, html))
+			var (
+				d    DocumentReference
+				pt   Patient
+				pr   Practitioner
+				role PractitionerRole
+				org  Organization
+			)
+			for _, c := range []struct {
+				name  string
+				v     any // filled by the generator
+				app   func() ([]byte, error)
+				plain func() any // the value without its MarshalJSON
+			}{
+				{"DocumentReference", &d, func() ([]byte, error) { return d.AppendJSON(nil, html) }, func() any { return plainDR(d) }},
+				{"Patient", &pt, func() ([]byte, error) { return pt.AppendJSON(nil, html) }, func() any { return plainPatient(pt) }},
+				{"Practitioner", &pr, func() ([]byte, error) { return pr.AppendJSON(nil, html) }, func() any { return plainPractitioner(pr) }},
+				{"PractitionerRole", &role, func() ([]byte, error) { return role.AppendJSON(nil, html) }, func() any { return plainRole(role) }},
+				{"Organization", &org, func() ([]byte, error) { return org.AppendJSON(nil, html) }, func() any { return plainOrg(org) }},
+			} {
+				g.fill(reflect.ValueOf(c.v).Elem())
+				got, err := c.app()
+				check(i, c.name, got, err, wantJSON(t, c.plain(), c.name, html))
+			}
 		}
 
 		var b Bundle
