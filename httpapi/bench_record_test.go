@@ -283,3 +283,18 @@ func BenchmarkRecordRetrieve(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRecordItems: a QEDm search (Observation, the default page) of
+// each record by the GP, 8 clients: the items whose source document the
+// GP may read.
+func BenchmarkRecordItems(b *testing.B) {
+	benchBackends(b, func(b *testing.B, be testenv.Backend) {
+		f := recordFixtureFor(b, be)
+		for _, r := range f.recs {
+			u := f.env.URL + "/Observation?" + insQuery(r.ins)
+			b.Run(fmt.Sprintf("record=%d", r.size), func(b *testing.B) {
+				concurrently(b, 8, func(httpc *http.Client, _ int) { f.get(b, httpc, u) })
+			})
+		}
+	})
+}

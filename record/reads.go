@@ -349,7 +349,7 @@ func (s *Service) FindDocuments(ctx context.Context, r carnet.Request, q carnet.
 			continue
 		}
 		warnings = append(warnings, dec.Warnings...)
-		d, err := s.openDocument(ctx, rows[i])
+		d, err := s.openDocumentShared(ctx, rows[i])
 		if err != nil {
 			return carnet.Page[carnet.Document]{}, err
 		}

@@ -39,8 +39,9 @@ type Service struct {
 	// DefaultCount and MaxCount bound search pages.
 	DefaultCount, MaxCount int
 
-	care   careCache   // the point-of-care view's clear fields, per record
-	latest latestCache // each document version's latest row, per record
+	care    careCache   // the point-of-care view's clear fields, per record
+	latest  latestCache // each document version's latest row, per record
+	decoded docMemo     // search pages' decoded metadata, by version and plaintext
 	// warming are the records whose point-of-care view is read again
 	// after a change (WarmOnChange).
 	warming warmQueue

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"FindDocuments", testFindDocuments},
 		{"FindDocumentsOrder", testFindDocumentsOrder},
 		{"FindVisible", testFindVisible},
+		{"FindVisibleTokenPages", testFindVisibleTokenPages},
 		{"PatientIsolation", testPatientIsolation},
 		{"Content", testContent},
 		{"SubmissionSets", testSubmissionSets},
