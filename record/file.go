@@ -218,7 +218,7 @@ func (s *Service) file(ctx context.Context, r carnet.Request, sub carnet.Submiss
 		audited bool
 	)
 	prep, _ := s.Audit.(carnet.AuditPreparer)
-	if prep != nil {
+	if prep != nil && !s.noAuditTx.Load() {
 		row, err := prep.Prepare(ctx, f.a.event(carnet.ActionCreate, sl.res.DocumentIDs))
 		if err != nil {
 			return carnet.SubmissionResult{}, auditUnavailable(err)
@@ -232,6 +232,9 @@ func (s *Service) file(ctx context.Context, r carnet.Request, sub carnet.Submiss
 			return err
 		}
 		atx, ok := tx.(carnet.AuditTx)
+		if !ok {
+			s.noAuditTx.Store(true)
+		}
 		if !ok || event == nil {
 			audited = false
 			return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
@@ -45,6 +46,9 @@ type Service struct {
 	// warming are the records whose point-of-care view is read again
 	// after a change (WarmOnChange).
 	warming warmQueue
+	// noAuditTx is set once a filing's transaction could not append its
+	// event (PostgreSQL): later filings do not seal an event for it.
+	noAuditTx atomic.Bool
 }
 
 func (s *Service) now() time.Time {
