@@ -44,6 +44,8 @@ type Service struct {
 	// warming are the records whose point-of-care view is read again
 	// after a change (WarmOnChange).
 	warming warmQueue
+	// forms are the records' point-of-care forms waiting to be written.
+	forms formQueue
 }
 
 func (s *Service) now() time.Time {
