@@ -321,6 +321,17 @@ func BenchmarkCard(b *testing.B) {
 			b.Run(map[bool]string{false: "warm", true: "cold"}[cold], func(b *testing.B) {
 				jwts := f.jwts(b, b.N+1)
 				f.call(b, jwts[b.N]) // the first visit
+				if cold {
+					f.env.Service.FlushCareForms()
+					if fs, ok := f.env.Store.(carnet.CareFormStore); ok {
+						keys, _ := f.env.Store.PatientKeys(context.Background(), "", 10)
+						for _, k := range keys {
+							if _, sealed, err := fs.CareForm(context.Background(), k); err == nil {
+								b.Logf("the record's point-of-care form: %d KiB sealed", len(sealed)>>10)
+							}
+						}
+					}
+				}
 				lat := make([]time.Duration, 0, b.N)
 				var cpu time.Duration
 				b.ResetTimer()

@@ -339,19 +339,18 @@ func (s *Service) careRows(ctx context.Context, key carnet.PatientKey) (*careEnt
 // loadCare reads a record's entry at stamp; the results of prev, the
 // record's previous entry, are reused (items never change: a replaced
 // document's items go with it), so that a filing costs its own results.
-// Without a previous entry in memory, the record's stored form is read
-// first: at the current stamp it is the entry, one row instead of every
-// document; at another, its results are reused. An entry read from the
-// documents is stored as the record's new form, in the background.
+// The record's stored form is read first: at the current stamp (written
+// by this server or another after its last change) it is the entry, one
+// row instead of every document; at another, its results are reused when
+// there is no previous entry in memory. An entry read from the documents
+// is stored as the record's new form, in the background.
 func (s *Service) loadCare(ctx context.Context, key carnet.PatientKey, stamp string, prev *careEntry) (*careEntry, error) {
-	if prev == nil {
-		if f := s.storedCare(ctx, key); f != nil {
-			if f.stamp == stamp {
-				s.keepCare(key, f)
-				return f, nil
-			}
-			prev = f
+	if f := s.storedCare(ctx, key, stamp, prev == nil); f != nil {
+		if f.stamp == stamp {
+			s.keepCare(key, f)
+			return f, nil
 		}
+		prev = f
 	}
 	docs, err := s.Store.FindDocuments(ctx, key, carnet.DocumentFilter{WithoutSealed: true,
 		Statuses: []carnet.DocumentStatus{carnet.StatusCurrent, carnet.StatusSuperseded, carnet.StatusArchived}})

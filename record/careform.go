@@ -29,8 +29,10 @@ func careFormBinding(key carnet.PatientKey) carnet.Binding {
 }
 
 // storedCare returns the record's stored form, or nil when there is none
-// or it cannot be read (then the documents are read, as without one).
-func (s *Service) storedCare(ctx context.Context, key carnet.PatientKey) *careEntry {
+// or it cannot be read (then the documents are read, as without one). A
+// form at another stamp than want is opened only with reuse (to reuse its
+// results).
+func (s *Service) storedCare(ctx context.Context, key carnet.PatientKey, want string, reuse bool) *careEntry {
 	fs, ok := s.Store.(carnet.CareFormStore)
 	if !ok {
 		return nil
@@ -40,6 +42,9 @@ func (s *Service) storedCare(ctx context.Context, key carnet.PatientKey) *careEn
 		if !carnet.IsKind(err, carnet.KindNotFound) {
 			s.log().Warn("reading a record's point-of-care form", "err", err)
 		}
+		return nil
+	}
+	if stamp != want && !reuse {
 		return nil
 	}
 	plain, err := s.Sealer.Open(ctx, key, careFormBinding(key), sealed)

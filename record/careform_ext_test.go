@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/internal/testenv"
@@ -174,15 +175,27 @@ func TestCareFormColdOpenings(t *testing.T) {
 			if c := open(&a.Store, a); len(c.ids) != 17 || !gone(c, deleted) {
 				t.Errorf("a document deleted by another server: %d documents shown (want 17)", len(c.ids))
 			}
-			// Filed by b: a shows it at once.
+			// Filed by b, which reads the record again after a filing and
+			// stores its form: a shows the new document at once, from
+			// that form.
+			b.WarmOnChange = true
 			more := carnet.Submission{Patient: sub.Patient, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.6.3", SourceID: "1.2.250.1.999.2", ContentType: ds.Documents[19].Meta.Type},
 				Documents: []carnet.SubmittedDocument{{UniqueID: ds.Documents[19].UniqueID, Meta: ds.Documents[19].Meta, Content: ds.Documents[19].Content, Path: "t"}}}
 			filed, err := b.Provide(ctx, testenv.SoftwareFiling("t", more), more)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c := open(&a.Store, a); len(c.ids) != 18 || !slices.Contains(c.ids, filed.DocumentIDs[0]) {
-				t.Errorf("a document filed by another server: %d documents shown (want 18, the new one among them)", len(c.ids))
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				now, _ := env.Store.RecordStamp(ctx, key)
+				if stamp, _, _ := forms.CareForm(ctx, key); stamp == now {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the filing server did not store the record's form after the filing")
+				}
+			}
+			if c := open(&a.Store, a); len(c.ids) != 18 || !slices.Contains(c.ids, filed.DocumentIDs[0]) || c.reads != 0 {
+				t.Errorf("a document filed by another server: %d documents shown (want 18, the new one among them), %d document reads (want 0: that server stored the form)", len(c.ids), c.reads)
 			}
 
 			// Restricted by the patient: no document changes, the form is
