@@ -13,24 +13,51 @@ import (
 	"github.com/carnet-sante/carnet/synth"
 )
 
-// formCounter counts the reads of a record's documents, and keeps the
+// findCounter counts the reads of a record's documents, and keeps the
 // point-of-care forms of the Store it wraps.
-type formCounter struct {
+type findCounter struct {
 	carnet.Store
 	finds atomic.Int64
 }
 
-func (f *formCounter) FindDocuments(ctx context.Context, p carnet.PatientKey, filter carnet.DocumentFilter) ([]carnet.DocumentRow, error) {
+func (f *findCounter) FindDocuments(ctx context.Context, p carnet.PatientKey, filter carnet.DocumentFilter) ([]carnet.DocumentRow, error) {
 	f.finds.Add(1)
 	return f.Store.FindDocuments(ctx, p, filter)
 }
 
-func (f *formCounter) PutCareForm(ctx context.Context, p carnet.PatientKey, stamp string, sealed []byte) error {
+func (f *findCounter) PutCareForm(ctx context.Context, p carnet.PatientKey, stamp string, sealed []byte) error {
 	return f.Store.(carnet.CareFormStore).PutCareForm(ctx, p, stamp, sealed)
 }
 
-func (f *formCounter) CareForm(ctx context.Context, p carnet.PatientKey) (string, []byte, error) {
+func (f *findCounter) CareForm(ctx context.Context, p carnet.PatientKey) (string, []byte, error) {
 	return f.Store.(carnet.CareFormStore).CareForm(ctx, p)
+}
+
+// fileCareRecord files the first n documents of a synthetic record in one
+// submission, the GP among the first one's authors (so in the care team);
+// the record's 20 documents are returned too.
+func fileCareRecord(t *testing.T, env *testenv.Env, n int, setUID string) (synth.Dataset, carnet.Submission, carnet.Author, carnet.SubmissionResult) {
+	t.Helper()
+	o := synth.Options{Seed: 6, Patients: 1, DocsPerPatient: 20}
+	ds := synth.Generate(o)
+	_, pros := o.People()
+	var gp carnet.Author
+	for _, p := range pros {
+		if p.Login == "gp" {
+			gp = p.Author
+		}
+	}
+	sub := carnet.Submission{Patient: ds.Patients[0].INS,
+		Set: carnet.SubmissionSet{UniqueID: setUID, SourceID: "1.2.250.1.999.2", ContentType: ds.Documents[0].Meta.Type}}
+	for _, d := range ds.Documents[:n] {
+		sub.Documents = append(sub.Documents, carnet.SubmittedDocument{UniqueID: d.UniqueID, Meta: d.Meta, Content: d.Content, Path: "t"})
+	}
+	sub.Documents[0].Meta.Authors = append(sub.Documents[0].Meta.Authors, gp)
+	res, err := env.Service.Provide(context.Background(), testenv.SoftwareFiling("t", sub), sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds, sub, gp, res
 }
 
 // The first opening of a record by a server that has not read it reads the
@@ -45,26 +72,8 @@ func TestCareFormColdOpenings(t *testing.T) {
 		t.Run(be.Name, func(t *testing.T) {
 			env := testenv.New(t, be, testenv.Options{})
 			ctx := context.Background()
-			o := synth.Options{Seed: 6, Patients: 1, DocsPerPatient: 20}
-			ds := synth.Generate(o)
-			_, pros := o.People()
-			var gp carnet.Author
-			for _, p := range pros {
-				if p.Login == "gp" {
-					gp = p.Author
-				}
-			}
-			sub := carnet.Submission{Patient: ds.Patients[0].INS,
-				Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.6.2", SourceID: "1.2.250.1.999.2", ContentType: ds.Documents[0].Meta.Type}}
-			for _, d := range ds.Documents[:19] {
-				sub.Documents = append(sub.Documents, carnet.SubmittedDocument{UniqueID: d.UniqueID, Meta: d.Meta, Content: d.Content, Path: "t"})
-			}
-			sub.Documents[0].Meta.Authors = append(sub.Documents[0].Meta.Authors, gp)
+			ds, sub, gp, res := fileCareRecord(t, env, 19, "1.2.250.1.999.6.2")
 			sys := testenv.SoftwareFiling("t", sub)
-			res, err := env.Service.Provide(ctx, sys, sub)
-			if err != nil {
-				t.Fatal(err)
-			}
 			patient := carnet.Request{Actor: carnet.Actor{Kind: carnet.ActorPatient, ID: sub.Patient}}
 			doctor := carnet.Request{Actor: carnet.Actor{Kind: carnet.ActorProfessional, ID: gp.ID, Profession: "G15_10", Specialty: "G15_10/SM54"}}
 			type card struct {
@@ -78,7 +87,7 @@ func TestCareFormColdOpenings(t *testing.T) {
 				PointOfCare(context.Context, carnet.Request, carnet.PatientKey, carnet.Identifier, string, bool, func(carnet.CareView) []string) (carnet.CareView, carnet.CareDetails, error)
 			}) card {
 				t.Helper()
-				c, _ := (*svc).(*formCounter)
+				c, _ := (*svc).(*findCounter)
 				var before int64
 				if c != nil {
 					before = c.finds.Load()
@@ -101,7 +110,7 @@ func TestCareFormColdOpenings(t *testing.T) {
 			// restart is a server started on the same store: nothing in memory.
 			restart := func() {
 				env.Restart(t)
-				env.Service.Store = &formCounter{Store: env.Service.Store}
+				env.Service.Store = &findCounter{Store: env.Service.Store}
 			}
 			forms := env.Store.(carnet.CareFormStore)
 			first := open(&env.Service.Store, env.Service)
