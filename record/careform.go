@@ -291,6 +291,20 @@ func (r *formReader) count() int {
 }
 
 func (r *formReader) str() string {
+	// Most indexes take one or two bytes: read them without Uvarint.
+	if len(r.b) >= 2 && r.b[0] < 0x80 {
+		i := int(r.b[0])
+		if i < len(r.strings) {
+			r.b = r.b[1:]
+			return r.strings[i]
+		}
+	} else if len(r.b) >= 2 && r.b[1] < 0x80 {
+		i := int(r.b[0]&0x7f) | int(r.b[1])<<7
+		if i < len(r.strings) && r.b[1] != 0 {
+			r.b = r.b[2:]
+			return r.strings[i]
+		}
+	}
 	i := r.uint()
 	if i >= uint64(len(r.strings)) {
 		r.err = errCareForm
