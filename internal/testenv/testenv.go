@@ -182,6 +182,7 @@ func (e *Env) Restart(t testing.TB) {
 		Terminology: old.Terminology, Index: old.Index, Extractor: old.Extractor, Concepts: old.Concepts,
 		WarmOnChange: old.WarmOnChange, Logger: old.Logger, AllowTestINS: old.AllowTestINS,
 		DefaultCount: old.DefaultCount, MaxCount: old.MaxCount}
+	t.Cleanup(svc.FlushCareForms)
 	e.Service = svc
 	e.cfg.Service, e.xdsCfg.Service = svc, svc
 	api := httpapi.New(e.cfg)
@@ -339,6 +340,9 @@ func New(t testing.TB, b Backend, o Options) *Env {
 		Policy: engine, Audit: carnet.NoAuditor{},
 		Clock: clock, Terminology: terms, Extractor: qedm.Extractor{Formats: Formats(t)}, Index: fulltext.Indexer{}, Concepts: pastille.ConceptReader{}, Logger: logger, AllowTestINS: true,
 	}
+	// The point-of-care forms written in the background are written
+	// before the store closes.
+	t.Cleanup(func() { svc.FlushCareForms() })
 	var audit *auditlog.Deployment
 	if !o.NoAudit {
 		audit, err = auditlog.OpenDeployment(context.Background(), store, sealer, keyDir, "carnet.test/audit", true, clock)
