@@ -10,11 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/internal/cputime"
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/synth"
 )
@@ -178,15 +178,6 @@ func recordFixtureFor(b *testing.B, be testenv.Backend) *recordFixture {
 	return f
 }
 
-// cpuTime is the process's CPU time so far (user and system).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // concurrently runs b.N calls of fn over clients goroutines and reports
 // the latency percentiles, the throughput and the CPU time per call (client
 // and server: they share the process). On a shared machine the latencies
@@ -197,7 +188,7 @@ func concurrently(b *testing.B, clients int, fn func(httpc *http.Client, i int))
 	next := 0
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), cputime.Process()
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Add(1)
@@ -221,7 +212,7 @@ func concurrently(b *testing.B, clients int, fn func(httpc *http.Client, i int))
 		}()
 	}
 	wg.Wait()
-	elapsed, cpu := time.Since(start), cpuTime()-cpu0
+	elapsed, cpu := time.Since(start), cputime.Process()-cpu0
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/req")

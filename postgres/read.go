@@ -99,6 +99,20 @@ func (r reader) Route(ctx context.Context, id string) (carnet.PatientKey, error)
 	return carnet.PatientKey(p), mapError(op, err)
 }
 
+func (r reader) UniqueIDRecords(ctx context.Context, uniqueID string, limit int) ([]carnet.PatientKey, error) {
+	const op = "postgres.UniqueIDRecords"
+	rows, err := r.q.Query(ctx, `SELECT DISTINCT patient_key FROM documents WHERE unique_id = $1 AND latest ORDER BY patient_key LIMIT $2`, uniqueID, limit)
+	if err != nil {
+		return nil, mapError(op, err)
+	}
+	ps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (carnet.PatientKey, error) {
+		var p string
+		err := row.Scan(&p)
+		return carnet.PatientKey(p), err
+	})
+	return ps, mapError(op, err)
+}
+
 const documentSelect = `
 	SELECT d.patient_key, d.id, d.logical_id, d.unique_id, d.version, d.latest, d.status,
 		d.submission_set, d.content_id, d.date, d.created, d.period_start, d.period_end,

@@ -482,6 +482,7 @@ func (f *filing) seal(ctx context.Context) (*sealed, error) {
 		}
 		for _, it := range f.extracted[i].Items {
 			it.Patient, it.ID, it.SourceID, it.SourceLogicalID = p, carnet.NewID(), d.ID, d.LogicalID
+			it.Recorded = d.Date
 			row, err := s.sealItem(ctx, it)
 			if err != nil {
 				return nil, err

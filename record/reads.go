@@ -670,3 +670,17 @@ func (s *Service) List(ctx context.Context, r carnet.Request, id string) (carnet
 	}
 	return set, a.served(ctx, carnet.ActionRead, set.Documents)
 }
+
+// UniqueIDRecords returns the records (at most limit) holding a current
+// document version with this uniqueId, for transactions that name a
+// document by uniqueId and no patient (XDS.b ITI-43). It reveals only
+// record keys: each record is then searched through the policy and the
+// audit (FindDocuments, Content), where a caller who may not read it finds
+// nothing.
+func (s *Service) UniqueIDRecords(ctx context.Context, uniqueID string, limit int) ([]carnet.PatientKey, error) {
+	uniqueID = carnet.NormalizeIdentifier(uniqueID)
+	if uniqueID == "" || limit <= 0 {
+		return nil, nil
+	}
+	return s.Store.UniqueIDRecords(ctx, uniqueID, limit)
+}

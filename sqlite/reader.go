@@ -191,6 +191,24 @@ func (r reader) DataKeys(ctx context.Context, p carnet.PatientKey) ([]carnet.Wra
 	return keys, wrap(op, rows.Err())
 }
 
+func (r reader) UniqueIDRecords(ctx context.Context, uniqueID string, limit int) ([]carnet.PatientKey, error) {
+	const op = "sqlite.UniqueIDRecords"
+	rows, err := r.c.query(ctx, "SELECT DISTINCT patient_key FROM documents INDEXED BY documents_unique_id WHERE unique_id = ? AND latest = 1 ORDER BY patient_key LIMIT ?", uniqueID, limit)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	var out []carnet.PatientKey
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, wrap(op, err)
+		}
+		out = append(out, carnet.PatientKey(p))
+	}
+	return out, wrap(op, rows.Err())
+}
+
 func (r reader) Route(ctx context.Context, id string) (carnet.PatientKey, error) {
 	var p string
 	err := r.c.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&p) },

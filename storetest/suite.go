@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"IDsUniqueAcrossPatients", testIDsUniqueAcrossPatients},
 		{"DocumentRoundTrip", testDocumentRoundTrip},
 		{"DocumentUniqueID", testDocumentUniqueID},
+		{"UniqueIDRecords", testUniqueIDRecords},
 		{"DocumentDuplicateID", testDocumentDuplicateID},
 		{"DocumentNewVersion", testDocumentNewVersion},
 		{"UpdateDocument", testUpdateDocument},

@@ -14,6 +14,7 @@ import (
 	"github.com/carnet-sante/carnet/auditlog"
 	"github.com/carnet-sante/carnet/fulltext"
 	"github.com/carnet-sante/carnet/httpapi"
+	"github.com/carnet-sante/carnet/internal/cputime"
 	"github.com/carnet-sante/carnet/pastille"
 	"github.com/carnet-sante/carnet/policy"
 	"github.com/carnet-sante/carnet/qedm"
@@ -178,17 +179,17 @@ func timeCard(ctx context.Context, docs, calls int, dsn string, stdout io.Writer
 	var coldCPU time.Duration
 	for range colds {
 		s := newService()
-		c0 := processCPU()
+		c0 := cputime.Process()
 		d, err := cardOf(ctx, s, gp, pats[0].INS)
 		if err != nil {
 			return err
 		}
-		coldCPU += processCPU() - c0
+		coldCPU += cputime.Process() - c0
 		cold = append(cold, d)
 		s.FlushCareForms()
 	}
 	lat := make([]time.Duration, 0, calls)
-	c0 := processCPU()
+	c0 := cputime.Process()
 	for range calls {
 		d, err := card()
 		if err != nil {
@@ -196,7 +197,7 @@ func timeCard(ctx context.Context, docs, calls int, dsn string, stdout io.Writer
 		}
 		lat = append(lat, d)
 	}
-	warmCPU := processCPU() - c0
+	warmCPU := cputime.Process() - c0
 	slices.Sort(lat)
 	slices.Sort(cold)
 	fmt.Fprintf(stdout, "  first opening after the filings (the view kept warm on filing): %s\n", pct([]time.Duration{warm}, 50))

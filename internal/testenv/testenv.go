@@ -164,6 +164,9 @@ type Env struct {
 	// Audit is the tamper-evident log every access is recorded in (nil
 	// with Options.NoAudit).
 	Audit *auditlog.Deployment
+	// Authenticate is the server's authentication (the Issuer's tokens),
+	// for tests that mount a second node on the same Service.
+	Authenticate func(*http.Request) (carnet.Actor, error)
 
 	cfg      httpapi.Config
 	xdsCfg   xds.Config
@@ -389,7 +392,7 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	t.Cleanup(api.Close)
 	xcfg := xds.Config{Service: svc, Logger: logger, Authenticate: verifier.Authenticate}
 	e := &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Secondary: sec, Server: srv, URL: srv.URL, Issuer: issuer, Audit: audit,
-		cfg: cfg, xdsCfg: xcfg}
+		Authenticate: verifier.Authenticate, cfg: cfg, xdsCfg: xcfg}
 	var h, x http.Handler = api, xds.New(xcfg)
 	e.api.Store(&h)
 	e.xds.Store(&x)
