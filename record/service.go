@@ -49,6 +49,8 @@ type Service struct {
 	// noAuditTx is set once a filing's transaction could not append its
 	// event (PostgreSQL): later filings do not seal an event for it.
 	noAuditTx atomic.Bool
+	// forms are the records' point-of-care forms waiting to be written.
+	forms formQueue
 }
 
 func (s *Service) now() time.Time {

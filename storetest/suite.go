@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"TermsContextCanceled", testTermsContextCanceled},
 		{"Sessions", testSessions},
 		{"Permits", testPermits},
+		{"CareForms", testCareForms},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

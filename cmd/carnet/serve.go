@@ -216,6 +216,9 @@ type app struct {
 }
 
 func (a *app) Close() error {
+	if a.svc != nil {
+		a.svc.FlushCareForms() // the point-of-care forms being written
+	}
 	if a.api != nil {
 		a.api.Close() // stops running exports, deletes their files
 	}
