@@ -55,7 +55,7 @@ func serveTwoIssuers(t *testing.T, env *testenv.Env) (base, bulkDir string, othe
 	}
 	other.SetIssuerURL("https://idp.groupe-hospitalier.example")
 	v, err := auth.NewVerifier(auth.Config{Issuers: []auth.Issuer{{URL: env.Issuer.IssuerURL(), Audience: testenv.Audience}, {URL: other.IssuerURL(), Audience: testenv.Audience}},
-		AllowTestINS: true, HTTPClient: &http.Client{Transport: issuerRouter{env.Issuer, other}}})
+		OperatorIssuers: []string{env.Issuer.IssuerURL()}, AllowTestINS: true, HTTPClient: &http.Client{Transport: issuerRouter{env.Issuer, other}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +107,54 @@ func TestReview3PermitClientOfAnotherIssuer(t *testing.T) {
 		readAll(t, res)
 		if res.StatusCode != http.StatusNotFound {
 			t.Errorf("a client of another issuer with the same client_id asks statistics under the permit: %d", res.StatusCode)
+		}
+	})
+}
+
+// N2 (high where an issuer less trusted than the operator's is configured):
+// every trusted issuer was trusted for every claim, carnet_operator
+// included. A hospital group's identity provider, trusted for its
+// professionals, minted an operator token with system/Permit.cruds, created
+// a permit covering every type for its own client and exported the whole
+// population. Only the issuers named as operator issuers may grant the
+// claim; another issuer's token claiming it is refused (401, like any
+// token carrying a claim its issuer may not give).
+func TestReview3OperatorOfAnotherIssuer(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		env := testenv.New(t, b, testenv.Options{})
+		base, other := twoIssuers(t, env)
+		permit := map[string]any{"purpose": "Étude", "recipient": "Institut", "client": "labo-recherche",
+			"itemTypes": []string{"Observation"}, "expires": time.Now().Add(time.Hour), "epsilon": 1}
+		tok, err := other.Issue(carnet.ActorSystem, map[string]any{auth.ClaimClientID: "operateur", auth.ClaimOperator: true,
+			auth.ClaimScope: "system/Permit.cruds"}, testenv.Audience, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := bulkClient{t: t, base: base, token: tok}
+		if code, body := postJSON(t, forged, "/Permit", permit); code != http.StatusUnauthorized {
+			t.Errorf("another issuer's operator creates a permit: %d %s", code, body)
+		}
+		res := forged.do("GET", base+"/Permit", nil, nil)
+		body := readAll(t, res)
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("another issuer's operator lists the permits: %d %s", res.StatusCode, body)
+		}
+		// The operator issuer's operator still manages permits.
+		op := bulkClient{t: t, base: base, token: env.OperatorToken(t)}
+		if code, body := postJSON(t, op, "/Permit", permit); code != http.StatusCreated {
+			t.Errorf("the operator issuer's operator cannot create a permit: %d %s", code, body)
+		}
+		// The other issuer's ordinary clients are still trusted.
+		tok, err = other.Issue(carnet.ActorSystem, map[string]any{auth.ClaimClientID: "labo-recherche",
+			auth.ClaimScope: "system/Permit.cruds"}, testenv.Audience, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := bulkClient{t: t, base: base, token: tok}
+		res = plain.do("GET", base+"/Permit", nil, nil)
+		readAll(t, res)
+		if res.StatusCode != http.StatusForbidden {
+			t.Errorf("a non-operator client of the other issuer lists permits: %d, want 403", res.StatusCode)
 		}
 	})
 }
