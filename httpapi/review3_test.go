@@ -15,6 +15,7 @@ import (
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/auth"
+	"github.com/carnet-sante/carnet/fhir"
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/secondary"
@@ -272,5 +273,85 @@ func TestReview3ExportFilesOutliveTheirUse(t *testing.T) {
 		defer httpapi.SetBulkRetention(time.Millisecond)()
 		time.Sleep(5 * time.Millisecond)
 		gone(holder, status, http.StatusNotFound, "an export past its retention")
+	})
+}
+
+// N1 (medium): DocumentReference.relatesTo named the target of an addendum
+// or a replacement whether or not the reader may see it: a colleague of the
+// care team, to whom a document is masked (MASQUE_PS), learnt from its
+// addendum that the masked document exists, and its id; a legal
+// representative learnt of the report hidden from them. A relation is now
+// served only when its target is readable by the caller — in searches,
+// reads, $everything, JSON and XML alike.
+func TestReview3RelatesToRevealsHiddenTarget(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		rec := newRecord(t, b)
+		env, c := rec.env, rec.c
+		gp := c.as(env.Token(t, "gp"))
+		if r := gp.do("PATCH", "/DocumentReference/"+rec.consult, "application/fhir+json", []byte(maskFHIRPath)); r.Status != 200 {
+			t.Fatalf("the gp masks the consultation: %d %s", r.Status, r.Body)
+		}
+		for i, target := range []string{rec.consult, rec.minor} {
+			d := review2Doc("1.2.250.1.999.94.1."+string(rune('1'+i)), "Complément "+string(rune('1'+i)), rec.pros["gp"])
+			d.Meta.RelatesTo = []carnet.Relation{{Code: "appends", Target: target}}
+			if r := gp.do("POST", "/DocumentReference", "application/fhir+json", publishBody(t, rec.ins, d.UniqueID, d.Meta, d.Content)); r.Status != 201 {
+				t.Fatalf("the gp files an addendum: %d %s", r.Status, r.Body)
+			}
+		}
+		// The author sees both relations.
+		if r := gp.get(rec.search()); !bytes.Contains(r.Body, []byte("DocumentReference/"+rec.consult)) || !bytes.Contains(r.Body, []byte("DocumentReference/"+rec.minor)) {
+			t.Fatalf("setup: the author's search lacks the addenda's relations: %s", r.Body)
+		}
+
+		// A colleague of the care team: the addendum, not what it appends.
+		nurseTok := env.Token(t, "nurse")
+		nurse := c.as(nurseTok)
+		if r := declareCareTeam(t, nurse, rec.ins, rec.pros["nurse"]); r.Status != 201 {
+			t.Fatalf("the nurse joins the care team: %d %s", r.Status, r.Body)
+		}
+		seen := rec.visible(t, nurseTok)
+		if seen[rec.consult] || len(seen) == 0 {
+			t.Fatalf("setup: the nurse should see the record but the masked consultation: %v", seen)
+		}
+		var addendum string
+		for _, q := range []string{rec.search(), rec.search() + "&_format=xml"} {
+			r := nurse.get(q)
+			if r.Status != 200 || !bytes.Contains(r.Body, []byte("Complément 1")) {
+				t.Fatalf("the nurse's search %s: %d, the addendum missing: %s", q, r.Status, r.Body)
+			}
+			if bytes.Contains(r.Body, []byte(rec.consult)) {
+				t.Errorf("the nurse's search (%s) names the consultation masked to them: %s", q, r.Body)
+			}
+			if addendum != "" {
+				continue
+			}
+			for _, e := range decode[fhir.Bundle](t, r).Entry {
+				var dr fhir.DocumentReference
+				if json.Unmarshal(e.Resource, &dr) == nil && bytes.Contains(e.Resource, []byte("Complément 1")) {
+					addendum = dr.ID
+				}
+			}
+		}
+		if addendum == "" {
+			t.Fatal("the addendum's id is not in the nurse's search")
+		}
+		for _, q := range []string{"/DocumentReference/" + addendum, "/DocumentReference/" + addendum + "?_format=xml", "/DocumentReference/" + addendum + "/_history"} {
+			r := nurse.get(q)
+			if r.Status != 200 || bytes.Contains(r.Body, []byte(rec.consult)) {
+				t.Errorf("the nurse's read %s: %d, names the consultation masked to them: %s", q, r.Status, r.Body)
+			}
+		}
+
+		// A legal representative: not the report hidden from them.
+		rep := c.as(env.PatientToken(t, rec.ins, true))
+		if r := rep.get(rec.search()); r.Status != 200 || bytes.Contains(r.Body, []byte(rec.minor)) || !bytes.Contains(r.Body, []byte("Complément 2")) {
+			t.Errorf("the legal representative's search: %d, names the report hidden from them or lacks the addendum: %s", r.Status, r.Body)
+		}
+		all, _, _ := everything(t, rep, "/Patient/$everything")
+		for u, raw := range all {
+			if strings.Contains(u, rec.minor) || bytes.Contains(raw, []byte(rec.minor)) {
+				t.Errorf("the legal representative's $everything names the report hidden from them in %s", u)
+			}
+		}
 	})
 }
