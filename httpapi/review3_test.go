@@ -19,6 +19,7 @@ import (
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/secondary"
+	"github.com/carnet-sante/carnet/synth"
 )
 
 // The third hostile review (docs/SECURITY-REVIEW-3.md) tried the newest
@@ -352,6 +353,45 @@ func TestReview3RelatesToRevealsHiddenTarget(t *testing.T) {
 			if strings.Contains(u, rec.minor) || bytes.Contains(raw, []byte(rec.minor)) {
 				t.Errorf("the legal representative's $everything names the report hidden from them in %s", u)
 			}
+		}
+	})
+}
+
+// N7 (low): a submission set of which the caller may see at least one
+// document was served whole, its title included, while the title is free
+// text written for all its documents ("Bilan psychiatrique …"): a
+// colleague to whom one of them is masked read from the List what the
+// masked document is about. The title is served only to a caller who sees
+// every document of the set (MHD List.title, XDS SubmissionSet Name).
+func TestReview3SetTitleOfPartlyHiddenSet(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		rec := newRecord(t, b)
+		env, c := rec.env, rec.c
+		const title = "Bilan psychiatrique et consultation"
+		base := synth.Generate(synth.Options{Seed: 41, Patients: 1, DocsPerPatient: 1}).Documents[0]
+		gpAuthor := rec.pros["gp"]
+		sub := carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.95.1", SourceID: "1.2.250.1.999.2", Title: title, ContentType: base.Meta.Type},
+			Documents: []carnet.SubmittedDocument{
+				plainDocument(base, "1.2.250.1.999.95.1.1", "11488-4", "Consultation", gpAuthor),
+				plainDocument(base, "1.2.250.1.999.95.1.2", "68599-0", "Synthèse psychiatrique", gpAuthor, carnet.LabelMasquePS),
+			}}
+		if r := c.asSoftware(sub).provide(sub); r.Status != 200 {
+			t.Fatalf("filing: %d %s", r.Status, r.Body)
+		}
+		gp := c.as(env.Token(t, "gp"))
+		if r := gp.get("/List?" + insQuery(rec.ins)); r.Status != 200 || !bytes.Contains(r.Body, []byte(title)) {
+			t.Fatalf("setup: the author's List lacks the set's title: %d %s", r.Status, r.Body)
+		}
+		nurse := c.as(env.Token(t, "nurse"))
+		if r := declareCareTeam(t, nurse, rec.ins, rec.pros["nurse"]); r.Status != 201 {
+			t.Fatalf("the nurse joins the care team: %d %s", r.Status, r.Body)
+		}
+		r := nurse.get("/List?" + insQuery(rec.ins))
+		if r.Status != 200 || !bytes.Contains(r.Body, []byte("1.2.250.1.999.95.1")) {
+			t.Fatalf("setup: the nurse should see the set: %d %s", r.Status, r.Body)
+		}
+		if bytes.Contains(r.Body, []byte(title)) {
+			t.Errorf("the nurse, to whom one of its documents is masked, reads the set's title: %s", r.Body)
 		}
 	})
 }

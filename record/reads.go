@@ -604,7 +604,8 @@ func (s *Service) latestOf(ctx context.Context, r carnet.Reader, row carnet.Docu
 
 // visibleSet keeps of a submission set the documents the caller may see;
 // a set of which the caller sees nothing is not shown at all (false), so
-// that a restricted or masked document does not show through its set.
+// that a restricted or masked document does not show through its set, and
+// a set of which they see only some documents is shown without its title.
 func (s *Service) visibleSet(ctx context.Context, a *access, set carnet.SubmissionSet) (carnet.SubmissionSet, bool, error) {
 	rows, err := s.Store.FindDocuments(ctx, a.row.Key, carnet.DocumentFilter{SubmissionSet: set.ID, AllVersions: true, WithoutSealed: true})
 	if err != nil {
@@ -626,6 +627,12 @@ func (s *Service) visibleSet(ctx context.Context, a *access, set carnet.Submissi
 		if ok[id] {
 			kept = append(kept, id)
 		}
+	}
+	if len(kept) < len(set.Documents) {
+		// The set's title is free text written for all its documents
+		// ("Bilan psychiatrique et compte rendu"): served only to a
+		// caller who sees them all (security review 3, N7).
+		set.Title = ""
 	}
 	set.Documents = kept
 	return set, len(kept) > 0, nil
