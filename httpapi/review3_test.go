@@ -354,6 +354,20 @@ func TestReview3RelatesToRevealsHiddenTarget(t *testing.T) {
 				t.Errorf("the legal representative's $everything names the report hidden from them in %s", u)
 			}
 		}
+		// Nor the answer to their PATCH of the addendum (they mask it).
+		patched := 0
+		for u := range all {
+			if i := strings.Index(u, "/DocumentReference/"); i >= 0 && bytes.Contains(all[u], []byte("Complément 2")) {
+				patched++
+				r := rep.do("PATCH", u[i:], "application/fhir+json", []byte(maskFHIRPath))
+				if r.Status != 200 || bytes.Contains(r.Body, []byte(rec.minor)) {
+					t.Errorf("the legal representative's PATCH of the addendum: %d, names the report hidden from them: %s", r.Status, r.Body)
+				}
+			}
+		}
+		if patched != 1 {
+			t.Errorf("the legal representative's $everything holds %d addenda to the hidden report, want 1", patched)
+		}
 	})
 }
 

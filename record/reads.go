@@ -105,15 +105,24 @@ func (s *Service) sealDocument(ctx context.Context, d carnet.Document) (carnet.D
 // One decision per target and request, on the target as it is now.
 func (s *Service) openShown(ctx context.Context, a *access, row carnet.DocumentRow) (carnet.Document, error) {
 	d, err := s.openDocument(ctx, row)
-	if err != nil || len(d.Meta.RelatesTo) == 0 {
+	if err != nil {
 		return d, err
+	}
+	return d, s.showRelations(ctx, a, &d)
+}
+
+// showRelations removes from d's relatesTo what the caller may not read.
+func (s *Service) showRelations(ctx context.Context, a *access, d *carnet.Document) error {
+	if len(d.Meta.RelatesTo) == 0 {
+		return nil
 	}
 	kept := make([]carnet.Relation, 0, len(d.Meta.RelatesTo))
 	for _, rel := range d.Meta.RelatesTo {
 		ok, known := a.shown[rel.Target]
 		if !known {
+			var err error
 			if ok, err = s.relationShown(ctx, a, rel.Target); err != nil {
-				return carnet.Document{}, err
+				return err
 			}
 			if a.shown == nil {
 				a.shown = map[string]bool{}
@@ -128,7 +137,7 @@ func (s *Service) openShown(ctx context.Context, a *access, row carnet.DocumentR
 		kept = nil
 	}
 	d.Meta.RelatesTo = kept
-	return d, nil
+	return nil
 }
 
 // relationShown says whether the caller may read the document target names.
