@@ -72,10 +72,14 @@ type Config struct {
 	Skew time.Duration
 	// AllowTestINS accepts the test INS OIDs (demo and test deployments).
 	AllowTestINS bool
-	HTTPClient   *http.Client
-	Now          func() time.Time
-	MinRefresh   time.Duration // see KeySetOptions
-	MaxKeyAge    time.Duration
+	// OperatorIssuers are the issuers (among Issuers) allowed to grant
+	// the carnet_operator claim: a token of another issuer claiming it is
+	// refused. Empty: no issuer may, there is no operator.
+	OperatorIssuers []string
+	HTTPClient      *http.Client
+	Now             func() time.Time
+	MinRefresh      time.Duration // see KeySetOptions
+	MaxKeyAge       time.Duration
 }
 
 // Verifier authenticates bearer tokens. It is safe for concurrent use.
@@ -85,6 +89,7 @@ type Verifier struct {
 	algs         []string
 	skew         time.Duration
 	allowTestINS bool
+	operators    map[string]bool // issuers allowed to grant carnet_operator
 	now          func() time.Time
 }
 
@@ -106,7 +111,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		return nil, errors.New("auth: no issuer configured")
 	}
 	v := &Verifier{issuers: map[string]verifierIssuer{}, skew: cfg.Skew,
-		allowTestINS: cfg.AllowTestINS, now: cfg.Now}
+		allowTestINS: cfg.AllowTestINS, now: cfg.Now, operators: map[string]bool{}}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -136,6 +141,12 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		ks := NewKeySet(is.URL, KeySetOptions{JWKSURL: is.JWKSURL, HTTPClient: cfg.HTTPClient,
 			Now: v.now, MinRefresh: cfg.MinRefresh, MaxKeyAge: cfg.MaxKeyAge})
 		v.issuers[is.URL] = verifierIssuer{audience: is.Audience, jwksURL: is.JWKSURL, keys: ks}
+	}
+	for _, u := range cfg.OperatorIssuers {
+		if _, ok := v.issuers[u]; !ok {
+			return nil, fmt.Errorf("auth: operator issuer %s is not a configured issuer", u)
+		}
+		v.operators[u] = true
 	}
 	return v, nil
 }
@@ -461,6 +472,9 @@ func (v *Verifier) principal(iss string, c map[string]json.RawMessage) (*Princip
 		}
 		if p.Actor.Operator && p.Actor.Kind != carnet.ActorSystem {
 			return nil, errors.New("carnet_operator names a system (client credentials)")
+		}
+		if p.Actor.Operator && !v.operators[iss] {
+			return nil, errors.New("carnet_operator from an issuer not allowed to grant it")
 		}
 	}
 	return p, nil

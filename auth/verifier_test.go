@@ -622,14 +622,29 @@ func FuzzVerify(f *testing.F) {
 	})
 }
 
-// The operator claim marks a system only, and must be a boolean.
+// The operator claim marks a system only, must be a boolean, and is
+// accepted only from an operator issuer (Config.OperatorIssuers).
 func TestVerifyOperator(t *testing.T) {
 	_, _, d := testKeys(t)
 	k := testKey{"ed1", d}
 	ti := newTestIssuer(t, k)
-	v := newVerifier(t, ti, &clock{t: testNow})
+	c := &clock{t: testNow}
 	base := map[string]any{"iss": ti.srv.URL, "aud": testAud, "exp": testNow.Add(time.Minute).Unix()}
-	p, err := v.Verify(context.Background(), signToken(t, k, nil, with(base, "client_id", "op", "scope", "system/Permit.cruds", "carnet_operator", true)))
+	op := with(base, "client_id", "op", "scope", "system/Permit.cruds", "carnet_operator", true)
+	// No operator issuer configured: no operator at all.
+	if p, err := newVerifier(t, ti, c).Verify(context.Background(), signToken(t, k, nil, op)); err == nil {
+		t.Errorf("operator accepted with no operator issuer: %+v", p)
+	}
+	if _, err := NewVerifier(Config{Issuers: []Issuer{{URL: ti.srv.URL, Audience: testAud}},
+		OperatorIssuers: []string{"https://elsewhere.example"}}); err == nil {
+		t.Error("an operator issuer that is not a trusted issuer is accepted")
+	}
+	v, err := NewVerifier(Config{Issuers: []Issuer{{URL: ti.srv.URL, Audience: testAud}}, OperatorIssuers: []string{ti.srv.URL},
+		AllowTestINS: true, HTTPClient: ti.srv.Client(), Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := v.Verify(context.Background(), signToken(t, k, nil, op))
 	if err != nil || !p.Actor.Operator || p.Actor.Kind != carnet.ActorSystem {
 		t.Errorf("operator: %+v, %v", p, err)
 	}

@@ -15,9 +15,11 @@ import (
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/auth"
+	"github.com/carnet-sante/carnet/fhir"
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/secondary"
+	"github.com/carnet-sante/carnet/synth"
 )
 
 // The third hostile review (docs/SECURITY-REVIEW-3.md) tried the newest
@@ -55,7 +57,7 @@ func serveTwoIssuers(t *testing.T, env *testenv.Env) (base, bulkDir string, othe
 	}
 	other.SetIssuerURL("https://idp.groupe-hospitalier.example")
 	v, err := auth.NewVerifier(auth.Config{Issuers: []auth.Issuer{{URL: env.Issuer.IssuerURL(), Audience: testenv.Audience}, {URL: other.IssuerURL(), Audience: testenv.Audience}},
-		AllowTestINS: true, HTTPClient: &http.Client{Transport: issuerRouter{env.Issuer, other}}})
+		OperatorIssuers: []string{env.Issuer.IssuerURL()}, AllowTestINS: true, HTTPClient: &http.Client{Transport: issuerRouter{env.Issuer, other}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +109,54 @@ func TestReview3PermitClientOfAnotherIssuer(t *testing.T) {
 		readAll(t, res)
 		if res.StatusCode != http.StatusNotFound {
 			t.Errorf("a client of another issuer with the same client_id asks statistics under the permit: %d", res.StatusCode)
+		}
+	})
+}
+
+// N2 (high where an issuer less trusted than the operator's is configured):
+// every trusted issuer was trusted for every claim, carnet_operator
+// included. A hospital group's identity provider, trusted for its
+// professionals, minted an operator token with system/Permit.cruds, created
+// a permit covering every type for its own client and exported the whole
+// population. Only the issuers named as operator issuers may grant the
+// claim; another issuer's token claiming it is refused (401, like any
+// token carrying a claim its issuer may not give).
+func TestReview3OperatorOfAnotherIssuer(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		env := testenv.New(t, b, testenv.Options{})
+		base, other := twoIssuers(t, env)
+		permit := map[string]any{"purpose": "Étude", "recipient": "Institut", "client": "labo-recherche",
+			"itemTypes": []string{"Observation"}, "expires": time.Now().Add(time.Hour), "epsilon": 1}
+		tok, err := other.Issue(carnet.ActorSystem, map[string]any{auth.ClaimClientID: "operateur", auth.ClaimOperator: true,
+			auth.ClaimScope: "system/Permit.cruds"}, testenv.Audience, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := bulkClient{t: t, base: base, token: tok}
+		if code, body := postJSON(t, forged, "/Permit", permit); code != http.StatusUnauthorized {
+			t.Errorf("another issuer's operator creates a permit: %d %s", code, body)
+		}
+		res := forged.do("GET", base+"/Permit", nil, nil)
+		body := readAll(t, res)
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("another issuer's operator lists the permits: %d %s", res.StatusCode, body)
+		}
+		// The operator issuer's operator still manages permits.
+		op := bulkClient{t: t, base: base, token: env.OperatorToken(t)}
+		if code, body := postJSON(t, op, "/Permit", permit); code != http.StatusCreated {
+			t.Errorf("the operator issuer's operator cannot create a permit: %d %s", code, body)
+		}
+		// The other issuer's ordinary clients are still trusted.
+		tok, err = other.Issue(carnet.ActorSystem, map[string]any{auth.ClaimClientID: "labo-recherche",
+			auth.ClaimScope: "system/Permit.cruds"}, testenv.Audience, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := bulkClient{t: t, base: base, token: tok}
+		res = plain.do("GET", base+"/Permit", nil, nil)
+		readAll(t, res)
+		if res.StatusCode != http.StatusForbidden {
+			t.Errorf("a non-operator client of the other issuer lists permits: %d, want 403", res.StatusCode)
 		}
 	})
 }
@@ -224,5 +274,138 @@ func TestReview3ExportFilesOutliveTheirUse(t *testing.T) {
 		defer httpapi.SetBulkRetention(time.Millisecond)()
 		time.Sleep(5 * time.Millisecond)
 		gone(holder, status, http.StatusNotFound, "an export past its retention")
+	})
+}
+
+// N1 (medium): DocumentReference.relatesTo named the target of an addendum
+// or a replacement whether or not the reader may see it: a colleague of the
+// care team, to whom a document is masked (MASQUE_PS), learnt from its
+// addendum that the masked document exists, and its id; a legal
+// representative learnt of the report hidden from them. A relation is now
+// served only when its target is readable by the caller — in searches,
+// reads, $everything, JSON and XML alike.
+func TestReview3RelatesToRevealsHiddenTarget(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		rec := newRecord(t, b)
+		env, c := rec.env, rec.c
+		gp := c.as(env.Token(t, "gp"))
+		if r := gp.do("PATCH", "/DocumentReference/"+rec.consult, "application/fhir+json", []byte(maskFHIRPath)); r.Status != 200 {
+			t.Fatalf("the gp masks the consultation: %d %s", r.Status, r.Body)
+		}
+		for i, target := range []string{rec.consult, rec.minor} {
+			d := review2Doc("1.2.250.1.999.94.1."+string(rune('1'+i)), "Complément "+string(rune('1'+i)), rec.pros["gp"])
+			d.Meta.RelatesTo = []carnet.Relation{{Code: "appends", Target: target}}
+			if r := gp.do("POST", "/DocumentReference", "application/fhir+json", publishBody(t, rec.ins, d.UniqueID, d.Meta, d.Content)); r.Status != 201 {
+				t.Fatalf("the gp files an addendum: %d %s", r.Status, r.Body)
+			}
+		}
+		// The author sees both relations.
+		if r := gp.get(rec.search()); !bytes.Contains(r.Body, []byte("DocumentReference/"+rec.consult)) || !bytes.Contains(r.Body, []byte("DocumentReference/"+rec.minor)) {
+			t.Fatalf("setup: the author's search lacks the addenda's relations: %s", r.Body)
+		}
+
+		// A colleague of the care team: the addendum, not what it appends.
+		nurseTok := env.Token(t, "nurse")
+		nurse := c.as(nurseTok)
+		if r := declareCareTeam(t, nurse, rec.ins, rec.pros["nurse"]); r.Status != 201 {
+			t.Fatalf("the nurse joins the care team: %d %s", r.Status, r.Body)
+		}
+		seen := rec.visible(t, nurseTok)
+		if seen[rec.consult] || len(seen) == 0 {
+			t.Fatalf("setup: the nurse should see the record but the masked consultation: %v", seen)
+		}
+		var addendum string
+		for _, q := range []string{rec.search(), rec.search() + "&_format=xml"} {
+			r := nurse.get(q)
+			if r.Status != 200 || !bytes.Contains(r.Body, []byte("Complément 1")) {
+				t.Fatalf("the nurse's search %s: %d, the addendum missing: %s", q, r.Status, r.Body)
+			}
+			if bytes.Contains(r.Body, []byte(rec.consult)) {
+				t.Errorf("the nurse's search (%s) names the consultation masked to them: %s", q, r.Body)
+			}
+			if addendum != "" {
+				continue
+			}
+			for _, e := range decode[fhir.Bundle](t, r).Entry {
+				var dr fhir.DocumentReference
+				if json.Unmarshal(e.Resource, &dr) == nil && bytes.Contains(e.Resource, []byte("Complément 1")) {
+					addendum = dr.ID
+				}
+			}
+		}
+		if addendum == "" {
+			t.Fatal("the addendum's id is not in the nurse's search")
+		}
+		for _, q := range []string{"/DocumentReference/" + addendum, "/DocumentReference/" + addendum + "?_format=xml", "/DocumentReference/" + addendum + "/_history"} {
+			r := nurse.get(q)
+			if r.Status != 200 || bytes.Contains(r.Body, []byte(rec.consult)) {
+				t.Errorf("the nurse's read %s: %d, names the consultation masked to them: %s", q, r.Status, r.Body)
+			}
+		}
+
+		// A legal representative: not the report hidden from them.
+		rep := c.as(env.PatientToken(t, rec.ins, true))
+		if r := rep.get(rec.search()); r.Status != 200 || bytes.Contains(r.Body, []byte(rec.minor)) || !bytes.Contains(r.Body, []byte("Complément 2")) {
+			t.Errorf("the legal representative's search: %d, names the report hidden from them or lacks the addendum: %s", r.Status, r.Body)
+		}
+		all, _, _ := everything(t, rep, "/Patient/$everything")
+		for u, raw := range all {
+			if strings.Contains(u, rec.minor) || bytes.Contains(raw, []byte(rec.minor)) {
+				t.Errorf("the legal representative's $everything names the report hidden from them in %s", u)
+			}
+		}
+		// Nor the answer to their PATCH of the addendum (they mask it).
+		patched := 0
+		for u := range all {
+			if i := strings.Index(u, "/DocumentReference/"); i >= 0 && bytes.Contains(all[u], []byte("Complément 2")) {
+				patched++
+				r := rep.do("PATCH", u[i:], "application/fhir+json", []byte(maskFHIRPath))
+				if r.Status != 200 || bytes.Contains(r.Body, []byte(rec.minor)) {
+					t.Errorf("the legal representative's PATCH of the addendum: %d, names the report hidden from them: %s", r.Status, r.Body)
+				}
+			}
+		}
+		if patched != 1 {
+			t.Errorf("the legal representative's $everything holds %d addenda to the hidden report, want 1", patched)
+		}
+	})
+}
+
+// N7 (low): a submission set of which the caller may see at least one
+// document was served whole, its title included, while the title is free
+// text written for all its documents ("Bilan psychiatrique …"): a
+// colleague to whom one of them is masked read from the List what the
+// masked document is about. The title is served only to a caller who sees
+// every document of the set (MHD List.title, XDS SubmissionSet Name).
+func TestReview3SetTitleOfPartlyHiddenSet(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		rec := newRecord(t, b)
+		env, c := rec.env, rec.c
+		const title = "Bilan psychiatrique et consultation"
+		base := synth.Generate(synth.Options{Seed: 41, Patients: 1, DocsPerPatient: 1}).Documents[0]
+		gpAuthor := rec.pros["gp"]
+		sub := carnet.Submission{Patient: rec.ins, Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.95.1", SourceID: "1.2.250.1.999.2", Title: title, ContentType: base.Meta.Type},
+			Documents: []carnet.SubmittedDocument{
+				plainDocument(base, "1.2.250.1.999.95.1.1", "11488-4", "Consultation", gpAuthor),
+				plainDocument(base, "1.2.250.1.999.95.1.2", "68599-0", "Synthèse psychiatrique", gpAuthor, carnet.LabelMasquePS),
+			}}
+		if r := c.asSoftware(sub).provide(sub); r.Status != 200 {
+			t.Fatalf("filing: %d %s", r.Status, r.Body)
+		}
+		gp := c.as(env.Token(t, "gp"))
+		if r := gp.get("/List?" + insQuery(rec.ins)); r.Status != 200 || !bytes.Contains(r.Body, []byte(title)) {
+			t.Fatalf("setup: the author's List lacks the set's title: %d %s", r.Status, r.Body)
+		}
+		nurse := c.as(env.Token(t, "nurse"))
+		if r := declareCareTeam(t, nurse, rec.ins, rec.pros["nurse"]); r.Status != 201 {
+			t.Fatalf("the nurse joins the care team: %d %s", r.Status, r.Body)
+		}
+		r := nurse.get("/List?" + insQuery(rec.ins))
+		if r.Status != 200 || !bytes.Contains(r.Body, []byte("1.2.250.1.999.95.1")) {
+			t.Fatalf("setup: the nurse should see the set: %d %s", r.Status, r.Body)
+		}
+		if bytes.Contains(r.Body, []byte(title)) {
+			t.Errorf("the nurse, to whom one of its documents is masked, reads the set's title: %s", r.Body)
+		}
 	})
 }

@@ -21,6 +21,8 @@ type access struct {
 	relation carnet.PatientRelation
 	// record is the record-level decision, when one was made.
 	record carnet.Decision
+	// shown caches, per relatesTo target, whether the caller may read it.
+	shown map[string]bool
 }
 
 // access opens the record's consents and finds how the actor relates to it.

@@ -40,6 +40,9 @@ func (s *Service) ChangeDocument(ctx context.Context, r carnet.Request, id strin
 	if err != nil {
 		return carnet.Document{}, false, err
 	}
+	if err := s.showRelations(ctx, a, &out); err != nil {
+		return carnet.Document{}, false, err
+	}
 	return out, a.permits(carnet.ActionRead, &row), s.audit(ctx, r, carnet.ActionUpdate, p, []string{id, out.ID})
 }
 

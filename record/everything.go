@@ -262,7 +262,7 @@ func (e *everything) documents(ctx context.Context, pos []byte) ([]byte, bool, e
 		if err != nil {
 			return nil, false, err
 		}
-		d, err := e.s.openDocument(ctx, full)
+		d, err := e.s.openShown(ctx, e.a, full)
 		if err != nil {
 			return nil, false, err
 		}

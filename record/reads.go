@@ -98,6 +98,64 @@ func (s *Service) sealDocument(ctx context.Context, d carnet.Document) (carnet.D
 	return row, err
 }
 
+// openShown is openDocument for a reader: the relations (relatesTo) whose
+// target the caller may not read — a document masked to them, hidden,
+// restricted, or unknown — are removed, so that a replacement or an addendum
+// never tells of a document the reader cannot see (security review 3, N1).
+// One decision per target and request, on the target as it is now.
+func (s *Service) openShown(ctx context.Context, a *access, row carnet.DocumentRow) (carnet.Document, error) {
+	d, err := s.openDocument(ctx, row)
+	if err != nil {
+		return d, err
+	}
+	return d, s.showRelations(ctx, a, &d)
+}
+
+// showRelations removes from d's relatesTo what the caller may not read.
+func (s *Service) showRelations(ctx context.Context, a *access, d *carnet.Document) error {
+	if len(d.Meta.RelatesTo) == 0 {
+		return nil
+	}
+	kept := make([]carnet.Relation, 0, len(d.Meta.RelatesTo))
+	for _, rel := range d.Meta.RelatesTo {
+		ok, known := a.shown[rel.Target]
+		if !known {
+			var err error
+			if ok, err = s.relationShown(ctx, a, rel.Target); err != nil {
+				return err
+			}
+			if a.shown == nil {
+				a.shown = map[string]bool{}
+			}
+			a.shown[rel.Target] = ok
+		}
+		if ok {
+			kept = append(kept, rel)
+		}
+	}
+	if len(kept) == 0 {
+		kept = nil
+	}
+	d.Meta.RelatesTo = kept
+	return nil
+}
+
+// relationShown says whether the caller may read the document target names.
+func (s *Service) relationShown(ctx context.Context, a *access, target string) (bool, error) {
+	row, err := s.Store.Document(ctx, a.row.Key, target)
+	if carnet.IsKind(err, carnet.KindNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	latest, err := s.latestOf(ctx, s.Store, row)
+	if err != nil {
+		return false, err
+	}
+	return a.permits(carnet.ActionRead, &latest), nil
+}
+
 // Document returns one metadata version of a document (GET
 // DocumentReference/{id}).
 func (s *Service) Document(ctx context.Context, r carnet.Request, id string) (carnet.Document, []string, error) {
@@ -148,7 +206,7 @@ func (s *Service) DocumentVersion(ctx context.Context, r carnet.Request, id stri
 		}
 		served = versions[i]
 	}
-	d, err := s.openDocument(ctx, served)
+	d, err := s.openShown(ctx, a, served)
 	if err != nil {
 		return carnet.Document{}, nil, err
 	}
@@ -190,7 +248,7 @@ func (s *Service) DocumentHistory(ctx context.Context, r carnet.Request, id stri
 	slices.SortFunc(versions, func(x, y carnet.DocumentRow) int { return y.Version - x.Version })
 	out := make([]carnet.Document, 0, len(versions))
 	for _, v := range versions {
-		d, err := s.openDocument(ctx, v)
+		d, err := s.openShown(ctx, a, v)
 		if err != nil {
 			return nil, err
 		}
@@ -229,7 +287,7 @@ func (s *Service) Content(ctx context.Context, r carnet.Request, contentID strin
 	if err != nil {
 		return carnet.Document{}, nil, err
 	}
-	d, err := s.openDocument(ctx, row)
+	d, err := s.openShown(ctx, a, row)
 	if err != nil {
 		return carnet.Document{}, nil, err
 	}
@@ -349,7 +407,12 @@ func (s *Service) FindDocuments(ctx context.Context, r carnet.Request, q carnet.
 			continue
 		}
 		warnings = append(warnings, dec.Warnings...)
+		// Shared with other pages' decodings: showRelations assigns a new
+		// relatesTo, it never writes into the shared one.
 		d, err := s.openDocumentShared(ctx, rows[i])
+		if err == nil {
+			err = s.showRelations(ctx, a, &d)
+		}
 		if err != nil {
 			return carnet.Page[carnet.Document]{}, err
 		}
@@ -449,7 +512,7 @@ func (s *Service) findDocumentsDecidingAll(ctx context.Context, a *access, f car
 		if row, err = s.Store.Document(ctx, a.row.Key, row.ID); err != nil {
 			return carnet.Page[carnet.Document]{}, err
 		}
-		d, err := s.openDocument(ctx, row)
+		d, err := s.openShown(ctx, a, row)
 		if err != nil {
 			return carnet.Page[carnet.Document]{}, err
 		}
@@ -555,7 +618,8 @@ func (s *Service) latestOf(ctx context.Context, r carnet.Reader, row carnet.Docu
 
 // visibleSet keeps of a submission set the documents the caller may see;
 // a set of which the caller sees nothing is not shown at all (false), so
-// that a restricted or masked document does not show through its set.
+// that a restricted or masked document does not show through its set, and
+// a set of which they see only some documents is shown without its title.
 func (s *Service) visibleSet(ctx context.Context, a *access, set carnet.SubmissionSet) (carnet.SubmissionSet, bool, error) {
 	rows, err := s.Store.FindDocuments(ctx, a.row.Key, carnet.DocumentFilter{SubmissionSet: set.ID, AllVersions: true, WithoutSealed: true})
 	if err != nil {
@@ -577,6 +641,12 @@ func (s *Service) visibleSet(ctx context.Context, a *access, set carnet.Submissi
 		if ok[id] {
 			kept = append(kept, id)
 		}
+	}
+	if len(kept) < len(set.Documents) {
+		// The set's title is free text written for all its documents
+		// ("Bilan psychiatrique et compte rendu"): served only to a
+		// caller who sees them all (security review 3, N7).
+		set.Title = ""
 	}
 	set.Documents = kept
 	return set, len(kept) > 0, nil

@@ -90,7 +90,7 @@ func (s *Service) Summary(ctx context.Context, r carnet.Request, key carnet.Pati
 		if err != nil {
 			return Summary{}, err
 		}
-		d, err := s.openDocument(ctx, full)
+		d, err := s.openShown(ctx, a, full)
 		if err != nil {
 			return Summary{}, err
 		}

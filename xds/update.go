@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	carnet "github.com/carnet-sante/carnet"
 )
@@ -101,9 +102,12 @@ func ParseUpdate(m *Message, lim Limits, current func(id string, patient carnet.
 	if err := l.err(); err != nil {
 		return ch, err
 	}
-	if sd.UniqueID != cur.UniqueID || sd.Meta.Type.Code != cur.Meta.Type.Code || sd.Meta.Class.Code != cur.Meta.Class.Code ||
-		sd.Meta.Format.Code != cur.Meta.Format.Code || sd.Meta.ContentType != cur.Meta.ContentType {
-		l.add(ErrMetadataUpdate, path, "only confidentialityCode (masking, visibility) and the availability status may change")
+	if sd.UniqueID != cur.UniqueID {
+		l.add(ErrMetadataUpdate, path, "only confidentialityCode (masking, visibility) and the availability status may change: uniqueId differs")
+		return ch, l.err()
+	}
+	if f := changedField(sd.Meta, cur.Meta); f != "" {
+		l.add(ErrMetadataUpdate, path, "only confidentialityCode (masking, visibility) and the availability status may change: "+f+" differs")
 		return ch, l.err()
 	}
 	had := map[string]bool{}
@@ -125,6 +129,59 @@ func ParseUpdate(m *Message, lim Limits, current func(id string, patient carnet.
 	slices.Sort(ch.RemoveLabels)
 	ch.Path = path
 	return ch, nil
+}
+
+// changedField names the first metadata element of an ITI-57 new version
+// (sent) that differs from the document as it is (cur), labels and status
+// apart, or "" (security review 3, N3: a difference was silently dropped).
+// Optional elements the new version leaves out (creationTime, language,
+// serviceStart/StopTime, legalAuthenticator) are not taken as changes:
+// omitting them changes nothing here.
+func changedField(sent, cur carnet.DocumentMeta) string {
+	codes := func(cs []carnet.Coding) []string {
+		out := make([]string, 0, len(cs))
+		for _, c := range cs {
+			out = append(out, c.System+"|"+c.Code)
+		}
+		slices.Sort(out)
+		return out
+	}
+	authors := func(as []carnet.Author) []string {
+		out := make([]string, 0, len(as))
+		for _, a := range as {
+			out = append(out, a.ID.Value+"|"+a.Family+"|"+strings.Join(a.Given, " ")+"|"+a.OrgID.Value)
+		}
+		return out
+	}
+	switch {
+	case sent.Type.Code != cur.Type.Code:
+		return "typeCode"
+	case sent.Class.Code != cur.Class.Code:
+		return "classCode"
+	case sent.Format.Code != cur.Format.Code:
+		return "formatCode"
+	case sent.ContentType != cur.ContentType:
+		return "mimeType"
+	case sent.Title != cur.Title:
+		return "title"
+	case sent.Description != cur.Description:
+		return "comments"
+	case !slices.Equal(authors(sent.Authors), authors(cur.Authors)):
+		return "author"
+	case sent.Facility.Code != cur.Facility.Code:
+		return "healthcareFacilityTypeCode"
+	case sent.PracticeSetting.Code != cur.PracticeSetting.Code:
+		return "practiceSettingCode"
+	case !slices.Equal(codes(sent.Events), codes(cur.Events)):
+		return "eventCodeList"
+	case !sent.Created.IsZero() && !sent.Created.Equal(cur.Created.Truncate(time.Second)) && !sent.Created.Equal(cur.Created):
+		return "creationTime"
+	case sent.Language != "" && sent.Language != cur.Language:
+		return "languageCode"
+	case sent.LegalAuthenticator != nil && (cur.LegalAuthenticator == nil || sent.LegalAuthenticator.ID.Value != cur.LegalAuthenticator.ID.Value):
+		return "legalAuthenticator"
+	}
+	return ""
 }
 
 // update answers ITI-57.

@@ -112,7 +112,19 @@ func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (*a
 		logger.Warn("no --oidc-issuer configured: every data request is refused (401)")
 		return &authSetup{XUA: xv}, nil
 	}
-	v, err := auth.NewVerifier(auth.Config{Issuers: issuers, AllowTestINS: c.Demo || c.AllowTestINS, HTTPClient: client})
+	var operators []string
+	for _, u := range strings.Split(c.OperatorIssuers, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			operators = append(operators, strings.TrimSuffix(u, "/"))
+		}
+	}
+	if demo != nil {
+		operators = append(operators, demo.IssuerURL())
+	}
+	if len(operators) == 0 {
+		logger.Info("no --operator-issuer configured: no token may manage data permits")
+	}
+	v, err := auth.NewVerifier(auth.Config{Issuers: issuers, OperatorIssuers: operators, AllowTestINS: c.Demo || c.AllowTestINS, HTTPClient: client})
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,7 @@ import (
 type serverConfig struct {
 	Addr, Data, Postgres, KeyFile, ValueSets, BaseURL  string
 	AccessMatrix, OIDCIssuers, Audience, NotifyWebhook string
+	OperatorIssuers                                    string // issuers allowed to grant carnet_operator
 	CDSClients, WebClientID                            string
 	CISISFormats                                       string // ci-sis-formats.csv: CDA templateId → XDS formatCode
 	LogFile                                            string
@@ -63,6 +64,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	initKey := fs.Bool("init-key", false, "with --postgres: create the key file if absent (first start of a new database)")
 	matrix := fs.String("access-matrix", "", "CSV access matrix (profession × document type) of the DMP rules; required outside --demo")
 	issuers := fs.String("oidc-issuer", "", "trusted OpenID Connect issuer URL(s), comma-separated (discovery + JWKS); without one every data request is refused")
+	operatorIssuers := fs.String("operator-issuer", "", "the issuer URL(s), comma-separated, among --oidc-issuer, allowed to grant the carnet_operator claim (data permits); without one no token is an operator's (in --demo the demo issuer is)")
 	audience := fs.String("audience", "", "the audience tokens must carry: this deployment's identifier at its issuers")
 	cdsClients := fs.String("cds-client", "", "CDS Clients trusted to call the pastille, as ISSUER=JWKS_URL, comma-separated")
 	webClient := fs.String("web-client-id", "carnet-web", "the web spaces' client id at the OpenID Connect issuers (redirect URI BASE/connexion/retour; CARNET_WEB_CLIENT_SECRET for a confidential client)")
@@ -96,7 +98,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--demo-patients takes a number from 4 to 1000, got %q", *demoPatients)
 	}
 	c := serverConfig{Addr: *addr, Data: *data, Postgres: *pg, KeyFile: *keyFile, ValueSets: *vs, CISISFormats: *formats, BaseURL: *base,
-		AccessMatrix: *matrix, OIDCIssuers: *issuers, Audience: *audience, NotifyWebhook: *hook, CDSClients: *cdsClients, WebClientID: *webClient,
+		AccessMatrix: *matrix, OIDCIssuers: *issuers, OperatorIssuers: *operatorIssuers, Audience: *audience, NotifyWebhook: *hook, CDSClients: *cdsClients, WebClientID: *webClient,
 		LogFile: *logFile, XDSRepository: *xdsRepo, XUAIssuerCerts: *xuaCerts, XUASAMUCerts: *xuaSAMU, XUAAudience: *xuaAud, XUARequired: *xuaReq, AuditRetention: auditRetention, LogRetention: logRetention,
 		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey, DemoPatients: nDemo, Replica: x.Replica, ReplicaInterval: x.ReplicaInterval}
 	tlsCfg, err := x.tlsConfig()

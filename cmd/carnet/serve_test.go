@@ -380,3 +380,34 @@ func debugStderr() io.Writer {
 	}
 	return io.Discard
 }
+
+// Security review 3, N2: only an --operator-issuer may grant
+// carnet_operator. Without the flag, no token is an operator's, whatever
+// its issuer; with it, that issuer's operator manages permits.
+func TestServeOperatorIssuer(t *testing.T) {
+	idp := newIdP(t)
+	tok, err := idp.issuer.Issue(carnet.ActorSystem, map[string]any{auth.ClaimClientID: "operateur", auth.ClaimOperator: true,
+		auth.ClaimScope: "system/Permit.cruds"}, idpAudience, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, operator := range []bool{false, true} {
+		args := append([]string{"--data", t.TempDir()}, idp.args(t)...)
+		want := 401
+		if operator {
+			args, want = append(args, "--operator-issuer", idp.url), 200
+		}
+		s := startServe(t, args...)
+		req, _ := http.NewRequest("GET", s.URL+"/Permit", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("--operator-issuer given: %v; an operator token of the issuer lists permits: %d, want %d", operator, res.StatusCode, want)
+		}
+		s.stop()
+	}
+}

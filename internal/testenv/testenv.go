@@ -365,7 +365,7 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	t.Cleanup(srv.Close)
 	issuer.SetIssuerURL(srv.URL + "/demo-idp")
 	verifier, err := auth.NewVerifier(auth.Config{Issuers: []auth.Issuer{{URL: issuer.IssuerURL(), Audience: Audience}},
-		AllowTestINS: true, HTTPClient: issuer.Client()})
+		OperatorIssuers: []string{issuer.IssuerURL()}, AllowTestINS: true, HTTPClient: issuer.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,14 @@ func doc(id, uid, text string) Entry {
 		Content:         []byte(text)}
 }
 
+// newVersion is an ITI-57 new version id of the entry doc(of, uid, …):
+// the same metadata (title included), for its labels to be changed.
+func newVersion(id, uid, of string) Entry {
+	e := doc(id, uid, "")
+	e.Title = "Compte rendu " + of
+	return e
+}
+
 func set(id, uid string, entries ...Entry) SubmissionSet {
 	return SubmissionSet{ID: id, UniqueID: uid, SourceID: "1.2.250.1.999.2", PatientCX: testCX, Time: "20240305101600",
 		ContentType: [3]string{"11488-4", "2.16.840.1.113883.6.1", "Compte rendu"}, Entries: entries}
@@ -229,7 +237,7 @@ func TestConformanceProvideQueryRetrieveReplace(t *testing.T) {
 
 		// ITI-57: mask the second document (MASQUE_PS), then archive it.
 		e2 := findDocuments(c, "LeafClass", "('"+approved+"')").Entries()["1.2.250.1.999.4.2"]
-		masked := doc("Document02v2", "1.2.250.1.999.4.2", "")
+		masked := newVersion("Document02v2", "1.2.250.1.999.4.2", "Document02")
 		masked.Confidentiality = append(masked.Confidentiality, [3]string{"MASQUE_PS", "1.2.250.1.213.1.1.4.13", "Masqué aux professionnels"})
 		body := strings.Replace(masked.Extrinsic(), `<rim:ExtrinsicObject id="Document02v2"`, `<rim:ExtrinsicObject id="Document02v2" lid="`+e2.Attr("lid")+`"`, 1)
 		body += updateSet("SubmissionSet04", "1.2.250.1.999.3.4") +
@@ -258,7 +266,7 @@ func TestConformanceProvideQueryRetrieveReplace(t *testing.T) {
 		// Unmask it (PreviousVersion 3: masking and archiving each made a
 		// version): the DMP lets only the patient unmask, not the author.
 		patient := New(t, env.URL, env.PatientToken(t, carnet.Identifier{System: "urn:oid:1.2.250.1.213.1.4.10", Value: testINS}, false))
-		unmasked := doc("Document02v4", "1.2.250.1.999.4.2", "")
+		unmasked := newVersion("Document02v4", "1.2.250.1.999.4.2", "Document02")
 		body = strings.Replace(unmasked.Extrinsic(), `<rim:ExtrinsicObject id="Document02v4"`, `<rim:ExtrinsicObject id="Document02v4" lid="`+e2.Attr("lid")+`"`, 1)
 		body += updateSet("SubmissionSet06", "1.2.250.1.999.3.6") +
 			`<rim:Association id="up3" associationType="urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember" sourceObject="SubmissionSet06" targetObject="Document02v4">` + SlotXML("SubmissionSetStatus", "Original") + SlotXML("PreviousVersion", "3") + `</rim:Association>`
@@ -274,7 +282,7 @@ func TestConformanceProvideQueryRetrieveReplace(t *testing.T) {
 		// Hide the replacement from the patient (INVISIBLE_PATIENT): the
 		// patient no longer finds it through XDS, the author still does.
 		e3 := findDocuments(c, "LeafClass", "('"+approved+"')").Entries()["1.2.250.1.999.4.3"]
-		hidden := doc("Document03v2", "1.2.250.1.999.4.3", "")
+		hidden := newVersion("Document03v2", "1.2.250.1.999.4.3", "Document03")
 		hidden.Confidentiality = append(hidden.Confidentiality, [3]string{"INVISIBLE_PATIENT", "1.2.250.1.213.1.1.4.13", "Non visible par le patient"})
 		body = strings.Replace(hidden.Extrinsic(), `<rim:ExtrinsicObject id="Document03v2"`, `<rim:ExtrinsicObject id="Document03v2" lid="`+e3.Attr("lid")+`"`, 1)
 		body += updateSet("SubmissionSet07", "1.2.250.1.999.3.7") +

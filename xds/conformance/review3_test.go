@@ -2,9 +2,13 @@ package conformance_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +51,7 @@ func TestReview3AssociationsRevealMaskedTarget(t *testing.T) {
 		}
 		e2 := findDocuments(c, "LeafClass", "('"+approved+"')").Entries()["1.2.250.1.999.4.2"]
 		// The author masks D2 to the other professionals.
-		masked := doc("D2v2", "1.2.250.1.999.4.2", "")
+		masked := newVersion("D2v2", "1.2.250.1.999.4.2", "D2")
 		masked.Confidentiality = append(masked.Confidentiality, [3]string{"MASQUE_PS", "1.2.250.1.213.1.1.4.13", "Masqué aux professionnels"})
 		body := strings.Replace(masked.Extrinsic(), `<rim:ExtrinsicObject id="D2v2"`, `<rim:ExtrinsicObject id="D2v2" lid="`+e2.Attr("lid")+`"`, 1)
 		body += updateSet("SU1", "1.2.250.1.999.3.91") +
@@ -153,7 +157,7 @@ func TestReview3UpdateOfAnotherPatientsDocument(t *testing.T) {
 		if r := c.Update(archive); r.ResponseStatus() != "Failure" || !r.HasError("XDSPatientIdDoesNotMatch") {
 			t.Errorf("ITI-57 status change naming another patient: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
-		masked := doc("D1v2", "1.2.250.1.999.4.1", "")
+		masked := newVersion("D1v2", "1.2.250.1.999.4.1", "D1")
 		masked.PatientCX = otherCX
 		masked.Confidentiality = append(masked.Confidentiality, [3]string{"MASQUE_PS", "1.2.250.1.213.1.1.4.13", "Masqué aux professionnels"})
 		body := strings.Replace(masked.Extrinsic(), `<rim:ExtrinsicObject id="D1v2"`, `<rim:ExtrinsicObject id="D1v2" lid="`+e1.Attr("lid")+`"`, 1)
@@ -213,4 +217,116 @@ func TestReview3UnauthenticatedBodyNotRead(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Errorf("the server waits for the body of an unauthenticated caller instead of answering 401")
 	}
+}
+
+// N3 (low): ITI-57 compared only uniqueId, type, class, format and
+// mimeType with the document as it is: a new version with another title or
+// another author was answered Success — its labels applied — and the
+// difference silently dropped, while docs/XDS.md says any difference
+// other than confidentialityCode is refused. It is refused
+// (XDSMetadataUpdateError), nothing changed.
+func TestReview3UpdateChangingOtherMetadata(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		env := testenv.New(t, b, testenv.Options{})
+		c := New(t, env.URL, env.ProfessionalToken(t, author, ""))
+		if r := c.Provide(set("S1", "1.2.250.1.999.3.1", doc("D1", "1.2.250.1.999.4.1", "un"))); r.ResponseStatus() != "Success" {
+			t.Fatalf("ITI-41: %v", r.ErrorCodes())
+		}
+		e1 := findDocuments(c, "LeafClass", "('"+approved+"')").Entries()["1.2.250.1.999.4.1"]
+		update := func(v Entry, n int) Reply {
+			v.Confidentiality = append(v.Confidentiality, [3]string{"MASQUE_PS", "1.2.250.1.213.1.1.4.13", "Masqué aux professionnels"})
+			body := strings.Replace(v.Extrinsic(), `<rim:ExtrinsicObject id="`+v.ID+`"`, `<rim:ExtrinsicObject id="`+v.ID+`" lid="`+e1.Attr("lid")+`"`, 1)
+			set := fmt.Sprintf("SU%d", n)
+			body += updateSet(set, fmt.Sprintf("1.2.250.1.999.3.9%d", n)) +
+				`<rim:Association id="up` + set + `" associationType="urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember" sourceObject="` + set + `" targetObject="` + v.ID + `">` + SlotXML("SubmissionSetStatus", "Original") + SlotXML("PreviousVersion", "1") + `</rim:Association>`
+			return c.Update(body)
+		}
+		retitled := newVersion("D1v2", "1.2.250.1.999.4.1", "D1")
+		retitled.Title = "Compte rendu réécrit"
+		reauthored := newVersion("D1v3", "1.2.250.1.999.4.1", "D1")
+		s := AuthorSlots(colleague)
+		reauthored.AuthorPerson, reauthored.AuthorInst, reauthored.AuthorSpecialty = s[0], s[1], s[3]
+		for i, v := range []Entry{retitled, reauthored} {
+			if r := update(v, i+1); r.ResponseStatus() != "Failure" || !r.HasError("XDSMetadataUpdateError") {
+				t.Errorf("ITI-57 changing the %s: %s %v, want Failure XDSMetadataUpdateError", []string{"title", "author"}[i], r.ResponseStatus(), r.ErrorCodes())
+			}
+		}
+		e := findDocuments(c, "LeafClass", "('"+approved+"')").Entries()["1.2.250.1.999.4.1"]
+		if got := Codes(e, schemeConf); slices.Contains(got, "MASQUE_PS") {
+			t.Errorf("a refused ITI-57 changed the labels: %v", got)
+		}
+		// The same metadata, labels apart, is accepted.
+		if r := update(newVersion("D1v4", "1.2.250.1.999.4.1", "D1"), 4); r.ResponseStatus() != "Success" {
+			t.Errorf("ITI-57 changing the labels only: %s %v", r.ResponseStatus(), r.ErrorCodes())
+		}
+	})
+}
+
+// N8 (to re-review): ITI-43 and GetDocuments look a uniqueId up in every
+// record holding it (the store's uniqueId index). A stranger's probe of an
+// existing uniqueId must answer exactly as one of an unknown uniqueId, and
+// what it writes in the patient's access history must be no more than
+// what a refused MHD search by identifier (ITI-67) writes: a denied search
+// naming no document.
+func TestReview3StrangerProbesUniqueID(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		env := testenv.New(t, b, testenv.Options{})
+		c := New(t, env.URL, env.ProfessionalToken(t, author, ""))
+		const known, unknown = "1.2.250.1.999.4.1", "1.2.250.1.999.4.9"
+		if r := c.Provide(set("S1", "1.2.250.1.999.3.1", doc("D1", known, "un"))); r.ResponseStatus() != "Success" {
+			t.Fatalf("ITI-41: %v", r.ErrorCodes())
+		}
+		strangerTok := env.ProfessionalToken(t, stranger, "")
+		s := New(t, env.URL, strangerTok)
+		ids := regexp.MustCompile(`urn:uuid:[0-9a-fA-F-]{36}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|--[0-9a-f]{32,}`)
+		norm := func(raw []byte, uid string) string {
+			return ids.ReplaceAllString(strings.ReplaceAll(string(raw), uid, "UID"), "ID")
+		}
+		history := func() []carnet.AuditEvent {
+			ins := carnet.Identifier{System: "urn:oid:1.2.250.1.213.1.4.10", Value: testINS}
+			hist, err := env.Service.AuditHistory(t.Context(), carnet.Request{Actor: carnet.Actor{Kind: carnet.ActorPatient, ID: ins, Scopes: []string{"patient/*.cruds"}}}, ins, carnet.AuditFilter{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []carnet.AuditEvent
+			for _, h := range hist {
+				if h.Event.Actor.ID.Value == stranger.ID.Value {
+					out = append(out, h.Event)
+				}
+			}
+			return out
+		}
+
+		rk, got := s.Retrieve(repository, known)
+		ru, _ := s.Retrieve(repository, unknown)
+		if len(got) != 0 || !rk.HasError("XDSDocumentUniqueIdError") {
+			t.Fatalf("the stranger retrieves the document: %s %v", rk.ResponseStatus(), rk.ErrorCodes())
+		}
+		if a, b := norm(rk.Raw, known), norm(ru.Raw, unknown); a != b {
+			t.Errorf("ITI-43 of an existing uniqueId differs from an unknown one:\n%s\n%s", a, b)
+		}
+		gk := s.Query(getDocs, "LeafClass", [2]string{"$XDSDocumentEntryUniqueId", "('" + known + "')"})
+		gu := s.Query(getDocs, "LeafClass", [2]string{"$XDSDocumentEntryUniqueId", "('" + unknown + "')"})
+		if a, b := norm(gk.Raw, known), norm(gu.Raw, unknown); a != b {
+			t.Errorf("GetDocuments of an existing uniqueId differs from an unknown one:\n%s\n%s", a, b)
+		}
+		xdsEvents := history()
+
+		// MHD ITI-67 by identifier, refused the same way.
+		before := len(xdsEvents)
+		mhdGet(t, strangerTok, env.URL+"/DocumentReference?patient.identifier="+url.QueryEscape("urn:oid:1.2.250.1.213.1.4.10|"+testINS)+
+			"&identifier="+url.QueryEscape("urn:ietf:rfc:3986|urn:oid:"+known))
+		mhdEvents := history()[before:]
+		if len(mhdEvents) == 0 {
+			t.Fatal("setup: the refused MHD search is not in the patient's history")
+		}
+		want := mhdEvents[0]
+		for _, ev := range xdsEvents {
+			if ev.Action != want.Action || ev.Outcome != want.Outcome || len(ev.Documents) != 0 {
+				t.Errorf("the stranger's XDS probe is in the patient's history as %s/%s naming %v; a refused MHD search is %s/%s naming %v",
+					ev.Action, ev.Outcome, ev.Documents, want.Action, want.Outcome, want.Documents)
+			}
+		}
+		t.Logf("XDS probes (ITI-43 + GetDocuments) wrote %d events, a refused MHD search %d (%s/%s)", len(xdsEvents), len(mhdEvents), want.Action, want.Outcome)
+	})
 }
