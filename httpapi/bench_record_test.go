@@ -429,6 +429,53 @@ func fillStore(b *testing.B, env *testenv.Env, st *fillState, statePath string) 
 	b.Logf("filled %d documents in %s", st.Filed-filed, time.Since(start).Round(time.Second))
 }
 
+// concurrently is concurrently, and on PostgreSQL also reports the
+// database server's CPU time per call (db-cpu-µs/req): its backends
+// serving this database, read from /proc (the server runs on this host).
+func (f *recordFixture) concurrently(b *testing.B, clients int, fn func(httpc *http.Client, i int)) {
+	if f.env.Dir != "" || f.env.DB == nil { // SQLite: in the process, in cpu-µs/req
+		concurrently(b, clients, fn)
+		return
+	}
+	d0 := f.dbCPU()
+	concurrently(b, clients, fn)
+	used := time.Duration(0)
+	for pid, t := range f.dbCPU() {
+		used += t - d0[pid]
+	}
+	b.ReportMetric(float64(used.Microseconds())/float64(b.N), "db-cpu-µs/req")
+}
+
+// dbCPU is the CPU time of each PostgreSQL backend connected to the
+// fixture's database.
+func (f *recordFixture) dbCPU() map[int]time.Duration {
+	out := map[int]time.Duration{}
+	rows, err := f.env.DB.Query("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+	if err != nil {
+		return out
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pid int
+		if rows.Scan(&pid) != nil {
+			continue
+		}
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// utime and stime are fields 14 and 15, in clock ticks (100/s),
+		// after the command name in parentheses.
+		fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+		if len(fields) > 13 {
+			u, _ := strconv.Atoi(fields[11])
+			s, _ := strconv.Atoi(fields[12])
+			out[pid] = time.Duration(u+s) * 10 * time.Millisecond
+		}
+	}
+	return out
+}
+
 // cpuTime is the process's CPU time so far (user and system).
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -540,7 +587,7 @@ func BenchmarkRecordSearch(b *testing.B) {
 					matches = r.TypeN
 				}
 				b.Run(fmt.Sprintf("record=%d/%s", r.Size, q), func(b *testing.B) {
-					concurrently(b, 8, func(httpc *http.Client, _ int) { f.get(b, httpc, u) })
+					f.concurrently(b, 8, func(httpc *http.Client, _ int) { f.get(b, httpc, u) })
 					b.ReportMetric(float64(matches), "matches")
 				})
 			}
@@ -563,7 +610,7 @@ func BenchmarkRecordRetrieve(b *testing.B) {
 				for i := range pick {
 					pick[i] = r.binary[rnd.IntN(len(r.binary))]
 				}
-				concurrently(b, 8, func(httpc *http.Client, i int) { f.get(b, httpc, pick[i]) })
+				f.concurrently(b, 8, func(httpc *http.Client, i int) { f.get(b, httpc, pick[i]) })
 			})
 		}
 	})
@@ -620,7 +667,7 @@ func BenchmarkRecordCard(b *testing.B) {
 					call(http.DefaultClient, jwts[b.N])
 					first = time.Since(t0)
 				}
-				concurrently(b, 8, func(httpc *http.Client, i int) { call(httpc, jwts[i]) })
+				f.concurrently(b, 8, func(httpc *http.Client, i int) { call(httpc, jwts[i]) })
 				b.ReportMetric(float64(first.Microseconds())/1000, "first-ms")
 			})
 		}
