@@ -313,13 +313,13 @@ func fillStore(b *testing.B, env *testenv.Env, st *fillState, statePath string) 
 				// retries (KindUnavailable: PostgreSQL, several filings
 				// at a time) is sent again, as a client would; the
 				// count is kept in fill.json.
-				_, err := env.Service.Provide(ctx, testenv.SoftwareFiling("bench", sub), sub)
+				res, err := env.Service.Provide(ctx, testenv.SoftwareFiling("bench", sub), sub)
 				for try := 0; carnet.IsKind(err, carnet.KindUnavailable) && try < 20; try++ {
 					mu.Lock()
 					st.Retries++
 					mu.Unlock()
 					time.Sleep(time.Second)
-					_, err = env.Service.Provide(ctx, testenv.SoftwareFiling("bench", sub), sub)
+					res, err = env.Service.Provide(ctx, testenv.SoftwareFiling("bench", sub), sub)
 				}
 				if err != nil {
 					mu.Lock()
@@ -327,7 +327,11 @@ func fillStore(b *testing.B, env *testenv.Env, st *fillState, statePath string) 
 					mu.Unlock()
 					continue
 				}
-				save("", len(batch))
+				if res.Replayed { // filed by a stopped fill
+					save("", 0)
+				} else {
+					save("", len(batch))
+				}
 				if s.done != nil {
 					s.done()
 				}
