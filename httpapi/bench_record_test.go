@@ -21,6 +21,7 @@ import (
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/fhir"
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/postgres"
@@ -212,10 +213,21 @@ func recordFixtureFor(b *testing.B, be testenv.Backend) *recordFixture {
 	c := newClient(b, env).as(f.token)
 	for i := range f.recs {
 		r := &f.recs[i]
-		found, total := c.search(insQuery(r.INS) + "&status=current&_count=200&_total=accurate")
-		r.current = max(len(found), total) // the search reads 100 pages at most
-		for _, dr := range found[:min(len(found), 200)] {
-			r.binary = append(r.binary, dr.Content[0].Attachment.URL)
+		// The first page of 200 and the accurate total: not every page
+		// of a record of 30,000.
+		res := c.get("/DocumentReference?" + insQuery(r.INS) + "&status=current&_count=200&_total=accurate")
+		if res.Status != 200 {
+			b.Fatalf("search: %d %s", res.Status, res.Body)
+		}
+		page := decode[fhir.Bundle](b, res)
+		if page.Total != nil {
+			r.current = *page.Total
+		}
+		for _, e := range page.Entry {
+			var dr fhir.DocumentReference
+			if json.Unmarshal(e.Resource, &dr) == nil && len(dr.Content) > 0 {
+				r.binary = append(r.binary, dr.Content[0].Attachment.URL)
+			}
 		}
 	}
 	recordFixtures[be.Name] = f
