@@ -158,6 +158,23 @@ type Auditor interface {
 	Record(ctx context.Context, ev AuditEvent) error
 }
 
+// AuditPreparer is an Auditor whose events a Store transaction can append
+// itself (AuditTx): Prepare returns the row Record would append for ev,
+// sealed and with its leaf hash, without writing it. A filing appends its
+// event in its own transaction: the event is durable with the documents or
+// neither is, and the filing waits for one group commit instead of two.
+type AuditPreparer interface {
+	Auditor
+	Prepare(ctx context.Context, ev AuditEvent) (AuditRow, error)
+}
+
+// AuditTx is a Tx that appends audit events as the next entries of the log
+// (AuditStore.AppendAudit's contract), durable when the transaction
+// commits. A Tx without it leaves the events to the Auditor.
+type AuditTx interface {
+	AppendAudit(ctx context.Context, rows []AuditRow) (first uint64, err error)
+}
+
 // NoAuditor records nothing. It is the seam where the tamper-evident audit
 // log plugs in (issue 5).
 type NoAuditor struct{}

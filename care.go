@@ -1,6 +1,9 @@
 package carnet
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // TextIndexer is the full-text analysis the Service indexes and searches
 // with (package fulltext): one analyzer for documents and queries, and
@@ -73,4 +76,18 @@ type CareView struct {
 type CareDetails struct {
 	Documents map[string]Document // by id
 	Items     map[string]Item     // abnormal results of those documents, by item id
+}
+
+// CareFormStore keeps each record's point-of-care form: what the card and
+// $relevant read of a record, sealed, as of the record's stamp
+// (Store.RecordStamp), so that the first opening of a record reads one
+// row instead of every document. A cache: the Service rebuilds it from
+// the documents whenever its stamp is not the record's. SQLite and
+// PostgreSQL implement it (storetest's CareForms is the contract).
+type CareFormStore interface {
+	// PutCareForm replaces p's form (the last write wins).
+	PutCareForm(ctx context.Context, p PatientKey, stamp string, sealed []byte) error
+	// CareForm returns p's form and the stamp it was read at,
+	// KindNotFound when there is none.
+	CareForm(ctx context.Context, p PatientKey) (stamp string, sealed []byte, err error)
 }

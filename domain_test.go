@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestFoldName(t *testing.T) {
@@ -82,7 +83,7 @@ func TestErrorKinds(t *testing.T) {
 }
 
 func TestNewID(t *testing.T) {
-	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	seen := map[string]bool{}
 	for range 10000 {
 		id := NewID()
@@ -90,6 +91,17 @@ func TestNewID(t *testing.T) {
 			t.Fatalf("NewID gave %q (seen before: %v)", id, seen[id])
 		}
 		seen[id] = true
+	}
+	// Ids of later milliseconds sort after: their rows are neighbours.
+	t0 := time.Date(2026, 12, 7, 18, 0, 0, 0, time.UTC)
+	if got := newID(t0); got[:13] != "01a251a9-9d00" {
+		t.Errorf("newID at %v = %s, want the time 01a251a9-9d00 first", t0, got)
+	}
+	for i := range 1000 {
+		a, b := newID(t0.Add(time.Duration(i)*time.Millisecond)), newID(t0.Add(time.Duration(i+1)*time.Millisecond))
+		if a >= b {
+			t.Fatalf("an id made a millisecond later sorts first: %s, then %s", a, b)
+		}
 	}
 }
 

@@ -31,7 +31,10 @@ type Item struct {
 	Code            Coding    `json:"code"`               // LOINC, product or vaccine code, …
 	Category        string    `json:"category,omitempty"` // e.g. laboratory
 	Effective       time.Time `json:"effective,omitzero"` // when it happened or was measured
-	Abnormal        bool      `json:"abnormal,omitempty"` // an interpretation other than N (H, L, HH, LL, A)
+	// Recorded is when Carnet extracted it: the source document's filing
+	// date (zero for items extracted before it was kept).
+	Recorded time.Time `json:"recorded,omitzero"`
+	Abnormal bool      `json:"abnormal,omitempty"` // an interpretation other than N (H, L, HH, LL, A)
 	// Interpretation is the HL7 v3 interpretation code of a result (H, L,
 	// HH, LL, A, AA, N), "" when none.
 	Interpretation string `json:"interpretation,omitempty"`

@@ -41,6 +41,10 @@ type Permit struct {
 	// Client is the client id of the recipient's backend service: the only
 	// client that may use the permit.
 	Client string `json:"client"`
+	// Issuer is the token issuer of Client: client ids are unique per
+	// issuer only. Empty on a permit made before it was recorded (any
+	// issuer's Client then matches).
+	Issuer string `json:"issuer,omitempty"`
 	// DocumentTypes are the type codes ("system|code") whose documents may
 	// leave; ItemTypes the extracted item kinds; Codes, when not empty, the
 	// only item codes ("system|code") that may leave.
@@ -113,6 +117,9 @@ func (p *Permit) Check() []Issue {
 	}
 	if strings.TrimSpace(p.Recipient) == "" || len(p.Recipient) > 500 {
 		bad("required", "a permit names its recipient (at most 500 characters)", "recipient")
+	}
+	if len(p.Issuer) > 512 {
+		bad("invalid", "the issuer is at most 512 characters", "issuer")
 	}
 	if p.Client == "" || len(p.Client) > 200 {
 		bad("required", "a permit names the client id of its recipient's backend service", "client")

@@ -151,6 +151,11 @@ type Reader interface {
 	// Route returns the patient owning a document, content or submission
 	// set id. Ids are unique across patients.
 	Route(ctx context.Context, id string) (PatientKey, error)
+	// UniqueIDRecords returns, sorted, at most limit records holding a
+	// latest document version with this uniqueId (whatever its filer and
+	// status). A uniqueId is unique per record and filer only, so it may be
+	// in several records; ITI-43 names no patient and starts here.
+	UniqueIDRecords(ctx context.Context, uniqueID string, limit int) ([]PatientKey, error)
 	// Document returns one metadata version by its id.
 	Document(ctx context.Context, p PatientKey, id string) (DocumentRow, error)
 	// FindDocuments returns p's documents that match f, newest

@@ -70,6 +70,8 @@ type pendingEvent struct {
 	res chan error // buffered: the batcher never waits for a caller
 }
 
+var _ carnet.AuditPreparer = (*Recorder)(nil)
+
 // NewRecorder starts a Recorder appending to store, sealing with sealer.
 // Close stops it.
 func NewRecorder(store carnet.AuditStore, sealer carnet.Sealer, opts RecorderOptions) *Recorder {
@@ -98,22 +100,10 @@ func (r *Recorder) Record(ctx context.Context, ev carnet.AuditEvent) error {
 	if err := ctx.Err(); err != nil {
 		return canceled(op, err)
 	}
-	if ev.Time.IsZero() {
-		ev.Time = r.clock.Now()
-	}
-	row, _, err := carnet.SealAuditEvent(ctx, r.sealer, ev)
+	row, err := r.Prepare(ctx, ev)
 	if err != nil {
 		return err
 	}
-	if len(row.Digest) != HashSize {
-		return &carnet.Error{Kind: carnet.KindInternal, Op: op, Msg: "sealed audit event has no SHA-256 digest"}
-	}
-	leaf, err := Entry{EventID: row.ID, Time: row.Time, RowDigest: [HashSize]byte(row.Digest)}.MarshalLeaf()
-	if err != nil {
-		return err
-	}
-	row.LeafHash = HashLeaf(leaf)
-
 	p := &pendingEvent{at: time.Now(), ctx: ctx, row: row, res: make(chan error, 1)}
 	if err := r.enqueue(ctx, p); err != nil {
 		return err
@@ -124,6 +114,29 @@ func (r *Recorder) Record(ctx context.Context, ev carnet.AuditEvent) error {
 	case <-ctx.Done():
 		return canceled(op, ctx.Err())
 	}
+}
+
+// Prepare implements carnet.AuditPreparer: the row Record appends for ev
+// (sealed, its leaf hash computed), for a Store transaction to append
+// (carnet.AuditTx).
+func (r *Recorder) Prepare(ctx context.Context, ev carnet.AuditEvent) (carnet.AuditRow, error) {
+	const op = "auditlog.Prepare"
+	if ev.Time.IsZero() {
+		ev.Time = r.clock.Now()
+	}
+	row, _, err := carnet.SealAuditEvent(ctx, r.sealer, ev)
+	if err != nil {
+		return carnet.AuditRow{}, err
+	}
+	if len(row.Digest) != HashSize {
+		return carnet.AuditRow{}, &carnet.Error{Kind: carnet.KindInternal, Op: op, Msg: "sealed audit event has no SHA-256 digest"}
+	}
+	leaf, err := Entry{EventID: row.ID, Time: row.Time, RowDigest: [HashSize]byte(row.Digest)}.MarshalLeaf()
+	if err != nil {
+		return carnet.AuditRow{}, err
+	}
+	row.LeafHash = HashLeaf(leaf)
+	return row, nil
 }
 
 func (r *Recorder) enqueue(ctx context.Context, p *pendingEvent) error {

@@ -3,7 +3,6 @@ package fhir
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strings"
 )
 
@@ -75,12 +74,7 @@ type DocumentReferenceContext struct {
 	Related           []Reference       `json:"related,omitempty"`
 }
 
-func (d DocumentReference) MarshalJSON() ([]byte, error) {
-	type plain DocumentReference
-	p := plain(d)
-	p.ResourceType = "DocumentReference"
-	return MarshalPlain(p)
-}
+func (d DocumentReference) MarshalJSON() ([]byte, error) { return d.AppendJSON(nil, false) }
 
 // ResolveContained returns the contained resource that ref ("#id") points to.
 func (d *DocumentReference) ResolveContained(ref string) (Contained, bool) {
@@ -168,6 +162,10 @@ type BundleEntry struct {
 	Request  *BundleRequest  `json:"request,omitempty"`
 	Response *BundleResponse `json:"response,omitempty"`
 	Link     []BundleLink    `json:"link,omitempty"`
+	// Encoded says Resource was written by this package's encoders
+	// (AppendJSON): valid by construction, it is not checked again when
+	// the Bundle is written. Never set it for bytes received.
+	Encoded bool `json:"-"`
 }
 
 // BundleSearch is Bundle.entry.search.
@@ -199,46 +197,7 @@ type BundleResponse struct {
 // by Carnet (or received and kept) and encoding/json would otherwise
 // re-validate and re-compact every byte of them, which dominated the cost of
 // a search response.
-func (b Bundle) MarshalJSON() ([]byte, error) {
-	type plain Bundle
-	p := plain(b)
-	p.ResourceType = "Bundle"
-	entries := p.Entry
-	p.Entry = nil
-	head, err := MarshalPlain(p)
-	if err != nil || len(entries) == 0 {
-		return head, err
-	}
-	out := append(head[:len(head)-1:len(head)-1], `,"entry":[`...)
-	for i, e := range entries {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		res := e.Resource
-		e.Resource = nil
-		eb, err := MarshalPlain(e)
-		if err != nil {
-			return nil, err
-		}
-		if len(res) == 0 {
-			out = append(out, eb...)
-			continue
-		}
-		// validJSON gives json.Valid's verdict (fuzzed against it) in a
-		// fraction of its time on long strings.
-		if !validJSON(res) {
-			return nil, fmt.Errorf("bundle entry %d: resource is not valid JSON", i)
-		}
-		out = append(out, eb[:len(eb)-1]...)
-		if len(eb) > 2 {
-			out = append(out, ',')
-		}
-		out = append(out, `"resource":`...)
-		out = append(out, res...)
-		out = append(out, '}')
-	}
-	return append(out, "]}"...), nil
-}
+func (b Bundle) MarshalJSON() ([]byte, error) { return b.AppendJSON(nil) }
 
 // Patient is the R4 Patient, the elements Carnet reads or writes.
 type Patient struct {
@@ -251,12 +210,7 @@ type Patient struct {
 	BirthDate  string       `json:"birthDate,omitempty"`
 }
 
-func (p Patient) MarshalJSON() ([]byte, error) {
-	type plain Patient
-	q := plain(p)
-	q.ResourceType = "Patient"
-	return MarshalPlain(q)
-}
+func (p Patient) MarshalJSON() ([]byte, error) { return p.AppendJSON(nil, false) }
 
 // Practitioner is the R4 Practitioner, the elements an XDS author uses.
 type Practitioner struct {
@@ -265,12 +219,7 @@ type Practitioner struct {
 	Name       []HumanName  `json:"name,omitempty"`
 }
 
-func (p Practitioner) MarshalJSON() ([]byte, error) {
-	type plain Practitioner
-	q := plain(p)
-	q.ResourceType = "Practitioner"
-	return MarshalPlain(q)
-}
+func (p Practitioner) MarshalJSON() ([]byte, error) { return p.AppendJSON(nil, false) }
 
 // PractitionerRole is the R4 PractitionerRole: profession and specialty of
 // an author, in an organisation.
@@ -283,12 +232,7 @@ type PractitionerRole struct {
 	Specialty    []CodeableConcept `json:"specialty,omitempty"`
 }
 
-func (p PractitionerRole) MarshalJSON() ([]byte, error) {
-	type plain PractitionerRole
-	q := plain(p)
-	q.ResourceType = "PractitionerRole"
-	return MarshalPlain(q)
-}
+func (p PractitionerRole) MarshalJSON() ([]byte, error) { return p.AppendJSON(nil, false) }
 
 // Organization is the R4 Organization (FINESS identifier, name).
 type Organization struct {
@@ -297,12 +241,7 @@ type Organization struct {
 	Name       string       `json:"name,omitempty"`
 }
 
-func (o Organization) MarshalJSON() ([]byte, error) {
-	type plain Organization
-	q := plain(o)
-	q.ResourceType = "Organization"
-	return MarshalPlain(q)
-}
+func (o Organization) MarshalJSON() ([]byte, error) { return o.AppendJSON(nil, false) }
 
 // Device is the R4 Device, as an author (software).
 type Device struct {

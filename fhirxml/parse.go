@@ -78,6 +78,11 @@ func parse(data []byte, where string) (*node, error) {
 			if len(t.Attr) > MaxAttributes {
 				return nil, invalid(where, "invalid", fmt.Sprintf("an element has more than %d attributes", MaxAttributes))
 			}
+			if a, dup := duplicateAttr(t.Attr); dup {
+				// Not well-formed XML, which encoding/xml reads anyway: a
+				// reader that keeps the first value would see another resource.
+				return nil, invalid(where, "invalid", fmt.Sprintf("<%s> has the attribute %s twice", t.Name.Local, a))
+			}
 			n := &node{name: t.Name, attrs: t.Attr}
 			if len(stack) == 0 {
 				if root != nil {
@@ -125,6 +130,20 @@ func parse(data []byte, where string) (*node, error) {
 		return nil, invalid(where, "required", "the body holds no XML element")
 	}
 	return root, nil
+}
+
+// duplicateAttr reports an attribute given twice (the same namespace and
+// local name, once namespaces are resolved; the attributes are bounded by
+// MaxAttributes).
+func duplicateAttr(attrs []xml.Attr) (string, bool) {
+	for i := range attrs {
+		for j := range i {
+			if attrs[i].Name == attrs[j].Name {
+				return attrs[i].Name.Local, true
+			}
+		}
+	}
+	return "", false
 }
 
 // procInstParam reads param="value" from an XML declaration.
@@ -208,7 +227,10 @@ func writeXHTML(b *bytes.Buffer, n *node, top bool, where string) error {
 	return nil
 }
 
-// escape writes s as XML character data, or as an attribute value.
+// escape writes s as XML character data, or as an attribute value. A
+// character XML 1.0 does not allow (C0 controls but tab and line breaks,
+// U+FFFE, U+FFFF), which JSON may carry, is written U+FFFD: the answer
+// stays well-formed. s is UTF-8 (JSON decoding made it so).
 func escape(b *bytes.Buffer, s string, attr bool) {
 	last := 0
 	for i := 0; i < len(s); i++ {
@@ -228,6 +250,15 @@ func escape(b *bytes.Buffer, s string, attr bool) {
 			r = "&#x9;"
 		case c == '\r':
 			r = "&#xD;"
+		case c < 0x20 && c != '\t' && c != '\n':
+			r = "\uFFFD" // not an XML 1.0 character, not even as a reference
+		case c == 0xEF && i+2 < len(s) && s[i+1] == 0xBF && (s[i+2] == 0xBE || s[i+2] == 0xBF):
+			// U+FFFE, U+FFFF: not XML 1.0 characters either.
+			b.WriteString(s[last:i])
+			b.WriteString("\uFFFD")
+			i += 2
+			last = i + 1
+			continue
 		default:
 			continue
 		}

@@ -20,6 +20,7 @@ import (
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
+	"github.com/carnet-sante/carnet/internal/cputime"
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/mhd"
 	"github.com/carnet-sante/carnet/qedm"
@@ -111,7 +112,7 @@ func (w ingestWork) run(b *testing.B, send func(body []byte) error) (float64, []
 		failed error
 		wg     sync.WaitGroup
 	)
-	start, cpu := time.Now(), processCPU()
+	start, cpu := time.Now(), cputime.Process()
 	for range ingestClients {
 		wg.Go(func() {
 			for {
@@ -134,7 +135,7 @@ func (w ingestWork) run(b *testing.B, send func(body []byte) error) (float64, []
 		})
 	}
 	wg.Wait()
-	elapsed, cpu := time.Since(start), processCPU()-cpu
+	elapsed, cpu := time.Since(start), cputime.Process()-cpu
 	if failed != nil {
 		b.Fatal(failed)
 	}

@@ -16,13 +16,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
 	"github.com/carnet-sante/carnet/httpapi"
+	"github.com/carnet-sante/carnet/internal/cputime"
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/postgres"
 	"github.com/carnet-sante/carnet/sqlite"
@@ -514,15 +514,6 @@ func (f *recordFixture) dbCPU() map[int]time.Duration {
 	return out
 }
 
-// cpuTime is the process's CPU time so far (user and system).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // concurrently runs b.N calls of fn over clients goroutines and reports
 // the latency percentiles, the throughput and the CPU time per call (client
 // and server: they share the process). On a shared machine the latencies
@@ -534,7 +525,7 @@ func concurrently(b *testing.B, clients int, fn func(httpc *http.Client, i int))
 	lat := make([]time.Duration, 0, b.N)
 	resetPeakRSS()
 	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), cputime.Process()
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Add(1)
@@ -558,7 +549,7 @@ func concurrently(b *testing.B, clients int, fn func(httpc *http.Client, i int))
 		}()
 	}
 	wg.Wait()
-	elapsed, cpu := time.Since(start), cpuTime()-cpu0
+	elapsed, cpu := time.Since(start), cputime.Process()-cpu0
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/req")
@@ -710,6 +701,21 @@ func BenchmarkRecordCard(b *testing.B) {
 				}
 				f.concurrently(b, 8, func(httpc *http.Client, i int) { call(httpc, jwts[i]) })
 				b.ReportMetric(float64(first.Microseconds())/1000, "first-ms")
+			})
+		}
+	})
+}
+
+// BenchmarkRecordItems: a QEDm search (Observation, the default page) of
+// each record by the GP, 8 clients: the items whose source document the
+// GP may read.
+func BenchmarkRecordItems(b *testing.B) {
+	benchBackends(b, func(b *testing.B, be testenv.Backend) {
+		f := recordFixtureFor(b, be)
+		for _, r := range f.recs {
+			u := f.env.URL + "/Observation?" + insQuery(r.INS)
+			b.Run(fmt.Sprintf("record=%d", r.Size), func(b *testing.B) {
+				f.concurrently(b, 8, func(httpc *http.Client, _ int) { f.get(b, httpc, u) })
 			})
 		}
 	})

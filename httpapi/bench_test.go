@@ -18,6 +18,7 @@ import (
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/httpapi"
+	"github.com/carnet-sante/carnet/internal/cputime"
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/mhd"
 	"github.com/carnet-sante/carnet/synth"
@@ -309,90 +310,153 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 // record: client JWT checked, the clinician's token checked, every visible
 // document decided and ranked, the top five opened, the visit and the
 // access recorded. The client's JWTs are minted before the clock starts.
+//
+// warm: the record opened again and again by one server. cold: each card
+// is the first opening of the record by a server just started (a new
+// Service and HTTP server on the same store: nothing in memory), which
+// reads the record's stored point-of-care form; the restart is outside
+// the clock. cold-without-form: the same through a Store that keeps no
+// forms (every document row read, as before migration 0013), for
+// comparison in the same run.
 func BenchmarkCard(b *testing.B) {
 	benchBackends(b, func(b *testing.B, be testenv.Backend) {
-		docs := 2000
-		if n, err := strconv.Atoi(os.Getenv("CARNET_BENCH_CARD_DOCS")); err == nil && n > 0 {
-			docs = n
+		f := newCardFixture(b, be)
+		for _, mode := range []string{"warm", "cold", "cold-without-form"} {
+			cold := mode != "warm"
+			b.Run(mode, func(b *testing.B) {
+				jwts := f.jwts(b, b.N+1)
+				f.call(b, jwts[b.N]) // the first visit
+				if mode == "cold" {
+					f.env.Service.FlushCareForms()
+					if fs, ok := f.env.Store.(carnet.CareFormStore); ok {
+						keys, _ := f.env.Store.PatientKeys(context.Background(), "", 10)
+						for _, k := range keys {
+							if _, sealed, err := fs.CareForm(context.Background(), k); err == nil {
+								b.Logf("the record's point-of-care form: %d KiB sealed", len(sealed)>>10)
+							}
+						}
+					}
+				}
+				lat := make([]time.Duration, 0, b.N)
+				var cpu time.Duration
+				b.ResetTimer()
+				for i := range b.N {
+					if cold {
+						b.StopTimer()
+						f.env.Restart(b)
+						if mode == "cold-without-form" {
+							f.env.Service.Store = struct{ carnet.Store }{f.env.Service.Store}
+						}
+						b.StartTimer()
+					}
+					t0, c0 := time.Now(), cputime.Process()
+					f.call(b, jwts[i])
+					lat = append(lat, time.Since(t0))
+					cpu += cputime.Process() - c0
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(f.docs), "docs")
+				b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/req")
+				reportLatency(b, lat)
+			})
 		}
-		env := testenv.New(b, be, testenv.Options{})
-		o := synth.Options{Seed: 71, Patients: 1, DocsPerPatient: docs}
-		pats, pros := o.People()
-		var gp carnet.Author
-		for _, p := range pros {
-			if p.Login == "gp" {
-				gp = p.Author
+	})
+}
+
+// cardFixture is a record of many documents whose card a GP of its care
+// team opens through CDS Hooks.
+type cardFixture struct {
+	env   *testenv.Env
+	docs  int
+	body  []byte
+	httpc *http.Client
+}
+
+func newCardFixture(b *testing.B, be testenv.Backend) *cardFixture {
+	docs := 2000
+	if n, err := strconv.Atoi(os.Getenv("CARNET_BENCH_CARD_DOCS")); err == nil && n > 0 {
+		docs = n
+	}
+	env := testenv.New(b, be, testenv.Options{})
+	o := synth.Options{Seed: 71, Patients: 1, DocsPerPatient: docs}
+	pats, pros := o.People()
+	var gp carnet.Author
+	for _, p := range pros {
+		if p.Login == "gp" {
+			gp = p.Author
+		}
+	}
+	ctx := context.Background()
+	req := carnet.Request{Actor: carnet.Actor{Kind: carnet.ActorSystem, ID: carnet.Identifier{System: "urn:carnet:actor", Value: "bench"}}}
+	var batch []carnet.SubmittedDocument
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		// Each batch names the GP among its authors: the GP is in the care team.
+		batch[0].Meta.Authors = append(batch[0].Meta.Authors, gp)
+		sub := carnet.Submission{Patient: pats[0].INS, Set: carnet.SubmissionSet{UniqueID: batch[0].UniqueID + ".set", SourceID: "1.2.250.1.999.2", ContentType: batch[0].Meta.Type}, Documents: batch}
+		// Filed as software acting for the authors' organisations, as
+		// the write rules want.
+		req := req
+		for _, d := range batch {
+			for _, a := range d.Meta.Authors {
+				req.Actor.Orgs = append(req.Actor.Orgs, a.OrgID)
 			}
 		}
-		ctx := context.Background()
-		req := carnet.Request{Actor: carnet.Actor{Kind: carnet.ActorSystem, ID: carnet.Identifier{System: "urn:carnet:actor", Value: "bench"}}}
-		var batch []carnet.SubmittedDocument
-		flush := func() {
-			if len(batch) == 0 {
-				return
-			}
-			// Each batch names the GP among its authors: the GP is in the care team.
-			batch[0].Meta.Authors = append(batch[0].Meta.Authors, gp)
-			sub := carnet.Submission{Patient: pats[0].INS, Set: carnet.SubmissionSet{UniqueID: batch[0].UniqueID + ".set", SourceID: "1.2.250.1.999.2", ContentType: batch[0].Meta.Type}, Documents: batch}
-			if _, err := env.Service.Provide(ctx, req, sub); err != nil {
-				b.Fatal(err)
-			}
-			batch = nil
+		if _, err := env.Service.Provide(ctx, req, sub); err != nil {
+			b.Fatal(err)
 		}
-		start := time.Now()
-		err := o.EachDocument(func(d synth.Document) error {
-			batch = append(batch, carnet.SubmittedDocument{UniqueID: d.UniqueID, Meta: d.Meta, Content: d.Content, Path: "bench"})
-			if len(batch) == 50 {
-				flush()
-			}
-			return nil
-		})
+		batch = nil
+	}
+	start := time.Now()
+	err := o.EachDocument(func(d synth.Document) error {
+		batch = append(batch, carnet.SubmittedDocument{UniqueID: d.UniqueID, Meta: d.Meta, Content: d.Content, Path: "bench"})
+		if len(batch) == 50 {
+			flush()
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	flush()
+	if be.Name == "postgres" {
+		if _, err := env.DB.Exec("ANALYZE"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("%s: %d documents filed in %s", be.Name, docs, time.Since(start).Round(time.Second))
+	tok := env.ProfessionalToken(b, gp, "")
+	body, _ := json.Marshal(map[string]any{
+		"hook": "patient-view", "hookInstance": "bench",
+		"fhirAuthorization": map[string]any{"access_token": tok, "token_type": "Bearer"},
+		"context":           map[string]any{"userId": "Practitioner/" + gp.ID.Value, "patientId": pats[0].INS.System + "|" + pats[0].INS.Value},
+	})
+	return &cardFixture{env: env, docs: docs, body: body, httpc: &http.Client{}}
+}
+
+// jwts mints n CDS client JWTs (each is used once).
+func (f *cardFixture) jwts(b *testing.B, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		j, err := f.env.Issuer.Issue("", map[string]any{"sub": "lgc", "jti": carnet.NewID()}, f.env.URL+"/cds-services/"+httpapi.PastilleService, 4*time.Minute)
 		if err != nil {
 			b.Fatal(err)
 		}
-		flush()
-		if be.Name == "postgres" {
-			if _, err := env.DB.Exec("ANALYZE"); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.Logf("%s: %d documents filed in %s", be.Name, docs, time.Since(start).Round(time.Second))
-		tok := env.ProfessionalToken(b, gp, "")
-		body, _ := json.Marshal(map[string]any{
-			"hook": "patient-view", "hookInstance": "bench",
-			"fhirAuthorization": map[string]any{"access_token": tok, "token_type": "Bearer"},
-			"context":           map[string]any{"userId": "Practitioner/" + gp.ID.Value, "patientId": pats[0].INS.System + "|" + pats[0].INS.Value},
-		})
-		jwts := make([]string, b.N+1)
-		for i := range jwts {
-			j, err := env.Issuer.Issue("", map[string]any{"sub": "lgc", "jti": carnet.NewID()}, env.URL+"/cds-services/"+httpapi.PastilleService, 4*time.Minute)
-			if err != nil {
-				b.Fatal(err)
-			}
-			jwts[i] = j
-		}
-		httpc := &http.Client{}
-		call := func(jwt string) {
-			r, _ := http.NewRequest("POST", env.URL+"/cds-services/"+httpapi.PastilleService, bytes.NewReader(body))
-			r.Header.Set("Content-Type", "application/json")
-			r.Header.Set("Authorization", "Bearer "+jwt)
-			res, err := httpc.Do(r)
-			if err != nil || res.StatusCode != 200 {
-				b.Fatalf("card: %v %v", err, res)
-			}
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-		}
-		call(jwts[b.N]) // the first visit
-		lat := make([]time.Duration, 0, b.N)
-		b.ResetTimer()
-		for i := range b.N {
-			t0 := time.Now()
-			call(jwts[i])
-			lat = append(lat, time.Since(t0))
-		}
-		b.StopTimer()
-		b.ReportMetric(float64(docs), "docs")
-		reportLatency(b, lat)
-	})
+		out[i] = j
+	}
+	return out
+}
+
+func (f *cardFixture) call(b *testing.B, jwt string) {
+	r, _ := http.NewRequest("POST", f.env.URL+"/cds-services/"+httpapi.PastilleService, bytes.NewReader(f.body))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", "Bearer "+jwt)
+	res, err := f.httpc.Do(r)
+	if err != nil || res.StatusCode != 200 {
+		b.Fatalf("card: %v %v", err, res)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
 }

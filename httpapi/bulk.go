@@ -34,6 +34,10 @@ const (
 	ndjsonContentType = "application/fhir+ndjson"
 )
 
+// bulkRetention is how long an export and its files are kept after its
+// kick-off (the manifest's Expires); a variable for the tests.
+var bulkRetention = 24 * time.Hour
+
 type jobState int
 
 const (
@@ -278,6 +282,7 @@ func (s *Server) kickOff(w http.ResponseWriter, r *http.Request, req carnet.Requ
 		return err
 	}
 	client := clientKey(req.Actor)
+	s.dropExpiredJobs()
 	s.bulk.mu.Lock()
 	running, mine := 0, 0
 	for _, j := range s.bulk.jobs {
@@ -355,7 +360,48 @@ func (s *Server) job(r *http.Request, req carnet.Request) (*bulkJob, error) {
 	if j == nil || j.client != clientKey(req.Actor) || !slices.Contains(req.Actor.Scopes, secondary.ScopePrefix+j.permit) {
 		return nil, carnet.Errorf(carnet.KindNotFound, "no such export")
 	}
+	if time.Since(j.started) > bulkRetention {
+		s.dropJob(j)
+		return nil, carnet.Errorf(carnet.KindNotFound, "no such export")
+	}
 	return j, nil
+}
+
+// dropJob stops a job and deletes its files.
+func (s *Server) dropJob(j *bulkJob) {
+	j.cancel()
+	<-j.finished
+	s.bulk.mu.Lock()
+	delete(s.bulk.jobs, j.id)
+	s.bulk.mu.Unlock()
+	if err := os.RemoveAll(j.dir); err != nil {
+		s.log.Error("delete export files", "job", j.id, "err", err)
+	}
+}
+
+// dropExpiredJobs deletes the exports past their retention, polled or not.
+func (s *Server) dropExpiredJobs() {
+	s.bulk.mu.Lock()
+	var old []*bulkJob
+	for _, j := range s.bulk.jobs {
+		if time.Since(j.started) > bulkRetention {
+			old = append(old, j)
+		}
+	}
+	s.bulk.mu.Unlock()
+	for _, j := range old {
+		s.dropJob(j)
+	}
+}
+
+// still checks that a job's permit is still valid; when it is not (revoked,
+// expired) the job's files, which nobody may read any more, are deleted.
+func (s *Server) still(ctx context.Context, j *bulkJob) error {
+	err := s.cfg.Secondary.Still(ctx, j.permit)
+	if carnet.IsKind(err, carnet.KindForbidden) {
+		s.dropJob(j)
+	}
+	return err
 }
 
 // bulkStatus answers a status poll: 202 while running, the manifest when
@@ -365,7 +411,7 @@ func (s *Server) bulkStatus(w http.ResponseWriter, r *http.Request, req carnet.R
 	if err != nil {
 		return err
 	}
-	if err := s.cfg.Secondary.Still(r.Context(), j.permit); err != nil {
+	if err := s.still(r.Context(), j); err != nil {
 		return err
 	}
 	j.mu.Lock()
@@ -406,7 +452,7 @@ func (s *Server) bulkStatus(w http.ResponseWriter, r *http.Request, req carnet.R
 			}
 		}
 	}
-	w.Header().Set("Expires", j.started.Add(24*time.Hour).UTC().Format(http.TimeFormat))
+	w.Header().Set("Expires", j.started.Add(bulkRetention).UTC().Format(http.TimeFormat))
 	s.writeJSON(w, m)
 	return nil
 }
@@ -417,14 +463,7 @@ func (s *Server) bulkCancel(w http.ResponseWriter, r *http.Request, req carnet.R
 	if err != nil {
 		return err
 	}
-	j.cancel()
-	<-j.finished
-	s.bulk.mu.Lock()
-	delete(s.bulk.jobs, j.id)
-	s.bulk.mu.Unlock()
-	if err := os.RemoveAll(j.dir); err != nil {
-		s.log.Error("delete export files", "job", j.id, "err", err)
-	}
+	s.dropJob(j)
 	if err := s.cfg.Secondary.AuditUse(r.Context(), req, j.permit, "export "+j.id+" deleted"); err != nil {
 		return err
 	}
@@ -439,7 +478,7 @@ func (s *Server) bulkFile(w http.ResponseWriter, r *http.Request, req carnet.Req
 	if err != nil {
 		return err
 	}
-	if err := s.cfg.Secondary.Still(r.Context(), j.permit); err != nil {
+	if err := s.still(r.Context(), j); err != nil {
 		return err
 	}
 	name := r.PathValue("file")
@@ -552,6 +591,7 @@ type permitJSON struct {
 	Purpose       string     `json:"purpose"`
 	Recipient     string     `json:"recipient"`
 	Client        string     `json:"client"`
+	Issuer        string     `json:"issuer,omitempty"` // the client's token issuer (default: the operator's)
 	DocumentTypes []string   `json:"documentTypes,omitempty"`
 	ItemTypes     []string   `json:"itemTypes,omitempty"`
 	Codes         []string   `json:"codes,omitempty"`
@@ -570,7 +610,7 @@ type permitJSON struct {
 }
 
 func permitView(p carnet.Permit, now time.Time) permitJSON {
-	v := permitJSON{ID: p.ID, Purpose: p.Purpose, Recipient: p.Recipient, Client: p.Client, DocumentTypes: p.DocumentTypes,
+	v := permitJSON{ID: p.ID, Purpose: p.Purpose, Recipient: p.Recipient, Client: p.Client, Issuer: p.Issuer, DocumentTypes: p.DocumentTypes,
 		Codes: p.Codes, Cohort: p.Cohort, Expires: p.Expires, MinK: p.MinK, Dates: p.Dates, ShiftDays: p.ShiftDays,
 		Narrative: p.Narrative, Epsilon: p.Epsilon, EpsilonSpent: p.EpsilonSpent, Status: "active"}
 	for _, k := range p.ItemTypes {
@@ -604,7 +644,7 @@ func (s *Server) createPermit(w http.ResponseWriter, r *http.Request, req carnet
 	if err := dec.Decode(&in); err != nil {
 		return refuse(carnet.KindInvalid, "invalid", "the permit is not valid JSON of the permit's fields: "+err.Error())
 	}
-	p := carnet.Permit{Purpose: in.Purpose, Recipient: in.Recipient, Client: in.Client, DocumentTypes: in.DocumentTypes,
+	p := carnet.Permit{Purpose: in.Purpose, Recipient: in.Recipient, Client: in.Client, Issuer: in.Issuer, DocumentTypes: in.DocumentTypes,
 		Codes: in.Codes, Cohort: in.Cohort, Expires: in.Expires.UTC(), MinK: in.MinK, Dates: in.Dates, ShiftDays: in.ShiftDays,
 		Narrative: in.Narrative, Epsilon: in.Epsilon}
 	for _, k := range in.ItemTypes {

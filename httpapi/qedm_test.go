@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
@@ -29,8 +30,9 @@ type served struct {
 	Interpretation []struct {
 		Coding []struct{ Code string }
 	}
-	Target []struct{ Reference string }
-	Entity []struct {
+	Target   []struct{ Reference string }
+	Recorded string
+	Entity   []struct {
 		What struct{ Reference string }
 	}
 }
@@ -81,10 +83,12 @@ func TestLabResultsThroughQEDm(t *testing.T) {
 		if i < 0 {
 			t.Fatal("the synthetic record has no N3 lab report")
 		}
+		filedFrom := time.Now().Truncate(time.Second)
 		r := c.provide(submissionOf(p.INS, "1.2.250.1.999.51.1", lab))
 		if r.Status != 200 {
 			t.Fatalf("ITI-65: %d %s", r.Status, r.Body)
 		}
+		filedTo := time.Now()
 		docID := idFromLocation(decode[fhir.Bundle](t, r).Entry[1].Response.Location)
 
 		q := "/Observation?" + insQuery(p.INS) + "&category=laboratory&_revinclude=Provenance:target&_count=200"
@@ -98,6 +102,11 @@ func TestLabResultsThroughQEDm(t *testing.T) {
 		for _, pv := range provs {
 			if len(pv.Entity) != 1 || pv.Entity[0].What.Reference != "DocumentReference/"+docID {
 				t.Errorf("Provenance %s does not point to the source document %s: %+v", pv.ID, docID, pv.Entity)
+			}
+			// recorded (required by FHIR) is when Carnet extracted the
+			// result: the filing, whatever date the report gives.
+			if rec, err := time.Parse(time.RFC3339, pv.Recorded); err != nil || rec.Before(filedFrom) || rec.After(filedTo) {
+				t.Errorf("Provenance %s recorded %q, want the filing (%s to %s)", pv.ID, pv.Recorded, filedFrom, filedTo)
 			}
 		}
 		// Each result as the report says it: code, value, unit, interpretation.

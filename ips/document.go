@@ -150,7 +150,7 @@ func Document(sel Selection, p carnet.Patient, sources map[string]carnet.Documen
 // document was filed.
 func provenanceOf(it carnet.Item, src carnet.Document, known bool, base string) (json.RawMessage, error) {
 	raw := qedm.Provenance(it, base)
-	if !it.Effective.IsZero() || !known {
+	if !it.Recorded.IsZero() || !it.Effective.IsZero() || !known {
 		return raw, nil
 	}
 	var p qedm.ProvenanceResource

@@ -2,7 +2,6 @@ package mhd
 
 import (
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -224,28 +223,32 @@ func humanNames(family string, given []string) []fhir.HumanName {
 func containAuthors(authors []carnet.Author, prefix string) ([]json.RawMessage, []fhir.Reference) {
 	var contained []json.RawMessage
 	var refs []fhir.Reference
-	add := func(v any) {
-		if b, err := json.Marshal(v); err == nil {
+	// Each resource is what json.Marshal wrote before the hand-written
+	// encoders (HTML-escaped): the same bytes as ever.
+	add := func(v interface {
+		AppendJSON([]byte, bool) ([]byte, error)
+	}) {
+		if b, err := v.AppendJSON(nil, true); err == nil {
 			contained = append(contained, b)
 		}
 	}
 	for i, a := range authors {
-		id := fmt.Sprintf("%s%d", prefix, i+1)
+		id := prefix + strconv.Itoa(i+1)
 		res := func(typ, rid string) fhir.Resource { return fhir.Resource{ResourceType: typ, ID: rid} }
 		person := a.ID.Value != "" || a.Family != "" || len(a.Given) > 0
 		hasOrg := a.Org != "" || a.OrgID.Value != ""
 		ins, _ := a.ID.IsINS()
 		switch {
 		case ins:
-			add(fhir.Patient{Resource: res("Patient", id), Identifier: identifiers(a.ID), Name: humanNames(a.Family, a.Given)})
+			add(&fhir.Patient{Resource: res("Patient", id), Identifier: identifiers(a.ID), Name: humanNames(a.Family, a.Given)})
 		case a.Profession.Code != "" || a.Specialty.Code != "" || a.Role.Code != "" || (hasOrg && person):
 			role := fhir.PractitionerRole{Resource: res("PractitionerRole", id)}
 			if person {
-				add(fhir.Practitioner{Resource: res("Practitioner", id+"-practitioner"), Identifier: identifiers(a.ID), Name: humanNames(a.Family, a.Given)})
+				add(&fhir.Practitioner{Resource: res("Practitioner", id+"-practitioner"), Identifier: identifiers(a.ID), Name: humanNames(a.Family, a.Given)})
 				role.Practitioner = &fhir.Reference{Reference: "#" + id + "-practitioner"}
 			}
 			if hasOrg {
-				add(fhir.Organization{Resource: res("Organization", id+"-organization"), Identifier: identifiers(a.OrgID), Name: a.Org})
+				add(&fhir.Organization{Resource: res("Organization", id+"-organization"), Identifier: identifiers(a.OrgID), Name: a.Org})
 				role.Organization = &fhir.Reference{Reference: "#" + id + "-organization"}
 			}
 			// code[0] is the profession and code[1] the role (see readAuthor):
@@ -261,11 +264,11 @@ func containAuthors(authors []carnet.Author, prefix string) ([]json.RawMessage, 
 			if cc := concept(a.Specialty); cc != nil {
 				role.Specialty = []fhir.CodeableConcept{*cc}
 			}
-			add(role)
+			add(&role)
 		case person:
-			add(fhir.Practitioner{Resource: res("Practitioner", id), Identifier: identifiers(a.ID), Name: humanNames(a.Family, a.Given)})
+			add(&fhir.Practitioner{Resource: res("Practitioner", id), Identifier: identifiers(a.ID), Name: humanNames(a.Family, a.Given)})
 		case hasOrg:
-			add(fhir.Organization{Resource: res("Organization", id), Identifier: identifiers(a.OrgID), Name: a.Org})
+			add(&fhir.Organization{Resource: res("Organization", id), Identifier: identifiers(a.OrgID), Name: a.Org})
 		default:
 			continue
 		}

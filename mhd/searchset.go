@@ -17,11 +17,12 @@ func DocumentSearchBundle(p carnet.Page[carnet.Document], base, self, next strin
 	base = strings.TrimSuffix(base, "/")
 	b := searchBundle(p.Total, self, next, p.Next)
 	for _, d := range p.Items {
-		raw, err := json.Marshal(DocumentReference(d, base))
+		dr := DocumentReference(d, base)
+		raw, err := dr.AppendJSON(nil, true) // as json.Marshal wrote it
 		if err != nil {
 			continue
 		}
-		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: base + "/DocumentReference/" + d.ID, Resource: raw, Search: &fhir.BundleSearch{Mode: "match"}})
+		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: base + "/DocumentReference/" + d.ID, Resource: raw, Search: &fhir.BundleSearch{Mode: "match"}, Encoded: true})
 	}
 	return withWarnings(b, p.Warnings)
 }

@@ -47,7 +47,15 @@ const (
 	whatTitle    = "title"    // a word (or words) the title starts a word with, folded
 	whatAs       = "as"       // who inherits another who's rows, weight = factor
 	whatConcept  = "concept"  // a concept of concepts.csv the document carries
+	whatRule     = "rule"     // a rule of the ranking (ruleCodes) the line meets
 )
+
+// ruleCodes are the rules of the ranking a profession can weigh.
+var ruleCodes = map[string]bool{
+	ruleCurrentTreatment: true, // the latest prescription of the record
+}
+
+const ruleCurrentTreatment = "current-treatment"
 
 type affinityRow struct {
 	Who, What  string
@@ -149,7 +157,7 @@ func parseAffinityRow(rec []string) (affinityRow, error) {
 	}
 	row.Weight = w
 	switch kind {
-	case whatType, whatPractice, whatFinding, whatAuthor, whatTitle, whatConcept:
+	case whatType, whatPractice, whatFinding, whatAuthor, whatTitle, whatConcept, whatRule:
 		if w < -5 || w > 5 || w == 0 {
 			return row, fmt.Errorf("weight %v outside [-5, 5] or zero", w)
 		}
@@ -159,6 +167,9 @@ func parseAffinityRow(rec []string) (affinityRow, error) {
 		if kind == whatConcept && !concepts.names[code] {
 			return row, fmt.Errorf("concept %q is not in concepts.csv", code)
 		}
+		if kind == whatRule && !ruleCodes[code] {
+			return row, fmt.Errorf("rule %q is not a rule of the ranking", code)
+		}
 	case whatAs:
 		if row.Who == "*" || !whoPattern.MatchString(code) || code == "*" || code == row.Who {
 			return row, fmt.Errorf("as:%s for %s: an alias names another profession or specialty", code, row.Who)
@@ -167,7 +178,7 @@ func parseAffinityRow(rec []string) (affinityRow, error) {
 			return row, fmt.Errorf("alias factor %v outside (0, 1]", w)
 		}
 	default:
-		return row, fmt.Errorf("what kind %q is not one of type, practice, finding, author, title, concept, as", kind)
+		return row, fmt.Errorf("what kind %q is not one of type, practice, finding, author, title, concept, rule, as", kind)
 	}
 	if row.Note == "" {
 		return row, errors.New("note is empty: it is what the clinician reads")

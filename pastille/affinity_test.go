@@ -121,6 +121,10 @@ func TestAffinityTableEveryRow(t *testing.T) {
 			if !concepts.names[code] {
 				t.Errorf("%s %s: not a concept of concepts.csv", r.Who, r.What)
 			}
+		case whatRule:
+			if !ruleCodes[code] {
+				t.Errorf("%s %s: not a rule of the ranking", r.Who, r.What)
+			}
 		default:
 			t.Errorf("%s %s: kind %q", r.Who, r.What, kind)
 		}
@@ -184,6 +188,8 @@ func TestParseAffinitiesRejects(t *testing.T) {
 		"alias with rows":     header + "G15_60,type:57832-8,3,soins\nG15_69,as:G15_60,1,x\nG15_69,type:57832-8,1,y\n",
 		"two aliases":         header + "G15_60,type:57832-8,3,soins\nG15_21,type:57833-6,3,rx\nG15_69,as:G15_60,1,x\nG15_69,as:G15_21,1,y\n",
 		"bare quote":          header + "G15_60,type:57832-8,3,so\"ins\n",
+		"unknown rule":        header + "G15_60,rule:latest-anything,2,x\n",
+		"unknown concept":     header + "G15_60,concept:no-such-concept,2,x\n",
 	}
 	for name, csv := range tests {
 		if _, err := parseAffinities([]byte(csv)); err == nil {

@@ -42,6 +42,11 @@ var (
 	tEmergency    = loincType("15507-7", "CR de passage aux urgences")
 	tECG          = loincType("11524-6", "ECG")
 	tAdmin        = loincType("51851-4", "Document administratif")
+	tOperative    = loincType("34874-8", "CR opératoire")
+	tProcedure    = loincType("11505-5", "CR d'acte thérapeutique (autre)")
+	tGenetics     = loincType("51969-4", "CR d'examen de génétique moléculaire")
+	tDispensation = loincType("60593-1", "Dispensation médicamenteuse")
+	tNursing      = loincType("11506-3", "Suivi de soins infirmiers")
 	tPatientDoc   = carnet.Coding{System: "urn:oid:1.2.250.1.213.1.1.4.12", Code: "DOCPAT03", Display: "CR déposé par le patient"}
 )
 

@@ -32,6 +32,20 @@ const (
 	historyFactor    = 0.25 // what is left of an old result's gains once a newer one replaced it
 	conceptMax       = 5.0  // bound of the concepts' gain
 	conceptFadeFloor = 0.35 // a concept that is not a founding event fades to this part
+	actFactor        = 1.5  // a lasting concept in the report of the act itself
+	foundingWeight   = 3    // a lasting concept this heavy for the caller keeps an old document in a first visit's window
+
+	// lateFiled: a document dated more than this before the last visit
+	// and filed since is a late filing.
+	lateFiled = 7 * day
+
+	// groupShare: a line is pulled up to its submission's best line when
+	// it scores at least this share of it.
+	groupShare = 0.5
+
+	// The latest prescription, written within currentTreatmentDays, is
+	// the treatment in progress (its weight: the caller's rule row).
+	currentTreatmentDays = 183
 
 	// pinnedDays: a summary older than this is not pinned, nor one a
 	// newer hospital report supersedes: it is ranked like the others.
@@ -339,12 +353,13 @@ func inWindow(d *Doc, start time.Time) bool {
 	if d.Status != carnet.StatusCurrent || d.Superseded {
 		return false
 	}
-	return vaccinationTypes[d.Type.Code] || !clinicalDate(d).Before(start)
+	return vaccinationTypes[d.Type.Code] || agingOf(d.Type.Code).HalfLife == 0 || !clinicalDate(d).Before(start)
 }
 
 // French texts of the reasons.
 const (
 	textNew        = "nouveau depuis votre dernière visite"
+	textLate       = textNew + " (acte du "
 	textLabels     = "confidentialité modifiée depuis votre dernière visite"
 	textPatient    = "déposé par le patient"
 	textText       = "correspond à votre recherche"
@@ -380,7 +395,7 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 	fade := 0.5 + 0.5*rec
 	fadeResult := 0.25 + 0.75*rec
 
-	concept, conceptNotes, conceptOK := r.conceptAffinity(d, rec)
+	concept, conceptNotes, conceptOK, founding := r.conceptAffinity(d, rec)
 	aff, affNotes, affOK := r.docAffinity(d)
 	if !r.first && d.Date.After(r.in.LastVisit) {
 		l.new = true
@@ -391,7 +406,17 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 		if routine(d, hist, conceptOK && concept > 0, affOK && aff < 0, affOK && aff >= wantedAffinity) {
 			gain = weightNewRoutine
 		}
-		add("new", textNew, gain)
+		text := textNew
+		// A report filed late is news of an old act: its novelty fades
+		// with how long before the last visit the act took place, at the
+		// pace of its kind (a 2019 operative report filed today is not
+		// what happened since; the letter of the visit itself, filed the
+		// next day, is).
+		if before := r.in.LastVisit.Sub(clinicalDate(d)); before > lateFiled {
+			gain = max(gain*ag.factor(before), weightNewRoutine)
+			text = r.text('l', clinicalDate(d).Format("02/01/2006")+")", textLate)
+		}
+		add("new", text, gain)
 	}
 	resultFactor := 1.0
 	if hist.newer {
@@ -443,9 +468,21 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 		}
 	}
 	if conceptOK && concept > 0 {
-		add("concept", r.text('c', conceptNotes, "à savoir avant d'agir : "), concept*resultFactorConcept(hist))
+		f := resultFactorConcept(hist)
+		// A dispensation or an order repeats what its prescription or its
+		// result says: its concepts are echoes, unless the caller is the
+		// one it is addressed to.
+		if echoTypes[d.Type.Code] && !(affOK && aff >= wantedAffinity) {
+			f = min(f, historyFactor)
+		}
+		add("concept", r.text('c', conceptNotes, "à savoir avant d'agir : "), concept*f)
 	}
 
+	if hist.current && !r.query && age <= currentTreatmentDays*day {
+		if e, ok := r.view.get(whatRule, ruleCurrentTreatment); ok && e.Weight > 0 {
+			add("current", r.text('t', e.Note, "traitement en cours : "), e.Weight)
+		}
+	}
 	if !r.first && d.LabelsChanged {
 		add("labels-changed", textLabels, weightLabels)
 	}
@@ -471,7 +508,7 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 	if d.Status == carnet.StatusArchived {
 		add("archived", textArchived, weightArchived)
 	}
-	if r.first && !inWindow(d, r.windowStart) {
+	if r.first && !inWindow(d, r.windowStart) && !(founding && !hist.newer && d.Status == carnet.StatusCurrent && !superseded(d)) {
 		l.tier++ // tierMain → tierOld, tierNoMatch → tierNoMatchOld
 		if d.Status == carnet.StatusCurrent && !d.Superseded {
 			add("window", textWindow, 0)
@@ -479,7 +516,7 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 			add("window", textNotCurrent, 0)
 		}
 	}
-	add("recent", r.recencyText(ag, age, rec), weightRecency*rec)
+	add("recent", r.recencyText(ag, age, rec), weightRecency*rec*resultFactor)
 	l.reasons = reasons
 }
 
@@ -596,8 +633,10 @@ func order(lines []line, docs []*Doc) []int32 {
 		if set := docs[l.head].SubmissionSet; set != "" && !l.pinned {
 			k := groupKey{l.tier, set}
 			if q, ok := leader[k]; ok {
-				at[i] = q
-				grouped = true
+				if l.score >= groupShare*lines[perm[q]].score {
+					at[i] = q
+					grouped = true
+				}
 			} else {
 				leader[k] = int32(p)
 			}
@@ -746,9 +785,9 @@ func resultFactorConcept(h historyNote) float64 {
 // device, a cancer treated, a drug that changes every procedure) at its
 // full weight whatever its age, the others fading with the document; with
 // the notes of the two that weigh most.
-func (r *ranker) conceptAffinity(d *Doc, rec float64) (gain float64, notes string, ok bool) {
+func (r *ranker) conceptAffinity(d *Doc, rec float64) (gain float64, notes string, ok, founding bool) {
 	if len(r.view.concepts) == 0 {
-		return 0, "", false
+		return 0, "", false, false
 	}
 	var seen [16]string
 	n := 0
@@ -770,6 +809,13 @@ func (r *ranker) conceptAffinity(d *Doc, rec float64) (gain float64, notes strin
 		w := e.Weight
 		if !concepts.lasting[name] {
 			w *= conceptFadeFloor + (1-conceptFadeFloor)*rec
+		} else {
+			if actTypes[d.Type.Code] {
+				w *= actFactor // the report of the act itself, not a mention
+			}
+			if w >= foundingWeight {
+				founding = true
+			}
 		}
 		gain += w
 		ok = true
@@ -790,26 +836,48 @@ func (r *ranker) conceptAffinity(d *Doc, rec float64) (gain float64, notes strin
 		}
 	}
 	if !ok {
-		return 0, "", false
+		return 0, "", false, false
 	}
 	notes = top[0].Note
 	if top[1].Note != "" {
 		notes += ", " + top[1].Note
 	}
-	return min(gain, conceptMax), notes, true
+	return min(gain, conceptMax), notes, true, founding
 }
 
 // historyNote says that a line is an older member of a series: the same
 // routine analysis (same type and title) or the same analytes measured
 // again later.
 type historyNote struct {
-	newer bool
-	text  string
+	newer   bool
+	text    string
+	current bool // the latest prescription of the record: the treatment in progress
 }
 
+// prescriptionTypes are prescriptions of medicines: the latest says the
+// treatment in progress.
+var prescriptionTypes = map[string]bool{"57833-6": true, "57828-6": true}
+
 // seriesTypes are the routine documents that come in series: laboratory,
-// dispensations, vital signs.
-var seriesTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "60593-1": true, "DISP_AUT": true, "29274-8": true}
+// dispensations, vital signs, nursing follow-up sheets, administration
+// reports (a cure after another), remote-monitoring transmissions.
+var seriesTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "60593-1": true, "DISP_AUT": true, "29274-8": true,
+	"11506-3": true, "80565-5": true, "85208-7": true}
+
+// resultTypes are the results whose news is routine when nothing is out
+// of range: laboratory, vital signs.
+var resultTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "29274-8": true}
+
+// echoTypes repeat what another document says: dispensations (of a
+// prescription), orders for tests or for another profession's care (what
+// matters is the result, the care given), a sick note.
+var echoTypes = map[string]bool{"60593-1": true, "DISP_AUT": true, "PRESC-BIO": true, "PRESC-KINE": true,
+	"PRESC-PEDI": true, "PRESC-ORTHOPHO": true, "PRESC-ORTHOPTIE": true, "PRESC-AAT": true}
+
+// actTypes report the founding act itself: an operation, a procedure, an
+// implant, a hospital stay. A lasting concept they carry weighs actFactor
+// more than the same concept mentioned in a letter.
+var actTypes = map[string]bool{"34874-8": true, "11505-5": true, "101881-1": true}
 
 // stayTypes are hospital reports: a summary older than the latest is not
 // pinned.
@@ -828,6 +896,9 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 	}
 	series := map[string]latest{}
 	analytes := map[string]time.Time{}
+	// measured: when each concept was last the subject of a result (a
+	// renal function, an INR, an HbA1c).
+	measured := map[string]time.Time{}
 	var buf []byte
 	// The same analysis: same type, same title, same concepts; a title
 	// that only repeats the type's name ("CR d'examens biologiques") names
@@ -852,12 +923,16 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 		return string(buf)
 	}
 	keys := make([]string, len(clusters))
+	latestRx, rxAt := -1, time.Time{}
 	for i, c := range clusters {
 		d := docs[c.head]
 		if d.Status != carnet.StatusCurrent || superseded(d) {
 			continue
 		}
 		at := clinicalDate(d)
+		if prescriptionTypes[d.Type.Code] && d.Class.Code != classPatient && at.After(rxAt) {
+			latestRx, rxAt = i, at
+		}
 		if k := key(d); k != "" {
 			keys[i] = k
 			if l, ok := series[k]; !ok || at.After(l.at) {
@@ -869,6 +944,13 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 				analytes[f.Code.Code] = at
 			}
 		}
+		if resultTypes[d.Type.Code] {
+			for _, c := range d.Concepts {
+				if at.After(measured[c]) {
+					measured[c] = at
+				}
+			}
+		}
 	}
 	for i, c := range clusters {
 		d := docs[c.head]
@@ -876,6 +958,21 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 		if k := keys[i]; k != "" && series[k].at.After(at) {
 			out[i] = historyNote{newer: true, text: "série : un résultat plus récent existe (" + docs[clusters[series[k].i].head].Date.Format("02/01/2006") + ")"}
 			continue
+		}
+		// A result whose every analysis (its concepts) was done again
+		// since is history, normal or not.
+		if resultTypes[d.Type.Code] && len(d.Concepts) > 0 {
+			again := true
+			for _, c := range d.Concepts {
+				if !measured[c].After(at) {
+					again = false
+					break
+				}
+			}
+			if again {
+				out[i] = historyNote{newer: true, text: "historique : les mêmes analyses ont été refaites depuis"}
+				continue
+			}
 		}
 		if len(d.Findings) == 0 {
 			continue
@@ -891,6 +988,9 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 			out[i] = historyNote{newer: true, text: "historique : mesuré à nouveau depuis"}
 		}
 	}
+	if latestRx >= 0 {
+		out[latestRx].current = true
+	}
 	return out
 }
 
@@ -905,7 +1005,7 @@ func routine(d *Doc, h historyNote, concepts, useless, wanted bool) bool {
 		return true // the usual treatment handed out again, whatever it names
 	case concepts:
 		return false
-	case seriesTypes[d.Type.Code] && len(d.Findings) == 0:
+	case resultTypes[d.Type.Code] && len(d.Findings) == 0:
 		return true // a normal result
 	}
 	return false

@@ -213,10 +213,21 @@ func viewDoc(cd carnet.CareDoc) Doc {
 	}
 	d := Doc{ID: row.ID, LogicalID: row.LogicalID, UniqueID: uid, SubmissionSet: row.SubmissionSet,
 		Status: row.Status, Created: row.Created, Date: row.Date, Superseded: row.Status == carnet.StatusSuperseded}
-	codings := map[string]*carnet.Coding{carnet.TokType: &d.Type, carnet.TokClass: &d.Class, carnet.TokFormat: &d.Format,
-		carnet.TokFacility: &d.Facility, carnet.TokSetting: &d.Practice}
 	for _, t := range row.Tokens {
-		if field, ok := codings[t.Kind]; ok {
+		var field *carnet.Coding
+		switch t.Kind {
+		case carnet.TokType:
+			field = &d.Type
+		case carnet.TokClass:
+			field = &d.Class
+		case carnet.TokFormat:
+			field = &d.Format
+		case carnet.TokFacility:
+			field = &d.Facility
+		case carnet.TokSetting:
+			field = &d.Practice
+		}
+		if field != nil {
 			if c, ok := TokenCoding(t.Value); ok {
 				*field = c
 			}

@@ -258,6 +258,14 @@ func (s *Store) Route(ctx context.Context, id string) (p carnet.PatientKey, err 
 	return p, err
 }
 
+func (s *Store) UniqueIDRecords(ctx context.Context, uniqueID string, limit int) (ps []carnet.PatientKey, err error) {
+	err = s.withReader(ctx, "postgres.UniqueIDRecords", func(r reader) (err error) {
+		ps, err = r.UniqueIDRecords(ctx, uniqueID, limit)
+		return err
+	})
+	return ps, err
+}
+
 func (s *Store) Document(ctx context.Context, p carnet.PatientKey, id string) (row carnet.DocumentRow, err error) {
 	err = s.withReader(ctx, "postgres.Document", func(r reader) (err error) {
 		row, err = r.Document(ctx, p, id)

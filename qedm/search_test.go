@@ -198,6 +198,16 @@ func TestProvenance(t *testing.T) {
 	if string(Provenance(it, "https://x")) != string(b) {
 		t.Error("Provenance is not deterministic")
 	}
+	// An item extracted at a filing: recorded is the extraction, with or
+	// without a date of its own.
+	filed := time.Date(2025, 1, 9, 8, 0, 0, 0, time.UTC)
+	for _, eff := range []time.Time{{}, it.Effective} {
+		it2 := it
+		it2.Effective, it2.Recorded = eff, filed
+		if err := json.Unmarshal(Provenance(it2, "https://x"), &p); err != nil || p.Recorded != "2025-01-09T08:00:00Z" {
+			t.Errorf("effective %v: recorded %q (%v), want the filing", eff, p.Recorded, err)
+		}
+	}
 }
 
 func TestServeRefusesBrokenResource(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"time"
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/fhir"
@@ -118,7 +119,7 @@ func Provenance(it carnet.Item, base string) []byte {
 			Meta:         &fhir.Meta{Profile: []string{ProfileMXDEProvenance}},
 		},
 		Target:   []fhir.Reference{{Reference: string(it.Kind) + "/" + it.ID}},
-		Recorded: fhir.FormatDateTime(it.Effective),
+		Recorded: fhir.FormatDateTime(recordedOf(it)),
 		Policy:   []string{PolicyDocumentProvenance},
 		Activity: &fhir.CodeableConcept{Coding: []fhir.Coding{{System: SystemW3CProvenanceActivity, Code: "Derivation"}}},
 		Agent: []ProvenanceAgent{{
@@ -135,6 +136,16 @@ func Provenance(it carnet.Item, base string) []byte {
 		panic("qedm: marshal Provenance: " + err.Error())
 	}
 	return b
+}
+
+// recordedOf is the Provenance's recorded instant (required by FHIR): when
+// Carnet extracted the item from its source document; for an item
+// extracted before that was kept, when it happened, if the document says.
+func recordedOf(it carnet.Item) time.Time {
+	if !it.Recorded.IsZero() {
+		return it.Recorded
+	}
+	return it.Effective
 }
 
 // sourceOf is the FHIR id of an item's source document: its logicalId,

@@ -172,6 +172,11 @@ func errNotFound() error { return carnet.Errorf(carnet.KindNotFound, "not found"
 // served is called once a request was permitted, before anything is
 // served: it tells the patient of a professional's first access and of
 // every emergency access (decision Notify), then records the access.
+// event is the audit event served records for a successful access.
+func (a *access) event(act carnet.Action, docs []string) carnet.AuditEvent {
+	return a.s.successEvent(a.r, act, a.row.Key, docs)
+}
+
 func (a *access) served(ctx context.Context, act carnet.Action, docs []string, decs ...carnet.Decision) error {
 	if err := a.notifyAccess(ctx, act, docs, decs...); err != nil {
 		return err

@@ -339,8 +339,19 @@ func (s *Service) careRows(ctx context.Context, key carnet.PatientKey) (*careEnt
 // loadCare reads a record's entry at stamp; the results of prev, the
 // record's previous entry, are reused (items never change: a replaced
 // document's items go with it), so that a filing costs its own results.
+// The record's stored form is read first: at the current stamp (written
+// by this server or another after its last change) it is the entry, one
+// row instead of every document; at another, its results are reused when
+// there is no previous entry in memory. An entry read from the documents
+// is stored as the record's new form, in the background.
 func (s *Service) loadCare(ctx context.Context, key carnet.PatientKey, stamp string, prev *careEntry) (*careEntry, error) {
-	c := &s.care
+	if f := s.storedCare(ctx, key, stamp, prev == nil); f != nil {
+		if f.stamp == stamp {
+			s.keepCare(key, f)
+			return f, nil
+		}
+		prev = f
+	}
 	docs, err := s.Store.FindDocuments(ctx, key, carnet.DocumentFilter{WithoutSealed: true,
 		Statuses: []carnet.DocumentStatus{carnet.StatusCurrent, carnet.StatusSuperseded, carnet.StatusArchived}})
 	if err != nil {
@@ -366,7 +377,7 @@ func (s *Service) loadCare(ctx context.Context, key carnet.PatientKey, stamp str
 		}
 	}
 	for _, ir := range items {
-		if f, ok := opened[ir.ID]; ok {
+		if f, ok := opened[ir.ID]; ok && f.source == ir.SourceLogicalID {
 			e.findings = append(e.findings, f)
 			continue
 		}
@@ -393,6 +404,14 @@ func (s *Service) loadCare(ctx context.Context, key carnet.PatientKey, stamp str
 			}
 		}
 	}
+	s.keepCare(key, e)
+	s.saveCare(key, e)
+	return e, nil
+}
+
+// keepCare puts a record's entry in the cache, making room if needed.
+func (s *Service) keepCare(key carnet.PatientKey, e *careEntry) {
+	c := &s.care
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {
@@ -402,7 +421,7 @@ func (s *Service) loadCare(ctx context.Context, key carnet.PatientKey, stamp str
 		c.rows -= len(old.docs) + len(old.findings)
 		delete(c.entries, key)
 	}
-	n := len(docs) + len(e.findings)
+	n := len(e.docs) + len(e.findings)
 	for k, old := range c.entries { // make room: any entries will do
 		if c.rows+n <= careCacheRows {
 			break
@@ -414,7 +433,6 @@ func (s *Service) loadCare(ctx context.Context, key carnet.PatientKey, stamp str
 		c.entries[key] = e
 		c.rows += n
 	}
-	return e, nil
 }
 
 // visitKey names whose last visit a marker records: a professional's RPPS.

@@ -208,11 +208,48 @@ func (s *Service) file(ctx context.Context, r carnet.Request, sub carnet.Submiss
 	if err != nil {
 		return carnet.SubmissionResult{}, err
 	}
-	var res carnet.SubmissionResult
+	// The filing's event goes into its own transaction when the Store and
+	// the Auditor allow it (docs/AUDIT.md): sealed here, out of the
+	// writer's way, and again inside only for a replayed submission, whose
+	// documents are those first filed.
+	var (
+		res     carnet.SubmissionResult
+		event   *carnet.AuditRow
+		audited bool
+	)
+	prep, _ := s.Audit.(carnet.AuditPreparer)
+	if prep != nil && !s.noAuditTx.Load() {
+		row, err := prep.Prepare(ctx, f.a.event(carnet.ActionCreate, sl.res.DocumentIDs))
+		if err != nil {
+			return carnet.SubmissionResult{}, auditUnavailable(err)
+		}
+		event = &row
+	}
 	err = s.Store.Update(ctx, func(tx carnet.Tx) error {
 		var err error
 		res, err = f.store(ctx, tx, sl)
-		return err
+		if err != nil {
+			return err
+		}
+		atx, ok := tx.(carnet.AuditTx)
+		if !ok {
+			s.noAuditTx.Store(true)
+		}
+		if !ok || event == nil {
+			audited = false
+			return nil
+		}
+		row := *event
+		if !slices.Equal(res.DocumentIDs, sl.res.DocumentIDs) {
+			if row, err = prep.Prepare(ctx, f.a.event(carnet.ActionCreate, res.DocumentIDs)); err != nil {
+				return auditUnavailable(err)
+			}
+		}
+		if _, err := atx.AppendAudit(ctx, []carnet.AuditRow{row}); err != nil {
+			return auditUnavailable(err)
+		}
+		audited = true
+		return nil
 	})
 	if errors.Is(err, errRetry) && f.newRecord {
 		// Another filing created the record first: this attempt's record
@@ -234,6 +271,9 @@ func (s *Service) file(ctx context.Context, r carnet.Request, sub carnet.Submiss
 			return carnet.SubmissionResult{}, err
 		}
 		res.Readable[i] = f.a.permits(carnet.ActionRead, &row)
+	}
+	if audited {
+		return res, f.a.notifyAccess(ctx, carnet.ActionCreate, res.DocumentIDs)
 	}
 	return res, f.a.served(ctx, carnet.ActionCreate, res.DocumentIDs)
 }
@@ -482,6 +522,7 @@ func (f *filing) seal(ctx context.Context) (*sealed, error) {
 		}
 		for _, it := range f.extracted[i].Items {
 			it.Patient, it.ID, it.SourceID, it.SourceLogicalID = p, carnet.NewID(), d.ID, d.LogicalID
+			it.Recorded = d.Date
 			row, err := s.sealItem(ctx, it)
 			if err != nil {
 				return nil, err

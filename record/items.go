@@ -65,14 +65,20 @@ func (s *Service) openItem(ctx context.Context, row carnet.ItemRow) (carnet.Item
 // the caller may read, by logicalId: an item is visible exactly when its
 // source document is.
 func (s *Service) visibleSources(ctx context.Context, a *access) (map[string]carnet.DocumentRow, error) {
-	rows, err := s.Store.FindDocuments(ctx, a.row.Key, carnet.DocumentFilter{WithoutSealed: true, Statuses: []carnet.DocumentStatus{carnet.StatusCurrent, carnet.StatusArchived}})
+	// The record's latest rows, kept under its stamp (latestRows: a change
+	// from any node is seen at once), rather than read again from the
+	// store on every search; each is still decided in full.
+	latest, err := s.latestRows(ctx, a.row.Key)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]carnet.DocumentRow, len(rows))
-	for i := range rows {
-		if a.permits(carnet.ActionRead, &rows[i]) {
-			out[rows[i].LogicalID] = rows[i]
+	out := make(map[string]carnet.DocumentRow, len(latest))
+	for id, row := range latest {
+		if id != row.ID || row.Status != carnet.StatusCurrent && row.Status != carnet.StatusArchived {
+			continue // an older version's entry, or not a source of items
+		}
+		if a.permits(carnet.ActionRead, &row) {
+			out[row.LogicalID] = row
 		}
 	}
 	return out, nil

@@ -349,7 +349,7 @@ func (s *Service) FindDocuments(ctx context.Context, r carnet.Request, q carnet.
 			continue
 		}
 		warnings = append(warnings, dec.Warnings...)
-		d, err := s.openDocument(ctx, rows[i])
+		d, err := s.openDocumentShared(ctx, rows[i])
 		if err != nil {
 			return carnet.Page[carnet.Document]{}, err
 		}
@@ -669,4 +669,18 @@ func (s *Service) List(ctx context.Context, r carnet.Request, id string) (carnet
 		return carnet.SubmissionSet{}, s.recordDenial(ctx, a.refusal(carnet.ActionRead, nil, "no document of the submission set is visible", nil))
 	}
 	return set, a.served(ctx, carnet.ActionRead, set.Documents)
+}
+
+// UniqueIDRecords returns the records (at most limit) holding a current
+// document version with this uniqueId, for transactions that name a
+// document by uniqueId and no patient (XDS.b ITI-43). It reveals only
+// record keys: each record is then searched through the policy and the
+// audit (FindDocuments, Content), where a caller who may not read it finds
+// nothing.
+func (s *Service) UniqueIDRecords(ctx context.Context, uniqueID string, limit int) ([]carnet.PatientKey, error) {
+	uniqueID = carnet.NormalizeIdentifier(uniqueID)
+	if uniqueID == "" || limit <= 0 {
+		return nil, nil
+	}
+	return s.Store.UniqueIDRecords(ctx, uniqueID, limit)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
@@ -39,11 +40,17 @@ type Service struct {
 	// DefaultCount and MaxCount bound search pages.
 	DefaultCount, MaxCount int
 
-	care   careCache   // the point-of-care view's clear fields, per record
-	latest latestCache // each document version's latest row, per record
+	care    careCache   // the point-of-care view's clear fields, per record
+	latest  latestCache // each document version's latest row, per record
+	decoded docMemo     // search pages' decoded metadata, by version and plaintext
 	// warming are the records whose point-of-care view is read again
 	// after a change (WarmOnChange).
 	warming warmQueue
+	// noAuditTx is set once a filing's transaction could not append its
+	// event (PostgreSQL): later filings do not seal an event for it.
+	noAuditTx atomic.Bool
+	// forms are the records' point-of-care forms waiting to be written.
+	forms formQueue
 }
 
 func (s *Service) now() time.Time {
@@ -66,9 +73,19 @@ var errRetry = errors.New("patient record created concurrently")
 
 // audit records a successful access; it must succeed before anything is served.
 func (s *Service) audit(ctx context.Context, r carnet.Request, act carnet.Action, p carnet.PatientKey, docs []string) error {
-	ev := carnet.AuditEvent{Time: s.now(), RequestID: r.RequestID, Actor: r.Actor, Action: act, Mode: r.Mode, Reason: r.Reason, Patient: p, Documents: docs, Outcome: "success"}
-	if err := s.Audit.Record(ctx, ev); err != nil {
-		return carnet.WrapError(carnet.KindUnavailable, "audit", err)
+	if err := s.Audit.Record(ctx, s.successEvent(r, act, p, docs)); err != nil {
+		return auditUnavailable(err)
 	}
 	return nil
+}
+
+// successEvent is the event of a successful access.
+func (s *Service) successEvent(r carnet.Request, act carnet.Action, p carnet.PatientKey, docs []string) carnet.AuditEvent {
+	return carnet.AuditEvent{Time: s.now(), RequestID: r.RequestID, Actor: r.Actor, Action: act, Mode: r.Mode, Reason: r.Reason, Patient: p, Documents: docs, Outcome: "success"}
+}
+
+// auditUnavailable is the error of a request whose event could not be
+// recorded: nothing is served.
+func auditUnavailable(err error) error {
+	return carnet.WrapError(carnet.KindUnavailable, "audit", err)
 }

@@ -96,6 +96,11 @@ func (s *Service) CreatePermit(ctx context.Context, r carnet.Request, p carnet.P
 	if p.MinK == 0 {
 		p.MinK = 5
 	}
+	if p.Issuer == "" {
+		// The recipient's client is registered where the operator's is,
+		// unless the operator names another issuer.
+		p.Issuer = r.Actor.ID.System
+	}
 	if p.Dates == "" {
 		p.Dates = carnet.DatesShift
 	}
@@ -231,7 +236,7 @@ func (s *Service) PermitOf(ctx context.Context, r carnet.Request, id string) (ca
 		return carnet.Permit{}, notFound
 	}
 	p, err := s.load(ctx, id)
-	if carnet.IsKind(err, carnet.KindNotFound) || err == nil && p.Client != a.ID.Value {
+	if carnet.IsKind(err, carnet.KindNotFound) || err == nil && (p.Client != a.ID.Value || p.Issuer != "" && p.Issuer != a.ID.System) {
 		return carnet.Permit{}, notFound
 	}
 	if err != nil {

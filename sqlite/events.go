@@ -203,6 +203,15 @@ func (s *Store) AppendAudit(ctx context.Context, rows []carnet.AuditRow) (uint64
 	return first, nil
 }
 
+var _ carnet.AuditTx = (*tx)(nil)
+
+// AppendAudit implements carnet.AuditTx: the events take the next indexes
+// of the log in the writer's transaction (one writer: nothing else appends
+// meanwhile) and are durable with its group commit.
+func (t *tx) AppendAudit(ctx context.Context, rows []carnet.AuditRow) (uint64, error) {
+	return t.appendAudit(ctx, rows)
+}
+
 func (t *tx) appendAudit(ctx context.Context, rows []carnet.AuditRow) (uint64, error) {
 	const op = "sqlite.AppendAudit"
 	var first uint64

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -104,4 +105,59 @@ func auditIDs(rows []carnet.AuditRow) []string {
 		out = append(out, r.ID)
 	}
 	return out
+}
+
+// An event appended by a transaction (carnet.AuditTx, a filing's own
+// event) is in the log only if the transaction commits, and takes the next
+// index among the events appended by the Store, concurrent ones included.
+func TestAuditAppendInTransaction(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "carnet.db"))
+	if _, err := s.AppendAudit(ctx, []carnet.AuditRow{storetest.NewAuditRow("p1", "ev-0", storetest.Epoch, "actor")}); err != nil {
+		t.Fatalf("AppendAudit: %v", err)
+	}
+	inTx := func(id string, fail bool) error {
+		return s.Update(ctx, func(tx carnet.Tx) error {
+			if _, err := tx.(carnet.AuditTx).AppendAudit(ctx, []carnet.AuditRow{storetest.NewAuditRow("p1", id, storetest.Epoch, "actor")}); err != nil {
+				return err
+			}
+			if fail {
+				return carnet.Errorf(carnet.KindInvalid, "the filing failed after its event")
+			}
+			return nil
+		})
+	}
+	if err := inTx("ev-rolled-back", true); !carnet.IsKind(err, carnet.KindInvalid) {
+		t.Fatalf("failing Update: got %v", err)
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if err := inTx(fmt.Sprintf("ev-tx-%d", i), false); err != nil {
+				t.Errorf("Update appending: %v", err)
+			}
+		})
+		wg.Go(func() {
+			if _, err := s.AppendAudit(ctx, []carnet.AuditRow{storetest.NewAuditRow("p1", fmt.Sprintf("ev-store-%d", i), storetest.Epoch, "actor")}); err != nil {
+				t.Errorf("AppendAudit: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := inTx("ev-0", false); !carnet.IsKind(err, carnet.KindConflict) {
+		t.Fatalf("an id already in the log, appended in a transaction: got %v, want KindConflict", err)
+	}
+	got, err := s.AuditEvents(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := auditIDs(got)
+	if len(ids) != 17 || slices.Contains(ids, "ev-rolled-back") {
+		t.Fatalf("log: got %d events %v, want 17 without the rolled-back one", len(ids), ids)
+	}
+	for i, row := range got {
+		if row.Seq != uint64(i) {
+			t.Fatalf("event %s at index %d, want %d: the indexes have a gap", row.ID, row.Seq, i)
+		}
+	}
 }

@@ -191,6 +191,24 @@ func (r reader) DataKeys(ctx context.Context, p carnet.PatientKey) ([]carnet.Wra
 	return keys, wrap(op, rows.Err())
 }
 
+func (r reader) UniqueIDRecords(ctx context.Context, uniqueID string, limit int) ([]carnet.PatientKey, error) {
+	const op = "sqlite.UniqueIDRecords"
+	rows, err := r.c.query(ctx, "SELECT DISTINCT patient_key FROM documents INDEXED BY documents_unique_id WHERE unique_id = ? AND latest = 1 ORDER BY patient_key LIMIT ?", uniqueID, limit)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	var out []carnet.PatientKey
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, wrap(op, err)
+		}
+		out = append(out, carnet.PatientKey(p))
+	}
+	return out, wrap(op, rows.Err())
+}
+
 func (r reader) Route(ctx context.Context, id string) (carnet.PatientKey, error) {
 	var p string
 	err := r.c.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&p) },
@@ -289,7 +307,11 @@ func selectiveTokens(fs []carnet.TokenFilter) bool {
 }
 
 // documentWhere writes the WHERE clause of f for p's documents.
-func documentWhere(q *query, p carnet.PatientKey, f carnet.DocumentFilter) {
+// With probe, the search's own token conditions are answered from the
+// row's token list (carnet_has) as the page is read in date order,
+// instead of from document_tokens (FindDocuments asks for it when each is
+// common in the record).
+func documentWhere(q *query, p carnet.PatientKey, f carnet.DocumentFilter, probe bool) {
 	q.b.WriteString(" WHERE patient_key = ?")
 	q.args = append(q.args, string(p))
 	if !f.AllVersions {
@@ -321,7 +343,13 @@ func documentWhere(q *query, p carnet.PatientKey, f carnet.DocumentFilter) {
 			q.add("(period_start IS NULL OR period_start < ?)", f.Period.To.UnixMicro())
 		}
 	}
-	q.tokens(p, "id", "document_tokens", "doc_id", f.Tokens)
+	if probe {
+		for _, tf := range f.Tokens {
+			q.add(hasFunc+"(tokens, ?, ?, 0)", tf.Kind, encodeStrings(tf.Values))
+		}
+	} else {
+		q.tokens(p, "id", "document_tokens", "doc_id", f.Tokens)
+	}
 	if f.Visible != nil {
 		q.cond(*f.Visible)
 	}
@@ -342,14 +370,20 @@ func (r reader) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet
 		cols = documentColsUnsealed
 	}
 	q.b.WriteString("SELECT " + cols + " FROM documents")
+	probe := false
 	if selectiveTokens(f.Tokens) {
 		// A content id, an identifier or a relation names a document or
 		// two: find them by key from their tokens. Without statistics the
 		// planner would walk the record in date order (for ORDER BY) and
 		// probe every row: a retrieve would cost what the record holds.
 		q.b.WriteString(" INDEXED BY sqlite_autoindex_documents_1")
+	} else if f.Limit > 0 && len(f.Tokens) > 0 {
+		var err error
+		if probe, err = r.commonTokens(ctx, p, f.Tokens); err != nil {
+			return nil, wrap(op, err)
+		}
 	}
-	documentWhere(&q, p, f)
+	documentWhere(&q, p, f, probe)
 	q.b.WriteString(" ORDER BY date DESC, id")
 	if f.Limit > 0 {
 		q.b.WriteString(" LIMIT ?")
@@ -370,6 +404,38 @@ func (r reader) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet
 		out = append(out, d)
 	}
 	return out, wrap(op, rows.Err())
+}
+
+// commonTokenRows is how many of a record's rows a token condition must
+// match for a page to test it on each row read in date order (carnet_has)
+// rather than gather its matches first.
+const commonTokenRows = 100
+
+// commonTokens reports whether each token condition of a page's search
+// matches at least commonTokenRows rows of p (counted on document_tokens'
+// key, at most that many each). "id IN (SELECT doc_id …)" builds the set of
+// every match before the page is read: 969 ids for a type of a
+// 3,000-document record, for a page of 20. A common condition is tested on
+// the rows the page reads instead (about 20 / selectivity of them); a rare
+// one keeps the set, which is small.
+func (r reader) commonTokens(ctx context.Context, p carnet.PatientKey, fs []carnet.TokenFilter) (bool, error) {
+	for _, f := range fs {
+		if len(f.Values) == 0 {
+			return false, nil
+		}
+		args := []any{string(p), f.Kind}
+		for _, v := range f.Values {
+			args = append(args, v)
+		}
+		args = append(args, commonTokenRows)
+		var n int
+		err := r.c.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&n) },
+			"SELECT count(*) FROM (SELECT 1 FROM document_tokens WHERE patient_key = ? AND kind = ? AND value IN "+in(len(f.Values))+" LIMIT ?)", args...)
+		if err != nil || n < commonTokenRows {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 func (r reader) Content(ctx context.Context, p carnet.PatientKey, contentID string) ([]byte, error) {

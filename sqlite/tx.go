@@ -102,6 +102,13 @@ func (t *tx) Route(ctx context.Context, id string) (carnet.PatientKey, error) {
 	return t.reader.Route(ctx, id)
 }
 
+func (t *tx) UniqueIDRecords(ctx context.Context, uniqueID string, limit int) ([]carnet.PatientKey, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, wrap("sqlite.UniqueIDRecords", err)
+	}
+	return t.reader.UniqueIDRecords(ctx, uniqueID, limit)
+}
+
 func (t *tx) Document(ctx context.Context, p carnet.PatientKey, id string) (carnet.DocumentRow, error) {
 	if err := t.check(ctx); err != nil {
 		return carnet.DocumentRow{}, wrap("sqlite.Document", err)

@@ -156,6 +156,38 @@ func testDocumentUniqueID(t *testing.T, s carnet.Store) {
 	wantDocument(t, s, old)
 }
 
+func testUniqueIDRecords(t *testing.T, s carnet.Store) {
+	ctx := context.Background()
+	a := NewDocumentRow("p2", "doc-1")
+	b := NewDocumentRow("p1", "doc-2")
+	b.UniqueID = a.UniqueID
+	// An older version only: its record does not hold the uniqueId.
+	old := NewDocumentRow("p3", "doc-3")
+	old.UniqueID, old.Latest = a.UniqueID, false
+	other := NewDocumentRow("p4", "doc-4")
+	other.UniqueID = "2.25.999"
+	insertDocuments(t, s, a, b, old, other)
+	check := func(t *testing.T, r carnet.Reader) {
+		got, err := r.UniqueIDRecords(ctx, a.UniqueID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []carnet.PatientKey{"p1", "p2"}; !slices.Equal(got, want) {
+			t.Errorf("UniqueIDRecords = %v, want %v (sorted, latest versions only)", got, want)
+		}
+		if got, _ := r.UniqueIDRecords(ctx, a.UniqueID, 1); len(got) != 1 {
+			t.Errorf("UniqueIDRecords(limit 1) = %v", got)
+		}
+		if got, err := r.UniqueIDRecords(ctx, "2.25.404", 10); err != nil || len(got) != 0 {
+			t.Errorf("UniqueIDRecords(unknown) = %v, %v; want none", got, err)
+		}
+	}
+	t.Run("store", func(t *testing.T) { check(t, s) })
+	t.Run("tx", func(t *testing.T) {
+		mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) error { check(t, tx); return nil })
+	})
+}
+
 func testDocumentDuplicateID(t *testing.T, s carnet.Store) {
 	d1 := NewDocumentRow("p1", "doc-1")
 	insertDocuments(t, s, d1)

@@ -28,12 +28,14 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"IDsUniqueAcrossPatients", testIDsUniqueAcrossPatients},
 		{"DocumentRoundTrip", testDocumentRoundTrip},
 		{"DocumentUniqueID", testDocumentUniqueID},
+		{"UniqueIDRecords", testUniqueIDRecords},
 		{"DocumentDuplicateID", testDocumentDuplicateID},
 		{"DocumentNewVersion", testDocumentNewVersion},
 		{"UpdateDocument", testUpdateDocument},
 		{"FindDocuments", testFindDocuments},
 		{"FindDocumentsOrder", testFindDocumentsOrder},
 		{"FindVisible", testFindVisible},
+		{"FindVisibleTokenPages", testFindVisibleTokenPages},
 		{"PatientIsolation", testPatientIsolation},
 		{"Content", testContent},
 		{"SubmissionSets", testSubmissionSets},
@@ -79,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"TermsContextCanceled", testTermsContextCanceled},
 		{"Sessions", testSessions},
 		{"Permits", testPermits},
+		{"CareForms", testCareForms},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

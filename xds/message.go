@@ -11,6 +11,8 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+
+	carnet "github.com/carnet-sante/carnet"
 )
 
 // SOAP actions of the transactions served.
@@ -40,9 +42,14 @@ type Message struct {
 	Body      *node // the one child of env:Body
 	parts     map[string][]byte
 	used      map[string]bool
-	// HasSecurity: a WS-Security header was present (a SAML assertion is
-	// not read yet; docs/XDS.md).
+	// HasSecurity: a WS-Security header was present.
 	HasSecurity bool
+	// Envelope is the SOAP envelope as received (the root MIME part), for
+	// the XUA assertion's signature.
+	Envelope []byte
+	// Patient is the patient the verified XUA assertion names
+	// (resource-id), zero without: the transaction must concern them.
+	Patient carnet.Identifier
 }
 
 // ReadMessage reads a request body of media type contentType: a SOAP 1.2
@@ -74,6 +81,7 @@ func ReadMessage(body []byte, contentType string, lim Limits) (*Message, error) 
 	default:
 		return nil, senderFault("media type %s is not a SOAP 1.2 message", mt)
 	}
+	m.Envelope = envelope
 	root, err := parseXML(envelope, lim)
 	if err != nil {
 		return nil, senderFault("the envelope cannot be read: %v", err)

@@ -360,6 +360,17 @@ func (s *Server) query(ctx context.Context, req carnet.Request, m *Message) answ
 	if err != nil {
 		return fail(err)
 	}
+	for _, name := range []string{"$XDSDocumentEntryPatientId", "$XDSSubmissionSetPatientId"} {
+		if _, given := q.one(name); given && m.Patient.Value != "" {
+			id, err := q.patientParam(name)
+			if err == nil {
+				err = m.samePatient(id, name)
+			}
+			if err != nil {
+				return fail(err)
+			}
+		}
+	}
 	res := newResult()
 	switch q.ID {
 	case QueryFindDocuments:
@@ -498,44 +509,74 @@ func (s *Server) documentByUUID(ctx context.Context, req carnet.Request, uuid st
 	return &d, nil
 }
 
-// documentsByUniqueID finds uniqueIds in the caller's recent records: one
-// search per record for all of them.
+// documentsByUniqueID finds uniqueIds in the records that hold them (the
+// store's uniqueId index, at most maxUniqueIDRecords records per uniqueId)
+// and in the caller's recent records: one search per record, through the
+// policy and the audit, for the uniqueIds it may hold.
 func (s *Server) documentsByUniqueID(ctx context.Context, req carnet.Request, res *result, uids ...string) ([]carnet.Document, error) {
 	if len(uids) == 0 {
 		return nil, nil
 	}
-	want := map[string]bool{}
-	var escaped []string
-	for _, u := range uids {
-		want[carnet.NormalizeIdentifier(u)] = true
-		escaped = append(escaped, strings.ReplaceAll(u, ",", `\,`))
-	}
-	var out []carnet.Document
 	recs := s.recent.records(req.Actor)
-	keys := make([]carnet.PatientKey, 0, len(recs))
-	for k := range recs {
+	byRecord := map[carnet.PatientKey][]string{}
+	want := map[string]bool{}
+	for _, u := range uids {
+		n := carnet.NormalizeIdentifier(u)
+		if want[n] {
+			continue
+		}
+		want[n] = true
+		keys, err := s.svc.UniqueIDRecords(ctx, n, maxUniqueIDRecords)
+		if err != nil {
+			return nil, err
+		}
+		for k := range recs {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+		for _, k := range keys {
+			byRecord[k] = append(byRecord[k], strings.ReplaceAll(u, ",", `\,`))
+		}
+	}
+	keys := make([]carnet.PatientKey, 0, len(byRecord))
+	for k := range byRecord {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	var out []carnet.Document
 	for _, k := range keys {
-		ds, _, err := mhd.ParseDocumentSearch(url.Values{"patient": {string(k)}, "identifier": {strings.Join(escaped, ",")}})
+		ds, _, err := mhd.ParseDocumentSearch(url.Values{"patient": {string(k)}, "identifier": {strings.Join(byRecord[k], ",")}})
 		if err != nil {
 			return nil, paramErr("$XDSDocumentEntryUniqueId", carnet.ErrorMessage(err))
 		}
 		ds.Count = s.lim.MaxObjects
 		page, err := s.svc.FindDocuments(ctx, req, ds)
+		if carnet.IsKind(err, carnet.KindForbidden) || carnet.IsKind(err, carnet.KindNotFound) {
+			continue // a record the caller may not search: nothing found there
+		}
 		if err != nil {
 			return nil, err
 		}
 		for _, d := range page.Items {
-			if want[d.UniqueID] {
-				res.ins[k] = recs[k]
-				out = append(out, d)
+			if !want[d.UniqueID] {
+				continue
 			}
+			if id, ok := recs[k]; ok {
+				res.ins[k] = id
+			} else if err := s.patientOf(ctx, req, k, res); err != nil {
+				continue
+			}
+			out = append(out, d)
 		}
 	}
 	return out, nil
 }
+
+// maxUniqueIDRecords bounds the records searched for one uniqueId (unique
+// per record and filer only, it is in one record but for a filer reusing
+// it elsewhere).
+const maxUniqueIDRecords = 8
 
 // targets reads the documents a Get query names (entryUUIDs or uniqueIds).
 func (s *Server) targets(ctx context.Context, req carnet.Request, q StoredQuery, res *result) ([]carnet.Document, error) {
@@ -668,7 +709,15 @@ func (s *Server) getAssociations(ctx context.Context, req carnet.Request, q Stor
 			continue
 		}
 		for _, rel := range d.Meta.RelatesTo {
-			res.addAssoc(associationTypeOf(rel.Code), EntryUUID(*d), "urn:uuid:"+rel.Target)
+			// Only towards a document the caller may see: the association
+			// would otherwise tell that a masked or hidden one exists.
+			t, err := s.documentByUUID(ctx, req, "urn:uuid:"+rel.Target, res)
+			if err != nil {
+				return err
+			}
+			if t != nil {
+				res.addAssoc(associationTypeOf(rel.Code), EntryUUID(*d), "urn:uuid:"+rel.Target)
+			}
 		}
 		rs, err := s.relatedTo(ctx, req, *d)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/auth"
 	"github.com/carnet-sante/carnet/record"
+	"github.com/carnet-sante/carnet/xua"
 )
 
 // DefaultRepositoryUniqueID is the repositoryUniqueId of a deployment that
@@ -32,6 +33,12 @@ type Config struct {
 	RepositoryUniqueID string
 	Limits             Limits
 	ContentTypes       []string
+	// XUA, when set, verifies the SAML assertion of a request's
+	// WS-Security header: the professional it names is the actor, its
+	// purpose of use the access mode (docs/XDS.md, "Authentication").
+	XUA *xua.Verifier
+	// RequireXUA refuses requests without an assertion.
+	RequireXUA bool
 }
 
 // Server serves the Document Repository (ITI-41, ITI-43) and Registry
@@ -87,6 +94,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fault(w, http.StatusMethodNotAllowed, senderFault("XDS.b endpoints take SOAP 1.2 POST requests"))
 		return
 	}
+	// The caller first: an unauthenticated one gets no buffer of up to
+	// MaxBytes (the bearer token and the certificate are not in the body).
+	actor, err := s.cfg.Authenticate(r)
+	if err != nil {
+		s.log.Info("XDS request not authenticated", "request_id", rid, "reason", err)
+		s.fault(w, http.StatusUnauthorized, &Fault{Code: "Sender", Subcode: "wsse:FailedAuthentication", Reason: "authentication failed: a bearer token or a software certificate is required"})
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.lim.MaxBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -95,12 +110,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.fault(w, http.StatusBadRequest, senderFault("the body cannot be read"))
-		return
-	}
-	actor, err := s.cfg.Authenticate(r)
-	if err != nil {
-		s.log.Info("XDS request not authenticated", "request_id", rid, "reason", err)
-		s.fault(w, http.StatusUnauthorized, &Fault{Code: "Sender", Subcode: "wsse:FailedAuthentication", Reason: "authentication failed: a bearer token or a software certificate is required"})
 		return
 	}
 	m, err := ReadMessage(body, r.Header.Get("Content-Type"), s.lim)
@@ -112,12 +121,38 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fault(w, http.StatusBadRequest, f)
 		return
 	}
-	if m.HasSecurity {
-		// XUA is not read yet (docs/XDS.md): the caller is who its
-		// certificate or token says, whatever the assertion names.
-		s.log.Debug("WS-Security header ignored", "request_id", rid)
-	}
 	req := carnet.Request{Actor: actor, Mode: carnet.ModeNormal, RequestID: rid}
+	switch {
+	case s.cfg.XUA != nil:
+		as, err := s.cfg.XUA.Verify(m.Envelope)
+		if err != nil {
+			s.log.Info("XUA assertion refused", "request_id", rid, "reason", err)
+			s.fault(w, http.StatusUnauthorized, &Fault{Code: "Sender", Subcode: "wsse:InvalidSecurityToken", Reason: "the SAML assertion is refused"})
+			return
+		}
+		if as == nil && s.cfg.RequireXUA {
+			s.fault(w, http.StatusUnauthorized, &Fault{Code: "Sender", Subcode: "wsse:FailedAuthentication", Reason: "a SAML assertion (IHE XUA) naming the professional is required"})
+			return
+		}
+		if as != nil {
+			// The software authenticated by its certificate or token acts
+			// for the professional its trusted issuer vouches for. A
+			// patient's credential never carries a professional's
+			// assertion, nor a professional's another's.
+			if actor.Kind == carnet.ActorPatient || (actor.Kind == carnet.ActorProfessional && actor.ID != as.Actor.ID) {
+				s.log.Info("XUA assertion refused: it names another person than the caller", "request_id", rid)
+				s.fault(w, http.StatusUnauthorized, &Fault{Code: "Sender", Subcode: "wsse:InvalidSecurityToken", Reason: "the SAML assertion names another person than the caller's credential"})
+				return
+			}
+			s.log.Debug("XUA assertion accepted", "request_id", rid, "assertion", as.ID, "transport_actor", string(actor.Kind))
+			req.Actor, req.Mode, req.Reason = as.Actor, as.Mode, as.Reason
+			m.Patient = as.Patient
+		}
+	case m.HasSecurity:
+		// No XUA configured: the caller is who its certificate or token
+		// says, whatever an assertion names.
+		s.log.Debug("WS-Security header ignored (no XUA configured)", "request_id", rid)
+	}
 	ctx := r.Context()
 	var a answer
 	switch m.Action {
@@ -181,6 +216,10 @@ func (s *Server) provide(ctx context.Context, req carnet.Request, m *Message) an
 	}
 	sub, err := ParseProvide(m, ParseOptions{Limits: s.lim, ContentTypes: s.cfg.ContentTypes})
 	if err != nil {
+		a.body = registryResponse(s.failed(req, err))
+		return a
+	}
+	if err := m.samePatient(sub.Patient, "SubmissionSet.patientId"); err != nil {
 		a.body = registryResponse(s.failed(req, err))
 		return a
 	}
@@ -305,4 +344,16 @@ func (rr *recentRecords) records(a carnet.Actor) map[carnet.PatientKey]carnet.Id
 func (rr *recentRecords) ins(a carnet.Actor, k carnet.PatientKey) (carnet.Identifier, bool) {
 	id, ok := rr.records(a)[k]
 	return id, ok
+}
+
+// samePatient refuses a transaction about another patient than the one
+// the XUA assertion names (its resource-id), when it names one.
+func (m *Message) samePatient(id carnet.Identifier, location string) error {
+	if m.Patient.Value == "" {
+		return nil
+	}
+	if id.Value != m.Patient.Value || carnet.NormalizeIdentifier(id.System) != carnet.NormalizeIdentifier(m.Patient.System) {
+		return &Errors{List: []RegistryError{{Code: ErrPatientIDMismatch, Context: "the patient is not the one the SAML assertion names (resource-id)", Location: location}}}
+	}
+	return nil
 }

@@ -12,8 +12,9 @@ import (
 // ParseUpdate reads an ITI-57 Update Document Set into one PDSm change of
 // one document (docs/XDS.md): a new DocumentEntry version whose
 // confidentialityCodes differ, and/or an UpdateAvailabilityStatus
-// association. current reads the document as it is now.
-func ParseUpdate(m *Message, lim Limits, current func(id string) (carnet.Document, error)) (carnet.DocumentChange, error) {
+// association. current reads the document as it is now, and refuses it
+// when its record is not the patient the SubmissionSet names.
+func ParseUpdate(m *Message, lim Limits, current func(id string, patient carnet.Identifier) (carnet.Document, error)) (carnet.DocumentChange, error) {
 	var ch carnet.DocumentChange
 	objs, err := registryObjects(m.Body, lim.withDefaults())
 	if err != nil {
@@ -88,12 +89,12 @@ func ParseUpdate(m *Message, lim Limits, current func(id string) (carnet.Documen
 		return ch, err
 	}
 	ch.DocumentID = target
-	if entry == nil {
-		return ch, nil
-	}
-	cur, err := current(target)
+	cur, err := current(target, patient)
 	if err != nil {
 		return ch, err
+	}
+	if entry == nil {
+		return ch, nil
 	}
 	sd := readEntry(entry, patient, ParseOptions{}, l)
 	path := sd.Path
@@ -133,10 +134,19 @@ func (s *Server) update(ctx context.Context, req carnet.Request, m *Message) ans
 		a.body = registryResponse(s.failed(req, err))
 		return a
 	}
-	ch, err := ParseUpdate(m, s.lim, func(id string) (carnet.Document, error) {
+	ch, err := ParseUpdate(m, s.lim, func(id string, patient carnet.Identifier) (carnet.Document, error) {
 		d, _, err := s.svc.Document(ctx, req, id)
 		if err != nil {
 			return d, &Errors{List: []RegistryError{{Code: ErrUnresolvedReference, Context: "no such document", Location: "urn:uuid:" + clip(id)}}}
+		}
+		// The update names the document's own patient (ITI-57): a request
+		// for patient B does not change a document of patient A.
+		p, err := s.svc.Patient(ctx, req, d.Patient)
+		if err != nil {
+			return d, err
+		}
+		if !slices.Contains(p.Identifiers, patient) {
+			return d, &Errors{List: []RegistryError{{Code: ErrPatientIDMismatch, Context: "the SubmissionSet's patientId is not the patient of the document it updates", Location: "urn:uuid:" + clip(id)}}}
 		}
 		return d, nil
 	})

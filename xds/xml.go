@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/carnet-sante/carnet/internal/safexml"
 )
 
 // Namespaces spoken.
@@ -120,14 +122,7 @@ var errMalformed = errors.New("malformed XML")
 // count, refusing DTDs (and so every entity but XML's five predefined ones:
 // encoding/xml in strict mode knows no other).
 func parseXML(b []byte, lim Limits) (*node, error) {
-	d := xml.NewDecoder(bytes.NewReader(b))
-	d.Strict = true
-	d.CharsetReader = func(charset string, r io.Reader) (io.Reader, error) {
-		if strings.EqualFold(charset, "utf-8") {
-			return r, nil
-		}
-		return nil, fmt.Errorf("charset %q: only UTF-8 is read", charset)
-	}
+	d := safexml.NewDecoder(b)
 	var root *node
 	var stack []*node
 	var text []*strings.Builder
@@ -148,6 +143,15 @@ func parseXML(b []byte, lim Limits) (*node, error) {
 		case xml.StartElement:
 			if len(stack) >= lim.MaxDepth {
 				return nil, fmt.Errorf("%w: XML nested deeper than %d", errTooLarge, lim.MaxDepth)
+			}
+			for i := range t.Attr {
+				for j := range i {
+					if t.Attr[i].Name == t.Attr[j].Name {
+						// Not well-formed (encoding/xml reads it): another
+						// reader would keep the other value.
+						return nil, fmt.Errorf("%w: attribute %s given twice", errMalformed, t.Attr[i].Name.Local)
+					}
+				}
 			}
 			n := &node{Space: t.Name.Space, Local: t.Name.Local, Attrs: t.Attr}
 			if len(stack) == 0 {

@@ -21,6 +21,7 @@ import (
 	"github.com/carnet-sante/carnet/policy"
 	"github.com/carnet-sante/carnet/record"
 	"github.com/carnet-sante/carnet/webhook"
+	"github.com/carnet-sante/carnet/xua"
 )
 
 // demoAudience is the audience of demo tokens: the identifier a --demo
@@ -80,6 +81,7 @@ func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (*a
 	}
 	var client *http.Client
 	var demo *auth.DemoIssuer
+	var demoXUA *demoXUAIssuer
 	if c.Demo {
 		var err error
 		if demo, err = demoIssuer(c); err != nil {
@@ -96,11 +98,19 @@ func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (*a
 		} else {
 			client = &http.Client{Transport: splitTransport{demo: demo.IssuerURL(), in: demo.Client().Transport, out: http.DefaultTransport}}
 		}
+		if demoXUA, err = newDemoXUA(demo, publicBase(c)+"/xds"); err != nil {
+			return nil, err
+		}
+		mux.Handle(demoIssuerPath+"/xua", demoXUA)
 		logger.Warn("demo identity provider enabled: tokens for demo users are minted by `carnet token --user NAME` and its login page; never enable --demo with real data", "issuer", demo.IssuerURL())
+	}
+	xv, err := xuaVerifier(c, demoXUA)
+	if err != nil {
+		return nil, err
 	}
 	if len(issuers) == 0 {
 		logger.Warn("no --oidc-issuer configured: every data request is refused (401)")
-		return &authSetup{}, nil
+		return &authSetup{XUA: xv}, nil
 	}
 	v, err := auth.NewVerifier(auth.Config{Issuers: issuers, AllowTestINS: c.Demo || c.AllowTestINS, HTTPClient: client})
 	if err != nil {
@@ -110,7 +120,7 @@ func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (*a
 	if err != nil {
 		return nil, err
 	}
-	return &authSetup{Authenticate: v.Authenticate, CDS: cds, Users: v, Issuers: issuers, Client: client}, nil
+	return &authSetup{Authenticate: v.Authenticate, CDS: cds, Users: v, Issuers: issuers, Client: client, XUA: xv}, nil
 }
 
 // authSetup is who the server trusts: the API's bearer tokens, the CDS
@@ -120,7 +130,8 @@ type authSetup struct {
 	CDS          *httpapi.CDSConfig
 	Users        *auth.Verifier // nil without any issuer
 	Issuers      []auth.Issuer
-	Client       *http.Client // reaches the issuers (the demo one in process)
+	Client       *http.Client  // reaches the issuers (the demo one in process)
+	XUA          *xua.Verifier // nil without --xua-issuer-cert or --demo
 }
 
 // cdsClients trusts the CDS Clients of --cds-client ISSUER=JWKS_URL (and, in

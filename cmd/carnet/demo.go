@@ -105,6 +105,8 @@ Try (from the repository; with the binary, "carnet" for "go run ./cmd/carnet"):
   As a patient:   TOKEN=$(go run ./cmd/carnet token --user patient0%[2]s); curl -s -H "Authorization: Bearer $TOKEN" %[1]s/Communication
   Emergency (SAMU, centre 15): TOKEN=$(go run ./cmd/carnet token --user samu%[2]s) and add -H 'X-Purpose-Of-Use: ETREAT'
   Bris de glace: -H 'X-Purpose-Of-Use: BTG' -H 'X-Access-Reason: patient%%20inconscient'
+  XDS.b (SOAP) with an IHE XUA assertion for a demo professional (docs/XDS.md, "Authentication"):
+    curl -s '%[1]s/demo-idp/xua?user=gp&patient=INS'   # a signed wsse:Security header, for %[1]s/xds/registry with lgc's token
 
 `, url, flags)
 }

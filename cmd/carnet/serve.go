@@ -37,7 +37,9 @@ type serverConfig struct {
 	CDSClients, WebClientID                            string
 	CISISFormats                                       string // ci-sis-formats.csv: CDA templateId → XDS formatCode
 	LogFile                                            string
-	XDSRepository                                      string         // the XDS.b repositoryUniqueId
+	XDSRepository                                      string // the XDS.b repositoryUniqueId
+	XUAIssuerCerts, XUASAMUCerts, XUAAudience          string // XUA: trusted assertion issuers (PEM files), audience
+	XUARequired                                        bool
 	Replica                                            string         // SQLite: ship the WAL there (serve only)
 	ReplicaInterval                                    time.Duration  // how often
 	ClientMap                                          edge.ClientMap // software certificates (mutual TLS)
@@ -67,6 +69,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	hook := fs.String("notify-webhook", "", "URL the patients' notifications are POSTed to (HMAC-signed with CARNET_NOTIFY_WEBHOOK_SECRET)")
 	auditRet := fs.String("audit-retention", "10y", "how long the patient-facing access history keeps each event (then only its log entry stays); 0 keeps forever")
 	xdsRepo := fs.String("xds-repository-id", xds.DefaultRepositoryUniqueID, "the OID of this deployment's XDS.b Document Repository (repositoryUniqueId, docs/XDS.md)")
+	xuaCerts := fs.String("xua-issuer-cert", "", "PEM file(s), comma-separated, of the certificates XUA SAML assertions are signed with (a structure's seal certificate): enables XUA on /xds/ (docs/XDS.md)")
+	xuaSAMU := fs.String("xua-samu-cert", "", "PEM file(s) of XUA issuers that are SAMU – centre 15 structures (their professionals may use the centre 15 mode)")
+	xuaAud := fs.String("xua-audience", "", "the audience XUA assertions must name (default: BASE/xds)")
+	xuaReq := fs.Bool("xua-required", false, "refuse XDS.b requests without a XUA assertion")
 	logFile := fs.String("log-file", "", "technical log file, rotated daily (default: standard error)")
 	logRet := fs.String("log-retention", "90d", "how long rotated technical log files are kept")
 	exposed := exposureFlags(fs)
@@ -91,7 +97,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	c := serverConfig{Addr: *addr, Data: *data, Postgres: *pg, KeyFile: *keyFile, ValueSets: *vs, CISISFormats: *formats, BaseURL: *base,
 		AccessMatrix: *matrix, OIDCIssuers: *issuers, Audience: *audience, NotifyWebhook: *hook, CDSClients: *cdsClients, WebClientID: *webClient,
-		LogFile: *logFile, XDSRepository: *xdsRepo, AuditRetention: auditRetention, LogRetention: logRetention,
+		LogFile: *logFile, XDSRepository: *xdsRepo, XUAIssuerCerts: *xuaCerts, XUASAMUCerts: *xuaSAMU, XUAAudience: *xuaAud, XUARequired: *xuaReq, AuditRetention: auditRetention, LogRetention: logRetention,
 		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey, DemoPatients: nDemo, Replica: x.Replica, ReplicaInterval: x.ReplicaInterval}
 	tlsCfg, err := x.tlsConfig()
 	if err != nil {
@@ -210,6 +216,9 @@ type app struct {
 }
 
 func (a *app) Close() error {
+	if a.svc != nil {
+		a.svc.FlushCareForms() // the point-of-care forms being written
+	}
 	if a.api != nil {
 		a.api.Close() // stops running exports, deletes their files
 	}
@@ -315,7 +324,7 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 			cfg.CDS.Link = web.CardLink
 		}
 	}
-	mux.Handle("/xds/", xds.New(xds.Config{Service: svc, Logger: logger, Authenticate: as.Authenticate, RepositoryUniqueID: c.XDSRepository}))
+	mux.Handle("/xds/", xds.New(xds.Config{Service: svc, Logger: logger, Authenticate: as.Authenticate, RepositoryUniqueID: c.XDSRepository, XUA: as.XUA, RequireXUA: c.XUARequired}))
 	api := httpapi.New(cfg)
 	mux.Handle("/", api)
 	return &app{store: store, sealer: sealer, svc: svc, handler: mux, audit: audit, web: ws, api: api}, nil

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -65,6 +67,7 @@ func TestXDSOverMutualTLSAndDemo(t *testing.T) {
 	pats, _ := synth.Options{Patients: 4, Professionals: len(synth.RosterLogins())}.People()
 	gp := xdsclient.New(t, demo.URL, demoToken(t, demo, "gp"))
 	r = gp.Query(xdsFindDocuments, "LeafClass", [2]string{"$XDSDocumentEntryPatientId", "'" + xdsclient.CX(pats[0].INS) + "'"}, [2]string{"$XDSDocumentEntryStatus", "('" + xdsApproved + "')"})
+	r0 := r.Entries()
 	if r.ResponseStatus() != "Success" || len(r.Entries()) == 0 {
 		t.Fatalf("demo FindDocuments as gp: %s %v, %d entries", r.ResponseStatus(), r.ErrorCodes(), len(r.Entries()))
 	}
@@ -73,5 +76,25 @@ func TestXDSOverMutualTLSAndDemo(t *testing.T) {
 			t.Errorf("demo ITI-43 of %s: %s %v", uid, rr.ResponseStatus(), rr.ErrorCodes())
 		}
 		break
+	}
+	// --demo XUA: the demo GP's practice software (lgc's token) sends the
+	// GP's assertion from the demo issuer's /demo-idp/xua: the GP finds
+	// the record as with their own token; a changed assertion is refused.
+	resp, err := http.Get(demo.URL + "/demo-idp/xua?user=gp&patient=" + pats[0].INS.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("demo XUA issuer: %d %s", resp.StatusCode, sec)
+	}
+	lgc := xdsclient.New(t, demo.URL, demoToken(t, demo, "lgc"))
+	lgc.Security = string(sec)
+	if r := lgc.Query(xdsFindDocuments, "ObjectRef", [2]string{"$XDSDocumentEntryPatientId", "'" + xdsclient.CX(pats[0].INS) + "'"}, [2]string{"$XDSDocumentEntryStatus", "('" + xdsApproved + "')"}); r.ResponseStatus() != "Success" || len(r.Env.Find("ObjectRef")) != len(r0) {
+		t.Errorf("demo XUA FindDocuments as gp: %s %v, %d documents, want %d", r.ResponseStatus(), r.ErrorCodes(), len(r.Env.Find("ObjectRef")), len(r0))
+	}
+	if r := lgc.Query(xdsFindDocuments, "ObjectRef", [2]string{"$XDSDocumentEntryPatientId", "'" + xdsclient.CX(pats[0].INS) + "'"}, [2]string{"$XDSDocumentEntryStatus", "('" + xdsApproved + "')"}); r.Status != 401 {
+		t.Errorf("demo XUA: a replayed assertion answers %d", r.Status)
 	}
 }

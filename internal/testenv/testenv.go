@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -163,6 +164,35 @@ type Env struct {
 	// Audit is the tamper-evident log every access is recorded in (nil
 	// with Options.NoAudit).
 	Audit *auditlog.Deployment
+	// Authenticate is the server's authentication (the Issuer's tokens),
+	// for tests that mount a second node on the same Service.
+	Authenticate func(*http.Request) (carnet.Actor, error)
+
+	cfg      httpapi.Config
+	xdsCfg   xds.Config
+	api, xds atomic.Pointer[http.Handler]
+}
+
+// Restart replaces the Service and the HTTP handlers with new ones on the
+// same store, keys and audit log, as a restarted server: nothing a
+// process keeps in memory (the point-of-care caches, say) survives.
+// Env.Service is the new Service.
+func (e *Env) Restart(t testing.TB) {
+	t.Helper()
+	old := e.Service
+	// A new sealer too: its data keys are read again, as after a restart.
+	svc := &record.Service{Store: old.Store, Sealer: seal.New(e.Keyring, seal.StoreKeys(e.Store)), Policy: old.Policy, Audit: old.Audit, Clock: old.Clock,
+		Terminology: old.Terminology, Index: old.Index, Extractor: old.Extractor, Concepts: old.Concepts,
+		WarmOnChange: old.WarmOnChange, Logger: old.Logger, AllowTestINS: old.AllowTestINS,
+		DefaultCount: old.DefaultCount, MaxCount: old.MaxCount}
+	t.Cleanup(svc.FlushCareForms)
+	e.Service = svc
+	e.cfg.Service, e.xdsCfg.Service = svc, svc
+	api := httpapi.New(e.cfg)
+	t.Cleanup(api.Close)
+	var h, x http.Handler = api, xds.New(e.xdsCfg)
+	e.api.Store(&h)
+	e.xds.Store(&x)
 }
 
 // Audience is the audience test tokens carry and the server requires.
@@ -320,6 +350,9 @@ func New(t testing.TB, b Backend, o Options) *Env {
 		Policy: engine, Audit: carnet.NoAuditor{},
 		Clock: clock, Terminology: terms, Extractor: qedm.Extractor{Formats: Formats(t)}, Index: fulltext.Indexer{}, Concepts: pastille.ConceptReader{}, Logger: logger, AllowTestINS: true,
 	}
+	// The point-of-care forms written in the background are written
+	// before the store closes.
+	t.Cleanup(func() { svc.FlushCareForms() })
 	var audit *auditlog.Deployment
 	if !o.NoAudit {
 		audit, err = auditlog.OpenDeployment(context.Background(), store, sealer, keyDir, "carnet.test/audit", true, clock)
@@ -364,9 +397,16 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	cfg.Secondary, cfg.BulkDir = sec, t.TempDir()
 	api := httpapi.New(cfg)
 	t.Cleanup(api.Close)
-	mux.Handle("/xds/", xds.New(xds.Config{Service: svc, Logger: logger, Authenticate: verifier.Authenticate}))
-	mux.Handle("/", api)
-	return &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Secondary: sec, Server: srv, URL: srv.URL, Issuer: issuer, Audit: audit}
+	xcfg := xds.Config{Service: svc, Logger: logger, Authenticate: verifier.Authenticate}
+	e := &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Secondary: sec, Server: srv, URL: srv.URL, Issuer: issuer, Audit: audit,
+		Authenticate: verifier.Authenticate, cfg: cfg, xdsCfg: xcfg}
+	var h, x http.Handler = api, xds.New(xcfg)
+	e.api.Store(&h)
+	e.xds.Store(&x)
+	// Through pointers, so that Restart can swap them.
+	mux.Handle("/xds/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*e.xds.Load()).ServeHTTP(w, r) }))
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*e.api.Load()).ServeHTTP(w, r) }))
+	return e
 }
 
 // LoadMatrix returns the partial national access matrix from ../shared.

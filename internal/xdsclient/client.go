@@ -29,6 +29,9 @@ type Client struct {
 	// HTTP sends the requests (http.DefaultClient when nil): a client
 	// with a TLS certificate for mutual TLS.
 	HTTP *http.Client
+	// Security is a WS-Security header element (a signed SAML assertion
+	// for XUA) written into each request's SOAP header; none when empty.
+	Security string
 }
 
 // New returns a client of the XDS.b endpoints under base, with a bearer
@@ -90,18 +93,22 @@ const (
 	wsaNS  = "http://www.w3.org/2005/08/addressing"
 )
 
-func Envelope(action, body string) string {
+func Envelope(action, body string) string { return EnvelopeWithHeader(action, "", body) }
+
+// EnvelopeWithHeader is Envelope with more header elements (a
+// wsse:Security) after the addressing ones.
+func EnvelopeWithHeader(action, header, body string) string {
 	// Indented, as most SOAP stacks write it.
 	return `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
 		`<s:Envelope xmlns:s="` + soapNS + `" xmlns:a="` + wsaNS + `">` + "\n  <s:Header>\n    " +
 		`<a:Action s:mustUnderstand="1">` + action + `</a:Action>` + "\n    " +
 		`<a:MessageID>urn:uuid:5a1b0ae0-0000-4000-8000-000000000001</a:MessageID>` + "\n    " +
-		`<a:To>http://carnet.test/xds</a:To>` + "\n  </s:Header>\n  <s:Body>\n    " + body + "\n  </s:Body>\n</s:Envelope>\n"
+		`<a:To>http://carnet.test/xds</a:To>` + header + "\n  </s:Header>\n  <s:Body>\n    " + body + "\n  </s:Body>\n</s:Envelope>\n"
 }
 
 // post sends a plain SOAP 1.2 request.
 func (c *Client) Post(path, action, body string) Reply {
-	return c.Send(path, `application/soap+xml; charset=UTF-8; action="`+action+`"`, []byte(Envelope(action, body)))
+	return c.Send(path, `application/soap+xml; charset=UTF-8; action="`+action+`"`, []byte(EnvelopeWithHeader(action, c.Security, body)))
 }
 
 // postMTOM sends an MTOM/XOP package: the envelope, then each attachment.
@@ -113,7 +120,7 @@ func (c *Client) PostMTOM(path, action, body string, attachments map[string][]by
 	h.Set("Content-Transfer-Encoding", "binary")
 	h.Set("Content-ID", "<root.message@cxf.apache.org>")
 	pw, _ := mw.CreatePart(h)
-	io.WriteString(pw, Envelope(action, body))
+	io.WriteString(pw, EnvelopeWithHeader(action, c.Security, body))
 	for id, b := range attachments {
 		h := textproto.MIMEHeader{}
 		h.Set("Content-Type", "application/octet-stream")
@@ -297,6 +304,9 @@ type SubmissionSet struct {
 	ContentType                             [3]string
 	Entries                                 []Entry
 	Associations                            [][3]string // type, source, target (RPLC, APND, XFRM)
+	// Extra is more ebRIM objects written into the RegistryObjectList
+	// as they are (a Folder).
+	Extra string
 }
 
 // provide sends ITI-41.
@@ -322,6 +332,7 @@ func (c *Client) Provide(s SubmissionSet) Reply {
 	for i, a := range s.Associations {
 		fmt.Fprintf(&b, `<rim:Association id="rel%d" associationType="urn:ihe:iti:2007:AssociationType:%s" sourceObject="%s" targetObject="%s"/>`, i, a[0], a[1], a[2])
 	}
+	b.WriteString(s.Extra)
 	b.WriteString(`</rim:RegistryObjectList></lcm:SubmitObjectsRequest>`)
 	att := map[string][]byte{}
 	inline := true

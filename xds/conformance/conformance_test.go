@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -141,6 +142,20 @@ func TestConformanceProvideQueryRetrieveReplace(t *testing.T) {
 		// One unknown document among two: PartialSuccess, as IHE allows for ITI-43.
 		if r, got := c.Retrieve(repository, "1.2.250.1.999.4.1", "1.2.250.1.999.4.99"); r.ResponseStatus() != "PartialSuccess" || len(got) != 1 || !r.HasError("XDSDocumentUniqueIdError") {
 			t.Errorf("partial retrieve: %s %v", r.ResponseStatus(), r.ErrorCodes())
+		}
+		// Another node (no memory of this caller's queries) finds the
+		// documents by uniqueId in the store: ITI-43 and GetDocuments.
+		node2 := httptest.NewServer(xds.New(xds.Config{Service: env.Service, Authenticate: env.Authenticate}))
+		defer node2.Close()
+		c2 := New(t, node2.URL, env.ProfessionalToken(t, author, ""))
+		if r, got := c2.Retrieve(repository, "1.2.250.1.999.4.2"); r.ResponseStatus() != "Success" || string(got["1.2.250.1.999.4.2"]) != "second compte rendu" {
+			t.Errorf("ITI-43 on another node with no prior query: %s %v %q", r.ResponseStatus(), r.ErrorCodes(), got)
+		}
+		if r := c2.Query(getDocs, "ObjectRef", [2]string{"$XDSDocumentEntryUniqueId", "('1.2.250.1.999.4.1')"}); len(r.Env.Find("ObjectRef")) != 1 {
+			t.Errorf("GetDocuments by uniqueId on another node: %s %v", r.ResponseStatus(), r.ErrorCodes())
+		}
+		if r, got := New(t, node2.URL, env.ProfessionalToken(t, stranger, "")).Retrieve(repository, "1.2.250.1.999.4.2"); len(got) != 0 || !r.HasError("XDSDocumentUniqueIdError") {
+			t.Errorf("a professional outside the care team retrieves by uniqueId: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
 		if r, _ := c.Retrieve("1.2.3.4", "1.2.250.1.999.4.1"); r.ResponseStatus() != "Failure" || !r.HasError("XDSUnknownRepositoryId") {
 			t.Errorf("unknown repository: %s %v", r.ResponseStatus(), r.ErrorCodes())
@@ -480,8 +495,27 @@ func TestConformanceErrors(t *testing.T) {
 		if r := intruder.Provide(set("SS8", "1.2.250.1.999.3.8", doc("D8", "1.2.250.1.999.4.80", "x"))); r.ResponseStatus() != "Failure" || !r.HasError("XDSRegistryError") {
 			t.Errorf("filing for another author: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
-		if r := c.Query("urn:uuid:10b545ea-725c-446d-9b95-8aeb444eddf3", "LeafClass"); !r.HasError("XDSUnknownStoredQuery") {
-			t.Errorf("GetAll: %v", r.ErrorCodes())
+		// Folders are not supported: a submission with one is refused
+		// whole, at the folder, and nothing of it is filed.
+		s = set("SS12", "1.2.250.1.999.3.12", doc("D12", "1.2.250.1.999.4.120", "dans un classeur"))
+		s.Extra = `<rim:RegistryPackage id="F1"><rim:Name><rim:LocalizedString value="Classeur"/></rim:Name>` +
+			ExtID("urn:uuid:75df8f67-9973-4fbe-a900-df66cefecc5a", "F1", "1.2.250.1.999.5.1", "XDSFolder.uniqueId") +
+			ExtID("urn:uuid:f64ffdf0-4b97-4e06-b79f-a52b38ec2f8a", "F1", testCX, "XDSFolder.patientId") + `</rim:RegistryPackage>` +
+			`<rim:Classification id="F1-node" classifiedObject="F1" classificationNode="urn:uuid:d9d542f3-6cc4-48b6-8870-ea235fbc94c2"/>` +
+			`<rim:Association id="fm1" associationType="urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember" sourceObject="F1" targetObject="D12"/>`
+		if r := c.Provide(s); r.ResponseStatus() != "Failure" || !slices.Contains(r.ErrorCodes(), "XDSRegistryMetadataError@RegistryPackage[F1]") {
+			t.Errorf("a submission with a folder: %s %v", r.ResponseStatus(), r.ErrorCodes())
+		}
+		if es := findDocuments(c, "LeafClass", "('"+approved+"')").Entries(); es["1.2.250.1.999.4.120"] != nil {
+			t.Errorf("the document of a refused folder submission was filed")
+		}
+		// The folder queries and GetAll are unknown stored queries.
+		for name, id := range map[string]string{"FindFolders": "urn:uuid:958f3006-baad-4929-a4de-ff1114824431", "GetFolders": "urn:uuid:5737b14c-8a1a-4539-b659-e03a34a5e1e4",
+			"GetFolderAndContents": "urn:uuid:b909a503-523d-4517-8acf-8e5834dfc4c7", "GetFoldersForDocument": "urn:uuid:10cae35a-c7f9-4cf5-b61e-fc3278ffb578",
+			"GetAll": "urn:uuid:10b545ea-725c-446d-9b95-8aeb444eddf3"} {
+			if r := c.Query(id, "LeafClass", [2]string{"$patientId", "'" + testCX + "'"}); r.ResponseStatus() != "Failure" || !slices.Contains(r.ErrorCodes(), "XDSUnknownStoredQuery@AdhocQuery/@id") {
+				t.Errorf("%s: %s %v", name, r.ResponseStatus(), r.ErrorCodes())
+			}
 		}
 		if r := c.Query(findDocs, "LeafClass", [2]string{"$XDSDocumentEntryStatus", "('" + approved + "')"}); !r.HasError("XDSStoredQueryParamNumber") {
 			t.Errorf("FindDocuments without patient: %v", r.ErrorCodes())
