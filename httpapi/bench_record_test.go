@@ -223,6 +223,9 @@ func recordFixtureFor(b *testing.B, be testenv.Backend) *recordFixture {
 		if page.Total != nil {
 			r.current = *page.Total
 		}
+		if r.current == 0 && st.Complete {
+			b.Fatalf("%s: the kept store has no document of a record it lists (fill.json): its database was dropped or replaced? remove %s to fill it again", be.Name, filepath.Dir(statePath))
+		}
 		for _, e := range page.Entry {
 			var dr fhir.DocumentReference
 			if json.Unmarshal(e.Resource, &dr) == nil && len(dr.Content) > 0 {
