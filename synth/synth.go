@@ -39,6 +39,11 @@ type Options struct {
 	// LargeDocs makes every document 20–50 KB the way real ones are: more
 	// results, longer narratives, a bigger PDF or a PDF copy of the report.
 	LargeDocs bool
+	// From is the first patient whose documents EachDocument generates:
+	// the earlier patients are drawn (so that every patient is the one of
+	// the whole dataset) but their documents are not, so that a large
+	// dataset is generated in parts or resumed cheaply.
+	From int
 }
 
 func (o Options) withDefaults() Options {
@@ -174,6 +179,9 @@ func (o Options) EachDocument(fn func(Document) error) error {
 	used := nirRegistry{}
 	for p := 0; p < o.Patients; p++ {
 		per := makePerson(o, p, pros, used)
+		if p < o.From {
+			continue
+		}
 		for j, slot := range planDocuments(o, per) {
 			doc := makeDocument(o, pros, per, j, slot)
 			if err := fn(doc); err != nil {

@@ -34,6 +34,17 @@ func TestSameSeedSameBytes(t *testing.T) {
 		if !reflect.DeepEqual(streamed, a.Documents) {
 			t.Errorf("LargeDocs=%v: EachDocument differs from Generate", large)
 		}
+		// From skips the documents of the first patients, not their
+		// identities: the later patients' documents are the same.
+		from := o
+		from.From = 11
+		var later []Document
+		if err := from.EachDocument(func(d Document) error { later = append(later, d); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if want := a.Documents[11*6:]; len(later) != len(want) || !reflect.DeepEqual(later, want) {
+			t.Errorf("LargeDocs=%v: EachDocument from patient 11 gives %d documents, not the %d of the whole dataset's patients 11…", large, len(later), len(want))
+		}
 		pats, pros := o.People()
 		if !reflect.DeepEqual(pats, a.Patients) || !reflect.DeepEqual(pros, a.Professionals) {
 			t.Errorf("LargeDocs=%v: People differs from Generate", large)

@@ -305,6 +305,11 @@ type Options struct {
 	// NoAudit records nothing (carnet.NoAuditor): only for measuring what
 	// auditing costs.
 	NoAudit bool
+	// KeyDir keeps the key files (data keys, audit log, demo issuer) in a
+	// directory of the caller's instead of the data directory or a
+	// temporary one: a store kept between runs (a benchmark's filled
+	// PostgreSQL database) is opened again with its keys.
+	KeyDir string
 }
 
 // New wires a Service and the HTTP API on a fresh store of backend b, with
@@ -313,7 +318,9 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	t.Helper()
 	store, dir, db := b.Open(t)
 	keyDir := dir
-	if keyDir == "" {
+	if o.KeyDir != "" {
+		keyDir = o.KeyDir
+	} else if keyDir == "" {
 		keyDir = t.TempDir()
 	}
 	kr, err := seal.LoadOrCreateKeyFile(filepath.Join(keyDir, seal.KeyFileName), true)
