@@ -156,6 +156,10 @@ type Reader interface {
 	// status). A uniqueId is unique per record and filer only, so it may be
 	// in several records; ITI-43 names no patient and starts here.
 	UniqueIDRecords(ctx context.Context, uniqueID string, limit int) ([]PatientKey, error)
+	// SetUniqueIDRecords returns, sorted, at most limit records holding a
+	// submission set with this uniqueId (whatever its filer): XDS.b's
+	// GetSubmissionSetAndContents names a set by uniqueId and no patient.
+	SetUniqueIDRecords(ctx context.Context, uniqueID string, limit int) ([]PatientKey, error)
 	// Document returns one metadata version by its id.
 	Document(ctx context.Context, p PatientKey, id string) (DocumentRow, error)
 	// FindDocuments returns p's documents that match f, newest

@@ -266,6 +266,14 @@ func (s *Store) UniqueIDRecords(ctx context.Context, uniqueID string, limit int)
 	return ps, err
 }
 
+func (s *Store) SetUniqueIDRecords(ctx context.Context, uniqueID string, limit int) (ps []carnet.PatientKey, err error) {
+	err = s.withReader(ctx, "postgres.SetUniqueIDRecords", func(r reader) (err error) {
+		ps, err = r.SetUniqueIDRecords(ctx, uniqueID, limit)
+		return err
+	})
+	return ps, err
+}
+
 func (s *Store) Document(ctx context.Context, p carnet.PatientKey, id string) (row carnet.DocumentRow, err error) {
 	err = s.withReader(ctx, "postgres.Document", func(r reader) (err error) {
 		row, err = r.Document(ctx, p, id)

@@ -100,8 +100,16 @@ func (r reader) Route(ctx context.Context, id string) (carnet.PatientKey, error)
 }
 
 func (r reader) UniqueIDRecords(ctx context.Context, uniqueID string, limit int) ([]carnet.PatientKey, error) {
-	const op = "postgres.UniqueIDRecords"
-	rows, err := r.q.Query(ctx, `SELECT DISTINCT patient_key FROM documents WHERE unique_id = $1 AND latest ORDER BY patient_key LIMIT $2`, uniqueID, limit)
+	return r.keys(ctx, "postgres.UniqueIDRecords", `SELECT DISTINCT patient_key FROM documents WHERE unique_id = $1 AND latest ORDER BY patient_key LIMIT $2`, uniqueID, limit)
+}
+
+func (r reader) SetUniqueIDRecords(ctx context.Context, uniqueID string, limit int) ([]carnet.PatientKey, error) {
+	return r.keys(ctx, "postgres.SetUniqueIDRecords", `SELECT DISTINCT patient_key FROM submission_sets WHERE unique_id = $1 ORDER BY patient_key LIMIT $2`, uniqueID, limit)
+}
+
+// keys returns the patient keys a query selects.
+func (r reader) keys(ctx context.Context, op, q string, args ...any) ([]carnet.PatientKey, error) {
+	rows, err := r.q.Query(ctx, q, args...)
 	if err != nil {
 		return nil, mapError(op, err)
 	}

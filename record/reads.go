@@ -754,3 +754,16 @@ func (s *Service) UniqueIDRecords(ctx context.Context, uniqueID string, limit in
 	}
 	return s.Store.UniqueIDRecords(ctx, uniqueID, limit)
 }
+
+// SetUniqueIDRecords returns the records (at most limit) holding a
+// submission set with this uniqueId, for XDS.b's GetSubmissionSetAndContents,
+// which may name a set by uniqueId and no patient. Like UniqueIDRecords it
+// reveals only record keys: each record is then searched through the policy
+// and the audit (FindLists).
+func (s *Service) SetUniqueIDRecords(ctx context.Context, uniqueID string, limit int) ([]carnet.PatientKey, error) {
+	uniqueID = carnet.NormalizeIdentifier(uniqueID)
+	if uniqueID == "" || limit <= 0 {
+		return nil, nil
+	}
+	return s.Store.SetUniqueIDRecords(ctx, uniqueID, limit)
+}

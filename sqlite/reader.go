@@ -192,8 +192,16 @@ func (r reader) DataKeys(ctx context.Context, p carnet.PatientKey) ([]carnet.Wra
 }
 
 func (r reader) UniqueIDRecords(ctx context.Context, uniqueID string, limit int) ([]carnet.PatientKey, error) {
-	const op = "sqlite.UniqueIDRecords"
-	rows, err := r.c.query(ctx, "SELECT DISTINCT patient_key FROM documents INDEXED BY documents_unique_id WHERE unique_id = ? AND latest = 1 ORDER BY patient_key LIMIT ?", uniqueID, limit)
+	return r.keys(ctx, "sqlite.UniqueIDRecords", "SELECT DISTINCT patient_key FROM documents INDEXED BY documents_unique_id WHERE unique_id = ? AND latest = 1 ORDER BY patient_key LIMIT ?", uniqueID, limit)
+}
+
+func (r reader) SetUniqueIDRecords(ctx context.Context, uniqueID string, limit int) ([]carnet.PatientKey, error) {
+	return r.keys(ctx, "sqlite.SetUniqueIDRecords", "SELECT DISTINCT patient_key FROM submission_sets INDEXED BY submission_sets_unique_id WHERE unique_id = ? ORDER BY patient_key LIMIT ?", uniqueID, limit)
+}
+
+// keys returns the patient keys a query selects.
+func (r reader) keys(ctx context.Context, op, q string, args ...any) ([]carnet.PatientKey, error) {
+	rows, err := r.c.query(ctx, q, args...)
 	if err != nil {
 		return nil, wrap(op, err)
 	}

@@ -109,6 +109,13 @@ func (t *tx) UniqueIDRecords(ctx context.Context, uniqueID string, limit int) ([
 	return t.reader.UniqueIDRecords(ctx, uniqueID, limit)
 }
 
+func (t *tx) SetUniqueIDRecords(ctx context.Context, uniqueID string, limit int) ([]carnet.PatientKey, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, wrap("sqlite.SetUniqueIDRecords", err)
+	}
+	return t.reader.SetUniqueIDRecords(ctx, uniqueID, limit)
+}
+
 func (t *tx) Document(ctx context.Context, p carnet.PatientKey, id string) (carnet.DocumentRow, error) {
 	if err := t.check(ctx); err != nil {
 		return carnet.DocumentRow{}, wrap("sqlite.Document", err)

@@ -188,6 +188,41 @@ func testUniqueIDRecords(t *testing.T, s carnet.Store) {
 	})
 }
 
+func testSetUniqueIDRecords(t *testing.T, s carnet.Store) {
+	ctx := context.Background()
+	a := NewSubmissionSetRow("p2", "set-a")
+	b := NewSubmissionSetRow("p1", "set-b")
+	b.UniqueID, b.Filer = a.UniqueID, "patient" // another filer, another record
+	other := NewSubmissionSetRow("p3", "set-c")
+	mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) error {
+		for _, set := range []carnet.SubmissionSetRow{a, b, other} {
+			if err := tx.InsertSubmissionSet(ctx, set); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	check := func(t *testing.T, r carnet.Reader) {
+		got, err := r.SetUniqueIDRecords(ctx, a.UniqueID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []carnet.PatientKey{"p1", "p2"}; !slices.Equal(got, want) {
+			t.Errorf("SetUniqueIDRecords = %v, want %v (sorted)", got, want)
+		}
+		if got, _ := r.SetUniqueIDRecords(ctx, a.UniqueID, 1); len(got) != 1 {
+			t.Errorf("SetUniqueIDRecords(limit 1) = %v", got)
+		}
+		if got, err := r.SetUniqueIDRecords(ctx, "2.25.404", 10); err != nil || len(got) != 0 {
+			t.Errorf("SetUniqueIDRecords(unknown) = %v, %v; want none", got, err)
+		}
+	}
+	t.Run("store", func(t *testing.T) { check(t, s) })
+	t.Run("tx", func(t *testing.T) {
+		mustUpdate(t, s, func(ctx context.Context, tx carnet.Tx) error { check(t, tx); return nil })
+	})
+}
+
 func testDocumentDuplicateID(t *testing.T, s carnet.Store) {
 	d1 := NewDocumentRow("p1", "doc-1")
 	insertDocuments(t, s, d1)

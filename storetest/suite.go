@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"DocumentRoundTrip", testDocumentRoundTrip},
 		{"DocumentUniqueID", testDocumentUniqueID},
 		{"UniqueIDRecords", testUniqueIDRecords},
+		{"SetUniqueIDRecords", testSetUniqueIDRecords},
 		{"DocumentDuplicateID", testDocumentDuplicateID},
 		{"DocumentNewVersion", testDocumentNewVersion},
 		{"UpdateDocument", testUpdateDocument},

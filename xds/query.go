@@ -749,18 +749,32 @@ func (s *Server) getSetAndContents(ctx context.Context, req carnet.Request, q St
 		st = got
 	case len(uid) == 1 && len(uuid) == 0:
 		found := false
-		recs := s.recent.records(req.Actor)
-		for k := range recs {
+		// The records holding the set (the store's index), and the
+		// caller's recent ones: each searched through the policy.
+		keys, err := s.svc.SetUniqueIDRecords(ctx, uid[0], maxUniqueIDRecords)
+		if err != nil {
+			return err
+		}
+		for k := range s.recent.records(req.Actor) {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
 			ls, _, err := mhd.ParseListSearch(url.Values{"patient": {string(k)}, "identifier": {strings.ReplaceAll(uid[0], ",", `\,`)}})
 			if err != nil {
 				return paramErr("$XDSSubmissionSetUniqueId", carnet.ErrorMessage(err))
 			}
 			page, err := s.svc.FindLists(ctx, req, ls)
+			if carnet.IsKind(err, carnet.KindForbidden) || carnet.IsKind(err, carnet.KindNotFound) {
+				continue // a record the caller may not search: nothing found there
+			}
 			if err != nil {
 				return err
 			}
 			for _, got := range page.Items {
-				if got.UniqueID == carnet.NormalizeIdentifier(uid[0]) {
+				if !found && got.UniqueID == carnet.NormalizeIdentifier(uid[0]) {
 					st, found = got, true
 				}
 			}

@@ -162,6 +162,17 @@ func TestConformanceProvideQueryRetrieveReplace(t *testing.T) {
 		if r := c2.Query(getDocs, "ObjectRef", [2]string{"$XDSDocumentEntryUniqueId", "('1.2.250.1.999.4.1')"}); len(r.Env.Find("ObjectRef")) != 1 {
 			t.Errorf("GetDocuments by uniqueId on another node: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
+		// GetSubmissionSetAndContents by the set's uniqueId alone, on the
+		// other node too; a stranger gets what an unknown set gets.
+		if r := c2.Query(getSetAndC, "LeafClass", [2]string{"$XDSSubmissionSetUniqueId", "'1.2.250.1.999.3.1'"}); len(r.Env.Find("RegistryPackage")) != 1 || len(r.Entries()) == 0 {
+			t.Errorf("GetSubmissionSetAndContents by uniqueId on another node: %s %v\n%s", r.ResponseStatus(), r.ErrorCodes(), r.Raw)
+		}
+		strangerC := New(t, node2.URL, env.ProfessionalToken(t, stranger, ""))
+		for _, uid := range []string{"1.2.250.1.999.3.1", "1.2.250.1.999.3.404"} {
+			if r := strangerC.Query(getSetAndC, "LeafClass", [2]string{"$XDSSubmissionSetUniqueId", "'" + uid + "'"}); r.ResponseStatus() != "Success" || len(r.Env.Find("RegistryPackage")) != 0 || len(r.Entries()) != 0 {
+				t.Errorf("a professional outside the care team, set %s: %s %v\n%s", uid, r.ResponseStatus(), r.ErrorCodes(), r.Raw)
+			}
+		}
 		if r, got := New(t, node2.URL, env.ProfessionalToken(t, stranger, "")).Retrieve(repository, "1.2.250.1.999.4.2"); len(got) != 0 || !r.HasError("XDSDocumentUniqueIdError") {
 			t.Errorf("a professional outside the care team retrieves by uniqueId: %s %v", r.ResponseStatus(), r.ErrorCodes())
 		}
