@@ -169,7 +169,7 @@ func (v *Verifier) checkTimes(a *elem, out *Assertion) error {
 			return refuse("unknown condition %s", clip(k.Local))
 		}
 	}
-	if restrictions == 0 {
+	if restrictions == 0 && !v.cfg.AllowNoAudience {
 		return refuse("no AudienceRestriction")
 	}
 	return nil

@@ -72,6 +72,10 @@ type Config struct {
 	Issuers []Issuer
 	// Audience must be in the assertion's AudienceRestriction.
 	Audience string
+	// AllowNoAudience accepts an assertion without any
+	// AudienceRestriction (the DMP's VIHF 4.0 carries none); an assertion
+	// that has one must still name Audience.
+	AllowNoAudience bool
 	// Skew is the clock tolerance (default 30 s, at most 60 s).
 	Skew time.Duration
 	// MaxLifetime caps how long after its IssueInstant an assertion is

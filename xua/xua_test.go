@@ -323,6 +323,35 @@ func FuzzVerify(f *testing.F) {
 // resign edits a signed assertion (old → new) and signs it again with the
 // trusted key, exactly as the issuer would have: what is refused is the
 // content, not the signature.
+// TestVerifyWithoutAudience: an assertion naming no audience (the DMP's
+// VIHF 4.0) is refused unless the deployment allows it; one naming another
+// service stays refused.
+func TestVerifyWithoutAudience(t *testing.T) {
+	now := time.Now()
+	good := sign(t, claims(now), pki.rsaKey, pki.rsaCert)
+	start := strings.Index(good, "<saml2:AudienceRestriction>")
+	end := strings.Index(good, "</saml2:AudienceRestriction>") + len("</saml2:AudienceRestriction>")
+	none := resign(t, good, good[start:end], "")
+	if strings.Contains(none, "AudienceRestriction") {
+		t.Fatal("the test assertion still has an AudienceRestriction")
+	}
+	other := claims(now)
+	other.Audience = "urn:another:service"
+	wrong := sign(t, other, pki.rsaKey, pki.rsaCert)
+	for _, allow := range []bool{false, true} {
+		v, err := New(Config{Issuers: []Issuer{{Cert: pki.rsaCert}}, Audience: audience, AllowNoAudience: allow, AllowTestINS: true, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(envelope(none)); (err == nil) != allow {
+			t.Errorf("AllowNoAudience %v, no audience: %v", allow, err)
+		}
+		if _, err := v.Verify(envelope(wrong)); err == nil {
+			t.Errorf("AllowNoAudience %v: an assertion for another service was accepted", allow)
+		}
+	}
+}
+
 func resign(t *testing.T, signed, old, new string) string {
 	t.Helper()
 	start := strings.Index(signed, "<ds:Signature")

@@ -41,6 +41,7 @@ type serverConfig struct {
 	XDSRepository                                      string // the XDS.b repositoryUniqueId
 	XUAIssuerCerts, XUASAMUCerts, XUAAudience          string // XUA: trusted assertion issuers (PEM files), audience
 	XUARequired                                        bool
+	XUAAllowNoAudience                                 bool           // XUA: accept assertions naming no audience (the DMP's VIHF)
 	Replica                                            string         // SQLite: ship the WAL there (serve only)
 	ReplicaInterval                                    time.Duration  // how often
 	ClientMap                                          edge.ClientMap // software certificates (mutual TLS)
@@ -75,6 +76,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	xuaSAMU := fs.String("xua-samu-cert", "", "PEM file(s) of XUA issuers that are SAMU – centre 15 structures (their professionals may use the centre 15 mode)")
 	xuaAud := fs.String("xua-audience", "", "the audience XUA assertions must name (default: BASE/xds)")
 	xuaReq := fs.Bool("xua-required", false, "refuse XDS.b requests without a XUA assertion")
+	xuaNoAud := fs.Bool("xua-allow-no-audience", false, "accept XUA assertions without AudienceRestriction (the DMP's VIHF 4.0 has none); one that has one must still name --xua-audience")
 	logFile := fs.String("log-file", "", "technical log file, rotated daily (default: standard error)")
 	logRet := fs.String("log-retention", "90d", "how long rotated technical log files are kept")
 	exposed := exposureFlags(fs)
@@ -99,7 +101,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	c := serverConfig{Addr: *addr, Data: *data, Postgres: *pg, KeyFile: *keyFile, ValueSets: *vs, CISISFormats: *formats, BaseURL: *base,
 		AccessMatrix: *matrix, OIDCIssuers: *issuers, OperatorIssuers: *operatorIssuers, Audience: *audience, NotifyWebhook: *hook, CDSClients: *cdsClients, WebClientID: *webClient,
-		LogFile: *logFile, XDSRepository: *xdsRepo, XUAIssuerCerts: *xuaCerts, XUASAMUCerts: *xuaSAMU, XUAAudience: *xuaAud, XUARequired: *xuaReq, AuditRetention: auditRetention, LogRetention: logRetention,
+		LogFile: *logFile, XDSRepository: *xdsRepo, XUAIssuerCerts: *xuaCerts, XUASAMUCerts: *xuaSAMU, XUAAudience: *xuaAud, XUARequired: *xuaReq, XUAAllowNoAudience: *xuaNoAud, AuditRetention: auditRetention, LogRetention: logRetention,
 		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey, DemoPatients: nDemo, Replica: x.Replica, ReplicaInterval: x.ReplicaInterval}
 	tlsCfg, err := x.tlsConfig()
 	if err != nil {

@@ -55,7 +55,7 @@ func xuaVerifier(c serverConfig, demo *demoXUAIssuer) (*xua.Verifier, error) {
 		}
 		return nil, nil
 	}
-	return xua.New(xua.Config{Issuers: issuers, Audience: aud, AllowTestINS: c.Demo || c.AllowTestINS})
+	return xua.New(xua.Config{Issuers: issuers, Audience: aud, AllowNoAudience: c.XUAAllowNoAudience, AllowTestINS: c.Demo || c.AllowTestINS})
 }
 
 func readCerts(path string) ([]*x509.Certificate, error) {
