@@ -168,7 +168,7 @@ func (s *Store) update(ctx context.Context, fn func(tx carnet.Tx) error) error {
 		defer cancel()
 		_ = ptx.Rollback(rctx)
 	}()
-	if err := fn(&tx{reader{ptx}}); err != nil {
+	if err := fn(&tx{reader: reader{ptx}}); err != nil {
 		return err
 	}
 	if err := ptx.Commit(ctx); err != nil {

@@ -51,22 +51,28 @@ func (t *tx) PutTerms(ctx context.Context, p carnet.PatientKey, logicalID string
 	if err := checkTerms(op, logicalID, length, tf); err != nil {
 		return err
 	}
-	rows, err := t.q.Query(ctx, `SELECT token, tf FROM doc_terms WHERE patient_key = $1 AND logical_id = $2`,
-		string(p), logicalID)
-	if err != nil {
-		return mapError(op, err)
-	}
+	// Only the first indexing of a fresh document skips the read: a second
+	// one in the same transaction replaces what the first wrote.
+	fresh := t.fresh[freshKey(p, logicalID)]
+	delete(t.fresh, freshKey(p, logicalID))
 	old := make(map[string]int)
-	var (
-		token []byte
-		n     int
-	)
-	_, err = pgx.ForEachRow(rows, []any{&token, &n}, func() error {
-		old[string(token)] = n
-		return nil
-	})
-	if err != nil {
-		return mapError(op, err)
+	if !fresh {
+		rows, err := t.q.Query(ctx, `SELECT token, tf FROM doc_terms WHERE patient_key = $1 AND logical_id = $2`,
+			string(p), logicalID)
+		if err != nil {
+			return mapError(op, err)
+		}
+		var (
+			token []byte
+			n     int
+		)
+		_, err = pgx.ForEachRow(rows, []any{&token, &n}, func() error {
+			old[string(token)] = n
+			return nil
+		})
+		if err != nil {
+			return mapError(op, err)
+		}
 	}
 	var gone, added, retold []string // retold: indexed with another tf
 	for tok := range old {
@@ -107,9 +113,15 @@ func (t *tx) PutTerms(ctx context.Context, p carnet.PatientKey, logicalID string
 			WHERE d.patient_key = $1 AND d.logical_id = $2 AND d.token = x.token`,
 			string(p), logicalID, values, counts)
 	}
-	b.Queue(`INSERT INTO doc_lengths (patient_key, logical_id, len) VALUES ($1, $2, $3)
-		ON CONFLICT (patient_key, logical_id) DO UPDATE SET len = excluded.len WHERE doc_lengths.len <> excluded.len`,
-		string(p), logicalID, length)
+	if fresh {
+		// A new document: a plain insert (an upsert's probe would read).
+		b.Queue(`INSERT INTO doc_lengths (patient_key, logical_id, len) VALUES ($1, $2, $3)`,
+			string(p), logicalID, length)
+	} else {
+		b.Queue(`INSERT INTO doc_lengths (patient_key, logical_id, len) VALUES ($1, $2, $3)
+			ON CONFLICT (patient_key, logical_id) DO UPDATE SET len = excluded.len WHERE doc_lengths.len <> excluded.len`,
+			string(p), logicalID, length)
+	}
 	return mapError(op, t.q.SendBatch(ctx, &b).Close())
 }
 

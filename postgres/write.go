@@ -21,7 +21,16 @@ import (
 // subtransaction each, a known scaling hazard).
 type tx struct {
 	reader
+	// fresh are the documents this transaction created (first version,
+	// logical id = id, inserted here): nothing of theirs can be indexed
+	// yet, so PutTerms writes their postings without reading any first
+	// (one statement less per document, and no predicate lock on
+	// doc_terms' index pages for that read).
+	fresh map[string]bool
 }
+
+// freshKey names a document in tx.fresh.
+func freshKey(p carnet.PatientKey, logicalID string) string { return string(p) + "\x00" + logicalID }
 
 func (t *tx) PutPatient(ctx context.Context, row carnet.PatientRow) error {
 	const op = "postgres.PutPatient"
@@ -187,6 +196,19 @@ func (t *tx) insertRouted(ctx context.Context, op string, p carnet.PatientKey, i
 }
 
 func (t *tx) InsertDocument(ctx context.Context, row carnet.DocumentRow) error {
+	if err := t.insertDocument(ctx, row); err != nil {
+		return err
+	}
+	if row.Version == 1 && row.LogicalID == row.ID {
+		if t.fresh == nil {
+			t.fresh = map[string]bool{}
+		}
+		t.fresh[freshKey(row.Patient, row.LogicalID)] = true
+	}
+	return nil
+}
+
+func (t *tx) insertDocument(ctx context.Context, row carnet.DocumentRow) error {
 	kinds, values := splitTokens(row.Tokens)
 	return t.insertRouted(ctx, "postgres.InsertDocument", row.Patient, row.ID, "document", `
 		WITH d AS (
