@@ -118,7 +118,11 @@ func (s *Service) FindItems(ctx context.Context, r carnet.Request, q carnet.Item
 	if err != nil {
 		return carnet.Page[carnet.Item]{}, err
 	}
-	rows, err := s.Store.FindItems(ctx, prow.Key, f)
+	// The clear fields of every match decide and page; only the page's
+	// items are read sealed (below): a page's cost is not the record's.
+	clear := f
+	clear.WithoutSealed = true
+	rows, err := s.Store.FindItems(ctx, prow.Key, clear)
 	if err != nil {
 		return carnet.Page[carnet.Item]{}, err
 	}
@@ -156,8 +160,16 @@ func (s *Service) FindItems(ctx context.Context, r carnet.Request, q carnet.Item
 	if end < len(visible) {
 		out.Next = makeCursor(tag, []byte(strconv.Itoa(end)))
 	}
+	sealed, err := s.sealedItems(ctx, prow.Key, f, visible[start:end])
+	if err != nil {
+		return carnet.Page[carnet.Item]{}, err
+	}
 	ids := make([]string, 0, end-start)
 	for _, row := range visible[start:end] {
+		row, ok := sealed[row.ID]
+		if !ok {
+			continue // gone since the first read (its document replaced)
+		}
 		it, err := s.openItem(ctx, row)
 		if err != nil {
 			return carnet.Page[carnet.Item]{}, err
@@ -166,6 +178,30 @@ func (s *Service) FindItems(ctx context.Context, r carnet.Request, q carnet.Item
 		ids = append(ids, it.SourceLogicalID)
 	}
 	return out, a.served(ctx, carnet.ActionSearch, ids)
+}
+
+// sealedItems reads, with their sealed part, the items of page (rows read
+// without it by filter f): the items of the page's source documents that
+// match f, by id.
+func (s *Service) sealedItems(ctx context.Context, p carnet.PatientKey, f carnet.ItemFilter, page []carnet.ItemRow) (map[string]carnet.ItemRow, error) {
+	if len(page) == 0 {
+		return nil, nil
+	}
+	f.WithoutSealed, f.Limit, f.Sources = false, 0, nil
+	for _, row := range page {
+		if !slices.Contains(f.Sources, row.SourceLogicalID) {
+			f.Sources = append(f.Sources, row.SourceLogicalID)
+		}
+	}
+	rows, err := s.Store.FindItems(ctx, p, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]carnet.ItemRow, len(page))
+	for _, row := range rows {
+		out[row.ID] = row
+	}
+	return out, nil
 }
 
 // Item returns one item by id, if its source document is visible.
