@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	carnet "github.com/carnet-sante/carnet"
+	"github.com/carnet-sante/carnet/internal/safexml"
 )
 
 // Bounds of an XML body, besides its size (which the caller bounds, as for
@@ -78,7 +79,7 @@ func parse(data []byte, where string) (*node, error) {
 			if len(t.Attr) > MaxAttributes {
 				return nil, invalid(where, "invalid", fmt.Sprintf("an element has more than %d attributes", MaxAttributes))
 			}
-			if a, dup := duplicateAttr(t.Attr); dup {
+			if a, dup := safexml.DuplicateAttr(t.Attr); dup {
 				// Not well-formed XML, which encoding/xml reads anyway: a
 				// reader that keeps the first value would see another resource.
 				return nil, invalid(where, "invalid", fmt.Sprintf("<%s> has the attribute %s twice", t.Name.Local, a))
@@ -130,20 +131,6 @@ func parse(data []byte, where string) (*node, error) {
 		return nil, invalid(where, "required", "the body holds no XML element")
 	}
 	return root, nil
-}
-
-// duplicateAttr reports an attribute given twice (the same namespace and
-// local name, once namespaces are resolved; the attributes are bounded by
-// MaxAttributes).
-func duplicateAttr(attrs []xml.Attr) (string, bool) {
-	for i := range attrs {
-		for j := range i {
-			if attrs[i].Name == attrs[j].Name {
-				return attrs[i].Name.Local, true
-			}
-		}
-	}
-	return "", false
 }
 
 // procInstParam reads param="value" from an XML declaration.

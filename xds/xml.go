@@ -144,14 +144,8 @@ func parseXML(b []byte, lim Limits) (*node, error) {
 			if len(stack) >= lim.MaxDepth {
 				return nil, fmt.Errorf("%w: XML nested deeper than %d", errTooLarge, lim.MaxDepth)
 			}
-			for i := range t.Attr {
-				for j := range i {
-					if t.Attr[i].Name == t.Attr[j].Name {
-						// Not well-formed (encoding/xml reads it): another
-						// reader would keep the other value.
-						return nil, fmt.Errorf("%w: attribute %s given twice", errMalformed, t.Attr[i].Name.Local)
-					}
-				}
+			if a, dup := safexml.DuplicateAttr(t.Attr); dup {
+				return nil, fmt.Errorf("%w: attribute %s given twice", errMalformed, a)
 			}
 			n := &node{Space: t.Name.Space, Local: t.Name.Local, Attrs: t.Attr}
 			if len(stack) == 0 {

@@ -24,3 +24,17 @@ func NewDecoder(b []byte) *xml.Decoder {
 	}
 	return d
 }
+
+// DuplicateAttr reports an attribute given twice on one element (the same
+// namespace and local name): not well-formed XML, which encoding/xml reads
+// anyway, and which another reader would read with the other value.
+func DuplicateAttr(attrs []xml.Attr) (string, bool) {
+	for i := range attrs {
+		for j := range i {
+			if attrs[i].Name == attrs[j].Name {
+				return attrs[i].Name.Local, true
+			}
+		}
+	}
+	return "", false
+}
