@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/mhd"
@@ -134,15 +135,7 @@ func readSet(o *object, l *errorList) (carnet.SubmissionSet, carnet.Identifier, 
 	} else {
 		l.add(ErrRegistryMetadata, path+".patientId", "XDSSubmissionSet.patientId is required")
 	}
-	if v := o.slot1("submissionTime"); v != "" {
-		t, ok := dtm(v)
-		if !ok {
-			l.add(ErrRegistryMetadata, path+".submissionTime", "submissionTime is not an HL7 DTM (YYYYMMDDhhmmss)")
-		}
-		set.Date = t
-	} else {
-		l.add(ErrRegistryMetadata, path+".submissionTime", "submissionTime is required")
-	}
+	set.Date = dtmSlot(o, l, path, "submissionTime", true)
 	if cs := o.classified(schemeContentType); len(cs) > 0 {
 		set.ContentType = coded(cs[0])
 	}
@@ -150,6 +143,23 @@ func readSet(o *object, l *errorList) (carnet.SubmissionSet, carnet.Identifier, 
 		set.Authors = append(set.Authors, authorOf(c))
 	}
 	return set, patient, path
+}
+
+// dtmSlot reads the HL7 DTM of o's slot name (zero when absent), noting
+// in l a value that is not one, or its absence when required.
+func dtmSlot(o *object, l *errorList, path, name string, required bool) time.Time {
+	v := o.slot1(name)
+	if v == "" {
+		if required {
+			l.add(ErrRegistryMetadata, path+"."+name, name+" is required")
+		}
+		return time.Time{}
+	}
+	t, ok := dtm(v)
+	if !ok {
+		l.add(ErrRegistryMetadata, path+"."+name, name+" is not an HL7 DTM (YYYYMMDDhhmmss)")
+	}
+	return t
 }
 
 // readEntry reads one DocumentEntry into a submitted document (content
@@ -229,30 +239,9 @@ func readEntry(o *object, patient carnet.Identifier, opts ParseOptions, l *error
 	for _, c := range authors {
 		m.Authors = append(m.Authors, authorOf(c))
 	}
-	if v := o.slot1("creationTime"); v != "" {
-		t, ok := dtm(v)
-		if !ok {
-			l.add(ErrRegistryMetadata, path+".creationTime", "creationTime is not an HL7 DTM (YYYYMMDDhhmmss)")
-		}
-		m.Created = t
-	} else {
-		l.add(ErrRegistryMetadata, path+".creationTime", "creationTime is required")
-	}
-	for _, name := range []string{"serviceStartTime", "serviceStopTime"} {
-		v := o.slot1(name)
-		if v == "" {
-			continue
-		}
-		t, ok := dtm(v)
-		if !ok {
-			l.add(ErrRegistryMetadata, path+"."+name, name+" is not an HL7 DTM")
-		}
-		if name == "serviceStartTime" {
-			m.ServicePeriod.Start = t
-		} else {
-			m.ServicePeriod.End = t
-		}
-	}
+	m.Created = dtmSlot(o, l, path, "creationTime", true)
+	m.ServicePeriod.Start = dtmSlot(o, l, path, "serviceStartTime", false)
+	m.ServicePeriod.End = dtmSlot(o, l, path, "serviceStopTime", false)
 	if !m.ServicePeriod.End.IsZero() && m.ServicePeriod.End.Before(m.ServicePeriod.Start) {
 		l.add(ErrRegistryMetadata, path+".serviceStopTime", "serviceStopTime is before serviceStartTime")
 	}
