@@ -472,7 +472,7 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 		// A dispensation or an order repeats what its prescription or its
 		// result says: its concepts are echoes, unless the caller is the
 		// one it is addressed to.
-		if echoTypes[d.Type.Code] && !(affOK && aff >= wantedAffinity) {
+		if isEcho(d.Type.Code) && !(affOK && aff >= wantedAffinity) {
 			f = min(f, historyFactor)
 		}
 		add("concept", r.text('c', conceptNotes, "à savoir avant d'agir : "), concept*f)
@@ -869,10 +869,14 @@ var seriesTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "60593-1": 
 var resultTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "29274-8": true}
 
 // echoTypes repeat what another document says: dispensations (of a
-// prescription), orders for tests or for another profession's care (what
-// matters is the result, the care given), a sick note.
-var echoTypes = map[string]bool{"60593-1": true, "DISP_AUT": true, "PRESC-BIO": true, "PRESC-KINE": true,
-	"PRESC-PEDI": true, "PRESC-ORTHOPHO": true, "PRESC-ORTHOPTIE": true, "PRESC-AAT": true}
+// prescription), a sick note. Orders for tests or for another profession's
+// care (what matters is the result, the care given) are echoes too: every
+// JDV_J07 code of the national "PRESC-" family (isEcho), today's and those
+// the ANS adds.
+var echoTypes = map[string]bool{"60593-1": true, "DISP_AUT": true}
+
+// isEcho reports whether a document of type code repeats another's.
+func isEcho(code string) bool { return echoTypes[code] || strings.HasPrefix(code, "PRESC-") }
 
 // actTypes report the founding act itself: an operation, a procedure, an
 // implant, a hospital stay. A lasting concept they carry weighs actFactor
