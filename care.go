@@ -31,7 +31,8 @@ type CareFinding struct {
 // CareDoc is one document the caller may see, for the point-of-care view:
 // its row without the sealed part, its abnormal results, its text score.
 type CareDoc struct {
-	Row DocumentRow
+	// Row is shared with the Service's cache of the record: read only.
+	Row *DocumentRow
 	// Filed is when the document was first filed: Row.Date is when its
 	// latest metadata version was made (a mask, an archiving), which is no
 	// news of a document.

@@ -88,7 +88,7 @@ func Rank(in Input) []Ranked {
 	for k, i := range perm {
 		l := &lines[i]
 		d := docs[l.head]
-		out[k] = Ranked{Doc: *d, Score: l.score, Reasons: l.reasons, New: l.new, Pinned: l.pinned,
+		out[k] = Ranked{Doc: d, Score: l.score, Reasons: l.reasons, New: l.new, Pinned: l.pinned,
 			Collapsed: l.collapsed, Group: d.SubmissionSet}
 	}
 	return out
@@ -113,7 +113,7 @@ func ReverseChronological(in Input) []Ranked {
 	out := make([]Ranked, len(docs))
 	first := in.LastVisit.IsZero()
 	for i, d := range docs {
-		out[i] = Ranked{Doc: *d, Group: d.SubmissionSet, New: !first && d.Date.After(in.LastVisit)}
+		out[i] = Ranked{Doc: d, Group: d.SubmissionSet, New: !first && d.Date.After(in.LastVisit)}
 		if out[i].New {
 			out[i].Reasons = []Reason{{Code: "new", Text: textNew}}
 		}

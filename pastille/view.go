@@ -108,7 +108,7 @@ func RankView(gather Gather, o RankOptions) (*Ranking, error) {
 			if !ok {
 				continue
 			}
-			Fill(&lines[i].Doc, d, det)
+			Fill(lines[i].Doc, d, det)
 			RefreshReasons(&lines[i])
 		}
 	}
@@ -195,8 +195,8 @@ func fromView(a carnet.Actor, v carnet.CareView, since time.Time, c *ViewCache) 
 		if !cd.Filed.IsZero() {
 			d.Date = cd.Filed // when the document came, not its latest metadata change
 		}
-		d.Findings = slices.Clone(d.Findings)
-		in.Docs = append(in.Docs, d)
+		in.Docs = append(in.Docs, d) // Findings are shared with the cache: Fill copies them before writing
+
 	}
 	return in
 }
@@ -265,7 +265,9 @@ func TokenCoding(v string) (carnet.Coding, bool) {
 func Fill(d *Doc, full carnet.Document, det carnet.CareDetails) {
 	m := full.Meta
 	d.Title, d.Type, d.Class, d.Practice, d.Facility = m.Title, m.Type, m.Class, m.PracticeSetting, m.Facility
-	d.AuthorNames, d.AuthorSpecialties = d.AuthorNames[:0], d.AuthorSpecialties[:0]
+	d.AuthorNames, d.AuthorSpecialties = nil, nil
+	// The findings may be shared (ViewCache): written on a copy.
+	d.Findings = slices.Clone(d.Findings)
 	for _, a := range m.Authors {
 		if n := a.DisplayName(); n != "" {
 			d.AuthorNames = append(d.AuthorNames, n)

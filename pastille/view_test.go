@@ -14,7 +14,7 @@ func TestRankViewNewFirstKeep(t *testing.T) {
 	now := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
 	visit := now.AddDate(0, 0, -10)
 	doc := func(id, typ string, filed time.Time) carnet.CareDoc {
-		return carnet.CareDoc{Filed: filed, Row: carnet.DocumentRow{ID: id, LogicalID: id, UniqueID: id, Status: carnet.StatusCurrent,
+		return carnet.CareDoc{Filed: filed, Row: &carnet.DocumentRow{ID: id, LogicalID: id, UniqueID: id, Status: carnet.StatusCurrent,
 			Created: filed, Date: filed, Tokens: []carnet.Token{{Kind: carnet.TokType, Value: "http://loinc.org|" + typ}}}}
 	}
 	view := carnet.CareView{Patient: "p", Now: now, LastVisit: visit, Docs: []carnet.CareDoc{
@@ -70,7 +70,7 @@ func lineIDs(rs []Ranked) []string {
 func TestRankViewFoldsUniqueIDsPerFiler(t *testing.T) {
 	now := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
 	doc := func(id, filer, hash string) carnet.CareDoc {
-		return carnet.CareDoc{Filed: now, Row: carnet.DocumentRow{ID: id, LogicalID: id, UniqueID: "1.2.250.1.999.1", Filer: filer, Status: carnet.StatusCurrent,
+		return carnet.CareDoc{Filed: now, Row: &carnet.DocumentRow{ID: id, LogicalID: id, UniqueID: "1.2.250.1.999.1", Filer: filer, Status: carnet.StatusCurrent,
 			Created: now, Date: now, Tokens: []carnet.Token{{Kind: carnet.TokType, Value: "http://loinc.org|11502-2"}, {Kind: carnet.TokContentHash, Value: hash}}}}
 	}
 	lines := func(docs ...carnet.CareDoc) int {
