@@ -79,7 +79,7 @@ func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.
 		if !ix.filed[i].IsZero() {
 			filed = ix.filed[i]
 		}
-		view.Docs = append(view.Docs, carnet.CareDoc{Row: &rows[i], Filed: filed, Concepts: e.concepts[i], TitleKey: e.titleKeys[i]})
+		view.Docs = append(view.Docs, carnet.CareDoc{Row: &rows[i], Pos: i, Filed: filed, Concepts: e.concepts[i], TitleKey: e.titleKeys[i]})
 	}
 	byLogical := func(logical string) (int, bool) {
 		if i, ok := ix.byLogical[logical]; ok && pos[i] >= 0 {
@@ -88,7 +88,7 @@ func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.
 		return 0, false
 	}
 	careFindings(e.findings, &view, byLogical)
-	view.Stamp = stamp
+	view.Stamp, view.Rows = stamp, len(rows)
 	if err := s.careLabels(ctx, a.row.Key, &view); err != nil {
 		return view, carnet.CareDetails{}, err
 	}
