@@ -293,6 +293,21 @@ type ranker struct {
 	// documents do not make 2,000 copies of "récent : il y a 3 mois".
 	texts map[textKey]string
 	buf   []byte // folded titles
+	// reasons is where the lines' reasons are taken from, a window of
+	// reasonWindow each: one allocation for all lines instead of one per
+	// line (a line with more reasons grows its own copy).
+	reasons []Reason
+}
+
+const reasonWindow = 5
+
+func (r *ranker) reasonSlice() []Reason {
+	if len(r.reasons)+reasonWindow > cap(r.reasons) {
+		r.reasons = make([]Reason, 0, 256*reasonWindow)
+	}
+	n := len(r.reasons)
+	r.reasons = r.reasons[:n+reasonWindow]
+	return r.reasons[n : n : n+reasonWindow]
 }
 
 type textKey struct {
@@ -382,7 +397,7 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 			l.collapsed[i] = docs[j].ID
 		}
 	}
-	reasons := make([]Reason, 0, 4)
+	reasons := r.reasonSlice()
 	add := func(code, text string, gain float64) {
 		reasons = append(reasons, Reason{Code: code, Text: text, Gain: gain})
 		l.score += gain
@@ -679,6 +694,7 @@ func RefreshReasons(r *Ranked) {
 
 func findingsText(fs []Finding, critical bool) string {
 	var b strings.Builder
+	b.Grow(96)
 	n := 0
 	for _, f := range fs {
 		if f.Critical() == critical {
@@ -898,7 +914,10 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 		at time.Time
 		i  int
 	}
-	series := map[string]latest{}
+	// series numbers each series (a string made once per series, not per
+	// document); slots holds its latest.
+	series := map[string]int{}
+	var slots []latest
 	analytes := map[string]time.Time{}
 	// measured: when each concept was last the subject of a result (a
 	// renal function, an INR, an HbA1c).
@@ -907,16 +926,16 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 	// The same analysis: same type, same title, same concepts; a title
 	// that only repeats the type's name ("CR d'examens biologiques") names
 	// no analysis.
-	key := func(d *Doc) string {
+	key := func(d *Doc) []byte {
 		if !seriesTypes[d.Type.Code] {
-			return ""
+			return nil
 		}
 		title := strings.TrimSpace(d.Title)
 		switch {
 		case title == "" && d.TitleKey != "":
 			buf = append(append(buf[:0], d.Type.Code+"|#"...), d.TitleKey...)
 		case title == "" || strings.EqualFold(title, strings.TrimSpace(d.Type.Display)):
-			return ""
+			return nil
 		default:
 			buf = foldAppend(append(buf[:0], d.Type.Code+"|"...), title)
 		}
@@ -924,9 +943,9 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 		for _, c := range d.Concepts {
 			buf = append(append(buf, '|'), c...)
 		}
-		return string(buf)
+		return buf
 	}
-	keys := make([]string, len(clusters))
+	keys := make([]int32, len(clusters)) // series slot + 1, 0 for none
 	latestRx, rxAt := -1, time.Time{}
 	for i, c := range clusters {
 		d := docs[c.head]
@@ -937,11 +956,16 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 		if prescriptionTypes[d.Type.Code] && d.Class.Code != classPatient && at.After(rxAt) {
 			latestRx, rxAt = i, at
 		}
-		if k := key(d); k != "" {
-			keys[i] = k
-			if l, ok := series[k]; !ok || at.After(l.at) {
-				series[k] = latest{at, i}
+		if k := key(d); k != nil {
+			slot, ok := series[string(k)]
+			if !ok {
+				slot = len(slots)
+				series[string(k)] = slot
+				slots = append(slots, latest{at, i})
+			} else if at.After(slots[slot].at) {
+				slots[slot] = latest{at, i}
 			}
+			keys[i] = int32(slot + 1)
 		}
 		for _, f := range d.Findings {
 			if at.After(analytes[f.Code.Code]) {
@@ -956,11 +980,19 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 			}
 		}
 	}
+	// One text per series' latest, shared by its older members.
+	seriesText := make(map[int]string, len(slots))
 	for i, c := range clusters {
 		d := docs[c.head]
 		at := clinicalDate(d)
-		if k := keys[i]; k != "" && series[k].at.After(at) {
-			out[i] = historyNote{newer: true, text: "série : un résultat plus récent existe (" + docs[clusters[series[k].i].head].Date.Format("02/01/2006") + ")"}
+		if k := keys[i]; k != 0 && slots[k-1].at.After(at) {
+			l := slots[k-1].i
+			t, ok := seriesText[l]
+			if !ok {
+				t = "série : un résultat plus récent existe (" + docs[clusters[l].head].Date.Format("02/01/2006") + ")"
+				seriesText[l] = t
+			}
+			out[i] = historyNote{newer: true, text: t}
 			continue
 		}
 		// A result whose every analysis (its concepts) was done again
