@@ -26,6 +26,8 @@ const (
 	affinityMax            = 5.0
 	criticalAffinityFactor = 1.5 // a critical result weighs more for whom it concerns
 
+	weightFresh      = 2.5 // acted in the last days: the situation at hand
+	freshDays        = 3
 	weightNewRoutine = 1.0  // new, but routine: a dispensation, a normal result, a paper
 	wantedAffinity   = 1.5  // a type the caller wants this much is never routine to them
 	weightHistory    = -1.0 // an older result of a series a newer one replaced
@@ -359,6 +361,7 @@ func inWindow(d *Doc, start time.Time) bool {
 // French texts of the reasons.
 const (
 	textNew        = "nouveau depuis votre dernière visite"
+	textFresh      = "des derniers jours : la situation en cours"
 	textLate       = textNew + " (acte du "
 	textLabels     = "confidentialité modifiée depuis votre dernière visite"
 	textPatient    = "déposé par le patient"
@@ -403,7 +406,8 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 		// result or a paper filed since the last visit is news, not what
 		// the caller must know before acting.
 		gain := weightNew
-		if routine(d, hist, conceptOK && concept > 0, affOK && aff < 0, affOK && aff >= wantedAffinity) {
+		if routine(d, hist, conceptOK && concept > 0, affOK && aff < 0, affOK && aff >= wantedAffinity) ||
+			normalResult(d) && !r.weighsLasting(d) {
 			gain = weightNewRoutine
 		}
 		text := textNew
@@ -483,6 +487,9 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 			add("current", r.text('t', e.Note, "traitement en cours : "), e.Weight)
 		}
 	}
+	if age >= 0 && age <= freshDays*day && !hist.newer && r.fresh(d, affOK, aff) {
+		add("fresh", textFresh, weightFresh)
+	}
 	if !r.first && d.LabelsChanged {
 		add("labels-changed", textLabels, weightLabels)
 	}
@@ -518,6 +525,23 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 	}
 	add("recent", r.recencyText(ag, age, rec), weightRecency*rec*resultFactor)
 	l.reasons = reasons
+}
+
+// fresh: a document of the last days that tells the situation at hand: a
+// professional's account, or the patient's own when the caller weighs it
+// (their symptoms tonight, their readings); not an echo (a dispensation, an
+// order for someone else), not a paper.
+func (r *ranker) fresh(d *Doc, affOK bool, aff float64) bool {
+	wanted := affOK && aff >= wantedAffinity
+	switch {
+	case affOK && aff < 0:
+		return false
+	case isEcho(d.Type.Code) && !wanted:
+		return false
+	case d.Class.Code == classPatient && !(affOK && aff > 0):
+		return false
+	}
+	return true
 }
 
 // docAffinity is the sum of the caller's rows for the document's type,
@@ -996,6 +1020,29 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 		out[latestRx].current = true
 	}
 	return out
+}
+
+// formatXDLab is the structured laboratory report (CI-SIS XD-LAB): its
+// out-of-range results are all in Findings.
+const formatXDLab = "urn:ihe:lab:xd-lab:2008"
+
+// normalResult: a structured result (its out-of-range values would be in
+// Findings) with nothing out of range.
+func normalResult(d *Doc) bool {
+	return resultTypes[d.Type.Code] && len(d.Findings) == 0 && d.Format.Code == formatXDLab
+}
+
+// weighsLasting: the document names a founding event or a lasting treatment
+// the caller weighs (an anticoagulant, a transplant…): a normal result
+// that says it was taken for it (before starting a drug, to monitor it)
+// is the ground of a decision, not routine.
+func (r *ranker) weighsLasting(d *Doc) bool {
+	for _, c := range d.Concepts {
+		if e, ok := r.view.concepts[c]; ok && e.Weight > 0 && concepts.lasting[c] {
+			return true
+		}
+	}
+	return false
 }
 
 // routine: news of no consequence for the caller by itself.
