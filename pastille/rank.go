@@ -538,8 +538,11 @@ func (r *ranker) fresh(d *Doc, affOK bool, aff float64) bool {
 		return false
 	case isEcho(d.Type.Code) && !wanted:
 		return false
-	case d.Class.Code == classPatient && !(affOK && aff > 0):
-		return false
+	case d.Class.Code == classPatient:
+		// The patient's own account of tonight (symptoms, readings) when
+		// the caller weighs it; not a summary they wrote.
+		_, summary := summaryTypes[d.Type.Code]
+		return affOK && aff > 0 && !summary
 	}
 	return true
 }
@@ -594,8 +597,15 @@ func (r *ranker) pin(lines []line, docs []*Doc) {
 	// The latest hospital report: a summary written before it no longer
 	// says what matters first.
 	var latestStay time.Time
+	// A summary is first when it carries what matters at least as much as
+	// any other line, not by rule: a referral letter, tonight's INR or a
+	// new hospital report weighing more come before it.
+	top := 0.0
 	for i := range lines {
 		d := docs[lines[i].head]
+		if _, ok := summaryTypes[d.Type.Code]; !ok && lines[i].tier == tierMain && lines[i].score > top {
+			top = lines[i].score
+		}
 		if stayTypes[d.Type.Code] && d.Status == carnet.StatusCurrent && !superseded(d) && clinicalDate(d).After(latestStay) {
 			latestStay = clinicalDate(d)
 		}
@@ -609,7 +619,7 @@ func (r *ranker) pin(lines []line, docs []*Doc) {
 		// At a later visit, a summary the caller has already seen is not
 		// what comes first: a new one is.
 		if r.in.Now.Sub(clinicalDate(d)) > pinnedDays*day || latestStay.After(clinicalDate(d)) ||
-			!r.first && !d.Date.After(r.in.LastVisit) {
+			!r.first && !d.Date.After(r.in.LastVisit) || lines[i].score < top {
 			continue
 		}
 		if j, ok := best[d.Type.Code]; !ok || newerFirst(d, docs[lines[j].head]) < 0 {
@@ -899,6 +909,10 @@ var resultTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "29274-8": 
 // the ANS adds.
 var echoTypes = map[string]bool{"60593-1": true, "DISP_AUT": true}
 
+// isOrder: an order for tests or for a profession's care (the national
+// PRESC- family, the prescription of care 57832-8).
+func isOrder(code string) bool { return code == "57832-8" || strings.HasPrefix(code, "PRESC-") }
+
 // isEcho reports whether a document of type code repeats another's.
 func isEcho(code string) bool { return echoTypes[code] || strings.HasPrefix(code, "PRESC-") }
 
@@ -932,6 +946,11 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 	// that only repeats the type's name ("CR d'examens biologiques") names
 	// no analysis.
 	key := func(d *Doc) string {
+		if isOrder(d.Type.Code) {
+			// The latest order of a kind is the one in force (the
+			// physiotherapy, the nursing care prescribed now).
+			return d.Type.Code + "|order"
+		}
 		if !seriesTypes[d.Type.Code] {
 			return ""
 		}
@@ -984,7 +1003,11 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 		d := docs[c.head]
 		at := clinicalDate(d)
 		if k := keys[i]; k != "" && series[k].at.After(at) {
-			out[i] = historyNote{newer: true, text: "série : un résultat plus récent existe (" + docs[clusters[series[k].i].head].Date.Format("02/01/2006") + ")"}
+			what := "série : un résultat plus récent existe ("
+			if isOrder(d.Type.Code) {
+				what = "une prescription plus récente est en cours ("
+			}
+			out[i] = historyNote{newer: true, text: what + docs[clusters[series[k].i].head].Date.Format("02/01/2006") + ")"}
 			continue
 		}
 		// A result whose every analysis (its concepts) was done again
