@@ -948,8 +948,9 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 	key := func(d *Doc) string {
 		if isOrder(d.Type.Code) {
 			// The latest order of a kind is the one in force (the
-			// physiotherapy, the nursing care prescribed now).
-			return d.Type.Code + "|order"
+			// physiotherapy, the nursing care prescribed now). The code
+			// alone: the other keys all hold a '|'.
+			return d.Type.Code
 		}
 		if !seriesTypes[d.Type.Code] {
 			return ""
@@ -970,6 +971,7 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 		return string(buf)
 	}
 	keys := make([]string, len(clusters))
+	seriesText := map[int]string{}
 	latestRx, rxAt := -1, time.Time{}
 	for i, c := range clusters {
 		d := docs[c.head]
@@ -1003,11 +1005,18 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 		d := docs[c.head]
 		at := clinicalDate(d)
 		if k := keys[i]; k != "" && series[k].at.After(at) {
-			what := "série : un résultat plus récent existe ("
-			if isOrder(d.Type.Code) {
-				what = "une prescription plus récente est en cours ("
+			// One text per series: its older members all point to the latest.
+			latest := series[k].i
+			text, ok := seriesText[latest]
+			if !ok {
+				what := "série : un résultat plus récent existe ("
+				if isOrder(d.Type.Code) {
+					what = "une prescription plus récente est en cours ("
+				}
+				text = what + docs[clusters[latest].head].Date.Format("02/01/2006") + ")"
+				seriesText[latest] = text
 			}
-			out[i] = historyNote{newer: true, text: what + docs[clusters[series[k].i].head].Date.Format("02/01/2006") + ")"}
+			out[i] = historyNote{newer: true, text: text}
 			continue
 		}
 		// A result whose every analysis (its concepts) was done again
