@@ -360,16 +360,17 @@ func inWindow(d *Doc, start time.Time) bool {
 
 // French texts of the reasons.
 const (
-	textNew        = "nouveau depuis votre dernière visite"
-	textFresh      = "des derniers jours : la situation en cours"
-	textLate       = textNew + " (acte du "
-	textLabels     = "confidentialité modifiée depuis votre dernière visite"
-	textPatient    = "déposé par le patient"
-	textText       = "correspond à votre recherche"
-	textSuperseded = "version remplacée"
-	textArchived   = "document archivé"
-	textWindow     = "hors des 2 dernières années"
-	textNotCurrent = "document non courant"
+	textNew            = "nouveau depuis votre dernière visite"
+	textFresh          = "des derniers jours : la situation en cours"
+	textFoundingResult = "résultat fondateur : ne se périme pas"
+	textLate           = textNew + " (acte du "
+	textLabels         = "confidentialité modifiée depuis votre dernière visite"
+	textPatient        = "déposé par le patient"
+	textText           = "correspond à votre recherche"
+	textSuperseded     = "version remplacée"
+	textArchived       = "document archivé"
+	textWindow         = "hors des 2 dernières années"
+	textNotCurrent     = "document non courant"
 )
 
 // score scores the line of cluster c and decides its tier.
@@ -523,7 +524,13 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 			add("window", textNotCurrent, 0)
 		}
 	}
-	add("recent", r.recencyText(ag, age, rec), weightRecency*rec*resultFactor)
+	if founding && resultTypes[d.Type.Code] && !hist.newer && rec < agingNone.Constant {
+		// A result that establishes a founding event (an alloimmunisation,
+		// a thrombophilia) does not age like routine biology.
+		add("recent", textFoundingResult, weightRecency*agingNone.Constant)
+	} else {
+		add("recent", r.recencyText(ag, age, rec), weightRecency*rec*resultFactor)
+	}
 	l.reasons = reasons
 }
 
