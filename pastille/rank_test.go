@@ -798,3 +798,28 @@ func TestSummaryPinnedOnlyWhenItWeighsMost(t *testing.T) {
 		}
 	}
 }
+
+// A result that establishes a founding event of the caller (an
+// alloimmunisation for the emergency physician) keeps the recency of a
+// document that never ages; a routine result of the same age fades.
+func TestFoundingResultDoesNotAge(t *testing.T) {
+	rai := with(doc("rai", tLab, 400), func(d *Doc) {
+		d.Concepts = ConceptsOf(Evidence{Text: "Recherche d'agglutinines irrégulières positive : allo-immunisation anti-Kell"})
+	})
+	crp := with(doc("crp", tLab, 400), func(d *Doc) { d.Concepts = []string{"renal-potassium"} })
+	got := Rank(Input{Caller: emergency, Now: now, Docs: []Doc{rai, crp}})
+	gain := func(id string) float64 {
+		for _, r := range lineOf(t, got, id).Reasons {
+			if r.Code == "recent" {
+				return r.Gain
+			}
+		}
+		return -1
+	}
+	if g := gain("rai"); g != weightRecency*agingNone.Constant {
+		t.Errorf("alloimmunisation: recency %v, want %v\n%s", g, weightRecency*agingNone.Constant, explain(got))
+	}
+	if g := gain("crp"); g >= 0.5 {
+		t.Errorf("routine result of 400 days: recency %v, want it faded\n%s", g, explain(got))
+	}
+}
