@@ -31,7 +31,12 @@ type CareFinding struct {
 // CareDoc is one document the caller may see, for the point-of-care view:
 // its row without the sealed part, its abnormal results, its text score.
 type CareDoc struct {
-	Row DocumentRow
+	// Row is shared with the Service's cache of the record: read only.
+	Row *DocumentRow
+	// Pos is the row's place among the record's rows as of the view's
+	// stamp (0 to CareView.Rows-1): what derives from one row can be kept
+	// by position under the stamp.
+	Pos int
 	// Filed is when the document was first filed: Row.Date is when its
 	// latest metadata version was made (a mask, an archiving), which is no
 	// news of a document.
@@ -69,6 +74,8 @@ type CareView struct {
 	LastVisit time.Time // zero: first visit
 	Query     string
 	Docs      []CareDoc
+	// Rows is the number of the record's rows as of Stamp, visible or not.
+	Rows int
 }
 
 // CareDetails are the documents and results the caller is shown in full

@@ -15,6 +15,10 @@ const (
 	ItemImmunization      ItemKind = "Immunization"      // vaccinations
 	ItemAllergy           ItemKind = "AllergyIntolerance"
 	ItemCondition         ItemKind = "Condition" // problems
+	// ItemMedicationStatement is a medication taken, dispensed or
+	// reimbursed (IPS and VSM treatments, eDISP, CNAM-HR).
+	ItemMedicationStatement ItemKind = "MedicationStatement"
+	ItemProcedure           ItemKind = "Procedure" // acts performed, reimbursed acts
 )
 
 // Item is one structured item extracted from an N3 document (IHE mXDE):

@@ -162,7 +162,7 @@ func (p *Permit) Check() []Issue {
 }
 
 // ItemKinds lists every extracted item kind.
-var ItemKinds = []ItemKind{ItemObservation, ItemMedicationRequest, ItemImmunization, ItemAllergy, ItemCondition}
+var ItemKinds = []ItemKind{ItemObservation, ItemMedicationRequest, ItemImmunization, ItemAllergy, ItemCondition, ItemMedicationStatement, ItemProcedure}
 
 // PermitRow is a permit as stored: Version is the compare-and-set of
 // every change (a revocation, the privacy budget spent).

@@ -15,12 +15,23 @@ const (
 	tmplAllergy        = "1.3.6.1.4.1.19376.1.5.3.1.4.6"
 	tmplProblem        = "1.3.6.1.4.1.19376.1.5.3.1.4.5"
 	tmplVitalSign      = "1.3.6.1.4.1.19376.1.5.3.1.4.13.2"
+	tmplProcedure      = "1.3.6.1.4.1.19376.1.5.3.1.4.19"
+	// tmplFRSimpleObservation is the CI-SIS FR-Simple-Observation (an IHE
+	// PCC Simple Observation): certificates, discharge letters, EHPAD
+	// liaison documents state their coded findings with it.
+	tmplFRSimpleObservation = "1.2.250.1.213.1.1.3.48"
 
 	tmplCCDAResult       = "2.16.840.1.113883.10.20.22.4.2"
 	tmplCCDAVitalSign    = "2.16.840.1.113883.10.20.22.4.27"
 	tmplCCDAImmunization = "2.16.840.1.113883.10.20.22.4.52"
 	tmplCCDAAllergy      = "2.16.840.1.113883.10.20.22.4.7"
 	tmplCCDAProblem      = "2.16.840.1.113883.10.20.22.4.4"
+	tmplCCDAProcedure    = "2.16.840.1.113883.10.20.22.4.14"
+
+	// oidCNAMATC is the CNAM's ATC group list (JDV_BDM_ATC_CNAM-HR_CISIS):
+	// a reimbursement history states a medication's class with it, as a
+	// translation of the product code.
+	oidCNAMATC = "1.2.250.1.215.200.1.2.1"
 
 	loincDoseNumber = "30973-2"
 )
@@ -131,6 +142,10 @@ func (x *extractor) section(s *node, depth int) error {
 type context struct {
 	effective Time
 	specimen  carnet.Coding
+	// nested is set below an entryRelationship: the statement qualifies
+	// another one (a medication's "déconditionné", a problem's certainty)
+	// rather than standing as an entry of its own.
+	nested bool
 }
 
 // statement visits a clinical statement and what it contains.
@@ -155,6 +170,21 @@ func (x *extractor) statement(n *node, sec int, ctx context) error {
 			return nil
 		case n.hasTemplate(tmplProblem, tmplCCDAProblem):
 			x.d.Problems = append(x.d.Problems, x.problem(n, sec))
+			return nil
+		case n.hasTemplate(tmplFRSimpleObservation) && !ctx.nested:
+			x.d.Observations = append(x.d.Observations, x.labResult(n, sec, ctx))
+			// What it contains is walked below, as before.
+		}
+	case "procedure":
+		if n.hasTemplate(tmplProcedure, tmplCCDAProcedure) {
+			x.d.Procedures = append(x.d.Procedures, x.procedure(n, sec))
+		}
+	case "supply":
+		// A dispensation document's entries: what was handed over, with
+		// the prescription and dosage it refers to (read by dispensation,
+		// not walked). Supplies of devices (no product) are not read.
+		if n.attr("moodCode") == "EVN" && product(n) != nil {
+			x.d.Medications = append(x.d.Medications, x.dispensation(n, sec))
 			return nil
 		}
 	case "substanceAdministration":
@@ -181,9 +211,11 @@ func (x *extractor) statement(n *node, sec int, ctx context) error {
 		}
 		switch k.name {
 		case "component", "entryRelationship":
+			kctx := ctx
+			kctx.nested = ctx.nested || k.name == "entryRelationship"
 			for _, s := range k.kids {
 				if s.hl7 && s.name != "" && s.name != "sequenceNumber" && s.name != "seperatableInd" {
-					if err := x.statement(s, sec, ctx); err != nil {
+					if err := x.statement(s, sec, kctx); err != nil {
 						return err
 					}
 				}
@@ -225,6 +257,12 @@ func (x *extractor) labResult(n *node, sec int, ctx context) LabResult {
 				r.Coded = &c
 			} else {
 				r.Text = x.text(v.child("originalText"))
+			}
+		case "BL":
+			switch v.attr("value") {
+			case "true", "false":
+				b := v.attr("value") == "true"
+				r.Boolean = &b
 			}
 		case "IVL_PQ":
 			r.Text = rangeString(quantity(v.child("low")), quantity(v.child("high")))
@@ -325,23 +363,95 @@ func materialCode(m *node) carnet.Coding {
 	return carnet.Coding{}
 }
 
+// materialClass is the generic class a product states: the IHE pharmacy
+// pharm:generalizedMedicineClass (ATC in the ANS volets), else the CNAM's
+// ATC group given as a translation of the product code (CNAM-HR).
+func materialClass(m *node) carnet.Coding {
+	if c := coding(m.other("asSpecializedKind").other("generalizedMedicineClass").other("code")); c.Code != "" {
+		return c
+	}
+	for _, t := range m.child("code").children("translation") {
+		if t.attr("codeSystem") == oidCNAMATC {
+			return coding(t)
+		}
+	}
+	return carnet.Coding{}
+}
+
+// productName is the product's name, else its code's display, else the
+// narrative its code's originalText points to.
+func (x *extractor) productName(m *node, code carnet.Coding) string {
+	if name := m.child("name").textContent(); name != "" {
+		return name
+	}
+	if code.Display != "" {
+		return code.Display
+	}
+	return x.text(m.path("code", "originalText"))
+}
+
+func product(supply *node) *node {
+	return supply.path("product", "manufacturedProduct", "manufacturedMaterial")
+}
+
+// dispensation reads a dispensation document's supply (IHE PHARM DIS
+// Dispense Item): the product handed over, how much and when, and the
+// dosage the pharmacist restates (its COMP substanceAdministration).
+func (x *extractor) dispensation(n *node, sec int) Medication {
+	m := product(n)
+	med := Medication{
+		Mood:    "EVN",
+		Product: materialCode(m),
+		Class:   materialClass(m),
+		Status:  n.child("statusCode").attr("code"),
+		Supply:  x.supply(n, m),
+		Source:  source(n, sec),
+	}
+	med.Name = x.productName(m, med.Product)
+	for _, er := range n.children("entryRelationship") {
+		sub := er.child("substanceAdministration")
+		if sub == nil || er.attr("typeCode") != "COMP" {
+			continue
+		}
+		d := x.medication(sub, sec)
+		med.Dose, med.Route, med.Frequency, med.Start, med.End, med.Timing, med.Steps = d.Dose, d.Route, d.Frequency, d.Start, d.End, d.Timing, d.Steps
+		break
+	}
+	return med
+}
+
+// supply reads a supply in moodCode EVN: its quantity (with the unit's
+// name when the product's container states the same EDQM code), when it
+// was handed over and by which organisation.
+func (x *extractor) supply(n, m *node) *Supply {
+	s := &Supply{Quantity: quantity(n.child("quantity")), Lot: m.child("lotNumberText").textContent()}
+	if s.Quantity != nil && s.Quantity.Unit != "" {
+		if fc := m.other("asContent").other("containerPackagedMedicine").other("formCode"); fc.attr("code") == s.Quantity.Unit {
+			s.UnitName = fc.attr("displayName")
+		}
+	}
+	s.Time = nodeTime(n.child("effectiveTime"))
+	if s.Time.IsZero() {
+		s.Time = nodeTime(n.path("performer", "time"))
+	}
+	if s.Time.IsZero() {
+		s.Time = nodeTime(n.path("author", "time"))
+	}
+	s.Dispenser = n.path("performer", "assignedEntity", "representedOrganization", "name").textContent()
+	return s
+}
+
 func (x *extractor) medication(n *node, sec int) Medication {
 	m := material(n)
 	med := Medication{
 		Mood:    n.attr("moodCode"),
 		Product: materialCode(m),
-		Class:   coding(m.other("asSpecializedKind").other("generalizedMedicineClass").other("code")),
-		Name:    m.child("name").textContent(),
+		Class:   materialClass(m),
 		Route:   coding(n.child("routeCode")),
 		Status:  n.child("statusCode").attr("code"),
 		Source:  source(n, sec),
 	}
-	if med.Name == "" {
-		med.Name = med.Product.Display
-	}
-	if med.Name == "" {
-		med.Name = x.text(m.path("code", "originalText"))
-	}
+	med.Name = x.productName(m, med.Product)
 	med.Dose = doseQuantity(n)
 	med.Frequency = x.text(n.child("text"))
 	validity := false
@@ -357,6 +467,11 @@ func (x *extractor) medication(n *node, sec int) Medication {
 		}
 	}
 	for _, er := range n.children("entryRelationship") {
+		if sup := er.child("supply"); sup != nil && sup.attr("moodCode") == "EVN" && med.Supply == nil {
+			// The dispensation a reimbursement history nests (CNAM-HR).
+			med.Supply = x.supply(sup, m)
+			continue
+		}
 		sub := er.child("substanceAdministration")
 		if sub == nil || sub.hasTemplate(tmplImmunization, tmplCCDAImmunization) {
 			continue
@@ -487,6 +602,32 @@ func (x *extractor) problem(n *node, sec int) Problem {
 	p.Name = p.Code.Display
 	if p.Name == "" {
 		p.Name = x.text(v.child("originalText"))
+	}
+	if p.Name == "" {
+		p.Name = x.text(n.child("text"))
+	}
+	return p
+}
+
+func (x *extractor) procedure(n *node, sec int) Procedure {
+	c := n.child("code")
+	p := Procedure{
+		Mood:   n.attr("moodCode"),
+		Code:   coding(c),
+		Status: n.child("statusCode").attr("code"),
+		Source: source(n, sec),
+	}
+	if p.Code.Code == "" {
+		for _, t := range c.children("translation") {
+			if p.Code = coding(t); p.Code.Code != "" {
+				break
+			}
+		}
+	}
+	p.Start, p.End = nodePeriod(n.child("effectiveTime"))
+	p.Name = p.Code.Display
+	if p.Name == "" {
+		p.Name = x.text(c.child("originalText"))
 	}
 	if p.Name == "" {
 		p.Name = x.text(n.child("text"))

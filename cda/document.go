@@ -54,6 +54,13 @@ type Document struct {
 	Immunizations []Immunization
 	Allergies     []Allergy
 	Problems      []Problem
+	Procedures    []Procedure
+	// Observations are the CI-SIS simple observations (FR-Simple-Observation,
+	// 1.2.250.1.213.1.1.3.48) that stand as entries of their own: a
+	// section's entries and organizer components, not those qualifying
+	// another statement through an entryRelationship (a medication's
+	// "déconditionné", a problem's certainty).
+	Observations []LabResult
 
 	root *node
 }
@@ -169,7 +176,8 @@ type LabResult struct {
 	Quantity       *Quantity
 	Coded          *carnet.Coding
 	Text           string
-	ValueType      string // xsi:type as written: PQ, CD, CE, ST, ED, INT, RTO, …
+	Boolean        *bool  // a BL value (true or false)
+	ValueType      string // xsi:type as written: PQ, CD, CE, ST, ED, INT, RTO, BL, …
 	RangeLow       *Quantity
 	RangeHigh      *Quantity
 	RangeText      string
@@ -180,9 +188,10 @@ type LabResult struct {
 	Source         Source
 }
 
-// Medication is a substanceAdministration (prescribed, dispensed or taken).
+// Medication is a substanceAdministration (prescribed, dispensed or taken),
+// or the supply of a dispensation document (Mood EVN, Supply set).
 type Medication struct {
-	Mood    string        // INT: prescribed; EVN: taken
+	Mood    string        // INT: prescribed; EVN: taken, dispensed or reimbursed
 	Product carnet.Coding // manufacturedMaterial/code (CIS, ATC, …)
 	// Class is the generic class the product belongs to, when stated
 	// (pharm:asSpecializedKind/pharm:generalizedMedicineClass/pharm:code:
@@ -201,7 +210,25 @@ type Medication struct {
 	Timing Timing
 	Steps  []Dosage
 	Status string
+	// Supply is the dispensation (supply moodCode EVN): the entry of a
+	// dispensation document (eDISP), or the one a reimbursement history
+	// (CNAM-HR) nests under the medication; nil when none is stated.
+	Supply *Supply
 	Source Source
+}
+
+// Supply is a dispensation: how much, when and by whom.
+type Supply struct {
+	// Quantity is supply/quantity as written: a number of boxes, its
+	// unit an EDQM packaging code (30009000 "Boîte") in eDISP, none in
+	// CNAM-HR.
+	Quantity *Quantity
+	// UnitName names the quantity's unit when the product states it (the
+	// EDQM form of its container package).
+	UnitName  string
+	Time      Time   // when dispensed: effectiveTime, else performer/time, else author/time
+	Dispenser string // the dispensing organisation's name
+	Lot       string
 }
 
 // Timing is a structured administration schedule.
@@ -253,6 +280,18 @@ type Allergy struct {
 type Problem struct {
 	Code   carnet.Coding // observation/value (CIM-10, SNOMED CT, …)
 	Kind   carnet.Coding // observation/code: problem, diagnosis, symptom…
+	Name   string
+	Start  Time
+	End    Time
+	Status string
+	Source Source
+}
+
+// Procedure is an act performed (IHE PCC Procedure Entry): a surgical
+// history entry, a reimbursed act (CCAM, NGAP, NABM).
+type Procedure struct {
+	Mood   string        // EVN: done; INT: planned
+	Code   carnet.Coding // CCAM, the CNAM-HR act lists, SNOMED CT, …
 	Name   string
 	Start  Time
 	End    Time

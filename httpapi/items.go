@@ -11,8 +11,9 @@ import (
 	"github.com/carnet-sante/carnet/qedm"
 )
 
-// itemKinds are the QEDm resources served, extracted from N3 documents.
-var itemKinds = []carnet.ItemKind{carnet.ItemObservation, carnet.ItemMedicationRequest, carnet.ItemImmunization, carnet.ItemAllergy, carnet.ItemCondition}
+// itemKinds are the QEDm resources served, extracted from N3 documents:
+// every kind the extraction gives.
+var itemKinds = carnet.ItemKinds
 
 func (s *Server) itemRoutes() {
 	for _, kind := range itemKinds {

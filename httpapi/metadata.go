@@ -36,6 +36,8 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		qedmResource("Immunization", "code (vaccine-code), date"),
 		qedmResource("AllergyIntolerance", "code"),
 		qedmResource("Condition", "code"),
+		qedmResource("MedicationStatement", "code, date (effective)"),
+		qedmResource("Procedure", "code, date"),
 		fhir.CapabilityResource{Type: "Consent", Documentation: "The patient's choices (IHE PCF shapes): block, consent, designate, btg, etreat, masked, mask-new, restrict, secondary-use; a professional declares their care relationship (care-team).",
 			Interaction: []fhir.CapabilityInteraction{{Code: "search-type"}, {Code: "create"}, {Code: "delete"}}},
 		fhir.CapabilityResource{Type: "Communication", Documentation: "The patient's notifications: new documents, first access by a professional, every emergency access.",

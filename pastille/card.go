@@ -31,7 +31,7 @@ func Summarize(in Input, ranked []Ranked, link string) Card {
 		if first {
 			// The vaccinations shown whatever their age are not "of the
 			// last 2 years": the count says only what it says.
-			counted = inWindow(&r.Doc, start) && !clinicalDate(&r.Doc).Before(start)
+			counted = inWindow(r.Doc, start) && !clinicalDate(r.Doc).Before(start)
 		} else {
 			counted = r.New || r.Doc.Date.After(in.LastVisit)
 		}
@@ -106,9 +106,9 @@ func detail(summary string, ranked []Ranked, link string, now time.Time) string 
 	}
 	for i := range min(len(ranked), detailItems) {
 		r := &ranked[i]
-		b.WriteString(strconv.Itoa(i+1) + ". **" + escapeMarkdown(title(&r.Doc)) + "**")
+		b.WriteString(strconv.Itoa(i+1) + ". **" + escapeMarkdown(title(r.Doc)) + "**")
 		if !r.Doc.Date.IsZero() {
-			b.WriteString(" (" + longDate(clinicalDate(&r.Doc)) + ")")
+			b.WriteString(" (" + longDate(clinicalDate(r.Doc)) + ")")
 		}
 		shown := 0
 		for _, reason := range r.Reasons {

@@ -194,7 +194,7 @@ func TestSummaryUnder140(t *testing.T) {
 	}
 	big := make([]Ranked, 200_000)
 	for i := range big {
-		big[i] = Ranked{Doc: Doc{ID: fmt.Sprint(i), Date: now, Status: carnet.StatusCurrent, LabelsChanged: i%2 == 0}, New: i%2 == 1}
+		big[i] = Ranked{Doc: &Doc{ID: fmt.Sprint(i), Date: now, Status: carnet.StatusCurrent, LabelsChanged: i%2 == 0}, New: i%2 == 1}
 	}
 	big[1].Doc.Findings = many
 	for _, lv := range []time.Time{lastVisit, time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC), {}} {

@@ -8,7 +8,7 @@ import (
 func list(ids ...string) []Ranked {
 	out := make([]Ranked, len(ids))
 	for i, id := range ids {
-		out[i] = Ranked{Doc: Doc{ID: id}}
+		out[i] = Ranked{Doc: &Doc{ID: id}}
 	}
 	return out
 }

@@ -90,7 +90,7 @@ func Rank(in Input) []Ranked {
 	for k, i := range perm {
 		l := &lines[i]
 		d := docs[l.head]
-		out[k] = Ranked{Doc: *d, Score: l.score, Reasons: l.reasons, New: l.new, Pinned: l.pinned,
+		out[k] = Ranked{Doc: d, Score: l.score, Reasons: l.reasons, New: l.new, Pinned: l.pinned,
 			Collapsed: l.collapsed, Group: d.SubmissionSet}
 	}
 	return out
@@ -115,7 +115,7 @@ func ReverseChronological(in Input) []Ranked {
 	out := make([]Ranked, len(docs))
 	first := in.LastVisit.IsZero()
 	for i, d := range docs {
-		out[i] = Ranked{Doc: *d, Group: d.SubmissionSet, New: !first && d.Date.After(in.LastVisit)}
+		out[i] = Ranked{Doc: d, Group: d.SubmissionSet, New: !first && d.Date.After(in.LastVisit)}
 		if out[i].New {
 			out[i].Reasons = []Reason{{Code: "new", Text: textNew}}
 		}
@@ -295,6 +295,21 @@ type ranker struct {
 	// documents do not make 2,000 copies of "récent : il y a 3 mois".
 	texts map[textKey]string
 	buf   []byte // folded titles
+	// reasons is where the lines' reasons are taken from, a window of
+	// reasonWindow each: one allocation for all lines instead of one per
+	// line (a line with more reasons grows its own copy).
+	reasons []Reason
+}
+
+const reasonWindow = 5
+
+func (r *ranker) reasonSlice() []Reason {
+	if len(r.reasons)+reasonWindow > cap(r.reasons) {
+		r.reasons = make([]Reason, 0, 256*reasonWindow)
+	}
+	n := len(r.reasons)
+	r.reasons = r.reasons[:n+reasonWindow]
+	return r.reasons[n : n : n+reasonWindow]
 }
 
 type textKey struct {
@@ -386,7 +401,7 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 			l.collapsed[i] = docs[j].ID
 		}
 	}
-	reasons := make([]Reason, 0, 4)
+	reasons := r.reasonSlice()
 	add := func(code, text string, gain float64) {
 		reasons = append(reasons, Reason{Code: code, Text: text, Gain: gain})
 		l.score += gain
@@ -720,6 +735,7 @@ func RefreshReasons(r *Ranked) {
 
 func findingsText(fs []Finding, critical bool) string {
 	var b strings.Builder
+	b.Grow(96)
 	n := 0
 	for _, f := range fs {
 		if f.Critical() == critical {
@@ -943,7 +959,10 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 		at time.Time
 		i  int
 	}
-	series := map[string]latest{}
+	// series numbers each series (a string made once per series, not per
+	// document); slots holds its latest.
+	series := map[string]int{}
+	var slots []latest
 	analytes := map[string]time.Time{}
 	// measured: when each concept was last the subject of a result (a
 	// renal function, an INR, an HbA1c).
@@ -952,22 +971,22 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 	// The same analysis: same type, same title, same concepts; a title
 	// that only repeats the type's name ("CR d'examens biologiques") names
 	// no analysis.
-	key := func(d *Doc) string {
+	key := func(d *Doc) []byte {
 		if isOrder(d.Type.Code) {
 			// The latest order of a kind is the one in force (the
 			// physiotherapy, the nursing care prescribed now). The code
 			// alone: the other keys all hold a '|'.
-			return d.Type.Code
+			return append(buf[:0], d.Type.Code...)
 		}
 		if !seriesTypes[d.Type.Code] {
-			return ""
+			return nil
 		}
 		title := strings.TrimSpace(d.Title)
 		switch {
 		case title == "" && d.TitleKey != "":
 			buf = append(append(buf[:0], d.Type.Code+"|#"...), d.TitleKey...)
 		case title == "" || strings.EqualFold(title, strings.TrimSpace(d.Type.Display)):
-			return ""
+			return nil
 		default:
 			buf = foldAppend(append(buf[:0], d.Type.Code+"|"...), title)
 		}
@@ -975,10 +994,9 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 		for _, c := range d.Concepts {
 			buf = append(append(buf, '|'), c...)
 		}
-		return string(buf)
+		return buf
 	}
-	keys := make([]string, len(clusters))
-	seriesText := map[int]string{}
+	keys := make([]int32, len(clusters)) // series slot + 1, 0 for none
 	latestRx, rxAt := -1, time.Time{}
 	for i, c := range clusters {
 		d := docs[c.head]
@@ -989,11 +1007,16 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 		if prescriptionTypes[d.Type.Code] && d.Class.Code != classPatient && at.After(rxAt) {
 			latestRx, rxAt = i, at
 		}
-		if k := key(d); k != "" {
-			keys[i] = k
-			if l, ok := series[k]; !ok || at.After(l.at) {
-				series[k] = latest{at, i}
+		if k := key(d); k != nil {
+			slot, ok := series[string(k)]
+			if !ok {
+				slot = len(slots)
+				series[string(k)] = slot
+				slots = append(slots, latest{at, i})
+			} else if at.After(slots[slot].at) {
+				slots[slot] = latest{at, i}
 			}
+			keys[i] = int32(slot + 1)
 		}
 		for _, f := range d.Findings {
 			if at.After(analytes[f.Code.Code]) {
@@ -1008,22 +1031,23 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 			}
 		}
 	}
+	// One text per series' latest, shared by its older members.
+	seriesText := make(map[int]string, len(slots))
 	for i, c := range clusters {
 		d := docs[c.head]
 		at := clinicalDate(d)
-		if k := keys[i]; k != "" && series[k].at.After(at) {
-			// One text per series: its older members all point to the latest.
-			latest := series[k].i
-			text, ok := seriesText[latest]
+		if k := keys[i]; k != 0 && slots[k-1].at.After(at) {
+			l := slots[k-1].i
+			t, ok := seriesText[l]
 			if !ok {
 				what := "série : un résultat plus récent existe ("
 				if isOrder(d.Type.Code) {
 					what = "une prescription plus récente est en cours ("
 				}
-				text = what + docs[clusters[latest].head].Date.Format("02/01/2006") + ")"
-				seriesText[latest] = text
+				t = what + docs[clusters[l].head].Date.Format("02/01/2006") + ")"
+				seriesText[l] = t
 			}
-			out[i] = historyNote{newer: true, text: text}
+			out[i] = historyNote{newer: true, text: t}
 			continue
 		}
 		// A result whose every analysis (its concepts) was done again

@@ -461,7 +461,7 @@ func TestQueryMatchesFirst(t *testing.T) {
 		got := Rank(in)
 		seenMiss := false
 		for _, r := range got {
-			match := textScore(&r.Doc) > 0
+			match := textScore(r.Doc) > 0
 			if match && seenMiss {
 				t.Fatalf("a matching document %s after a non-matching one: %v", r.Doc.ID, ids(got))
 			}
@@ -658,7 +658,7 @@ func checkInvariants(t *testing.T, in Input, got []Ranked) {
 		if r.Pinned || r.Group == "" {
 			continue
 		}
-		k := key{r.Group, query && textScore(&r.Doc) <= 0, first && outsideWindow(r)}
+		k := key{r.Group, query && textScore(r.Doc) <= 0, first && outsideWindow(r)}
 		b, ok := last[k]
 		switch {
 		case !ok:

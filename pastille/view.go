@@ -108,7 +108,7 @@ func RankView(gather Gather, o RankOptions) (*Ranking, error) {
 			if !ok {
 				continue
 			}
-			Fill(&lines[i].Doc, d, det)
+			Fill(lines[i].Doc, d, det)
 			RefreshReasons(&lines[i])
 		}
 	}
@@ -128,9 +128,14 @@ type ViewCache struct {
 	m  map[carnet.PatientKey]*viewCacheEntry
 }
 
+// viewCacheEntry holds the forms of a record's rows by their position
+// (CareDoc.Pos) at one stamp. Once shared it is never written to: rows a
+// caller could not see stay unmade, and are made afresh by those who see
+// them.
 type viewCacheEntry struct {
 	stamp string
-	docs  map[string]Doc
+	docs  []Doc
+	made  []bool
 }
 
 const viewCacheRecords = 256
@@ -140,54 +145,39 @@ func fromView(a carnet.Actor, v carnet.CareView, since time.Time, c *ViewCache) 
 	if !since.IsZero() {
 		in.LastVisit = since
 	}
+	cacheable := c != nil && v.Stamp != "" && v.Rows > 0
 	var cached *viewCacheEntry
-	if c != nil && v.Stamp != "" {
+	if cacheable {
 		c.mu.Lock()
-		if e := c.m[v.Patient]; e != nil && e.stamp == v.Stamp {
+		if e := c.m[v.Patient]; e != nil && e.stamp == v.Stamp && len(e.docs) == v.Rows {
 			cached = e
 		}
 		c.mu.Unlock()
 	}
-	fresh := cached == nil // only an entry not yet shared is written to
-	var prev map[string]Doc
+	fresh := cacheable && cached == nil // only an entry not yet shared is written to
 	if fresh {
-		// The record changed: its other documents' forms still hold (a
-		// row id is one metadata version, never changed), only the new
-		// rows are made.
-		if c != nil && v.Stamp != "" {
-			c.mu.Lock()
-			if e := c.m[v.Patient]; e != nil {
-				prev = e.docs
-			}
-			c.mu.Unlock()
-		}
-		cached = &viewCacheEntry{stamp: v.Stamp, docs: make(map[string]Doc, len(v.Docs))}
+		cached = &viewCacheEntry{stamp: v.Stamp, docs: make([]Doc, v.Rows), made: make([]bool, v.Rows)}
 		defer func() {
-			if c == nil || v.Stamp == "" {
-				return
-			}
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			if c.m == nil || len(c.m) >= viewCacheRecords {
 				c.m = map[carnet.PatientKey]*viewCacheEntry{}
 			}
-			if e := c.m[v.Patient]; e == nil || e.stamp != v.Stamp || len(e.docs) < len(cached.docs) {
+			if e := c.m[v.Patient]; e == nil || e.stamp != v.Stamp || made(e) < made(cached) {
 				c.m[v.Patient] = cached
 			}
 		}()
 	}
 	in.Docs = make([]Doc, 0, len(v.Docs))
 	for _, cd := range v.Docs {
-		d, ok := cached.docs[cd.Row.ID]
-		if !ok && prev != nil {
-			if d, ok = prev[cd.Row.ID]; ok && fresh {
-				cached.docs[cd.Row.ID] = d
-			}
-		}
-		if !ok {
+		var d Doc
+		switch {
+		case cached != nil && cd.Pos >= 0 && cd.Pos < len(cached.docs) && cached.made[cd.Pos]:
+			d = cached.docs[cd.Pos]
+		default:
 			d = viewDoc(cd)
-			if fresh {
-				cached.docs[cd.Row.ID] = d
+			if fresh && cd.Pos >= 0 && cd.Pos < len(cached.docs) {
+				cached.docs[cd.Pos], cached.made[cd.Pos] = d, true
 			}
 		}
 		// What depends on the request, and what the caller may change.
@@ -195,10 +185,20 @@ func fromView(a carnet.Actor, v carnet.CareView, since time.Time, c *ViewCache) 
 		if !cd.Filed.IsZero() {
 			d.Date = cd.Filed // when the document came, not its latest metadata change
 		}
-		d.Findings = slices.Clone(d.Findings)
-		in.Docs = append(in.Docs, d)
+		in.Docs = append(in.Docs, d) // Findings are shared with the cache: Fill copies them before writing
 	}
 	return in
+}
+
+// made is how many rows an entry holds the form of.
+func made(e *viewCacheEntry) int {
+	n := 0
+	for _, m := range e.made {
+		if m {
+			n++
+		}
+	}
+	return n
 }
 
 // viewDoc is the ranking's form of a document from its clear fields.
@@ -265,7 +265,9 @@ func TokenCoding(v string) (carnet.Coding, bool) {
 func Fill(d *Doc, full carnet.Document, det carnet.CareDetails) {
 	m := full.Meta
 	d.Title, d.Type, d.Class, d.Practice, d.Facility = m.Title, m.Type, m.Class, m.PracticeSetting, m.Facility
-	d.AuthorNames, d.AuthorSpecialties = d.AuthorNames[:0], d.AuthorSpecialties[:0]
+	d.AuthorNames, d.AuthorSpecialties = nil, nil
+	// The findings may be shared (ViewCache): written on a copy.
+	d.Findings = slices.Clone(d.Findings)
 	for _, a := range m.Authors {
 		if n := a.DisplayName(); n != "" {
 			d.AuthorNames = append(d.AuthorNames, n)

@@ -1,6 +1,7 @@
 package pastille
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ func TestRankViewNewFirstKeep(t *testing.T) {
 	now := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
 	visit := now.AddDate(0, 0, -10)
 	doc := func(id, typ string, filed time.Time) carnet.CareDoc {
-		return carnet.CareDoc{Filed: filed, Row: carnet.DocumentRow{ID: id, LogicalID: id, UniqueID: id, Status: carnet.StatusCurrent,
+		return carnet.CareDoc{Filed: filed, Row: &carnet.DocumentRow{ID: id, LogicalID: id, UniqueID: id, Status: carnet.StatusCurrent,
 			Created: filed, Date: filed, Tokens: []carnet.Token{{Kind: carnet.TokType, Value: "http://loinc.org|" + typ}}}}
 	}
 	view := carnet.CareView{Patient: "p", Now: now, LastVisit: visit, Docs: []carnet.CareDoc{
@@ -70,7 +71,7 @@ func lineIDs(rs []Ranked) []string {
 func TestRankViewFoldsUniqueIDsPerFiler(t *testing.T) {
 	now := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
 	doc := func(id, filer, hash string) carnet.CareDoc {
-		return carnet.CareDoc{Filed: now, Row: carnet.DocumentRow{ID: id, LogicalID: id, UniqueID: "1.2.250.1.999.1", Filer: filer, Status: carnet.StatusCurrent,
+		return carnet.CareDoc{Filed: now, Row: &carnet.DocumentRow{ID: id, LogicalID: id, UniqueID: "1.2.250.1.999.1", Filer: filer, Status: carnet.StatusCurrent,
 			Created: now, Date: now, Tokens: []carnet.Token{{Kind: carnet.TokType, Value: "http://loinc.org|11502-2"}, {Kind: carnet.TokContentHash, Value: hash}}}}
 	}
 	lines := func(docs ...carnet.CareDoc) int {
@@ -89,5 +90,53 @@ func TestRankViewFoldsUniqueIDsPerFiler(t *testing.T) {
 	}
 	if n := lines(doc("a", "system|labo", "h1"), doc("b", "system|autre", "h1")); n != 1 {
 		t.Errorf("one document filed by two systems: %d lines, want 1", n)
+	}
+}
+
+// The ViewCache keeps each row's form by position under the record's
+// stamp: a caller who sees fewer rows shares what they made, one who sees
+// more makes the rest; what a card opens (Fill) never reaches the cache;
+// another stamp reads the rows again.
+func TestViewCacheByPosition(t *testing.T) {
+	now := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
+	row := func(id, typ string) *carnet.DocumentRow {
+		return &carnet.DocumentRow{ID: id, LogicalID: id, UniqueID: id, Status: carnet.StatusCurrent, Created: now, Date: now,
+			Tokens: []carnet.Token{{Kind: carnet.TokType, Value: "http://loinc.org|" + typ}}}
+	}
+	rows := []*carnet.DocumentRow{row("a", "11502-2"), row("b", "11502-2"), row("c", "11490-0")}
+	abnormal := []carnet.CareFinding{{ItemID: "i1", Code: carnet.Coding{System: "http://loinc.org", Code: "2823-3"}, Interpretation: "H"}}
+	view := func(stamp string, rows []*carnet.DocumentRow, seen ...int) carnet.CareView {
+		v := carnet.CareView{Stamp: stamp, Patient: "p", Now: now, Rows: len(rows)}
+		for _, i := range seen {
+			cd := carnet.CareDoc{Row: rows[i], Pos: i, Filed: now}
+			if rows[i].ID == "b" {
+				cd.Findings = abnormal
+			}
+			v.Docs = append(v.Docs, cd)
+		}
+		return v
+	}
+	gp := carnet.Actor{Profession: "G15_10"}
+	var c ViewCache
+	fromView(gp, view("s1", rows, 0, 2), time.Time{}, &c) // "b" not visible to the first caller
+	all := fromView(gp, view("s1", rows, 0, 1, 2), time.Time{}, &c)
+	if want := fromView(gp, view("s1", rows, 0, 1, 2), time.Time{}, nil); !reflect.DeepEqual(all, want) {
+		t.Fatalf("with the cache:\n%+v\nwithout:\n%+v", all, want)
+	}
+	if all.Docs[1].ID != "b" || len(all.Docs[1].Findings) != 1 {
+		t.Fatalf("the row the first caller could not see: %+v", all.Docs[1])
+	}
+	// A card opens "b": its findings get their display, on its copy only.
+	Fill(&all.Docs[1], carnet.Document{}, carnet.CareDetails{})
+	all.Docs[1].Findings[0].Display = "Potassium"
+	again := fromView(gp, view("s1", rows, 0, 1, 2), time.Time{}, &c)
+	if again.Docs[1].Findings[0].Display != "" {
+		t.Errorf("an opened line's display reached the cache: %+v", again.Docs[1].Findings)
+	}
+	// Another stamp: the row at position 2 is another document now.
+	rows2 := []*carnet.DocumentRow{rows[0], rows[1], row("d", "57833-6"), rows[2]}
+	next := fromView(gp, view("s2", rows2, 0, 1, 2, 3), time.Time{}, &c)
+	if next.Docs[2].ID != "d" || next.Docs[2].Type.Code != "57833-6" || next.Docs[3].ID != "c" {
+		t.Errorf("at a new stamp, the forms of the old one: %s %s %s", next.Docs[2].ID, next.Docs[2].Type.Code, next.Docs[3].ID)
 	}
 }

@@ -312,7 +312,8 @@ func (e *Engine) professional(d *decision, in Input, mode carnet.Mode, closed bo
 	if e.Matrix == nil {
 		return d.deny(ReasonMatrixMissing, "")
 	}
-	if r, ok := e.Matrix.Lookup(req.Actor.Profession, req.Actor.Specialty, tokens(doc, carnet.TokType)); ok {
+	var types [4]string // a document has one type, in two forms: no allocation per decision
+	if r, ok := e.Matrix.Lookup(req.Actor.Profession, req.Actor.Specialty, appendTokens(types[:0], doc, carnet.TokType)); ok {
 		if r.Effect == Deny {
 			return d.deny(ReasonMatrixDeny, d.rule(r))
 		}
@@ -340,6 +341,9 @@ func (e *Engine) professional(d *decision, in Input, mode carnet.Mode, closed bo
 // warn tells a professional what the patient or their representatives do
 // not see, so that they do not mention it unawares.
 func warn(d *decision, doc *carnet.DocumentRow) {
+	if d.quiet { // Permits: the answer only
+		return
+	}
 	if hasLabel(doc, carnet.LabelInvisiblePatient) {
 		d.Warnings = append(d.Warnings, WarningInvisiblePatient)
 	}
@@ -451,8 +455,7 @@ func system(d *decision, in Input, closed bool) carnet.Decision {
 	return d.deny(ReasonSystemRead, "systems do not read records")
 }
 
-func tokens(doc *carnet.DocumentRow, kind string) []string {
-	var vs []string
+func appendTokens(vs []string, doc *carnet.DocumentRow, kind string) []string {
 	for _, t := range doc.Tokens {
 		if t.Kind == kind {
 			vs = append(vs, t.Value)
@@ -476,11 +479,21 @@ func hasToken(doc *carnet.DocumentRow, kind, v string) bool {
 // hasLabel matches a label token in either form, "code" or "system|code".
 func hasLabel(doc *carnet.DocumentRow, code string) bool {
 	for _, t := range doc.Tokens {
-		if t.Kind == carnet.TokLabel && (t.Value == code || strings.HasSuffix(t.Value, "|"+code)) {
+		if t.Kind == carnet.TokLabel && labelIs(t.Value, code) {
 			return true
 		}
 	}
 	return false
+}
+
+// labelIs matches a label token "code" or "system|code" (without making
+// "|"+code for every token of every document decided).
+func labelIs(v, code string) bool {
+	if len(v) == len(code) {
+		return v == code
+	}
+	n := len(v) - len(code)
+	return n > 0 && v[n-1] == '|' && v[n:] == code
 }
 
 // changeable are the confidentiality codes a metadata change may add or

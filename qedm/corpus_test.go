@@ -89,7 +89,11 @@ func TestCorpusExtracts(t *testing.T) {
 			codeEl := map[carnet.ItemKind]string{
 				carnet.ItemObservation: "code", carnet.ItemMedicationRequest: "medicationCodeableConcept",
 				carnet.ItemImmunization: "vaccineCode", carnet.ItemAllergy: "code", carnet.ItemCondition: "code",
+				carnet.ItemMedicationStatement: "medicationCodeableConcept", carnet.ItemProcedure: "code",
 			}[it.Kind]
+			if codeEl == "" {
+				t.Fatalf("%s item %d: kind %q not checked here", filepath.Base(f), i, it.Kind)
+			}
 			if it.Code.Code != "" && !strings.Contains(string(m[codeEl]), `"code":"`+it.Code.Code+`"`) {
 				t.Errorf("%s item %d: %s %s does not carry code %s", filepath.Base(f), i, codeEl, m[codeEl], it.Code.Code)
 			}

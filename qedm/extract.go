@@ -123,6 +123,7 @@ func fromDocument(doc *cda.Document, contentType string, formats *cda.FormatTabl
 			if r.Code.Code == "" && r.Quantity == nil && r.Coded == nil && r.Text == "" {
 				continue // nothing a reader could use
 			}
+			r.Interpretation = interpretationOf(r)
 			it := carnet.Item{
 				Kind:           carnet.ItemObservation,
 				Code:           normCoding(r.Code),
@@ -140,19 +141,50 @@ func fromDocument(doc *cda.Document, contentType string, formats *cda.FormatTabl
 			x.Items = append(x.Items, it)
 		}
 	}
-	// The generic class a prescribed product states (ATC) is found too:
-	// what the point-of-care ranking reads an anticoagulant by.
+	// FR simple observations standing as entries (certificates, discharge
+	// letters, EHPAD liaison documents): those with a code and a value.
+	for _, r := range doc.Observations {
+		if r.Code.Code == "" || !hasValue(r) || administrative(r) {
+			continue
+		}
+		it := carnet.Item{
+			Kind:           carnet.ItemObservation,
+			Code:           normCoding(r.Code),
+			Effective:      firstTime(r.Effective.Time, docDate),
+			Abnormal:       IsAbnormal(r.Interpretation),
+			Interpretation: strings.TrimSpace(r.Interpretation),
+		}
+		if err := setResource(&it, observation(r, "")); err != nil {
+			return x, err
+		}
+		x.Items = append(x.Items, it)
+	}
+	// The generic class a product states (ATC) is found too: what the
+	// point-of-care ranking reads an anticoagulant by.
 	classes := map[int]carnet.Coding{}
 	for _, m := range doc.Medications {
-		if m.Mood != "INT" && m.Mood != "" {
-			continue // taken or dispensed, not prescribed: not a MedicationRequest
-		}
 		if m.Product.Code == "" && m.Name == "" {
 			continue
 		}
-		it := carnet.Item{Kind: carnet.ItemMedicationRequest, Code: normCoding(m.Product), Effective: firstTime(m.Start.Time, docDate)}
-		if err := setResource(&it, medicationRequest(m, docDate)); err != nil {
-			return x, err
+		var it carnet.Item
+		switch m.Mood {
+		case "INT", "":
+			it = carnet.Item{Kind: carnet.ItemMedicationRequest, Code: normCoding(m.Product), Effective: firstTime(m.Start.Time, docDate)}
+			if err := setResource(&it, medicationRequest(m, docDate)); err != nil {
+				return x, err
+			}
+		case "EVN":
+			// Taken, dispensed or reimbursed.
+			var handed time.Time
+			if m.Supply != nil {
+				handed = m.Supply.Time.Time
+			}
+			it = carnet.Item{Kind: carnet.ItemMedicationStatement, Code: normCoding(m.Product), Effective: firstTime(m.Start.Time, handed, docDate)}
+			if err := setResource(&it, medicationStatement(m, docDate)); err != nil {
+				return x, err
+			}
+		default:
+			continue // proposed, requested…: neither
 		}
 		if m.Class.Code != "" {
 			classes[len(x.Items)] = normCoding(m.Class)
@@ -185,6 +217,16 @@ func fromDocument(doc *cda.Document, contentType string, formats *cda.FormatTabl
 		}
 		it := carnet.Item{Kind: carnet.ItemCondition, Code: normCoding(p.Code), Effective: p.Start.Time}
 		if err := setResource(&it, condition(p)); err != nil {
+			return x, err
+		}
+		x.Items = append(x.Items, it)
+	}
+	for _, p := range doc.Procedures {
+		if p.Mood != "EVN" || (p.Code.Code == "" && p.Name == "") || carnet.NormalizeIdentifier(p.Code.System) == oidAbsentUnknown {
+			continue // planned, or "no known procedures"
+		}
+		it := carnet.Item{Kind: carnet.ItemProcedure, Code: normCoding(p.Code), Effective: p.Start.Time}
+		if err := setResource(&it, procedure(p)); err != nil {
 			return x, err
 		}
 		x.Items = append(x.Items, it)
@@ -260,7 +302,37 @@ func searchText(doc *cda.Document) string {
 	for _, p := range doc.Problems {
 		add(p.Name)
 	}
+	for _, p := range doc.Procedures {
+		add(p.Name)
+	}
+	for _, r := range doc.Observations {
+		if r.Coded != nil {
+			add(strings.TrimSpace(r.Code.Display + " " + r.Coded.Display))
+		} else {
+			add(strings.TrimSpace(r.Code.Display + " " + r.Text))
+		}
+	}
 	return b.String()
+}
+
+// hasValue reports whether an observation states a value a reader can use.
+func hasValue(r cda.LabResult) bool {
+	return (r.Quantity != nil && strings.TrimSpace(r.Quantity.Value) != "") || (r.Coded != nil && r.Coded.Code != "") || r.Boolean != nil || strings.TrimSpace(r.Text) != ""
+}
+
+// administrative reports whether a simple observation is about the
+// document, not the patient: its status (FR-Statut-document), the type
+// of a document attached to it (FR-Type-document-attache, LOINC 69764-9).
+func administrative(r cda.LabResult) bool {
+	if normSystem(r.Code.System) == SystemLOINC && r.Code.Code == "69764-9" {
+		return true
+	}
+	for _, t := range r.Source.TemplateIDs {
+		if t == "1.2.250.1.213.1.1.3.48.16" || t == "1.2.250.1.213.1.1.3.48.18" {
+			return true
+		}
+	}
+	return false
 }
 
 // classFor is the XDS classCode (TRE_A03) of a document type: a CDA header

@@ -15,8 +15,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/corpus from the extraction (review the diff)")
 
 // goldenLines is what a golden file pins of an extraction: one line per
-// item, in order, with its kind, category, code, effective time and the
-// abnormal flag; then the derived class and format.
+// item, in order, with its kind, category, code, effective time, the
+// abnormal flag and the interpretation; then the derived class and format.
 func goldenLines(x carnet.Extraction) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "class %s|%s\n", x.Derived.Class.System, x.Derived.Class.Code)
@@ -34,6 +34,9 @@ func goldenLines(x carnet.Extraction) string {
 		line := fmt.Sprintf("%s %s %s|%s %s", it.Kind, cat, it.Code.System, it.Code.Code, eff)
 		if it.Abnormal {
 			line += " abnormal"
+		}
+		if it.Interpretation != "" {
+			line += " interpretation=" + it.Interpretation
 		}
 		b.WriteString(line + "\n")
 	}

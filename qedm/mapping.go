@@ -155,8 +155,10 @@ func observation(r cda.LabResult, category string) Observation {
 	o := Observation{
 		Resource:          fhir.Resource{ResourceType: string(carnet.ItemObservation)},
 		Status:            observationStatus(r.Status),
-		Category:          []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: SystemObservationCategory, Code: category, Display: categoryDisplay[category]}}}},
 		EffectiveDateTime: dateTime(r.Effective),
+	}
+	if category != "" {
+		o.Category = []fhir.CodeableConcept{{Coding: []fhir.Coding{{System: SystemObservationCategory, Code: category, Display: categoryDisplay[category]}}}}
 	}
 	if cc := concept(normCoding(r.Code), ""); cc != nil {
 		o.Code = *cc
@@ -170,6 +172,9 @@ func observation(r cda.LabResult, category string) Observation {
 		}
 	case r.Coded != nil:
 		o.ValueCodeable = concept(normCoding(*r.Coded), "")
+	case r.Boolean != nil:
+		b := *r.Boolean
+		o.ValueBoolean = &b
 	case r.Text != "":
 		o.ValueString = r.Text
 	}
@@ -224,27 +229,182 @@ func medicationRequest(m cda.Medication, docDate time.Time) MedicationRequest {
 	if cc := concept(normCoding(m.Product), m.Name); cc != nil {
 		mr.MedicationCodeableConcept = *cc
 	}
+	mr.DosageInstruction = dosages(m)
+	if !m.Start.IsZero() || !m.End.IsZero() {
+		mr.DispenseRequest = &DispenseRequest{ValidityPeriod: &fhir.Period{Start: dateTime(m.Start), End: dateTime(m.End)}}
+	}
+	return mr
+}
+
+// dosages are the dosage instructions of a substanceAdministration: its
+// own (sequence 0, the whole) and, for a split posology, each step in
+// order.
+func dosages(m cda.Medication) []Dosage {
+	var out []Dosage
 	route := concept(normCoding(m.Route), "")
 	d := Dosage{Text: m.Frequency, Route: route, Timing: timing(m.Timing)}
 	if q := quantity(m.Dose); q != nil {
 		d.DoseAndRate = []DoseAndRate{{DoseQuantity: q}}
 	}
 	if d.Text != "" || d.Route != nil || d.DoseAndRate != nil || d.Timing != nil {
-		mr.DosageInstruction = []Dosage{d}
+		out = []Dosage{d}
 	}
-	// A split posology: each step in order, after the prescription's own
-	// instructions (which keep sequence 0, the whole).
 	for i, st := range m.Steps {
 		sd := Dosage{Sequence: i + 1, Text: st.Text, Route: route, Timing: timing(st.Timing)}
 		if q := quantity(st.Dose); q != nil {
 			sd.DoseAndRate = []DoseAndRate{{DoseQuantity: q}}
 		}
-		mr.DosageInstruction = append(mr.DosageInstruction, sd)
+		out = append(out, sd)
 	}
-	if !m.Start.IsZero() || !m.End.IsZero() {
-		mr.DispenseRequest = &DispenseRequest{ValidityPeriod: &fhir.Period{Start: dateTime(m.Start), End: dateTime(m.End)}}
+	return out
+}
+
+// medicationStatement maps a medication taken, dispensed or reimbursed
+// (substanceAdministration in moodCode EVN, a dispensation's supply). The
+// status is the one the entry states when it says more than "completed"
+// (active, aborted → stopped, suspended → on-hold, cancelled → not-taken,
+// nullified → entered-in-error); otherwise, as of the document's date,
+// completed when the period ended before it, active when the period is
+// open or ends later (an IPS or VSM treatment "since"), completed for a
+// completed entry with no period (a reimbursed dispensation), unknown when
+// nothing is stated. The period is effectivePeriod; without one, the
+// dispensation date is effectiveDateTime (a reimbursement history dates
+// a medication by it only). The dispensation itself is a contained
+// MedicationDispense the statement is derivedFrom, with the quantity
+// handed over.
+func medicationStatement(m cda.Medication, docDate time.Time) MedicationStatement {
+	ms := MedicationStatement{
+		Resource:     fhir.Resource{ResourceType: string(carnet.ItemMedicationStatement)},
+		Status:       medicationStatementStatus(m, docDate),
+		DateAsserted: fhir.FormatDateTime(docDate),
 	}
-	return mr
+	if cc := concept(normCoding(m.Product), m.Name); cc != nil {
+		ms.MedicationCodeableConcept = *cc
+	}
+	switch {
+	case !m.Start.IsZero() || !m.End.IsZero():
+		ms.EffectivePeriod = &fhir.Period{Start: dateTime(m.Start), End: dateTime(m.End)}
+	case m.Supply != nil:
+		ms.EffectiveDateTime = dateTime(m.Supply.Time)
+	}
+	ms.Dosage = dosages(m)
+	if s := m.Supply; s != nil {
+		md := MedicationDispense{
+			Resource:                  fhir.Resource{ResourceType: "MedicationDispense", ID: "dispense"},
+			Status:                    "completed",
+			MedicationCodeableConcept: ms.MedicationCodeableConcept,
+			Quantity:                  supplyQuantity(s),
+			WhenHandedOver:            dateTime(s.Time),
+		}
+		if md.WhenHandedOver == "" {
+			// A dispensation document (eDISP) dates its supplies by
+			// itself: it is written when they are handed over.
+			md.WhenHandedOver = fhir.FormatDateTime(docDate)
+		}
+		if d := strings.TrimSpace(s.Dispenser); d != "" {
+			md.Performer = []DispensePerformer{{Actor: fhir.Reference{Display: d}}}
+		}
+		ms.Contained = []MedicationDispense{md}
+		ms.DerivedFrom = []fhir.Reference{{Reference: "#dispense"}}
+	}
+	return ms
+}
+
+func medicationStatementStatus(m cda.Medication, docDate time.Time) string {
+	switch m.Status {
+	case "active":
+		return "active"
+	case "aborted":
+		return "stopped"
+	case "suspended":
+		return "on-hold"
+	case "cancelled":
+		return "not-taken"
+	case "nullified":
+		return "entered-in-error"
+	}
+	// IHE PCC fixes a medication entry's statusCode at "completed" (the
+	// record is complete), so the period says whether it is still taken.
+	switch {
+	case !m.End.IsZero() && !docDate.IsZero() && m.End.Time.Before(docDate):
+		return "completed"
+	case !m.Start.IsZero() || !m.End.IsZero():
+		return "active"
+	case m.Status == "completed":
+		return "completed" // no period: a dispensation or reimbursement, done
+	}
+	return "unknown"
+}
+
+// supplyQuantity is the quantity handed over: a number of boxes. A unit
+// of digits only is an EDQM packaging code (eDISP: 30009000, "Boîte"),
+// served with the EDQM system and the name the product gives it; any
+// other unit is UCUM.
+func supplyQuantity(s *cda.Supply) *Quantity {
+	q := quantity(s.Quantity)
+	if q == nil || q.Unit == "" || !allDigits(q.Unit) {
+		return q
+	}
+	code := q.Unit
+	q.System, q.Code, q.Unit = "urn:oid:"+oidEDQM, code, strings.TrimSpace(s.UnitName)
+	if q.Unit == "" {
+		q.Unit = code
+	}
+	return q
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// procedure maps an act performed (IHE PCC Procedure Entry in moodCode
+// EVN): status from the entry (completed unless it says active, aborted
+// or cancelled), the date as performedDateTime, a period with two ends
+// as performedPeriod.
+func procedure(p cda.Procedure) Procedure {
+	out := Procedure{
+		Resource: fhir.Resource{ResourceType: string(carnet.ItemProcedure)},
+		Status:   "completed",
+		Code:     concept(normCoding(p.Code), p.Name),
+	}
+	switch p.Status {
+	case "active":
+		out.Status = "in-progress"
+	case "aborted":
+		out.Status = "stopped"
+	case "cancelled":
+		out.Status = "not-done"
+	}
+	if !p.End.IsZero() && !p.Start.IsZero() && !p.End.Time.Equal(p.Start.Time) {
+		out.PerformedPeriod = &fhir.Period{Start: dateTime(p.Start), End: dateTime(p.End)}
+	} else {
+		out.PerformedDateTime = dateTime(p.Start)
+	}
+	return out
+}
+
+// screeningInterpretation reads the result of a screening test coded in
+// the CI-SIS JDV_ResultatDepistage_CISIS (SNOMED CT: positif, négatif,
+// indéterminé) as the interpretation the document does not state: a
+// rapid test (TROD) gives no interpretationCode, its value is the
+// interpretation. "Échantillon insatisfaisant" (125154007) is none.
+var screeningInterpretation = map[string]string{"10828004": "POS", "260385009": "NEG", "373068000": "IND"}
+
+// interpretationOf is the result's interpretationCode, else the one its
+// screening value states.
+func interpretationOf(r cda.LabResult) string {
+	if code := strings.TrimSpace(r.Interpretation); code != "" {
+		return code
+	}
+	if r.Coded != nil && normSystem(r.Coded.System) == SystemSNOMED {
+		return screeningInterpretation[strings.TrimSpace(r.Coded.Code)]
+	}
+	return ""
 }
 
 // periodUnits are the UCUM units of a PIVL_TS period that FHIR's

@@ -25,8 +25,12 @@ const (
 	ProfileMXDEProvenance       = "https://profiles.ihe.net/ITI/mXDE/StructureDefinition/IHE.ITI.mXDE.Provenance"
 	oidLOINC                    = "2.16.840.1.113883.6.1"
 	oidSNOMED                   = "2.16.840.1.113883.6.96"
-	categoryLaboratory          = "laboratory"
-	categoryVitalSigns          = "vital-signs"
+	oidEDQM                     = "0.4.0.127.0.16.1.1.2.1"
+	// oidAbsentUnknown is HL7's absent-or-unknown code system (IPS): an
+	// entry coded "no-known-procedures" states there is none.
+	oidAbsentUnknown   = "2.16.840.1.113883.5.1150.1"
+	categoryLaboratory = "laboratory"
+	categoryVitalSigns = "vital-signs"
 )
 
 // Quantity is the FHIR Quantity (value kept as the decimal text the
@@ -54,6 +58,7 @@ type Observation struct {
 	ValueQuantity     *Quantity              `json:"valueQuantity,omitempty"`
 	ValueCodeable     *fhir.CodeableConcept  `json:"valueCodeableConcept,omitempty"`
 	ValueString       string                 `json:"valueString,omitempty"`
+	ValueBoolean      *bool                  `json:"valueBoolean,omitempty"`
 	Interpretation    []fhir.CodeableConcept `json:"interpretation,omitempty"`
 	Note              []Annotation           `json:"note,omitempty"`
 	Specimen          *fhir.Reference        `json:"specimen,omitempty"`
@@ -77,6 +82,48 @@ type MedicationRequest struct {
 	AuthoredOn                string               `json:"authoredOn,omitempty"`
 	DosageInstruction         []Dosage             `json:"dosageInstruction,omitempty"`
 	DispenseRequest           *DispenseRequest     `json:"dispenseRequest,omitempty"`
+}
+
+// MedicationStatement is the R4 MedicationStatement of a medication taken,
+// dispensed or reimbursed. A dispensation it is derived from is contained
+// (a MedicationDispense with the quantity handed over).
+type MedicationStatement struct {
+	fhir.Resource
+	Contained                 []MedicationDispense `json:"contained,omitempty"`
+	Status                    string               `json:"status"`
+	MedicationCodeableConcept fhir.CodeableConcept `json:"medicationCodeableConcept"`
+	Subject                   *fhir.Reference      `json:"subject,omitempty"`
+	EffectiveDateTime         string               `json:"effectiveDateTime,omitempty"`
+	EffectivePeriod           *fhir.Period         `json:"effectivePeriod,omitempty"`
+	DateAsserted              string               `json:"dateAsserted,omitempty"`
+	DerivedFrom               []fhir.Reference     `json:"derivedFrom,omitempty"`
+	Dosage                    []Dosage             `json:"dosage,omitempty"`
+}
+
+// MedicationDispense is the R4 MedicationDispense, as contained in a
+// MedicationStatement: what was handed over, how much, when, by whom.
+type MedicationDispense struct {
+	fhir.Resource
+	Status                    string               `json:"status"`
+	MedicationCodeableConcept fhir.CodeableConcept `json:"medicationCodeableConcept"`
+	Performer                 []DispensePerformer  `json:"performer,omitempty"`
+	Quantity                  *Quantity            `json:"quantity,omitempty"`
+	WhenHandedOver            string               `json:"whenHandedOver,omitempty"`
+}
+
+// DispensePerformer is MedicationDispense.performer (a display-only actor).
+type DispensePerformer struct {
+	Actor fhir.Reference `json:"actor"`
+}
+
+// Procedure is the R4 Procedure of an act performed.
+type Procedure struct {
+	fhir.Resource
+	Status            string                `json:"status"`
+	Code              *fhir.CodeableConcept `json:"code,omitempty"`
+	Subject           *fhir.Reference       `json:"subject,omitempty"`
+	PerformedDateTime string                `json:"performedDateTime,omitempty"`
+	PerformedPeriod   *fhir.Period          `json:"performedPeriod,omitempty"`
 }
 
 // Dosage is the FHIR Dosage, with what the CDA gives.

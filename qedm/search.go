@@ -68,7 +68,9 @@ type ItemSearch struct {
 //	patient.identifier  system|value (an INS)
 //	code                token, any kind (vaccine-code too for Immunization)
 //	category            token, Observation only
-//	date                Observation and Immunization: effective time, with prefixes
+//	date                Observation, Immunization, Procedure, MedicationStatement:
+//	                    effective time, with prefixes (effective too on
+//	                    MedicationStatement, as R4 names it)
 //	_revinclude         Provenance:target
 //	_count, _page
 //
@@ -83,7 +85,8 @@ func ParseItemSearch(kind carnet.ItemKind, q url.Values) (ItemSearch, []string, 
 	sp := parser{}
 	s := ItemSearch{Count: DefaultCount}
 	switch kind {
-	case carnet.ItemObservation, carnet.ItemMedicationRequest, carnet.ItemImmunization, carnet.ItemAllergy, carnet.ItemCondition:
+	case carnet.ItemObservation, carnet.ItemMedicationRequest, carnet.ItemImmunization, carnet.ItemAllergy, carnet.ItemCondition,
+		carnet.ItemMedicationStatement, carnet.ItemProcedure:
 		s.Filter.Kinds = []carnet.ItemKind{kind}
 	default:
 		return ItemSearch{}, nil, carnet.Errorf(carnet.KindNotFound, "no QEDm search on this resource type")
@@ -124,7 +127,7 @@ func ParseItemSearch(kind carnet.ItemKind, q url.Values) (ItemSearch, []string, 
 			if sp.NoModifier(name, modifier) {
 				sp.tokens(&s.Filter.Tokens, name, TokCategory, values)
 			}
-		case param == "date" && (kind == carnet.ItemObservation || kind == carnet.ItemImmunization):
+		case param == "date" && datedKind(kind), param == "effective" && kind == carnet.ItemMedicationStatement:
 			if sp.NoModifier(name, modifier) {
 				s.Filter.Effective = sp.DateRange(name, values, s.Filter.Effective)
 			}
@@ -155,6 +158,17 @@ func ParseItemSearch(kind carnet.ItemKind, q url.Values) (ItemSearch, []string, 
 		return ItemSearch{}, sp.Warnings, err
 	}
 	return s, sp.Warnings, nil
+}
+
+// datedKind reports whether date searches kind's effective time: the
+// resources IHE QEDm searches by date (Observation, Immunization,
+// Procedure, MedicationStatement).
+func datedKind(k carnet.ItemKind) bool {
+	switch k {
+	case carnet.ItemObservation, carnet.ItemImmunization, carnet.ItemProcedure, carnet.ItemMedicationStatement:
+		return true
+	}
+	return false
 }
 
 // parser adds to fhir.SearchParams what is specific to QEDm: how a patient

@@ -88,10 +88,11 @@ func Serve(it carnet.Item, base string) ([]byte, error) {
 // elementOrder is the R4 element order of the resources Carnet writes,
 // so that served JSON reads the way the specification lists it.
 var elementOrder = []string{
-	"clinicalStatus", "status", "intent", "type", "category", "code", "vaccineCode", "medicationCodeableConcept",
-	"effectiveDateTime", "occurrenceDateTime", "occurrenceString", "onsetDateTime", "abatementDateTime", "authoredOn",
-	"lotNumber", "valueQuantity", "valueCodeableConcept", "valueString", "interpretation", "note", "specimen",
-	"referenceRange", "reaction", "dosageInstruction", "dispenseRequest", "protocolApplied",
+	"contained", "clinicalStatus", "status", "intent", "type", "category", "code", "vaccineCode", "medicationCodeableConcept",
+	"effectiveDateTime", "effectivePeriod", "dateAsserted", "derivedFrom", "performedDateTime", "performedPeriod",
+	"occurrenceDateTime", "occurrenceString", "onsetDateTime", "abatementDateTime", "authoredOn",
+	"lotNumber", "valueQuantity", "valueCodeableConcept", "valueString", "valueBoolean", "interpretation", "note", "specimen",
+	"referenceRange", "reaction", "dosage", "dosageInstruction", "dispenseRequest", "protocolApplied",
 }
 
 func elementRank(k string) int {

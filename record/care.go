@@ -65,20 +65,30 @@ func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.
 		return view, carnet.CareDetails{}, err
 	}
 	rows, stamp := e.docs, e.stamp
-	byLogical := map[string]int{}
+	ix := e.index()
+	// pos is each row's place in view.Docs, -1 when the caller may not see it.
+	pos := make([]int32, len(rows))
+	view.Docs = make([]carnet.CareDoc, 0, len(rows))
 	for i := range rows {
+		pos[i] = -1
 		if !a.permits(carnet.ActionRead, &rows[i]) {
 			continue
 		}
-		byLogical[rows[i].LogicalID] = len(view.Docs)
+		pos[i] = int32(len(view.Docs))
 		filed := rows[i].Date
-		if f, ok := e.filed[rows[i].LogicalID]; ok {
-			filed = f
+		if !ix.filed[i].IsZero() {
+			filed = ix.filed[i]
 		}
-		view.Docs = append(view.Docs, carnet.CareDoc{Row: rows[i], Filed: filed, Concepts: e.concepts[i], TitleKey: e.titleKeys[i]})
+		view.Docs = append(view.Docs, carnet.CareDoc{Row: &rows[i], Pos: i, Filed: filed, Concepts: e.concepts[i], TitleKey: e.titleKeys[i]})
+	}
+	byLogical := func(logical string) (int, bool) {
+		if i, ok := ix.byLogical[logical]; ok && pos[i] >= 0 {
+			return int(pos[i]), true
+		}
+		return 0, false
 	}
 	careFindings(e.findings, &view, byLogical)
-	view.Stamp = stamp
+	view.Stamp, view.Rows = stamp, len(rows)
 	if err := s.careLabels(ctx, a.row.Key, &view); err != nil {
 		return view, carnet.CareDetails{}, err
 	}
@@ -91,15 +101,12 @@ func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.
 	det := carnet.CareDetails{Documents: map[string]carnet.Document{}, Items: map[string]carnet.Item{}}
 	var shown []string
 	if pick != nil {
-		visible := make(map[string]*carnet.CareDoc, len(view.Docs))
-		for i := range view.Docs {
-			visible[view.Docs[i].Row.ID] = &view.Docs[i]
-		}
 		for _, docID := range pick(view) {
-			cd, ok := visible[docID]
-			if !ok || det.Documents[docID].ID != "" {
+			i, ok := ix.byID[docID]
+			if !ok || pos[i] < 0 || det.Documents[docID].ID != "" {
 				continue
 			}
+			cd := &view.Docs[pos[i]]
 			row, err := s.Store.Document(ctx, a.row.Key, docID)
 			if err != nil {
 				return view, carnet.CareDetails{}, err
@@ -169,6 +176,35 @@ type careEntry struct {
 	// blind tokens) and title key, by the rows' order.
 	concepts  [][]string
 	titleKeys []string
+
+	ixOnce sync.Once
+	ix     careIndex
+}
+
+// careIndex finds an entry's rows by id and by logicalId, and holds each
+// row's first filing date (zero: its own date); made once per entry, the
+// same for every caller.
+type careIndex struct {
+	byID, byLogical map[string]int32
+	filed           []time.Time
+}
+
+func (e *careEntry) index() *careIndex {
+	e.ixOnce.Do(func() {
+		ix := &e.ix
+		ix.byID = make(map[string]int32, len(e.docs))
+		ix.byLogical = make(map[string]int32, len(e.docs))
+		ix.filed = make([]time.Time, len(e.docs))
+		for i := range e.docs {
+			d := &e.docs[i]
+			ix.byID[d.ID] = int32(i)
+			ix.byLogical[d.LogicalID] = int32(i)
+			if f, ok := e.filed[d.LogicalID]; ok {
+				ix.filed[i] = f
+			}
+		}
+	})
+	return &e.ix
 }
 
 // careFinding is an abnormal result and the document it came from.
@@ -475,9 +511,9 @@ func (s *Service) restoreVisit(ctx context.Context, key carnet.PatientKey, who s
 
 // careFindings attaches the abnormal results of each visible document
 // that is not superseded (a replaced report's results are history).
-func careFindings(findings []careFinding, view *carnet.CareView, byLogical map[string]int) {
+func careFindings(findings []careFinding, view *carnet.CareView, byLogical func(string) (int, bool)) {
 	for _, f := range findings {
-		i, ok := byLogical[f.source]
+		i, ok := byLogical(f.source)
 		if !ok || view.Docs[i].Row.Status == carnet.StatusSuperseded {
 			continue // its document is not visible to the caller, or replaced
 		}
@@ -507,7 +543,7 @@ func (s *Service) careLabels(ctx context.Context, key carnet.PatientKey, view *c
 				then = &versions[j]
 			}
 		}
-		if then != nil && !slices.Equal(labelTokens(*then), labelTokens(row)) {
+		if then != nil && !slices.Equal(labelTokens(*then), labelTokens(*row)) {
 			view.Docs[i].LabelsChanged = true
 		}
 	}
@@ -526,7 +562,7 @@ func labelTokens(r carnet.DocumentRow) []string {
 }
 
 // careText scores the visible documents for the query (BM25).
-func (s *Service) careText(ctx context.Context, key carnet.PatientKey, view *carnet.CareView, byLogical map[string]int) error {
+func (s *Service) careText(ctx context.Context, key carnet.PatientKey, view *carnet.CareView, byLogical func(string) (int, bool)) error {
 	terms := s.Index.QueryTerms(view.Query)
 	if len(terms) == 0 {
 		return nil
@@ -551,7 +587,7 @@ func (s *Service) careText(ctx context.Context, key carnet.PatientKey, view *car
 		// A replaced document is kept in the index (a status is not a
 		// reason to destroy what was derived) but found through its
 		// replacement only.
-		if i, ok := byLogical[logical]; ok && view.Docs[i].Row.Status != carnet.StatusSuperseded {
+		if i, ok := byLogical(logical); ok && view.Docs[i].Row.Status != carnet.StatusSuperseded {
 			view.Docs[i].TextScore = score
 		}
 	}

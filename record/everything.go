@@ -49,7 +49,7 @@ type EverythingPage struct {
 }
 
 // itemKinds are the kinds of extracted items (docs/QEDM.md).
-var itemKinds = []carnet.ItemKind{carnet.ItemObservation, carnet.ItemMedicationRequest, carnet.ItemImmunization, carnet.ItemAllergy, carnet.ItemCondition}
+var itemKinds = carnet.ItemKinds
 
 // EverythingBytes bounds the document bytes of one page: a page stops
 // before the Binary that would pass it (it holds at least one document).

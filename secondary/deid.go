@@ -143,6 +143,10 @@ var topLevel = map[carnet.ItemKind][]string{
 		"doseQuantity", "protocolApplied"},
 	carnet.ItemAllergy: {"clinicalStatus", "verificationStatus", "type", "category", "criticality", "code",
 		"onsetDateTime", "recordedDate", "reaction"},
+	// Not the contained dispensation (it names the pharmacy) nor derivedFrom.
+	carnet.ItemMedicationStatement: {"status", "category", "medicationCodeableConcept", "effectiveDateTime",
+		"effectivePeriod", "dateAsserted", "dosage"},
+	carnet.ItemProcedure: {"status", "category", "code", "performedDateTime", "performedPeriod", "bodySite"},
 }
 
 // nested are the fields that may leave inside those (codings, quantities,
@@ -158,7 +162,7 @@ var nested = setOf("coding", "system", "code", "value", "unit", "comparator", "l
 
 // dateKeys hold dates, shifted or generalised like every date.
 var dateKeys = setOf("effectiveDateTime", "issued", "onsetDateTime", "abatementDateTime", "recordedDate",
-	"authoredOn", "occurrenceDateTime", "start", "end", "onset")
+	"authoredOn", "occurrenceDateTime", "start", "end", "onset", "dateAsserted", "performedDateTime")
 
 func setOf(names ...string) map[string]bool {
 	m := make(map[string]bool, len(names))

@@ -39,7 +39,7 @@ type Progress func(pass, done, total int)
 
 // ExportTypes are the resource types an export may hold, in the order of
 // the manifest.
-var ExportTypes = []string{"Patient", "DocumentReference", "Observation", "Condition", "MedicationRequest", "Immunization", "AllergyIntolerance"}
+var ExportTypes = []string{"Patient", "DocumentReference", "Observation", "Condition", "MedicationRequest", "Immunization", "AllergyIntolerance", "MedicationStatement", "Procedure"}
 
 // CheckExport refuses what lies outside the permit: a type it does not
 // cover, a type filter naming a code it does not grant, an unknown type or

@@ -165,6 +165,43 @@ func TestItemWhitelist(t *testing.T) {
 	}
 }
 
+// A MedicationStatement leaves without its contained dispensation (the
+// pharmacy's name) nor the reference to it; a Procedure with its code and
+// shifted date.
+func TestItemWhitelistHistory(t *testing.T) {
+	v := subjectView{pseudo: "p1", dates: dater{shift: 3}, pseudos: NewPseudonyms([]byte("s"))}
+	ms := carnet.Item{ID: "m1", Kind: carnet.ItemMedicationStatement, Resource: []byte(`{"resourceType":"MedicationStatement",
+		"contained":[{"resourceType":"MedicationDispense","id":"dispense","status":"completed","quantity":{"value":4},
+		"whenHandedOver":"2019-03-08","performer":[{"actor":{"display":"PHARMACIE COMPAIN"}}]}],"status":"completed",
+		"medicationCodeableConcept":{"coding":[{"system":"urn:oid:1.2.250.1.215.200.1.1.2","code":"9064295","display":"PRODUIT"}]},
+		"effectiveDateTime":"2019-03-08","dateAsserted":"2021-01-01T10:00:00Z","derivedFrom":[{"reference":"#dispense"}]}`)}
+	pr := carnet.Item{ID: "p1", Kind: carnet.ItemProcedure, Resource: []byte(`{"resourceType":"Procedure","status":"completed",
+		"code":{"coding":[{"system":"urn:oid:1.2.250.1.215.200.3.4","code":"BJQP002","display":"exam"}]},"performedDateTime":"2019-01-21"}`)}
+	for _, c := range []struct {
+		it         carnet.Item
+		kept, gone []string
+	}{
+		{ms, []string{`"9064295"`, `"completed"`, `"2019-03-11"`}, []string{"COMPAIN", "contained", "derivedFrom", "dispense", "2019-03-08"}},
+		{pr, []string{`"BJQP002"`, `"2019-01-24"`}, []string{"display", "2019-01-21"}},
+	} {
+		b, err := itemResource(c.it, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := string(b)
+		for _, k := range c.kept {
+			if !strings.Contains(got, k) {
+				t.Errorf("%s lost from %s", k, got)
+			}
+		}
+		for _, g := range c.gone {
+			if strings.Contains(got, g) {
+				t.Errorf("%q left in %s", g, got)
+			}
+		}
+	}
+}
+
 func FuzzParseTypeFilter(f *testing.F) {
 	for _, s := range []string{"Observation?code=http://loinc.org|2160-0", "DocumentReference?type=http://loinc.org|11502-2,http://loinc.org|11488-4",
 		"Observation?code=a|b&code=a|b", "Patient?x=y", "?", "Observation?code=a|b,Condition?code=c|d", ""} {

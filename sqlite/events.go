@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -431,14 +430,15 @@ func (s *Store) PatientKeys(ctx context.Context, after carnet.PatientKey, limit 
 // every change of a record's documents or items inserts one, so their
 // count (with the latest date) changes with every change.
 func (s *Store) RecordStamp(ctx context.Context, p carnet.PatientKey) (string, error) {
+	// record_stamps (migration 0022): one counter per record, moved by
+	// triggers on every document row written or removed.
 	var n int64
-	var latest sql.NullInt64
-	err := s.rc.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&n, &latest) },
-		"SELECT count(*), max(date) FROM documents WHERE patient_key = ?", string(p))
-	if err != nil {
+	err := s.rc.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&n) },
+		"SELECT n FROM record_stamps WHERE patient_key = ?", string(p))
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return "", wrap("sqlite.RecordStamp", err)
 	}
-	return fmt.Sprintf("%d/%d", n, latest.Int64), nil
+	return strconv.FormatInt(n, 10), nil
 }
 
 func (s *Store) AuditNodes(ctx context.Context, ids []carnet.AuditNode) ([][]byte, error) {

@@ -346,4 +346,23 @@ func testRecordStamp(t *testing.T, s carnet.Store) {
 	if stamp() != before {
 		t.Error("another record's filing changed this record's stamp")
 	}
+	// A filing that rolls back leaves the stamp as it was: a cache made
+	// at this stamp still holds.
+	err := s.Update(ctx, func(tx carnet.Tx) error {
+		if err := tx.InsertDocument(ctx, NewDocumentRow(p, NewID("doc"))); err != nil {
+			return err
+		}
+		return errors.New("the filing fails after its document was written")
+	})
+	if err == nil {
+		t.Fatal("the failing Update succeeded")
+	}
+	if got := stamp(); got != before {
+		t.Errorf("a rolled-back filing moved the stamp: %s then %s", before, got)
+	}
+	// And the next change still moves it, to a value never seen before.
+	MustUpdate(t, s, func(tx carnet.Tx) error { return tx.InsertDocument(ctx, NewDocumentRow(p, NewID("doc"))) })
+	if got := stamp(); got == before || got == one || got == empty {
+		t.Errorf("the stamp after a new filing (%s) is one it had before", got)
+	}
 }

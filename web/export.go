@@ -12,7 +12,7 @@ import (
 )
 
 // exportKinds are the extracted items put in the archive.
-var exportKinds = []carnet.ItemKind{carnet.ItemObservation, carnet.ItemMedicationRequest, carnet.ItemImmunization, carnet.ItemAllergy, carnet.ItemCondition}
+var exportKinds = carnet.ItemKinds
 
 const exportReadme = `Carnet — toutes vos données
 
@@ -25,8 +25,9 @@ Cette archive contient tout ce que votre dossier médical partagé vous montre,
 - metadonnees.json : la description de chaque document (type, date, auteur,
   confidentialité) au format FHIR R4 (Bundle de DocumentReference) ;
 - donnees-extraites.json : les données structurées tirées de vos documents
-  (résultats d'analyses, traitements, vaccinations, allergies, problèmes de
-  santé) au format FHIR R4, chacune rattachée à son document d'origine.
+  (résultats d'analyses, traitements prescrits, pris ou délivrés,
+  vaccinations, allergies, problèmes de santé, actes) au format FHIR R4,
+  chacune rattachée à son document d'origine.
 
 Ce téléchargement figure dans l'historique des accès à votre dossier.
 Gardez cette archive en lieu sûr : elle contient des données de santé.

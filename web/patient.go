@@ -111,15 +111,15 @@ func (s *Server) patientDocuments(w http.ResponseWriter, r *http.Request, c *cal
 	pick := func(v carnet.CareView) []string {
 		docs := slices.Clone(v.Docs)
 		for _, d := range docs {
-			if code := typeCode(d.Row); code != "" {
+			if code := typeCode(*d.Row); code != "" {
 				types[code] = true
 			}
 		}
 		docs = slices.DeleteFunc(docs, func(d carnet.CareDoc) bool {
 			at := clinicalDate(d)
 			switch {
-			case f.Type != "" && typeCode(d.Row) != f.Type,
-				f.Author != "" && !slices.Contains(rowTokens(d.Row, carnet.TokAuthor), f.Author),
+			case f.Type != "" && typeCode(*d.Row) != f.Type,
+				f.Author != "" && !slices.Contains(rowTokens(*d.Row, carnet.TokAuthor), f.Author),
 				!f.From.IsZero() && at.Before(f.From),
 				!f.To.IsZero() && !at.Before(f.To),
 				f.Q != "" && d.TextScore <= 0:
