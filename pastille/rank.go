@@ -976,7 +976,8 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 			// The latest order of a kind is the one in force (the
 			// physiotherapy, the nursing care prescribed now). The code
 			// alone: the other keys all hold a '|'.
-			return append(buf[:0], d.Type.Code...)
+			buf = append(buf[:0], d.Type.Code...)
+			return buf
 		}
 		if !seriesTypes[d.Type.Code] {
 			return nil
