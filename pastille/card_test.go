@@ -132,8 +132,8 @@ func TestCardTexts(t *testing.T) {
 
 func TestCardDetail(t *testing.T) {
 	docs := []Doc{
-		with(doc("vsm", tVSM, 200), func(d *Doc) { d.Date = lastVisit.Add(day) }), // new since the visit: pinned
-		with(doc("lab", tLab, 3), func(d *Doc) {
+		with(doc("vsm", tVSM, 20), func(d *Doc) { d.Concepts = []string{"anticoagulant", "cardiac-device"} }), // new since the visit, weighing most: pinned
+		with(doc("lab", tLab, 45), func(d *Doc) {
 			d.Findings = []Finding{finding("89579-7", "Troponine I ultrasensible", "640 ng/L", "HH")}
 		}),
 		with(doc("evil", tConsultation, 2), func(d *Doc) {

@@ -165,6 +165,17 @@ func TestConceptsOf(t *testing.T) {
 		{"", []carnet.Coding{{System: "urn:oid:2.16.840.1.113883.6.73", Code: "B01AC04"}}, "antiplatelet"},
 		{"", []carnet.Coding{{System: "http://loinc.org", Code: "6301-6"}}, "haemostasis"},
 		{"Raideur du genou", nil, ""}, // "rai" is a whole word only
+		{"Embolie pulmonaire sous œstroprogestatif", nil, "venous-thromboembolism"},
+		{"Lamotrigine 150 mg matin et soir", nil, "antiepileptic"},
+		{"Lymphœdème du membre supérieur gauche", nil, "lymphoedema"},
+		{"Hémianopsie latérale homonyme gauche", nil, "neuro-deficit"},
+		{"Morphine LI 10 mg si douleur", nil, "opioid"},
+		{"Hépatite B sous ténofovir", nil, "chronic-viral-infection"},
+		{"Lithiémie à 0,84 mmol/L", nil, "narrow-margin-drug"},
+		{"Ostéonécrose de la tête fémorale gauche", nil, ""},  // not the jaw's
+		{"Mise à plat-greffe de l'aorte abdominale", nil, ""}, // a vascular graft, not a transplant
+		{"Risque d'ostéonécrose de la mâchoire", nil, "antiresorptive"},
+		{"Bilan de suivi de greffe rénale", nil, "immunosuppression"},
 	} {
 		got := ConceptsOf(Evidence{Text: c.text, Codes: c.codes})
 		if c.want == "" && len(got) > 0 || c.want != "" && !slices.Contains(got, c.want) {

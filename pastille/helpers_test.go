@@ -24,6 +24,8 @@ var (
 	nurse      = Caller{Profession: "G15_60"}
 	pharmacist = Caller{Profession: "G15_21"}
 	emergency  = Caller{Profession: "G15_10", Specialty: "G15_10/SM59"}
+	midwife    = Caller{Profession: "G15_50"}
+	physio     = Caller{Profession: "G15_70"}
 	// neutral has no row of its own in the affinity table.
 	neutral = Caller{Profession: "G15_26"}
 )
@@ -47,6 +49,7 @@ var (
 	tGenetics     = loincType("51969-4", "CR d'examen de génétique moléculaire")
 	tDispensation = loincType("60593-1", "Dispensation médicamenteuse")
 	tNursing      = loincType("11506-3", "Suivi de soins infirmiers")
+	tKineOrder    = carnet.Coding{System: "urn:oid:1.2.250.1.213.1.1.4.12", Code: "PRESC-KINE", Display: "Prescription de kinésithérapie"}
 	tPatientDoc   = carnet.Coding{System: "urn:oid:1.2.250.1.213.1.1.4.12", Code: "DOCPAT03", Display: "CR déposé par le patient"}
 )
 

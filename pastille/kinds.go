@@ -65,9 +65,12 @@ var agingByType = map[string]aging{
 	"18748-4": agingLetter,
 	"11524-6": agingLetter, // ECG
 	// Summaries and long-lived reports: two years.
-	"60591-5":  agingSummary,
-	"60592-3":  agingSummary,
-	"SYNTH":    agingSummary,
+	// The medical summary (VSM) is renewed every year (the médecin
+	// traitant's yearly VSM): a summary's interest halves each year, like
+	// a letter's.
+	"60591-5":  agingLetter,
+	"60592-3":  agingLetter,
+	"SYNTH":    agingLetter,
 	"34133-9":  agingSummary,
 	"68599-0":  agingSummary,
 	"DOCPAT01": agingSummary,

@@ -26,6 +26,8 @@ const (
 	affinityMax            = 5.0
 	criticalAffinityFactor = 1.5 // a critical result weighs more for whom it concerns
 
+	weightFresh      = 2.5 // acted in the last days: the situation at hand
+	freshDays        = 3
 	weightNewRoutine = 1.0  // new, but routine: a dispensation, a normal result, a paper
 	wantedAffinity   = 1.5  // a type the caller wants this much is never routine to them
 	weightHistory    = -1.0 // an older result of a series a newer one replaced
@@ -373,15 +375,17 @@ func inWindow(d *Doc, start time.Time) bool {
 
 // French texts of the reasons.
 const (
-	textNew        = "nouveau depuis votre dernière visite"
-	textLate       = textNew + " (acte du "
-	textLabels     = "confidentialité modifiée depuis votre dernière visite"
-	textPatient    = "déposé par le patient"
-	textText       = "correspond à votre recherche"
-	textSuperseded = "version remplacée"
-	textArchived   = "document archivé"
-	textWindow     = "hors des 2 dernières années"
-	textNotCurrent = "document non courant"
+	textNew            = "nouveau depuis votre dernière visite"
+	textFresh          = "des derniers jours : la situation en cours"
+	textFoundingResult = "résultat fondateur : ne se périme pas"
+	textLate           = textNew + " (acte du "
+	textLabels         = "confidentialité modifiée depuis votre dernière visite"
+	textPatient        = "déposé par le patient"
+	textText           = "correspond à votre recherche"
+	textSuperseded     = "version remplacée"
+	textArchived       = "document archivé"
+	textWindow         = "hors des 2 dernières années"
+	textNotCurrent     = "document non courant"
 )
 
 // score scores the line of cluster c and decides its tier.
@@ -418,7 +422,8 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 		// result or a paper filed since the last visit is news, not what
 		// the caller must know before acting.
 		gain := weightNew
-		if routine(d, hist, conceptOK && concept > 0, affOK && aff < 0, affOK && aff >= wantedAffinity) {
+		if routine(d, hist, conceptOK && concept > 0, affOK && aff < 0, affOK && aff >= wantedAffinity) ||
+			normalResult(d) && !r.weighsLasting(d) {
 			gain = weightNewRoutine
 		}
 		text := textNew
@@ -498,6 +503,9 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 			add("current", r.text('t', e.Note, "traitement en cours : "), e.Weight)
 		}
 	}
+	if age >= 0 && age <= freshDays*day && !hist.newer && r.fresh(d, affOK, aff) {
+		add("fresh", textFresh, weightFresh)
+	}
 	if !r.first && d.LabelsChanged {
 		add("labels-changed", textLabels, weightLabels)
 	}
@@ -531,8 +539,34 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 			add("window", textNotCurrent, 0)
 		}
 	}
-	add("recent", r.recencyText(ag, age, rec), weightRecency*rec*resultFactor)
+	if founding && resultTypes[d.Type.Code] && !hist.newer && rec < agingNone.Constant {
+		// A result that establishes a founding event (an alloimmunisation,
+		// a thrombophilia) does not age like routine biology.
+		add("recent", textFoundingResult, weightRecency*agingNone.Constant)
+	} else {
+		add("recent", r.recencyText(ag, age, rec), weightRecency*rec*resultFactor)
+	}
 	l.reasons = reasons
+}
+
+// fresh: a document of the last days that tells the situation at hand: a
+// professional's account, or the patient's own when the caller weighs it
+// (their symptoms tonight, their readings); not an echo (a dispensation, an
+// order for someone else), not a paper.
+func (r *ranker) fresh(d *Doc, affOK bool, aff float64) bool {
+	wanted := affOK && aff >= wantedAffinity
+	switch {
+	case affOK && aff < 0:
+		return false
+	case isEcho(d.Type.Code) && !wanted:
+		return false
+	case d.Class.Code == classPatient:
+		// The patient's own account of tonight (symptoms, readings) when
+		// the caller weighs it; not a summary they wrote.
+		_, summary := summaryTypes[d.Type.Code]
+		return affOK && aff > 0 && !summary
+	}
+	return true
 }
 
 // docAffinity is the sum of the caller's rows for the document's type,
@@ -585,8 +619,15 @@ func (r *ranker) pin(lines []line, docs []*Doc) {
 	// The latest hospital report: a summary written before it no longer
 	// says what matters first.
 	var latestStay time.Time
+	// A summary is first when it carries what matters at least as much as
+	// any other line, not by rule: a referral letter, tonight's INR or a
+	// new hospital report weighing more come before it.
+	top := 0.0
 	for i := range lines {
 		d := docs[lines[i].head]
+		if _, ok := summaryTypes[d.Type.Code]; !ok && lines[i].tier == tierMain && lines[i].score > top {
+			top = lines[i].score
+		}
 		if stayTypes[d.Type.Code] && d.Status == carnet.StatusCurrent && !superseded(d) && clinicalDate(d).After(latestStay) {
 			latestStay = clinicalDate(d)
 		}
@@ -600,7 +641,7 @@ func (r *ranker) pin(lines []line, docs []*Doc) {
 		// At a later visit, a summary the caller has already seen is not
 		// what comes first: a new one is.
 		if r.in.Now.Sub(clinicalDate(d)) > pinnedDays*day || latestStay.After(clinicalDate(d)) ||
-			!r.first && !d.Date.After(r.in.LastVisit) {
+			!r.first && !d.Date.After(r.in.LastVisit) || lines[i].score < top {
 			continue
 		}
 		if j, ok := best[d.Type.Code]; !ok || newerFirst(d, docs[lines[j].head]) < 0 {
@@ -891,6 +932,10 @@ var resultTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "29274-8": 
 // the ANS adds.
 var echoTypes = map[string]bool{"60593-1": true, "DISP_AUT": true}
 
+// isOrder: an order for tests or for a profession's care (the national
+// PRESC- family, the prescription of care 57832-8).
+func isOrder(code string) bool { return code == "57832-8" || strings.HasPrefix(code, "PRESC-") }
+
 // isEcho reports whether a document of type code repeats another's.
 func isEcho(code string) bool { return echoTypes[code] || strings.HasPrefix(code, "PRESC-") }
 
@@ -927,6 +972,13 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 	// that only repeats the type's name ("CR d'examens biologiques") names
 	// no analysis.
 	key := func(d *Doc) []byte {
+		if isOrder(d.Type.Code) {
+			// The latest order of a kind is the one in force (the
+			// physiotherapy, the nursing care prescribed now). The code
+			// alone: the other keys all hold a '|'.
+			buf = append(buf[:0], d.Type.Code...)
+			return buf
+		}
 		if !seriesTypes[d.Type.Code] {
 			return nil
 		}
@@ -989,7 +1041,11 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 			l := slots[k-1].i
 			t, ok := seriesText[l]
 			if !ok {
-				t = "série : un résultat plus récent existe (" + docs[clusters[l].head].Date.Format("02/01/2006") + ")"
+				what := "série : un résultat plus récent existe ("
+				if isOrder(d.Type.Code) {
+					what = "une prescription plus récente est en cours ("
+				}
+				t = what + docs[clusters[l].head].Date.Format("02/01/2006") + ")"
 				seriesText[l] = t
 			}
 			out[i] = historyNote{newer: true, text: t}
@@ -1028,6 +1084,29 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 		out[latestRx].current = true
 	}
 	return out
+}
+
+// formatXDLab is the structured laboratory report (CI-SIS XD-LAB): its
+// out-of-range results are all in Findings.
+const formatXDLab = "urn:ihe:lab:xd-lab:2008"
+
+// normalResult: a structured result (its out-of-range values would be in
+// Findings) with nothing out of range.
+func normalResult(d *Doc) bool {
+	return resultTypes[d.Type.Code] && len(d.Findings) == 0 && d.Format.Code == formatXDLab
+}
+
+// weighsLasting: the document names a founding event or a lasting treatment
+// the caller weighs (an anticoagulant, a transplant…): a normal result
+// that says it was taken for it (before starting a drug, to monitor it)
+// is the ground of a decision, not routine.
+func (r *ranker) weighsLasting(d *Doc) bool {
+	for _, c := range d.Concepts {
+		if e, ok := r.view.concepts[c]; ok && e.Weight > 0 && concepts.lasting[c] {
+			return true
+		}
+	}
+	return false
 }
 
 // routine: news of no consequence for the caller by itself.

@@ -128,11 +128,15 @@ func TestSignals(t *testing.T) {
 			docs: []Doc{with(doc("ldl", tLab, 30), func(d *Doc) { d.Findings = []Finding{ldl} }),
 				with(doc("tsh", tLab, 30), func(d *Doc) { d.Findings = []Finding{tshHigh} })},
 			first: "tsh", second: "ldl", reason: "affinity"},
-		{name: "first visit: the medical summary of the year is pinned above a critical result",
+		{name: "first visit: the medical summary of the year is pinned above an older letter",
+			caller: gp,
+			docs:   []Doc{doc("cs", tConsultation, 60), doc("vsm", tVSM, 100)},
+			first:  "vsm", second: "cs", reason: "summary"},
+		{name: "first visit: yesterday's critical result before the summary of the year (pinned only when it weighs most)",
 			caller: gp,
 			docs: []Doc{with(doc("crit", tLab, 1), func(d *Doc) { d.Findings = []Finding{troponin} }),
 				doc("vsm", tVSM, 300)},
-			first: "vsm", second: "crit", reason: "summary"},
+			first: "crit", second: "vsm", reason: "critical"},
 		{name: "later visit: a new critical result before the summary already seen",
 			caller: gp, lastVisit: lastVisit,
 			docs: []Doc{with(doc("crit", tLab, 1), func(d *Doc) { d.Findings = []Finding{troponin} }),
@@ -235,6 +239,50 @@ func TestSignals(t *testing.T) {
 			docs: []Doc{with(doc("ecg", loincType("70004-7", "CR d'acte diagnostique (autre)"), 200), func(d *Doc) { d.Title = "ECG de repos - référence" }),
 				doc("img", tImaging, 150)},
 			first: "ecg", second: "img", reason: "affinity"},
+		{name: "the last three days are the situation at hand: the patient's account of tonight before last month's letter (emergency physician)",
+			caller: emergency,
+			docs: []Doc{with(doc("tonight", loincType("DOCPAT02", "Traitement ou document de soins déposé par le patient"), 0.2), func(d *Doc) {
+				d.Type.System = "urn:oid:1.2.250.1.213.1.1.4.12"
+				d.Class.Code = "90"
+			}), doc("cs", tConsultation, 30)},
+			first: "tonight", second: "cs", reason: "fresh"},
+		{name: "yesterday's dispensation is not the situation at hand: an older letter before it",
+			caller: gp,
+			docs:   []Doc{doc("disp", tDispensation, 1), doc("cs", tConsultation, 25)},
+			first:  "cs", second: "disp"},
+		{name: "the latest physiotherapy order is the one in force: the older one after a letter",
+			caller: physio,
+			docs: []Doc{doc("kine-old", tKineOrder, 50), doc("kine", tKineOrder, 5),
+				doc("cs", tConsultation, 60)},
+			first: "cs", second: "kine-old"},
+		{name: "a dental consultation is for the dentist: a letter seen already before the new one (GP)",
+			caller: gp, lastVisit: lastVisit,
+			docs:  []Doc{doc("dental", loincType("28617-9", "Bilan bucco-dentaire"), 10), doc("cs", tConsultation, 60)},
+			first: "cs", second: "dental"},
+		{name: "midwife: a pulmonary embolism of 2021 before a recent letter (venous thromboembolism is a founding event of a pregnancy)",
+			caller: midwife,
+			docs: []Doc{with(doc("pe", tDischarge, 4*365), func(d *Doc) {
+				d.Concepts = ConceptsOf(Evidence{Text: "Embolie pulmonaire segmentaire, mutation du facteur V Leiden"})
+			}), doc("cs", tConsultation, 60)},
+			first: "pe", second: "cs", reason: "concept"},
+		{name: "midwife: the antiepileptic's level before a more recent letter",
+			caller: midwife,
+			docs: []Doc{with(doc("ltg", tLab, 30), func(d *Doc) {
+				d.Concepts = ConceptsOf(Evidence{Text: "Dosage de lamotrigine : 2,1 mg/L"})
+			}), doc("cs", tConsultation, 10)},
+			first: "ltg", second: "cs", reason: "concept"},
+		{name: "physiotherapist: an arm's lymphoedema before a more recent letter",
+			caller: physio,
+			docs: []Doc{with(doc("lymph", tConsultation, 3*365), func(d *Doc) {
+				d.Concepts = ConceptsOf(Evidence{Text: "Lymphœdème du membre supérieur gauche après curage axillaire"})
+			}), doc("cs", tConsultation, 20)},
+			first: "lymph", second: "cs", reason: "concept"},
+		{name: "emergency physician: the opioid taken at home before a more recent letter",
+			caller: emergency,
+			docs: []Doc{with(doc("rx", tPrescription, 60), func(d *Doc) {
+				d.Concepts = ConceptsOf(Evidence{Text: "Morphine LI 10 mg si douleur"})
+			}), doc("cs", tConsultation, 20)},
+			first: "rx", second: "cs", reason: "concept"},
 		{name: "confidentiality changed since the last visit",
 			caller: neutral, lastVisit: lastVisit,
 			docs: []Doc{doc("same", tConsultation, 100),
@@ -341,7 +389,7 @@ func TestOnlyTheLatestSummaryIsPinned(t *testing.T) {
 	docs := []Doc{
 		doc("vsm-2024", tVSM, 400), doc("vsm-2025", tVSM, 100),
 		with(doc("vsm-patient", tVSM, 2), func(d *Doc) { d.Class.Code = "90" }),
-		doc("lab", tLab, 3),
+		doc("lab", tLab, 40),
 	}
 	got := Rank(Input{Caller: gp, Now: now, Docs: docs})
 	if got[0].Doc.ID != "vsm-2025" || !got[0].Pinned {
@@ -511,8 +559,9 @@ func TestGroupKeepsASubmissionTogether(t *testing.T) {
 		doc("cs-recent", tConsultation, 5),
 		doc("img", tImaging, 8),
 		doc("cs-old", tConsultation, 300),
-		doc("vsm", tVSM, 10), // written after the stay: pinned
+		doc("vsm", tVSM, 10), // written after the stay, new, weighing most: pinned
 	}
+	docs[6].Concepts = []string{"cancer-treatment", "anticoagulant", "allergy"}
 	for _, sub := range []string{"", "S-discharge"} {
 		docs[6].SubmissionSet = "S-vsm"
 		if sub != "" {
@@ -696,4 +745,81 @@ func outsideWindow(r Ranked) bool {
 		}
 	}
 	return false
+}
+
+// New is not relevant by itself: a structured result with nothing out of
+// range is routine news, whatever it measures, unless it names a lasting
+// treatment the caller weighs (the panel before starting an
+// anticoagulant); a PDF result, whose values are not read, is not.
+func TestNormalResultIsRoutineNews(t *testing.T) {
+	lab := func(id string, format string, concepts ...string) Doc {
+		return with(doc(id, tLab, 10), func(d *Doc) { d.Format = carnet.Coding{Code: format}; d.Concepts = concepts })
+	}
+	for _, c := range []struct {
+		caller Caller
+		doc    Doc
+		gain   float64
+	}{
+		{midwife, lab("normal", formatXDLab, "diabetes", "renal-potassium"), weightNewRoutine},
+		{cardio, lab("before-doac", formatXDLab, "anticoagulant", "renal-potassium"), weightNew},
+		{midwife, lab("pdf", "urn:ihe:iti:xds-sd:pdf:2008", "diabetes"), weightNew},
+		{midwife, with(lab("abnormal", formatXDLab, "diabetes"), func(d *Doc) { d.Findings = []Finding{finding("2345-7", "Glycémie", "1,10 g/L", "H")} }), weightNew},
+	} {
+		got := Rank(Input{Caller: c.caller, Now: now, LastVisit: now.AddDate(0, 0, -20), Docs: []Doc{c.doc}})
+		i := slices.IndexFunc(got[0].Reasons, func(r Reason) bool { return r.Code == "new" })
+		if i < 0 || got[0].Reasons[i].Gain != c.gain {
+			t.Errorf("%s: reasons %v, want new %v", c.doc.ID, got[0].Reasons, c.gain)
+		}
+	}
+}
+
+// A summary is pinned only when it weighs at least as much as every other
+// line: the same summary is first beside an older letter, second after
+// yesterday's critical troponin, and never pinned below a line.
+func TestSummaryPinnedOnlyWhenItWeighsMost(t *testing.T) {
+	vsm := doc("vsm", tVSM, 100)
+	for _, c := range []struct {
+		other  Doc
+		pinned bool
+	}{
+		{doc("cs", tConsultation, 200), true},
+		{with(doc("crit", tLab, 1), func(d *Doc) {
+			d.Findings = []Finding{finding("89579-7", "Troponine I ultrasensible", "640 ng/L", "HH")}
+		}), false},
+	} {
+		got := Rank(Input{Caller: gp, Now: now, Docs: []Doc{vsm, c.other}})
+		if p := lineOf(t, got, "vsm").Pinned; p != c.pinned {
+			t.Errorf("beside %s: pinned %v, want %v\n%s", c.other.ID, p, c.pinned, explain(got))
+		}
+		for i, r := range got {
+			if r.Pinned && i > 0 {
+				t.Errorf("%s pinned at line %d", r.Doc.ID, i+1)
+			}
+		}
+	}
+}
+
+// A result that establishes a founding event of the caller (an
+// alloimmunisation for the emergency physician) keeps the recency of a
+// document that never ages; a routine result of the same age fades.
+func TestFoundingResultDoesNotAge(t *testing.T) {
+	rai := with(doc("rai", tLab, 400), func(d *Doc) {
+		d.Concepts = ConceptsOf(Evidence{Text: "Recherche d'agglutinines irrégulières positive : allo-immunisation anti-Kell"})
+	})
+	crp := with(doc("crp", tLab, 400), func(d *Doc) { d.Concepts = []string{"renal-potassium"} })
+	got := Rank(Input{Caller: emergency, Now: now, Docs: []Doc{rai, crp}})
+	gain := func(id string) float64 {
+		for _, r := range lineOf(t, got, id).Reasons {
+			if r.Code == "recent" {
+				return r.Gain
+			}
+		}
+		return -1
+	}
+	if g := gain("rai"); g != weightRecency*agingNone.Constant {
+		t.Errorf("alloimmunisation: recency %v, want %v\n%s", g, weightRecency*agingNone.Constant, explain(got))
+	}
+	if g := gain("crp"); g >= 0.5 {
+		t.Errorf("routine result of 400 days: recency %v, want it faded\n%s", g, explain(got))
+	}
 }
