@@ -128,9 +128,7 @@ func parseConcepts(b []byte) (*conceptTable, error) {
 			}
 			t.loinc[code] = append(t.loinc[code], name)
 		case matchItem:
-			switch carnet.ItemKind(code) {
-			case carnet.ItemAllergy, carnet.ItemCondition, carnet.ItemImmunization, carnet.ItemMedicationRequest, carnet.ItemObservation:
-			default:
+			if !slices.Contains(carnet.ItemKinds, carnet.ItemKind(code)) {
 				return nil, fmt.Errorf("line %d: %q is not an item kind", line, code)
 			}
 			t.items[code] = append(t.items[code], name)

@@ -192,6 +192,12 @@ func TestConceptReaderReadsItemCodes(t *testing.T) {
 	if got := (ConceptReader{}).Concepts("Ordonnance", []carnet.Item{it}); !slices.Contains(got, "anticoagulant") {
 		t.Errorf("concepts %v, want anticoagulant (ATC B01AF02)", got)
 	}
+	// A drug handed out or reimbursed (eDISP, the CNAM's reimbursement
+	// history) says the treatment as much as its prescription does.
+	taken := carnet.Item{Kind: carnet.ItemMedicationStatement, Code: carnet.Coding{System: "urn:oid:2.16.840.1.113883.6.73", Code: "B01AA03"}}
+	if got := (ConceptReader{}).Concepts("Historique des remboursements", []carnet.Item{taken}); !slices.Contains(got, "anticoagulant") {
+		t.Errorf("concepts %v, want anticoagulant (a MedicationStatement of warfarin, ATC B01AA03)", got)
+	}
 	allergy := carnet.Item{Kind: carnet.ItemAllergy}
 	if got := (ConceptReader{}).Concepts("", []carnet.Item{allergy}); !slices.Contains(got, "allergy") {
 		t.Errorf("concepts %v, want allergy (an AllergyIntolerance entry)", got)
