@@ -50,6 +50,18 @@ type CareDoc struct {
 	// series of the same analysis is recognised by.
 	Concepts []string
 	TitleKey string
+	// TitleWords are the ranking's title words its title holds
+	// (TitleWordReader), read from their blind tokens.
+	TitleWords []string
+}
+
+// TitleWordReader, when the ConceptReader is one too, reads at filing the
+// words of a title the ranking weighs ("ecg", "panoramique"…), kept as blind
+// tokens (TokTitleWord) so that the ranking reads them without opening the
+// document; TitleWordNames lists every word it may give.
+type TitleWordReader interface {
+	TitleWords(title string) []string
+	TitleWordNames() []string
 }
 
 // ConceptReader reads, at filing, what a document carries that some

@@ -73,6 +73,9 @@ type affinityTable struct {
 	rows    []affinityRow
 	byWho   map[string][]affinityRow // rows other than as:
 	aliases map[string]alias
+	// titleWords are the table's title: words, for every profession,
+	// distinct and sorted: what a title is read for at filing (TitleWordsOf).
+	titleWords []string
 }
 
 var (
@@ -120,6 +123,9 @@ func parseAffinities(b []byte) (*affinityTable, error) {
 			continue
 		}
 		t.byWho[row.Who] = append(t.byWho[row.Who], row)
+		if row.Kind == whatTitle && !slices.Contains(t.titleWords, row.Code) {
+			t.titleWords = append(t.titleWords, row.Code)
+		}
 	}
 	if len(t.rows) == 0 {
 		return nil, errors.New("no rows")
@@ -135,6 +141,7 @@ func parseAffinities(b []byte) (*affinityTable, error) {
 			return nil, fmt.Errorf("%s is an alias of %s, which has no rows", who, a.target)
 		}
 	}
+	slices.Sort(t.titleWords)
 	return t, nil
 }
 
@@ -274,14 +281,9 @@ func (t *affinityTable) view(c Caller) affinityView {
 // (lower case, no accents): "cardio" finds "Consultation de cardiologie".
 // Only the first 64 words of a title are read.
 func (v affinityView) title(folded []byte) (affinityEntry, bool) {
-	var starts [64]int
-	n := 0
-	for i := 0; i < len(folded) && n < len(starts); i++ {
-		if isLetterOrDigit(folded[i]) && (i == 0 || !isLetterOrDigit(folded[i-1])) {
-			starts[n] = i
-			n++
-		}
-	}
+	var buf [64]int
+	starts := wordStarts(folded, buf[:0])
+	n := len(starts)
 	var best affinityEntry
 	found := false
 	for _, w := range v.titles {
@@ -296,6 +298,55 @@ func (v affinityView) title(folded []byte) (affinityEntry, bool) {
 		}
 	}
 	return best, found
+}
+
+// wordStarts appends where each word of folded starts, the first 64 at most.
+func wordStarts(folded []byte, starts []int) []int {
+	for i := 0; i < len(folded) && len(starts) < 64; i++ {
+		if isLetterOrDigit(folded[i]) && (i == 0 || !isLetterOrDigit(folded[i-1])) {
+			starts = append(starts, i)
+		}
+	}
+	return starts
+}
+
+// titleWords is title for a document whose title is not known but whose
+// title words were read at filing (TitleWordsOf): the same best entry.
+func (v affinityView) titleWords(words []string) (affinityEntry, bool) {
+	var best affinityEntry
+	found := false
+	for _, w := range v.titles {
+		if found && w.Weight <= best.Weight {
+			continue
+		}
+		if slices.Contains(words, w.word) {
+			best, found = w.affinityEntry, true
+		}
+	}
+	return best, found
+}
+
+// TitleWordsOf lists the affinity table's title words a title holds (a
+// word of the table starting a word of the folded title), sorted: what the
+// server keeps of a title, as blind tokens, for the ranking to read
+// without opening the document (docs/PASTILLE.md, "How it is served").
+func TitleWordsOf(title string) []string {
+	if title == "" {
+		return nil
+	}
+	folded := foldAppend(nil, title)
+	var buf [64]int
+	starts := wordStarts(folded, buf[:0])
+	var out []string
+	for _, w := range affinities.titleWords {
+		for _, s := range starts {
+			if bytes.HasPrefix(folded[s:], []byte(w)) {
+				out = append(out, w)
+				break
+			}
+		}
+	}
+	return out
 }
 
 func isLetterOrDigit(b byte) bool {

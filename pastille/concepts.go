@@ -310,6 +310,13 @@ func (ConceptReader) Concepts(text string, items []carnet.Item) []string {
 	return ConceptsOf(e)
 }
 
+// TitleWords lists the affinity table's title words the title holds
+// (carnet.TitleWordReader).
+func (ConceptReader) TitleWords(title string) []string { return TitleWordsOf(title) }
+
+// TitleWordNames lists every title word of the affinity table, sorted.
+func (ConceptReader) TitleWordNames() []string { return slices.Clone(affinities.titleWords) }
+
 // ConceptNames lists every concept of the table, sorted.
 func (ConceptReader) ConceptNames() []string {
 	out := make([]string, 0, len(concepts.names))

@@ -589,9 +589,13 @@ func (r *ranker) docAffinity(d *Doc) (weight float64, notes string, ok bool) {
 	author, okA := r.view.author(d.AuthorSpecialties)
 	var title affinityEntry
 	okT := false
-	if len(r.view.titles) > 0 && d.Title != "" {
+	switch {
+	case len(r.view.titles) == 0:
+	case d.Title != "":
 		r.buf = foldAppend(r.buf[:0], d.Title)
 		title, okT = r.view.title(r.buf)
+	case len(d.TitleWords) > 0: // the server: the title's words read at filing
+		title, okT = r.view.titleWords(d.TitleWords)
 	}
 	switch {
 	case okA && (!okT || author.Weight >= title.Weight):

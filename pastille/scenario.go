@@ -119,6 +119,30 @@ func (s Scenario) Input(q string) Input {
 	return in
 }
 
+// ServedInput is in as the server ranks it: on the clear fields and blind
+// tokens of each document only, before anything is opened (docs/PASTILLE.md,
+// "How it is served"). The title is known by its key (a series) and by the
+// affinity table's words it holds, both read at filing; author names, the
+// codes' displays and the results' values are not known.
+func ServedInput(in Input) Input {
+	docs := make([]Doc, len(in.Docs))
+	for i, d := range in.Docs {
+		if k := carnet.FoldName(d.Title); k != "" && k != carnet.FoldName(d.Type.Display) {
+			d.TitleKey = k
+		}
+		d.TitleWords = TitleWordsOf(d.Title)
+		d.Title, d.AuthorNames, d.AuthorSpecialties = "", nil, nil
+		d.Type.Display, d.Class.Display, d.Format.Display, d.Facility.Display, d.Practice.Display = "", "", "", "", ""
+		d.Findings = slices.Clone(d.Findings)
+		for j := range d.Findings {
+			d.Findings[j].Display, d.Findings[j].Value, d.Findings[j].Code.Display = "", "", ""
+		}
+		docs[i] = d
+	}
+	in.Docs = docs
+	return in
+}
+
 // Gains gives each line of a ranked list its grade: a line folding several
 // documents (superseded versions, duplicates) counts the best of them, as
 // the scenarios' README asks.
@@ -143,6 +167,9 @@ type Result struct {
 	Scenario, Query       string
 	Role                  string // the caller's role (RoleOf)
 	Carnet, Chronological float64
+	// Served is Carnet's ranking as the server computes it, on clear
+	// fields only (ServedInput): no title, no author names.
+	Served float64
 }
 
 // Roles are the callers' roles the benchmark reports on, in its order.
@@ -191,9 +218,9 @@ func RoleOf(c Caller) string {
 
 // RoleMean is the mean nDCG@10 of one role's rankings, both ways.
 type RoleMean struct {
-	Role                  string
-	N                     int
-	Carnet, Chronological float64
+	Role                          string
+	N                             int
+	Carnet, Chronological, Served float64
 }
 
 // ByRole averages results per role, in the order of Roles (others after,
@@ -210,9 +237,11 @@ func ByRole(res []Result) []RoleMean {
 		e.N++
 		e.Carnet += r.Carnet
 		e.Chronological += r.Chronological
+		e.Served += r.Served
 		all.N++
 		all.Carnet += r.Carnet
 		all.Chronological += r.Chronological
+		all.Served += r.Served
 	}
 	var out []RoleMean
 	for _, role := range Roles {
@@ -228,6 +257,7 @@ func ByRole(res []Result) []RoleMean {
 	for i := range out {
 		out[i].Carnet /= float64(out[i].N)
 		out[i].Chronological /= float64(out[i].N)
+		out[i].Served /= float64(out[i].N)
 	}
 	return out
 }
@@ -240,9 +270,11 @@ func Evaluate(scenarios []Scenario) []Result {
 		for _, q := range queries {
 			in := s.Input(q.Q)
 			ranked, chrono := Rank(in), ReverseChronological(in)
+			served := Rank(ServedInput(s.Input(q.Q)))
 			out = append(out, Result{Scenario: s.File, Query: q.Q, Role: RoleOf(s.Caller),
 				Carnet:        NDCG(ranked, Gains(ranked, q.Grades), 10),
-				Chronological: NDCG(chrono, q.Grades, 10)})
+				Chronological: NDCG(chrono, q.Grades, 10),
+				Served:        NDCG(served, Gains(served, q.Grades), 10)})
 		}
 	}
 	return out

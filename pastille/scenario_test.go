@@ -53,7 +53,13 @@ func TestScenarios(t *testing.T) {
 			if role == "" {
 				role = "moyenne"
 			}
-			t.Logf("%-17s %-25s %3d rankings  carnet %.3f  chronological %.3f", set.name, role, m.N, m.Carnet, m.Chronological)
+			t.Logf("%-17s %-25s %3d rankings  carnet %.3f  served %.3f  chronological %.3f", set.name, role, m.N, m.Carnet, m.Served, m.Chronological)
+			// What the server serves is what is measured: it ranks on
+			// clear fields and blind tokens only, and must not lose what
+			// the title or the authors' names gave.
+			if m.Served < m.Carnet-0.005 {
+				t.Errorf("%s, %s: served %.3f, below the ranking given every field (%.3f): the server lacks what the ranking reads", set.name, role, m.Served, m.Carnet)
+			}
 		}
 	}
 	meanC, meanB := sumC/float64(n), sumB/float64(n)

@@ -70,6 +70,10 @@ type Doc struct {
 	// server ranks on clear fields; CareDoc.TitleKey): equal titles, equal
 	// keys. Optional.
 	TitleKey string
+	// TitleWords are the affinity table's title words its title holds
+	// (TitleWordsOf), read at filing: what the title's affinity is decided
+	// on when the title is not known (the server). Optional.
+	TitleWords []string
 	// TextScore is the full-text (BM25) score of the caller's query, 0
 	// without a query or without a match.
 	TextScore float64

@@ -247,7 +247,7 @@ func viewDoc(cd carnet.CareDoc) Doc {
 	for _, f := range cd.Findings {
 		d.Findings = append(d.Findings, Finding{Code: f.Code, Interpretation: f.Interpretation})
 	}
-	d.Concepts, d.TitleKey = cd.Concepts, cd.TitleKey
+	d.Concepts, d.TitleKey, d.TitleWords = cd.Concepts, cd.TitleKey, cd.TitleWords
 	return d
 }
 

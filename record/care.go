@@ -79,7 +79,7 @@ func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.
 		if !ix.filed[i].IsZero() {
 			filed = ix.filed[i]
 		}
-		view.Docs = append(view.Docs, carnet.CareDoc{Row: &rows[i], Pos: i, Filed: filed, Concepts: e.concepts[i], TitleKey: e.titleKeys[i]})
+		view.Docs = append(view.Docs, carnet.CareDoc{Row: &rows[i], Pos: i, Filed: filed, Concepts: e.concepts[i], TitleKey: e.titleKeys[i], TitleWords: e.titleWords[i]})
 	}
 	byLogical := func(logical string) (int, bool) {
 		if i, ok := ix.byLogical[logical]; ok && pos[i] >= 0 {
@@ -176,6 +176,9 @@ type careEntry struct {
 	// blind tokens) and title key, by the rows' order.
 	concepts  [][]string
 	titleKeys []string
+	// titleWords are each row's title words (TitleWordReader), by the
+	// rows' order.
+	titleWords [][]string
 
 	ixOnce sync.Once
 	ix     careIndex
@@ -312,8 +315,21 @@ func (s *Service) careConcepts(ctx context.Context, key carnet.PatientKey, e *ca
 			names[tok] = n
 		}
 	}
+	var words map[string]string
+	if tw, ok := s.Concepts.(carnet.TitleWordReader); ok {
+		all := tw.TitleWordNames()
+		words = make(map[string]string, len(all))
+		for _, w := range all {
+			tok, err := s.Sealer.Token(ctx, key, carnet.TokTitleWord, w)
+			if err != nil {
+				return err
+			}
+			words[tok] = w
+		}
+	}
 	e.concepts = make([][]string, len(e.docs))
 	e.titleKeys = make([]string, len(e.docs))
+	e.titleWords = make([][]string, len(e.docs))
 	for i, d := range e.docs {
 		for _, t := range d.Tokens {
 			switch t.Kind {
@@ -323,9 +339,14 @@ func (s *Service) careConcepts(ctx context.Context, key carnet.PatientKey, e *ca
 				}
 			case carnet.TokTitleKey:
 				e.titleKeys[i] = t.Value
+			case carnet.TokTitleWord:
+				if w, ok := words[t.Value]; ok {
+					e.titleWords[i] = append(e.titleWords[i], w)
+				}
 			}
 		}
 		slices.Sort(e.concepts[i])
+		slices.Sort(e.titleWords[i])
 	}
 	return nil
 }

@@ -152,7 +152,7 @@ func (s *Service) FlushCareForms() {
 
 // careFormVersion is the first byte of an encoded form; another version is
 // not read (the documents are, and a new form is written).
-const careFormVersion = 1
+const careFormVersion = 2 // 2: each row's title words
 
 // The encoding: the version, the stamp, a table of the distinct strings,
 // then every field as varints (strings by their index in the table). A
@@ -203,6 +203,9 @@ func encodeCareForm(e *careEntry) []byte {
 		if i < len(e.concepts) {
 			concepts += len(e.concepts[i])
 		}
+		if i < len(e.titleWords) {
+			concepts += len(e.titleWords[i])
+		}
 	}
 	w.uint(uint64(tokens))
 	w.uint(uint64(concepts))
@@ -233,6 +236,14 @@ func encodeCareForm(e *careEntry) []byte {
 			w.str(c)
 		}
 		w.str(titleKey)
+		var words []string
+		if i < len(e.titleWords) {
+			words = e.titleWords[i]
+		}
+		w.uint(uint64(len(words)))
+		for _, v := range words {
+			w.str(v)
+		}
 	}
 	w.uint(uint64(len(e.findings)))
 	for _, f := range e.findings {
@@ -383,7 +394,9 @@ func decodeCareForm(b []byte) (*careEntry, error) {
 	e.docs = make([]carnet.DocumentRow, nd)
 	e.concepts = make([][]string, nd)
 	e.titleKeys = make([]string, nd)
-	// Every row's tokens in one array, and every concept list in another.
+	e.titleWords = make([][]string, nd)
+	// Every row's tokens in one array, and every concept and title word
+	// list in another.
 	tokens := make([]carnet.Token, r.count())
 	concepts := make([]string, r.count())
 	for i := range e.docs {
@@ -416,6 +429,15 @@ func decodeCareForm(b []byte) (*careEntry, error) {
 			}
 		}
 		e.titleKeys[i] = r.str()
+		if nw := r.count(); nw > 0 {
+			if nw > len(concepts) {
+				return nil, errCareForm
+			}
+			e.titleWords[i], concepts = concepts[:nw:nw], concepts[nw:]
+			for j := range e.titleWords[i] {
+				e.titleWords[i][j] = r.str()
+			}
+		}
 		if r.err != nil {
 			return nil, r.err
 		}

@@ -38,6 +38,19 @@ func (f *findCounter) CareForm(ctx context.Context, p carnet.PatientKey) (string
 // the record's 20 documents are returned too.
 func fileCareRecord(t *testing.T, env *testenv.Env, n int, setUID string) (synth.Dataset, carnet.Submission, carnet.Author, carnet.SubmissionResult) {
 	t.Helper()
+	ds, sub, gp := fileCareRecordNoFile(t, n)
+	sub.Set.UniqueID = setUID
+	res, err := env.Service.Provide(context.Background(), testenv.SoftwareFiling("t", sub), sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds, sub, gp, res
+}
+
+// fileCareRecordNoFile is the submission fileCareRecord files: n synthetic
+// documents of one patient, the GP among the first one's authors.
+func fileCareRecordNoFile(t *testing.T, n int) (synth.Dataset, carnet.Submission, carnet.Author) {
+	t.Helper()
 	o := synth.Options{Seed: 6, Patients: 1, DocsPerPatient: 20}
 	ds := synth.Generate(o)
 	_, pros := o.People()
@@ -48,16 +61,12 @@ func fileCareRecord(t *testing.T, env *testenv.Env, n int, setUID string) (synth
 		}
 	}
 	sub := carnet.Submission{Patient: ds.Patients[0].INS,
-		Set: carnet.SubmissionSet{UniqueID: setUID, SourceID: "1.2.250.1.999.2", ContentType: ds.Documents[0].Meta.Type}}
+		Set: carnet.SubmissionSet{UniqueID: "1.2.250.1.999.6.9", SourceID: "1.2.250.1.999.2", ContentType: ds.Documents[0].Meta.Type}}
 	for _, d := range ds.Documents[:n] {
 		sub.Documents = append(sub.Documents, carnet.SubmittedDocument{UniqueID: d.UniqueID, Meta: d.Meta, Content: d.Content, Path: "t"})
 	}
 	sub.Documents[0].Meta.Authors = append(sub.Documents[0].Meta.Authors, gp)
-	res, err := env.Service.Provide(context.Background(), testenv.SoftwareFiling("t", sub), sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ds, sub, gp, res
+	return ds, sub, gp
 }
 
 // The first opening of a record by a server that has not read it reads the

@@ -41,9 +41,10 @@ func fillRow(t *testing.T, i int) carnet.DocumentRow {
 
 func TestCareFormRoundTrip(t *testing.T) {
 	e := &careEntry{stamp: "2003/1765100000000000",
-		docs:      []carnet.DocumentRow{fillRow(t, 0), fillRow(t, 1), {ID: "bare", Status: carnet.StatusArchived}},
-		concepts:  [][]string{{"anticoagulant", "valve"}, nil, {"diabetes"}},
-		titleKeys: []string{"cr-op", "", "bio"},
+		docs:       []carnet.DocumentRow{fillRow(t, 0), fillRow(t, 1), {ID: "bare", Status: carnet.StatusArchived}},
+		concepts:   [][]string{{"anticoagulant", "valve"}, nil, {"diabetes"}},
+		titleKeys:  []string{"cr-op", "", "bio"},
+		titleWords: [][]string{{"ecg"}, nil, {"echocardiograph", "holter"}},
 		findings: []careFinding{{source: "Logical-b", CareFinding: carnet.CareFinding{ItemID: "it1",
 			Code: carnet.Coding{System: "http://loinc.org", Code: "6301-6", Display: "INR"}, Interpretation: "H"}}},
 		filed: map[string]time.Time{"LogicalID-a": time.Date(2019, 1, 2, 3, 4, 5, 6, time.UTC)},

@@ -79,6 +79,15 @@ func (s *Service) sealDocument(ctx context.Context, d carnet.Document) (carnet.D
 		}
 		row.Tokens = append(row.Tokens, carnet.Token{Kind: carnet.TokTitleKey, Value: tok})
 	}
+	if tw, ok := s.Concepts.(carnet.TitleWordReader); ok {
+		for _, w := range tw.TitleWords(d.Meta.Title) {
+			tok, err := s.Sealer.Token(ctx, d.Patient, carnet.TokTitleWord, w)
+			if err != nil {
+				return row, err
+			}
+			row.Tokens = append(row.Tokens, carnet.Token{Kind: carnet.TokTitleWord, Value: tok})
+		}
+	}
 	if len(d.Meta.SHA256) > 0 {
 		// Duplicates (the same content filed twice) are found without
 		// unsealing: by a blind token of the content's hash.

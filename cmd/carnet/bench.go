@@ -45,19 +45,22 @@ func benchPastille(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fmt.Errorf("no scenario (*.json) in %s: run from the repository's root, or give --scenarios DIR (the graded scenarios are pastille/testdata/scenarios)", *dir)
 	}
 	fmt.Fprintf(stdout, "nDCG@10 on %d scenarios graded blind to the ranking (%s)\n\n", len(scenarios), *dir)
-	fmt.Fprintf(stdout, "%-52s %-26s %7s %7s\n", "scenario", "query", "carnet", "chrono")
-	var sc, sb float64
+	fmt.Fprintf(stdout, "carnet: the ranking given every field; served: as the server ranks, on clear fields and\nblind tokens only (no title, no author names); chrono: newest filed first\n\n")
+	fmt.Fprintf(stdout, "%-52s %-26s %7s %7s %7s\n", "scenario", "query", "carnet", "served", "chrono")
+	var sc, sb, ss float64
 	res := pastille.Evaluate(scenarios)
 	for _, r := range res {
 		q := r.Query
 		if q == "" {
 			q = "(card)"
 		}
-		fmt.Fprintf(stdout, "%-52s %-26s %7.3f %7.3f\n", r.Scenario, q, r.Carnet, r.Chronological)
+		fmt.Fprintf(stdout, "%-52s %-26s %7.3f %7.3f %7.3f\n", r.Scenario, q, r.Carnet, r.Served, r.Chronological)
 		sc += r.Carnet
 		sb += r.Chronological
+		ss += r.Served
 	}
-	fmt.Fprintf(stdout, "%-52s %-26s %7.3f %7.3f\n\n", "mean", "", sc/float64(len(res)), sb/float64(len(res)))
+	n := float64(len(res))
+	fmt.Fprintf(stdout, "%-52s %-26s %7.3f %7.3f %7.3f\n\n", "mean", "", sc/n, ss/n, sb/n)
 	// Per role: every profession served, not the mean only. The card
 	// ranking (the scenario's own grades) first, then card and queries.
 	var cards []pastille.Result
@@ -70,13 +73,13 @@ func benchPastille(ctx context.Context, args []string, stdout, stderr io.Writer)
 		name string
 		res  []pastille.Result
 	}{{"card", cards}, {"card and queries", res}} {
-		fmt.Fprintf(stdout, "nDCG@10 by role (%s)\n%-28s %8s %7s %7s\n", set.name, "role", "rankings", "carnet", "chrono")
+		fmt.Fprintf(stdout, "nDCG@10 by role (%s)\n%-28s %8s %7s %7s %7s\n", set.name, "role", "rankings", "carnet", "served", "chrono")
 		for _, m := range pastille.ByRole(set.res) {
 			role := m.Role
 			if role == "" {
 				role = "moyenne"
 			}
-			fmt.Fprintf(stdout, "%-28s %8d %7.3f %7.3f\n", role, m.N, m.Carnet, m.Chronological)
+			fmt.Fprintf(stdout, "%-28s %8d %7.3f %7.3f %7.3f\n", role, m.N, m.Carnet, m.Served, m.Chronological)
 		}
 		fmt.Fprintln(stdout)
 	}
