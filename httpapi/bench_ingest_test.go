@@ -289,9 +289,18 @@ func BenchmarkPublish(b *testing.B) {
 					}
 					return nil
 				}
+				retries, _ := env.Store.(interface{ Retries() uint64 })
+				var before uint64
+				if retries != nil {
+					before = retries.Retries()
+				}
 				b.ResetTimer()
 				rate, lat, cpu := w.run(b, send)
 				b.StopTimer()
+				if retries != nil {
+					// Transactions rolled back on a lost race and run again.
+					b.ReportMetric(float64(retries.Retries()-before)/float64(len(w.bodies)), "retries/doc")
+				}
 				b.ReportMetric(float64(w.size)/1024, "KB/doc")
 				b.ReportMetric(floorRate, "floor-docs/s")
 				b.ReportMetric(rate, "docs/s")
