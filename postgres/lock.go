@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/carnet-sante/carnet"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Update's transactions are isolated by record, with locks rather than
@@ -30,23 +32,113 @@ import (
 // 64-bit hash only wait for each other.
 const recordLockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('carnet.record.' || coalesce(current_schema(), '') || '/' || $1, 0))`
 
-// lock takes p's lock, once per transaction. A statement after it sees
-// what the record's previous holder committed (READ COMMITTED takes a
-// snapshot per statement).
+// lock takes p's lock, once per transaction: it is sent with the next
+// statement, in the same round trip (txQuerier), and a statement after it
+// sees what the record's previous holder committed (READ COMMITTED takes a
+// snapshot per statement, and the statements of a pipeline run in order).
 func (t *tx) lock(ctx context.Context, ps ...carnet.PatientKey) error {
 	for _, p := range ps {
 		if _, ok := t.locked[p]; ok {
 			continue
 		}
-		if _, err := t.q.Exec(ctx, recordLockSQL, string(p)); err != nil {
-			return mapError("postgres.lock", err)
-		}
 		if t.locked == nil {
 			t.locked = map[carnet.PatientKey]struct{}{}
 		}
 		t.locked[p] = struct{}{}
+		t.tq.pending = append(t.tq.pending, string(p))
 	}
 	return nil
+}
+
+// txQuerier is a transaction's querier: it sends the record locks taken
+// and not yet sent before the next statement, in one pipeline with it.
+type txQuerier struct {
+	q       querier
+	pending []string // record keys whose lock is still to be sent
+}
+
+// withLocks returns a batch of the pending locks, then b's statements,
+// and forgets the locks (they are sent now).
+func (tq *txQuerier) withLocks(b *pgx.Batch) *pgx.Batch {
+	var nb pgx.Batch
+	for _, p := range tq.pending {
+		nb.Queue(recordLockSQL, p)
+	}
+	tq.pending = nil
+	if b != nil {
+		nb.QueuedQueries = append(nb.QueuedQueries, b.QueuedQueries...)
+	}
+	return &nb
+}
+
+func (tq *txQuerier) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if len(tq.pending) == 0 {
+		return tq.q.Exec(ctx, sql, args...)
+	}
+	var (
+		b   pgx.Batch
+		tag pgconn.CommandTag
+	)
+	b.Queue(sql, args...).Exec(func(t pgconn.CommandTag) error {
+		tag = t
+		return nil
+	})
+	err := tq.q.SendBatch(ctx, tq.withLocks(&b)).Close()
+	return tag, err
+}
+
+// Query sends the pending locks first, in a round trip of their own: the
+// rows of a query are read as they come, which a batch does not allow.
+func (tq *txQuerier) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if len(tq.pending) > 0 {
+		if err := tq.q.SendBatch(ctx, tq.withLocks(nil)).Close(); err != nil {
+			return nil, err
+		}
+	}
+	return tq.q.Query(ctx, sql, args...)
+}
+
+func (tq *txQuerier) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if len(tq.pending) == 0 {
+		return tq.q.QueryRow(ctx, sql, args...)
+	}
+	return lockedRow{tq: tq, ctx: ctx, sql: sql, args: args}
+}
+
+func (tq *txQuerier) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if len(tq.pending) == 0 {
+		return tq.q.SendBatch(ctx, b)
+	}
+	return tq.q.SendBatch(ctx, tq.withLocks(b))
+}
+
+// lockedRow is a one-row query sent with the pending locks when scanned.
+type lockedRow struct {
+	tq   *txQuerier
+	ctx  context.Context
+	sql  string
+	args []any
+}
+
+func (r lockedRow) Scan(dest ...any) error {
+	if len(r.tq.pending) == 0 { // sent meanwhile by another statement
+		return r.tq.q.QueryRow(r.ctx, r.sql, r.args...).Scan(dest...)
+	}
+	// The scan's error (pgx.ErrNoRows, the usual answer of some queries)
+	// is kept out of the batch's: pgx forgets the batch's prepared
+	// statements on any error the batch returns.
+	var (
+		b       pgx.Batch
+		scanErr error
+	)
+	b.Queue(r.sql, r.args...).QueryRow(func(row pgx.Row) error {
+		scanErr = row.Scan(dest...)
+		return nil
+	})
+	if err := r.tq.q.SendBatch(r.ctx, r.tq.withLocks(&b)).Close(); err != nil {
+		return err
+	}
+	return scanErr
 }
 
 // The reads of a transaction lock the record they read first.

@@ -181,7 +181,8 @@ func (s *Store) update(ctx context.Context, fn func(tx carnet.Tx) error) error {
 		defer cancel()
 		_ = ptx.Rollback(rctx)
 	}()
-	if err := fn(&tx{reader: reader{ptx}}); err != nil {
+	tq := &txQuerier{q: ptx}
+	if err := fn(&tx{reader: reader{tq}, tq: tq}); err != nil {
 		return err
 	}
 	if err := ptx.Commit(ctx); err != nil {

@@ -27,8 +27,10 @@ type tx struct {
 	// (one statement less per document, and no predicate lock on
 	// doc_terms' index pages for that read).
 	fresh map[string]bool
-	// locked are the records whose lock the transaction holds (lock.go).
+	// locked are the records whose lock the transaction holds or is to
+	// send with its next statement (tq.pending; lock.go).
 	locked map[carnet.PatientKey]struct{}
+	tq     *txQuerier
 }
 
 // freshKey names a document in tx.fresh.
