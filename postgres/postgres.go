@@ -82,14 +82,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if syncCommit == "off" {
 		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	}
-	// Update runs SERIALIZABLE. A sequential scan takes a predicate lock on
-	// the whole relation, so that while tables are small (a new
-	// deployment: the planner scans them whole) every concurrent filing
-	// conflicts with every other, and writers behind several nodes can
-	// exhaust their retries. Index scans lock only what they read
-	// (PostgreSQL manual, 13.2.3, "Serializable Isolation Level"): the
-	// planner is told to prefer them; a query with no usable index still
-	// scans.
+	// The planner is told to prefer index scans, as it was while Update
+	// ran SERIALIZABLE (a sequential scan then took a predicate lock on a
+	// whole small table, and every concurrent filing conflicted with every
+	// other). Update no longer takes predicate locks (lock.go); the
+	// setting stays because the searches' plans were measured with it. A
+	// query with no usable index still scans.
 	if _, ok := cfg.ConnConfig.RuntimeParams["enable_seqscan"]; !ok {
 		cfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
 	}
