@@ -24,7 +24,9 @@ import (
 // locks of the audit log and of key_changes.
 //
 // Two transactions taking two records' locks in opposite orders deadlock:
-// PostgreSQL aborts one (40P01), which Update runs again.
+// PostgreSQL aborts one (40P01), which Update runs again. Each lock holds a
+// slot of the server's lock table until the transaction ends: a transaction
+// is meant to touch a few records, not thousands.
 
 // recordLockSQL takes a record's lock until the transaction ends. It is
 // keyed by the schema, as the audit log's lock is: two deployments in two
