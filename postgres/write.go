@@ -43,9 +43,9 @@ func (t *tx) PutPatient(ctx context.Context, row carnet.PatientRow) error {
 		return err
 	}
 
-	// Lock the record: a concurrent change committed since this
-	// transaction began makes it fail here with a serialization error
-	// (Update retries), rather than at the write.
+	// The record's lock (t.lock) keeps out every other Update; the row
+	// lock also covers a writer outside Update, and the version read here
+	// is the last committed one.
 	var (
 		exists   = true
 		version  int
