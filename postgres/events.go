@@ -109,6 +109,9 @@ func (s *Store) Undelivered(ctx context.Context, limit int) (rows []carnet.Notif
 
 func (t *tx) InsertNotification(ctx context.Context, row carnet.NotificationRow) error {
 	const op = "postgres.InsertNotification"
+	if err := t.lock(ctx, row.Patient); err != nil {
+		return err
+	}
 	tag, err := t.q.Exec(ctx, `
 		INSERT INTO notifications (patient_key, id, time, sealed, delivered) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT DO NOTHING`,
@@ -124,6 +127,9 @@ func (t *tx) InsertNotification(ctx context.Context, row carnet.NotificationRow)
 
 func (t *tx) MarkDelivered(ctx context.Context, p carnet.PatientKey, id string, at time.Time) error {
 	const op = "postgres.MarkDelivered"
+	if err := t.lock(ctx, p); err != nil {
+		return err
+	}
 	tag, err := t.q.Exec(ctx, `UPDATE notifications SET delivered = $3 WHERE patient_key = $1 AND id = $2`,
 		string(p), id, toNull(at))
 	if err != nil {

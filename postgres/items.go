@@ -92,6 +92,9 @@ func (t *tx) InsertItems(ctx context.Context, rows []carnet.ItemRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
+	if err := t.lock(ctx, patientsOf(rows, func(r carnet.ItemRow) carnet.PatientKey { return r.Patient })...); err != nil {
+		return err
+	}
 	n := len(rows)
 	var (
 		patients, ids, kinds, sources = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -150,6 +153,9 @@ func (t *tx) InsertItems(ctx context.Context, rows []carnet.ItemRow) error {
 
 func (t *tx) DeleteItems(ctx context.Context, p carnet.PatientKey, source string) (int, error) {
 	const op = "postgres.DeleteItems"
+	if err := t.lock(ctx, p); err != nil {
+		return 0, err
+	}
 	rows, err := t.q.Query(ctx, `
 		WITH i AS (
 			DELETE FROM items WHERE patient_key = $1 AND source_logical_id = $2 RETURNING id

@@ -51,6 +51,9 @@ func (t *tx) PutTerms(ctx context.Context, p carnet.PatientKey, logicalID string
 	if err := checkTerms(op, logicalID, length, tf); err != nil {
 		return err
 	}
+	if err := t.lock(ctx, p); err != nil {
+		return err
+	}
 	// Only the first indexing of a fresh document skips the read: a second
 	// one in the same transaction replaces what the first wrote.
 	fresh := t.fresh[freshKey(p, logicalID)]
@@ -139,6 +142,9 @@ func (t *tx) DeleteTerms(ctx context.Context, p carnet.PatientKey, logicalID str
 	const op = "postgres.DeleteTerms"
 	if logicalID == "" {
 		return invalid(op, "empty logical id")
+	}
+	if err := t.lock(ctx, p); err != nil {
+		return err
 	}
 	_, err := t.q.Exec(ctx, `
 		WITH t AS (DELETE FROM doc_terms WHERE patient_key = $1 AND logical_id = $2)

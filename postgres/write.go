@@ -27,6 +27,10 @@ type tx struct {
 	// (one statement less per document, and no predicate lock on
 	// doc_terms' index pages for that read).
 	fresh map[string]bool
+	// locked are the records whose lock the transaction holds or is to
+	// send with its next statement (tq.pending; lock.go).
+	locked map[carnet.PatientKey]struct{}
+	tq     *txQuerier
 }
 
 // freshKey names a document in tx.fresh.
@@ -35,10 +39,13 @@ func freshKey(p carnet.PatientKey, logicalID string) string { return string(p) +
 func (t *tx) PutPatient(ctx context.Context, row carnet.PatientRow) error {
 	const op = "postgres.PutPatient"
 	key := string(row.Key)
+	if err := t.lock(ctx, row.Key); err != nil {
+		return err
+	}
 
-	// Lock the record: a concurrent change committed since this
-	// transaction began makes it fail here with a serialization error
-	// (Update retries), rather than at the write.
+	// The record's lock (t.lock) keeps out every other Update; the row
+	// lock also covers a writer outside Update, and the version read here
+	// is the last committed one.
 	var (
 		exists   = true
 		version  int
@@ -141,6 +148,9 @@ func (t *tx) PutPatient(ctx context.Context, row carnet.PatientRow) error {
 
 func (t *tx) DropUnusedDataKeys(ctx context.Context, p carnet.PatientKey) (int, error) {
 	const op = "postgres.DropUnusedDataKeys"
+	if err := t.lock(ctx, p); err != nil {
+		return 0, err
+	}
 	tag, err := t.q.Exec(ctx, `DELETE FROM data_keys WHERE patient_key = $1 AND NOT EXISTS (SELECT 1 FROM patients WHERE patient_key = $1)`, string(p))
 	if err != nil {
 		return 0, mapError(op, err)
@@ -150,6 +160,9 @@ func (t *tx) DropUnusedDataKeys(ctx context.Context, p carnet.PatientKey) (int, 
 
 func (t *tx) PutDataKey(ctx context.Context, p carnet.PatientKey, k carnet.WrappedKey) error {
 	const op = "postgres.PutDataKey"
+	if err := t.lock(ctx, p); err != nil {
+		return err
+	}
 	tag, err := t.q.Exec(ctx, `
 		INSERT INTO data_keys (patient_key, id, kek_id, wrapped, created) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT DO NOTHING`,
@@ -168,6 +181,9 @@ func (t *tx) PutDataKey(ctx context.Context, p carnet.PatientKey, k carnet.Wrapp
 // many rows it wrote. If either insert was skipped, the other is undone.
 func (t *tx) insertRouted(ctx context.Context, op string, p carnet.PatientKey, id, kind string,
 	insert string, args []any, undo string, msg string) error {
+	if err := t.lock(ctx, p); err != nil {
+		return err
+	}
 	var b pgx.Batch
 	var wrote, routed int64
 	b.Queue(insert, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&wrote) })
@@ -235,6 +251,9 @@ func (t *tx) insertDocument(ctx context.Context, row carnet.DocumentRow) error {
 func (t *tx) UpdateDocument(ctx context.Context, row carnet.DocumentRow) error {
 	const op = "postgres.UpdateDocument"
 	p := string(row.Patient)
+	if err := t.lock(ctx, row.Patient); err != nil {
+		return err
+	}
 	if row.Latest {
 		// Checked first, so that the usual conflict leaves the transaction
 		// usable; a concurrent writer can still make the UPDATE fail on the
@@ -317,6 +336,9 @@ func (t *tx) InsertSubmissionSet(ctx context.Context, row carnet.SubmissionSetRo
 
 func (t *tx) ShredDataKeys(ctx context.Context, p carnet.PatientKey) (int, error) {
 	const op = "postgres.ShredDataKeys"
+	if err := t.lock(ctx, p); err != nil {
+		return 0, err
+	}
 	tag, err := t.q.Exec(ctx, `DELETE FROM data_keys WHERE patient_key = $1`, string(p))
 	if err != nil {
 		return 0, mapError(op, err)
@@ -332,6 +354,9 @@ func (t *tx) ShredDataKeys(ctx context.Context, p carnet.PatientKey) (int, error
 // the last one they saw); plain reads of the table do not wait.
 func (t *tx) NoteKeyChange(ctx context.Context, p carnet.PatientKey) error {
 	const op = "postgres.NoteKeyChange"
+	if err := t.lock(ctx, p); err != nil {
+		return err
+	}
 	if _, err := t.q.Exec(ctx, `LOCK TABLE key_changes IN EXCLUSIVE MODE`); err != nil {
 		return mapError(op, err)
 	}
