@@ -102,15 +102,16 @@ func RankView(gather Gather, o RankOptions) (*Ranking, error) {
 	if !ranked { // nothing to rank: no record, or not the caller's to see
 		cr.Input = fromView(o.Actor, view, o.Since, o.Cache)
 	}
-	for _, lines := range [][]Ranked{cr.Ranked, cr.All} {
-		for i := range lines {
-			d, ok := det.Documents[lines[i].Doc.ID]
-			if !ok {
-				continue
-			}
-			Fill(lines[i].Doc, d, det)
-			RefreshReasons(&lines[i])
+	// The lines opened are the first Show of Ranked (what pick returned);
+	// their documents and reasons are shared with the same lines of All.
+	for i := range cr.Ranked[:min(o.Show, len(cr.Ranked))] {
+		l := &cr.Ranked[i]
+		d, ok := det.Documents[l.Doc.ID]
+		if !ok {
+			continue
 		}
+		Fill(l.Doc, d, det)
+		RefreshReasons(l)
 	}
 	return cr, nil
 }
