@@ -24,6 +24,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/mhd"
 	"github.com/carnet-sante/carnet/qedm"
+	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/synth"
 )
 
@@ -289,9 +290,24 @@ func BenchmarkPublish(b *testing.B) {
 					}
 					return nil
 				}
+				ws, _ := env.Store.(interface{ WriterStats() sqlite.WriterStats })
+				var before sqlite.WriterStats
+				if ws != nil {
+					before = ws.WriterStats()
+				}
 				b.ResetTimer()
 				rate, lat, cpu := w.run(b, send)
 				b.StopTimer()
+				if ws != nil {
+					// The single writer's share of the run and its time per
+					// document (statements and COMMIT), and how many filings
+					// a group commit held.
+					after := ws.WriterStats()
+					busy := after.WriterBusy - before.WriterBusy
+					b.ReportMetric(float64(b.N)/float64(max(1, after.Commits-before.Commits)), "docs/commit")
+					b.ReportMetric(float64(busy.Microseconds())/1000/float64(b.N), "writer-ms/doc")
+					b.ReportMetric(float64((after.CommitTime-before.CommitTime).Microseconds())/1000/float64(b.N), "commit-ms/doc")
+				}
 				b.ReportMetric(float64(w.size)/1024, "KB/doc")
 				b.ReportMetric(floorRate, "floor-docs/s")
 				b.ReportMetric(rate, "docs/s")
