@@ -24,6 +24,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/mhd"
 	"github.com/carnet-sante/carnet/qedm"
+	"github.com/carnet-sante/carnet/sqlite"
 	"github.com/carnet-sante/carnet/synth"
 )
 
@@ -301,6 +302,11 @@ func BenchmarkPublish(b *testing.B) {
 				if be.Name == "postgres" {
 					db0 = db.dbCPU()
 				}
+				ws, _ := env.Store.(interface{ WriterStats() sqlite.WriterStats })
+				var wsBefore sqlite.WriterStats
+				if ws != nil {
+					wsBefore = ws.WriterStats()
+				}
 				b.ResetTimer()
 				rate, lat, cpu := w.run(b, send)
 				b.StopTimer()
@@ -314,6 +320,16 @@ func BenchmarkPublish(b *testing.B) {
 						used += t - db0[pid]
 					}
 					b.ReportMetric(float64(used.Microseconds())/1000/float64(len(w.bodies)), "db-cpu-ms/doc")
+				}
+				if ws != nil {
+					// The single writer's share of the run and its time per
+					// document (statements and COMMIT), and how many filings
+					// a group commit held.
+					after := ws.WriterStats()
+					busy := after.WriterBusy - wsBefore.WriterBusy
+					b.ReportMetric(float64(b.N)/float64(max(1, after.Commits-wsBefore.Commits)), "docs/commit")
+					b.ReportMetric(float64(busy.Microseconds())/1000/float64(b.N), "writer-ms/doc")
+					b.ReportMetric(float64((after.CommitTime-wsBefore.CommitTime).Microseconds())/1000/float64(b.N), "commit-ms/doc")
 				}
 				b.ReportMetric(float64(w.size)/1024, "KB/doc")
 				b.ReportMetric(floorRate, "floor-docs/s")

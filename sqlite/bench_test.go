@@ -166,3 +166,37 @@ func BenchmarkUpdateGroupCommit(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLargeUpdate files n documents in one Update, as one submission
+// of many documents does (the card's fixture files 2,000 that way): each
+// with its tokens and 60 postings, into one record. The cost per document
+// must not grow with n:
+//
+//	go test ./sqlite -run '^$' -bench LargeUpdate -benchtime 3x
+func BenchmarkLargeUpdate(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("docs=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			s := openTest(b, filepath.Join(b.TempDir(), "bench.db"))
+			rng := rand.New(rand.NewPCG(7, 8))
+			next := 0
+			for b.Loop() {
+				storetest.MustUpdate(b, s, func(tx carnet.Tx) error {
+					for range n {
+						d := benchDocument(rng, "p1", next)
+						tf, length := storetest.NewTermFreqs(next*15, 60)
+						next++
+						if err := tx.InsertDocument(ctx, d); err != nil {
+							return err
+						}
+						if err := tx.PutTerms(ctx, "p1", d.LogicalID, length, tf); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N*n), "ms/doc")
+		})
+	}
+}

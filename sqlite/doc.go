@@ -4,8 +4,9 @@
 // Durability: WAL journal with synchronous=FULL, so that Update returns only
 // once the transaction's WAL frames are fsynced. Writes go through a single
 // writer goroutine that owns the one write connection and commits queued
-// Updates in groups (one BEGIN IMMEDIATE, one SAVEPOINT per Update, one
-// COMMIT and so one fsync for the group). If a commit fails the store stops
+// Updates in groups (one BEGIN IMMEDIATE, the Updates one after the other,
+// one COMMIT and so one fsync for the group; when an Update fails, the group
+// is rolled back and the others run again, each in a SAVEPOINT). If a commit fails the store stops
 // acknowledging writes for good (KindUnavailable): after a failed fsync the
 // state of the file is unknown, and retrying could claim durability that
 // does not exist. Reads run on a pool of read-only connections, concurrently

@@ -132,10 +132,11 @@ func (t *tx) InsertItems(ctx context.Context, rows []carnet.ItemRow) error {
 					encodeTokens(row.Tokens), nonNil(row.Sealed))
 				routes = append(routes, row.ID, string(row.Patient))
 			}
-			if _, err := t.c.exec(ctx, "INSERT INTO items ("+itemCols+") VALUES "+valueRows(len(chunk), 7), items...); err != nil {
+			// OR FAIL: see noStatementJournal.
+			if _, err := t.c.exec(ctx, "INSERT OR FAIL INTO items ("+itemCols+") VALUES "+valueRows(len(chunk), 7), items...); err != nil {
 				return err
 			}
-			if _, err := t.c.exec(ctx, "INSERT INTO routes (id, patient_key, kind) VALUES "+
+			if _, err := t.c.exec(ctx, "INSERT OR FAIL INTO routes (id, patient_key, kind) VALUES "+
 				strings.TrimSuffix(strings.Repeat("(?, ?, 'item'), ", len(chunk)), ", "), routes...); err != nil {
 				return err
 			}

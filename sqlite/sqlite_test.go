@@ -3,11 +3,14 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/internal/migration"
@@ -242,6 +245,69 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	docs, err := s.FindDocuments(ctx, "p1", carnet.DocumentFilter{})
 	if err != nil || len(docs) != n/2 {
 		t.Fatalf("FindDocuments: got %d, %v; want %d", len(docs), err, n/2)
+	}
+}
+
+// In one group commit, the Updates that fail leave nothing and the others
+// commit, whatever their order: a batch runs without savepoints first, and
+// after a failure it is rolled back and the others run again, each in a
+// savepoint but the first of the transaction (whose failure rolls back and
+// begins again). An Update run twice would conflict with its own document
+// if the first run were not undone.
+func TestGroupCommitFailureOrders(t *testing.T) {
+	// No maintenance between batches: the test runs batches itself, beside
+	// an idle writer.
+	s := openTest(t, filepath.Join(t.TempDir(), "carnet.db"), WithWALTruncation(time.Hour))
+	ctx := context.Background()
+	boom := errors.New("boom")
+	for n, fails := range [][]bool{
+		{true},
+		{true, false},
+		{true, true, false, true, false},
+		{false, true, false},
+		{false, false, true},
+		{true, true},
+	} {
+		batch := make([]*request, len(fails))
+		ids := make([]string, len(fails))
+		for i, fail := range fails {
+			ids[i] = fmt.Sprintf("doc-%d-%d", n, i)
+			batch[i] = &request{ctx: ctx, done: make(chan result, 1), fn: func(tx carnet.Tx) error {
+				if err := tx.InsertDocument(ctx, storetest.NewDocumentRow("p1", ids[i])); err != nil {
+					return err
+				}
+				if err := tx.PutTerms(ctx, "p1", ids[i], 3, map[string]int{"a": 1, "b": 2}); err != nil {
+					return err
+				}
+				if fail {
+					return boom
+				}
+				return nil
+			}}
+		}
+		s.commitBatch(batch)
+		for i, fail := range fails {
+			res := <-batch[i].done
+			_, err := s.Document(ctx, "p1", ids[i])
+			switch {
+			case fail && !errors.Is(res.err, boom):
+				t.Errorf("batch %v, Update %d: got %v, want its own error", fails, i, res.err)
+			case fail && !carnet.IsKind(err, carnet.KindNotFound):
+				t.Errorf("batch %v, failed Update %d: its document reads %v, want not found", fails, i, err)
+			case !fail && res.err != nil:
+				t.Errorf("batch %v, Update %d: got %v, want success", fails, i, res.err)
+			case !fail && err != nil:
+				t.Errorf("batch %v, committed Update %d: its document reads %v", fails, i, err)
+			}
+			ps, err := s.TermPostings(ctx, "p1", []string{"a"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := slices.ContainsFunc(ps, func(p carnet.Posting) bool { return p.LogicalID == ids[i] })
+			if found == fail {
+				t.Errorf("batch %v, Update %d (fails: %v): its postings found: %v", fails, i, fail, found)
+			}
+		}
 	}
 }
 

@@ -44,6 +44,7 @@ type Store struct {
 
 	commits     atomic.Int64 // group commits done, for benchmarks
 	commitNanos atomic.Int64 // time spent in COMMIT (the fsync), for benchmarks
+	batchNanos  atomic.Int64 // time the writer spent on batches, COMMIT included
 	truncations atomic.Int64 // checkpoints that emptied the WAL
 
 	// repl ships the WAL to a replica directory; nil without one.
@@ -175,13 +176,16 @@ func (s *Store) open(ctx context.Context) error {
 	var err error
 	// wal_autocheckpoint(0): checkpoints run in checkpointLoop, not in the
 	// writer's COMMIT (durability does not depend on them: a committed
-	// transaction is durable once in the WAL). The one writer gets a 64 MiB
+	// transaction is durable once in the WAL). The one writer gets a 16 MiB
 	// page cache and reads through mmap, like the readers: indexing a
 	// document's terms touches pages all over the term index, and with the
-	// default 2 MiB cache they spill and are read again (docs/STORAGE.md).
+	// default 2 MiB cache they spill and are read again. Not more: at every
+	// COMMIT SQLite walks the whole hash table of the writer's page cache
+	// (pcache1TruncateUnsafe), which with 64 MiB cost about 0.4 ms per
+	// commit (docs/STORAGE.md, docs/PERFORMANCE.md).
 	s.wdb, err = sql.Open("sqlite", s.dsn("_pragma=journal_mode(WAL)", "_pragma=synchronous(FULL)", "_pragma=wal_autocheckpoint(0)",
 		fmt.Sprintf("_pragma=journal_size_limit(%d)", walSizeLimit),
-		"_pragma=cache_size(-65536)", "_pragma=mmap_size(1073741824)"))
+		"_pragma=cache_size(-16384)", "_pragma=mmap_size(1073741824)"))
 	if err != nil {
 		return err
 	}
@@ -393,7 +397,9 @@ func (s *Store) writeLoop() {
 				break gather
 			}
 		}
+		t0 := time.Now()
 		s.commitBatch(batch)
+		s.batchNanos.Add(int64(time.Since(t0)))
 		clear(batch)
 	}
 }
@@ -438,23 +444,71 @@ func (s *Store) commitBatch(batch []*request) {
 		answer()
 		return
 	}
-	committable := 0
+	// broke abandons the batch: the transaction is in an unknown state
+	// (a statement failed midway) and nothing of it may commit.
+	broke := func(err error) {
+		s.wc.exec(bg, "ROLLBACK")
+		if isStorageFailure(err) {
+			s.poison(err)
+		}
+		failAll(wrap(op, err))
+		answer()
+	}
+	failed := func(res result) bool { return res.err != nil || res.panicked }
+	// First pass, without savepoints: a savepoint is not free, SQLite
+	// copies every page an Update changes into its in-memory sub-journal
+	// first, again for each Update of a batch that writes into the same
+	// record. Usually every Update succeeds and the batch commits.
+	committable, failedAt := 0, -1
 	for i, r := range batch {
-		res, broken := s.runOne(r)
+		res, broken := s.runOne(r, false)
 		results[i] = res
 		if broken != nil {
-			// The transaction is in an unknown state: nothing of the batch
-			// may commit.
-			s.wc.exec(bg, "ROLLBACK")
-			if isStorageFailure(broken) {
-				s.poison(broken)
-			}
-			failAll(wrap(op, broken))
-			answer()
+			broke(broken)
 			return
 		}
-		if res.err == nil && !res.panicked {
-			committable++
+		if failed(res) {
+			failedAt = i
+			break
+		}
+		committable++
+	}
+	if failedAt >= 0 {
+		// An Update failed: nothing of it may stay. The transaction is
+		// rolled back and the others run again (Store.Update's fn may run
+		// more than once), each in a savepoint now but the first.
+		committable = 0
+		if _, err := s.wc.exec(bg, "ROLLBACK"); err != nil {
+			broke(err)
+			return
+		}
+		if _, err := s.wc.exec(bg, "BEGIN IMMEDIATE"); err != nil {
+			broke(err)
+			return
+		}
+		for i, r := range batch {
+			if i == failedAt {
+				continue
+			}
+			// The first Update of the transaction needs no savepoint:
+			// if it fails, the transaction begins again.
+			fresh := committable == 0
+			res, broken := s.runOne(r, !fresh)
+			results[i] = res
+			if broken == nil && fresh && failed(res) {
+				if _, err := s.wc.exec(bg, "ROLLBACK"); err != nil {
+					broken = err
+				} else if _, err := s.wc.exec(bg, "BEGIN IMMEDIATE"); err != nil {
+					broken = err
+				}
+			}
+			if broken != nil {
+				broke(broken)
+				return
+			}
+			if !failed(res) {
+				committable++
+			}
 		}
 	}
 	if committable == 0 {
@@ -498,17 +552,21 @@ func (s *Store) poison(cause error) *carnet.Error {
 	return s.failed.Load()
 }
 
-// runOne runs one Update's fn in a savepoint. broken is non-nil when the
-// transaction is in an unknown state (a Tx method failed midway, or the
-// savepoint could not be closed), which dooms the whole batch.
-func (s *Store) runOne(r *request) (res result, broken error) {
+// runOne runs one Update's fn, in a savepoint when savepoint is set
+// (without, the caller undoes a failed fn by rolling the transaction back).
+// broken is non-nil when the transaction is in an unknown state (a Tx
+// method failed midway, or the savepoint could not be closed), which dooms
+// the whole batch.
+func (s *Store) runOne(r *request, savepoint bool) (res result, broken error) {
 	const op = "sqlite.Update"
 	if err := r.ctx.Err(); err != nil {
 		return result{err: wrap(op, err)}, nil
 	}
 	bg := context.Background()
-	if _, err := s.wc.exec(bg, "SAVEPOINT request"); err != nil {
-		return result{}, err
+	if savepoint {
+		if _, err := s.wc.exec(bg, "SAVEPOINT request"); err != nil {
+			return result{}, err
+		}
 	}
 	t := &tx{reader: reader{c: s.wc}, ctx: r.ctx}
 	func() {
@@ -523,6 +581,9 @@ func (s *Store) runOne(r *request) (res result, broken error) {
 	if t.broken != nil {
 		return res, t.broken
 	}
+	if !savepoint {
+		return res, nil
+	}
 	if res.err == nil && !res.panicked {
 		if _, err := s.wc.exec(bg, "RELEASE request"); err != nil {
 			return res, err
@@ -536,6 +597,20 @@ func (s *Store) runOne(r *request) (res result, broken error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// WriterStats is what the writer did since the store was opened, for
+// benchmarks: group commits, the time spent in COMMIT (writing the WAL and
+// its fsync) and the time spent on batches (the Updates' statements and
+// COMMIT). The writer is serial: busy over elapsed time is its share.
+type WriterStats struct {
+	Commits    int64
+	CommitTime time.Duration
+	WriterBusy time.Duration
+}
+
+func (s *Store) WriterStats() WriterStats {
+	return WriterStats{Commits: s.commits.Load(), CommitTime: time.Duration(s.commitNanos.Load()), WriterBusy: time.Duration(s.batchNanos.Load())}
 }
 
 // Writable reports whether the store still accepts writes: after a failed

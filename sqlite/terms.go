@@ -43,11 +43,21 @@ const deleteTermsSQL = "DELETE FROM doc_terms INDEXED BY doc_terms_doc WHERE pat
 // of two that fits, so that few distinct statements are ever prepared.
 const termRowsPerStmt = 256
 
-// upsertTermsSQL writes n postings. The patient (?1) and the document (?2)
-// are bound once; posting i takes its token and tf from ?(2i+3), ?(2i+4).
+// upsertTermsSQL writes n postings, new or not, with the same parameters
+// as insertTermsSQL.
 func upsertTermsSQL(n int) string {
+	return strings.Replace(insertTermsSQL(n), "ON CONFLICT DO NOTHING",
+		"ON CONFLICT (patient_key, token, logical_id) DO UPDATE SET tf = excluded.tf", 1)
+}
+
+// insertTermsSQL writes n new postings. The patient (?1) and the document
+// (?2) are bound once; posting i takes its token and tf from ?(2i+3),
+// ?(2i+4). The postings are new (PutTerms read what the document had), so
+// a conflict can only be a posting repeated by inChunks' padding, which
+// DO NOTHING writes once. OR FAIL: see noStatementJournal.
+func insertTermsSQL(n int) string {
 	var b strings.Builder
-	b.WriteString("INSERT INTO doc_terms (patient_key, token, logical_id, tf) VALUES ")
+	b.WriteString("INSERT OR FAIL INTO doc_terms (patient_key, token, logical_id, tf) VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
@@ -58,7 +68,7 @@ func upsertTermsSQL(n int) string {
 		b.WriteString(strconv.Itoa(2*i + 4))
 		b.WriteByte(')')
 	}
-	b.WriteString(" ON CONFLICT (patient_key, token, logical_id) DO UPDATE SET tf = excluded.tf")
+	b.WriteString(" ON CONFLICT DO NOTHING")
 	return b.String()
 }
 
@@ -106,19 +116,23 @@ func (t *tx) PutTerms(ctx context.Context, p carnet.PatientKey, logicalID string
 		if err != nil {
 			return err
 		}
-		var gone, changed []string
+		var gone, added, changed []string
 		for tok := range old {
 			if _, ok := tf[tok]; !ok {
 				gone = append(gone, tok)
 			}
 		}
 		for tok, n := range tf {
-			if old[tok] != n {
+			switch was, ok := old[tok]; {
+			case !ok:
+				added = append(added, tok)
+			case was != n:
 				changed = append(changed, tok)
 			}
 		}
 		// In key order: each statement's rows are neighbours.
 		slices.Sort(gone)
+		slices.Sort(added)
 		slices.Sort(changed)
 		args := make([]any, 0, 2+2*termRowsPerStmt)
 		err = inChunks(gone, func(chunk []string) error {
@@ -132,6 +146,19 @@ func (t *tx) PutTerms(ctx context.Context, p carnet.PatientKey, logicalID string
 		if err != nil {
 			return err
 		}
+		err = inChunks(added, func(chunk []string) error {
+			args = append(args[:0], string(p), logicalID)
+			for _, tok := range chunk {
+				args = append(args, tok, tf[tok])
+			}
+			_, err := t.c.exec(ctx, insertTermsSQL(len(chunk)), args...)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		// Frequencies that changed (a document indexed again with another
+		// text): an upsert, which SQLite journals, only on this rarer path.
 		err = inChunks(changed, func(chunk []string) error {
 			args = append(args[:0], string(p), logicalID)
 			for _, tok := range chunk {

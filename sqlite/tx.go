@@ -10,13 +10,14 @@ import (
 )
 
 // tx is the carnet.Tx handed to an Update's fn. It runs on the writer
-// connection, inside the savepoint the writer opened for this Update.
+// connection, inside the group's transaction (and a savepoint of its own
+// when an Update of the group failed and the others run again).
 type tx struct {
 	reader
 	ctx  context.Context // the Update's context
 	done bool            // fn has returned: the tx must not be used any more
 	// broken is set when a statement left the SQLite transaction in an
-	// unknown state (a savepoint could not be rolled back): the whole batch
+	// unknown state (a statement failed midway): the whole batch
 	// must then be abandoned.
 	broken error
 }
@@ -263,6 +264,17 @@ func (t *tx) route(ctx context.Context, op string, p carnet.PatientKey, id, kind
 	return refused(conflict(op, "the id is already in use", err))
 }
 
+// noStatementJournal: why the multi-row INSERTs of a filing say OR FAIL.
+// SQLite gives a statement that writes several rows and may abort midway a
+// statement journal: every page the statement changes is first copied into
+// an in-memory sub-journal (allocations and copies for every page), so that
+// an abort undoes that statement alone. Carnet never needs it: a write
+// method that fails other than refused breaks the whole batch (step), and a
+// refusal is decided before anything is written or by a single-row
+// statement, which SQLite never journals. With OR FAIL (and ON CONFLICT DO
+// NOTHING where a row may already be there) no constraint can abort the
+// statement, and SQLite opens no statement journal for it.
+
 // tokenRowsPerInsert is how many token rows one INSERT writes. A document
 // has a few dozen tokens, and one statement per row made their insertion
 // the largest part of the writer's work per document (each statement costs
@@ -292,7 +304,7 @@ func (t *tx) insertOwnedTokens(ctx context.Context, table, idCol string, ts []ow
 		chunk := ts[:min(len(ts), tokenRowsPerInsert)]
 		ts = ts[len(chunk):]
 		var q strings.Builder
-		q.WriteString("INSERT INTO " + table + " (patient_key, kind, value, " + idCol + ") VALUES ")
+		q.WriteString("INSERT OR FAIL INTO " + table + " (patient_key, kind, value, " + idCol + ") VALUES ")
 		args = args[:0]
 		for i, o := range chunk {
 			if i > 0 {
@@ -302,7 +314,7 @@ func (t *tx) insertOwnedTokens(ctx context.Context, table, idCol string, ts []ow
 			args = append(args, string(o.p), o.tok.Kind, o.tok.Value, o.id)
 		}
 		// As with one row at a time, a duplicate token (also within the
-		// chunk) is written once.
+		// chunk) is written once. OR FAIL: see noStatementJournal.
 		q.WriteString(" ON CONFLICT DO NOTHING")
 		if _, err := t.c.exec(ctx, q.String(), args...); err != nil {
 			return err
