@@ -59,6 +59,17 @@ type ItemRow struct {
 	Effective       time.Time // zero if unknown
 	Tokens          []Token   // kinds: code, category, abnormal
 	Sealed          []byte    // the Item, sealed
+	// Source is the latest row of the source document (clear fields,
+	// Sealed nil) that ItemFilter.Visible was evaluated on; nil when the
+	// filter has no Visible.
+	Source *DocumentRow
+}
+
+// ItemPosition is where an items page ends: the last item served, by its
+// effective time (zero: unknown) and id.
+type ItemPosition struct {
+	Effective time.Time
+	ID        string
 }
 
 // ItemFilter selects items of one patient; all conditions hold together.
@@ -72,6 +83,21 @@ type ItemFilter struct {
 	WithoutSealed bool
 	// Limit > 0 returns at most Limit rows, the first in FindItems' order.
 	Limit int
+	// Visible, when set, keeps only the items whose source document the
+	// condition shows: the latest row of the document with logicalId
+	// SourceLogicalID, of status current or archived, matching it
+	// (Cond.Match). An item is visible exactly when its source document
+	// is; the policy's compiled condition (VisibilityCompiler) is thus
+	// evaluated in the query, and a page reads only what it returns. Each
+	// row then carries that document row (ItemRow.Source).
+	Visible *Cond
+	// Chronological orders the dated items oldest first (ties by id
+	// descending: the default order of the dated items, reversed), the
+	// items of unknown time still last, by id.
+	Chronological bool
+	// After, when set, keeps only the items after it in the search order
+	// (keyset paging: the last item of the previous page).
+	After *ItemPosition
 }
 
 // ItemStore is the part of the Store that keeps extracted items. Items are
@@ -79,7 +105,8 @@ type ItemFilter struct {
 // takes its items with it.
 type ItemStore interface {
 	// FindItems returns p's items matching f, newest Effective first (zero
-	// last), then by id.
+	// last), then by id (f.Chronological reverses the dated ones; f.After
+	// and f.Limit page them).
 	FindItems(ctx context.Context, p PatientKey, f ItemFilter) ([]ItemRow, error)
 }
 

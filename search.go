@@ -51,4 +51,7 @@ type ItemQuery struct {
 	// Chronological orders the oldest first (_sort=date): a series of one
 	// analyte, ready to chart. Otherwise the newest come first.
 	Chronological bool
+	// Total asks for the number of items the caller may see
+	// (_total=accurate), as DocumentSearch.Total.
+	Total bool
 }

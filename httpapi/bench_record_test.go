@@ -711,13 +711,20 @@ func BenchmarkRecordCard(b *testing.B) {
 
 // BenchmarkRecordItems: a QEDm search (Observation, the default page) of
 // each record by the GP, 8 clients: the items whose source document the
-// GP may read.
+// GP may read; then the same with category=laboratory (a token most of
+// the record's Observations have).
 func BenchmarkRecordItems(b *testing.B) {
 	benchBackends(b, func(b *testing.B, be testenv.Backend) {
 		f := recordFixtureFor(b, be)
 		for _, r := range f.recs {
 			u := f.env.URL + "/Observation?" + insQuery(r.INS)
 			b.Run(fmt.Sprintf("record=%d", r.Size), func(b *testing.B) {
+				f.concurrently(b, 8, func(httpc *http.Client, _ int) { f.get(b, httpc, u) })
+			})
+		}
+		for _, r := range f.recs {
+			u := f.env.URL + "/Observation?" + insQuery(r.INS) + "&category=laboratory&_count=20"
+			b.Run(fmt.Sprintf("record=%d,category", r.Size), func(b *testing.B) {
 				f.concurrently(b, 8, func(httpc *http.Client, _ int) { f.get(b, httpc, u) })
 			})
 		}

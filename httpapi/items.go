@@ -42,13 +42,15 @@ func (s *Server) searchItems(w http.ResponseWriter, r *http.Request, req carnet.
 	if err != nil {
 		return err
 	}
-	page, err := s.svc.FindItems(r.Context(), req, carnet.ItemQuery{PatientKey: search.PatientKey, PatientID: search.PatientID, Filter: search.Filter, Count: search.Count, Page: search.Page, Chronological: search.Chronological})
+	page, err := s.svc.FindItems(r.Context(), req, carnet.ItemQuery{PatientKey: search.PatientKey, PatientID: search.PatientID, Filter: search.Filter, Count: search.Count, Page: search.Page, Chronological: search.Chronological, Total: search.Total})
 	if err != nil {
 		return err
 	}
 	base := s.base(r)
-	total := page.Total
-	b := fhir.Bundle{Type: "searchset", Total: &total}
+	b := fhir.Bundle{Type: "searchset"}
+	if total := page.Total; total != carnet.TotalUnknown {
+		b.Total = &total // given when counted, or when one page holds every match
+	}
 	b.ID = carnet.NewID()
 	path := "/" + string(kind)
 	b.Link = append(b.Link, fhir.BundleLink{Relation: "self", URL: s.selfURL(r, path, q, search.Page)})

@@ -36,39 +36,173 @@ func scanItem(row pgx.Row) (carnet.ItemRow, error) {
 	return it, nil
 }
 
+// itemPart is which of a search's items one statement reads: every one,
+// in the default order, or the dated ones, or those of unknown time (a
+// page that starts after a position, or in chronological order, reads the
+// two parts in turn: each is then one range of items_find in order).
+type itemPart uint8
+
+const (
+	itemsAll itemPart = iota
+	itemsDated
+	itemsUndated
+)
+
+// itemSourceCols are the columns of an item's source document row, as
+// documentSelectUnsealed reads them.
+var itemSourceCols = func() string {
+	cols := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(documentSelectUnsealed), "SELECT"))
+	return strings.TrimSpace(cols[:strings.Index(cols, "FROM")])
+}()
+
+// scanItemSource scans an item joined to its source document's row.
+func scanItemSource(row pgx.Row) (carnet.ItemRow, error) {
+	var (
+		it            carnet.ItemRow
+		patient, kind string
+		effective     *time.Time
+		tokens        []byte
+		ds            documentScan
+	)
+	it.Source = new(carnet.DocumentRow)
+	dest := append([]any{&patient, &it.ID, &kind, &it.SourceLogicalID, &effective, &tokens, &it.Sealed}, ds.dest(it.Source)...)
+	if err := row.Scan(dest...); err != nil {
+		return carnet.ItemRow{}, err
+	}
+	var err error
+	if it.Tokens, err = decodeTokens(tokens); err != nil {
+		return carnet.ItemRow{}, err
+	}
+	if err := ds.finish(it.Source); err != nil {
+		return carnet.ItemRow{}, err
+	}
+	it.Patient, it.Kind = carnet.PatientKey(patient), carnet.ItemKind(kind)
+	it.Effective = fromNull(effective)
+	it.Sealed = nilIfEmpty(it.Sealed)
+	return it, nil
+}
+
 func (r reader) FindItems(ctx context.Context, p carnet.PatientKey, f carnet.ItemFilter) ([]carnet.ItemRow, error) {
 	const op = "postgres.FindItems"
+	probe := false
+	if f.Limit > 0 && len(f.Tokens) > 0 && len(f.Sources) == 0 {
+		var err error
+		if probe, err = r.commonTokens(ctx, p, "item_tokens", f.Tokens); err != nil {
+			return nil, mapError(op, err)
+		}
+	}
+	if f.After == nil && !f.Chronological {
+		return r.findItems(ctx, p, f, itemsAll, probe, f.Limit)
+	}
+	var out []carnet.ItemRow
+	if f.After == nil || !f.After.Effective.IsZero() {
+		rows, err := r.findItems(ctx, p, f, itemsDated, probe, f.Limit)
+		if err != nil {
+			return nil, err
+		}
+		out = rows
+	}
+	if f.Effective.IsZero() && (f.Limit <= 0 || len(out) < f.Limit) {
+		limit := 0
+		if f.Limit > 0 {
+			limit = f.Limit - len(out)
+		}
+		rows, err := r.findItems(ctx, p, f, itemsUndated, probe, limit)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
+// findItems reads one part of f's items. With f.Visible, each item read
+// in order is joined to its source document's latest row by a lateral
+// probe of documents_logical_id: OFFSET 0 keeps it per item, so that the
+// planner does not hash the record's documents first (as cond's probes).
+func (r reader) findItems(ctx context.Context, p carnet.PatientKey, f carnet.ItemFilter, part itemPart, probe bool, limit int) ([]carnet.ItemRow, error) {
+	const op = "postgres.FindItems"
 	w := where{args: []any{string(p)}}
+	sealed := "i.sealed"
+	if f.WithoutSealed {
+		sealed = "NULL::bytea"
+	}
+	if f.Visible != nil {
+		// The document's columns (documentSelectUnsealed's) after the item's.
+		sealed += ", " + itemSourceCols
+	}
+	sel := strings.Replace(itemSelect, "i.sealed", sealed, 1)
+	if f.Visible != nil {
+		var b strings.Builder
+		w.cond(&b, *f.Visible)
+		sel += ` CROSS JOIN LATERAL (SELECT * FROM documents d
+			WHERE d.patient_key = i.patient_key AND d.logical_id = i.source_logical_id AND d.latest
+			AND d.status = ANY(` + w.arg([]string{string(carnet.StatusCurrent), string(carnet.StatusArchived)}) + `::text[])
+			AND ` + b.String() + ` OFFSET 0) d`
+	}
 	w.add("i.patient_key = $1")
 	if len(f.Kinds) > 0 {
 		kinds := make([]string, len(f.Kinds))
 		for i, k := range f.Kinds {
 			kinds[i] = string(k)
 		}
-		w.add("i.kind = ANY(" + w.arg(kinds) + "::text[])")
+		if len(kinds) == 1 {
+			// An equality: items_find is then read in its order.
+			w.add("i.kind = " + w.arg(kinds[0]))
+		} else {
+			w.add("i.kind = ANY(" + w.arg(kinds) + "::text[])")
+		}
 	}
 	if len(f.Sources) > 0 {
 		w.add("i.source_logical_id = ANY(" + w.arg(f.Sources) + "::text[])")
 	}
 	w.within("i.effective", f.Effective)
 	for _, tf := range f.Tokens {
+		fence := ""
+		if probe {
+			// A common token is probed per item read in order (commonTokens).
+			fence = " OFFSET 0"
+		}
 		w.add(`EXISTS (SELECT 1 FROM item_tokens t
 			WHERE t.patient_key = i.patient_key AND t.item_id = i.id
-			AND t.kind = ` + w.arg(tf.Kind) + ` AND t.value = ANY(` + w.arg(bytesOf(tf.Values)) + `::bytea[]))`)
-	}
-	sel := itemSelect
-	if f.WithoutSealed {
-		sel = strings.Replace(itemSelect, "i.sealed", "NULL::bytea", 1)
+			AND t.kind = ` + w.arg(tf.Kind) + ` AND t.value = ANY(` + w.arg(bytesOf(tf.Values)) + `::bytea[])` + fence + `)`)
 	}
 	order := " ORDER BY i.effective DESC NULLS LAST, i.id"
-	if f.Limit > 0 {
-		order += " LIMIT " + w.arg(f.Limit)
+	switch part {
+	case itemsDated:
+		w.add("i.effective IS NOT NULL")
+		if f.Chronological {
+			order = " ORDER BY i.effective, i.id DESC"
+		}
+		if f.After != nil {
+			// The first term bounds the index range; the second cuts the tie.
+			at := w.arg(f.After.Effective)
+			if f.Chronological {
+				w.add("i.effective >= " + at)
+				w.add("(i.effective > " + at + " OR i.id < " + w.arg(f.After.ID) + ")")
+			} else {
+				w.add("i.effective <= " + at)
+				w.add("(i.effective < " + at + " OR i.id > " + w.arg(f.After.ID) + ")")
+			}
+		}
+	case itemsUndated:
+		w.add("i.effective IS NULL")
+		order = " ORDER BY i.id"
+		if f.After != nil && f.After.Effective.IsZero() {
+			w.add("i.id > " + w.arg(f.After.ID))
+		}
+	}
+	if limit > 0 {
+		order += " LIMIT " + w.arg(limit)
 	}
 	rows, err := r.q.Query(ctx, sel+w.String()+order, w.args...)
 	if err != nil {
 		return nil, mapError(op, err)
 	}
 	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (carnet.ItemRow, error) {
+		if f.Visible != nil {
+			return scanItemSource(row)
+		}
 		return scanItem(row)
 	})
 	return items, mapError(op, err)

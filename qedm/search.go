@@ -58,6 +58,7 @@ type ItemSearch struct {
 	Filter               carnet.ItemFilter
 	RevIncludeProvenance bool // _revinclude=Provenance:target
 	Chronological        bool // _sort=date: oldest first
+	Total                bool // _total=accurate: count every match the caller may see
 	Count                int
 	Page                 string
 }
@@ -73,6 +74,8 @@ type ItemSearch struct {
 //	                    MedicationStatement, as R4 names it)
 //	_revinclude         Provenance:target
 //	_count, _page
+//	_total              accurate counts every match; otherwise the total
+//	                    is given only when one page holds them all
 //
 // Token values are system|code or code; a system given as an OID (bare or
 // urn:oid:) is written as items are indexed, so that
@@ -142,6 +145,10 @@ func ParseItemSearch(kind carnet.ItemKind, q url.Values) (ItemSearch, []string, 
 		case param == "_count":
 			// QEDm has always tolerated blanks around the number.
 			s.Count = sp.Count(name, trimAll(values), DefaultCount, MaxCount)
+		case param == "_total":
+			if sp.NoModifier(name, modifier) {
+				s.Total = sp.Total(name, values)
+			}
 		case param == "_page":
 			if len(values) == 1 && values[0] == "" {
 				// Unlike MHD, an empty _page is refused, not read as the first page.

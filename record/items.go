@@ -2,9 +2,11 @@ package record
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"slices"
 	"strconv"
+	"time"
 
 	carnet "github.com/carnet-sante/carnet"
 )
@@ -102,7 +104,10 @@ func (s *Service) storedItemFilter(ctx context.Context, p carnet.PatientKey, f c
 }
 
 // FindItems answers a QEDm search: the patient's items whose source
-// document the caller may read, filtered before paging and totals.
+// document the caller may read. The policy's condition for the caller
+// goes into the store's query (an item is visible exactly when its source
+// document is), with keyset paging: a page reads the items it returns and
+// their documents, whatever the record holds.
 func (s *Service) FindItems(ctx context.Context, r carnet.Request, q carnet.ItemQuery) (carnet.Page[carnet.Item], error) {
 	// An unknown patient has nothing: zero hits, not an error.
 	a, err := s.searchable(ctx, r, q.PatientKey, q.PatientID)
@@ -110,16 +115,140 @@ func (s *Service) FindItems(ctx context.Context, r carnet.Request, q carnet.Item
 		return carnet.Page[carnet.Item]{}, err
 	}
 	prow := a.row
-	sources, err := s.visibleSources(ctx, a)
-	if err != nil {
-		return carnet.Page[carnet.Item]{}, err
-	}
 	f, err := s.storedItemFilter(ctx, prow.Key, q.Filter)
 	if err != nil {
 		return carnet.Page[carnet.Item]{}, err
 	}
+	vis, ok := a.visibility()
+	if !ok {
+		return s.findItemsDecidingAll(ctx, a, f, q)
+	}
+	kind := "items"
+	if q.Chronological {
+		kind = "items-chronological"
+	}
+	tag := searchTag(kind, prow.Key, q.Filter)
+	n := s.count(q.Count)
+	f.Visible, f.Chronological, f.WithoutSealed = &vis, q.Chronological, false
+	f.Limit = n + 1 // one more, to know whether a next page exists
+	if q.Page != "" {
+		at, err := decodeItemCursor(tag, q.Page)
+		if err != nil {
+			return carnet.Page[carnet.Item]{}, err
+		}
+		f.After = &at
+	}
+	rows, err := s.Store.FindItems(ctx, prow.Key, f)
+	if err != nil {
+		return carnet.Page[carnet.Item]{}, err
+	}
+	out := carnet.Page[carnet.Item]{Total: carnet.TotalUnknown}
+	if len(rows) > n {
+		rows = rows[:n]
+		last := rows[n-1]
+		out.Next = encodeItemCursor(tag, carnet.ItemPosition{Effective: last.Effective, ID: last.ID})
+	}
+	ids := make([]string, 0, len(rows))
+	for i := range rows {
+		// Every item served is decided in full, by its source document's
+		// row, as every read is.
+		if !s.sourceServed(ctx, a, rows[i], vis) {
+			continue
+		}
+		it, err := s.openItem(ctx, rows[i])
+		if err != nil {
+			return carnet.Page[carnet.Item]{}, err
+		}
+		out.Items = append(out.Items, it)
+		ids = append(ids, it.SourceLogicalID)
+	}
+	switch {
+	case q.Total:
+		if out.Total, err = s.countVisibleItems(ctx, a, f, vis); err != nil {
+			return carnet.Page[carnet.Item]{}, err
+		}
+	case q.Page == "" && out.Next == "":
+		out.Total = len(out.Items) // one page holds every match: its size is the total
+	}
+	return out, a.served(ctx, carnet.ActionSearch, ids)
+}
+
+// sourceServed decides in full the source document of an item the store
+// found under the compiled condition vis (decideServed).
+func (s *Service) sourceServed(ctx context.Context, a *access, row carnet.ItemRow, vis carnet.Cond) bool {
+	if row.Source == nil || row.Source.LogicalID != row.SourceLogicalID {
+		s.log().ErrorContext(ctx, "store: an item found under a visibility condition came without its source document; not served", "item", row.ID)
+		return false
+	}
+	_, ok := a.decideServed(ctx, row.Source, vis)
+	return ok
+}
+
+// countVisibleItems counts the items of f the caller may see
+// (_total=accurate): the store's items under the compiled condition, each
+// source document decided in full, so that a count never tells of an item
+// the policy hides. Its cost grows with the matches; only a caller who
+// asks pays it.
+func (s *Service) countVisibleItems(ctx context.Context, a *access, f carnet.ItemFilter, vis carnet.Cond) (int, error) {
+	f.After, f.Limit, f.WithoutSealed = nil, 0, true
+	rows, err := s.Store.FindItems(ctx, a.row.Key, f)
+	if err != nil {
+		return 0, err
+	}
+	decided := map[string]bool{}
+	n := 0
+	for _, row := range rows {
+		ok, seen := decided[row.SourceLogicalID]
+		if !seen {
+			ok = s.sourceServed(ctx, a, row, vis)
+			decided[row.SourceLogicalID] = ok
+		}
+		if ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// An items cursor's position is the last item served: whether it has a
+// time, its effective time (Unix microseconds, the stores' precision, big
+// endian: any year fits) and its id.
+func encodeItemCursor(tag []byte, at carnet.ItemPosition) string {
+	pos := []byte{0}
+	if !at.Effective.IsZero() {
+		pos = binary.BigEndian.AppendUint64([]byte{1}, uint64(at.Effective.UnixMicro()))
+	}
+	return makeCursor(tag, append(pos, at.ID...))
+}
+
+func decodeItemCursor(tag []byte, c string) (carnet.ItemPosition, error) {
+	pos, err := readCursor(tag, c)
+	if err != nil {
+		return carnet.ItemPosition{}, err
+	}
+	bad := badCursor("the _page cursor is not one this server made")
+	switch {
+	case len(pos) > 0 && pos[0] == 0 && len(pos) > 1 && len(pos) <= 1+64:
+		return carnet.ItemPosition{ID: string(pos[1:])}, nil
+	case len(pos) > 9 && pos[0] == 1 && len(pos) <= 9+64:
+		us := int64(binary.BigEndian.Uint64(pos[1:9]))
+		return carnet.ItemPosition{Effective: time.UnixMicro(us).UTC(), ID: string(pos[9:])}, nil
+	}
+	return carnet.ItemPosition{}, bad
+}
+
+// findItemsDecidingAll answers a QEDm search for a policy that does not
+// compile its decisions: every document of the record is decided to find
+// the visible sources, every match is read (clear fields), and the page is
+// cut by offset.
+func (s *Service) findItemsDecidingAll(ctx context.Context, a *access, f carnet.ItemFilter, q carnet.ItemQuery) (carnet.Page[carnet.Item], error) {
+	prow := a.row
+	sources, err := s.visibleSources(ctx, a)
+	if err != nil {
+		return carnet.Page[carnet.Item]{}, err
+	}
 	// The clear fields of every match decide and page; only the page's
-	// items are read sealed (below): a page's cost is not the record's.
+	// items are read sealed (below).
 	clear := f
 	clear.WithoutSealed = true
 	rows, err := s.Store.FindItems(ctx, prow.Key, clear)
@@ -141,8 +270,7 @@ func (s *Service) FindItems(ctx context.Context, r carnet.Request, q carnet.Item
 		}
 		slices.Reverse(visible[:dated])
 	}
-	// Items are few per patient next to documents; page by offset.
-	tag := searchTag("items", prow.Key, q.Filter)
+	tag := searchTag("items-offset", prow.Key, q.Filter)
 	start := 0
 	if q.Page != "" {
 		pos, err := readCursor(tag, q.Page)
@@ -156,6 +284,7 @@ func (s *Service) FindItems(ctx context.Context, r carnet.Request, q carnet.Item
 		start = min(n, len(visible))
 	}
 	end := min(start+s.count(q.Count), len(visible))
+	// Every match was decided: the total costs nothing more.
 	out := carnet.Page[carnet.Item]{Total: len(visible)}
 	if end < len(visible) {
 		out.Next = makeCursor(tag, []byte(strconv.Itoa(end)))

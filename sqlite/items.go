@@ -30,43 +30,136 @@ func scanItem(rows *sql.Rows, it *carnet.ItemRow) error {
 	return err
 }
 
+// itemPart is which of a search's items one statement reads: every one,
+// in the default order, or the dated ones, or those of unknown time (a
+// page that starts after a position, or in chronological order, reads the
+// two parts in turn: each is then one range of items_find in order).
+type itemPart uint8
+
+const (
+	itemsAll itemPart = iota
+	itemsDated
+	itemsUndated
+)
+
 func (r reader) FindItems(ctx context.Context, p carnet.PatientKey, f carnet.ItemFilter) ([]carnet.ItemRow, error) {
 	const op = "sqlite.FindItems"
-	var q query
-	cols := itemCols
-	if f.WithoutSealed {
-		cols = strings.Replace(itemCols, "sealed", "NULL", 1)
+	probe := false
+	if f.Limit > 0 && len(f.Tokens) > 0 && len(f.Sources) == 0 {
+		var err error
+		if probe, err = r.commonTokens(ctx, p, "item_tokens", f.Tokens); err != nil {
+			return nil, wrap(op, err)
+		}
 	}
-	from := "items"
+	if f.After == nil && !f.Chronological {
+		return r.findItems(ctx, p, f, itemsAll, probe, f.Limit)
+	}
+	var out []carnet.ItemRow
+	if f.After == nil || !f.After.Effective.IsZero() {
+		rows, err := r.findItems(ctx, p, f, itemsDated, probe, f.Limit)
+		if err != nil {
+			return nil, err
+		}
+		out = rows
+	}
+	if f.Effective.IsZero() && (f.Limit <= 0 || len(out) < f.Limit) {
+		limit := 0
+		if f.Limit > 0 {
+			limit = f.Limit - len(out)
+		}
+		rows, err := r.findItems(ctx, p, f, itemsUndated, probe, limit)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
+// findItems reads one part of f's items. With f.Visible, each item is
+// joined to its source document's latest row, probed by
+// documents_logical_id for each item read in order (CROSS JOIN keeps items
+// the outer loop): a page reads its items and their documents, and stops.
+func (r reader) findItems(ctx context.Context, p carnet.PatientKey, f carnet.ItemFilter, part itemPart, probe bool, limit int) ([]carnet.ItemRow, error) {
+	const op = "sqlite.FindItems"
+	q := query{alias: "d."}
+	cols := "i.patient_key, i.id, i.kind, i.source_logical_id, i.effective, i.tokens, i.sealed"
+	if f.WithoutSealed {
+		cols = strings.Replace(cols, "i.sealed", "NULL", 1)
+	}
+	from := "items AS i"
 	if len(f.Sources) > 0 {
 		// The items of a few documents: without the hint the planner walks
 		// items_find for its order, reading every item of the record (the
 		// web's pastille view opens 20 documents, each with its results).
-		from = "items INDEXED BY items_source"
+		from = "items AS i INDEXED BY items_source"
 	}
-	q.b.WriteString("SELECT " + cols + " FROM " + from + " WHERE patient_key = ?")
+	if f.Visible != nil {
+		cols += ", d." + strings.ReplaceAll(documentColsUnsealed, ", ", ", d.")
+		cols = strings.Replace(cols, "d.NULL", "NULL", 1)
+		from += " CROSS JOIN documents AS d INDEXED BY documents_logical_id"
+	}
+	q.b.WriteString("SELECT " + cols + " FROM " + from + " WHERE i.patient_key = ?")
 	q.args = append(q.args, string(p))
+	if f.Visible != nil {
+		q.add("d.patient_key = i.patient_key AND d.logical_id = i.source_logical_id AND d.latest = 1 AND d.status IN (?, ?)",
+			string(carnet.StatusCurrent), string(carnet.StatusArchived))
+		q.cond(*f.Visible)
+	}
 	if len(f.Kinds) > 0 {
 		args := make([]any, len(f.Kinds))
 		for i, k := range f.Kinds {
 			args[i] = string(k)
 		}
-		q.add("kind IN "+in(len(args)), args...)
+		q.add("i.kind IN "+in(len(args)), args...)
 	}
 	if len(f.Sources) > 0 {
 		args := make([]any, len(f.Sources))
 		for i, s := range f.Sources {
 			args[i] = s
 		}
-		q.add("source_logical_id IN "+in(len(args)), args...)
+		q.add("i.source_logical_id IN "+in(len(args)), args...)
 	}
-	q.timeRange("effective", f.Effective)
-	q.tokens(p, "id", "item_tokens", "item_id", f.Tokens)
-	// NULL sorts lowest in SQLite: unknown times come last.
-	q.b.WriteString(" ORDER BY effective DESC, id")
-	if f.Limit > 0 {
+	q.timeRange("i.effective", f.Effective)
+	if probe {
+		// Common tokens (a category of most results) are tested on each
+		// item read in order, as for documents (commonTokens).
+		for _, tf := range f.Tokens {
+			q.add(hasFunc+"(i.tokens, ?, ?, 0)", tf.Kind, encodeStrings(tf.Values))
+		}
+	} else {
+		q.tokens(p, "i.id", "item_tokens", "item_id", f.Tokens)
+	}
+	// NULL sorts lowest in SQLite: unknown times come last in DESC order.
+	order := " ORDER BY i.effective DESC, i.id"
+	switch part {
+	case itemsDated:
+		q.add("i.effective IS NOT NULL")
+		if f.Chronological {
+			order = " ORDER BY i.effective, i.id DESC"
+		}
+		if f.After != nil {
+			// The first term bounds the index range; the second cuts the tie.
+			at := f.After.Effective.UnixMicro()
+			if f.Chronological {
+				q.add("i.effective >= ?", at)
+				q.add("(i.effective > ? OR i.id < ?)", at, f.After.ID)
+			} else {
+				q.add("i.effective <= ?", at)
+				q.add("(i.effective < ? OR i.id > ?)", at, f.After.ID)
+			}
+		}
+	case itemsUndated:
+		q.add("i.effective IS NULL")
+		order = " ORDER BY i.id"
+		if f.After != nil && f.After.Effective.IsZero() {
+			q.add("i.id > ?", f.After.ID)
+		}
+	}
+	q.b.WriteString(order)
+	if limit > 0 {
 		q.b.WriteString(" LIMIT ?")
-		q.args = append(q.args, f.Limit)
+		q.args = append(q.args, limit)
 	}
 
 	rows, err := r.c.query(ctx, q.b.String(), q.args...)
@@ -76,13 +169,42 @@ func (r reader) FindItems(ctx context.Context, p carnet.PatientKey, f carnet.Ite
 	defer rows.Close()
 	var out []carnet.ItemRow
 	for rows.Next() {
-		var it carnet.ItemRow
-		if err := scanItem(rows.Rows, &it); err != nil {
+		var (
+			it  carnet.ItemRow
+			err error
+		)
+		if f.Visible != nil {
+			it.Source = new(carnet.DocumentRow)
+			err = scanItemSource(rows.Rows, &it)
+		} else {
+			err = scanItem(rows.Rows, &it)
+		}
+		if err != nil {
 			return nil, wrap(op, err)
 		}
 		out = append(out, it)
 	}
 	return out, wrap(op, rows.Err())
+}
+
+// scanItemSource scans an item joined to its source document's row.
+func scanItemSource(rows *sql.Rows, it *carnet.ItemRow) error {
+	var (
+		patient, kind string
+		effective     sql.NullInt64
+		tokens        sql.RawBytes
+		ds            documentScan
+	)
+	dest := append([]any{&patient, &it.ID, &kind, &it.SourceLogicalID, &effective, &tokens, &it.Sealed}, ds.dest(it.Source)...)
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	it.Patient, it.Kind, it.Effective = carnet.PatientKey(patient), carnet.ItemKind(kind), goTime(effective)
+	var err error
+	if it.Tokens, err = decodeTokens(tokens); err != nil {
+		return err
+	}
+	return ds.finish(it.Source)
 }
 
 func (t *tx) FindItems(ctx context.Context, p carnet.PatientKey, f carnet.ItemFilter) ([]carnet.ItemRow, error) {

@@ -230,21 +230,33 @@ const documentCols = "patient_key, id, logical_id, unique_id, version, latest, s
 const documentColsUnsealed = "patient_key, id, logical_id, unique_id, version, latest, status, submission_set, content_id, date, created, period_start, period_end, tokens, NULL, filer"
 
 func scanDocument(rows *sql.Rows, d *carnet.DocumentRow) error {
-	var (
-		patient, status             string
-		date, created, pstart, pend sql.NullInt64
-		// RawBytes: decodeTokens copies what it keeps, so the driver's
-		// buffer needs no copy of its own (a search scans hundreds of rows).
-		tokens sql.RawBytes
-	)
-	if err := rows.Scan(&patient, &d.ID, &d.LogicalID, &d.UniqueID, &d.Version, &d.Latest, &status,
-		&d.SubmissionSet, &d.ContentID, &date, &created, &pstart, &pend, &tokens, &d.Sealed, &d.Filer); err != nil {
+	var ds documentScan
+	if err := rows.Scan(ds.dest(d)...); err != nil {
 		return err
 	}
-	d.Patient, d.Status = carnet.PatientKey(patient), carnet.DocumentStatus(status)
-	d.Date, d.Created, d.PeriodStart, d.PeriodEnd = goTime(date), goTime(created), goTime(pstart), goTime(pend)
+	return ds.finish(d)
+}
+
+// documentScan holds what a document row's columns (documentCols) are
+// scanned into before they become a DocumentRow.
+type documentScan struct {
+	patient, status             string
+	date, created, pstart, pend sql.NullInt64
+	// RawBytes: decodeTokens copies what it keeps, so the driver's
+	// buffer needs no copy of its own (a search scans hundreds of rows).
+	tokens sql.RawBytes
+}
+
+func (s *documentScan) dest(d *carnet.DocumentRow) []any {
+	return []any{&s.patient, &d.ID, &d.LogicalID, &d.UniqueID, &d.Version, &d.Latest, &s.status,
+		&d.SubmissionSet, &d.ContentID, &s.date, &s.created, &s.pstart, &s.pend, &s.tokens, &d.Sealed, &d.Filer}
+}
+
+func (s *documentScan) finish(d *carnet.DocumentRow) error {
+	d.Patient, d.Status = carnet.PatientKey(s.patient), carnet.DocumentStatus(s.status)
+	d.Date, d.Created, d.PeriodStart, d.PeriodEnd = goTime(s.date), goTime(s.created), goTime(s.pstart), goTime(s.pend)
 	var err error
-	d.Tokens, err = decodeTokens(tokens)
+	d.Tokens, err = decodeTokens(s.tokens)
 	return err
 }
 
@@ -259,6 +271,9 @@ func (r reader) Document(ctx context.Context, p carnet.PatientKey, id string) (c
 type query struct {
 	b    strings.Builder
 	args []any
+	// alias prefixes the documents columns a Cond names ("d." when the
+	// documents table is joined under that name).
+	alias string
 }
 
 func (q *query) add(cond string, args ...any) {
@@ -387,7 +402,7 @@ func (r reader) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet
 		q.b.WriteString(" INDEXED BY sqlite_autoindex_documents_1")
 	} else if f.Limit > 0 && len(f.Tokens) > 0 {
 		var err error
-		if probe, err = r.commonTokens(ctx, p, f.Tokens); err != nil {
+		if probe, err = r.commonTokens(ctx, p, "document_tokens", f.Tokens); err != nil {
 			return nil, wrap(op, err)
 		}
 	}
@@ -420,13 +435,13 @@ func (r reader) FindDocuments(ctx context.Context, p carnet.PatientKey, f carnet
 const commonTokenRows = 100
 
 // commonTokens reports whether each token condition of a page's search
-// matches at least commonTokenRows rows of p (counted on document_tokens'
-// key, at most that many each). "id IN (SELECT doc_id …)" builds the set of
+// matches at least commonTokenRows rows of p (counted on table's key,
+// document_tokens or item_tokens, at most that many each). "id IN (SELECT doc_id …)" builds the set of
 // every match before the page is read: 969 ids for a type of a
 // 3,000-document record, for a page of 20. A common condition is tested on
 // the rows the page reads instead (about 20 / selectivity of them); a rare
 // one keeps the set, which is small.
-func (r reader) commonTokens(ctx context.Context, p carnet.PatientKey, fs []carnet.TokenFilter) (bool, error) {
+func (r reader) commonTokens(ctx context.Context, p carnet.PatientKey, table string, fs []carnet.TokenFilter) (bool, error) {
 	for _, f := range fs {
 		if len(f.Values) == 0 {
 			return false, nil
@@ -438,7 +453,7 @@ func (r reader) commonTokens(ctx context.Context, p carnet.PatientKey, fs []carn
 		args = append(args, commonTokenRows)
 		var n int
 		err := r.c.queryOne(ctx, func(rows *sql.Rows) error { return rows.Scan(&n) },
-			"SELECT count(*) FROM (SELECT 1 FROM document_tokens WHERE patient_key = ? AND kind = ? AND value IN "+in(len(f.Values))+" LIMIT ?)", args...)
+			"SELECT count(*) FROM (SELECT 1 FROM "+table+" WHERE patient_key = ? AND kind = ? AND value IN "+in(len(f.Values))+" LIMIT ?)", args...)
 		if err != nil || n < commonTokenRows {
 			return false, err
 		}

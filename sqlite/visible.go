@@ -85,7 +85,8 @@ func hasToken(tokens []byte, kind string, values []byte, suffix bool) bool {
 	return false
 }
 
-// cond appends c to q as one condition on the documents table's columns.
+// cond appends c to q as one condition on the documents table's columns
+// (named with q.alias).
 func (q *query) cond(c carnet.Cond) {
 	var b strings.Builder
 	q.condSQL(&b, c)
@@ -130,16 +131,16 @@ func (q *query) condSQL(b *strings.Builder, c carnet.Cond) {
 		if c.Suffix {
 			suffix = 1
 		}
-		b.WriteString(hasFunc + "(tokens, ?, ?, ?)")
+		b.WriteString(hasFunc + "(" + q.alias + "tokens, ?, ?, ?)")
 		q.args = append(q.args, c.Kind, encodeStrings(c.Values), suffix)
 	case carnet.CondStatus, carnet.CondLogicalID:
 		if len(c.Values) == 0 {
 			b.WriteString("0")
 			return
 		}
-		col := "status"
+		col := q.alias + "status"
 		if c.Op == carnet.CondLogicalID {
-			col = "logical_id"
+			col = q.alias + "logical_id"
 		}
 		b.WriteString(col + " IN " + in(len(c.Values)))
 		for _, v := range c.Values {

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"ItemRoundTrip", testItemRoundTrip},
 		{"FindItemsOrder", testFindItemsOrder},
 		{"FindItems", testFindItems},
+		{"FindItemsVisible", testFindItemsVisible},
 		{"ItemsPatientIsolation", testItemsPatientIsolation},
 		{"DeleteItems", testDeleteItems},
 		{"ItemRoute", testItemRoute},
