@@ -933,8 +933,11 @@ var resultTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "29274-8": 
 // prescription), a sick note. Orders for tests or for another profession's
 // care (what matters is the result, the care given) are echoes too: every
 // JDV_J07 code of the national "PRESC-" family (isEcho), today's and those
-// the ANS adds.
-var echoTypes = map[string]bool{"60593-1": true, "DISP_AUT": true}
+// the ANS adds. So is the medical profile the patient fills in Mon espace
+// santé (DOCPAT08): a self-declared list of histories, allergies and
+// treatments restating what professionals wrote, a pointer to the sources.
+// Filed since the last visit, an echo is routine news (routine).
+var echoTypes = map[string]bool{"60593-1": true, "DISP_AUT": true, "DOCPAT08": true}
 
 // isOrder: an order for tests or for a profession's care (the national
 // PRESC- family, the prescription of care 57832-8).
@@ -1122,6 +1125,8 @@ func routine(d *Doc, h historyNote, concepts, useless, wanted bool) bool {
 		return false
 	case d.Type.Code == "60593-1" || d.Type.Code == "DISP_AUT":
 		return true // the usual treatment handed out again, whatever it names
+	case isEcho(d.Type.Code):
+		return true // an order for someone else's care or tests (the care, the result will tell), the patient's own profile
 	case concepts:
 		return false
 	case resultTypes[d.Type.Code] && len(d.Findings) == 0:

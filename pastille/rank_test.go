@@ -1,6 +1,7 @@
 package pastille
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -246,6 +247,28 @@ func TestSignals(t *testing.T) {
 				d.Class.Code = "90"
 			}), doc("cs", tConsultation, 30)},
 			first: "tonight", second: "cs", reason: "fresh"},
+		{name: "emergency physician: the patient's personalised care plan (their emergency protocol) before a more recent imaging report",
+			caller: emergency,
+			docs:   []Doc{doc("plan", tCarePlan, 200), doc("img", tImaging, 100)},
+			first:  "plan", second: "img", reason: "affinity"},
+		{name: "emergency physician, first visit: a multiresistant bacterium is a founding event, its 3-year-old culture stays in the window",
+			caller: emergency,
+			docs: []Doc{with(doc("culture", tLab, 3*365), func(d *Doc) {
+				d.Concepts = ConceptsOf(Evidence{Text: "ECBU : Escherichia coli BLSE"})
+			}), doc("cs", tConsultation, 300)},
+			first: "culture", second: "cs", reason: "concept"},
+		{name: "pharmacist: a new dispensation is routine news (the Dossier Pharmaceutique lists it already): last month's letter before it",
+			caller: pharmacist, lastVisit: now.AddDate(0, 0, -45),
+			docs:  []Doc{with(doc("disp", tDispensation, 2), func(d *Doc) { d.Title = "Dispensation" }), doc("cs", tConsultation, 30)},
+			first: "cs", second: "disp", reason: "new"},
+		{name: "physiotherapist: the discharge letter (the surgeon's rehabilitation orders) before a more recent imaging report",
+			caller: physio,
+			docs:   []Doc{doc("discharge", tDischarge, 200), doc("img", tImaging, 100)},
+			first:  "discharge", second: "img", reason: "affinity"},
+		{name: "midwife: a hospital discharge letter before a more recent consultation letter",
+			caller: midwife,
+			docs:   []Doc{doc("discharge", tDischarge, 100), doc("cs", tConsultation, 60)},
+			first:  "discharge", second: "cs", reason: "affinity"},
 		{name: "yesterday's dispensation is not the situation at hand: an older letter before it",
 			caller: gp,
 			docs:   []Doc{doc("disp", tDispensation, 1), doc("cs", tConsultation, 25)},
@@ -821,5 +844,50 @@ func TestFoundingResultDoesNotAge(t *testing.T) {
 	}
 	if g := gain("crp"); g >= 0.5 {
 		t.Errorf("routine result of 400 days: recency %v, want it faded\n%s", g, explain(got))
+	}
+}
+
+// Echoes are routine news: an order for someone else's care or tests, and
+// the medical profile the patient fills in (DOCPAT08, which restates what
+// professionals wrote), filed since the last visit, gain the routine
+// novelty and carry their concepts at a quarter; an order addressed to the
+// caller (the physiotherapist's, the nurse's blood draw) stays news.
+func TestEchoesAreRoutineNews(t *testing.T) {
+	order := func(code string) Doc {
+		return with(doc(code, carnet.Coding{System: "urn:oid:1.2.250.1.213.1.1.4.12", Code: code}, 5), func(d *Doc) {
+			d.Concepts = []string{"cardiac-device", "cancer-treatment"}
+		})
+	}
+	profile := with(doc("profile", carnet.Coding{System: "urn:oid:1.2.250.1.213.1.1.4.12", Code: "DOCPAT08"}, 5), func(d *Doc) {
+		d.Class.Code = "90"
+		d.Concepts = ConceptsOf(Evidence{Text: "Antécédents : cancer du sein 2021"})
+	})
+	for _, c := range []struct {
+		caller  Caller
+		doc     Doc
+		gain    float64
+		concept float64 // the concept's gain, 0 when not checked
+	}{
+		{cardio, order("PRESC-KINE"), weightNewRoutine, 0},
+		{gp, order("PRESC-AAT"), weightNewRoutine, 0},
+		{physio, order("PRESC-KINE"), weightNew, 0},
+		{nurse, order("PRESC-BIO"), weightNew, 0},
+		{gp, profile, weightNewRoutine, 2 * historyFactor},
+	} {
+		got := Rank(Input{Caller: c.caller, Now: now, LastVisit: now.AddDate(0, 0, -20), Docs: []Doc{c.doc}})
+		gain := func(code string) float64 {
+			for _, r := range got[0].Reasons {
+				if r.Code == code {
+					return r.Gain
+				}
+			}
+			return -1
+		}
+		if g := gain("new"); g != c.gain {
+			t.Errorf("%s for %v: new %v, want %v\n%s", c.doc.ID, c.caller, g, c.gain, explain(got))
+		}
+		if c.concept > 0 && math.Abs(gain("concept")-c.concept) > 1e-9 {
+			t.Errorf("%s for %v: concept %v, want %v\n%s", c.doc.ID, c.caller, gain("concept"), c.concept, explain(got))
+		}
 	}
 }
