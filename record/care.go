@@ -79,7 +79,8 @@ func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.
 		if !ix.filed[i].IsZero() {
 			filed = ix.filed[i]
 		}
-		view.Docs = append(view.Docs, carnet.CareDoc{Row: &rows[i], Pos: i, Filed: filed, Concepts: e.concepts[i], TitleKey: e.titleKeys[i], TitleWords: e.titleWords[i]})
+		view.Docs = append(view.Docs, carnet.CareDoc{Row: &rows[i], Pos: i, Filed: filed, Findings: ix.findings[i],
+			Concepts: e.concepts[i], TitleKey: e.titleKeys[i], TitleWords: e.titleWords[i]})
 	}
 	byLogical := func(logical string) (int, bool) {
 		if i, ok := ix.byLogical[logical]; ok && pos[i] >= 0 {
@@ -87,7 +88,6 @@ func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.
 		}
 		return 0, false
 	}
-	careFindings(e.findings, &view, byLogical)
 	view.Stamp, view.Rows = stamp, len(rows)
 	if err := s.careLabels(ctx, a.row.Key, &view); err != nil {
 		return view, carnet.CareDetails{}, err
@@ -190,6 +190,9 @@ type careEntry struct {
 type careIndex struct {
 	byID, byLogical map[string]int32
 	filed           []time.Time
+	// findings are each row's abnormal results, none for a replaced
+	// report (its results are history); shared by every view: read only.
+	findings [][]carnet.CareFinding
 }
 
 func (e *careEntry) index() *careIndex {
@@ -205,6 +208,17 @@ func (e *careEntry) index() *careIndex {
 			if f, ok := e.filed[d.LogicalID]; ok {
 				ix.filed[i] = f
 			}
+		}
+		ix.findings = make([][]carnet.CareFinding, len(e.docs))
+		for _, f := range e.findings {
+			i, ok := ix.byLogical[f.source]
+			if !ok || e.docs[i].Status == carnet.StatusSuperseded {
+				continue
+			}
+			ix.findings[i] = append(ix.findings[i], f.CareFinding)
+		}
+		for i, fs := range ix.findings {
+			ix.findings[i] = fs[:len(fs):len(fs)] // an append by a reader copies
 		}
 	})
 	return &e.ix
@@ -528,18 +542,6 @@ func (s *Service) restoreVisit(ctx context.Context, key carnet.PatientKey, who s
 			return true, nil
 		})
 	})
-}
-
-// careFindings attaches the abnormal results of each visible document
-// that is not superseded (a replaced report's results are history).
-func careFindings(findings []careFinding, view *carnet.CareView, byLogical func(string) (int, bool)) {
-	for _, f := range findings {
-		i, ok := byLogical(f.source)
-		if !ok || view.Docs[i].Row.Status == carnet.StatusSuperseded {
-			continue // its document is not visible to the caller, or replaced
-		}
-		view.Docs[i].Findings = append(view.Docs[i].Findings, f.CareFinding)
-	}
 }
 
 // careLabels flags documents whose confidentiality changed since the last
