@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"github.com/carnet-sante/carnet/internal/itemparts"
 	"strings"
 	"time"
 
@@ -35,18 +36,6 @@ func scanItem(row pgx.Row) (carnet.ItemRow, error) {
 	it.Sealed = nilIfEmpty(it.Sealed)
 	return it, nil
 }
-
-// itemPart is which of a search's items one statement reads: every one,
-// in the default order, or the dated ones, or those of unknown time (a
-// page that starts after a position, or in chronological order, reads the
-// two parts in turn: each is then one range of items_find in order).
-type itemPart uint8
-
-const (
-	itemsAll itemPart = iota
-	itemsDated
-	itemsUndated
-)
 
 // itemSourceCols are the columns of an item's source document row, as
 // documentSelectUnsealed reads them.
@@ -91,36 +80,16 @@ func (r reader) FindItems(ctx context.Context, p carnet.PatientKey, f carnet.Ite
 			return nil, mapError(op, err)
 		}
 	}
-	if f.After == nil && !f.Chronological {
-		return r.findItems(ctx, p, f, itemsAll, probe, f.Limit)
-	}
-	var out []carnet.ItemRow
-	if f.After == nil || !f.After.Effective.IsZero() {
-		rows, err := r.findItems(ctx, p, f, itemsDated, probe, f.Limit)
-		if err != nil {
-			return nil, err
-		}
-		out = rows
-	}
-	if f.Effective.IsZero() && (f.Limit <= 0 || len(out) < f.Limit) {
-		limit := 0
-		if f.Limit > 0 {
-			limit = f.Limit - len(out)
-		}
-		rows, err := r.findItems(ctx, p, f, itemsUndated, probe, limit)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rows...)
-	}
-	return out, nil
+	return itemparts.Read(f, func(part itemparts.Part, limit int) ([]carnet.ItemRow, error) {
+		return r.findItems(ctx, p, f, part, probe, limit)
+	})
 }
 
 // findItems reads one part of f's items. With f.Visible, each item read
 // in order is joined to its source document's latest row by a lateral
 // probe of documents_logical_id: OFFSET 0 keeps it per item, so that the
 // planner does not hash the record's documents first (as cond's probes).
-func (r reader) findItems(ctx context.Context, p carnet.PatientKey, f carnet.ItemFilter, part itemPart, probe bool, limit int) ([]carnet.ItemRow, error) {
+func (r reader) findItems(ctx context.Context, p carnet.PatientKey, f carnet.ItemFilter, part itemparts.Part, probe bool, limit int) ([]carnet.ItemRow, error) {
 	const op = "postgres.FindItems"
 	w := where{args: []any{string(p)}}
 	sealed := "i.sealed"
@@ -169,7 +138,7 @@ func (r reader) findItems(ctx context.Context, p carnet.PatientKey, f carnet.Ite
 	}
 	order := " ORDER BY i.effective DESC NULLS LAST, i.id"
 	switch part {
-	case itemsDated:
+	case itemparts.Dated:
 		w.add("i.effective IS NOT NULL")
 		if f.Chronological {
 			order = " ORDER BY i.effective, i.id DESC"
@@ -185,7 +154,7 @@ func (r reader) findItems(ctx context.Context, p carnet.PatientKey, f carnet.Ite
 				w.add("(i.effective < " + at + " OR i.id > " + w.arg(f.After.ID) + ")")
 			}
 		}
-	case itemsUndated:
+	case itemparts.Undated:
 		w.add("i.effective IS NULL")
 		order = " ORDER BY i.id"
 		if f.After != nil && f.After.Effective.IsZero() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"github.com/carnet-sante/carnet/internal/itemparts"
 	"slices"
 	"strings"
 
@@ -30,18 +31,6 @@ func scanItem(rows *sql.Rows, it *carnet.ItemRow) error {
 	return err
 }
 
-// itemPart is which of a search's items one statement reads: every one,
-// in the default order, or the dated ones, or those of unknown time (a
-// page that starts after a position, or in chronological order, reads the
-// two parts in turn: each is then one range of items_find in order).
-type itemPart uint8
-
-const (
-	itemsAll itemPart = iota
-	itemsDated
-	itemsUndated
-)
-
 func (r reader) FindItems(ctx context.Context, p carnet.PatientKey, f carnet.ItemFilter) ([]carnet.ItemRow, error) {
 	const op = "sqlite.FindItems"
 	probe := false
@@ -51,36 +40,16 @@ func (r reader) FindItems(ctx context.Context, p carnet.PatientKey, f carnet.Ite
 			return nil, wrap(op, err)
 		}
 	}
-	if f.After == nil && !f.Chronological {
-		return r.findItems(ctx, p, f, itemsAll, probe, f.Limit)
-	}
-	var out []carnet.ItemRow
-	if f.After == nil || !f.After.Effective.IsZero() {
-		rows, err := r.findItems(ctx, p, f, itemsDated, probe, f.Limit)
-		if err != nil {
-			return nil, err
-		}
-		out = rows
-	}
-	if f.Effective.IsZero() && (f.Limit <= 0 || len(out) < f.Limit) {
-		limit := 0
-		if f.Limit > 0 {
-			limit = f.Limit - len(out)
-		}
-		rows, err := r.findItems(ctx, p, f, itemsUndated, probe, limit)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rows...)
-	}
-	return out, nil
+	return itemparts.Read(f, func(part itemparts.Part, limit int) ([]carnet.ItemRow, error) {
+		return r.findItems(ctx, p, f, part, probe, limit)
+	})
 }
 
 // findItems reads one part of f's items. With f.Visible, each item is
 // joined to its source document's latest row, probed by
 // documents_logical_id for each item read in order (CROSS JOIN keeps items
 // the outer loop): a page reads its items and their documents, and stops.
-func (r reader) findItems(ctx context.Context, p carnet.PatientKey, f carnet.ItemFilter, part itemPart, probe bool, limit int) ([]carnet.ItemRow, error) {
+func (r reader) findItems(ctx context.Context, p carnet.PatientKey, f carnet.ItemFilter, part itemparts.Part, probe bool, limit int) ([]carnet.ItemRow, error) {
 	const op = "sqlite.FindItems"
 	q := query{alias: "d."}
 	cols := "i.patient_key, i.id, i.kind, i.source_logical_id, i.effective, i.tokens, i.sealed"
@@ -133,7 +102,7 @@ func (r reader) findItems(ctx context.Context, p carnet.PatientKey, f carnet.Ite
 	// NULL sorts lowest in SQLite: unknown times come last in DESC order.
 	order := " ORDER BY i.effective DESC, i.id"
 	switch part {
-	case itemsDated:
+	case itemparts.Dated:
 		q.add("i.effective IS NOT NULL")
 		if f.Chronological {
 			order = " ORDER BY i.effective, i.id DESC"
@@ -149,7 +118,7 @@ func (r reader) findItems(ctx context.Context, p carnet.PatientKey, f carnet.Ite
 				q.add("(i.effective < ? OR i.id > ?)", at, f.After.ID)
 			}
 		}
-	case itemsUndated:
+	case itemparts.Undated:
 		q.add("i.effective IS NULL")
 		order = " ORDER BY i.id"
 		if f.After != nil && f.After.Effective.IsZero() {
