@@ -175,7 +175,12 @@ func TestCareFormColdOpenings(t *testing.T) {
 				t.Errorf("a document masked by another server: %d documents shown (want 18)", len(c.ids))
 			}
 			// Put back under the current stamp, the old form is not used.
+			// Every server's background writes are done first: a's read
+			// above stores a fresh form, which would otherwise land after
+			// the old one is put back.
 			env.Service.FlushCareForms()
+			a.FlushCareForms()
+			b.FlushCareForms()
 			now, _ := env.Store.RecordStamp(ctx, key)
 			if err := forms.PutCareForm(ctx, key, now, oldForm); err != nil {
 				t.Fatal(err)
