@@ -179,6 +179,18 @@ func IsOID(s string) bool {
 	return !prevDot
 }
 
+// TitleKey is what stands for a document's title in the clear-field
+// ranking (TokTitleKey, blind-indexed): its folded form, or "" when the
+// title only repeats its type's name ("CR d'examens biologiques"), which
+// names no analysis.
+func TitleKey(title, typeDisplay string) string {
+	k := FoldName(title)
+	if k == FoldName(typeDisplay) {
+		return ""
+	}
+	return k
+}
+
 // FoldName is the form in which author names are indexed and searched:
 // trimmed, inner spaces collapsed, lower-case, accents removed, ligatures
 // spelled out ("  Éloïse  Lœuvre " -> "eloise loeuvre"). Names are then

@@ -127,7 +127,7 @@ func (s Scenario) Input(q string) Input {
 func ServedInput(in Input) Input {
 	docs := make([]Doc, len(in.Docs))
 	for i, d := range in.Docs {
-		if k := carnet.FoldName(d.Title); k != "" && k != carnet.FoldName(d.Type.Display) {
+		if k := carnet.TitleKey(d.Title, d.Type.Display); k != "" {
 			d.TitleKey = k
 		}
 		d.TitleWords = TitleWordsOf(d.Title)

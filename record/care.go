@@ -314,31 +314,34 @@ func (s *Service) warmPending() {
 
 const careCacheRows = 200_000
 
+// blindNames maps the record's blind token of each name of kind back to
+// the name: how the view reads tokens made at filing from a known list.
+func (s *Service) blindNames(ctx context.Context, key carnet.PatientKey, kind string, all []string) (map[string]string, error) {
+	out := make(map[string]string, len(all))
+	for _, n := range all {
+		tok, err := s.Sealer.Token(ctx, key, kind, n)
+		if err != nil {
+			return nil, err
+		}
+		out[tok] = n
+	}
+	return out, nil
+}
+
 // careConcepts reads each row's concepts from their blind tokens (the
 // concepts' tokens of this record, made once) and its title key.
 func (s *Service) careConcepts(ctx context.Context, key carnet.PatientKey, e *careEntry) error {
-	var names map[string]string
+	var names, words map[string]string
 	if s.Concepts != nil {
-		all := s.Concepts.ConceptNames()
-		names = make(map[string]string, len(all))
-		for _, n := range all {
-			tok, err := s.Sealer.Token(ctx, key, carnet.TokConcept, n)
-			if err != nil {
-				return err
-			}
-			names[tok] = n
+		var err error
+		if names, err = s.blindNames(ctx, key, carnet.TokConcept, s.Concepts.ConceptNames()); err != nil {
+			return err
 		}
 	}
-	var words map[string]string
 	if tw, ok := s.Concepts.(carnet.TitleWordReader); ok {
-		all := tw.TitleWordNames()
-		words = make(map[string]string, len(all))
-		for _, w := range all {
-			tok, err := s.Sealer.Token(ctx, key, carnet.TokTitleWord, w)
-			if err != nil {
-				return err
-			}
-			words[tok] = w
+		var err error
+		if words, err = s.blindNames(ctx, key, carnet.TokTitleWord, tw.TitleWordNames()); err != nil {
+			return err
 		}
 	}
 	e.concepts = make([][]string, len(e.docs))

@@ -72,7 +72,7 @@ func (s *Service) sealDocument(ctx context.Context, d carnet.Document) (carnet.D
 		}
 		row.Tokens = append(row.Tokens, carnet.Token{Kind: carnet.TokConcept, Value: tok})
 	}
-	if title := carnet.FoldName(d.Meta.Title); title != "" && title != carnet.FoldName(d.Meta.Type.Display) {
+	if title := carnet.TitleKey(d.Meta.Title, d.Meta.Type.Display); title != "" {
 		tok, err := s.Sealer.Token(ctx, d.Patient, carnet.TokTitleKey, title)
 		if err != nil {
 			return row, err
