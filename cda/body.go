@@ -599,13 +599,7 @@ func (x *extractor) problem(n *node, sec int) Problem {
 		Source: source(n, sec),
 	}
 	p.Start, p.End = nodePeriod(n.child("effectiveTime"))
-	p.Name = p.Code.Display
-	if p.Name == "" {
-		p.Name = x.text(v.child("originalText"))
-	}
-	if p.Name == "" {
-		p.Name = x.text(n.child("text"))
-	}
+	p.Name = x.entryName(p.Code.Display, v, n)
 	return p
 }
 
@@ -625,12 +619,18 @@ func (x *extractor) procedure(n *node, sec int) Procedure {
 		}
 	}
 	p.Start, p.End = nodePeriod(n.child("effectiveTime"))
-	p.Name = p.Code.Display
-	if p.Name == "" {
-		p.Name = x.text(c.child("originalText"))
-	}
-	if p.Name == "" {
-		p.Name = x.text(n.child("text"))
-	}
+	p.Name = x.entryName(p.Code.Display, c, n)
 	return p
+}
+
+// entryName is what an entry is called: its code's display, else the
+// code's original text, else the entry's own text.
+func (x *extractor) entryName(display string, code, entry *node) string {
+	if display != "" {
+		return display
+	}
+	if t := x.text(code.child("originalText")); t != "" {
+		return t
+	}
+	return x.text(entry.child("text"))
 }
