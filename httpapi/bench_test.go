@@ -19,6 +19,7 @@ import (
 	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/internal/cputime"
+	"github.com/carnet-sante/carnet/internal/gctune"
 	"github.com/carnet-sante/carnet/internal/testenv"
 	"github.com/carnet-sante/carnet/mhd"
 	"github.com/carnet-sante/carnet/synth"
@@ -41,6 +42,9 @@ func reportLatency(b *testing.B, d []time.Duration) {
 }
 
 func benchBackends(b *testing.B, fn func(b *testing.B, be testenv.Backend)) {
+	// The collector runs as `carnet serve` runs it.
+	_, restore := gctune.Apply()
+	defer restore()
 	for _, be := range testenv.Backends {
 		b.Run(be.Name, func(b *testing.B) {
 			if be.Name == "postgres" && os.Getenv("CARNET_TEST_POSTGRES") == "" {

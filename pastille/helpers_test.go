@@ -174,3 +174,15 @@ func randomInput(rng *rand.Rand, n int) Input {
 	}
 	return in
 }
+
+// docsOf is an input's documents, by value, whichever way they are held.
+func docsOf(in Input) []Doc {
+	if in.shared == nil {
+		return in.Docs
+	}
+	out := make([]Doc, len(in.shared))
+	for i, d := range in.shared {
+		out[i] = *d
+	}
+	return out
+}

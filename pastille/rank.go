@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	carnet "github.com/carnet-sante/carnet"
@@ -72,7 +73,7 @@ const (
 // Rank orders the documents the caller may see, most useful first, each
 // line with its reasons. See docs/PASTILLE.md for the model.
 func Rank(in Input) []Ranked {
-	docs := candidates(in.Docs)
+	docs := in.candidates()
 	if len(docs) == 0 {
 		return []Ranked{}
 	}
@@ -110,7 +111,7 @@ type line struct {
 // ReverseChronological is the baseline a clinician gets today: the same
 // documents, newest filed first, nothing collapsed, nothing pinned.
 func ReverseChronological(in Input) []Ranked {
-	docs := candidates(in.Docs)
+	docs := in.candidates()
 	slices.SortStableFunc(docs, newerFirst)
 	out := make([]Ranked, len(docs))
 	first := in.LastVisit.IsZero()
@@ -123,9 +124,20 @@ func ReverseChronological(in Input) []Ranked {
 	return out
 }
 
-// candidates drops what may not be shown at all: logically deleted
-// documents (their content is no longer served).
-func candidates(docs []Doc) []*Doc {
+// candidates are the input's documents but what may not be shown at all:
+// logically deleted documents (their content is no longer served). The
+// slice is the caller's to reorder; the documents are read only.
+func (in Input) candidates() []*Doc {
+	if in.shared != nil {
+		out := make([]*Doc, 0, len(in.shared))
+		for _, d := range in.shared {
+			if d.Status != carnet.StatusDeleted {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	docs := in.Docs
 	out := make([]*Doc, 0, len(docs))
 	for i := range docs {
 		if docs[i].Status != carnet.StatusDeleted {
@@ -158,7 +170,9 @@ func superseded(d *Doc) bool { return d.Superseded || d.Status == carnet.StatusS
 // cluster's head is its live, latest document.
 func collapse(docs []*Doc) []cluster {
 	n := len(docs)
-	parent := make([]int32, n)
+	sc := scratchPool.Get().(*collapseScratch)
+	defer sc.release()
+	parent := grow(&sc.parent, n)
 	for i := range parent {
 		parent[i] = int32(i)
 	}
@@ -184,16 +198,7 @@ func collapse(docs []*Doc) []cluster {
 			m[key] = i
 		}
 	}
-	ids := make(map[string]int32, 2*n)
-	uniques := make(map[string]int32, n)
-	// SHA-256 keys as arrays: a string of each hash would be an
-	// allocation per document.
-	type hashKey struct {
-		n int
-		b [32]byte
-	}
-	hashes := make(map[hashKey]int32, n)
-	long := map[string]int32{}
+	ids, uniques, hashes, long := sc.ids, sc.uniques, sc.hashes, sc.long
 	for i, d := range docs {
 		if d.ID != "" {
 			link(ids, d.ID, int32(i))
@@ -217,7 +222,7 @@ func collapse(docs []*Doc) []cluster {
 			}
 		}
 	}
-	replaced := make([]bool, n)
+	replaced := grow(&sc.replaced, n)
 	for i, d := range docs {
 		for _, id := range d.Replaces {
 			if j, ok := ids[id]; ok && j != int32(i) {
@@ -228,8 +233,7 @@ func collapse(docs []*Doc) []cluster {
 	}
 	// Members of each set, chained in input order: no allocation for the
 	// many documents that are alone.
-	clusterOf := make([]int32, n)
-	next := make([]int32, n)
+	clusterOf, next := grow(&sc.clusterOf, n), grow(&sc.next, n)
 	var out []cluster
 	for i := range n {
 		next[i] = -1
@@ -264,6 +268,47 @@ func collapse(docs []*Doc) []cluster {
 		}
 	}
 	return out
+}
+
+// collapseScratch is what collapse needs while it works, kept between
+// rankings (scratchPool): a card ranks thousands of documents, and maps
+// and slices made afresh for each would be most of what it allocates.
+type collapseScratch struct {
+	parent, clusterOf, next []int32
+	replaced                []bool
+	ids, uniques, long      map[string]int32
+	// SHA-256 keys as arrays: a string of each hash would be an
+	// allocation per document.
+	hashes map[hashKey]int32
+}
+
+type hashKey struct {
+	n int
+	b [32]byte
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	return &collapseScratch{ids: map[string]int32{}, uniques: map[string]int32{}, long: map[string]int32{}, hashes: map[hashKey]int32{}}
+}}
+
+// release empties the scratch (its maps hold the documents' strings) and
+// puts it back.
+func (sc *collapseScratch) release() {
+	clear(sc.ids)
+	clear(sc.uniques)
+	clear(sc.long)
+	clear(sc.hashes)
+	scratchPool.Put(sc)
+}
+
+// grow returns (*s)[:n] zeroed, growing *s when it is too short.
+func grow[T any](s *[]T, n int) []T {
+	if cap(*s) < n {
+		*s = make([]T, n)
+	}
+	*s = (*s)[:n]
+	clear(*s)
+	return *s
 }
 
 // betterHead: live before replaced, current before archived, then the

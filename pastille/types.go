@@ -89,6 +89,10 @@ type Input struct {
 	// Query is the caller's full-text query, if any ("" for the card).
 	Query string
 	Docs  []Doc
+	// shared, when not nil, stands for Docs: the documents by pointer, most
+	// of them the ViewCache's forms shared with other requests (read only,
+	// as Rank reads them), so that a ranking does not copy the record.
+	shared []*Doc
 }
 
 // Reason says why a document is where it is, in French for the clinician.

@@ -102,16 +102,32 @@ func RankView(gather Gather, o RankOptions) (*Ranking, error) {
 	if !ranked { // nothing to rank: no record, or not the caller's to see
 		cr.Input = fromView(o.Actor, view, o.Since, o.Cache)
 	}
-	// The lines opened are the first Show of Ranked (what pick returned);
-	// their documents and reasons are shared with the same lines of All.
+	// The lines opened are the first Show of Ranked (what pick returned).
+	// Their documents may be the cache's, shared with other requests: each
+	// is filled on a copy, which the same line of All is given too (their
+	// reasons are shared already).
+	var filled map[*Doc]*Doc
 	for i := range cr.Ranked[:min(o.Show, len(cr.Ranked))] {
 		l := &cr.Ranked[i]
 		d, ok := det.Documents[l.Doc.ID]
 		if !ok {
 			continue
 		}
+		cp := *l.Doc
+		if filled == nil {
+			filled = map[*Doc]*Doc{}
+		}
+		filled[l.Doc] = &cp
+		l.Doc = &cp
 		Fill(l.Doc, d, det)
 		RefreshReasons(l)
+	}
+	if len(filled) > 0 && (len(cr.All) == 0 || len(cr.Ranked) == 0 || &cr.All[0] != &cr.Ranked[0]) {
+		for i := range cr.All {
+			if cp, ok := filled[cr.All[i].Doc]; ok {
+				cr.All[i].Doc = cp
+			}
+		}
 	}
 	return cr, nil
 }
@@ -169,24 +185,39 @@ func fromView(a carnet.Actor, v carnet.CareView, since time.Time, c *ViewCache) 
 			}
 		}()
 	}
-	in.Docs = make([]Doc, 0, len(v.Docs))
+	if !cacheable {
+		in.Docs = make([]Doc, 0, len(v.Docs))
+		for _, cd := range v.Docs {
+			d := viewDoc(cd)
+			d.LabelsChanged, d.TextScore = cd.LabelsChanged, cd.TextScore
+			in.Docs = append(in.Docs, d)
+		}
+		return in
+	}
+	// The ranking reads the cached forms where it can: a document is
+	// copied only when this request changes it (its labels changed since
+	// the caller's last visit, a full-text score) or when a shared entry
+	// lacks it.
+	in.shared = make([]*Doc, 0, len(v.Docs))
 	for _, cd := range v.Docs {
-		var d Doc
+		var d *Doc
+		inCache := cd.Pos >= 0 && cd.Pos < len(cached.docs)
 		switch {
-		case cached != nil && cd.Pos >= 0 && cd.Pos < len(cached.docs) && cached.made[cd.Pos]:
-			d = cached.docs[cd.Pos]
+		case inCache && cached.made[cd.Pos]:
+			d = &cached.docs[cd.Pos]
+		case inCache && fresh:
+			cached.docs[cd.Pos], cached.made[cd.Pos] = viewDoc(cd), true
+			d = &cached.docs[cd.Pos]
 		default:
-			d = viewDoc(cd)
-			if fresh && cd.Pos >= 0 && cd.Pos < len(cached.docs) {
-				cached.docs[cd.Pos], cached.made[cd.Pos] = d, true
-			}
+			nd := viewDoc(cd)
+			d = &nd
 		}
-		// What depends on the request, and what the caller may change.
-		d.LabelsChanged, d.TextScore = cd.LabelsChanged, cd.TextScore
-		if !cd.Filed.IsZero() {
-			d.Date = cd.Filed // when the document came, not its latest metadata change
+		if cd.LabelsChanged != d.LabelsChanged || cd.TextScore != d.TextScore {
+			nd := *d // Findings stay shared: Fill copies them before writing
+			nd.LabelsChanged, nd.TextScore = cd.LabelsChanged, cd.TextScore
+			d = &nd
 		}
-		in.Docs = append(in.Docs, d) // Findings are shared with the cache: Fill copies them before writing
+		in.shared = append(in.shared, d)
 	}
 	return in
 }
@@ -249,6 +280,9 @@ func viewDoc(cd carnet.CareDoc) Doc {
 		d.Findings = append(d.Findings, Finding{Code: f.Code, Interpretation: f.Interpretation})
 	}
 	d.Concepts, d.TitleKey, d.TitleWords = cd.Concepts, cd.TitleKey, cd.TitleWords
+	if !cd.Filed.IsZero() {
+		d.Date = cd.Filed // when the document came, not its latest metadata change
+	}
 	return d
 }
 

@@ -119,24 +119,48 @@ func TestViewCacheByPosition(t *testing.T) {
 	gp := carnet.Actor{Profession: "G15_10"}
 	var c ViewCache
 	fromView(gp, view("s1", rows, 0, 2), time.Time{}, &c) // "b" not visible to the first caller
-	all := fromView(gp, view("s1", rows, 0, 1, 2), time.Time{}, &c)
-	if want := fromView(gp, view("s1", rows, 0, 1, 2), time.Time{}, nil); !reflect.DeepEqual(all, want) {
+	all := docsOf(fromView(gp, view("s1", rows, 0, 1, 2), time.Time{}, &c))
+	if want := docsOf(fromView(gp, view("s1", rows, 0, 1, 2), time.Time{}, nil)); !reflect.DeepEqual(all, want) {
 		t.Fatalf("with the cache:\n%+v\nwithout:\n%+v", all, want)
 	}
-	if all.Docs[1].ID != "b" || len(all.Docs[1].Findings) != 1 {
-		t.Fatalf("the row the first caller could not see: %+v", all.Docs[1])
+	if all[1].ID != "b" || len(all[1].Findings) != 1 {
+		t.Fatalf("the row the first caller could not see: %+v", all[1])
 	}
-	// A card opens "b": its findings get their display, on its copy only.
-	Fill(&all.Docs[1], carnet.Document{}, carnet.CareDetails{})
-	all.Docs[1].Findings[0].Display = "Potassium"
-	again := fromView(gp, view("s1", rows, 0, 1, 2), time.Time{}, &c)
-	if again.Docs[1].Findings[0].Display != "" {
-		t.Errorf("an opened line's display reached the cache: %+v", again.Docs[1].Findings)
+	// A card opens "b": its title and its findings' display are filled, on
+	// its copy only.
+	opened := carnet.Document{ID: "b", LogicalID: "b", Meta: carnet.DocumentMeta{Title: "Bilan sanguin"}}
+	potassium := carnet.Item{ID: "i1", SourceLogicalID: "b", Code: abnormal[0].Code,
+		Resource: []byte(`{"code":{"text":"Potassium"},"valueQuantity":{"value":5.9,"unit":"mmol/L"}}`)}
+	cr, err := RankView(func(pick func(carnet.CareView) []string) (carnet.CareView, carnet.CareDetails, error) {
+		v := view("s1", rows, 0, 1, 2)
+		pick(v)
+		return v, carnet.CareDetails{Documents: map[string]carnet.Document{"b": opened}, Items: map[string]carnet.Item{"i1": potassium}}, nil
+	}, RankOptions{Actor: gp, Show: 3, Cache: &c, Keep: func(Ranked) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown, counted *Doc
+	for i := range cr.Ranked {
+		if cr.Ranked[i].Doc.ID == "b" {
+			shown = cr.Ranked[i].Doc
+		}
+	}
+	for i := range cr.All {
+		if cr.All[i].Doc.ID == "b" {
+			counted = cr.All[i].Doc
+		}
+	}
+	if shown == nil || shown.Title != "Bilan sanguin" || shown.Findings[0].Display != "Potassium" || counted != shown {
+		t.Fatalf("the opened line is not filled, or not the same in All: shown %+v, in All %+v", shown, counted)
+	}
+	again := docsOf(fromView(gp, view("s1", rows, 0, 1, 2), time.Time{}, &c))
+	if again[1].Title != "" || again[1].Findings[0].Display != "" {
+		t.Errorf("an opened line's title or display reached the cache: %q %+v", again[1].Title, again[1].Findings)
 	}
 	// Another stamp: the row at position 2 is another document now.
 	rows2 := []*carnet.DocumentRow{rows[0], rows[1], row("d", "57833-6"), rows[2]}
-	next := fromView(gp, view("s2", rows2, 0, 1, 2, 3), time.Time{}, &c)
-	if next.Docs[2].ID != "d" || next.Docs[2].Type.Code != "57833-6" || next.Docs[3].ID != "c" {
-		t.Errorf("at a new stamp, the forms of the old one: %s %s %s", next.Docs[2].ID, next.Docs[2].Type.Code, next.Docs[3].ID)
+	next := docsOf(fromView(gp, view("s2", rows2, 0, 1, 2, 3), time.Time{}, &c))
+	if next[2].ID != "d" || next[2].Type.Code != "57833-6" || next[3].ID != "c" {
+		t.Errorf("at a new stamp, the forms of the old one: %s %s %s", next[2].ID, next[2].Type.Code, next[3].ID)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/carnet-sante/carnet/edge"
 	"github.com/carnet-sante/carnet/fulltext"
 	"github.com/carnet-sante/carnet/httpapi"
+	"github.com/carnet-sante/carnet/internal/gctune"
 	"github.com/carnet-sante/carnet/pastille"
 	"github.com/carnet-sante/carnet/postgres"
 	"github.com/carnet-sante/carnet/qedm"
@@ -124,6 +125,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logOut = f
 	}
 	logger := x.newLogger(logOut)
+	if pct, restore := gctune.Apply(); pct != 0 {
+		defer restore()
+		logger.Info("garbage collector", "GOGC", pct, "why", "a request allocates far more than the server keeps; set GOGC to choose otherwise")
+	}
 	// Listen first: the demo issuer's URL is the address actually bound.
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {

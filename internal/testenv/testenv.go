@@ -171,6 +171,9 @@ type Env struct {
 	cfg      httpapi.Config
 	xdsCfg   xds.Config
 	api, xds atomic.Pointer[http.Handler]
+	// apiServer is the current HTTP API, closed when it is replaced
+	// (Restart) or at the end.
+	apiServer *httpapi.Server
 }
 
 // Restart replaces the Service and the HTTP handlers with new ones on the
@@ -185,14 +188,18 @@ func (e *Env) Restart(t testing.TB) {
 		Terminology: old.Terminology, Index: old.Index, Extractor: old.Extractor, Concepts: old.Concepts,
 		WarmOnChange: old.WarmOnChange, Logger: old.Logger, AllowTestINS: old.AllowTestINS,
 		DefaultCount: old.DefaultCount, MaxCount: old.MaxCount}
-	t.Cleanup(svc.FlushCareForms)
 	e.Service = svc
 	e.cfg.Service, e.xdsCfg.Service = svc, svc
 	api := httpapi.New(e.cfg)
-	t.Cleanup(api.Close)
 	var h, x http.Handler = api, xds.New(e.xdsCfg)
 	e.api.Store(&h)
 	e.xds.Store(&x)
+	// The old server is gone, as a stopped process: its background form
+	// writes land, and nothing keeps its memory (a test restarting many
+	// times would otherwise hold every old server's caches).
+	old.FlushCareForms()
+	e.apiServer.Close()
+	e.apiServer = api
 }
 
 // Audience is the audience test tokens carry and the server requires.
@@ -352,7 +359,6 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	}
 	// The point-of-care forms written in the background are written
 	// before the store closes.
-	t.Cleanup(func() { svc.FlushCareForms() })
 	var audit *auditlog.Deployment
 	if !o.NoAudit {
 		audit, err = auditlog.OpenDeployment(context.Background(), store, sealer, keyDir, "carnet.test/audit", true, clock)
@@ -396,10 +402,15 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	sec := &secondary.Service{Store: store, Permits: store.(carnet.PermitStore), Sealer: sealer, Audit: svc.Audit, Clock: clock, Logger: logger}
 	cfg.Secondary, cfg.BulkDir = sec, t.TempDir()
 	api := httpapi.New(cfg)
-	t.Cleanup(api.Close)
 	xcfg := xds.Config{Service: svc, Logger: logger, Authenticate: verifier.Authenticate}
 	e := &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Secondary: sec, Server: srv, URL: srv.URL, Issuer: issuer, Audit: audit,
-		Authenticate: verifier.Authenticate, cfg: cfg, xdsCfg: xcfg}
+		Authenticate: verifier.Authenticate, cfg: cfg, xdsCfg: xcfg, apiServer: api}
+	// The current server's (after Restart, the last one's) background form
+	// writes land before the store closes.
+	t.Cleanup(func() {
+		e.Service.FlushCareForms()
+		e.apiServer.Close()
+	})
 	var h, x http.Handler = api, xds.New(xcfg)
 	e.api.Store(&h)
 	e.xds.Store(&x)
