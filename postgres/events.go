@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -432,16 +431,14 @@ func (s *Store) PatientKeys(ctx context.Context, after carnet.PatientKey, limit 
 // count (with the latest date) changes with every change.
 func (s *Store) RecordStamp(ctx context.Context, p carnet.PatientKey) (stamp string, err error) {
 	const op = "postgres.RecordStamp"
+	// record_stamps (migration 0022): one counter per record, moved by
+	// triggers on every statement writing or removing document rows.
 	err = s.withReader(ctx, op, func(r reader) error {
 		var n int64
-		var latest *time.Time
-		if err := r.q.QueryRow(ctx, `SELECT count(*), max(date) FROM documents WHERE patient_key = $1`, string(p)).Scan(&n, &latest); err != nil {
+		if err := r.q.QueryRow(ctx, `SELECT n FROM record_stamps WHERE patient_key = $1`, string(p)).Scan(&n); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return mapError(op, err)
 		}
-		stamp = fmt.Sprint(n)
-		if latest != nil {
-			stamp += "/" + latest.UTC().Format(time.RFC3339Nano)
-		}
+		stamp = strconv.FormatInt(n, 10)
 		return nil
 	})
 	return stamp, err

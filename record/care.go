@@ -444,6 +444,9 @@ func (s *Service) loadCare(ctx context.Context, key carnet.PatientKey, stamp str
 	if err := s.careConcepts(ctx, key, e); err != nil {
 		return nil, err
 	}
+	for i := range e.docs {
+		e.docs[i].Tokens = slices.DeleteFunc(e.docs[i].Tokens, func(t carnet.Token) bool { return notForCare[t.Kind] })
+	}
 	opened := map[string]careFinding{}
 	if prev != nil {
 		for _, f := range prev.findings {
@@ -481,6 +484,19 @@ func (s *Service) loadCare(ctx context.Context, key carnet.PatientKey, stamp str
 	s.keepCare(key, e)
 	s.saveCare(key, e)
 	return e, nil
+}
+
+// notForCare are the token kinds a care entry's rows drop once read: no
+// access rule decides on them and the view does not show them. A document's
+// identifiers (its ids are the row's fields), its content id and the blind
+// tokens of its authors' names are each the document's own, most of what
+// its row holds, and would be most of the entry kept in memory and of the
+// stored form; the concepts and title words are kept as the entry's own
+// fields (careConcepts). The other kinds stay, whatever a future rule reads.
+var notForCare = map[string]bool{
+	carnet.TokIdentifier: true, carnet.TokContent: true,
+	carnet.TokAuthorFamily: true, carnet.TokAuthorGiven: true,
+	carnet.TokConcept: true, carnet.TokTitleKey: true, carnet.TokTitleWord: true,
 }
 
 // keepCare puts a record's entry in the cache, making room if needed.
