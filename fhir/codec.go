@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
+	"unicode"
 
 	carnet "github.com/carnet-sante/carnet"
 )
@@ -51,6 +53,9 @@ func Unmarshal(data []byte, v any, root string) error {
 	if off, ok := checkDepth(data, MaxDepth); !ok {
 		return invalid(pathAt(data, off, root), "invalid",
 			fmt.Sprintf("JSON nests deeper than %d levels", MaxDepth))
+	}
+	if off, msg := checkNames(data, knownNames(reflect.TypeOf(v))); msg != "" {
+		return invalid(pathAt(data, off, root), "invalid", msg)
 	}
 	// Large Bundles and Binaries take a shortcut that ends in the same
 	// result; anything it does not handle falls through (fastpath.go).
@@ -159,6 +164,188 @@ func checkDepth(data []byte, max int) (int64, bool) {
 	}
 	return 0, true
 }
+
+// checkNames scans data once and reports the first member name two
+// readers would read differently, with why (or "" when there is none):
+//   - a name given twice in one object, in any case or escape: Go's decoder
+//     keeps the last, another reader the first;
+//   - a name that is one of known's (the target type's elements) in other
+//     letters' case ("Subject", "\u212aind"): Go's decoder fills the element
+//     from it, a FHIR reader (names are case-sensitive) ignores it.
+//
+// So a body means one thing to Carnet and to whatever stands in front of
+// it, as PeekResourceType refuses two resourceTypes and the XML readers an
+// attribute given twice. Objects of many members are checked through a
+// map: the scan stays linear.
+func checkNames(data []byte, known map[string]string) (int64, string) {
+	type frame struct {
+		object, expectKey bool
+		names             [][]byte // raw, as written
+		seen              map[string]bool
+	}
+	var stack []frame
+	var sk stringSkipper
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			end := sk.end(data, i)
+			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
+				f := &stack[n-1]
+				f.expectKey = false
+				raw := data[i+1 : min(end, len(data))]
+				if msg := checkKnown(raw, known); msg != "" {
+					return int64(i), msg
+				}
+				if f.seen == nil && len(f.names) >= 32 {
+					f.seen = make(map[string]bool, 2*len(f.names))
+					for _, m := range f.names {
+						f.seen[foldKey(unescapeName(m))] = true
+					}
+				}
+				twice := false
+				if f.seen != nil {
+					k := foldKey(unescapeName(raw))
+					twice = f.seen[k]
+					f.seen[k] = true
+				} else {
+					for _, m := range f.names {
+						if sameName(m, raw) {
+							twice = true
+							break
+						}
+					}
+					f.names = append(f.names, raw)
+				}
+				if twice {
+					return int64(i), fmt.Sprintf("the element %q is given twice in one object (or twice in letters of another case): which one is meant is ambiguous", unescapeName(raw))
+				}
+			}
+			i = end
+		case '{':
+			stack = append(stack, frame{object: true, expectKey: true})
+		case '[':
+			stack = append(stack, frame{})
+		case ',':
+			if n := len(stack); n > 0 && stack[n-1].object {
+				stack[n-1].expectKey = true
+			}
+		case '}', ']':
+			if n := len(stack); n > 0 {
+				stack = stack[:n-1]
+			}
+		}
+	}
+	return 0, ""
+}
+
+// checkKnown refuses a name that is a known element's in other letters.
+func checkKnown(raw []byte, known map[string]string) string {
+	if len(known) == 0 {
+		return ""
+	}
+	name := unescapeName(raw)
+	if want, ok := known[foldKey(name)]; ok && want != name {
+		return fmt.Sprintf("the element %q is not FHIR's %q (element names are case-sensitive)", name, want)
+	}
+	return ""
+}
+
+// sameName says whether two raw member names are one name, whatever their
+// case and escapes ("\u0073ubject" is subject).
+func sameName(a, b []byte) bool {
+	if bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0 {
+		return bytes.EqualFold(a, b)
+	}
+	return foldKey(unescapeName(a)) == foldKey(unescapeName(b))
+}
+
+// unescapeName is a raw member name with its escapes read.
+func unescapeName(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		var s string
+		if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &s) == nil {
+			return s
+		}
+	}
+	return string(raw)
+}
+
+// foldKey is a name with each letter replaced by the smallest of those
+// equal to it under Unicode simple case folding, ASCII capitals then in
+// small letters (K, k and the Kelvin sign K are k; S, s and ſ are s): what
+// Go's decoder matches names by.
+func foldKey(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || 'A' <= c && c <= 'Z' {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		low := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			low = min(low, f)
+		}
+		if 'A' <= low && low <= 'Z' {
+			low += 'a' - 'A' // so that a name in ASCII small letters is its own key
+		}
+		b.WriteRune(low)
+	}
+	return b.String()
+}
+
+// knownNames are the JSON names of the elements of t and of every type it
+// holds, by foldKey: made once per type.
+func knownNames(t reflect.Type) map[string]string {
+	if t == nil {
+		return nil
+	}
+	if m, ok := namesOf.Load(t); ok {
+		return m.(map[string]string)
+	}
+	m := map[string]string{}
+	seen := map[reflect.Type]bool{}
+	var walk func(reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || seen[t] {
+			return
+		}
+		seen[t] = true
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			tag := f.Tag.Get("json")
+			name, _, _ := strings.Cut(tag, ",")
+			switch {
+			case name == "-":
+				continue
+			case f.Anonymous && name == "":
+				walk(f.Type)
+				continue
+			case name == "":
+				name = f.Name
+			}
+			m[foldKey(name)] = name
+			m[foldKey("_"+name)] = "_" + name // a primitive's extensions
+			walk(f.Type)
+		}
+	}
+	walk(t)
+	namesOf.Store(t, m)
+	return m
+}
+
+var namesOf sync.Map // reflect.Type → map[string]string
 
 // stringSkipper finds the ends of JSON strings fast: documents travel as
 // long base64 strings, so the scan jumps from quote to quote and only looks

@@ -77,6 +77,12 @@ func TestDocumentReferenceFastPath(t *testing.T) {
 			sameAsJSON(t, []byte(c.body))
 			var dr, want DocumentReference
 			err := Unmarshal([]byte(c.body), &dr, "DocumentReference")
+			if refusedNames[c.name] { // refused: two readers would read it differently
+				if err == nil {
+					t.Fatalf("a name given twice was accepted: %+v", dr)
+				}
+				return
+			}
 			wantErr := json.Unmarshal([]byte(c.body), &want)
 			if (err == nil) != (wantErr == nil) || err == nil && !reflect.DeepEqual(dr, want) {
 				t.Errorf("Unmarshal: %v %+v, encoding/json: %v %+v", err, dr, wantErr, want)
@@ -131,6 +137,12 @@ func TestFastPathMatchesEncodingJSON(t *testing.T) {
 			// Whatever the path, Unmarshal answers as before.
 			var b, want Bundle
 			err := Unmarshal([]byte(c.body), &b, "Bundle")
+			if refusedNames[c.name] { // refused: two readers would read it differently
+				if err == nil {
+					t.Fatalf("a name given twice was accepted: %+v", b)
+				}
+				return
+			}
 			wantErr := json.Unmarshal([]byte(c.body), &want)
 			if (err == nil) != (wantErr == nil) || err == nil && !reflect.DeepEqual(b, want) {
 				t.Errorf("Unmarshal: %v %+v, encoding/json: %v %+v", err, b, wantErr, want)
@@ -164,4 +176,12 @@ func FuzzFastPath(f *testing.F) {
 		}
 		sameAsJSON(t, data)
 	})
+}
+
+// refusedNames are the cases above whose body Unmarshal refuses, as two
+// readers would read it differently (checkNames): a name given twice, or a
+// known element's name in other letters' case.
+var refusedNames = map[string]bool{
+	"data twice": true, "Data": true, "resource twice": true, "resource of another case": true, "long s key": true,
+	"entry of another case": true, "binary data twice": true,
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -274,5 +275,82 @@ func TestDecodeErrorNamesLaterEntries(t *testing.T) {
 	err := Decode(strings.NewReader(body), 1<<20, &Bundle{})
 	if is := carnet.ErrorIssues(err); len(is) != 1 || is[0].Expression != "Bundle.entry[12].search.score" {
 		t.Errorf("issues = %+v", is)
+	}
+}
+
+// A member name given twice in one object, in any case or escape, is
+// refused: Go keeps the last and reads "Subject" as subject, another
+// reader would keep the first or skip "Subject"; one body, two readings.
+func TestNamesGivenTwiceAreRefused(t *testing.T) {
+	many := func(dup bool) string {
+		var b strings.Builder
+		b.WriteString(`{"resourceType":"Basic"`)
+		for i := range 100 {
+			fmt.Fprintf(&b, `,"x%d":%d`, i, i)
+		}
+		if dup {
+			b.WriteString(`,"X57":0`)
+		}
+		return b.String() + "}"
+	}
+	for _, c := range []struct {
+		name, body string
+		refused    bool
+		expr       string
+	}{
+		{"subject twice", `{"resourceType":"DocumentReference","subject":{"reference":"Patient/a"},"status":"current","subject":{"reference":"Patient/b"}}`, true, "DocumentReference.subject"},
+		{"Subject beside subject", `{"resourceType":"DocumentReference","subject":{"reference":"Patient/a"},"Subject":{"reference":"Patient/b"}}`, true, "DocumentReference.Subject"},
+		{"escaped name", `{"resourceType":"DocumentReference","subject":{"reference":"Patient/a"},"\u0073ubject":{"reference":"Patient/b"}}`, true, ""},
+		{"deep inside", `{"resourceType":"DocumentReference","content":[{"attachment":{"url":"a","URL":"b"}}]}`, true, "DocumentReference.content[0].attachment.URL"},
+		{"in a long object", many(true), true, ""},
+		{"a long object of distinct names", many(false), false, ""},
+		{"the same name in two objects", `{"resourceType":"DocumentReference","content":[{"attachment":{"url":"a"}},{"attachment":{"url":"b"}}]}`, false, ""},
+		{"a value like a name", `{"resourceType":"DocumentReference","description":"subject","status":"current","docStatus":"subject:"}`, false, ""},
+		{"a primitive and its extension", `{"resourceType":"DocumentReference","date":"2026-01-01T00:00:00Z","_date":{"id":"d"}}`, false, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var v map[string]any
+			err := Unmarshal([]byte(c.body), &v, "DocumentReference")
+			if !c.refused {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if carnet.ErrorKind(err) != carnet.KindInvalid {
+				t.Fatalf("accepted or not refused as invalid: %v", err)
+			}
+			is := err.(*carnet.Error).Issues
+			if len(is) != 1 || !strings.Contains(is[0].Diagnostics, "twice") || c.expr != "" && is[0].Expression != c.expr {
+				t.Errorf("issues %+v, want one saying twice at %q", is, c.expr)
+			}
+		})
+	}
+}
+
+// A known element's name in other letters' case is refused: Go's decoder
+// fills the element from it, a FHIR reader ignores an unknown name.
+func TestCaseVariantsOfElementsAreRefused(t *testing.T) {
+	for _, c := range []struct {
+		body    string
+		refused bool
+	}{
+		{`{"resourceType":"DocumentReference","Subject":{"reference":"Patient/b"}}`, true},
+		{`{"resourceType":"DocumentReference","content":[{"attachment":{"contentType":"text/plain","URL":"x"}}]}`, true},
+		{`{"resourceType":"DocumentReference","ſtatus":"current"}`, true},
+		{`{"resourceType":"DocumentReference","\u017ftatus":"current"}`, true},
+		{`{"resourceType":"DocumentReference","_Date":{"id":"x"}}`, true},
+		{`{"resourceType":"DocumentReference","status":"current","_date":{"id":"x"},"someExtensionWeDoNotKnow":1}`, false},
+	} {
+		var dr DocumentReference
+		err := Unmarshal([]byte(c.body), &dr, "DocumentReference")
+		switch {
+		case c.refused && carnet.ErrorKind(err) != carnet.KindInvalid:
+			t.Errorf("%s: accepted (%v), read as %+v", c.body, err, dr)
+		case c.refused && !strings.Contains(err.(*carnet.Error).Issues[0].Diagnostics, "case-sensitive"):
+			t.Errorf("%s: %v, want a diagnostic saying names are case-sensitive", c.body, err)
+		case !c.refused && err != nil:
+			t.Errorf("%s: refused: %v", c.body, err)
+		}
 	}
 }
