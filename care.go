@@ -53,6 +53,9 @@ type CareDoc struct {
 	// TitleWords are the ranking's title words its title holds
 	// (TitleWordReader), read from their blind tokens.
 	TitleWords []string
+	// AuthorSpecialties are its authors' specialties the ranking weighs
+	// (AuthorSpecialtyReader), read from their blind tokens.
+	AuthorSpecialties []string
 }
 
 // TitleWordReader, when the ConceptReader is one too, reads at filing the
@@ -62,6 +65,17 @@ type CareDoc struct {
 type TitleWordReader interface {
 	TitleWords(title string) []string
 	TitleWordNames() []string
+}
+
+// AuthorSpecialtyReader, when the ConceptReader is one too, reads at filing
+// the specialties of a document's authors the ranking weighs
+// (Author.SpecialtyCode: a cardiologist's letter is a cardiology letter,
+// whatever its title), kept as blind tokens (TokAuthorSpecialty) so that the
+// ranking reads them without opening the document; AuthorSpecialtyNames
+// lists every code it may give.
+type AuthorSpecialtyReader interface {
+	AuthorSpecialties(authors []Author) []string
+	AuthorSpecialtyNames() []string
 }
 
 // ConceptReader reads, at filing, what a document carries that some

@@ -87,6 +87,36 @@ func (a Author) DisplayName() string {
 	return a.Org
 }
 
+// SpecialtyCode is the author's JDV_J01 code in the one form the callers'
+// specialty (Actor.Specialty) and the pastille's affinity table use:
+// "G15_10/SM04" for a specialty, also when it comes apart from its
+// profession ("SM04" beside profession "G15_10", or TRE_G15 "10", as XDS
+// and FHIR may give it) or written "G15_10-SM04" (seen in CDA headers);
+// else the profession ("G15_21"); "" when there is neither.
+func (a Author) SpecialtyCode() string {
+	prof, spec := jdvForm(a.Profession.Code), jdvForm(a.Specialty.Code)
+	switch {
+	case spec == "":
+		return prof
+	case prof == "" || strings.Contains(spec, "/") || strings.HasPrefix(spec, "G15_") || strings.HasPrefix(spec, "G16_"):
+		return spec
+	}
+	return prof + "/" + spec
+}
+
+// jdvForm writes a TRE_G15 profession ("10") and a dashed JDV_J01 code
+// ("G15_10-SM04") as JDV_J01 writes them ("G15_10", "G15_10/SM04").
+func jdvForm(code string) string {
+	code = strings.TrimSpace(code)
+	switch {
+	case len(code) == 2 && code[0] >= '0' && code[0] <= '9' && code[1] >= '0' && code[1] <= '9':
+		return "G15_" + code
+	case len(code) > 7 && (strings.HasPrefix(code, "G15_") || strings.HasPrefix(code, "G16_")) && code[6] == '-':
+		return code[:6] + "/" + code[7:]
+	}
+	return code
+}
+
 // Relation links a document to another one.
 type Relation struct {
 	Code   string `json:"code"`   // replaces, transforms, signs, appends

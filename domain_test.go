@@ -23,6 +23,31 @@ func TestFoldName(t *testing.T) {
 	}
 }
 
+// An author's specialty has one form whatever the format it came in (a CDA
+// header's JDV_J01 code, XDS or FHIR giving the specialty apart from the
+// profession): the form the callers' specialty and the affinity table use.
+func TestAuthorSpecialtyCode(t *testing.T) {
+	code := func(c string) Coding { return Coding{Code: c} }
+	for _, c := range []struct {
+		a    Author
+		want string
+	}{
+		{Author{Profession: code("G15_10"), Specialty: code("G15_10/SM04")}, "G15_10/SM04"}, // CDA, XDS
+		{Author{Specialty: code("G15_10/SM04")}, "G15_10/SM04"},
+		{Author{Profession: code("G15_10"), Specialty: code("SM04")}, "G15_10/SM04"}, // XDS, FHIR TRE_R38
+		{Author{Profession: code("10"), Specialty: code("SM04")}, "G15_10/SM04"},     // FHIR TRE_G15
+		{Author{Profession: code("G15_10-SM19")}, "G15_10/SM19"},                     // a CDA header's dashed code
+		{Author{Profession: code(" G15_21 ")}, "G15_21"},
+		{Author{Profession: code("10")}, "G15_10"},
+		{Author{Specialty: code("SM04")}, "SM04"},
+		{Author{Family: "Martin"}, ""},
+	} {
+		if got := c.a.SpecialtyCode(); got != c.want {
+			t.Errorf("SpecialtyCode(%+v) = %q, want %q", c.a, got, c.want)
+		}
+	}
+}
+
 func TestIdentifierForms(t *testing.T) {
 	got := IdentifierTokens(TokIdentifier, "urn:oid:1.2.250.1.999.1")
 	want := []Token{{TokIdentifier, "1.2.250.1.999.1"}, {TokIdentifier, "urn:oid:1.2.250.1.999.1"}}

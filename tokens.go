@@ -49,14 +49,15 @@ const (
 	TokCode            = "code"
 	TokStatus          = "status"
 	TokDesignationType = "designationType"
-	TokInterpretation  = "interpretation" // an item's result interpretation (H, HH, L, …), blind-indexed
-	TokAbnormal        = "abnormal"       // "true" for an out-of-range result, blind-indexed
-	TokContentHash     = "content-hash"   // blind token of a document's SHA-256, to fold duplicates
-	TokConcept         = "concept"        // blind token of a concept the document carries (Document.Concepts)
-	TokTitleKey        = "title-key"      // blind token of the folded title, when more than the type's name (series)
-	TokTitleWord       = "title-word"     // blind token of a word of the title the ranking weighs (TitleWordReader)
-	TokFiler           = "filer"          // who filed the document (FilerOf): what the write rules read
-	TokAuthorOrg       = "author.org"     // each author's organisation (OrgKey): software acts for its organisations' authors
+	TokInterpretation  = "interpretation"   // an item's result interpretation (H, HH, L, …), blind-indexed
+	TokAbnormal        = "abnormal"         // "true" for an out-of-range result, blind-indexed
+	TokContentHash     = "content-hash"     // blind token of a document's SHA-256, to fold duplicates
+	TokConcept         = "concept"          // blind token of a concept the document carries (Document.Concepts)
+	TokTitleKey        = "title-key"        // blind token of the folded title, when more than the type's name (series)
+	TokTitleWord       = "title-word"       // blind token of a word of the title the ranking weighs (TitleWordReader)
+	TokAuthorSpecialty = "author.specialty" // blind token of an author's specialty the ranking weighs (AuthorSpecialtyReader)
+	TokFiler           = "filer"            // who filed the document (FilerOf): what the write rules read
+	TokAuthorOrg       = "author.org"       // each author's organisation (OrgKey): software acts for its organisations' authors
 )
 
 // DocumentTokens returns the clear tokens d is indexed under: the one place

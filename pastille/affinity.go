@@ -16,6 +16,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	carnet "github.com/carnet-sante/carnet"
 )
 
 // affinityCSV is the table of what matters to whom: who (a profession or
@@ -76,6 +78,10 @@ type affinityTable struct {
 	// titleWords are the table's title: words, for every profession,
 	// distinct and sorted: what a title is read for at filing (TitleWordsOf).
 	titleWords []string
+	// authorSpecialties are the authors' specialties some row weighs, an
+	// author: code or a specialty that is an alias of one, sorted: what an
+	// author is read for at filing (AuthorSpecialtiesOf).
+	authorSpecialties []string
 }
 
 var (
@@ -142,6 +148,22 @@ func parseAffinities(b []byte) (*affinityTable, error) {
 		}
 	}
 	slices.Sort(t.titleWords)
+	for _, r := range t.rows {
+		if r.Kind == whatAuthor {
+			t.authorSpecialties = append(t.authorSpecialties, r.Code)
+		}
+	}
+	for who, a := range t.aliases {
+		// An alias's author counts as its target's (affinityView.author).
+		for _, r := range t.rows {
+			if r.Kind == whatAuthor && r.Code == a.target {
+				t.authorSpecialties = append(t.authorSpecialties, who)
+				break
+			}
+		}
+	}
+	slices.Sort(t.authorSpecialties)
+	t.authorSpecialties = slices.Compact(t.authorSpecialties)
 	return t, nil
 }
 
@@ -346,6 +368,31 @@ func TitleWordsOf(title string) []string {
 			}
 		}
 	}
+	return out
+}
+
+// AuthorSpecialtiesOf lists the specialties of the authors (their
+// Author.SpecialtyCode) that some row of the affinity table weighs, sorted:
+// what the server keeps of the authors, as blind tokens, for the ranking to
+// read without opening the document (docs/PASTILLE.md, "How it is served").
+func AuthorSpecialtiesOf(authors []carnet.Author) []string {
+	codes := make([]string, 0, len(authors))
+	for _, a := range authors {
+		codes = append(codes, a.SpecialtyCode())
+	}
+	return weighedAuthorSpecialties(codes)
+}
+
+// weighedAuthorSpecialties keeps the codes some row of the table weighs,
+// distinct and sorted.
+func weighedAuthorSpecialties(codes []string) []string {
+	var out []string
+	for _, c := range codes {
+		if _, ok := slices.BinarySearch(affinities.authorSpecialties, c); ok && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 

@@ -4,9 +4,11 @@ import (
 	"encoding/xml"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/internal/ci"
 )
 
@@ -254,5 +256,48 @@ func TestParseConceptsRefuses(t *testing.T) {
 	}
 	if _, err := parseConcepts([]byte(head + "anticoagulant,atc:B01AF,yes,AOD\nhaemostasis,loinc:6301-6,no,INR\n")); err != nil {
 		t.Errorf("refused a valid table: %v", err)
+	}
+}
+
+// The server knows an author by the specialties the table weighs, read at
+// filing (a cardiologist's, an SM73's through its alias), not the others:
+// the served input keeps those, and ranks the cardiologist's letter for a
+// cardiologist as with every field in hand.
+func TestAuthorSpecialtiesServed(t *testing.T) {
+	au := func(prof, spec string) carnet.Author {
+		return carnet.Author{Profession: carnet.Coding{Code: prof}, Specialty: carnet.Coding{Code: spec}}
+	}
+	got := AuthorSpecialtiesOf([]carnet.Author{au("G15_10", "G15_10/SM73"), au("G15_10", "G15_10/SM54"),
+		au("10", "SM04"), au("G15_10", "G15_10/SM04"), au("G15_60", ""), {Family: "Martin"}})
+	if want := []string{"G15_10/SM04", "G15_10/SM73"}; !slices.Equal(got, want) {
+		t.Errorf("AuthorSpecialtiesOf = %v, want %v (weighed, distinct, sorted; a GP's weighs nothing)", got, want)
+	}
+	for _, c := range got {
+		if _, ok := slices.BinarySearch(ConceptReader{}.AuthorSpecialtyNames(), c); !ok {
+			t.Errorf("%s is not among the names the view reads back", c)
+		}
+	}
+	in := Input{Caller: cardio, Now: now, LastVisit: lastVisit, Docs: []Doc{
+		with(doc("cardio-letter", tConsultation, 100), func(d *Doc) { d.AuthorSpecialties = []string{"G15_10/SM54", "G15_10/SM73"} }),
+		doc("other", tConsultation, 90)}}
+	served := ServedInput(in)
+	if got := served.Docs[0].AuthorSpecialties; !slices.Equal(got, []string{"G15_10/SM73"}) {
+		t.Errorf("served author specialties %v, want [G15_10/SM73]", got)
+	}
+	affinity := func(rs []Ranked) string {
+		for _, r := range rs {
+			if r.Doc.ID == "cardio-letter" {
+				for _, rr := range r.Reasons {
+					if rr.Code == "affinity" {
+						return rr.Text
+					}
+				}
+			}
+		}
+		return ""
+	}
+	full, srv := affinity(Rank(in)), affinity(Rank(served))
+	if !strings.Contains(full, "courrier de cardiologue") || srv != full {
+		t.Errorf("the cardiologist's letter: affinity %q served, %q with every field; want the same, the author's", srv, full)
 	}
 }

@@ -290,7 +290,11 @@ func (t *conceptTable) scan(folded []byte, found map[string]bool) {
 // Service to read documents' concepts at filing.
 type ConceptReader struct{}
 
-var _ carnet.ConceptReader = ConceptReader{}
+var (
+	_ carnet.ConceptReader         = ConceptReader{}
+	_ carnet.TitleWordReader       = ConceptReader{}
+	_ carnet.AuthorSpecialtyReader = ConceptReader{}
+)
 
 // Concepts lists the concepts of a document's text and items.
 func (ConceptReader) Concepts(text string, items []carnet.Item) []string {
@@ -316,6 +320,18 @@ func (ConceptReader) TitleWords(title string) []string { return TitleWordsOf(tit
 
 // TitleWordNames lists every title word of the affinity table, sorted.
 func (ConceptReader) TitleWordNames() []string { return slices.Clone(affinities.titleWords) }
+
+// AuthorSpecialties lists the authors' specialties the affinity table
+// weighs (carnet.AuthorSpecialtyReader).
+func (ConceptReader) AuthorSpecialties(authors []carnet.Author) []string {
+	return AuthorSpecialtiesOf(authors)
+}
+
+// AuthorSpecialtyNames lists every author specialty the affinity table
+// weighs, sorted.
+func (ConceptReader) AuthorSpecialtyNames() []string {
+	return slices.Clone(affinities.authorSpecialties)
+}
 
 // ConceptNames lists every concept of the table, sorted.
 func (ConceptReader) ConceptNames() []string {

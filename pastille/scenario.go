@@ -122,7 +122,8 @@ func (s Scenario) Input(q string) Input {
 // ServedInput is in as the server ranks it: on the clear fields and blind
 // tokens of each document only, before anything is opened (docs/PASTILLE.md,
 // "How it is served"). The title is known by its key (a series) and by the
-// affinity table's words it holds, both read at filing; author names, the
+// affinity table's words it holds, both read at filing, and the authors by
+// the specialties the table weighs (also read at filing); author names, the
 // codes' displays and the results' values are not known.
 func ServedInput(in Input) Input {
 	docs := make([]Doc, len(in.Docs))
@@ -131,7 +132,8 @@ func ServedInput(in Input) Input {
 			d.TitleKey = k
 		}
 		d.TitleWords = TitleWordsOf(d.Title)
-		d.Title, d.AuthorNames, d.AuthorSpecialties = "", nil, nil
+		d.AuthorSpecialties = weighedAuthorSpecialties(d.AuthorSpecialties)
+		d.Title, d.AuthorNames = "", nil
 		d.Type.Display, d.Class.Display, d.Format.Display, d.Facility.Display, d.Practice.Display = "", "", "", "", ""
 		d.Findings = slices.Clone(d.Findings)
 		for j := range d.Findings {

@@ -57,8 +57,9 @@ type Doc struct {
 	LabelsChanged bool
 	AuthorNames   []string
 	// AuthorSpecialties are the authors' profession or specialty codes
-	// (TRE_G15 / JDV_J01, e.g. G15_10/SM04): a letter written by a
-	// cardiologist is a cardiology letter. Optional.
+	// (JDV_J01, e.g. G15_10/SM04: Author.SpecialtyCode): a letter written
+	// by a cardiologist is a cardiology letter. The server knows those the
+	// affinity table weighs, read at filing (AuthorSpecialtiesOf). Optional.
 	AuthorSpecialties []string
 	// Findings are its out-of-range structured results.
 	Findings []Finding

@@ -280,6 +280,7 @@ func viewDoc(cd carnet.CareDoc) Doc {
 		d.Findings = append(d.Findings, Finding{Code: f.Code, Interpretation: f.Interpretation})
 	}
 	d.Concepts, d.TitleKey, d.TitleWords = cd.Concepts, cd.TitleKey, cd.TitleWords
+	d.AuthorSpecialties = cd.AuthorSpecialties
 	if !cd.Filed.IsZero() {
 		d.Date = cd.Filed // when the document came, not its latest metadata change
 	}
@@ -307,8 +308,8 @@ func Fill(d *Doc, full carnet.Document, det carnet.CareDetails) {
 		if n := a.DisplayName(); n != "" {
 			d.AuthorNames = append(d.AuthorNames, n)
 		}
-		if a.Specialty.Code != "" {
-			d.AuthorSpecialties = append(d.AuthorSpecialties, a.Specialty.Code)
+		if c := a.SpecialtyCode(); c != "" {
+			d.AuthorSpecialties = append(d.AuthorSpecialties, c)
 		}
 	}
 	for i := range d.Findings {

@@ -80,7 +80,8 @@ func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.
 			filed = ix.filed[i]
 		}
 		view.Docs = append(view.Docs, carnet.CareDoc{Row: &rows[i], Pos: i, Filed: filed, Findings: ix.findings[i],
-			Concepts: e.concepts[i], TitleKey: e.titleKeys[i], TitleWords: e.titleWords[i]})
+			Concepts: e.concepts[i], TitleKey: e.titleKeys[i], TitleWords: e.titleWords[i],
+			AuthorSpecialties: e.authorSpecialties[i]})
 	}
 	byLogical := func(logical string) (int, bool) {
 		if i, ok := ix.byLogical[logical]; ok && pos[i] >= 0 {
@@ -179,6 +180,9 @@ type careEntry struct {
 	// titleWords are each row's title words (TitleWordReader), by the
 	// rows' order.
 	titleWords [][]string
+	// authorSpecialties are each row's authors' specialties
+	// (AuthorSpecialtyReader), by the rows' order.
+	authorSpecialties [][]string
 
 	ixOnce sync.Once
 	ix     careIndex
@@ -328,10 +332,11 @@ func (s *Service) blindNames(ctx context.Context, key carnet.PatientKey, kind st
 	return out, nil
 }
 
-// careConcepts reads each row's concepts from their blind tokens (the
-// concepts' tokens of this record, made once) and its title key.
+// careConcepts reads each row's concepts, title words and authors'
+// specialties from their blind tokens (the names' tokens of this record,
+// made once) and its title key.
 func (s *Service) careConcepts(ctx context.Context, key carnet.PatientKey, e *careEntry) error {
-	var names, words map[string]string
+	var names, words, specialties map[string]string
 	if s.Concepts != nil {
 		var err error
 		if names, err = s.blindNames(ctx, key, carnet.TokConcept, s.Concepts.ConceptNames()); err != nil {
@@ -344,9 +349,16 @@ func (s *Service) careConcepts(ctx context.Context, key carnet.PatientKey, e *ca
 			return err
 		}
 	}
+	if as, ok := s.Concepts.(carnet.AuthorSpecialtyReader); ok {
+		var err error
+		if specialties, err = s.blindNames(ctx, key, carnet.TokAuthorSpecialty, as.AuthorSpecialtyNames()); err != nil {
+			return err
+		}
+	}
 	e.concepts = make([][]string, len(e.docs))
 	e.titleKeys = make([]string, len(e.docs))
 	e.titleWords = make([][]string, len(e.docs))
+	e.authorSpecialties = make([][]string, len(e.docs))
 	for i, d := range e.docs {
 		for _, t := range d.Tokens {
 			switch t.Kind {
@@ -360,10 +372,15 @@ func (s *Service) careConcepts(ctx context.Context, key carnet.PatientKey, e *ca
 				if w, ok := words[t.Value]; ok {
 					e.titleWords[i] = append(e.titleWords[i], w)
 				}
+			case carnet.TokAuthorSpecialty:
+				if c, ok := specialties[t.Value]; ok {
+					e.authorSpecialties[i] = append(e.authorSpecialties[i], c)
+				}
 			}
 		}
 		slices.Sort(e.concepts[i])
 		slices.Sort(e.titleWords[i])
+		slices.Sort(e.authorSpecialties[i])
 	}
 	return nil
 }

@@ -152,7 +152,7 @@ func (s *Service) FlushCareForms() {
 
 // careFormVersion is the first byte of an encoded form; another version is
 // not read (the documents are, and a new form is written).
-const careFormVersion = 2 // 2: each row's title words
+const careFormVersion = 3 // 2: each row's title words; 3: its authors' specialties
 
 // The encoding: the version, the stamp, a table of the distinct strings,
 // then every field as varints (strings by their index in the table). A
@@ -174,6 +174,14 @@ func (w *formWriter) str(v string) {
 		w.strings = append(w.strings, v)
 	}
 	w.uint(i)
+}
+
+// strs writes a list of strings: its length, then each.
+func (w *formWriter) strs(vs []string) {
+	w.uint(uint64(len(vs)))
+	for _, v := range vs {
+		w.str(v)
+	}
 }
 
 func (w *formWriter) time(t time.Time) {
@@ -206,6 +214,9 @@ func encodeCareForm(e *careEntry) []byte {
 		if i < len(e.titleWords) {
 			concepts += len(e.titleWords[i])
 		}
+		if i < len(e.authorSpecialties) {
+			concepts += len(e.authorSpecialties[i])
+		}
 	}
 	w.uint(uint64(tokens))
 	w.uint(uint64(concepts))
@@ -223,7 +234,7 @@ func encodeCareForm(e *careEntry) []byte {
 			w.str(t.Kind)
 			w.str(t.Value)
 		}
-		var concepts []string
+		var concepts, words, specialties []string
 		var titleKey string
 		if i < len(e.concepts) {
 			concepts = e.concepts[i]
@@ -231,19 +242,16 @@ func encodeCareForm(e *careEntry) []byte {
 		if i < len(e.titleKeys) {
 			titleKey = e.titleKeys[i]
 		}
-		w.uint(uint64(len(concepts)))
-		for _, c := range concepts {
-			w.str(c)
-		}
-		w.str(titleKey)
-		var words []string
 		if i < len(e.titleWords) {
 			words = e.titleWords[i]
 		}
-		w.uint(uint64(len(words)))
-		for _, v := range words {
-			w.str(v)
+		if i < len(e.authorSpecialties) {
+			specialties = e.authorSpecialties[i]
 		}
+		w.strs(concepts)
+		w.str(titleKey)
+		w.strs(words)
+		w.strs(specialties)
 	}
 	w.uint(uint64(len(e.findings)))
 	for _, f := range e.findings {
@@ -395,10 +403,26 @@ func decodeCareForm(b []byte) (*careEntry, error) {
 	e.concepts = make([][]string, nd)
 	e.titleKeys = make([]string, nd)
 	e.titleWords = make([][]string, nd)
-	// Every row's tokens in one array, and every concept and title word
-	// list in another.
+	e.authorSpecialties = make([][]string, nd)
+	// Every row's tokens in one array, and every concept, title word and
+	// author specialty list in another.
 	tokens := make([]carnet.Token, r.count())
 	concepts := make([]string, r.count())
+	list := func() []string {
+		n := r.count()
+		if n == 0 || n > len(concepts) {
+			if n > 0 {
+				r.err = errCareForm
+			}
+			return nil
+		}
+		var out []string
+		out, concepts = concepts[:n:n], concepts[n:]
+		for j := range out {
+			out[j] = r.str()
+		}
+		return out
+	}
 	for i := range e.docs {
 		d := &e.docs[i]
 		d.ID, d.LogicalID, d.UniqueID, d.Status = r.str(), r.str(), r.str(), carnet.DocumentStatus(r.str())
@@ -419,25 +443,10 @@ func decodeCareForm(b []byte) (*careEntry, error) {
 				d.Tokens[j] = carnet.Token{Kind: r.str(), Value: r.str()}
 			}
 		}
-		if nc := r.count(); nc > 0 {
-			if nc > len(concepts) {
-				return nil, errCareForm
-			}
-			e.concepts[i], concepts = concepts[:nc:nc], concepts[nc:]
-			for j := range e.concepts[i] {
-				e.concepts[i][j] = r.str()
-			}
-		}
+		e.concepts[i] = list()
 		e.titleKeys[i] = r.str()
-		if nw := r.count(); nw > 0 {
-			if nw > len(concepts) {
-				return nil, errCareForm
-			}
-			e.titleWords[i], concepts = concepts[:nw:nw], concepts[nw:]
-			for j := range e.titleWords[i] {
-				e.titleWords[i][j] = r.str()
-			}
-		}
+		e.titleWords[i] = list()
+		e.authorSpecialties[i] = list()
 		if r.err != nil {
 			return nil, r.err
 		}

@@ -41,10 +41,11 @@ func fillRow(t *testing.T, i int) carnet.DocumentRow {
 
 func TestCareFormRoundTrip(t *testing.T) {
 	e := &careEntry{stamp: "2003/1765100000000000",
-		docs:       []carnet.DocumentRow{fillRow(t, 0), fillRow(t, 1), {ID: "bare", Status: carnet.StatusArchived}},
-		concepts:   [][]string{{"anticoagulant", "valve"}, nil, {"diabetes"}},
-		titleKeys:  []string{"cr-op", "", "bio"},
-		titleWords: [][]string{{"ecg"}, nil, {"echocardiograph", "holter"}},
+		docs:              []carnet.DocumentRow{fillRow(t, 0), fillRow(t, 1), {ID: "bare", Status: carnet.StatusArchived}},
+		concepts:          [][]string{{"anticoagulant", "valve"}, nil, {"diabetes"}},
+		titleKeys:         []string{"cr-op", "", "bio"},
+		titleWords:        [][]string{{"ecg"}, nil, {"echocardiograph", "holter"}},
+		authorSpecialties: [][]string{nil, {"G15_10/SM04", "G15_10/SM42"}, {"G15_10/SM73"}},
 		findings: []careFinding{{source: "Logical-b", CareFinding: carnet.CareFinding{ItemID: "it1",
 			Code: carnet.Coding{System: "http://loinc.org", Code: "6301-6", Display: "INR"}, Interpretation: "H"}}},
 		filed: map[string]time.Time{"LogicalID-a": time.Date(2019, 1, 2, 3, 4, 5, 6, time.UTC)},
@@ -79,7 +80,7 @@ func TestCareFormRoundTrip(t *testing.T) {
 
 func FuzzDecodeCareForm(f *testing.F) {
 	e := &careEntry{stamp: "1/2", docs: []carnet.DocumentRow{{ID: "a", Tokens: []carnet.Token{{Kind: "k", Value: "v"}}, Date: time.Unix(5, 6).UTC()}},
-		concepts: [][]string{{"c"}}, titleKeys: []string{"t"}, filed: map[string]time.Time{"a": time.Unix(1, 0).UTC()},
+		concepts: [][]string{{"c"}}, titleKeys: []string{"t"}, titleWords: [][]string{{"w"}}, authorSpecialties: [][]string{{"G15_10/SM04"}}, filed: map[string]time.Time{"a": time.Unix(1, 0).UTC()},
 		findings: []careFinding{{source: "a", CareFinding: carnet.CareFinding{ItemID: "i"}}}}
 	f.Add(encodeCareForm(e))
 	f.Add([]byte{careFormVersion})

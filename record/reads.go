@@ -64,7 +64,8 @@ func (s *Service) sealDocument(ctx context.Context, d carnet.Document) (carnet.D
 		}
 	}
 	// What the point-of-care ranking reads without opening the document:
-	// its concepts and, for series, a key of its title; blind per patient.
+	// its concepts, for series a key of its title, the title's words and
+	// the authors' specialties the ranking weighs; blind per patient.
 	for _, c := range d.Concepts {
 		tok, err := s.Sealer.Token(ctx, d.Patient, carnet.TokConcept, c)
 		if err != nil {
@@ -86,6 +87,15 @@ func (s *Service) sealDocument(ctx context.Context, d carnet.Document) (carnet.D
 				return row, err
 			}
 			row.Tokens = append(row.Tokens, carnet.Token{Kind: carnet.TokTitleWord, Value: tok})
+		}
+	}
+	if as, ok := s.Concepts.(carnet.AuthorSpecialtyReader); ok {
+		for _, c := range as.AuthorSpecialties(d.Meta.Authors) {
+			tok, err := s.Sealer.Token(ctx, d.Patient, carnet.TokAuthorSpecialty, c)
+			if err != nil {
+				return row, err
+			}
+			row.Tokens = append(row.Tokens, carnet.Token{Kind: carnet.TokAuthorSpecialty, Value: tok})
 		}
 	}
 	if len(d.Meta.SHA256) > 0 {

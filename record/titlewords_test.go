@@ -15,14 +15,16 @@ import (
 // document: they are read at filing and kept as blind tokens of the record,
 // read back by the point-of-care view, kept in the stored form, and give
 // the cardiologist the title's reason. Nothing of the title is in clear.
+// The document titled is a biologist's (the third): a cardiologist's own
+// would show the author's reason, which weighs more than the title's.
 func TestTitleWordsReachTheRanking(t *testing.T) {
 	for _, be := range testenv.Backends {
 		t.Run(be.Name, func(t *testing.T) {
 			env := testenv.New(t, be, testenv.Options{})
 			ctx := context.Background()
-			sub, gp, res := fileCareRecordTitled(t, env, "Holter ECG des 24 heures")
+			sub, gp, res := fileCareRecordTitled(t, env, 2, "Holter ECG des 24 heures")
 			cardio := carnet.Request{Actor: carnet.Actor{Kind: carnet.ActorProfessional, ID: gp.ID, Profession: "G15_10", Specialty: "G15_10/SM04"}}
-			titled := res.Documents[0].ID
+			titled := res.Documents[2].ID
 			words := func() []string {
 				t.Helper()
 				view, _, err := env.Service.PointOfCare(ctx, cardio, "", sub.Patient, "", false, nil)
@@ -75,10 +77,12 @@ func TestTitleWordsReachTheRanking(t *testing.T) {
 	}
 }
 
-func fileCareRecordTitled(t *testing.T, env *testenv.Env, title string) (carnet.Submission, carnet.Author, carnet.SubmissionResult) {
+// fileCareRecordTitled files fileCareRecord's first five documents, the
+// i-th titled title.
+func fileCareRecordTitled(t *testing.T, env *testenv.Env, i int, title string) (carnet.Submission, carnet.Author, carnet.SubmissionResult) {
 	t.Helper()
 	_, sub, gp := fileCareRecordNoFile(t, 5)
-	sub.Documents[0].Meta.Title = title
+	sub.Documents[i].Meta.Title = title
 	res, err := env.Service.Provide(context.Background(), testenv.SoftwareFiling("t", sub), sub)
 	if err != nil {
 		t.Fatal(err)
