@@ -508,12 +508,12 @@ func (s *Service) loadCare(ctx context.Context, key carnet.PatientKey, stamp str
 // identifiers (its ids are the row's fields), its content id and the blind
 // tokens of its authors' names are each the document's own, most of what
 // its row holds, and would be most of the entry kept in memory and of the
-// stored form; the concepts and title words are kept as the entry's own
-// fields (careConcepts). The other kinds stay, whatever a future rule reads.
+// stored form; the concepts, title words and authors' specialties are kept
+// as the entry's own fields (careConcepts). The other kinds stay, whatever a future rule reads.
 var notForCare = map[string]bool{
 	carnet.TokIdentifier: true, carnet.TokContent: true,
 	carnet.TokAuthorFamily: true, carnet.TokAuthorGiven: true,
-	carnet.TokConcept: true, carnet.TokTitleKey: true, carnet.TokTitleWord: true,
+	carnet.TokConcept: true, carnet.TokTitleKey: true, carnet.TokTitleWord: true, carnet.TokAuthorSpecialty: true,
 }
 
 // keepCare puts a record's entry in the cache, making room if needed.
