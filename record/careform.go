@@ -152,10 +152,11 @@ func (s *Service) FlushCareForms() {
 
 // careFormVersion is the first byte of an encoded form; another version is
 // not read (the documents are, and a new form is written).
-const careFormVersion = 3 // 2: each row's title words; 3: its authors' specialties
+const careFormVersion = 4 // 2: each row's title words; 3: its authors' specialties; 4: ids packed (formstrings.go)
 
-// The encoding: the version, the stamp, a table of the distinct strings,
-// then every field as varints (strings by their index in the table). A
+// The encoding: the version, the stamp, a table of the distinct strings
+// (ids in the bytes they stand for, formstrings.go), then every field as
+// varints (strings by their index in the table). A
 // record's rows repeat the same kinds, codes, labels and authors: the table
 // keeps each once, and decoding allocates one string for all of them.
 type formWriter struct {
@@ -269,12 +270,11 @@ func encodeCareForm(e *careEntry) []byte {
 	out = binary.AppendUvarint(out, uint64(len(e.stamp)))
 	out = append(out, e.stamp...)
 	out = binary.AppendUvarint(out, uint64(len(w.strings)))
+	var body []byte
 	for _, v := range w.strings {
-		out = binary.AppendUvarint(out, uint64(len(v)))
+		out, body = packString(out, body, v)
 	}
-	for _, v := range w.strings {
-		out = append(out, v...)
-	}
+	out = append(out, body...)
 	return append(out, w.body...)
 }
 
@@ -383,20 +383,12 @@ func decodeCareForm(b []byte) (*careEntry, error) {
 	e := &careEntry{stamp: string(r.b[:n])}
 	r.b = r.b[n:]
 	ns := r.count()
-	lens := make([]int, ns)
-	total := 0
-	for i := range lens {
-		lens[i] = r.count()
-		total += lens[i]
+	if r.err != nil {
+		return nil, r.err
 	}
-	if r.err != nil || total > len(r.b) {
+	var ok bool
+	if r.strings, r.b, ok = unpackStrings(r.b, ns); !ok { // one allocation for every string
 		return nil, errCareForm
-	}
-	all := string(r.b[:total]) // one allocation for every string
-	r.b = r.b[total:]
-	r.strings = make([]string, ns)
-	for i, l := range lens {
-		r.strings[i], all = all[:l], all[l:]
 	}
 	nd := r.count()
 	e.docs = make([]carnet.DocumentRow, nd)
