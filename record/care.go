@@ -102,39 +102,8 @@ func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.
 	det := carnet.CareDetails{Documents: map[string]carnet.Document{}, Items: map[string]carnet.Item{}}
 	var shown []string
 	if pick != nil {
-		for _, docID := range pick(view) {
-			i, ok := ix.byID[docID]
-			if !ok || pos[i] < 0 || det.Documents[docID].ID != "" {
-				continue
-			}
-			cd := &view.Docs[pos[i]]
-			row, err := s.Store.Document(ctx, a.row.Key, docID)
-			if err != nil {
-				return view, carnet.CareDetails{}, err
-			}
-			d, err := s.openDocument(ctx, row)
-			if err != nil {
-				return view, carnet.CareDetails{}, err
-			}
-			det.Documents[docID] = d
-			shown = append(shown, d.LogicalID)
-			if len(cd.Findings) == 0 {
-				continue
-			}
-			items, err := s.Store.FindItems(ctx, a.row.Key, carnet.ItemFilter{Kinds: []carnet.ItemKind{carnet.ItemObservation}, Sources: []string{cd.Row.LogicalID}})
-			if err != nil {
-				return view, carnet.CareDetails{}, err
-			}
-			for _, ir := range items {
-				if !slices.ContainsFunc(cd.Findings, func(f carnet.CareFinding) bool { return f.ItemID == ir.ID }) {
-					continue
-				}
-				it, err := s.openItem(ctx, ir)
-				if err != nil {
-					return view, carnet.CareDetails{}, err
-				}
-				det.Items[it.ID] = it
-			}
+		if err := s.openPicked(ctx, a.row.Key, pick(view), &view, ix, pos, &det, &shown); err != nil {
+			return view, carnet.CareDetails{}, err
 		}
 	}
 	// The visit and the access are both written before the card is
@@ -161,6 +130,79 @@ func (s *Service) PointOfCare(ctx context.Context, r carnet.Request, key carnet.
 		err = visitErr
 	}
 	return view, det, err
+}
+
+// openPicked opens the documents pick chose (those the caller may read,
+// each once) and the abnormal results among their items: one query for
+// the documents and one for the items, however many lines are shown.
+func (s *Service) openPicked(ctx context.Context, key carnet.PatientKey, picked []string, view *carnet.CareView, ix *careIndex, pos []int32, det *carnet.CareDetails, shown *[]string) error {
+	var ids, sources []string
+	for _, docID := range picked {
+		i, ok := ix.byID[docID]
+		if !ok || pos[i] < 0 || slices.Contains(ids, docID) {
+			continue
+		}
+		ids = append(ids, docID)
+		if cd := &view.Docs[pos[i]]; len(cd.Findings) > 0 {
+			sources = append(sources, cd.Row.LogicalID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	// Found by their entryUUID's identifier token, then kept only where the
+	// row's own id is the one asked for: another document may name the same
+	// identifier.
+	values := make([]string, len(ids))
+	for i, id := range ids {
+		values[i] = "urn:uuid:" + id
+	}
+	rows, err := s.Store.FindDocuments(ctx, key, carnet.DocumentFilter{Tokens: []carnet.TokenFilter{{Kind: carnet.TokIdentifier, Values: values}}})
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]*carnet.DocumentRow, len(rows))
+	for i := range rows {
+		byID[rows[i].ID] = &rows[i]
+	}
+	for _, docID := range ids {
+		row := byID[docID]
+		if row == nil { // not filed under that identifier: read it alone
+			r, err := s.Store.Document(ctx, key, docID)
+			if err != nil {
+				return err
+			}
+			row = &r
+		}
+		d, err := s.openDocument(ctx, *row)
+		if err != nil {
+			return err
+		}
+		det.Documents[docID] = d
+		*shown = append(*shown, d.LogicalID)
+	}
+	if len(sources) == 0 {
+		return nil
+	}
+	items, err := s.Store.FindItems(ctx, key, carnet.ItemFilter{Kinds: []carnet.ItemKind{carnet.ItemObservation}, Sources: sources})
+	if err != nil {
+		return err
+	}
+	for _, ir := range items {
+		i, ok := ix.byLogical[ir.SourceLogicalID]
+		if !ok || pos[i] < 0 {
+			continue
+		}
+		if !slices.ContainsFunc(view.Docs[pos[i]].Findings, func(f carnet.CareFinding) bool { return f.ItemID == ir.ID }) {
+			continue
+		}
+		it, err := s.openItem(ctx, ir)
+		if err != nil {
+			return err
+		}
+		det.Items[it.ID] = it
+	}
+	return nil
 }
 
 // careEntry is what the point-of-care view reads of a record, current as
