@@ -340,9 +340,10 @@ type ranker struct {
 	// documents do not make 2,000 copies of "récent : il y a 3 mois".
 	texts map[textKey]string
 	buf   []byte // folded titles
-	// reasons is where the lines' reasons are taken from, a window of
-	// reasonWindow each: one allocation for all lines instead of one per
-	// line (a line with more reasons grows its own copy).
+	// reasons is where the lines' reasons are taken from: a line is given
+	// room for reasonWindow and keeps what it used (keepReasons), so that
+	// all lines share a few allocations of the reasons they have (a line
+	// with more reasons grows its own copy).
 	reasons []Reason
 }
 
@@ -350,11 +351,21 @@ const reasonWindow = 5
 
 func (r *ranker) reasonSlice() []Reason {
 	if len(r.reasons)+reasonWindow > cap(r.reasons) {
-		r.reasons = make([]Reason, 0, 256*reasonWindow)
+		r.reasons = make([]Reason, 0, 1024)
 	}
 	n := len(r.reasons)
-	r.reasons = r.reasons[:n+reasonWindow]
 	return r.reasons[n : n : n+reasonWindow]
+}
+
+// keepReasons ends a line's reasons: those it wrote in the shared room are
+// kept there, and the line's slice is capped, so that an append to it
+// later (a pin) copies instead of writing over the next line's.
+func (r *ranker) keepReasons(rs []Reason) []Reason {
+	rs = rs[:len(rs):len(rs)]
+	if n := len(r.reasons); len(rs) > 0 && n < cap(r.reasons) && &r.reasons[:n+1][n] == &rs[0] {
+		r.reasons = r.reasons[:n+len(rs)]
+	}
+	return rs
 }
 
 type textKey struct {
@@ -591,7 +602,7 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 	} else {
 		add("recent", r.recencyText(ag, age, rec), weightRecency*rec*resultFactor)
 	}
-	l.reasons = reasons
+	l.reasons = r.keepReasons(reasons)
 }
 
 // fresh: a document of the last days that tells the situation at hand: a
