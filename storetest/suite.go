@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) carnet.Store) {
 		{"TermsLargeDocument", testTermsLargeDocument},
 		{"TermsContextCanceled", testTermsContextCanceled},
 		{"Sessions", testSessions},
+		{"UsedAssertions", testUsedAssertions},
 		{"Permits", testPermits},
 		{"CareForms", testCareForms},
 	}

@@ -124,7 +124,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := carnet.Request{Actor: actor, Mode: carnet.ModeNormal, RequestID: rid}
 	switch {
 	case s.cfg.XUA != nil:
-		as, err := s.cfg.XUA.Verify(m.Envelope)
+		as, err := s.cfg.XUA.VerifyContext(r.Context(), m.Envelope)
 		if err != nil {
 			s.log.Info("XUA assertion refused", "request_id", rid, "reason", err)
 			s.fault(w, http.StatusUnauthorized, &Fault{Code: "Sender", Subcode: "wsse:InvalidSecurityToken", Reason: "the SAML assertion is refused"})

@@ -8,6 +8,7 @@ package xua
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -83,10 +84,16 @@ type Config struct {
 	MaxLifetime  time.Duration
 	AllowTestINS bool
 	Now          func() time.Time
+	// Used, when set, records the assertions accepted, in the
+	// deployment's store: an assertion is then used once by every node over
+	// it and across restarts. Without it the Verifier remembers them in
+	// its own memory (one node, until it stops).
+	Used carnet.AssertionStore
 }
 
 // Verifier checks assertions. It remembers the ids of the assertions it
-// accepted until they expire: an assertion is used once per node.
+// accepted until they expire (Config.Used, else in memory): an assertion is
+// used once.
 type Verifier struct {
 	cfg  Config
 	mu   sync.Mutex
@@ -143,6 +150,12 @@ func refuse(format string, a ...any) error { return &Error{Reason: fmt.Sprintf(f
 // its WS-Security header. It returns nil, nil when the envelope carries no
 // WS-Security header.
 func (v *Verifier) Verify(envelope []byte) (*Assertion, error) {
+	return v.VerifyContext(context.Background(), envelope)
+}
+
+// VerifyContext is Verify within a request (the store's record of used
+// assertions is written under ctx).
+func (v *Verifier) VerifyContext(ctx context.Context, envelope []byte) (*Assertion, error) {
 	root, err := parse(envelope)
 	if err != nil {
 		return nil, refuse("%v", err)
@@ -189,6 +202,17 @@ func (v *Verifier) Verify(envelope []byte) (*Assertion, error) {
 	out, err := v.read(a, is)
 	if err != nil {
 		return nil, err
+	}
+	if v.cfg.Used != nil {
+		sum := sha256.Sum256([]byte(out.Issuer + "\x00" + out.ID))
+		fresh, err := v.cfg.Used.UseAssertion(ctx, base64.RawURLEncoding.EncodeToString(sum[:]), v.cfg.Now(), out.Expires.Add(v.cfg.Skew))
+		switch {
+		case err != nil: // fail closed
+			return nil, refuse("the record of used assertions cannot be written: %v", err)
+		case !fresh:
+			return nil, refuse("assertion %q replayed", clip(out.ID))
+		}
+		return out, nil
 	}
 	if !v.once(out.Issuer+"\x00"+out.ID, out.Expires) {
 		return nil, refuse("assertion %q replayed (or too many live assertions)", clip(out.ID))

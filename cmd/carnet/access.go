@@ -69,7 +69,7 @@ func loadPolicy(c serverConfig, logger *slog.Logger) (*policy.Engine, error) {
 // authentication builds the bearer-token verifier: the configured OpenID
 // Connect issuers, and in --demo the built-in demo issuer (mounted on mux).
 // Without any issuer every data request is refused (401).
-func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (*authSetup, error) {
+func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger, store carnet.Store) (*authSetup, error) {
 	var issuers []auth.Issuer
 	for _, u := range strings.Split(c.OIDCIssuers, ",") {
 		if u = strings.TrimSpace(u); u != "" {
@@ -104,7 +104,8 @@ func authentication(c serverConfig, mux *http.ServeMux, logger *slog.Logger) (*a
 		mux.Handle(demoIssuerPath+"/xua", demoXUA)
 		logger.Warn("demo identity provider enabled: tokens for demo users are minted by `carnet token --user NAME` and its login page; never enable --demo with real data", "issuer", demo.IssuerURL())
 	}
-	xv, err := xuaVerifier(c, demoXUA)
+	used, _ := store.(carnet.AssertionStore)
+	xv, err := xuaVerifier(c, demoXUA, used)
 	if err != nil {
 		return nil, err
 	}

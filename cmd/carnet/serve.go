@@ -279,7 +279,7 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	as, err := authentication(c, mux, logger)
+	as, err := authentication(c, mux, logger, store)
 	if err != nil {
 		store.Close()
 		return nil, err

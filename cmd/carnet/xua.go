@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	carnet "github.com/carnet-sante/carnet"
 	"github.com/carnet-sante/carnet/auth"
 	"github.com/carnet-sante/carnet/xua"
 )
@@ -22,7 +23,7 @@ import (
 // xuaVerifier trusts the XUA issuers of --xua-issuer-cert and
 // --xua-samu-cert, and in --demo the demo seal certificates; nil when
 // none is configured (XUA off: a WS-Security header is ignored).
-func xuaVerifier(c serverConfig, demo *demoXUAIssuer) (*xua.Verifier, error) {
+func xuaVerifier(c serverConfig, demo *demoXUAIssuer, used carnet.AssertionStore) (*xua.Verifier, error) {
 	var issuers []xua.Issuer
 	for _, set := range []struct {
 		files    string
@@ -55,7 +56,9 @@ func xuaVerifier(c serverConfig, demo *demoXUAIssuer) (*xua.Verifier, error) {
 		}
 		return nil, nil
 	}
-	return xua.New(xua.Config{Issuers: issuers, Audience: aud, AllowNoAudience: c.XUAAllowNoAudience, AllowTestINS: c.Demo || c.AllowTestINS})
+	// Used assertions are recorded in the store: once for every node over
+	// it, and across restarts.
+	return xua.New(xua.Config{Issuers: issuers, Audience: aud, AllowNoAudience: c.XUAAllowNoAudience, AllowTestINS: c.Demo || c.AllowTestINS, Used: used})
 }
 
 func readCerts(path string) ([]*x509.Certificate, error) {
