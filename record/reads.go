@@ -66,36 +66,32 @@ func (s *Service) sealDocument(ctx context.Context, d carnet.Document) (carnet.D
 	// What the point-of-care ranking reads without opening the document:
 	// its concepts, for series a key of its title, the title's words and
 	// the authors' specialties the ranking weighs; blind per patient.
-	for _, c := range d.Concepts {
-		tok, err := s.Sealer.Token(ctx, d.Patient, carnet.TokConcept, c)
-		if err != nil {
-			return row, err
+	blind := func(kind string, values ...string) error {
+		for _, v := range values {
+			tok, err := s.Sealer.Token(ctx, d.Patient, kind, v)
+			if err != nil {
+				return err
+			}
+			row.Tokens = append(row.Tokens, carnet.Token{Kind: kind, Value: tok})
 		}
-		row.Tokens = append(row.Tokens, carnet.Token{Kind: carnet.TokConcept, Value: tok})
+		return nil
+	}
+	if err := blind(carnet.TokConcept, d.Concepts...); err != nil {
+		return row, err
 	}
 	if title := carnet.TitleKey(d.Meta.Title, d.Meta.Type.Display); title != "" {
-		tok, err := s.Sealer.Token(ctx, d.Patient, carnet.TokTitleKey, title)
-		if err != nil {
+		if err := blind(carnet.TokTitleKey, title); err != nil {
 			return row, err
 		}
-		row.Tokens = append(row.Tokens, carnet.Token{Kind: carnet.TokTitleKey, Value: tok})
 	}
 	if tw, ok := s.Concepts.(carnet.TitleWordReader); ok {
-		for _, w := range tw.TitleWords(d.Meta.Title) {
-			tok, err := s.Sealer.Token(ctx, d.Patient, carnet.TokTitleWord, w)
-			if err != nil {
-				return row, err
-			}
-			row.Tokens = append(row.Tokens, carnet.Token{Kind: carnet.TokTitleWord, Value: tok})
+		if err := blind(carnet.TokTitleWord, tw.TitleWords(d.Meta.Title)...); err != nil {
+			return row, err
 		}
 	}
 	if as, ok := s.Concepts.(carnet.AuthorSpecialtyReader); ok {
-		for _, c := range as.AuthorSpecialties(d.Meta.Authors) {
-			tok, err := s.Sealer.Token(ctx, d.Patient, carnet.TokAuthorSpecialty, c)
-			if err != nil {
-				return row, err
-			}
-			row.Tokens = append(row.Tokens, carnet.Token{Kind: carnet.TokAuthorSpecialty, Value: tok})
+		if err := blind(carnet.TokAuthorSpecialty, as.AuthorSpecialties(d.Meta.Authors)...); err != nil {
+			return row, err
 		}
 	}
 	if len(d.Meta.SHA256) > 0 {

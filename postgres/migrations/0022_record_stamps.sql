@@ -20,29 +20,24 @@ CREATE TABLE record_stamps (
 INSERT INTO record_stamps (patient_key, n)
 	SELECT patient_key, count(*) FROM documents GROUP BY patient_key;
 
-CREATE FUNCTION record_stamps_new() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One function for every trigger: each names its transition table
+-- changed_rows (the rows inserted, the new or the old side of a rewrite,
+-- the rows removed).
+CREATE FUNCTION record_stamps_move() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	INSERT INTO record_stamps AS s (patient_key, n)
-		SELECT patient_key, count(*) FROM new_rows GROUP BY patient_key ORDER BY patient_key
-		ON CONFLICT (patient_key) DO UPDATE SET n = s.n + EXCLUDED.n;
-	RETURN NULL;
-END $$;
-
-CREATE FUNCTION record_stamps_old() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	INSERT INTO record_stamps AS s (patient_key, n)
-		SELECT patient_key, count(*) FROM old_rows GROUP BY patient_key ORDER BY patient_key
+		SELECT patient_key, count(*) FROM changed_rows GROUP BY patient_key ORDER BY patient_key
 		ON CONFLICT (patient_key) DO UPDATE SET n = s.n + EXCLUDED.n;
 	RETURN NULL;
 END $$;
 
 CREATE TRIGGER documents_stamp_insert AFTER INSERT ON documents
-	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION record_stamps_new();
+	REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION record_stamps_move();
 -- A rewrite counts for the record it leaves and the one it lands in (the
 -- same one, in every path Carnet has).
 CREATE TRIGGER documents_stamp_update_new AFTER UPDATE ON documents
-	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION record_stamps_new();
+	REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION record_stamps_move();
 CREATE TRIGGER documents_stamp_update_old AFTER UPDATE ON documents
-	REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION record_stamps_old();
+	REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION record_stamps_move();
 CREATE TRIGGER documents_stamp_delete AFTER DELETE ON documents
-	REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION record_stamps_old();
+	REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION record_stamps_move();
