@@ -30,6 +30,10 @@ type Config struct {
 	// MaxBody bounds a request body (default 64 MiB: an ITI-65 bundle
 	// carries its documents in base64).
 	MaxBody int64
+	// Bodies, when set, bounds the request bodies the node holds at once
+	// (edge.BodyBudget): a request with a body reserves it once its caller
+	// is authenticated, or is answered 503 with Retry-After.
+	Bodies BodyReserver
 	// Version is the software version shown in /metadata.
 	Version string
 	// Authenticate returns the actor of a request from its bearer token
@@ -168,6 +172,16 @@ func (s *Server) wrap(resource string, act carnet.Action, fn handler) http.Handl
 			s.writeError(w, r, err)
 			return
 		}
+		if s.cfg.Bodies != nil {
+			release, ok := s.cfg.Bodies.Reserve(r)
+			if !ok {
+				w.Header().Set("Retry-After", "1")
+				s.writeResource(w, http.StatusServiceUnavailable, fhir.OutcomeFromError(&carnet.Error{Kind: carnet.KindUnavailable, Op: "httpapi",
+					Msg: "the server is receiving too many large requests at once: retry shortly"}))
+				return
+			}
+			defer release()
+		}
 		req := carnet.Request{Actor: actor, Mode: carnet.ModeNormal, RequestID: rid}
 		if resource != "" {
 			if err := allow(actor, resource, act); err != nil {
@@ -187,6 +201,12 @@ func (s *Server) wrap(resource string, act carnet.Action, fn handler) http.Handl
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// BodyReserver bounds the request bodies a node holds at once
+// (edge.BodyBudget).
+type BodyReserver interface {
+	Reserve(r *http.Request) (release func(), ok bool)
 }
 
 // statusOf is the one mapping from error kinds to HTTP statuses.

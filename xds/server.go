@@ -39,6 +39,12 @@ type Config struct {
 	XUA *xua.Verifier
 	// RequireXUA refuses requests without an assertion.
 	RequireXUA bool
+	// Bodies, when set, bounds the request bodies the node holds at once
+	// (edge.BodyBudget): a request reserves its body once its caller is
+	// authenticated, or is answered 503 with Retry-After.
+	Bodies interface {
+		Reserve(r *http.Request) (release func(), ok bool)
+	}
 }
 
 // Server serves the Document Repository (ITI-41, ITI-43) and Registry
@@ -101,6 +107,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("XDS request not authenticated", "request_id", rid, "reason", err)
 		s.fault(w, http.StatusUnauthorized, &Fault{Code: "Sender", Subcode: "wsse:FailedAuthentication", Reason: "authentication failed: a bearer token or a software certificate is required"})
 		return
+	}
+	if s.cfg.Bodies != nil {
+		release, ok := s.cfg.Bodies.Reserve(r)
+		if !ok {
+			w.Header().Set("Retry-After", "1")
+			s.fault(w, http.StatusServiceUnavailable, &Fault{Code: "Receiver", Reason: "the server is receiving too many large requests at once: retry shortly"})
+			return
+		}
+		defer release()
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.lim.MaxBytes))
 	if err != nil {

@@ -49,6 +49,7 @@ type serverConfig struct {
 	AuditRetention, LogRetention                       time.Duration
 	Demo, AllowTestINS, InitKey                        bool
 	DemoPatients                                       int
+	BodiesInFlight                                     int64 // request bodies held at once, bytes (0: no bound)
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -61,6 +62,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	formats := fs.String("ci-sis-formats", "", "the ANS CI-SIS volet table (ci-sis-formats.csv: CDA templateId → XDS formatCode); without it no formatCode is derived from a CDA and producers must declare it")
 	base := fs.String("base-url", "", "public base URL (default: from each request's Host)")
 	demo := fs.Bool("demo", false, "load deterministic synthetic demo data (test INS accepted); never for real data")
+	bodies := fs.String("max-body-in-flight", "512", "MiB of request bodies this node holds at once, over every authenticated client (past it: 503 and Retry-After); 0: no bound")
 	demoPatients := fs.String("demo-patients", "20", "with --demo: how many synthetic patients to load (4 to 1000; the first four are the demo logins')")
 	testINS := fs.Bool("allow-test-ins", false, "accept test INS OIDs (1.2.250.1.213.1.4.10/.11) outside demo mode: test environments only")
 	initKey := fs.Bool("init-key", false, "with --postgres: create the key file if absent (first start of a new database)")
@@ -100,7 +102,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil || nDemo < 4 || nDemo > 1000 {
 		return fmt.Errorf("--demo-patients takes a number from 4 to 1000, got %q", *demoPatients)
 	}
-	c := serverConfig{Addr: *addr, Data: *data, Postgres: *pg, KeyFile: *keyFile, ValueSets: *vs, CISISFormats: *formats, BaseURL: *base,
+	nBodies, err := strconv.ParseInt(*bodies, 10, 64)
+	if err != nil || nBodies < 0 || nBodies > 1<<20 {
+		return fmt.Errorf("--max-body-in-flight takes a number of MiB, got %q", *bodies)
+	}
+	c := serverConfig{BodiesInFlight: nBodies << 20, Addr: *addr, Data: *data, Postgres: *pg, KeyFile: *keyFile, ValueSets: *vs, CISISFormats: *formats, BaseURL: *base,
 		AccessMatrix: *matrix, OIDCIssuers: *issuers, OperatorIssuers: *operatorIssuers, Audience: *audience, NotifyWebhook: *hook, CDSClients: *cdsClients, WebClientID: *webClient,
 		LogFile: *logFile, XDSRepository: *xdsRepo, XUAIssuerCerts: *xuaCerts, XUASAMUCerts: *xuaSAMU, XUAAudience: *xuaAud, XUARequired: *xuaReq, XUAAllowNoAudience: *xuaNoAud, AuditRetention: auditRetention, LogRetention: logRetention,
 		Demo: *demo, AllowTestINS: *testINS, InitKey: *initKey, DemoPatients: nDemo, Replica: x.Replica, ReplicaInterval: x.ReplicaInterval}
@@ -306,7 +312,10 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 		Logger:       logger,
 		AllowTestINS: c.Demo || c.AllowTestINS,
 	}
-	cfg := httpapi.Config{Service: svc, BaseURL: c.BaseURL, Logger: logger, Version: version, Authenticate: as.Authenticate, CDS: as.CDS}
+	// One budget of request bodies for the FHIR API and XDS.b: each reserves
+	// a body once its caller is authenticated.
+	bodies := &edge.BodyBudget{Max: c.BodiesInFlight, PerRequest: xds.DefaultLimits.MaxBytes}
+	cfg := httpapi.Config{Service: svc, BaseURL: c.BaseURL, Logger: logger, Version: version, Authenticate: as.Authenticate, CDS: as.CDS, Bodies: bodies}
 	if audit != nil {
 		cfg.AuditLog = audit
 	}
@@ -333,7 +342,7 @@ func openApp(ctx context.Context, c serverConfig, logger *slog.Logger) (*app, er
 			cfg.CDS.Link = web.CardLink
 		}
 	}
-	mux.Handle("/xds/", xds.New(xds.Config{Service: svc, Logger: logger, Authenticate: as.Authenticate, RepositoryUniqueID: c.XDSRepository, XUA: as.XUA, RequireXUA: c.XUARequired}))
+	mux.Handle("/xds/", xds.New(xds.Config{Service: svc, Logger: logger, Authenticate: as.Authenticate, RepositoryUniqueID: c.XDSRepository, XUA: as.XUA, RequireXUA: c.XUARequired, Bodies: bodies}))
 	api := httpapi.New(cfg)
 	mux.Handle("/", api)
 	return &app{store: store, sealer: sealer, svc: svc, handler: mux, audit: audit, web: ws, api: api}, nil

@@ -25,6 +25,7 @@ import (
 	"github.com/carnet-sante/carnet/auth"
 	"github.com/carnet-sante/carnet/cda"
 	"github.com/carnet-sante/carnet/fulltext"
+	"github.com/carnet-sante/carnet/edge"
 	"github.com/carnet-sante/carnet/httpapi"
 	"github.com/carnet-sante/carnet/pastille"
 	"github.com/carnet-sante/carnet/policy"
@@ -317,6 +318,17 @@ type Options struct {
 	// temporary one: a store kept between runs (a benchmark's filled
 	// PostgreSQL database) is opened again with its keys.
 	KeyDir string
+	// Bodies bounds the request bodies the server holds at once (the
+	// FHIR API and XDS.b), as `carnet serve --max-body-in-flight` does.
+	Bodies *edge.BodyBudget
+}
+
+// bodiesOf keeps a nil budget a nil interface.
+func bodiesOf(b *edge.BodyBudget) httpapi.BodyReserver {
+	if b == nil {
+		return nil
+	}
+	return b
 }
 
 // New wires a Service and the HTTP API on a fresh store of backend b, with
@@ -388,7 +400,7 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := httpapi.Config{Service: svc, Logger: logger, Version: "test", Authenticate: verifier.Authenticate,
+	cfg := httpapi.Config{Service: svc, Logger: logger, Version: "test", Authenticate: verifier.Authenticate, Bodies: bodiesOf(o.Bodies),
 		CDS: &httpapi.CDSConfig{Client: cds.VerifyClient, User: func(ctx context.Context, raw string) (carnet.Actor, error) {
 			p, err := verifier.Verify(ctx, raw)
 			if err != nil {
@@ -403,6 +415,9 @@ func New(t testing.TB, b Backend, o Options) *Env {
 	cfg.Secondary, cfg.BulkDir = sec, t.TempDir()
 	api := httpapi.New(cfg)
 	xcfg := xds.Config{Service: svc, Logger: logger, Authenticate: verifier.Authenticate}
+	if o.Bodies != nil {
+		xcfg.Bodies = o.Bodies
+	}
 	e := &Env{Store: store, DB: db, Dir: dir, KeyDir: keyDir, Keyring: kr, Service: svc, Secondary: sec, Server: srv, URL: srv.URL, Issuer: issuer, Audit: audit,
 		Authenticate: verifier.Authenticate, cfg: cfg, xdsCfg: xcfg, apiServer: api}
 	// The current server's (after Restart, the last one's) background form
