@@ -301,3 +301,38 @@ func TestAuthorSpecialtiesServed(t *testing.T) {
 		t.Errorf("the cardiologist's letter: affinity %q served, %q with every field; want the same, the author's", srv, full)
 	}
 }
+
+// The professions other than physicians weigh the letters of the
+// specialists they work beside: the midwife the obstetrician's, the
+// physiotherapist the rehabilitation physician's and the orthopaedic
+// surgeon's, the dentist the oral and maxillofacial surgeon's and the
+// radiotherapist's. Through the server too (the specialties are read at
+// filing); a GP's letter gives none of them that reason.
+func TestAuthorSpecialtiesOfOtherProfessions(t *testing.T) {
+	for _, c := range []struct {
+		caller Caller
+		author string
+		note   string
+	}{
+		{midwife, "G15_10/SM20", "gynécologue-obstétricien"},
+		{physio, "G15_10/SM29", "médecine physique et de réadaptation"},
+		{physio, "G15_10/SM08", "chirurgien orthopédiste"},
+		{Caller{Profession: "G15_40"}, "G15_10/SM07", "chirurgie maxillo-faciale"},
+		{Caller{Profession: "G15_40"}, "G15_40/SCD02", "chirurgie orale"},
+		{Caller{Profession: "G15_40"}, "G15_10/SM37", "radiothérapeute"},
+	} {
+		for _, author := range []string{c.author, "G15_10/SM54"} {
+			in := Input{Caller: c.caller, Now: now, LastVisit: lastVisit, Docs: []Doc{
+				with(doc("letter", tConsultation, 100), func(d *Doc) { d.AuthorSpecialties = []string{author} })}}
+			got := ""
+			for _, r := range Rank(ServedInput(in))[0].Reasons {
+				if r.Code == "affinity" {
+					got = r.Text
+				}
+			}
+			if want := author == c.author; strings.Contains(got, c.note) != want {
+				t.Errorf("%s reading a letter by %s: affinity %q, want the note %q: %v", c.caller.Profession, author, got, c.note, want)
+			}
+		}
+	}
+}
