@@ -11,12 +11,13 @@ import (
 
 // Large bodies from many clients at once: past the node's budget the next
 // one is refused at once with 503 and Retry-After, before its body is read;
-// small requests and requests without a body still pass; a reservation is
-// given back when its request ends.
+// a chunked upload reserves as it is read, and one that outgrows what is
+// left fails with 503 too; requests without a body still pass; every
+// reservation is given back when its request ends.
 func TestBodyBudget(t *testing.T) {
+	b := &BodyBudget{Max: 10 << 20, PerRequest: 4 << 20}
 	hold := make(chan struct{})
 	var read sync.WaitGroup
-	b := &BodyBudget{Max: 10 << 20, PerRequest: 4 << 20}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		release, ok := b.Reserve(r)
 		if !ok {
@@ -24,7 +25,14 @@ func TestBodyBudget(t *testing.T) {
 			return
 		}
 		defer release()
-		io.Copy(io.Discard, r.Body)
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			if Exceeded(err) {
+				Refuse(w)
+			} else {
+				w.WriteHeader(http.StatusBadRequest)
+			}
+			return
+		}
 		if r.Header.Get("X-Hold") != "" {
 			read.Done()
 			<-hold
@@ -33,35 +41,44 @@ func TestBodyBudget(t *testing.T) {
 	})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	post := func(body io.Reader, length int64, hold bool) *http.Response {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL, body)
+	post := func(size int, length int64, hold bool) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(strings.Repeat("x", size)))
+		if size == 0 {
+			req.Body = nil
+		}
 		req.ContentLength = length
 		if hold {
 			req.Header.Set("X-Hold", "1")
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return &http.Response{}
 		}
 		resp.Body.Close()
 		return resp
 	}
-	big := strings.Repeat("x", 3<<20)
-	// Two 3 MiB bodies held, then a chunked one (reserves 4 MiB): 10 MiB.
-	read.Add(3)
-	done := make(chan int, 3)
-	for _, length := range []int64{3 << 20, 3 << 20, -1} {
-		go func() { done <- post(strings.NewReader(big), length, true).StatusCode }()
+	holdAll := func(sizes []int, lengths []int64) chan int {
+		done := make(chan int, len(sizes))
+		read.Add(len(sizes))
+		for i := range sizes {
+			go func() { done <- post(sizes[i], lengths[i], true).StatusCode }()
+		}
+		read.Wait()
+		return done
 	}
-	read.Wait()
+	// Two 3 MiB bodies and a chunked 4 MiB one held: the whole budget.
+	done := holdAll([]int{3 << 20, 3 << 20, 4 << 20}, []int64{3 << 20, 3 << 20, -1})
 	if got := b.Held(); got != 10<<20 {
-		t.Fatalf("held %d bytes, want %d", got, 10<<20)
+		t.Errorf("held %d bytes, want %d", got, 10<<20)
 	}
-	resp := post(strings.NewReader("x"), 1, false)
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+	if resp := post(1, 1, false); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("a body past the budget: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	if resp := post(nil, 0, false); resp.StatusCode != http.StatusNoContent {
+	if resp := post(10, -1, false); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a chunked body past the budget: %d, want 503", resp.StatusCode)
+	}
+	if resp := post(0, 0, false); resp.StatusCode != http.StatusNoContent {
 		t.Errorf("a request without a body: %d", resp.StatusCode)
 	}
 	close(hold)
@@ -73,7 +90,21 @@ func TestBodyBudget(t *testing.T) {
 	if got := b.Held(); got != 0 {
 		t.Errorf("held %d bytes after every request ended", got)
 	}
-	if resp := post(strings.NewReader(big), int64(len(big)), false); resp.StatusCode != http.StatusNoContent {
-		t.Errorf("a body once the others ended: %d", resp.StatusCode)
+	// A small chunked body costs what it is; one that outgrows what is
+	// left fails as it is read.
+	hold = make(chan struct{})
+	done = holdAll([]int{3 << 20, 3 << 20, 3 << 20, 10}, []int64{3 << 20, 3 << 20, 3 << 20, -1})
+	if got := b.Held(); got != 9<<20+bodyChunk {
+		t.Errorf("held %d bytes, want %d (a small chunked body reserves one chunk)", got, 9<<20+bodyChunk)
+	}
+	if resp := post(2<<20, -1, false); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a chunked body outgrowing the budget: %d, want 503", resp.StatusCode)
+	}
+	close(hold)
+	for range 4 {
+		<-done
+	}
+	if got := b.Held(); got != 0 {
+		t.Errorf("held %d bytes after every request ended", got)
 	}
 }

@@ -87,6 +87,15 @@ func TestBodyBudgetAfterAuthentication(t *testing.T) {
 	if c := small("/xds/repository"); c != http.StatusServiceUnavailable {
 		t.Errorf("XDS.b past the budget: %d, want 503", c)
 	}
+	// A chunked body (no declared length) reserves as it is read.
+	chunked, _ := http.NewRequest(http.MethodPost, env.URL+"/", io.NopCloser(strings.NewReader(`{"resourceType":"Bundle"}`)))
+	chunked.Header.Set("Content-Type", "application/fhir+json")
+	chunked.Header.Set("Authorization", "Bearer "+gp)
+	if resp, err := http.DefaultClient.Do(chunked); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a chunked body past the budget: %v %v, want 503", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	if r := finish(); r == nil || r.StatusCode == http.StatusServiceUnavailable {
 		t.Fatalf("the held upload: %v", r)
 	}

@@ -198,9 +198,20 @@ func (s *Server) wrap(resource string, act carnet.Action, fn handler) http.Handl
 			return
 		}
 		if err := fn(w, r, req); err != nil {
+			if budgetExceeded(err) { // a chunked body outgrew the node's budget
+				w.Header().Set("Retry-After", "1")
+				err = &carnet.Error{Kind: carnet.KindUnavailable, Op: "httpapi", Msg: "the server is receiving too many large requests at once: retry shortly", Err: err}
+			}
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// budgetExceeded says whether err comes from reading a body the node's
+// budget could not hold (edge.ErrBodyBudget).
+func budgetExceeded(err error) bool {
+	var e interface{ BodyBudgetExceeded() bool }
+	return errors.As(err, &e) && e.BodyBudgetExceeded()
 }
 
 // BodyReserver bounds the request bodies a node holds at once

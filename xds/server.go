@@ -124,6 +124,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.fault(w, http.StatusRequestEntityTooLarge, senderFault("the message exceeds %d bytes", s.lim.MaxBytes))
 			return
 		}
+		var over interface{ BodyBudgetExceeded() bool }
+		if errors.As(err, &over) && over.BodyBudgetExceeded() { // a chunked body outgrew the node's budget
+			w.Header().Set("Retry-After", "1")
+			s.fault(w, http.StatusServiceUnavailable, &Fault{Code: "Receiver", Reason: "the server is receiving too many large requests at once: retry shortly"})
+			return
+		}
 		s.fault(w, http.StatusBadRequest, senderFault("the body cannot be read"))
 		return
 	}
