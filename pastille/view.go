@@ -122,7 +122,7 @@ func RankView(gather Gather, o RankOptions) (*Ranking, error) {
 		Fill(l.Doc, d, det)
 		RefreshReasons(l)
 	}
-	if len(filled) > 0 && (len(cr.All) == 0 || len(cr.Ranked) == 0 || &cr.All[0] != &cr.Ranked[0]) {
+	if len(filled) > 0 { // All may be another slice than Ranked (Keep, NewFirst)
 		for i := range cr.All {
 			if cp, ok := filled[cr.All[i].Doc]; ok {
 				cr.All[i].Doc = cp
