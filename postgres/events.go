@@ -177,12 +177,57 @@ func (r reader) auditRows(ctx context.Context, op, q string, args []any) ([]carn
 // two schemas of one database keep two logs and do not wait for each other.
 const auditLockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('carnet.audit.' || coalesce(current_schema(), ''), 0))`
 
-// AppendAudit appends in a READ COMMITTED transaction of its own that first
-// takes an advisory lock: appenders from every process wait in line for it,
-// then each reads the size its predecessor committed (a statement of a READ
-// COMMITTED transaction sees what committed before it began, and the lock
-// is released only after the commit). A SERIALIZABLE transaction would let
-// them all read the same size and all but one fail and retry.
+// auditAppendSQL numbers and inserts a batch of events after the last one
+// (its $1…$7 the events' columns, in order) and returns the first index.
+// It runs after auditLockSQL in the same transaction: a statement of a
+// READ COMMITTED transaction sees what committed before it began, and the
+// lock is released only once the previous appender's rows are visible.
+// An id already in the log is a unique violation: the whole append fails
+// and nothing stays.
+const auditAppendSQL = `
+	WITH f AS (SELECT coalesce(max(seq) + 1, 0) AS first FROM audit_events),
+	ins AS (
+		INSERT INTO audit_events (seq, id, patient_key, time, actor, digest, sealed, leaf_hash)
+		SELECT f.first + x.ord - 1, x.id, x.patient_key, x.time, x.actor, x.digest, x.sealed, x.leaf_hash
+		FROM f, unnest($1::text[], $2::text[], $3::timestamptz[], $4::bytea[], $5::bytea[], $6::bytea[], $7::bytea[])
+			WITH ORDINALITY AS x(id, patient_key, time, actor, digest, sealed, leaf_hash, ord)
+		RETURNING 1)
+	SELECT f.first, (SELECT count(*) FROM ins) FROM f`
+
+// auditFlushSQL makes everything committed before it durable: it takes a
+// transaction id, so its implicit transaction writes a commit record, and
+// a commit under the session's synchronous_commit (on, or stronger: Open
+// sees to it) returns once the WAL is flushed up to that record, which
+// covers every commit before it.
+const auditFlushSQL = `SELECT pg_current_xact_id()::text`
+
+// AppendAudit appends a batch to the log shared by every node, in two
+// steps, so that the log's lock is never held across a WAL flush:
+//
+//  1. one round trip, an implicit transaction of two statements (a
+//     pipeline with one Sync): take the log's advisory lock (appenders
+//     from every process wait in line for it), then number and insert the
+//     batch after what the previous appender committed. That transaction
+//     commits without waiting for its WAL to reach the disk
+//     (synchronous_commit off for it alone), and its commit releases the
+//     lock: the next appender, of any node, goes on at once;
+//  2. auditFlushSQL: returns once the WAL is flushed past the batch's
+//     commit. Only then does AppendAudit return, so that no access is
+//     served before its event is durable, as before. Appenders of several
+//     nodes flushing at once share one flush.
+//
+// What other sessions may see in between: the batch, not yet durable. A
+// crash then loses it together with every later append (the WAL is
+// replayed in order, so no later event survives an earlier one), and
+// nothing of it was acknowledged. A checkpoint over it is stored by a
+// synchronous commit that comes after it in the WAL, and a synchronous
+// commit becomes visible only once flushed: no checkpoint that a node
+// serves, nor a proof against one, ever covers an event a crash could
+// lose. A patient reading their history at that instant may see an event
+// of a request still waiting for this flush (docs/POSTGRES.md).
+//
+// A SERIALIZABLE transaction instead of the lock would let every appender
+// read the same size and all but one fail and retry.
 func (s *Store) AppendAudit(ctx context.Context, rows []carnet.AuditRow) (uint64, error) {
 	const op = "postgres.AppendAudit"
 	if len(rows) == 0 {
@@ -205,37 +250,30 @@ func (s *Store) AppendAudit(ctx context.Context, rows []carnet.AuditRow) (uint64
 		sealed[i] = row.Sealed // nil is NULL: an event stored already pruned
 	}
 
-	conn, ptx, err := s.begin(ctx, op, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	conn, err := s.acquire(ctx)
 	if err != nil {
-		return 0, err
+		return 0, mapError(op, err)
 	}
 	defer conn.Release()
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = ptx.Rollback(rctx) // a no-op after commit
-	}()
-	if _, err := ptx.Exec(ctx, auditLockSQL); err != nil {
+	var first, inserted int64
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	b.Queue(auditLockSQL)
+	b.Queue(auditAppendSQL, ids, patients, times, actors, digests, sealed, leaves).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&first, &inserted)
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		if errorKind(err) == carnet.KindConflict {
+			return 0, conflict(op, "an audit event id is already in use") // rolled back: nothing stays
+		}
 		return 0, mapError(op, err)
 	}
-	var first int64
-	if err := ptx.QueryRow(ctx, `SELECT coalesce(max(seq) + 1, 0) FROM audit_events`).Scan(&first); err != nil {
-		return 0, mapError(op, err)
+	if inserted != int64(n) {
+		// Not reached: a missing row would have failed the statement.
+		return 0, &carnet.Error{Kind: carnet.KindInternal, Op: op, Msg: "the audit log did not take the whole batch"}
 	}
-	tag, err := ptx.Exec(ctx, `
-		INSERT INTO audit_events (seq, id, patient_key, time, actor, digest, sealed, leaf_hash)
-		SELECT $1 + x.ord - 1, x.id, x.patient_key, x.time, x.actor, x.digest, x.sealed, x.leaf_hash
-		FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::bytea[], $6::bytea[], $7::bytea[], $8::bytea[])
-			WITH ORDINALITY AS x(id, patient_key, time, actor, digest, sealed, leaf_hash, ord)
-		ON CONFLICT (id) DO NOTHING`,
-		first, ids, patients, times, actors, digests, sealed, leaves)
-	if err != nil {
-		return 0, mapError(op, err)
-	}
-	if tag.RowsAffected() != int64(n) {
-		return 0, conflict(op, "an audit event id is already in use") // rolled back: nothing stays
-	}
-	if err := ptx.Commit(ctx); err != nil {
+	var xid string
+	if err := conn.QueryRow(ctx, auditFlushSQL).Scan(&xid); err != nil {
 		return 0, mapError(op, err)
 	}
 	return uint64(first), nil

@@ -88,6 +88,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	// other). Update no longer takes predicate locks (lock.go); the
 	// setting stays because the searches' plans were measured with it. A
 	// query with no usable index still scans.
+	// Statements outside an explicit transaction (reads, and the audit
+	// log's appends: events.go) count on READ COMMITTED, where each
+	// statement sees what committed before it began.
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
 	if _, ok := cfg.ConnConfig.RuntimeParams["enable_seqscan"]; !ok {
 		cfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
 	}
