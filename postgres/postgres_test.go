@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -161,6 +162,43 @@ func TestSynchronousCommitForced(t *testing.T) {
 	}
 	if got != "on" {
 		t.Fatalf("synchronous_commit of the store's sessions: got %q, want on", got)
+	}
+}
+
+// An audit append commits its batch without waiting for the disk, then
+// flushes; the setting that lets it do so is the append's own: the pooled
+// session it ran on still flushes every later commit, and still reads
+// committed data statement by statement.
+func TestAuditAppendLeavesTheSessionDurable(t *testing.T) {
+	dsn := addParam(pgtest.DSN(t), "pool_max_conns", "1") // one session: the append's
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 3 {
+		first, err := s.AppendAudit(ctx, []carnet.AuditRow{{ID: fmt.Sprintf("ev-%d", i), Patient: "p1", Time: time.Now().UTC(),
+			Actor: "a", Digest: []byte{1}, Sealed: []byte{2}, LeafHash: make([]byte, 32)}})
+		if err != nil || first != uint64(i) {
+			t.Fatalf("append %d: got first %d, %v", i, first, err)
+		}
+	}
+	for name, want := range map[string]string{"synchronous_commit": "on", "transaction_isolation": "read committed"} {
+		got, err := postgres.Setting(ctx, s, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("%s of the session after audit appends: got %q, want %q", name, got, want)
+		}
+	}
+	if _, err := s.AppendAudit(ctx, []carnet.AuditRow{{ID: "ev-1", Patient: "p1", Time: time.Now().UTC(),
+		Actor: "a", Digest: []byte{1}, Sealed: []byte{2}, LeafHash: make([]byte, 32)}}); !carnet.IsKind(err, carnet.KindConflict) {
+		t.Fatalf("appending an id already logged: got %v, want a conflict", err)
+	}
+	if size, err := s.AuditSize(ctx); err != nil || size != 3 {
+		t.Fatalf("after the refused append: size %d, %v; want 3", size, err)
 	}
 }
 
