@@ -551,7 +551,13 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 		if isEcho(d.Type.Code) && !(affOK && aff >= wantedAffinity) {
 			f = min(f, historyFactor)
 		}
-		add("concept", r.text('c', conceptNotes, "à savoir avant d'agir : "), concept*f)
+		// A summary not renewed within the year restates what its
+		// sources (and the news since) say: its concepts are echoes too.
+		if _, summary := summaryTypes[d.Type.Code]; summary && age > pinnedDays*day {
+			add("concept", r.text('s', conceptNotes, "synthèse de plus d'un an, à savoir avant d'agir : "), concept*min(f, historyFactor))
+		} else {
+			add("concept", r.text('c', conceptNotes, "à savoir avant d'agir : "), concept*f)
+		}
 	}
 
 	if hist.current && !r.query && age <= currentTreatmentDays*day {

@@ -891,3 +891,33 @@ func TestEchoesAreRoutineNews(t *testing.T) {
 		}
 	}
 }
+
+// A summary not renewed within the year restates its sources: its
+// concepts count as an echo's (a quarter), so that a letter naming one of
+// them comes first; a summary of the year keeps them whole.
+func TestOutdatedSummaryConceptsAreEchoes(t *testing.T) {
+	cs := with(doc("cs", tConsultation, 200), func(d *Doc) { d.Concepts = []string{"diabetes"} })
+	for _, c := range []struct {
+		age   float64
+		first string
+		text  string
+	}{
+		{500, "cs", "synthèse de plus d'un an, à savoir avant d'agir : "},
+		{300, "vsm", "à savoir avant d'agir : "},
+	} {
+		vsm := with(doc("vsm", tVSM, c.age), func(d *Doc) { d.Concepts = []string{"anticoagulant", "allergy"} })
+		got := Rank(Input{Caller: gp, Now: now, Docs: []Doc{vsm, cs}})
+		if got[0].Doc.ID != c.first {
+			t.Errorf("summary of %v days: %s first, want %s\n%s", c.age, got[0].Doc.ID, c.first, explain(got))
+		}
+		found := false
+		for _, r := range lineOf(t, got, "vsm").Reasons {
+			if r.Code == "concept" {
+				found = strings.HasPrefix(r.Text, c.text) && (c.age > 365) == strings.HasPrefix(r.Text, "synthèse")
+			}
+		}
+		if !found {
+			t.Errorf("summary of %v days: no concept reason starting %q\n%s", c.age, c.text, explain(got))
+		}
+	}
+}
