@@ -551,7 +551,13 @@ func (r *ranker) score(l *line, docs []*Doc, c cluster, hist historyNote) {
 		if isEcho(d.Type.Code) && !(affOK && aff >= wantedAffinity) {
 			f = min(f, historyFactor)
 		}
-		add("concept", r.text('c', conceptNotes, "à savoir avant d'agir : "), concept*f)
+		// A summary not renewed within the year restates what its
+		// sources (and the news since) say: its concepts are echoes too.
+		if _, summary := summaryTypes[d.Type.Code]; summary && age > pinnedDays*day {
+			add("concept", r.text('s', conceptNotes, "synthèse de plus d'un an, à savoir avant d'agir : "), concept*min(f, historyFactor))
+		} else {
+			add("concept", r.text('c', conceptNotes, "à savoir avant d'agir : "), concept*f)
+		}
 	}
 
 	if hist.current && !r.query && age <= currentTreatmentDays*day {
@@ -981,6 +987,12 @@ var prescriptionTypes = map[string]bool{"57833-6": true, "57828-6": true}
 var seriesTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "60593-1": true, "DISP_AUT": true, "29274-8": true,
 	"11506-3": true, "80565-5": true, "85208-7": true}
 
+// sheetTypes are the sheets of one care continued: nursing follow-up
+// sheets, administration reports, remote-monitoring transmissions. Those of
+// the same type and title form a series whatever each one names (the
+// wound, the glucose, the pain of the day): the latest is the one to read.
+var sheetTypes = map[string]bool{"11506-3": true, "80565-5": true, "85208-7": true}
+
 // resultTypes are the results whose news is routine when nothing is out
 // of range: laboratory, vital signs.
 var resultTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "29274-8": true}
@@ -1055,6 +1067,9 @@ func history(docs []*Doc, clusters []cluster) []historyNote {
 			buf = foldAppend(append(buf[:0], d.Type.Code+"|"...), title)
 		}
 		buf = append(buf, '#')
+		if sheetTypes[d.Type.Code] {
+			return buf // one care, sheet after sheet, whatever each one names
+		}
 		for _, c := range d.Concepts {
 			buf = append(append(buf, '|'), c...)
 		}

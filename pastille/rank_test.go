@@ -216,6 +216,12 @@ func TestSignals(t *testing.T) {
 				with(doc("sheet-2", tNursing, 1), func(d *Doc) { d.Title = "Fiche de suivi" }),
 				doc("cs", tConsultation, 10)},
 			first: "cs", second: "sheet-1", reason: "new"},
+		{name: "nursing sheets of one care are a series whatever each one names: the wound of last week's sheet is history",
+			caller: nurse, lastVisit: lastVisit,
+			docs: []Doc{with(doc("sheet-1", tNursing, 20), func(d *Doc) { d.Title = "Fiche de suivi"; d.Concepts = []string{"wound-care"} }),
+				with(doc("sheet-2", tNursing, 1), func(d *Doc) { d.Title = "Fiche de suivi"; d.Concepts = []string{"diabetes"} }),
+				doc("cs", tConsultation, 10)},
+			first: "cs", second: "sheet-1", reason: "new"},
 		{name: "the report of the act weighs its founding event more than a letter mentioning it (physiotherapist, pacemaker)",
 			caller: Caller{Profession: "G15_70"},
 			docs: []Doc{with(doc("implant", tProcedure, 500), func(d *Doc) { d.Concepts = []string{"cardiac-device"} }),
@@ -888,6 +894,36 @@ func TestEchoesAreRoutineNews(t *testing.T) {
 		}
 		if c.concept > 0 && math.Abs(gain("concept")-c.concept) > 1e-9 {
 			t.Errorf("%s for %v: concept %v, want %v\n%s", c.doc.ID, c.caller, gain("concept"), c.concept, explain(got))
+		}
+	}
+}
+
+// A summary not renewed within the year restates its sources: its
+// concepts count as an echo's (a quarter), so that a letter naming one of
+// them comes first; a summary of the year keeps them whole.
+func TestOutdatedSummaryConceptsAreEchoes(t *testing.T) {
+	cs := with(doc("cs", tConsultation, 200), func(d *Doc) { d.Concepts = []string{"diabetes"} })
+	for _, c := range []struct {
+		age   float64
+		first string
+		text  string
+	}{
+		{500, "cs", "synthèse de plus d'un an, à savoir avant d'agir : "},
+		{300, "vsm", "à savoir avant d'agir : "},
+	} {
+		vsm := with(doc("vsm", tVSM, c.age), func(d *Doc) { d.Concepts = []string{"anticoagulant", "allergy"} })
+		got := Rank(Input{Caller: gp, Now: now, Docs: []Doc{vsm, cs}})
+		if got[0].Doc.ID != c.first {
+			t.Errorf("summary of %v days: %s first, want %s\n%s", c.age, got[0].Doc.ID, c.first, explain(got))
+		}
+		found := false
+		for _, r := range lineOf(t, got, "vsm").Reasons {
+			if r.Code == "concept" {
+				found = strings.HasPrefix(r.Text, c.text) && (c.age > 365) == strings.HasPrefix(r.Text, "synthèse")
+			}
+		}
+		if !found {
+			t.Errorf("summary of %v days: no concept reason starting %q\n%s", c.age, c.text, explain(got))
 		}
 	}
 }
