@@ -28,10 +28,12 @@ import (
 // resource type, and served gzip-encoded when the client accepts it.
 
 const (
-	bulkRetryAfter    = "1" // seconds between status polls
-	maxRunningJobs    = 4   // per server
-	maxJobsPerClient  = 2   // running or not yet deleted, per client
-	ndjsonContentType = "application/fhir+ndjson"
+	bulkRetryAfter       = "1" // seconds between status polls of a running export
+	bulkQueuedRetryAfter = "5" // of a queued one: it cannot move before a running one ends
+	maxRunningJobs       = 4   // per server
+	maxJobsPerPermit     = 6   // queued, running or not yet deleted, per permit
+	maxQueuedJobs        = 16  // per server
+	ndjsonContentType    = "application/fhir+ndjson"
 )
 
 // bulkRetention is how long an export and its files are kept after its
@@ -41,7 +43,8 @@ var bulkRetention = 24 * time.Hour
 type jobState int
 
 const (
-	jobRunning jobState = iota
+	jobQueued jobState = iota
+	jobRunning
 	jobDone
 	jobFailed
 )
@@ -49,10 +52,14 @@ const (
 type bulkJob struct {
 	id, client, permit string
 	request            string
-	started            time.Time
-	dir                string
+	started            time.Time // the kick-off
+	ctx                context.Context
 	cancel             context.CancelFunc
-	finished           chan struct{}
+	finished           chan struct{} // closed when a started job has ended
+	export             secondary.ExportRequest
+
+	// dir is set when the job starts: a queued job has nothing on disk.
+	dir string
 
 	mu                sync.Mutex
 	state             jobState
@@ -71,11 +78,104 @@ type bulkFile struct {
 	w     *bufio.Writer
 }
 
-// bulkJobs are this server's export jobs.
+// bulkJobs are this server's export jobs. The running slots are shared
+// fairly between permits (docs/SECONDARY.md, "Queue"): a kick-off past
+// them waits in queue, and a slot that frees goes to the waiting permit
+// running the fewest exports, among equals to the one served longest ago.
 type bulkJobs struct {
-	mu   sync.Mutex
-	root string // created on first use
-	jobs map[string]*bulkJob
+	mu      sync.Mutex
+	root    string // created on first use
+	jobs    map[string]*bulkJob
+	queue   []*bulkJob        // waiting, in kick-off order
+	running map[string]int    // running exports per permit
+	served  map[string]uint64 // per permit with jobs, the turn it was last served at
+	turn    uint64
+	closed  bool
+	// gate, when set (tests only), is called by each export once it has
+	// started, before it reads anything.
+	gate func(ctx context.Context, job string)
+}
+
+// startOrder returns the queued jobs in the order they would start if no
+// running export ended meanwhile: each turn goes to the permit running
+// the fewest exports, among equals to the one served longest ago (then
+// the one that queued first), and takes that permit's oldest job. One
+// permit holding many jobs therefore delays another's first job by one
+// turn at most.
+func startOrder(queue []*bulkJob, running map[string]int, served map[string]uint64, turn uint64) []*bulkJob {
+	pending := slices.Clone(queue)
+	run, last := map[string]int{}, map[string]uint64{}
+	order := make([]*bulkJob, 0, len(pending))
+	for len(pending) > 0 {
+		best := 0
+		for i, j := range pending {
+			b := pending[best].permit
+			ri, rb := running[j.permit]+run[j.permit], running[b]+run[b]
+			si, sb := max(served[j.permit], last[j.permit]), max(served[b], last[b])
+			if ri < rb || ri == rb && si < sb {
+				best = i
+			}
+		}
+		j := pending[best]
+		pending = slices.Delete(pending, best, best+1)
+		order = append(order, j)
+		turn++
+		run[j.permit]++
+		last[j.permit] = turn
+	}
+	return order
+}
+
+// position is a queued job's place in the start order (1: next), or 0
+// when it is not waiting.
+func (b *bulkJobs) position(j *bulkJob) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Index(startOrder(b.queue, b.running, b.served, b.turn), j) + 1
+}
+
+// startable takes the jobs that may start now off the queue and marks them
+// running; the caller holds b.mu and starts them.
+func (b *bulkJobs) startable() []*bulkJob {
+	busy := 0
+	for _, n := range b.running {
+		busy += n
+	}
+	if b.closed || busy >= maxRunningJobs || len(b.queue) == 0 {
+		return nil
+	}
+	order := startOrder(b.queue, b.running, b.served, b.turn)
+	next := order[:min(len(order), maxRunningJobs-busy)]
+	for _, j := range next {
+		b.queue = slices.DeleteFunc(b.queue, func(x *bulkJob) bool { return x == j })
+		b.running[j.permit]++
+		b.turn++
+		b.served[j.permit] = b.turn
+		j.mu.Lock()
+		j.state = jobRunning
+		j.mu.Unlock()
+	}
+	return next
+}
+
+// forget drops what the scheduler keeps of a permit without jobs waiting or
+// running; the caller holds b.mu.
+func (b *bulkJobs) forget(permit string) {
+	if b.running[permit] > 0 || slices.ContainsFunc(b.queue, func(j *bulkJob) bool { return j.permit == permit }) {
+		return
+	}
+	delete(b.running, permit)
+	delete(b.served, permit)
+}
+
+// schedule starts the queued jobs that may start.
+func (s *Server) schedule() {
+	s.bulk.mu.Lock()
+	next := s.bulk.startable()
+	s.bulk.mu.Unlock()
+	for _, j := range next {
+		go s.runExport(j)
+	}
 }
 
 func (b *bulkJobs) dir(base string) (string, error) {
@@ -147,7 +247,7 @@ func (s *Server) bulkRoutes() {
 	if s.cfg.Secondary == nil {
 		return
 	}
-	s.bulk.jobs = map[string]*bulkJob{}
+	s.bulk.jobs, s.bulk.running, s.bulk.served = map[string]*bulkJob{}, map[string]int{}, map[string]uint64{}
 	h := func(pattern, resource string, act carnet.Action, fn handler) {
 		s.mux.Handle(pattern, s.wrap(resource, act, fn))
 	}
@@ -259,7 +359,25 @@ func (s *Server) readExportParams(r *http.Request) (exportParams, error) {
 
 func clientKey(a carnet.Actor) string { return a.ID.System + "|" + a.ID.Value }
 
-// kickOff starts an export (Bulk Data IG: $export kick-off).
+// admit returns the permit an export is made under, when the request may
+// export these types under it: at kick-off, and again when the export
+// leaves the queue (the permit may have been revoked or have expired
+// meanwhile). A refusal is audited.
+func (s *Server) admit(ctx context.Context, req carnet.Request, permitID string, types []string, filters map[string][]string) (carnet.Permit, error) {
+	sec := s.cfg.Secondary
+	permit, err := sec.PermitOf(ctx, req, permitID)
+	if err != nil {
+		return carnet.Permit{}, err
+	}
+	if err := secondary.CheckExport(permit, types, filters); err != nil {
+		_ = sec.AuditUse(ctx, req, permit.ID, "export refused: "+carnet.ErrorMessage(err))
+		return carnet.Permit{}, err
+	}
+	return permit, nil
+}
+
+// kickOff accepts an export (Bulk Data IG: $export kick-off): it starts at
+// once when a running slot is free, else it waits in the queue.
 func (s *Server) kickOff(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
 	if pref := r.Header.Get("Prefer"); pref != "" && !strings.Contains(pref, "respond-async") {
 		return refuse(carnet.KindInvalid, "not-supported", "$export answers asynchronously only: Prefer: respond-async")
@@ -271,64 +389,132 @@ func (s *Server) kickOff(w http.ResponseWriter, r *http.Request, req carnet.Requ
 	if err != nil {
 		return err
 	}
-	sec := s.cfg.Secondary
 	groupID := r.PathValue("id")
-	permit, err := sec.PermitOf(r.Context(), req, groupID)
+	permit, err := s.admit(r.Context(), req, groupID, params.types, params.filters)
 	if err != nil {
 		return err
 	}
-	if err := secondary.CheckExport(permit, params.types, params.filters); err != nil {
-		_ = sec.AuditUse(r.Context(), req, permit.ID, "export refused: "+carnet.ErrorMessage(err))
-		return err
-	}
-	client := clientKey(req.Actor)
 	s.dropExpiredJobs()
-	s.bulk.mu.Lock()
-	running, mine := 0, 0
-	for _, j := range s.bulk.jobs {
-		j.mu.Lock()
-		if j.state == jobRunning {
-			running++
-		}
-		j.mu.Unlock()
-		if j.client == client {
-			mine++
-		}
-	}
-	s.bulk.mu.Unlock()
-	if running >= maxRunningJobs || mine >= maxJobsPerClient {
-		w.Header().Set("Retry-After", "30")
-		return refuse(carnet.KindRateLimited, "throttled", "too many exports: wait for one to finish, or delete a finished one (DELETE its status URL)")
-	}
-	root, err := s.bulk.dir(s.cfg.BulkDir)
-	if err != nil {
-		return carnet.WrapError(carnet.KindInternal, "bulk directory", err)
-	}
 	id := carnet.NewID()
-	dir := filepath.Join(root, id)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return carnet.WrapError(carnet.KindInternal, "bulk directory", err)
-	}
-	if err := sec.AuditUse(r.Context(), req, permit.ID, "export "+id+" started: "+r.URL.String()); err != nil {
-		os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	job := &bulkJob{id: id, client: clientKey(req.Actor), permit: permit.ID, request: s.base(r) + r.URL.RequestURI(), started: time.Now().UTC(),
+		ctx: ctx, cancel: cancel, finished: make(chan struct{}), state: jobQueued,
+		export: secondary.ExportRequest{Request: req, Permit: permit, Group: groupID != "", Types: params.types, Since: params.since, Filters: params.filters}}
+	// The job counts against the bounds from here, while its kick-off is
+	// audited; it joins the queue after.
+	if err := s.reserve(job); err != nil {
+		cancel()
+		if carnet.IsKind(err, carnet.KindRateLimited) {
+			w.Header().Set("Retry-After", "30")
+		}
 		return err
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	job := &bulkJob{id: id, client: client, permit: permit.ID, request: s.base(r) + r.URL.RequestURI(), started: time.Now().UTC(),
-		dir: dir, cancel: cancel, finished: make(chan struct{}), transactionTime: time.Now().UTC()}
+	if err := s.cfg.Secondary.AuditUse(r.Context(), req, permit.ID, "export "+id+" accepted: "+r.URL.String()); err != nil {
+		s.unreserve(job)
+		return err
+	}
 	s.bulk.mu.Lock()
-	s.bulk.jobs[id] = job
+	if s.bulk.closed || s.bulk.jobs[id] != job { // stopping, or dropped meanwhile
+		s.bulk.mu.Unlock()
+		s.unreserve(job)
+		return carnet.Errorf(carnet.KindUnavailable, "the server is stopping")
+	}
+	s.bulk.queue = append(s.bulk.queue, job)
 	s.bulk.mu.Unlock()
-	ereq := secondary.ExportRequest{Request: req, Permit: permit, Group: groupID != "", Types: params.types, Since: params.since, Filters: params.filters}
-	go s.runExport(ctx, job, ereq)
+	s.schedule()
+	msg := "export accepted: poll the Content-Location"
+	if pos := s.bulk.position(job); pos > 0 {
+		msg = fmt.Sprintf("export accepted, queued at position %d behind the running exports: poll the Content-Location", pos)
+	}
 	w.Header().Set("Content-Location", s.base(r)+"/bulk/"+id)
-	oo := fhir.OutcomeFromIssues([]carnet.Issue{{Severity: "information", Code: "informational", Diagnostics: "export accepted: poll the Content-Location"}})
+	oo := fhir.OutcomeFromIssues([]carnet.Issue{{Severity: "information", Code: "informational", Diagnostics: msg}})
 	s.writeResource(w, http.StatusAccepted, oo)
 	return nil
 }
 
-func (s *Server) runExport(ctx context.Context, job *bulkJob, req secondary.ExportRequest) {
+// reserve registers a new job when its permit and the server's queue have
+// room: a permit has at most maxJobsPerPermit jobs not yet deleted
+// (queued, running or finished), the server at most maxQueuedJobs waiting.
+func (s *Server) reserve(job *bulkJob) error {
+	s.bulk.mu.Lock()
+	defer s.bulk.mu.Unlock()
+	if s.bulk.closed {
+		return carnet.Errorf(carnet.KindUnavailable, "the server is stopping")
+	}
+	mine, waiting := 0, 0
+	for _, j := range s.bulk.jobs {
+		if j.permit == job.permit {
+			mine++
+		}
+		j.mu.Lock()
+		if j.state == jobQueued {
+			waiting++
+		}
+		j.mu.Unlock()
+	}
+	if mine >= maxJobsPerPermit {
+		return refuse(carnet.KindRateLimited, "throttled", fmt.Sprintf("too many exports under this permit (at most %d queued, running or not yet deleted): wait for one to finish, or delete a finished one (DELETE its status URL)", maxJobsPerPermit))
+	}
+	if waiting >= maxQueuedJobs {
+		return refuse(carnet.KindRateLimited, "throttled", fmt.Sprintf("too many exports waiting on this server (%d): kick off again later", maxQueuedJobs))
+	}
+	s.bulk.jobs[job.id] = job
+	return nil
+}
+
+// unreserve forgets a job that never joined the queue.
+func (s *Server) unreserve(job *bulkJob) {
+	job.cancel()
+	s.bulk.mu.Lock()
+	delete(s.bulk.jobs, job.id)
+	s.bulk.mu.Unlock()
+}
+
+// runExport runs a job that has left the queue: its permit is checked
+// again (as at kick-off), its directory created, then the export writes
+// into it. When it ends, its slot goes to the next queued job.
+func (s *Server) runExport(job *bulkJob) {
 	defer close(job.finished)
+	report, err := s.export(job)
+	s.bulk.mu.Lock()
+	s.bulk.running[job.permit]--
+	s.bulk.forget(job.permit)
+	job.mu.Lock()
+	job.report = report
+	if err != nil {
+		job.state, job.err = jobFailed, err
+		if job.ctx.Err() == nil && !carnet.IsKind(err, carnet.KindForbidden) {
+			s.log.Error("export failed", "job", job.id, "permit", job.permit, "err", err)
+		}
+	} else {
+		job.state = jobDone
+	}
+	job.mu.Unlock()
+	s.bulk.mu.Unlock()
+	s.schedule()
+}
+
+func (s *Server) export(job *bulkJob) (secondary.KReport, error) {
+	ctx, req := job.ctx, job.export
+	permit, err := s.admit(ctx, req.Request, job.permit, req.Types, req.Filters)
+	if err != nil {
+		return secondary.KReport{}, err
+	}
+	req.Permit = permit
+	root, err := s.bulk.dir(s.cfg.BulkDir)
+	if err != nil {
+		return secondary.KReport{}, carnet.WrapError(carnet.KindInternal, "bulk directory", err)
+	}
+	dir := filepath.Join(root, job.id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return secondary.KReport{}, carnet.WrapError(carnet.KindInternal, "bulk directory", err)
+	}
+	job.mu.Lock()
+	job.dir, job.transactionTime = dir, time.Now().UTC()
+	job.mu.Unlock()
+	if s.bulk.gate != nil {
+		s.bulk.gate(ctx, job.id)
+	}
 	k := sink{job}
 	report, err := s.cfg.Secondary.Export(ctx, req, k, func(pass, done, total int) {
 		job.mu.Lock()
@@ -338,17 +524,7 @@ func (s *Server) runExport(ctx context.Context, job *bulkJob, req secondary.Expo
 	if cerr := k.close(); err == nil && cerr != nil {
 		err = carnet.WrapError(carnet.KindInternal, "bulk file", cerr)
 	}
-	job.mu.Lock()
-	defer job.mu.Unlock()
-	job.report = report
-	if err != nil {
-		job.state, job.err = jobFailed, err
-		if ctx.Err() == nil {
-			s.log.Error("export failed", "job", job.id, "permit", job.permit, "err", err)
-		}
-		return
-	}
-	job.state = jobDone
+	return report, err
 }
 
 // job returns the caller's job: another client's is not found.
@@ -367,13 +543,29 @@ func (s *Server) job(r *http.Request, req carnet.Request) (*bulkJob, error) {
 	return j, nil
 }
 
-// dropJob stops a job and deletes its files.
+// dropJob takes a job off the queue, or stops it, and deletes its files.
 func (s *Server) dropJob(j *bulkJob) {
 	j.cancel()
+	s.bulk.mu.Lock()
+	j.mu.Lock()
+	queued := j.state == jobQueued // it starts under s.bulk.mu only
+	j.mu.Unlock()
+	if queued {
+		// Never started: nothing on disk, no goroutine to wait for.
+		s.bulk.queue = slices.DeleteFunc(s.bulk.queue, func(x *bulkJob) bool { return x == j })
+		delete(s.bulk.jobs, j.id)
+		s.bulk.forget(j.permit)
+		s.bulk.mu.Unlock()
+		return
+	}
+	s.bulk.mu.Unlock()
 	<-j.finished
 	s.bulk.mu.Lock()
 	delete(s.bulk.jobs, j.id)
 	s.bulk.mu.Unlock()
+	if j.dir == "" {
+		return
+	}
 	if err := os.RemoveAll(j.dir); err != nil {
 		s.log.Error("delete export files", "job", j.id, "err", err)
 	}
@@ -404,8 +596,8 @@ func (s *Server) still(ctx context.Context, j *bulkJob) error {
 	return err
 }
 
-// bulkStatus answers a status poll: 202 while running, the manifest when
-// done, an OperationOutcome when it failed.
+// bulkStatus answers a status poll: 202 while queued or running, the
+// manifest when done, an OperationOutcome when it failed.
 func (s *Server) bulkStatus(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
 	j, err := s.job(r, req)
 	if err != nil {
@@ -414,9 +606,19 @@ func (s *Server) bulkStatus(w http.ResponseWriter, r *http.Request, req carnet.R
 	if err := s.still(r.Context(), j); err != nil {
 		return err
 	}
+	pos := s.bulk.position(j)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	switch j.state {
+	case jobQueued:
+		if pos == 0 { // dropped meanwhile
+			return carnet.Errorf(carnet.KindNotFound, "no such export")
+		}
+		w.Header().Set("Retry-After", bulkQueuedRetryAfter)
+		w.Header().Set("X-Progress", fmt.Sprintf("queued: position %d", pos))
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusAccepted)
+		return nil
 	case jobRunning:
 		w.Header().Set("Retry-After", bulkRetryAfter)
 		if j.pass <= 1 {
@@ -457,7 +659,8 @@ func (s *Server) bulkStatus(w http.ResponseWriter, r *http.Request, req carnet.R
 	return nil
 }
 
-// bulkCancel cancels a running export or deletes a finished one's files.
+// bulkCancel takes a queued export off the queue, cancels a running one or
+// deletes a finished one's files.
 func (s *Server) bulkCancel(w http.ResponseWriter, r *http.Request, req carnet.Request) error {
 	j, err := s.job(r, req)
 	if err != nil {
@@ -532,17 +735,24 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
-// Close stops the running exports and deletes every export's files.
+// Close stops the running exports, drops the queued ones and deletes every
+// export's files; no export starts after it.
 func (s *Server) Close() {
 	s.bulk.mu.Lock()
-	jobs := make([]*bulkJob, 0, len(s.bulk.jobs))
+	s.bulk.closed = true
+	var started []*bulkJob
 	for _, j := range s.bulk.jobs {
-		jobs = append(jobs, j)
+		j.cancel()
+		j.mu.Lock()
+		if j.state != jobQueued {
+			started = append(started, j)
+		}
+		j.mu.Unlock()
 	}
+	s.bulk.queue = nil
 	root := s.bulk.root
 	s.bulk.mu.Unlock()
-	for _, j := range jobs {
-		j.cancel()
+	for _, j := range started {
 		<-j.finished
 	}
 	if root != "" {
