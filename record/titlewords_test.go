@@ -42,8 +42,11 @@ func TestTitleWordsReachTheRanking(t *testing.T) {
 						if !slices.ContainsFunc(row.Tokens, func(tok carnet.Token) bool { return tok.Kind == carnet.TokTitleWord }) {
 							t.Errorf("no %s token stored", carnet.TokTitleWord)
 						}
+						// A blind token is random base64: it may hold three
+						// letters such as "ecg" by chance (about one run in
+						// thirty), never the six of "holter" nor a word alone.
 						for _, tok := range row.Tokens {
-							if strings.Contains(strings.ToLower(tok.Value), "holter") || strings.Contains(strings.ToLower(tok.Value), "ecg") {
+							if strings.Contains(strings.ToLower(tok.Value), "holter") || strings.EqualFold(tok.Value, "ecg") {
 								t.Errorf("a token holds the title in clear: %+v", tok)
 							}
 						}
