@@ -50,11 +50,7 @@ func Unmarshal(data []byte, v any, root string) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return invalid(root, "required", "the body is empty")
 	}
-	if off, ok := checkDepth(data, MaxDepth); !ok {
-		return invalid(pathAt(data, off, root), "invalid",
-			fmt.Sprintf("JSON nests deeper than %d levels", MaxDepth))
-	}
-	if off, msg := checkNames(data, knownNames(reflect.TypeOf(v))); msg != "" {
+	if off, msg := checkBody(data, MaxDepth, knownNames(reflect.TypeOf(v))); msg != "" {
 		return invalid(pathAt(data, off, root), "invalid", msg)
 	}
 	// Large Bundles and Binaries take a shortcut that ends in the same
@@ -143,32 +139,13 @@ func rootName(v any) string {
 	return ""
 }
 
-// checkDepth scans data once, honoring strings and escapes, and reports the
-// offset where nesting first exceeds max. It runs before the decoder so that
-// a hostile body never drives the decoder's recursion deep.
-func checkDepth(data []byte, max int) (int64, bool) {
-	depth := 0
-	var sk stringSkipper
-	for i := 0; i < len(data); i++ {
-		switch data[i] {
-		case '"':
-			i = sk.end(data, i)
-		case '{', '[':
-			depth++
-			if depth > max {
-				return int64(i), false
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return 0, true
-}
-
-// checkNames scans data once and reports the first member name two
-// readers would read differently, with why (or "" when there is none):
-//   - a name given twice in one object, in any case or escape: Go's decoder
-//     keeps the last, another reader the first;
+// checkBody scans data once, honoring strings and escapes, before the
+// decoder runs, and reports where the body is refused, with why ("" when it
+// is not):
+//   - nesting deeper than max (first, wherever it is): a hostile body never
+//     drives the decoder's recursion deep, nor this scan's own stack;
+//   - a member name given twice in one object, in any case or escape: Go's
+//     decoder keeps the last, another reader the first;
 //   - a name that is one of known's (the target type's elements) in other
 //     letters' case ("Subject", "\u212aind"): Go's decoder fills the element
 //     from it, a FHIR reader (names are case-sensitive) ignores it.
@@ -177,54 +154,33 @@ func checkDepth(data []byte, max int) (int64, bool) {
 // it, as PeekResourceType refuses two resourceTypes and the XML readers an
 // attribute given twice. Objects of many members are checked through a
 // map: the scan stays linear.
-func checkNames(data []byte, known map[string]string) (int64, string) {
-	type frame struct {
-		object, expectKey bool
-		names             [][]byte // raw, as written
-		seen              map[string]bool
-	}
-	var stack []frame
+func checkBody(data []byte, max int, known map[string]string) (int64, string) {
+	// The first name refused, reported once the whole body is known not
+	// to nest too deep.
+	var namesOff int64
+	var namesMsg string
+	var stack []nameFrame
 	var sk stringSkipper
 	for i := 0; i < len(data); i++ {
 		switch data[i] {
 		case '"':
 			end := sk.end(data, i)
-			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
+			if n := len(stack); namesMsg == "" && n > 0 && stack[n-1].object && stack[n-1].expectKey {
 				f := &stack[n-1]
 				f.expectKey = false
 				raw := data[i+1 : min(end, len(data))]
 				if msg := checkKnown(raw, known); msg != "" {
-					return int64(i), msg
-				}
-				if f.seen == nil && len(f.names) >= 32 {
-					f.seen = make(map[string]bool, 2*len(f.names))
-					for _, m := range f.names {
-						f.seen[foldKey(unescapeName(m))] = true
-					}
-				}
-				twice := false
-				if f.seen != nil {
-					k := foldKey(unescapeName(raw))
-					twice = f.seen[k]
-					f.seen[k] = true
-				} else {
-					for _, m := range f.names {
-						if sameName(m, raw) {
-							twice = true
-							break
-						}
-					}
-					f.names = append(f.names, raw)
-				}
-				if twice {
-					return int64(i), fmt.Sprintf("the element %q is given twice in one object (or twice in letters of another case): which one is meant is ambiguous", unescapeName(raw))
+					namesOff, namesMsg = int64(i), msg
+				} else if f.given(raw) {
+					namesOff, namesMsg = int64(i), fmt.Sprintf("the element %q is given twice in one object (or twice in letters of another case): which one is meant is ambiguous", unescapeName(raw))
 				}
 			}
 			i = end
-		case '{':
-			stack = append(stack, frame{object: true, expectKey: true})
-		case '[':
-			stack = append(stack, frame{})
+		case '{', '[':
+			if len(stack) == max {
+				return int64(i), fmt.Sprintf("JSON nests deeper than %d levels", max)
+			}
+			stack = append(stack, nameFrame{object: data[i] == '{', expectKey: data[i] == '{'})
 		case ',':
 			if n := len(stack); n > 0 && stack[n-1].object {
 				stack[n-1].expectKey = true
@@ -235,7 +191,38 @@ func checkNames(data []byte, known map[string]string) (int64, string) {
 			}
 		}
 	}
-	return 0, ""
+	return namesOff, namesMsg
+}
+
+// nameFrame is an object or array checkBody is in.
+type nameFrame struct {
+	object, expectKey bool
+	names             [][]byte // raw, as written
+	seen              map[string]bool
+}
+
+// given notes a member name of the object and says whether it was given
+// already (whatever its case and escapes): through a map past 32 members.
+func (f *nameFrame) given(raw []byte) bool {
+	if f.seen == nil && len(f.names) >= 32 {
+		f.seen = make(map[string]bool, 2*len(f.names))
+		for _, m := range f.names {
+			f.seen[foldKey(unescapeName(m))] = true
+		}
+	}
+	if f.seen != nil {
+		k := foldKey(unescapeName(raw))
+		twice := f.seen[k]
+		f.seen[k] = true
+		return twice
+	}
+	for _, m := range f.names {
+		if sameName(m, raw) {
+			return true
+		}
+	}
+	f.names = append(f.names, raw)
+	return false
 }
 
 // checkKnown refuses a name that is a known element's in other letters.

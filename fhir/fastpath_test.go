@@ -179,7 +179,7 @@ func FuzzFastPath(f *testing.F) {
 }
 
 // refusedNames are the cases above whose body Unmarshal refuses, as two
-// readers would read it differently (checkNames): a name given twice, or a
+// readers would read it differently (checkBody): a name given twice, or a
 // known element's name in other letters' case.
 var refusedNames = map[string]bool{
 	"data twice": true, "Data": true, "resource twice": true, "resource of another case": true, "long s key": true,

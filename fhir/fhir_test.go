@@ -257,10 +257,13 @@ func TestCheckDepthHonorsEscapes(t *testing.T) {
 		{"many escapes", `{"a":"` + strings.Repeat(`\\\"`, 50) + `","b":` + deep + `}`, false},
 		{"unterminated string", `{"a":"` + deep, true},
 		{"exactly the limit", strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth), true},
+		// Closing brackets with nothing open do not buy deeper nesting
+		// after them (nor a deeper stack for the names' check).
+		{"closes before opens", strings.Repeat("]", 10) + strings.Repeat("[", MaxDepth+1), false},
 	}
 	for _, tt := range tests {
-		if _, ok := checkDepth([]byte(tt.body), MaxDepth); ok != tt.ok {
-			t.Errorf("%s: checkDepth ok = %v, want %v", tt.name, ok, tt.ok)
+		if _, msg := checkBody([]byte(tt.body), MaxDepth, nil); (msg == "") != tt.ok {
+			t.Errorf("%s: checkBody refused %q, want ok = %v", tt.name, msg, tt.ok)
 		}
 	}
 }
