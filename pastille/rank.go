@@ -2,6 +2,7 @@ package pastille
 
 import (
 	"cmp"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -981,17 +982,20 @@ type historyNote struct {
 // treatment in progress.
 var prescriptionTypes = map[string]bool{"57833-6": true, "57828-6": true}
 
-// seriesTypes are the routine documents that come in series: laboratory,
-// dispensations, vital signs, nursing follow-up sheets, administration
-// reports (a cure after another), remote-monitoring transmissions.
-var seriesTypes = map[string]bool{"11502-2": true, "DOCPAT05": true, "60593-1": true, "DISP_AUT": true, "29274-8": true,
-	"11506-3": true, "80565-5": true, "85208-7": true}
-
 // sheetTypes are the sheets of one care continued: nursing follow-up
-// sheets, administration reports, remote-monitoring transmissions. Those of
-// the same type and title form a series whatever each one names (the
-// wound, the glucose, the pain of the day): the latest is the one to read.
+// sheets, administration reports (a cure after another), remote-monitoring
+// transmissions. Those of the same type and title form a series whatever
+// each one names (the wound, the glucose, the pain of the day): the latest
+// is the one to read.
 var sheetTypes = map[string]bool{"11506-3": true, "80565-5": true, "85208-7": true}
+
+// seriesTypes are the routine documents that come in series: laboratory,
+// dispensations, vital signs, and the care sheets.
+var seriesTypes = func() map[string]bool {
+	m := map[string]bool{"11502-2": true, "DOCPAT05": true, "60593-1": true, "DISP_AUT": true, "29274-8": true}
+	maps.Copy(m, sheetTypes)
+	return m
+}()
 
 // resultTypes are the results whose news is routine when nothing is out
 // of range: laboratory, vital signs.
