@@ -176,8 +176,7 @@ func (s *Server) wrap(resource string, act carnet.Action, fn handler) http.Handl
 			release, ok := s.cfg.Bodies.Reserve(r)
 			if !ok {
 				w.Header().Set("Retry-After", "1")
-				s.writeResource(w, http.StatusServiceUnavailable, fhir.OutcomeFromError(&carnet.Error{Kind: carnet.KindUnavailable, Op: "httpapi",
-					Msg: "the server is receiving too many large requests at once: retry shortly"}))
+				s.writeResource(w, http.StatusServiceUnavailable, fhir.OutcomeFromError(bodiesFull(nil)))
 				return
 			}
 			defer release()
@@ -200,11 +199,17 @@ func (s *Server) wrap(resource string, act carnet.Action, fn handler) http.Handl
 		if err := fn(w, r, req); err != nil {
 			if budgetExceeded(err) { // a chunked body outgrew the node's budget
 				w.Header().Set("Retry-After", "1")
-				err = &carnet.Error{Kind: carnet.KindUnavailable, Op: "httpapi", Msg: "the server is receiving too many large requests at once: retry shortly", Err: err}
+				err = bodiesFull(err)
 			}
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// bodiesFull is the answer (503) to a request whose body the node's budget
+// cannot hold, at once or as it is read (cause).
+func bodiesFull(cause error) *carnet.Error {
+	return &carnet.Error{Kind: carnet.KindUnavailable, Op: "httpapi", Msg: "the server is receiving too many large requests at once: retry shortly", Err: cause}
 }
 
 // budgetExceeded says whether err comes from reading a body the node's

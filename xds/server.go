@@ -47,6 +47,13 @@ type Config struct {
 	}
 }
 
+// bodiesFull answers a request whose body the node's budget cannot hold,
+// at once or as it is read: 503, and when to try again.
+func (s *Server) bodiesFull(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	s.fault(w, http.StatusServiceUnavailable, &Fault{Code: "Receiver", Reason: "the server is receiving too many large requests at once: retry shortly"})
+}
+
 // Server serves the Document Repository (ITI-41, ITI-43) and Registry
 // (ITI-18, ITI-57) on /xds/repository and /xds/registry.
 type Server struct {
@@ -111,8 +118,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Bodies != nil {
 		release, ok := s.cfg.Bodies.Reserve(r)
 		if !ok {
-			w.Header().Set("Retry-After", "1")
-			s.fault(w, http.StatusServiceUnavailable, &Fault{Code: "Receiver", Reason: "the server is receiving too many large requests at once: retry shortly"})
+			s.bodiesFull(w)
 			return
 		}
 		defer release()
@@ -126,8 +132,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		var over interface{ BodyBudgetExceeded() bool }
 		if errors.As(err, &over) && over.BodyBudgetExceeded() { // a chunked body outgrew the node's budget
-			w.Header().Set("Retry-After", "1")
-			s.fault(w, http.StatusServiceUnavailable, &Fault{Code: "Receiver", Reason: "the server is receiving too many large requests at once: retry shortly"})
+			s.bodiesFull(w)
 			return
 		}
 		s.fault(w, http.StatusBadRequest, senderFault("the body cannot be read"))
