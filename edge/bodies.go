@@ -144,7 +144,8 @@ func (b *BodyBudget) give(n int64) {
 	b.mu.Unlock()
 }
 
-// Held is the bytes reserved now (for /metrics and tests).
+// Held is the bytes reserved now (the tests read it; /metrics does not
+// show it yet).
 func (b *BodyBudget) Held() int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
